@@ -1,0 +1,99 @@
+// tensor.hpp — an n-dimensional f32 array with shape, strides and a shared storage, and the
+// autograd state that lets it take part in a backward pass.
+//
+// A Tensor is a cheap handle (a shared pointer): copying it aliases the same data, as in
+// PyTorch. Views (reshape of contiguous data, transpose, slice, unsqueeze) share storage and
+// differ only in shape/strides/offset. Kernels ask for `contiguous()` inputs.
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attend {
+
+using Shape = std::vector<int64_t>;
+std::string to_string(const Shape& shape);  // "(2, 3, 4)"
+int64_t numel_of(const Shape& shape);
+
+class Generator;
+struct Node;
+struct TensorImpl;
+
+// A contiguous, 64-byte aligned block of floats.
+struct Storage {
+    explicit Storage(int64_t n);
+    ~Storage();
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+    float* data;
+    int64_t size;
+};
+
+class Tensor {
+public:
+    Tensor() = default;  // undefined: defined() == false
+
+    // ---- creation ----
+    static Tensor empty(const Shape& shape);  // uninitialised
+    static Tensor zeros(const Shape& shape);
+    static Tensor ones(const Shape& shape);
+    static Tensor full(const Shape& shape, float value);
+    static Tensor from_vector(const Shape& shape, const std::vector<float>& values);
+    static Tensor randn(const Shape& shape, Generator& gen, float stddev = 1.f);
+    static Tensor uniform(const Shape& shape, Generator& gen, float low, float high);
+    static Tensor arange(int64_t n);  // 0, 1, ..., n-1
+
+    // ---- inspection ----
+    bool defined() const { return impl_ != nullptr; }
+    const Shape& shape() const;
+    const Shape& strides() const;
+    int64_t offset() const;
+    int64_t dim() const;
+    int64_t size(int64_t d) const;  // negative d counts from the end
+    int64_t numel() const;
+    bool is_contiguous() const;
+    float* data();  // pointer to element (0, ..., 0)
+    const float* data() const;
+    std::vector<float> to_vector() const;  // row-major copy
+    float item() const;                    // the value of a one-element tensor
+    float at(std::initializer_list<int64_t> index) const;
+    const std::shared_ptr<Storage>& storage() const;
+
+    // ---- views and copies (recorded by autograd) ----
+    Tensor reshape(const Shape& shape) const;  // a view when contiguous, else a copy; one -1 allowed
+    Tensor transpose(int64_t d0, int64_t d1) const;
+    Tensor permute(const std::vector<int64_t>& order) const;
+    Tensor slice(int64_t d, int64_t start, int64_t end) const;  // [start, end) along d
+    Tensor unsqueeze(int64_t d) const;
+    Tensor squeeze(int64_t d) const;
+    Tensor contiguous() const;   // itself when already contiguous
+    Tensor clone() const;        // always a fresh copy
+
+    // ---- autograd ----
+    bool requires_grad() const;
+    Tensor& requires_grad_(bool on = true);  // only on leaves
+    Tensor grad() const;                     // undefined until a backward reached it
+    void set_grad(const Tensor& g) const;
+    void zero_grad() const;
+    // Reverse-mode differentiation from this tensor. Without `grad_output`, the tensor must
+    // hold one element and the seed is 1.
+    void backward(const Tensor& grad_output = Tensor()) const;
+    Tensor detach() const;  // same storage, no history
+    const std::shared_ptr<Node>& grad_fn() const;
+    void set_grad_fn(std::shared_ptr<Node> node) const;
+
+    // Same handle?
+    bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+
+    // Wrap an impl (used by kernels that build views).
+    static Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
+
+private:
+    std::shared_ptr<TensorImpl> impl_;
+};
+
+Shape contiguous_strides(const Shape& shape);
+
+}  // namespace attend

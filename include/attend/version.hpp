@@ -1,0 +1,4 @@
+#pragma once
+namespace attend {
+const char* version();  // "MAJOR.MINOR.PATCH"
+}

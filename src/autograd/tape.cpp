@@ -1,0 +1,93 @@
+// autograd/tape.cpp — recording nodes and running the reverse pass.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+static thread_local bool g_grad_enabled = true;
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+    if (!g_grad_enabled) return false;
+    for (const Tensor& t : inputs)
+        if (t.defined() && t.requires_grad()) return true;
+    return false;
+}
+
+Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, BackwardFn backward) {
+    if (!needs_grad(inputs)) return output;
+    auto node = std::make_shared<Node>();
+    node->name = std::move(name);
+    node->inputs = std::move(inputs);
+    node->backward = std::move(backward);
+    output.set_grad_fn(std::move(node));
+    return output;
+}
+
+// g1 + g2 without recording (gradients are plain values).
+static Tensor accumulate(const Tensor& into, const Tensor& g) {
+    if (!into.defined()) return g;
+    return add(into, g);
+}
+
+void Tensor::backward(const Tensor& grad_output) const {
+    Tensor seed = grad_output;
+    if (!seed.defined()) {
+        ATTEND_CHECK(numel() == 1, "backward() without a gradient needs a one-element tensor, got shape ",
+                     to_string(shape()));
+        seed = Tensor::ones(shape());
+    }
+    ATTEND_CHECK(seed.shape() == shape(), "gradient shape ", to_string(seed.shape()),
+                 " does not match tensor shape ", to_string(shape()));
+    NoGradGuard no_grad;
+
+    if (!grad_fn()) {  // a leaf: its gradient is the seed itself
+        if (requires_grad()) set_grad(accumulate(grad(), seed));
+        return;
+    }
+
+    // Topological order of the nodes reachable from this tensor (iterative DFS, post-order).
+    std::vector<Node*> order;
+    std::unordered_set<Node*> seen;
+    std::vector<std::pair<Node*, size_t>> stack{{grad_fn().get(), 0}};
+    seen.insert(grad_fn().get());
+    while (!stack.empty()) {
+        auto& [node, next] = stack.back();
+        if (next < node->inputs.size()) {
+            const Tensor& in = node->inputs[next++];
+            if (in.defined() && in.grad_fn() && seen.insert(in.grad_fn().get()).second)
+                stack.push_back({in.grad_fn().get(), 0});
+        } else {
+            order.push_back(node);
+            stack.pop_back();
+        }
+    }
+
+    std::unordered_map<Node*, Tensor> pending{{grad_fn().get(), seed}};
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        Node* node = *it;
+        Tensor g = pending[node];
+        pending.erase(node);
+        if (!g.defined()) continue;
+        std::vector<Tensor> grads = node->backward(g);
+        ATTEND_CHECK(grads.size() == node->inputs.size(), "op ", node->name, " returned ", grads.size(),
+                     " gradients for ", node->inputs.size(), " inputs");
+        for (size_t i = 0; i < grads.size(); ++i) {
+            const Tensor& in = node->inputs[i];
+            if (!in.defined() || !in.requires_grad() || !grads[i].defined()) continue;
+            ATTEND_CHECK(grads[i].shape() == in.shape(), "op ", node->name, " produced a gradient of shape ",
+                         to_string(grads[i].shape()), " for input ", i, " of shape ", to_string(in.shape()));
+            if (in.grad_fn()) pending[in.grad_fn().get()] = accumulate(pending[in.grad_fn().get()], grads[i]);
+            else in.set_grad(accumulate(in.grad(), grads[i].contiguous()));
+        }
+    }
+}
+
+}  // namespace attend

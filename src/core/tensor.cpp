@@ -1,0 +1,327 @@
+// core/tensor.cpp — storage, shapes and views. Views record their backward here too, since
+// a view's gradient is the inverse view (reshape back, transpose back, scatter into a slice).
+#include "attend/tensor.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/random.hpp"
+#include "core/tensor_impl.hpp"
+
+namespace attend {
+
+std::string to_string(const Shape& shape) {
+    std::string s = "(";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+int64_t numel_of(const Shape& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+    Shape strides(shape.size());
+    int64_t s = 1;
+    for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
+        strides[i] = s;
+        s *= shape[i];
+    }
+    return strides;
+}
+
+Storage::Storage(int64_t n) : data(nullptr), size(n) {
+    size_t bytes = (size_t(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+    data = static_cast<float*>(std::aligned_alloc(64, bytes));
+    ATTEND_CHECK(data != nullptr, "out of memory allocating ", n, " floats");
+}
+Storage::~Storage() { std::free(data); }
+
+// ---- creation ----------------------------------------------------------------
+
+Tensor Tensor::empty(const Shape& shape) {
+    for (int64_t d : shape) ATTEND_CHECK(d >= 0, "negative dimension in shape ", to_string(shape));
+    Tensor t;
+    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_->storage = std::make_shared<Storage>(numel_of(shape));
+    t.impl_->shape = shape;
+    t.impl_->strides = contiguous_strides(shape);
+    return t;
+}
+
+Tensor Tensor::full(const Shape& shape, float value) {
+    Tensor t = empty(shape);
+    std::fill_n(t.data(), t.numel(), value);
+    return t;
+}
+Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.f); }
+Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.f); }
+
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values) {
+    ATTEND_CHECK(int64_t(values.size()) == numel_of(shape), "shape ", to_string(shape), " needs ",
+                 numel_of(shape), " values, got ", values.size());
+    Tensor t = empty(shape);
+    std::copy(values.begin(), values.end(), t.data());
+    return t;
+}
+
+Tensor Tensor::randn(const Shape& shape, Generator& gen, float stddev) {
+    Tensor t = empty(shape);
+    float* p = t.data();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = gen.normal(0.f, stddev);
+    return t;
+}
+
+Tensor Tensor::uniform(const Shape& shape, Generator& gen, float low, float high) {
+    Tensor t = empty(shape);
+    float* p = t.data();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = gen.uniform(low, high);
+    return t;
+}
+
+Tensor Tensor::arange(int64_t n) {
+    Tensor t = empty({n});
+    for (int64_t i = 0; i < n; ++i) t.data()[i] = float(i);
+    return t;
+}
+
+// ---- inspection ----------------------------------------------------------------
+
+static void require_defined(const std::shared_ptr<TensorImpl>& impl) {
+    if (!impl) throw Error("Tensor: use of an undefined tensor");
+}
+
+const Shape& Tensor::shape() const { require_defined(impl_); return impl_->shape; }
+const Shape& Tensor::strides() const { require_defined(impl_); return impl_->strides; }
+int64_t Tensor::offset() const { require_defined(impl_); return impl_->offset; }
+int64_t Tensor::dim() const { return int64_t(shape().size()); }
+int64_t Tensor::numel() const { return numel_of(shape()); }
+const std::shared_ptr<Storage>& Tensor::storage() const { require_defined(impl_); return impl_->storage; }
+
+static int64_t wrap_dim(int64_t d, int64_t ndim, const char* what) {
+    int64_t w = d < 0 ? d + ndim : d;
+    if (w < 0 || w >= ndim)
+        throw Error(std::string(what) + ": dimension " + std::to_string(d) + " out of range for a " +
+                    std::to_string(ndim) + "-d tensor");
+    return w;
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "Tensor::size")]; }
+
+bool Tensor::is_contiguous() const {
+    const Shape& sh = shape();
+    const Shape& st = strides();
+    int64_t expected = 1;
+    for (int64_t i = int64_t(sh.size()) - 1; i >= 0; --i) {
+        if (sh[i] != 1 && st[i] != expected) return false;
+        expected *= sh[i];
+    }
+    return true;
+}
+
+float* Tensor::data() { require_defined(impl_); return impl_->storage->data + impl_->offset; }
+const float* Tensor::data() const { require_defined(impl_); return impl_->storage->data + impl_->offset; }
+
+// Copies a strided tensor into row-major order.
+static void gather_contiguous(const Tensor& src, float* dst) {
+    const Shape& sh = src.shape();
+    const Shape& st = src.strides();
+    const float* base = src.data();
+    const int64_t n = src.numel(), nd = int64_t(sh.size());
+    if (nd == 0) { if (n) dst[0] = base[0]; return; }
+    std::vector<int64_t> idx(nd, 0);
+    const int64_t inner = sh[nd - 1], inner_stride = st[nd - 1];
+    for (int64_t done = 0; done < n; done += inner) {
+        int64_t off = 0;
+        for (int64_t d = 0; d < nd - 1; ++d) off += idx[d] * st[d];
+        const float* row = base + off;
+        if (inner_stride == 1) std::memcpy(dst + done, row, sizeof(float) * inner);
+        else for (int64_t i = 0; i < inner; ++i) dst[done + i] = row[i * inner_stride];
+        for (int64_t d = nd - 2; d >= 0; --d) {
+            if (++idx[d] < sh[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+std::vector<float> Tensor::to_vector() const {
+    std::vector<float> out(numel());
+    if (is_contiguous()) std::memcpy(out.data(), data(), sizeof(float) * out.size());
+    else gather_contiguous(*this, out.data());
+    return out;
+}
+
+float Tensor::item() const {
+    ATTEND_CHECK(numel() == 1, "item() needs a one-element tensor, got shape ", to_string(shape()));
+    return data()[0];
+}
+
+float Tensor::at(std::initializer_list<int64_t> index) const {
+    ATTEND_CHECK(int64_t(index.size()) == dim(), "index of ", index.size(), " numbers for shape ",
+                 to_string(shape()));
+    int64_t off = 0, d = 0;
+    for (int64_t i : index) {
+        ATTEND_CHECK(i >= 0 && i < shape()[d], "index ", i, " out of range for dimension ", d,
+                     " of shape ", to_string(shape()));
+        off += i * strides()[d++];
+    }
+    return data()[off];
+}
+
+// ---- views ---------------------------------------------------------------------
+
+Tensor Tensor::make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
+    Tensor t;
+    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_->storage = base.storage();
+    t.impl_->shape = shape;
+    t.impl_->strides = strides;
+    t.impl_->offset = offset;
+    return t;
+}
+
+Tensor Tensor::contiguous() const {
+    if (is_contiguous()) return *this;
+    return clone();
+}
+
+Tensor Tensor::clone() const {
+    Tensor out = empty(shape());
+    gather_contiguous(*this, out.data());
+    return record(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+}
+
+Tensor Tensor::reshape(const Shape& new_shape_in) const {
+    Shape new_shape = new_shape_in;
+    int64_t known = 1, infer = -1;
+    for (size_t i = 0; i < new_shape.size(); ++i) {
+        if (new_shape[i] == -1) {
+            ATTEND_CHECK(infer < 0, "only one -1 allowed in ", to_string(new_shape_in));
+            infer = int64_t(i);
+        } else known *= new_shape[i];
+    }
+    if (infer >= 0) {
+        ATTEND_CHECK(known > 0 && numel() % known == 0, "cannot reshape ", to_string(shape()), " to ",
+                     to_string(new_shape_in));
+        new_shape[infer] = numel() / known;
+    }
+    ATTEND_CHECK(numel_of(new_shape) == numel(), "cannot reshape ", to_string(shape()), " (", numel(),
+                 " elements) to ", to_string(new_shape_in));
+    Tensor src = contiguous();
+    Tensor out = make_view(src, new_shape, contiguous_strides(new_shape), src.offset());
+    const Shape old_shape = shape();
+    return record(out, "reshape", {src}, [old_shape](const Tensor& g) {
+        return std::vector<Tensor>{g.reshape(old_shape)};
+    });
+}
+
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
+    d0 = wrap_dim(d0, dim(), "transpose");
+    d1 = wrap_dim(d1, dim(), "transpose");
+    Shape sh = shape(), st = strides();
+    std::swap(sh[d0], sh[d1]);
+    std::swap(st[d0], st[d1]);
+    Tensor out = make_view(*this, sh, st, offset());
+    return record(out, "transpose", {*this}, [d0, d1](const Tensor& g) {
+        return std::vector<Tensor>{g.transpose(d0, d1)};
+    });
+}
+
+Tensor Tensor::permute(const std::vector<int64_t>& order) const {
+    ATTEND_CHECK(int64_t(order.size()) == dim(), "permute order has ", order.size(),
+                 " entries for a ", dim(), "-d tensor");
+    Shape sh(order.size()), st(order.size());
+    std::vector<int64_t> inverse(order.size(), -1);
+    for (size_t i = 0; i < order.size(); ++i) {
+        int64_t d = wrap_dim(order[i], dim(), "permute");
+        ATTEND_CHECK(inverse[d] < 0, "permute: dimension ", d, " repeated");
+        inverse[d] = int64_t(i);
+        sh[i] = shape()[d];
+        st[i] = strides()[d];
+    }
+    Tensor out = make_view(*this, sh, st, offset());
+    return record(out, "permute", {*this}, [inverse](const Tensor& g) {
+        return std::vector<Tensor>{g.permute(inverse)};
+    });
+}
+
+Tensor Tensor::slice(int64_t d, int64_t start, int64_t end) const {
+    d = wrap_dim(d, dim(), "slice");
+    ATTEND_CHECK(0 <= start && start <= end && end <= shape()[d], "slice [", start, ", ", end,
+                 ") out of range for dimension ", d, " of shape ", to_string(shape()));
+    Shape sh = shape();
+    sh[d] = end - start;
+    Tensor out = make_view(*this, sh, strides(), offset() + start * strides()[d]);
+    const Shape full_shape = shape();
+    return record(out, "slice", {*this}, [full_shape, d, start, end](const Tensor& g) {
+        Tensor dx = Tensor::zeros(full_shape);
+        Tensor window = dx.slice(d, start, end);
+        const std::vector<float> values = g.to_vector();
+        // scatter g into the window (row-major walk of the strided view)
+        const Shape& wsh = window.shape();
+        const Shape& wst = window.strides();
+        std::vector<int64_t> idx(wsh.size(), 0);
+        float* base = window.data();
+        for (size_t n = 0; n < values.size(); ++n) {
+            int64_t off = 0;
+            for (size_t k = 0; k < wsh.size(); ++k) off += idx[k] * wst[k];
+            base[off] = values[n];
+            for (int64_t k = int64_t(wsh.size()) - 1; k >= 0; --k) {
+                if (++idx[k] < wsh[k]) break;
+                idx[k] = 0;
+            }
+        }
+        return std::vector<Tensor>{dx};
+    });
+}
+
+Tensor Tensor::unsqueeze(int64_t d) const {
+    d = d < 0 ? d + dim() + 1 : d;
+    ATTEND_CHECK(d >= 0 && d <= dim(), "unsqueeze: dimension out of range for shape ", to_string(shape()));
+    Shape sh = shape();
+    sh.insert(sh.begin() + d, 1);
+    return reshape(sh);
+}
+
+Tensor Tensor::squeeze(int64_t d) const {
+    d = wrap_dim(d, dim(), "squeeze");
+    ATTEND_CHECK(shape()[d] == 1, "squeeze: dimension ", d, " of shape ", to_string(shape()), " is not 1");
+    Shape sh = shape();
+    sh.erase(sh.begin() + d);
+    return reshape(sh);
+}
+
+// ---- autograd state ------------------------------------------------------------
+
+bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+    require_defined(impl_);
+    ATTEND_CHECK(!impl_->grad_fn, "requires_grad_ is for leaf tensors; this one was computed by ",
+                 impl_->grad_fn->name);
+    impl_->requires_grad = on;
+    return *this;
+}
+
+Tensor Tensor::grad() const { require_defined(impl_); return impl_->grad; }
+void Tensor::set_grad(const Tensor& g) const { require_defined(impl_); impl_->grad = g; }
+void Tensor::zero_grad() const { require_defined(impl_); impl_->grad = Tensor(); }
+
+Tensor Tensor::detach() const {
+    Tensor t = make_view(*this, shape(), strides(), offset());
+    return t;
+}
+
+const std::shared_ptr<Node>& Tensor::grad_fn() const { require_defined(impl_); return impl_->grad_fn; }
+void Tensor::set_grad_fn(std::shared_ptr<Node> node) const {
+    require_defined(impl_);
+    impl_->grad_fn = std::move(node);
+    impl_->requires_grad = impl_->grad_fn != nullptr;
+}
+
+}  // namespace attend

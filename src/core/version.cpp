@@ -1,0 +1,4 @@
+#include "attend/version.hpp"
+namespace attend {
+const char* version() { return ATTEND_VERSION; }
+}

@@ -1,0 +1,187 @@
+// ops/elementwise.cpp — pointwise ops with NumPy broadcasting, forward and backward.
+//
+//   z = a + b   da = sum_to(dz),       db = sum_to(dz)
+//   z = a − b   da = sum_to(dz),       db = −sum_to(dz)
+//   z = a · b   da = sum_to(dz · b),   db = sum_to(dz · a)
+//   z = a / b   da = sum_to(dz / b),   db = −sum_to(dz · a / b²)
+// sum_to reduces a gradient over the dimensions that broadcasting expanded.
+#include <cmath>
+#include <functional>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+namespace {
+
+Shape broadcast_shapes(const Shape& a, const Shape& b) {
+    const size_t n = std::max(a.size(), b.size());
+    Shape out(n);
+    for (size_t i = 0; i < n; ++i) {
+        const int64_t da = i + a.size() >= n ? a[i + a.size() - n] : 1;
+        const int64_t db = i + b.size() >= n ? b[i + b.size() - n] : 1;
+        ATTEND_CHECK(da == db || da == 1 || db == 1, "shapes ", to_string(a), " and ", to_string(b),
+                     " do not broadcast");
+        out[i] = std::max(da, db);
+    }
+    return out;
+}
+
+// Strides of x seen as a tensor of shape `out` (0 where x broadcasts).
+Shape broadcast_strides(const Tensor& x, const Shape& out) {
+    Shape st(out.size(), 0);
+    const size_t off = out.size() - x.shape().size();
+    for (size_t i = 0; i < x.shape().size(); ++i)
+        st[i + off] = x.shape()[i] == 1 ? 0 : x.strides()[i];
+    return st;
+}
+
+template <class F>
+Tensor binary(const Tensor& a, const Tensor& b, F f) {
+    const Shape out_shape = broadcast_shapes(a.shape(), b.shape());
+    Tensor out = Tensor::empty(out_shape);
+    float* po = out.data();
+    const float* pa = a.data();
+    const float* pb = b.data();
+    const int64_t n = out.numel();
+    if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
+#pragma omp parallel for if (n > 65536)
+        for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+        return out;
+    }
+    if (b.numel() == 1 && a.is_contiguous() && a.shape() == out_shape) {  // tensor ∘ scalar tensor
+        const float s = pb[0];
+        for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], s);
+        return out;
+    }
+    const Shape sa = broadcast_strides(a, out_shape), sb = broadcast_strides(b, out_shape);
+    const int64_t nd = int64_t(out_shape.size());
+    std::vector<int64_t> idx(nd, 0);
+    int64_t oa = 0, ob = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        po[i] = f(pa[oa], pb[ob]);
+        for (int64_t d = nd - 1; d >= 0; --d) {  // odometer step with running offsets
+            oa += sa[d];
+            ob += sb[d];
+            if (++idx[d] < out_shape[d]) break;
+            oa -= sa[d] * out_shape[d];
+            ob -= sb[d] * out_shape[d];
+            idx[d] = 0;
+        }
+    }
+    return out;
+}
+
+template <class F>
+Tensor unary(const Tensor& x_in, F f) {
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty(x.shape());
+    const float* px = x.data();
+    float* po = out.data();
+    const int64_t n = x.numel();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+    return out;
+}
+
+}  // namespace
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+    if (grad.shape() == shape) return grad;
+    const Shape& gs = grad.shape();
+    ATTEND_CHECK(gs.size() >= shape.size(), "sum_to: cannot reduce ", to_string(gs), " to ", to_string(shape));
+    Tensor out = Tensor::zeros(shape);
+    // Accumulate every element of grad into its broadcast source.
+    Tensor view = Tensor::make_view(out, gs, broadcast_strides(out, gs), 0);
+    const Tensor g = grad.contiguous();
+    const float* pg = g.data();
+    float* po = out.data();
+    const Shape& st = view.strides();
+    const int64_t nd = int64_t(gs.size()), n = g.numel();
+    std::vector<int64_t> idx(nd, 0);
+    int64_t o = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        po[o] += pg[i];
+        for (int64_t d = nd - 1; d >= 0; --d) {
+            o += st[d];
+            if (++idx[d] < gs[d]) break;
+            o -= st[d] * gs[d];
+            idx[d] = 0;
+        }
+    }
+    return out;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+    Tensor out = binary(a, b, [](float x, float y) { return x + y; });
+    return record(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+        return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+    });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+    Tensor out = binary(a, b, [](float x, float y) { return x - y; });
+    return record(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+        return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
+    });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+    Tensor out = binary(a, b, [](float x, float y) { return x * y; });
+    return record(out, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+        return std::vector<Tensor>{sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape())};
+    });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+    Tensor out = binary(a, b, [](float x, float y) { return x / y; });
+    return record(out, "div", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+        Tensor da = sum_to(div(g, b), a.shape());
+        Tensor db = sum_to(neg(div(mul(g, a), mul(b, b))), b.shape());
+        return std::vector<Tensor>{da, db};
+    });
+}
+
+Tensor scale(const Tensor& x, float s) {
+    Tensor out = unary(x, [s](float v) { return v * s; });
+    return record(out, "scale", {x}, [s](const Tensor& g) { return std::vector<Tensor>{scale(g, s)}; });
+}
+
+Tensor add_scalar(const Tensor& x, float s) {
+    Tensor out = unary(x, [s](float v) { return v + s; });
+    return record(out, "add_scalar", {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+}
+
+Tensor neg(const Tensor& x) { return scale(x, -1.f); }
+
+// y = eˣ        dx = dy · y
+Tensor exp(const Tensor& x) {
+    Tensor y = unary(x, [](float v) { return std::exp(v); });
+    return record(y, "exp", {x}, [y = y.detach()](const Tensor& g) { return std::vector<Tensor>{mul(g, y)}; });
+}
+
+// y = ln x      dx = dy / x
+Tensor log(const Tensor& x) {
+    Tensor y = unary(x, [](float v) { return std::log(v); });
+    return record(y, "log", {x}, [x = x.detach()](const Tensor& g) { return std::vector<Tensor>{div(g, x)}; });
+}
+
+// y = √x        dx = dy / (2y)
+Tensor sqrt(const Tensor& x) {
+    Tensor y = unary(x, [](float v) { return std::sqrt(v); });
+    return record(y, "sqrt", {x}, [y = y.detach()](const Tensor& g) {
+        return std::vector<Tensor>{div(g, scale(y, 2.f))};
+    });
+}
+
+// y = tanh x    dx = dy · (1 − y²)
+Tensor tanh(const Tensor& x) {
+    Tensor y = unary(x, [](float v) { return std::tanh(v); });
+    return record(y, "tanh", {x}, [y = y.detach()](const Tensor& g) {
+        return std::vector<Tensor>{mul(g, unary(y, [](float v) { return 1.f - v * v; }))};
+    });
+}
+
+}  // namespace attend

@@ -1,0 +1,140 @@
+// ops/matmul.cpp — batched matrix product and the linear layer, forward and backward.
+//
+//   C = A · B            dA = dC · Bᵀ,  dB = Aᵀ · dC      (summed over broadcast batch dims)
+//   y = x · Wᵀ + b       dx = dy · W,   dW = dyᵀ · x,   db = Σ_rows dy
+#include <omp.h>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+#include "ops/gemm.hpp"
+
+namespace attend {
+
+namespace {
+
+// A matrix operand as the GEMM sees it: row-major with leading dimension ld, or its
+// transpose (a transposed view costs nothing).
+struct GemmOperand {
+    Tensor t;         // possibly a copy made contiguous
+    bool transposed;  // data holds Xᵀ row-major
+    int64_t ld;
+};
+
+GemmOperand as_gemm_operand(const Tensor& x) {
+    const int64_t r = x.size(-2), c = x.size(-1);
+    const int64_t sr = x.strides()[x.dim() - 2], sc = x.strides()[x.dim() - 1];
+    if ((sc == 1 || c == 1) && sr >= std::max<int64_t>(c, 1)) return {x, false, sr};
+    if ((sr == 1 || r == 1) && sc >= std::max<int64_t>(r, 1)) return {x, true, sc};
+    Tensor copy = x.contiguous();
+    return {copy, false, std::max<int64_t>(c, 1)};
+}
+
+// Offset (in elements) of batch index `flat` of `batch_shape` inside x, whose leading dims
+// broadcast against batch_shape (size-1 or missing dims repeat).
+int64_t batch_offset(const Tensor& x, const Shape& batch_shape, int64_t flat) {
+    const int64_t x_batch_dims = x.dim() - 2;
+    int64_t off = 0;
+    for (int64_t d = int64_t(batch_shape.size()) - 1; d >= 0; --d) {
+        const int64_t i = flat % batch_shape[d];
+        flat /= batch_shape[d];
+        const int64_t xd = d - (int64_t(batch_shape.size()) - x_batch_dims);
+        if (xd >= 0 && x.shape()[xd] != 1) off += i * x.strides()[xd];
+    }
+    return off;
+}
+
+Shape broadcast_batch(const Tensor& a, const Tensor& b) {
+    const int64_t na = a.dim() - 2, nb = b.dim() - 2, n = std::max(na, nb);
+    Shape out(n);
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t da = i - (n - na) >= 0 ? a.shape()[i - (n - na)] : 1;
+        const int64_t db = i - (n - nb) >= 0 ? b.shape()[i - (n - nb)] : 1;
+        ATTEND_CHECK(da == db || da == 1 || db == 1, "batch dimensions of ", to_string(a.shape()), " and ",
+                     to_string(b.shape()), " do not broadcast");
+        out[i] = std::max(da, db);
+    }
+    return out;
+}
+
+Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
+    const GemmOperand a = as_gemm_operand(a_in), b = as_gemm_operand(b_in);
+    const int64_t M = a_in.size(-2), K = a_in.size(-1), N = b_in.size(-1);
+    Shape batch = broadcast_batch(a_in, b_in);
+    Shape out_shape = batch;
+    out_shape.push_back(M);
+    out_shape.push_back(N);
+    Tensor out = Tensor::empty(out_shape);
+    const int64_t batches = numel_of(batch);
+    const float* pa = a.t.data();
+    const float* pb = b.t.data();
+    float* pc = out.data();
+    auto one = [&](int64_t i) {
+        sgemm(a.transposed, b.transposed, M, N, K, 1.f, pa + batch_offset(a.t, batch, i), a.ld,
+              pb + batch_offset(b.t, batch, i), b.ld, 0.f, pc + i * M * N, N);
+    };
+    // Many small products: one GEMM per thread. Few large ones: let the GEMM use the threads.
+    if (batches >= 2 * omp_get_max_threads() && M * N * K <= (int64_t(1) << 21)) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < batches; ++i) one(i);
+    } else {
+        for (int64_t i = 0; i < batches; ++i) one(i);
+    }
+    return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+    ATTEND_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul needs two tensors of at least 2 dims, got ",
+                 to_string(a.shape()), " and ", to_string(b.shape()));
+    ATTEND_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: ", to_string(a.shape()), " @ ",
+                 to_string(b.shape()));
+    Tensor out = matmul_forward(a, b);
+    return record(out, "matmul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
+        Tensor da = sum_to(matmul_forward(g, b.transpose(-1, -2)), a.shape());
+        Tensor db = sum_to(matmul_forward(a.transpose(-1, -2), g), b.shape());
+        return std::vector<Tensor>{da, db};
+    });
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    ATTEND_CHECK(weight.dim() == 2, "linear: weight must be (out, in), got ", to_string(weight.shape()));
+    ATTEND_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", to_string(x.shape()),
+                 " does not end in the weight's input width ", weight.size(1));
+    const int64_t in = weight.size(1), out_features = weight.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
+    if (bias.defined())
+        ATTEND_CHECK(bias.dim() == 1 && bias.size(0) == out_features, "linear: bias ", to_string(bias.shape()),
+                     " does not match ", out_features, " outputs");
+    const Tensor xc = x.contiguous(), wc = weight.contiguous();
+    Shape out_shape = x.shape();
+    out_shape.back() = out_features;
+    Tensor y = Tensor::empty(out_shape);  // (rows, out)
+    float* py = y.data();
+    if (bias.defined()) {
+        const Tensor bc = bias.contiguous();
+        for (int64_t r = 0; r < rows; ++r) std::copy_n(bc.data(), out_features, py + r * out_features);
+    }
+    sgemm(false, true, rows, out_features, in, 1.f, xc.data(), in, wc.data(), in, bias.defined() ? 1.f : 0.f, py,
+          out_features);
+    return record(y, "linear", {x, weight, bias},
+                  [xc = xc.detach(), wc = wc.detach(), has_bias = bias.defined(), rows, in,
+                   out_features, x_shape = x.shape()](const Tensor& g_in) {
+                      const Tensor g = g_in.contiguous();  // (rows, out)
+                      Tensor dx = Tensor::empty(x_shape);
+                      sgemm(false, false, rows, in, out_features, 1.f, g.data(), out_features, wc.data(), in, 0.f,
+                            dx.data(), in);  // dy · W
+                      Tensor dw = Tensor::empty({out_features, in});
+                      sgemm(true, false, out_features, in, rows, 1.f, g.data(), out_features, xc.data(), in, 0.f,
+                            dw.data(), in);  // dyᵀ · x
+                      Tensor db;
+                      if (has_bias) {
+                          db = Tensor::zeros({out_features});
+                          for (int64_t r = 0; r < rows; ++r)
+                              for (int64_t o = 0; o < out_features; ++o) db.data()[o] += g.data()[r * out_features + o];
+                      }
+                      return std::vector<Tensor>{dx, dw, db};
+                  });
+}
+
+}  // namespace attend

@@ -1,0 +1,24 @@
+// tools/attend/main.cpp — the attend command line: one subcommand per file in this folder.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "attend/error.hpp"
+#include "attend/version.hpp"
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"attend — transformers from first principles: define, train, run and explain them"};
+    app.set_version_flag("--version", std::string("attend ") + attend::version());
+    app.require_subcommand(1);
+    attend::cli::register_explain(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "attend: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
