@@ -72,3 +72,16 @@ TEST(Generator, IsDeterministicAndRestorable) {
     h.uniform();
     EXPECT_EQ(h.state(), state);
 }
+
+TEST(Autograd, LeafGradientsNeverAliasOtherTensors) {
+    // add's backward hands the same tensor to both inputs; the seed belongs to the caller.
+    Tensor a = Tensor::ones({3}), b = Tensor::ones({3}), seed = Tensor::full({3}, 2.f);
+    a.requires_grad_();
+    b.requires_grad_();
+    add(a, b).backward(seed);
+    EXPECT_NE(a.grad().storage(), b.grad().storage());
+    EXPECT_NE(a.grad().storage(), seed.storage());
+    a.grad().data()[0] = 100.f;  // an optimizer updating in place must touch only a's gradient
+    EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{2, 2, 2}));
+    EXPECT_EQ(seed.to_vector(), (std::vector<float>{2, 2, 2}));
+}

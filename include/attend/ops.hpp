@@ -50,8 +50,9 @@ Tensor mean(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);  // values; grad to the argmax
 
 // ---- softmax family (src/ops/softmax.cpp) ----
-// Numerically stable (max subtracted). A row that is entirely -inf is defined as all
-// zeros with zero gradient (a fully masked attention row), not NaN.
+// Numerically stable (max subtracted). A row that is entirely -inf (a fully masked attention
+// row) is defined, not NaN: softmax gives all zeros, log_softmax all -inf (log 0); both pass
+// zero gradient.
 Tensor softmax(const Tensor& x, int64_t dim = -1);
 Tensor log_softmax(const Tensor& x, int64_t dim = -1);
 
@@ -73,15 +74,18 @@ Tensor sigmoid(const Tensor& x);
 Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Shape& ids_shape);
 // logits (N, C), targets (N): mean over targets != ignore_index of
 // -Σ_c q_c log p_c, q = (1 - ε)·onehot + ε/C (label smoothing as torch.nn.CrossEntropyLoss).
+// Every target ignored: loss 0 with zero gradient (torch: NaN). A target outside [0, C) is an Error.
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets,
                      int64_t ignore_index = -100, float label_smoothing = 0.f);
 
 // ---- regularisation (src/ops/dropout.cpp) ----
 // Inverted dropout: kept elements are scaled by 1/(1-p); identity when !training or p == 0.
+// Element i (row-major) is dropped when the i-th gen.uniform() < p. p outside [0, 1) is an Error.
 Tensor dropout(const Tensor& x, float p, Generator& gen, bool training = true);
 
 // ---- shape (src/ops/shape.cpp) ----
 Tensor concat(const std::vector<Tensor>& parts, int64_t dim);
+// The parts are views of x (as torch.split); `sizes` must sum to x.size(dim).
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim);
 // (B, T, H·D) -> (B, H, T, D) and back, as contiguous tensors.
 Tensor split_heads(const Tensor& x, int64_t n_heads);

@@ -31,9 +31,11 @@ Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, Backw
     return output;
 }
 
-// g1 + g2 without recording (gradients are plain values).
-static Tensor accumulate(const Tensor& into, const Tensor& g) {
-    if (!into.defined()) return g;
+// into + g without recording. A first gradient is copied: the caller's seed, or a tensor a
+// backward function passed to two inputs, must not alias a leaf's .grad (optimizers and
+// clipping update .grad in place).
+static Tensor accumulate_leaf(const Tensor& into, const Tensor& g) {
+    if (!into.defined()) return g.clone();
     return add(into, g);
 }
 
@@ -49,7 +51,7 @@ void Tensor::backward(const Tensor& grad_output) const {
     NoGradGuard no_grad;
 
     if (!grad_fn()) {  // a leaf: its gradient is the seed itself
-        if (requires_grad()) set_grad(accumulate(grad(), seed));
+        if (requires_grad()) set_grad(accumulate_leaf(grad(), seed));
         return;
     }
 
@@ -84,8 +86,12 @@ void Tensor::backward(const Tensor& grad_output) const {
             if (!in.defined() || !in.requires_grad() || !grads[i].defined()) continue;
             ATTEND_CHECK(grads[i].shape() == in.shape(), "op ", node->name, " produced a gradient of shape ",
                          to_string(grads[i].shape()), " for input ", i, " of shape ", to_string(in.shape()));
-            if (in.grad_fn()) pending[in.grad_fn().get()] = accumulate(pending[in.grad_fn().get()], grads[i]);
-            else in.set_grad(accumulate(in.grad(), grads[i].contiguous()));
+            if (in.grad_fn()) {
+                Tensor& slot = pending[in.grad_fn().get()];  // intermediate: no copy needed
+                slot = slot.defined() ? add(slot, grads[i]) : grads[i];
+            } else {
+                in.set_grad(accumulate_leaf(in.grad(), grads[i]));
+            }
         }
     }
 }

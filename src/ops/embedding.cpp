@@ -1,0 +1,55 @@
+// ops/embedding.cpp — embedding lookup, forward and backward side by side.
+//
+//   out[i] = W[ids[i]]                  W (V, D), ids of shape S -> out S + (D)
+//   dW[v]  = Σ_{i : ids[i] = v} dout[i] (a scatter-add: a repeated id collects every gradient)
+//
+// The backward is split over column blocks of D, not over ids, so two threads never add
+// into the same row and the sum order (by position i) is the same for any thread count.
+#include <cstring>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Shape& ids_shape) {
+    ATTEND_CHECK(weight.dim() == 2, "embedding: weight must be (vocab, dim), got ", to_string(weight.shape()));
+    ATTEND_CHECK(int64_t(ids.size()) == numel_of(ids_shape), "embedding: ", ids.size(), " ids given for ids shape ",
+                 to_string(ids_shape), " (", numel_of(ids_shape), " expected)");
+    const int64_t vocab = weight.size(0), d = weight.size(1), n = int64_t(ids.size());
+    for (int64_t i = 0; i < n; ++i)
+        ATTEND_CHECK(ids[i] >= 0 && ids[i] < vocab, "embedding: token id ", ids[i], " at position ", i,
+                     " is outside the vocabulary of size ", vocab, " (valid ids are 0..", vocab - 1, ")");
+
+    const Tensor w = weight.contiguous();
+    Shape out_shape = ids_shape;
+    out_shape.push_back(d);
+    Tensor out = Tensor::empty(out_shape);  // (n, d)
+    const float* pw = w.data();
+    float* po = out.data();
+#pragma omp parallel for schedule(static) if (n * d > 65536)
+    for (int64_t i = 0; i < n; ++i) std::memcpy(po + i * d, pw + ids[i] * d, sizeof(float) * size_t(d));
+
+    return record(out, "embedding", {weight}, [ids, vocab, d](const Tensor& g_in) {
+        const Tensor g = g_in.contiguous();  // (n, d)
+        Tensor dw = Tensor::zeros({vocab, d});
+        const float* pg = g.data();
+        float* pdw = dw.data();
+        const int64_t n = int64_t(ids.size());
+        constexpr int64_t kBlock = 64;  // columns per task
+        const int64_t blocks = (d + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (n * d > 65536 && blocks > 1)
+        for (int64_t blk = 0; blk < blocks; ++blk) {
+            const int64_t c0 = blk * kBlock, c1 = std::min(d, c0 + kBlock);
+            for (int64_t i = 0; i < n; ++i) {
+                float* row = pdw + ids[i] * d;
+                const float* gi = pg + i * d;
+                for (int64_t c = c0; c < c1; ++c) row[c] += gi[c];
+            }
+        }
+        return std::vector<Tensor>{dw};
+    });
+}
+
+}  // namespace attend

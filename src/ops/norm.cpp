@@ -1,0 +1,184 @@
+// ops/norm.cpp — LayerNorm and RMSNorm over the last dimension, forward and backward side by side.
+//
+// LayerNorm (Ba et al. 2016), per row of D values, biased variance:
+//   μ = Σ x / D,   σ² = Σ (x − μ)² / D,   r = 1 / √(σ² + ε),   x̂ = (x − μ) · r
+//   y = x̂ · w + b
+//   dx̂ = dy · w
+//   dx = r · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))
+//   dw = Σ_rows dy · x̂,   db = Σ_rows dy
+//
+// RMSNorm (Zhang & Sennrich 2019):
+//   r = 1 / √(Σ x² / D + ε),   x̂ = x · r,   y = x̂ · w
+//   dx = r · (dx̂ − x̂ · mean(dx̂ · x̂)),   dw = Σ_rows dy · x̂
+//
+// weight and bias may be undefined (then they act as 1 and 0 and get no gradient).
+// Row statistics are float, in two passes: a first mean c, then the deviations from it,
+//   δ = Σ (x − c) / D,   μ = c + δ,   σ² = (Σ (x − c)² − (Σ (x − c))² / D) / D
+// (the corrected two-pass form, Chan, Golub & LeVeque 1983), and x̂ = ((x − c) − δ) · r.
+// μ itself is never rounded to a float: when |μ| ≫ σ (say x ≈ 100 ± 0.01) its rounding
+// error alone, ulp(μ)/2, would shift every x̂ by ~4e-4. x − c is exact there (Sterbenz).
+//
+// dw and db sum over every row. To stay bit-for-bit reproducible whatever the thread count,
+// rows are cut into a fixed number of chunks, each chunk sums its own partial, and the
+// partials are added in chunk order.
+#include <cmath>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+namespace {
+
+constexpr int64_t kParallelMin = 32768;  // elements
+constexpr int64_t kMaxChunks = 64;       // partial sums for dw / db
+
+#define ATTEND_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+ATTEND_SIMD_CLONES float sum_of(const float* x, int64_t n) {
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += x[i];
+    return s;
+}
+
+// s1 = Σ (x − c),  s2 = Σ (x − c)²
+ATTEND_SIMD_CLONES void shifted_sums(const float* x, int64_t n, float c, float& s1_out, float& s2_out) {
+    float s1 = 0.f, s2 = 0.f;
+#pragma omp simd reduction(+ : s1, s2)
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i] - c;
+        s1 += v;
+        s2 += v * v;
+    }
+    s1_out = s1;
+    s2_out = s2;
+}
+
+// A row's statistics: x̂ = ((x − shift) − delta) · rstd. RMSNorm: shift = delta = 0.
+struct RowStats {
+    float shift, delta, rstd;
+};
+
+// y = x̂ · w + b, with w / b null meaning 1 / 0.
+ATTEND_SIMD_CLONES void normalize_row(const float* x, float* y, int64_t n, RowStats s, const float* w,
+                                      const float* b) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+        float v = ((x[i] - s.shift) - s.delta) * s.rstd;
+        if (w) v *= w[i];
+        if (b) v += b[i];
+        y[i] = v;
+    }
+}
+
+// The shared backward row: writes
+//   dx = r · (dx̂ − [centered] · mean(dx̂) − x̂ · mean(dx̂ · x̂)),  dx̂ = dy · w
+// and adds dy · x̂ to dw_acc and dy to db_acc when they are given.
+ATTEND_SIMD_CLONES void norm_backward_row(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
+                                          const float* w, bool centered, float* dw_acc, float* db_acc) {
+    const float r = s.rstd;
+    float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
+    for (int64_t i = 0; i < n; ++i) {
+        const float dxhat = w ? dy[i] * w[i] : dy[i];
+        sum_dxhat += dxhat;
+        sum_dxhat_xhat += dxhat * (((x[i] - s.shift) - s.delta) * r);
+    }
+    const float mean_dxhat = centered ? sum_dxhat / float(n) : 0.f;
+    const float mean_dxhat_xhat = sum_dxhat_xhat / float(n);
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+        const float xhat = ((x[i] - s.shift) - s.delta) * r;
+        const float dxhat = w ? dy[i] * w[i] : dy[i];
+        dx[i] = r * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+        if (dw_acc) dw_acc[i] += dy[i] * xhat;
+        if (db_acc) db_acc[i] += dy[i];
+    }
+}
+
+void check_param(const Tensor& p, int64_t d, const char* op, const char* what, const Shape& x_shape) {
+    if (!p.defined()) return;
+    ATTEND_CHECK(p.dim() == 1 && p.size(0) == d, op, ": ", what, " of shape ", to_string(p.shape()),
+                 " does not match the last dimension of the input ", to_string(x_shape), " (expected (", d,
+                 ",))");
+}
+
+// Forward and backward of both norms; `centered` selects LayerNorm (subtract μ) over RMSNorm.
+Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tensor& weight, const Tensor& bias,
+                 float eps) {
+    ATTEND_CHECK(x_in.dim() >= 1, name, ": input must have at least one dimension, got a scalar");
+    const int64_t d = x_in.size(-1);
+    ATTEND_CHECK(d > 0, name, ": the last dimension of ", to_string(x_in.shape()), " is empty");
+    check_param(weight, d, name, "weight", x_in.shape());
+    check_param(bias, d, name, "bias", x_in.shape());
+    ATTEND_CHECK(eps >= 0.f, name, ": eps must be >= 0, got ", eps);
+
+    const Tensor x = x_in.contiguous();
+    const Tensor w = weight.defined() ? weight.contiguous() : Tensor();
+    const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+    const int64_t rows = x.numel() / d;
+    Tensor y = Tensor::empty(x.shape());  // (rows, d)
+    std::vector<RowStats> stats(rows);
+    const float* px = x.data();
+    const float* pw = w.defined() ? w.data() : nullptr;
+    const float* pb = b.defined() ? b.data() : nullptr;
+    float* py = y.data();
+#pragma omp parallel for schedule(static) if (rows * d > kParallelMin)
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = px + r * d;
+        const float c = centered ? sum_of(xr, d) / float(d) : 0.f;
+        float s1, s2;
+        shifted_sums(xr, d, c, s1, s2);
+        // LayerNorm: corrected mean and variance; RMSNorm (c = 0): mean(x²)
+        const float var = centered ? std::max(0.f, (s2 - s1 * s1 / float(d)) / float(d)) : s2 / float(d);
+        stats[r] = {c, centered ? s1 / float(d) : 0.f, 1.f / std::sqrt(var + eps)};
+        normalize_row(xr, py + r * d, d, stats[r], pw, pb);
+    }
+
+    return record(
+        y, name, {x_in, weight, bias},
+        [x = x.detach(), w = w.defined() ? w.detach() : Tensor(), has_bias = b.defined(), stats = std::move(stats),
+         rows, d, centered](const Tensor& g_in) {
+            const Tensor g = g_in.contiguous();  // (rows, d)
+            Tensor dx = Tensor::empty(x.shape());
+            const bool has_weight = w.defined();
+            const int64_t chunks = std::min(rows, kMaxChunks);
+            // partial[c] = [dw (d) | db (d)] summed over the rows of chunk c
+            std::vector<float> partial(has_weight || has_bias ? size_t(chunks * 2 * d) : 0, 0.f);
+            const float* px = x.data();
+            const float* pg = g.data();
+            const float* pw = has_weight ? w.data() : nullptr;
+            float* pdx = dx.data();
+#pragma omp parallel for schedule(static) if (rows * d > kParallelMin)
+            for (int64_t c = 0; c < chunks; ++c) {
+                float* dw_acc = has_weight ? partial.data() + c * 2 * d : nullptr;
+                float* db_acc = has_bias ? partial.data() + c * 2 * d + d : nullptr;
+                for (int64_t r = c * rows / chunks; r < (c + 1) * rows / chunks; ++r)
+                    norm_backward_row(px + r * d, pg + r * d, pdx + r * d, d, stats[r], pw, centered,
+                                      dw_acc, db_acc);
+            }
+            Tensor dw, db;
+            if (has_weight) dw = Tensor::zeros({d});
+            if (has_bias) db = Tensor::zeros({d});
+            for (int64_t c = 0; c < chunks; ++c)
+                for (int64_t i = 0; i < d; ++i) {
+                    if (has_weight) dw.data()[i] += partial[c * 2 * d + i];
+                    if (has_bias) db.data()[i] += partial[c * 2 * d + d + i];
+                }
+            return std::vector<Tensor>{dx, dw, db};
+        });
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+    return normalize("layer_norm", true, x, weight, bias, eps);
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+    return normalize("rms_norm", false, x, weight, Tensor(), eps);
+}
+
+}  // namespace attend
