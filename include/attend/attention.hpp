@@ -52,7 +52,7 @@ struct AttentionOutput {
     Tensor weights;  // (B, H, Tq, Tk), only when options.return_weights
 };
 
-// Scaled dot-product attention, differentiable in q, k, v (and additive_mask).
+// Scaled dot-product attention, differentiable in q, k and v (masks are constants).
 AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v,
                           const AttentionMask& mask = {}, const AttentionOptions& options = {});
 

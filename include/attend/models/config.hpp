@@ -1,0 +1,91 @@
+// models/config.hpp — one configuration, every architecture.
+//
+// GPT-2, BERT, Llama and the encoder–decoder Transformer are the same machine:
+// tokens → embeddings (+ positions) → blocks of attention and feed-forward with residuals
+// and norms → a head. They differ only in the fields below (see docs/architectures.md).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attend {
+
+enum class NormType { layer_norm, rms_norm };
+enum class NormPlacement { pre, post };  // pre: x + f(norm(x)) (GPT-2, Llama); post: norm(x + f(x)) (BERT, 2017)
+enum class Activation { relu, gelu, gelu_tanh, swiglu };
+enum class PositionType { none, sinusoidal, learned, rope };
+enum class RopeLayout { interleaved, rotate_half };  // llama2.c/Meta pairs (2i, 2i+1) vs HF halves (i, i+D/2)
+enum class ModelShape { encoder, decoder, encoder_decoder };
+enum class HeadType { none, lm, mlm, classifier, seq2seq };
+// How a fresh model's parameters are drawn (each family's published recipe):
+//   torch_default  what the torch modules do (nn.Linear U(±1/√in), nn.MultiheadAttention, N(0, 1) embeddings)
+//   normal         GPT-2, BERT, Llama: every matrix and embedding N(0, init_std²), biases 0, norms 1
+//   xavier         Vaswani et al. 2017 (as the Annotated Transformer): Xavier-uniform on every matrix
+enum class InitScheme { torch_default, normal, xavier };
+
+struct TransformerConfig {
+    ModelShape shape = ModelShape::decoder;
+    HeadType head = HeadType::lm;
+
+    int64_t vocab_size = 0;
+    int64_t d_model = 0;         // residual width E
+    int64_t n_layers = 0;        // decoder layers (or encoder layers for an encoder)
+    int64_t n_encoder_layers = 0;  // encoder_decoder only; 0 means n_layers
+    int64_t n_heads = 0;
+    int64_t n_kv_heads = 0;      // 0 means n_heads (GQA when smaller)
+    int64_t d_ff = 0;            // feed-forward hidden width
+    int64_t max_positions = 0;   // learned positions / RoPE cache length
+    int64_t type_vocab_size = 0; // BERT token types (segment embeddings); 0 = none
+
+    NormType norm = NormType::layer_norm;
+    NormPlacement norm_placement = NormPlacement::pre;
+    bool final_norm = true;          // a norm after the last block (pre-norm models)
+    bool embedding_norm = false;     // BERT: LayerNorm right after the embeddings
+    float norm_eps = 1e-5f;
+    Activation activation = Activation::gelu;
+    PositionType positions = PositionType::learned;
+    RopeLayout rope_layout = RopeLayout::rotate_half;
+    float rope_theta = 10000.f;
+    bool bias = true;                // biases on attention and feed-forward linears
+    bool tie_embeddings = true;      // LM head shares the token embedding matrix
+    float dropout = 0.f;
+    float embedding_scale = 1.f;     // the 2017 Transformer multiplies embeddings by √d_model
+    int64_t n_classes = 0;           // classifier head
+
+    InitScheme init = InitScheme::normal;
+    float init_std = 0.02f;          // InitScheme::normal
+    bool init_scale_residual = false;  // GPT-2: projections into the residual stream N(0, (init_std/√(2·n_layers))²)
+
+    std::string name;                // preset name, for messages
+    int64_t head_dim() const { return d_model / n_heads; }
+    int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
+    int64_t encoder_layers() const { return n_encoder_layers ? n_encoder_layers : n_layers; }  // encoder_decoder
+
+    void validate() const;  // throws attend::Error naming the bad field
+};
+
+// Named presets reproduce the published shapes (vocab sizes as published).
+TransformerConfig transformer_base();  // Vaswani et al. 2017: 6+6 layers, 512, 8 heads, post-norm, ReLU, sinusoidal
+TransformerConfig bert_base();         // 12 layers, 768, 12 heads, post-norm, GELU, learned, MLM head
+TransformerConfig gpt2_small();        // 12 layers, 768, 12 heads, pre-norm, GELU-tanh, learned, tied LM head
+TransformerConfig gpt2_medium();       // 24 layers, 1024, 16 heads
+TransformerConfig llama2_7b();         // 32 layers, 4096, 32 heads, RMSNorm, RoPE, SwiGLU, no bias
+TransformerConfig preset(const std::string& name);  // by name; unknown name → Error listing the known ones
+std::vector<std::string> preset_names();            // "transformer_base", "bert_base", ...
+
+// Σ numel over the parameters a Transformer built from `config` holds (a tied matrix counted
+// once), computed from the shapes alone: a 7B preset is counted without allocating it.
+// config.validate() is called first.
+int64_t parameter_count(const TransformerConfig& config);
+
+// Names of the enum values as the config fields spell them ("rms_norm", "rotate_half", ...).
+const char* name_of(NormType v);
+const char* name_of(NormPlacement v);
+const char* name_of(Activation v);
+const char* name_of(PositionType v);
+const char* name_of(RopeLayout v);
+const char* name_of(ModelShape v);
+const char* name_of(HeadType v);
+const char* name_of(InitScheme v);
+
+}  // namespace attend

@@ -1,0 +1,117 @@
+// nn/kv_cache.hpp — the inference state of a decoder: every layer's keys and values so far,
+// per sequence, so a batch of sequences of different lengths decodes together.
+//
+// Layout. For each layer l, K_l and V_l are (B, Hkv, capacity, Dh) buffers; sequence b owns
+// the first lengths()[b] rows of its slice. Keys are stored after RoPE (rotated at their own
+// positions), so a cached key is never touched again.
+//
+// A step. The model runs one forward on x (B, Tq, E) holding the next tokens of every
+// sequence:
+//
+//     cache.begin_step(Tq, n_new);        // n_new[b] ≤ Tq: how many of the Tq rows of
+//                                          // sequence b are real tokens (empty: all Tq)
+//     ... every layer's self-attention calls cache.append(layer, k_new, v_new) ...
+//     cache.end_step();                    // lengths[b] += n_new[b]
+//
+// During the step, the new token i of sequence b sits at position offset(b) + i, offset(b) =
+// lengths()[b] before the step (step_offsets()): RoPE and learned positions use it. Its
+// keys and values are written at rows offset(b) .. offset(b) + n_new[b] − 1, and it may see
+// keys j with j ≤ offset(b) + i and j < offset(b) + n_new[b] — causal attention aligned per
+// sequence. Rows i ≥ n_new[b] are padding: their keys are not stored, their outputs are
+// defined (they see the sequence's valid keys) but meaningless. So a prompt batch of lengths
+// (7, 4, 2) is one step with Tq = 7 and n_new = (7, 4, 2), and the decoding steps after it
+// are Tq = 1 for everyone: each sequence continues at its own length.
+//
+// Attention runs on the whole buffer (Tk = capacity) with key_lengths = offset + n_new, so
+// the fused kernel skips the unused rows without copying the cache; when Tq > 1 a boolean
+// (B, 1, Tq, capacity) mask adds the per-sequence causal alignment (AttentionMask's own
+// causal flag aligns queries to the end of Tk, which a ragged batch does not have).
+//
+// Cross-attention (encoder–decoder): the memory's keys and values are projected once, at
+// the first step, and kept per layer (cross_k/cross_v); later steps reuse them.
+//
+// Inference only: the buffers hold values, not autograd history, so no gradient flows into
+// cached keys and values (run decoding under NoGradGuard).
+//
+// Implemented in src/nn/kv_cache.cpp.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "attend/attention.hpp"
+#include "attend/tensor.hpp"
+
+namespace attend {
+
+struct TransformerConfig;
+
+class KVCache {
+public:
+    // Buffers for n_layers layers of `batch` sequences of up to `capacity` tokens each.
+    KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim, int64_t capacity);
+    // Sized from a config: n_layers, kv_heads(), head_dim(); capacity 0 means max_positions.
+    KVCache(const TransformerConfig& config, int64_t batch, int64_t capacity = 0);
+
+    int64_t n_layers() const { return int64_t(k_.size()); }
+    int64_t batch() const { return batch_; }
+    int64_t capacity() const { return capacity_; }
+    int64_t n_kv_heads() const { return n_kv_heads_; }
+    int64_t head_dim() const { return head_dim_; }
+    const std::vector<int64_t>& lengths() const { return lengths_; }  // tokens held per sequence
+
+    // ---- the step protocol (see above) ----
+    // n_new empty: every sequence gets Tq tokens. Checks that lengths + n_new fit the capacity
+    // and that no step is open.
+    void begin_step(int64_t Tq, const std::vector<int64_t>& n_new = {});
+    bool in_step() const { return in_step_; }
+    int64_t step_queries() const { return step_tq_; }                        // Tq
+    const std::vector<int64_t>& step_offsets() const { return offsets_; }   // lengths at begin_step
+    const std::vector<int64_t>& step_new() const { return n_new_; }         // n_new
+
+    // Store the step's k_new, v_new (B, Hkv, Tq, Dh) of `layer` (rows i < n_new[b] of each
+    // sequence) and return what attention needs: the full buffers and the step's mask.
+    struct View {
+        Tensor k, v;         // (B, Hkv, capacity, Dh)
+        AttentionMask mask;  // key_lengths = offset + n_new; plus the per-sequence causal bool mask when Tq > 1
+    };
+    View append(int64_t layer, const Tensor& k_new, const Tensor& v_new);
+
+    // Close the step: every layer must have appended once; lengths += n_new.
+    void end_step();
+    // Abandon an open step (say a forward threw halfway): lengths stay as they were, and
+    // whatever was written past them is ignored and overwritten by the next step.
+    void cancel_step();
+
+    // The mask append() uses, for a step with offsets and n_new (exposed for tests).
+    AttentionMask step_mask() const;
+
+    // ---- cross-attention memory, projected once (encoder–decoder) ----
+    bool has_cross(int64_t layer) const;
+    void set_cross(int64_t layer, const Tensor& k, const Tensor& v);  // (B, Hkv, S, Dh)
+    const Tensor& cross_k(int64_t layer) const;
+    const Tensor& cross_v(int64_t layer) const;
+
+    // Forget everything (all lengths 0, cross memory dropped), or just sequence b's tokens
+    // (its slot can start a new sequence; cross memory is shared and stays).
+    void reset();
+    void reset(int64_t b);
+
+    const Tensor& k(int64_t layer) const;
+    const Tensor& v(int64_t layer) const;
+
+private:
+    void check_layer(int64_t layer, const char* what) const;
+    AttentionMask build_mask() const;
+
+    int64_t batch_, n_kv_heads_, head_dim_, capacity_;
+    std::vector<Tensor> k_, v_;              // per layer (B, Hkv, capacity, Dh)
+    std::vector<Tensor> cross_k_, cross_v_;  // per layer (B, Hkv, S, Dh) or undefined
+    std::vector<int64_t> lengths_;
+    bool in_step_ = false;
+    int64_t step_tq_ = 0;
+    std::vector<int64_t> offsets_, n_new_;
+    std::vector<bool> appended_;  // per layer, this step
+    AttentionMask mask_;          // this step's, built by begin_step
+};
+
+}  // namespace attend

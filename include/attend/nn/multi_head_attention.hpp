@@ -1,0 +1,122 @@
+// nn/multi_head_attention.hpp — multi-head attention: learned projections around scaled
+// dot-product attention (Vaswani et al. 2017, §3.2.2).
+//
+//   Q = query · W_qᵀ + b_q      (B, Tq, E)      -> H heads of Dh = E / H
+//   K = key   · W_kᵀ + b_k      (B, Tk, Hkv·Dh) -> Hkv heads
+//   V = value · W_vᵀ + b_v      (B, Tk, Hkv·Dh) -> Hkv heads
+//   head_h = Attention(Q_h, K_{h / (H/Hkv)}, V_{h / (H/Hkv)})
+//   output = concat(head_1, ..., head_H) · W_oᵀ + b_o   (B, Tq, E)
+//
+// One module covers self-attention (query = key = value), cross-attention (key and value
+// from another sequence, of widths kdim and vdim), and grouped-query attention (Hkv < H
+// key/value heads shared by groups of query heads; Hkv == 1 is multi-query attention).
+// Inputs are batch-first, as torch.nn.MultiheadAttention(batch_first=True).
+//
+// Two optional steps serve decoders:
+//   - a rotary step (RoPE, set_rotary): q and k rotated by their positions between the
+//     projections and attention (Llama); keys are cached already rotated;
+//   - a KV cache (nn/kv_cache.hpp): self_attention() appends the new keys and values of a
+//     step and attends over everything the sequence has seen; cross_attention() projects
+//     the encoder memory once and reuses it.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attend/attention.hpp"
+#include "attend/nn/kv_cache.hpp"
+#include "attend/nn/module.hpp"
+#include "attend/nn/positions.hpp"
+#include "attend/random.hpp"
+#include "attend/tensor.hpp"
+
+namespace attend {
+
+struct MultiHeadAttentionConfig {
+    int64_t embed_dim = 0;   // E: query width and output width
+    int64_t n_heads = 0;     // H: query heads; E must be a multiple of H
+    int64_t n_kv_heads = 0;  // Hkv: key/value heads; 0 means H; H must be a multiple of Hkv
+    int64_t kdim = 0;        // key width; 0 means E
+    int64_t vdim = 0;        // value width; 0 means E
+    bool bias = true;        // b_q, b_k, b_v, b_o
+};
+
+// One self-attention call beyond its mask.
+struct SelfAttentionArgs {
+    // RoPE positions: token t of sequence b at position_offsets[b] + t. Empty: 0, or with a
+    // cache its step_offsets(). Ignored without a rotary step.
+    std::vector<int64_t> position_offsets;
+    KVCache* cache = nullptr;  // decoding: append to layer `layer` and attend over the cache
+    int64_t layer = 0;
+    AttentionPath path = AttentionPath::fused;
+    Tensor* weights = nullptr;  // receives (B, H, Tq, Tk) (the reference path); Tk = capacity with a cache
+};
+
+class MultiHeadAttention {
+public:
+    // Initialised as torch.nn.MultiheadAttention: Xavier-uniform in-projections (one
+    // (3E, E) matrix when they have one shape, as torch packs them; each on its own fan
+    // otherwise), zero biases, W_o ~ U(−1/√E, 1/√E) (nn.Linear's default), b_o = 0.
+    MultiHeadAttention(const MultiHeadAttentionConfig& config, Generator& gen);
+
+    // query (B, Tq, E), key (B, Tk, kdim), value (B, Tk, vdim) -> (B, Tq, E).
+    // `weights`, when given, receives each head's attention weights (B, H, Tq, Tk), which
+    // the reference path computes (asking for them selects it).
+    Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionMask& mask = {},
+                   AttentionPath path = AttentionPath::fused, Tensor* weights = nullptr) const;
+    // Self-attention: x (B, T, E) is query, key and value (kdim == vdim == E).
+    Tensor forward(const Tensor& x, const AttentionMask& mask = {}, AttentionPath path = AttentionPath::fused,
+                   Tensor* weights = nullptr) const;
+
+    // Self-attention with positions and an optional KV cache. With a cache a step must be
+    // open (KVCache::begin_step), x holds its Tq new tokens, and the mask comes from the
+    // cache: `mask` must then be empty or only {causal = true} (what the cache implies).
+    Tensor self_attention(const Tensor& x, const AttentionMask& mask, const SelfAttentionArgs& args) const;
+
+    // Cross-attention: query (B, Tq, E) on memory (B, S, kdim) (key = value = memory, so kdim
+    // == vdim). With a cache, memory's keys and values are projected at the first call for
+    // `layer` and reused after: later calls ignore `memory` (it may be undefined); a new
+    // source needs KVCache::reset(). No rotary step here.
+    Tensor cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask = {},
+                           KVCache* cache = nullptr, int64_t layer = 0, AttentionPath path = AttentionPath::fused,
+                           Tensor* weights = nullptr) const;
+
+    // RoPE on q and k of self-attention (and of forward(query, key, value), positions from 0).
+    // head_dim must be even. max_positions: size of the precomputed cos/sin tables.
+    void set_rotary(float theta, RopeLayout layout, int64_t max_positions = 0);
+    const RotaryEmbedding* rotary() const { return rotary_.get(); }
+
+    // The module convention (nn/module.hpp): prefix + ".q_proj.weight", ... as named_parameters().
+    void collect_parameters(const std::string& prefix, NamedParameters& out);
+
+    // ("q_proj.weight", w_q), ("q_proj.bias", b_q), ... k_proj, v_proj, out_proj; biases
+    // only when config.bias. References, so an optimizer or a loader can update them.
+    std::vector<std::pair<std::string, Tensor&>> named_parameters();
+
+    // torch.nn.MultiheadAttention's packed form (kdim == vdim == E): in_proj_weight (3E, E)
+    // holds W_q, W_k, W_v stacked by rows, in_proj_bias (3E) likewise. Biases are undefined
+    // Tensors when config.bias is false. With Hkv < H the rows are E + 2·Hkv·Dh.
+    void load_torch_packed(const Tensor& in_proj_weight, const Tensor& in_proj_bias, const Tensor& out_proj_weight,
+                           const Tensor& out_proj_bias);
+    // torch's separate form (kdim or vdim != E): q_proj_weight (E, E), k_proj_weight
+    // (E, kdim), v_proj_weight (E, vdim), in_proj_bias (3E) (E + 2·Hkv·Dh rows with Hkv < H).
+    void load_torch_separate(const Tensor& q_proj_weight, const Tensor& k_proj_weight, const Tensor& v_proj_weight,
+                             const Tensor& in_proj_bias, const Tensor& out_proj_weight, const Tensor& out_proj_bias);
+
+    const MultiHeadAttentionConfig& config() const { return config_; }  // zeros resolved
+    int64_t head_dim() const { return config_.embed_dim / config_.n_heads; }
+
+    // Parameters: leaf tensors with requires_grad. Weights are (out, in), as nn.Linear.
+    Tensor w_q, b_q;  // (E, E), (E)
+    Tensor w_k, b_k;  // (Hkv·Dh, kdim), (Hkv·Dh)
+    Tensor w_v, b_v;  // (Hkv·Dh, vdim), (Hkv·Dh)
+    Tensor w_o, b_o;  // (E, E), (E)
+
+private:
+    MultiHeadAttentionConfig config_;
+    std::shared_ptr<const RotaryEmbedding> rotary_;  // null: no rotary step
+};
+
+}  // namespace attend

@@ -1,0 +1,422 @@
+// attention/fused.cpp — the fused path: tiled online softmax, forward and backward side by
+// side. It never builds the (Tq × Tk) weights: a thread holds one (Bq × Bk) tile of scores
+// and one of their gradients, and each query row keeps two numbers (m, 1/l) for backward.
+//
+// Forward (FlashAttention-2, Dao 2023; online softmax, Milakov & Gimelshein 2018). For a
+// query tile Q_t (Bq rows) and each key tile K_j, V_j (Bk keys) it may see:
+//   S  = scale · Q_t K_jᵀ + bias                         (Bq, Bk); −∞ where a key is masked
+//   m' = max(m, rowmax S)                                 running max per row
+//   P̃  = exp(S − m')                                      unnormalised weights, all ≤ 1
+//   l' = e^(m − m') · l + rowsum P̃                        running denominator
+//   O' = e^(m − m') · O + P̃ V_j                           rescale what was summed under the old max
+// and at the end O = O / l. The pair (m, 1/l) is kept per row: P = exp(S − m) / l exactly as
+// the forward had it (a log-sum-exp L = m + log l would lose ~1e-3 when m ≈ 1e4).
+//
+// Backward recomputes P tile by tile (no stored weights):
+//   Δ_i = Σ_d dO_id O_id                 (= Σ_j P_ij dP_ij, the softmax Jacobian's row term)
+//   dP  = dO V_jᵀ,  dS = P ⊙ (dP − Δ)
+//   dV_j += Pᵀ dO,   dK_j += scale · dSᵀ Q_t,   dQ_t += scale · dS K_j
+// Each output row must have one owner (no atomics). When there are enough (batch, kv head)
+// pairs to keep every thread busy, one task per pair does all three products in one sweep
+// (it owns dK, dV of its kv head and dQ of the query heads that read it: 5 tile products).
+// Otherwise two passes: dQ by (batch, head, query tile), then dK, dV by (batch, kv head, key
+// tile); each recomputes P and dS, 7 tile products, but every tile is a parallel task.
+//
+// Masks: causal / window / key padding give each row a contiguous key range (MaskPlan), so
+// tiles outside the union of a query tile's ranges are skipped. Tiles sit on a fixed grid
+// (multiples of Bq, Bk) in every pass, so backward recomputes bit-identical scores.
+//
+// A row that sees no key at all ends with l = 0: its output is 0 and it stores m = +∞,
+// 1/l = 0, so backward's P = exp(S − ∞)·0 = 0 and it passes no gradient.
+//
+// Tile products go to attend::sgemm: oneDNN runs them single-threaded inside our parallel
+// region at 230–250 GFLOP/s per core for 128×128×64 (measured on the Zen 5 dev machine; our
+// first plain AVX-512 micro-kernel reached 65). Softmax rows use vectorised helpers below.
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attention/paths.hpp"
+#include "ops/gemm.hpp"
+
+namespace attend {
+
+namespace {
+
+// 128 × 128 tiles: two score tiles are 128 KiB, well inside a core's L2. Against 64 × 128 they
+// were ~5% faster at T = 2048 (fewer, larger GEMMs); 128 × 256 was no better under a causal mask.
+constexpr int64_t kTileQ = 128;  // query rows per tile
+constexpr int64_t kTileK = 128;  // keys per tile
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+#define ATTEND_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+// ---- row kernels ---------------------------------------------------------------------------
+// Written on 16-float GCC vectors: each target clone lowers them to its registers (one zmm,
+// two ymm, four xmm). Plain loops with `omp simd` do not vectorise here: GCC 12 sees
+// control flow in a max reduction and in the exp's clamps.
+
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+constexpr int64_t kLanes = 16;
+
+// Always inlined into the clones, so the vectors never cross a call (GCC's -Wpsabi note about
+// passing 64-byte vectors without AVX-512 does not apply).
+#define ATTEND_VECTOR_INLINE inline __attribute__((always_inline))
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+ATTEND_VECTOR_INLINE f32x16 load16(const float* p) {
+    f32x16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+ATTEND_VECTOR_INLINE void store16(float* p, const f32x16& v) { std::memcpy(p, &v, sizeof v); }
+ATTEND_VECTOR_INLINE f32x16 splat16(float x) { return f32x16{} + x; }
+
+// e^x for x ≤ 88 (Cephes' expf): x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7
+// polynomial, 2^n by writing the exponent bits. Relative error ≤ 1e-7 (measured against
+// std::exp in double on every float of [−87.3, 88]); exactly 0 below −87.3 and for −∞,
+// so masked scores vanish.
+ATTEND_VECTOR_INLINE f32x16 exp16(const f32x16& in) {
+    f32x16 x = in;
+    const f32x16 lo = splat16(-87.33654f), hi = splat16(88.f);
+    const i32x16 underflow = x < lo;
+    x = x < lo ? lo : x;  // also maps −∞ to lo, keeping the int conversion defined
+    x = x > hi ? hi : x;
+    const f32x16 magic = splat16(12582912.f);  // 1.5·2²³: adding it rounds to an integer
+    const f32x16 n = (x * 1.44269504088896341f + magic) - magic;  // round(x / ln2)
+    f32x16 r = x - n * 0.693359375f;  // Cody–Waite: ln2 in two parts, r exact
+    r = r - n * -2.12194440e-4f;
+    f32x16 p = splat16(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.f;
+    const i32x16 bits = (__builtin_convertvector(n, i32x16) + 127) << 23;  // 2ⁿ
+    const f32x16 e = p * (f32x16)bits;  // a vector cast reinterprets the bits
+    return underflow ? splat16(0.f) : e;
+}
+
+ATTEND_VECTOR_INLINE float horizontal_sum(const f32x16& v) {
+    float s = 0.f;
+    for (int64_t l = 0; l < kLanes; ++l) s += v[l];
+    return s;
+}
+
+ATTEND_SIMD_CLONES float max_of(const float* x, int64_t n) {
+    f32x16 m = splat16(-kInf);
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+        const f32x16 v = load16(x + j);
+        m = v > m ? v : m;
+    }
+    float result = -kInf;
+    for (int64_t l = 0; l < kLanes; ++l) result = std::max(result, m[l]);
+    for (; j < n; ++j) result = std::max(result, x[j]);
+    return result;
+}
+
+// x_j ← exp(x_j − shift) · factor; returns Σ_j x_j.
+ATTEND_SIMD_CLONES float exp_shifted(float* x, int64_t n, float shift, float factor) {
+    f32x16 sum{};
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+        const f32x16 e = exp16(load16(x + j) - shift) * factor;
+        store16(x + j, e);
+        sum += e;
+    }
+    if (j < n) {  // the tail, padded with −∞ (whose exp is 0)
+        float tail[kLanes];
+        std::fill(tail, tail + kLanes, -kInf);
+        std::copy(x + j, x + n, tail);
+        const f32x16 e = exp16(load16(tail) - shift) * factor;
+        store16(tail, e);
+        std::copy(tail, tail + (n - j), x + j);
+        sum += e;
+    }
+    return horizontal_sum(sum);
+}
+
+ATTEND_SIMD_CLONES float dot_of(const float* a, const float* b, int64_t n) {
+    f32x16 acc{};
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) acc += load16(a + j) * load16(b + j);
+    float s = horizontal_sum(acc);
+    for (; j < n; ++j) s += a[j] * b[j];
+    return s;
+}
+
+ATTEND_SIMD_CLONES void scale_row(float* x, int64_t n, float s) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) x[j] *= s;
+}
+
+// ds_j ← p_j · (ds_j − delta): the softmax backward for one row, dS = P ⊙ (dP − Δ).
+// A weight of exactly 1 is a saturated row (one key takes everything): then Δ = dP_j and
+// dS_j = 0 exactly, as the reference's rowsum(dP ⊙ P) gives; dP_j − Δ would instead leave
+// the rounding difference of two summation orders of the same dot product (a row with a
+// single visible key, e.g. Tk = 1, would get noise where its gradient is exactly 0).
+ATTEND_SIMD_CLONES void softmax_grad_row(const float* p, float* ds, int64_t n, float delta) {
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+        const f32x16 pj = load16(p + j), g = pj * (load16(ds + j) - delta);
+        store16(ds + j, pj == 1.f ? splat16(0.f) : g);
+    }
+    for (; j < n; ++j) ds[j] = p[j] == 1.f ? 0.f : p[j] * (ds[j] - delta);
+}
+
+// ---- the problem and its tiles -------------------------------------------------------------
+
+struct Problem {
+    int64_t B, H, Hkv, Tq, Tk, D, Dv;
+    float scale;
+    const MaskPlan* mask;
+    const float* q;  // (B, H, Tq, D)
+    const float* k;  // (B, Hkv, Tk, D)
+    const float* v;  // (B, Hkv, Tk, Dv)
+
+    int64_t group() const { return H / Hkv; }  // query heads per kv head
+    int64_t q_tiles() const { return (Tq + kTileQ - 1) / kTileQ; }
+    int64_t k_tiles() const { return (Tk + kTileK - 1) / kTileK; }
+    int64_t q_row(int64_t b, int64_t h, int64_t i) const { return (b * H + h) * Tq + i; }       // row of (B·H·Tq)
+    int64_t kv_row(int64_t b, int64_t h, int64_t j) const { return (b * Hkv + h / group()) * Tk + j; }
+};
+
+// A tile on the fixed grid: query rows [i0, i0 + rows), keys [k0, k0 + cols).
+struct Tile {
+    int64_t i0, rows, k0, cols;
+};
+
+Tile make_tile(const Problem& p, int64_t qt, int64_t kt) {
+    const int64_t i0 = qt * kTileQ, k0 = kt * kTileK;
+    return {i0, std::min(kTileQ, p.Tq - i0), k0, std::min(kTileK, p.Tk - k0)};
+}
+
+// For each (b, query tile): the key tiles [begin, end) that hold a key some row may see
+// (the union of the rows' key ranges; empty when every row is masked out).
+std::vector<KeyRange> visible_key_tiles(const Problem& p) {
+    std::vector<KeyRange> spans(size_t(p.B * p.q_tiles()));
+    for (int64_t b = 0; b < p.B; ++b)
+        for (int64_t qt = 0; qt < p.q_tiles(); ++qt) {
+            int64_t lo = p.Tk, hi = 0;
+            for (int64_t i = qt * kTileQ; i < std::min(p.Tq, (qt + 1) * kTileQ); ++i) {
+                const KeyRange r = p.mask->key_range(b, i);
+                if (r.empty()) continue;
+                lo = std::min(lo, r.begin);
+                hi = std::max(hi, r.end);
+            }
+            spans[size_t(b * p.q_tiles() + qt)] =
+                lo < hi ? KeyRange{lo / kTileK, (hi + kTileK - 1) / kTileK} : KeyRange{0, 0};
+        }
+    return spans;
+}
+
+// S (rows, cols) = scale · Q_t K_jᵀ + bias, and −∞ wherever row i may not see key j.
+void tile_scores(const Problem& p, int64_t b, int64_t h, const Tile& t, float* S) {
+    sgemm(false, true, t.rows, t.cols, p.D, p.scale, p.q + p.q_row(b, h, t.i0) * p.D, p.D,
+          p.k + p.kv_row(b, h, t.k0) * p.D, p.D, 0.f, S, t.cols);
+    for (int64_t r = 0; r < t.rows; ++r) {
+        float* s = S + r * t.cols;
+        const KeyRange range = p.mask->key_range(b, t.i0 + r);
+        const int64_t begin = std::clamp<int64_t>(range.begin - t.k0, 0, t.cols);
+        const int64_t end = std::max(begin, std::clamp<int64_t>(range.end - t.k0, 0, t.cols));
+        std::fill(s, s + begin, -kInf);
+        std::fill(s + end, s + t.cols, -kInf);
+        if (p.mask->has_elementwise())
+            for (int64_t j = begin; j < end; ++j) s[j] += p.mask->bias(b, h, t.i0 + r, t.k0 + j);
+    }
+}
+
+// Threads only pay off past a few microseconds of work (waking a pool costs about that, and
+// far more on a busy machine): the score and value products, ~2·Tq·Tk·(D + Dv) flops.
+bool worth_threads(const Problem& p) {
+    return double(p.B * p.H) * double(p.Tq) * double(p.Tk) * double(p.D + p.Dv) > double(1 << 20);
+}
+
+// ---- forward -------------------------------------------------------------------------------
+
+// out (B, H, Tq, Dv); stats (B, H, Tq, 2) holds (m, 1/l) per row for backward.
+void forward(const Problem& p, float* out, float* stats) {
+    const std::vector<KeyRange> spans = visible_key_tiles(p);
+    const int64_t q_tiles = p.q_tiles(), tasks = p.B * p.H * q_tiles;
+#pragma omp parallel if (tasks > 1 && worth_threads(p))
+    {
+        std::vector<float> S(size_t(kTileQ * kTileK));
+        float m[kTileQ], l[kTileQ];
+        // Largest tiles first (under a causal mask the last query tiles see the most keys).
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < tasks; ++task) {
+            const int64_t qt = q_tiles - 1 - task % q_tiles, bh = task / q_tiles, b = bh / p.H, h = bh % p.H;
+            const Tile first = make_tile(p, qt, 0);
+            float* o = out + p.q_row(b, h, first.i0) * p.Dv;  // (rows, Dv), accumulated in place
+            std::fill(o, o + first.rows * p.Dv, 0.f);
+            std::fill(m, m + first.rows, -kInf);
+            std::fill(l, l + first.rows, 0.f);
+            const KeyRange span = spans[size_t(b * q_tiles + qt)];
+            for (int64_t kt = span.begin; kt < span.end; ++kt) {
+                const Tile t = make_tile(p, qt, kt);
+                tile_scores(p, b, h, t, S.data());
+                for (int64_t r = 0; r < t.rows; ++r) {
+                    float* s = S.data() + r * t.cols;
+                    const float m_new = std::max(m[r], max_of(s, t.cols));
+                    if (m_new == -kInf) {  // nothing visible to this row yet: P̃ row = 0
+                        std::fill(s, s + t.cols, 0.f);
+                        continue;
+                    }
+                    const float alpha = std::exp(m[r] - m_new);  // 0 on the first visible tile
+                    l[r] = alpha * l[r] + exp_shifted(s, t.cols, m_new, 1.f);
+                    if (alpha != 1.f) scale_row(o + r * p.Dv, p.Dv, alpha);
+                    m[r] = m_new;
+                }
+                // O += P̃ V_j
+                sgemm(false, false, t.rows, p.Dv, t.cols, 1.f, S.data(), t.cols, p.v + p.kv_row(b, h, t.k0) * p.Dv,
+                      p.Dv, 1.f, o, p.Dv);
+            }
+            float* st = stats + p.q_row(b, h, first.i0) * 2;
+            for (int64_t r = 0; r < first.rows; ++r) {
+                const bool seen = l[r] > 0.f;  // false: every key masked → O = 0, no gradient
+                const float inv_l = seen ? 1.f / l[r] : 0.f;
+                if (seen) scale_row(o + r * p.Dv, p.Dv, inv_l);
+                st[2 * r] = seen ? m[r] : kInf;
+                st[2 * r + 1] = inv_l;
+            }
+        }
+    }
+}
+
+// ---- backward ------------------------------------------------------------------------------
+
+struct Gradients {
+    const float* dout;   // (B, H, Tq, Dv)
+    const float* stats;  // (B, H, Tq, 2): (m, 1/l)
+    const float* delta;  // (B, H, Tq): Δ
+    float* dq;           // (B, H, Tq, D)
+    float* dk;           // (B, Hkv, Tk, D)
+    float* dv;           // (B, Hkv, Tk, Dv)
+};
+
+// One tile pair: recompute P, form dS, and add the products this pass owns.
+void backward_tile(const Problem& p, const Gradients& g, int64_t b, int64_t h, const Tile& t, bool want_dq,
+                   bool want_dkv, float* P, float* dS) {
+    const int64_t row0 = p.q_row(b, h, t.i0), key0 = p.kv_row(b, h, t.k0);
+    tile_scores(p, b, h, t, P);
+    for (int64_t r = 0; r < t.rows; ++r)  // P = exp(S − m) / l
+        exp_shifted(P + r * t.cols, t.cols, g.stats[2 * (row0 + r)], g.stats[2 * (row0 + r) + 1]);
+    const float* dout = g.dout + row0 * p.Dv;  // (rows, Dv)
+    // dP = dO V_jᵀ, then dS = P ⊙ (dP − Δ)
+    sgemm(false, true, t.rows, t.cols, p.Dv, 1.f, dout, p.Dv, p.v + key0 * p.Dv, p.Dv, 0.f, dS, t.cols);
+    for (int64_t r = 0; r < t.rows; ++r)
+        softmax_grad_row(P + r * t.cols, dS + r * t.cols, t.cols, g.delta[row0 + r]);
+    if (want_dkv) {
+        // dV_j += Pᵀ dO,  dK_j += scale · dSᵀ Q_t
+        sgemm(true, false, t.cols, p.Dv, t.rows, 1.f, P, t.cols, dout, p.Dv, 1.f, g.dv + key0 * p.Dv, p.Dv);
+        sgemm(true, false, t.cols, p.D, t.rows, p.scale, dS, t.cols, p.q + row0 * p.D, p.D, 1.f, g.dk + key0 * p.D,
+              p.D);
+    }
+    if (want_dq)  // dQ_t += scale · dS K_j
+        sgemm(false, false, t.rows, p.D, t.cols, p.scale, dS, t.cols, p.k + key0 * p.D, p.D, 1.f, g.dq + row0 * p.D,
+              p.D);
+}
+
+// Fraction of the threads busy when `tasks` equal tasks run in rounds over `threads`.
+double occupancy(int64_t tasks, int64_t threads) {
+    const int64_t rounds = (tasks + threads - 1) / threads;
+    return rounds == 0 ? 1.0 : double(tasks) / double(rounds * threads);
+}
+
+void backward(const Problem& p, const Gradients& g) {
+    const std::vector<KeyRange> spans = visible_key_tiles(p);
+    const int64_t q_tiles = p.q_tiles(), k_tiles = p.k_tiles(), group = p.group();
+    const auto span_of = [&](int64_t b, int64_t qt) { return spans[size_t(b * q_tiles + qt)]; };
+
+    // One sweep does 5 tile products, two passes 7: sweep unless it would idle > 5/7 of the threads.
+    // (A small problem runs either schedule on one thread; the choice still follows the pool.)
+    const bool one_sweep = occupancy(p.B * p.Hkv, omp_get_max_threads()) >= 5.0 / 7.0;
+#pragma omp parallel if (worth_threads(p))
+    {
+        std::vector<float> P(size_t(kTileQ * kTileK)), dS(size_t(kTileQ * kTileK));
+        if (one_sweep) {
+            // Task (b, kv head): owns dK, dV of that head and dQ of its `group` query heads.
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t task = 0; task < p.B * p.Hkv; ++task) {
+                const int64_t b = task / p.Hkv, h0 = (task % p.Hkv) * group;
+                std::fill(g.dk + p.kv_row(b, h0, 0) * p.D, g.dk + p.kv_row(b, h0, p.Tk) * p.D, 0.f);
+                std::fill(g.dv + p.kv_row(b, h0, 0) * p.Dv, g.dv + p.kv_row(b, h0, p.Tk) * p.Dv, 0.f);
+                std::fill(g.dq + p.q_row(b, h0, 0) * p.D, g.dq + p.q_row(b, h0 + group, 0) * p.D, 0.f);
+                for (int64_t h = h0; h < h0 + group; ++h)
+                    for (int64_t qt = 0; qt < q_tiles; ++qt)
+                        for (int64_t kt = span_of(b, qt).begin; kt < span_of(b, qt).end; ++kt)
+                            backward_tile(p, g, b, h, make_tile(p, qt, kt), true, true, P.data(), dS.data());
+            }
+        } else {
+            // Pass 1, task (b, h, query tile): owns that tile of dQ.
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t task = 0; task < p.B * p.H * q_tiles; ++task) {
+                const int64_t qt = q_tiles - 1 - task % q_tiles, bh = task / q_tiles, b = bh / p.H, h = bh % p.H;
+                const Tile first = make_tile(p, qt, 0);
+                float* dq = g.dq + p.q_row(b, h, first.i0) * p.D;
+                std::fill(dq, dq + first.rows * p.D, 0.f);
+                for (int64_t kt = span_of(b, qt).begin; kt < span_of(b, qt).end; ++kt)
+                    backward_tile(p, g, b, h, make_tile(p, qt, kt), true, false, P.data(), dS.data());
+            }
+            // Pass 2, task (b, kv head, key tile): owns that tile of dK and dV, summed over the
+            // query heads of the group and the query tiles that see it.
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t task = 0; task < p.B * p.Hkv * k_tiles; ++task) {
+                const int64_t kt = task % k_tiles, bkv = task / k_tiles, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
+                const Tile first = make_tile(p, 0, kt);
+                std::fill(g.dk + p.kv_row(b, h0, first.k0) * p.D, g.dk + p.kv_row(b, h0, first.k0 + first.cols) * p.D,
+                          0.f);
+                std::fill(g.dv + p.kv_row(b, h0, first.k0) * p.Dv,
+                          g.dv + p.kv_row(b, h0, first.k0 + first.cols) * p.Dv, 0.f);
+                for (int64_t h = h0; h < h0 + group; ++h)
+                    for (int64_t qt = 0; qt < q_tiles; ++qt)
+                        if (span_of(b, qt).begin <= kt && kt < span_of(b, qt).end)
+                            backward_tile(p, g, b, h, make_tile(p, qt, kt), false, true, P.data(), dS.data());
+            }
+        }
+    }
+}
+
+Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask, float scale) {
+    return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), v.size(3), scale, &mask,
+            q.data(), k.data(), v.data()};
+}
+
+}  // namespace
+
+Tensor fused_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const MaskPlan& mask,
+                       float scale) {
+    const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+    const Problem p = make_problem(q, k, v, mask, scale);
+    Tensor out = Tensor::empty({p.B, p.H, p.Tq, p.Dv});  // (B, H, Tq, Dv)
+    Tensor stats = Tensor::empty({p.B, p.H, p.Tq, 2});   // (B, H, Tq, 2): (m, 1/l)
+    forward(p, out.data(), stats.data());
+
+    return record(out, "fused_attention", {q_in, k_in, v_in},
+                  [q = q.detach(), k = k.detach(), v = v.detach(), out = out.detach(), stats, mask,
+                   scale](const Tensor& g_in) {
+                      const Problem p = make_problem(q, k, v, mask, scale);
+                      const Tensor dout = g_in.contiguous();  // (B, H, Tq, Dv)
+                      Tensor delta = Tensor::empty({p.B, p.H, p.Tq});
+                      const int64_t rows = p.B * p.H * p.Tq;
+#pragma omp parallel for schedule(static) if (rows * p.Dv > 32768)
+                      for (int64_t i = 0; i < rows; ++i)  // Δ_i = Σ_d dO_id O_id
+                          delta.data()[i] = dot_of(dout.data() + i * p.Dv, out.data() + i * p.Dv, p.Dv);
+                      Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()),
+                             dv = Tensor::empty(v.shape());  // every element written by backward()
+                      backward(p, {dout.data(), stats.data(), delta.data(), dq.data(), dk.data(), dv.data()});
+                      return std::vector<Tensor>{dq, dk, dv};
+                  });
+}
+
+}  // namespace attend

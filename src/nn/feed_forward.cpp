@@ -1,0 +1,50 @@
+// nn/feed_forward.cpp — the position-wise feed-forward network. Every step is a
+// differentiable op (linear, activation, mul, dropout): the backward is the tape's.
+//
+//   two linears:  y = linear2(drop(act(linear1(x))))          (Vaswani et al. 2017, §3.3)
+//   SwiGLU:       y = down(drop(silu(gate(x)) ⊙ up(x)))        (Shazeer 2020, "GLU Variants")
+#include "attend/nn/feed_forward.hpp"
+
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation activation, bool bias, float dropout,
+                         Generator& gen)
+    : dropout(dropout), activation_(activation) {
+    ATTEND_CHECK(d_model > 0 && d_ff > 0, "FeedForward needs positive widths, got d_model=", d_model, " d_ff=", d_ff);
+    ATTEND_CHECK(dropout >= 0.f && dropout < 1.f, "FeedForward dropout must be in [0, 1), got ", dropout);
+    // Drawn in torch's order of construction: LlamaMLP builds gate, up, down; the
+    // two-linear layers build linear1 then linear2.
+    if (gated()) gate = Linear(d_model, d_ff, bias, gen);
+    up = Linear(d_model, d_ff, bias, gen);
+    down = Linear(d_ff, d_model, bias, gen);
+}
+
+Tensor FeedForward::forward(const Tensor& x, const ForwardMode& mode) const {
+    ATTEND_CHECK(up.weight.defined(), "this FeedForward was never constructed");
+    ATTEND_CHECK(x.dim() >= 1 && x.size(-1) == up.in_features(), "FeedForward expects x (..., d_model=",
+                 up.in_features(), "), got ", to_string(x.shape()));
+    Tensor hidden;  // (..., d_ff)
+    switch (activation_) {
+        case Activation::relu: hidden = relu(up.forward(x)); break;
+        case Activation::gelu: hidden = gelu(up.forward(x)); break;
+        case Activation::gelu_tanh: hidden = gelu(up.forward(x), GeluApproximation::tanh); break;
+        case Activation::swiglu: hidden = mul(silu(gate.forward(x)), up.forward(x)); break;
+    }
+    return down.forward(apply_dropout(hidden, dropout, mode));  // (..., d_model)
+}
+
+void FeedForward::collect_parameters(const std::string& prefix, NamedParameters& out) {
+    if (gated()) {
+        gate.collect_parameters(join_name(prefix, "gate_proj"), out);
+        up.collect_parameters(join_name(prefix, "up_proj"), out);
+        down.collect_parameters(join_name(prefix, "down_proj"), out);
+    } else {
+        up.collect_parameters(join_name(prefix, "linear1"), out);
+        down.collect_parameters(join_name(prefix, "linear2"), out);
+    }
+}
+
+}  // namespace attend

@@ -1,0 +1,168 @@
+// nn/kv_cache.cpp — per-sequence key/value buffers for incremental decoding (see
+// nn/kv_cache.hpp for the step protocol and the masking it implies).
+#include "attend/nn/kv_cache.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/models/config.hpp"
+
+namespace attend {
+
+KVCache::KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim, int64_t capacity)
+    : batch_(batch), n_kv_heads_(n_kv_heads), head_dim_(head_dim), capacity_(capacity) {
+    ATTEND_CHECK(n_layers > 0 && batch > 0 && n_kv_heads > 0 && head_dim > 0 && capacity > 0,
+                 "KVCache needs positive sizes, got n_layers=", n_layers, " batch=", batch, " n_kv_heads=",
+                 n_kv_heads, " head_dim=", head_dim, " capacity=", capacity);
+    for (int64_t l = 0; l < n_layers; ++l) {
+        k_.push_back(Tensor::zeros({batch, n_kv_heads, capacity, head_dim}));
+        v_.push_back(Tensor::zeros({batch, n_kv_heads, capacity, head_dim}));
+    }
+    cross_k_.resize(size_t(n_layers));
+    cross_v_.resize(size_t(n_layers));
+    lengths_.assign(size_t(batch), 0);
+    appended_.assign(size_t(n_layers), false);
+}
+
+KVCache::KVCache(const TransformerConfig& config, int64_t batch, int64_t capacity)
+    : KVCache(config.n_layers, batch, config.kv_heads(), config.n_heads > 0 ? config.head_dim() : 0,
+              capacity > 0 ? capacity : config.max_positions) {}
+
+void KVCache::check_layer(int64_t layer, const char* what) const {
+    ATTEND_CHECK(layer >= 0 && layer < n_layers(), what, ": layer ", layer, " is outside the cache's ", n_layers(),
+                 " layers");
+}
+
+void KVCache::begin_step(int64_t Tq, const std::vector<int64_t>& n_new) {
+    ATTEND_CHECK(!in_step_, "a step is already open (call end_step() after every layer appended)");
+    ATTEND_CHECK(Tq > 0, "a step needs at least one query row, got Tq=", Tq);
+    ATTEND_CHECK(n_new.empty() || int64_t(n_new.size()) == batch_, "n_new has ", n_new.size(),
+                 " entries for a cache of ", batch_, " sequences");
+    std::vector<int64_t> counts = n_new.empty() ? std::vector<int64_t>(size_t(batch_), Tq) : n_new;
+    for (int64_t b = 0; b < batch_; ++b) {
+        ATTEND_CHECK(counts[b] >= 0 && counts[b] <= Tq, "n_new[", b, "] = ", counts[b], " is outside [0, Tq=", Tq,
+                     "]");
+        ATTEND_CHECK(lengths_[b] + counts[b] <= capacity_, "sequence ", b, " holds ", lengths_[b],
+                     " tokens; adding ", counts[b], " exceeds the cache capacity of ", capacity_);
+    }
+    in_step_ = true;
+    step_tq_ = Tq;
+    offsets_ = lengths_;
+    n_new_ = std::move(counts);
+    std::fill(appended_.begin(), appended_.end(), false);
+    mask_ = build_mask();  // once per step, shared by every layer
+}
+
+AttentionMask KVCache::step_mask() const {
+    ATTEND_CHECK(in_step_, "no step is open (call begin_step first)");
+    return mask_;
+}
+
+AttentionMask KVCache::build_mask() const {
+    AttentionMask mask;
+    mask.key_lengths.resize(size_t(batch_));
+    for (int64_t b = 0; b < batch_; ++b) mask.key_lengths[b] = offsets_[b] + n_new_[b];
+    if (step_tq_ > 1) {
+        // Query i of sequence b sits at offsets[b] + i and sees keys j ≤ offsets[b] + i.
+        Tensor keep = Tensor::zeros({batch_, 1, step_tq_, capacity_});  // (B, 1, Tq, capacity)
+        float* p = keep.data();
+        for (int64_t b = 0; b < batch_; ++b)
+            for (int64_t i = 0; i < step_tq_; ++i) {
+                const int64_t last = std::min(offsets_[b] + i, capacity_ - 1);
+                std::fill(p + (b * step_tq_ + i) * capacity_, p + (b * step_tq_ + i) * capacity_ + last + 1, 1.f);
+            }
+        mask.bool_mask = keep;
+    }
+    return mask;
+}
+
+KVCache::View KVCache::append(int64_t layer, const Tensor& k_new_in, const Tensor& v_new_in) {
+    check_layer(layer, "KVCache::append");
+    ATTEND_CHECK(in_step_, "KVCache::append outside a step (call begin_step first)");
+    ATTEND_CHECK(!appended_[layer], "layer ", layer, " already appended in this step");
+    const Shape expected{batch_, n_kv_heads_, step_tq_, head_dim_};
+    ATTEND_CHECK(k_new_in.defined() && k_new_in.shape() == expected && v_new_in.defined() &&
+                     v_new_in.shape() == expected,
+                 "new keys and values must be (B, Hkv, Tq, Dh) = ", to_string(expected), ", got k ",
+                 k_new_in.defined() ? to_string(k_new_in.shape()) : "(undefined)", " and v ",
+                 v_new_in.defined() ? to_string(v_new_in.shape()) : "(undefined)");
+    NoGradGuard no_grad;  // the buffers hold values, not history
+    const Tensor k_new = k_new_in.contiguous(), v_new = v_new_in.contiguous();
+    const int64_t H = n_kv_heads_, Tq = step_tq_, D = head_dim_, cap = capacity_;
+    for (auto [src, dst] : {std::pair{k_new.data(), k_[layer].data()}, std::pair{v_new.data(), v_[layer].data()}})
+        for (int64_t b = 0; b < batch_; ++b)
+            for (int64_t h = 0; h < H; ++h)
+                if (n_new_[b] > 0)
+                    std::memcpy(dst + ((b * H + h) * cap + offsets_[b]) * D, src + ((b * H + h) * Tq) * D,
+                                sizeof(float) * size_t(n_new_[b] * D));
+    appended_[layer] = true;
+    return {k_[layer], v_[layer], mask_};
+}
+
+void KVCache::end_step() {
+    ATTEND_CHECK(in_step_, "KVCache::end_step without a step (call begin_step first)");
+    for (int64_t l = 0; l < n_layers(); ++l)
+        ATTEND_CHECK(appended_[l], "KVCache::end_step: layer ", l, " of ", n_layers(),
+                     " did not append this step");
+    for (int64_t b = 0; b < batch_; ++b) lengths_[b] += n_new_[b];
+    in_step_ = false;
+    mask_ = AttentionMask();
+}
+
+void KVCache::cancel_step() {
+    in_step_ = false;
+    mask_ = AttentionMask();
+}
+
+bool KVCache::has_cross(int64_t layer) const {
+    check_layer(layer, "KVCache::has_cross");
+    return cross_k_[layer].defined();
+}
+
+void KVCache::set_cross(int64_t layer, const Tensor& k, const Tensor& v) {
+    check_layer(layer, "KVCache::set_cross");
+    ATTEND_CHECK(k.defined() && v.defined() && k.dim() == 4 && k.size(0) == batch_ && v.dim() == 4 &&
+                     v.size(0) == batch_ && k.size(2) == v.size(2),
+                 "cross keys and values must be (B=", batch_, ", Hkv, S, Dh) with one S, got k ",
+                 k.defined() ? to_string(k.shape()) : "(undefined)", " and v ",
+                 v.defined() ? to_string(v.shape()) : "(undefined)");
+    cross_k_[layer] = k.detach().contiguous();
+    cross_v_[layer] = v.detach().contiguous();
+}
+
+const Tensor& KVCache::cross_k(int64_t layer) const {
+    check_layer(layer, "KVCache::cross_k");
+    return cross_k_[layer];
+}
+
+const Tensor& KVCache::cross_v(int64_t layer) const {
+    check_layer(layer, "KVCache::cross_v");
+    return cross_v_[layer];
+}
+
+void KVCache::reset() {
+    ATTEND_CHECK(!in_step_, "KVCache::reset during an open step");
+    std::fill(lengths_.begin(), lengths_.end(), 0);
+    for (auto& t : cross_k_) t = Tensor();
+    for (auto& t : cross_v_) t = Tensor();
+}
+
+void KVCache::reset(int64_t b) {
+    ATTEND_CHECK(!in_step_, "KVCache::reset during an open step");
+    ATTEND_CHECK(b >= 0 && b < batch_, "KVCache::reset: sequence ", b, " is outside the batch of ", batch_);
+    lengths_[b] = 0;
+}
+
+const Tensor& KVCache::k(int64_t layer) const {
+    check_layer(layer, "KVCache::k");
+    return k_[layer];
+}
+
+const Tensor& KVCache::v(int64_t layer) const {
+    check_layer(layer, "KVCache::v");
+    return v_[layer];
+}
+
+}  // namespace attend

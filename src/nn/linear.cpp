@@ -1,0 +1,36 @@
+// nn/linear.cpp — the Linear layer: y = x · Wᵀ + b (the op is ops' linear; this owns W, b).
+#include <cmath>
+
+#include "attend/error.hpp"
+#include "attend/nn/layers.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+// nn.Linear.reset_parameters: kaiming_uniform_(W, a=√5) gives the bound
+// gain·√(3/fan_in) with gain = √(2/(1+a²)) = √(1/3), i.e. 1/√fan_in; the bias uses the same.
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen) {
+    ATTEND_CHECK(in_features > 0 && out_features > 0, "Linear needs positive widths, got in_features=", in_features,
+                 " out_features=", out_features);
+    const float bound = 1.f / std::sqrt(float(in_features));
+    weight = Tensor::uniform({out_features, in_features}, gen, -bound, bound);
+    weight.requires_grad_(true);
+    if (bias) {
+        this->bias = Tensor::uniform({out_features}, gen, -bound, bound);
+        this->bias.requires_grad_(true);
+    }
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+    ATTEND_CHECK(weight.defined(), "this Linear was never constructed (no weight)");
+    ATTEND_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "Linear expects x (..., ", weight.size(1),
+                 "), got ", to_string(x.shape()));
+    return linear(x, weight, bias);
+}
+
+void Linear::collect_parameters(const std::string& prefix, NamedParameters& out) {
+    add_parameter(out, prefix, "weight", weight);
+    add_parameter(out, prefix, "bias", bias);
+}
+
+}  // namespace attend

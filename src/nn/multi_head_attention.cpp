@@ -1,0 +1,293 @@
+// nn/multi_head_attention.cpp — projections, head split, attention, head merge, output
+// projection. Every step is an existing differentiable op (linear, views, attention), so
+// the backward pass is the tape's: no hand-written gradient lives here.
+//
+//   Q = linear(query, W_q, b_q) -> (B, Tq, H, Dh) -> (B, H, Tq, Dh)
+//   K = linear(key,   W_k, b_k) -> (B, Tk, Hkv, Dh) -> (B, Hkv, Tk, Dh)   (V likewise)
+//   O = attention(Q, K, V, mask)                      (B, H, Tq, Dh)
+//   y = linear(O -> (B, Tq, H·Dh), W_o, b_o)          (B, Tq, E)
+#include "attend/nn/multi_head_attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+namespace {
+
+// (B, T, n·Dh) -> (B, n, T, Dh): a view; the attention kernel makes it contiguous.
+Tensor to_heads(const Tensor& x, int64_t n_heads) {
+    const int64_t B = x.size(0), T = x.size(1), width = x.size(2);
+    return x.reshape({B, T, n_heads, width / n_heads}).transpose(1, 2);
+}
+
+// (B, H, T, Dh) -> (B, T, H·Dh): the heads side by side again (a copy, as the GEMM wants rows).
+Tensor from_heads(const Tensor& x) {
+    const int64_t B = x.size(0), H = x.size(1), T = x.size(2), Dh = x.size(3);
+    return x.transpose(1, 2).reshape({B, T, H * Dh});
+}
+
+// Copy `source` into the parameter `target` in place (so references to it stay valid).
+void assign(Tensor& target, const Tensor& source, const char* what) {
+    ATTEND_CHECK(source.defined(), what, " is missing; expected shape ", to_string(target.shape()));
+    ATTEND_CHECK(source.shape() == target.shape(), what, " has shape ", to_string(source.shape()), ", expected ",
+                 to_string(target.shape()));
+    NoGradGuard no_grad;
+    const Tensor s = source.contiguous();
+    std::copy_n(s.data(), s.numel(), target.data());
+}
+
+// Biases come in and out together with config.bias: an unexpected or a missing one is an error.
+void check_bias_presence(bool has_bias, const Tensor& in_bias, const Tensor& out_bias) {
+    ATTEND_CHECK(in_bias.defined() == has_bias && out_bias.defined() == has_bias,
+                 "this MultiHeadAttention was built with bias=", has_bias ? "true" : "false", " but in_proj_bias is ",
+                 in_bias.defined() ? "given" : "missing", " and out_proj_bias is ",
+                 out_bias.defined() ? "given" : "missing");
+}
+
+}  // namespace
+
+MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, Generator& gen) : config_(config) {
+    auto& c = config_;
+    ATTEND_CHECK(c.embed_dim > 0 && c.n_heads > 0, "embed_dim and n_heads must be positive, got embed_dim=",
+                 c.embed_dim, " n_heads=", c.n_heads);
+    ATTEND_CHECK(c.embed_dim % c.n_heads == 0, "embed_dim=", c.embed_dim, " is not divisible by n_heads=", c.n_heads);
+    if (c.n_kv_heads == 0) c.n_kv_heads = c.n_heads;
+    if (c.kdim == 0) c.kdim = c.embed_dim;
+    if (c.vdim == 0) c.vdim = c.embed_dim;
+    ATTEND_CHECK(c.n_kv_heads > 0 && c.n_heads % c.n_kv_heads == 0, "n_heads=", c.n_heads,
+                 " is not a multiple of n_kv_heads=", c.n_kv_heads);
+    ATTEND_CHECK(c.kdim > 0 && c.vdim > 0, "kdim and vdim must be positive, got kdim=", c.kdim, " vdim=", c.vdim);
+
+    const int64_t E = c.embed_dim, kv = c.n_kv_heads * head_dim();
+    // Xavier/Glorot uniform: U(−a, a), a = √(6 / (fan_in + fan_out)). torch packs the three
+    // in-projections into one (3E, E) matrix when key and value are E wide and initialises
+    // it as one; we follow, so both libraries draw from the same distribution.
+    auto xavier_bound = [](int64_t fan_in, int64_t fan_out) { return std::sqrt(6.f / float(fan_in + fan_out)); };
+    if (c.kdim == E && c.vdim == E) {
+        const float a = xavier_bound(E, E + 2 * kv);
+        w_q = Tensor::uniform({E, E}, gen, -a, a);
+        w_k = Tensor::uniform({kv, E}, gen, -a, a);
+        w_v = Tensor::uniform({kv, E}, gen, -a, a);
+    } else {
+        const float aq = xavier_bound(E, E), ak = xavier_bound(c.kdim, kv), av = xavier_bound(c.vdim, kv);
+        w_q = Tensor::uniform({E, E}, gen, -aq, aq);
+        w_k = Tensor::uniform({kv, c.kdim}, gen, -ak, ak);
+        w_v = Tensor::uniform({kv, c.vdim}, gen, -av, av);
+    }
+    // nn.Linear's default, kaiming_uniform(a=√5): U(−1/√fan_in, 1/√fan_in).
+    const float ao = 1.f / std::sqrt(float(E));
+    w_o = Tensor::uniform({E, E}, gen, -ao, ao);
+    for (Tensor* w : {&w_q, &w_k, &w_v, &w_o}) w->requires_grad_(true);
+    if (c.bias) {
+        b_q = Tensor::zeros({E}), b_k = Tensor::zeros({kv}), b_v = Tensor::zeros({kv}), b_o = Tensor::zeros({E});
+        for (Tensor* b : {&b_q, &b_k, &b_v, &b_o}) b->requires_grad_(true);
+    }
+}
+
+namespace {
+
+// Attention over heads and the output projection: O = attention(q, k, v) (B, H, Tq, Dh),
+// y = linear(O -> (B, Tq, H·Dh), W_o, b_o) (B, Tq, E).
+Tensor attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
+                          AttentionPath path, Tensor* weights, const Tensor& w_o, const Tensor& b_o) {
+    AttentionOptions options;
+    options.path = path;
+    options.return_weights = weights != nullptr;
+    AttentionOutput heads = attention(q, k, v, mask, options);  // (B, H, Tq, Dh)
+    if (weights) *weights = heads.weights;                       // (B, H, Tq, Tk)
+    return linear(from_heads(heads.output), w_o, b_o);           // (B, Tq, E)
+}
+
+// With a cache the mask is the cache's; the caller may still say "causal" (it is implied).
+bool only_causal(const AttentionMask& m) {
+    return m.window < 0 && m.key_lengths.empty() && !m.bool_mask.defined() && !m.additive_mask.defined();
+}
+
+}  // namespace
+
+Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                   const AttentionMask& mask, AttentionPath path, Tensor* weights) const {
+    const auto& c = config_;
+    ATTEND_CHECK(query.dim() == 3 && query.size(2) == c.embed_dim, "query must be (B, Tq, E=", c.embed_dim,
+                 "), got ", to_string(query.shape()));
+    ATTEND_CHECK(key.dim() == 3 && key.size(2) == c.kdim, "key must be (B, Tk, kdim=", c.kdim, "), got ",
+                 to_string(key.shape()));
+    ATTEND_CHECK(value.dim() == 3 && value.size(2) == c.vdim, "value must be (B, Tk, vdim=", c.vdim, "), got ",
+                 to_string(value.shape()));
+    ATTEND_CHECK(key.size(0) == query.size(0) && value.size(0) == query.size(0) && key.size(1) == value.size(1),
+                 "query ", to_string(query.shape()), ", key ", to_string(key.shape()), " and value ",
+                 to_string(value.shape()), " must share B, and key and value must share Tk");
+
+    Tensor q = to_heads(linear(query, w_q, b_q), c.n_heads);           // (B, H, Tq, Dh)
+    Tensor k = to_heads(linear(key, w_k, b_k), c.n_kv_heads);          // (B, Hkv, Tk, Dh)
+    const Tensor v = to_heads(linear(value, w_v, b_v), c.n_kv_heads);  // (B, Hkv, Tk, Dh)
+    if (rotary_) q = rotary_->forward(q), k = rotary_->forward(k);     // positions from 0
+    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o);
+}
+
+Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionMask& mask, AttentionPath path,
+                                   Tensor* weights) const {
+    SelfAttentionArgs args;
+    args.path = path;
+    args.weights = weights;
+    return self_attention(x, mask, args);
+}
+
+Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& mask,
+                                          const SelfAttentionArgs& args) const {
+    const auto& c = config_;
+    ATTEND_CHECK(c.kdim == c.embed_dim && c.vdim == c.embed_dim,
+                 "self-attention needs kdim == vdim == embed_dim, this module has embed_dim=", c.embed_dim,
+                 " kdim=", c.kdim, " vdim=", c.vdim, "; call forward(query, key, value)");
+    ATTEND_CHECK(x.defined() && x.dim() == 3 && x.size(2) == c.embed_dim, "x must be (B, T, E=", c.embed_dim,
+                 "), got ", x.defined() ? to_string(x.shape()) : "(undefined)");
+    KVCache* cache = args.cache;
+    if (cache) {
+        ATTEND_CHECK(cache->in_step(), "self-attention with a KV cache needs an open step (KVCache::begin_step)");
+        ATTEND_CHECK(x.size(0) == cache->batch() && x.size(1) == cache->step_queries(), "x ", to_string(x.shape()),
+                     " does not match the cache step: batch ", cache->batch(), ", ", cache->step_queries(),
+                     " new tokens");
+        ATTEND_CHECK(cache->n_kv_heads() == c.n_kv_heads && cache->head_dim() == head_dim(), "the cache holds ",
+                     cache->n_kv_heads(), " key/value heads of ", cache->head_dim(), ", this attention has ",
+                     c.n_kv_heads, " of ", head_dim());
+        ATTEND_CHECK(only_causal(mask),
+                     "with a KV cache the self-attention mask comes from the cache (per-sequence lengths, causal); "
+                     "pass an empty mask or only causal, got key_lengths/window/bool/additive parts");
+    }
+
+    Tensor q = to_heads(linear(x, w_q, b_q), c.n_heads);       // (B, H, T, Dh)
+    Tensor k = to_heads(linear(x, w_k, b_k), c.n_kv_heads);    // (B, Hkv, T, Dh)
+    Tensor v = to_heads(linear(x, w_v, b_v), c.n_kv_heads);    // (B, Hkv, T, Dh)
+    if (rotary_) {
+        // Token t of sequence b sits at offset(b) + t: given, or where the cache's sequence ends.
+        const std::vector<int64_t>& offsets =
+            !args.position_offsets.empty() || !cache ? args.position_offsets : cache->step_offsets();
+        q = rotary_->forward(q, offsets);
+        k = rotary_->forward(k, offsets);
+    }
+    if (!cache) return attend_and_project(q, k, v, mask, args.path, args.weights, w_o, b_o);
+
+    // Decoding: store this step's keys and values, attend over all the sequence holds.
+    const KVCache::View view = cache->append(args.layer, k, v);  // (B, Hkv, capacity, Dh)
+    return attend_and_project(q, view.k, view.v, view.mask, args.path, args.weights, w_o, b_o);
+}
+
+Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask,
+                                           KVCache* cache, int64_t layer, AttentionPath path,
+                                           Tensor* weights) const {
+    const auto& c = config_;
+    ATTEND_CHECK(query.defined() && query.dim() == 3 && query.size(2) == c.embed_dim, "query must be (B, Tq, E=",
+                 c.embed_dim, "), got ", query.defined() ? to_string(query.shape()) : "(undefined)");
+    ATTEND_CHECK(c.kdim == c.vdim, "cross_attention reads key and value from one memory, so kdim (", c.kdim,
+                 ") must equal vdim (", c.vdim, "); call forward(query, key, value)");
+    const Tensor q = to_heads(linear(query, w_q, b_q), c.n_heads);  // (B, H, Tq, Dh)
+    Tensor k, v;                                                    // (B, Hkv, S, Dh)
+    if (cache && cache->has_cross(layer)) {
+        k = cache->cross_k(layer), v = cache->cross_v(layer);  // projected at the first step
+    } else {
+        ATTEND_CHECK(memory.defined() && memory.dim() == 3 && memory.size(2) == c.kdim &&
+                         memory.size(0) == query.size(0),
+                     "memory must be (B=", query.size(0), ", S, kdim=", c.kdim, "), got ",
+                     memory.defined() ? to_string(memory.shape()) : "(undefined)");
+        k = to_heads(linear(memory, w_k, b_k), c.n_kv_heads);
+        v = to_heads(linear(memory, w_v, b_v), c.n_kv_heads);
+        if (cache) cache->set_cross(layer, k, v);
+    }
+    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o);
+}
+
+void MultiHeadAttention::set_rotary(float theta, RopeLayout layout, int64_t max_positions) {
+    ATTEND_CHECK(head_dim() % 2 == 0, "RoPE needs an even head dim, this attention has ", head_dim());
+    rotary_ = std::make_shared<const RotaryEmbedding>(head_dim(), theta, layout, max_positions);
+}
+
+void MultiHeadAttention::collect_parameters(const std::string& prefix, NamedParameters& out) {
+    for (auto& [name, p] : named_parameters()) out.emplace_back(join_name(prefix, name), &p);
+}
+
+std::vector<std::pair<std::string, Tensor&>> MultiHeadAttention::named_parameters() {
+    std::vector<std::pair<std::string, Tensor&>> out;
+    auto add = [&](const char* name, Tensor& t) {
+        if (t.defined()) out.emplace_back(name, t);
+    };
+    add("q_proj.weight", w_q), add("q_proj.bias", b_q);
+    add("k_proj.weight", w_k), add("k_proj.bias", b_k);
+    add("v_proj.weight", w_v), add("v_proj.bias", b_v);
+    add("out_proj.weight", w_o), add("out_proj.bias", b_o);
+    return out;
+}
+
+void MultiHeadAttention::load_torch_packed(const Tensor& in_proj_weight, const Tensor& in_proj_bias,
+                                           const Tensor& out_proj_weight, const Tensor& out_proj_bias) {
+    const auto& c = config_;
+    const int64_t E = c.embed_dim, kv = c.n_kv_heads * head_dim(), rows = E + 2 * kv;
+    ATTEND_CHECK(c.kdim == E && c.vdim == E, "in_proj_weight packs W_q, W_k, W_v only when kdim == vdim == embed_dim",
+                 " (this module has embed_dim=", E, " kdim=", c.kdim, " vdim=", c.vdim,
+                 "); use load_torch_separate");
+    ATTEND_CHECK(in_proj_weight.defined() && in_proj_weight.shape() == Shape({rows, E}), "in_proj_weight has shape ",
+                 in_proj_weight.defined() ? to_string(in_proj_weight.shape()) : "(undefined)", ", expected ",
+                 to_string({rows, E}));
+    check_bias_presence(c.bias, in_proj_bias, out_proj_bias);
+    if (c.bias)
+        ATTEND_CHECK(in_proj_bias.shape() == Shape({rows}), "in_proj_bias has shape ",
+                     to_string(in_proj_bias.shape()), ", expected ", to_string({rows}));
+    // Check everything before writing anything: a failed load leaves the module unchanged.
+    ATTEND_CHECK(out_proj_weight.defined() && out_proj_weight.shape() == w_o.shape(), "out_proj_weight has shape ",
+                 out_proj_weight.defined() ? to_string(out_proj_weight.shape()) : "(undefined)", ", expected ",
+                 to_string(w_o.shape()));
+    if (c.bias)
+        ATTEND_CHECK(out_proj_bias.shape() == b_o.shape(), "out_proj_bias has shape ",
+                     to_string(out_proj_bias.shape()), ", expected ", to_string(b_o.shape()));
+
+    NoGradGuard no_grad;
+    assign(w_q, in_proj_weight.slice(0, 0, E), "in_proj_weight[0:E]");
+    assign(w_k, in_proj_weight.slice(0, E, E + kv), "in_proj_weight[E:E+kv]");
+    assign(w_v, in_proj_weight.slice(0, E + kv, rows), "in_proj_weight[E+kv:]");
+    assign(w_o, out_proj_weight, "out_proj_weight");
+    if (c.bias) {
+        assign(b_q, in_proj_bias.slice(0, 0, E), "in_proj_bias[0:E]");
+        assign(b_k, in_proj_bias.slice(0, E, E + kv), "in_proj_bias[E:E+kv]");
+        assign(b_v, in_proj_bias.slice(0, E + kv, rows), "in_proj_bias[E+kv:]");
+        assign(b_o, out_proj_bias, "out_proj_bias");
+    }
+}
+
+void MultiHeadAttention::load_torch_separate(const Tensor& q_proj_weight, const Tensor& k_proj_weight,
+                                             const Tensor& v_proj_weight, const Tensor& in_proj_bias,
+                                             const Tensor& out_proj_weight, const Tensor& out_proj_bias) {
+    const auto& c = config_;
+    const int64_t E = c.embed_dim, kv = c.n_kv_heads * head_dim(), rows = E + 2 * kv;
+    auto check = [](const Tensor& t, const Tensor& like, const char* what) {
+        ATTEND_CHECK(t.defined() && t.shape() == like.shape(), what, " has shape ",
+                     t.defined() ? to_string(t.shape()) : "(undefined)", ", expected ", to_string(like.shape()));
+    };
+    check(q_proj_weight, w_q, "q_proj_weight");
+    check(k_proj_weight, w_k, "k_proj_weight");
+    check(v_proj_weight, w_v, "v_proj_weight");
+    check(out_proj_weight, w_o, "out_proj_weight");
+    check_bias_presence(c.bias, in_proj_bias, out_proj_bias);
+    if (c.bias) {
+        ATTEND_CHECK(in_proj_bias.shape() == Shape({rows}), "in_proj_bias has shape ",
+                     to_string(in_proj_bias.shape()), ", expected ", to_string({rows}));
+        check(out_proj_bias, b_o, "out_proj_bias");
+    }
+
+    NoGradGuard no_grad;
+    assign(w_q, q_proj_weight, "q_proj_weight");
+    assign(w_k, k_proj_weight, "k_proj_weight");
+    assign(w_v, v_proj_weight, "v_proj_weight");
+    assign(w_o, out_proj_weight, "out_proj_weight");
+    if (c.bias) {
+        assign(b_q, in_proj_bias.slice(0, 0, E), "in_proj_bias[0:E]");
+        assign(b_k, in_proj_bias.slice(0, E, E + kv), "in_proj_bias[E:E+kv]");
+        assign(b_v, in_proj_bias.slice(0, E + kv, rows), "in_proj_bias[E+kv:]");
+        assign(b_o, out_proj_bias, "out_proj_bias");
+    }
+}
+
+}  // namespace attend

@@ -1,0 +1,197 @@
+// nn/positions.cpp — sinusoidal and learned positions, and RoPE with its backward.
+//
+// Sinusoidal (Vaswani et al. 2017, §3.5):
+//   PE(pos, 2i) = sin(pos · ω_i),  PE(pos, 2i+1) = cos(pos · ω_i),  ω_i = base^{−2i/d}
+//
+// RoPE (Su et al. 2021), per head, pair i of D/2 with φ = pos · θ^{−2i/D}:
+//   forward   (a, b) -> (a cos φ − b sin φ,  a sin φ + b cos φ)     rotation by +φ
+//   backward (ga, gb) -> (ga cos φ + gb sin φ, −ga sin φ + gb cos φ)  rotation by −φ (Rᵀ = R⁻¹)
+// Pair i is (2i, 2i+1) in the interleaved layout, (i, i + D/2) in the rotate_half layout.
+//
+// Angles are formed in double from the integer position (pos · ω_i with ω_i in double) and
+// cos/sin rounded to float once, so the table and the on-the-spot values agree bit for bit
+// and a position of 10⁵ keeps its phase.
+#include "attend/nn/positions.hpp"
+
+#include <cmath>
+#include <memory>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+namespace {
+
+// cos/sin(pos · θ^{−2i/D}) for i in [0, D/2).
+void rope_angles(int64_t pos, int64_t D, double theta, float* cos_row, float* sin_row) {
+    for (int64_t i = 0; i < D / 2; ++i) {
+        const double omega = std::pow(theta, -double(2 * i) / double(D));
+        const double phi = double(pos) * omega;
+        cos_row[i] = float(std::cos(phi));
+        sin_row[i] = float(std::sin(phi));
+    }
+}
+
+// Per (b, t) row of x: the cos and sin of its position, (B·T, D/2) each.
+struct RowAngles {
+    std::vector<float> cos, sin;
+};
+
+// y = R(±φ) x for x (B, H, T, D) contiguous; sign = +1 forward, −1 backward.
+void rotate(const float* x, float* y, int64_t B, int64_t H, int64_t T, int64_t D, const RowAngles& angles,
+            RopeLayout layout, float sign) {
+    const int64_t half = D / 2;
+    // The two members of pair i sit at i·step_pair and i·step_pair + partner.
+    const int64_t step_pair = layout == RopeLayout::interleaved ? 2 : 1;
+    const int64_t partner = layout == RopeLayout::interleaved ? 1 : half;
+#pragma omp parallel for schedule(static) if (B * H * T * D > 65536)
+    for (int64_t row = 0; row < B * H * T; ++row) {  // row = (b, h, t)
+        const int64_t t = row % T, b = row / (H * T);
+        const float* c = angles.cos.data() + (b * T + t) * half;
+        const float* s = angles.sin.data() + (b * T + t) * half;
+        const float* xr = x + row * D;
+        float* yr = y + row * D;
+        for (int64_t i = 0; i < half; ++i) {
+            const int64_t i0 = i * step_pair, i1 = i0 + partner;
+            const float a = xr[i0], bb = xr[i1], si = sign * s[i];
+            yr[i0] = a * c[i] - bb * si;
+            yr[i1] = a * si + bb * c[i];
+        }
+    }
+}
+
+void check_rope_input(const Tensor& x, int64_t head_dim) {
+    ATTEND_CHECK(x.defined() && x.dim() == 4, "RoPE expects x (B, H, T, D), got ",
+                 x.defined() ? to_string(x.shape()) : "(undefined)");
+    ATTEND_CHECK(x.size(3) % 2 == 0 && x.size(3) > 0, "RoPE needs an even head dim D, got x ", to_string(x.shape()));
+    ATTEND_CHECK(head_dim == 0 || x.size(3) == head_dim, "RoPE was built for head dim ", head_dim, ", got x ",
+                 to_string(x.shape()));
+}
+
+void check_positions(const std::vector<int64_t>& positions, int64_t B, int64_t T) {
+    ATTEND_CHECK(int64_t(positions.size()) == B * T, "RoPE: ", positions.size(), " positions given for B·T = ", B,
+                 "·", T, " = ", B * T, " tokens");
+    for (size_t n = 0; n < positions.size(); ++n)
+        ATTEND_CHECK(positions[n] >= 0, "RoPE: position ", positions[n], " of token ", n, " is negative");
+}
+
+// The differentiable op: rotate by +φ, backward by −φ, angles shared by both.
+Tensor rope_op(const Tensor& x_in, std::shared_ptr<const RowAngles> angles, RopeLayout layout) {
+    const Tensor x = x_in.contiguous();
+    const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3);
+    Tensor y = Tensor::empty(x.shape());  // (B, H, T, D)
+    rotate(x.data(), y.data(), B, H, T, D, *angles, layout, +1.f);
+    return record(y, "rope", {x_in}, [angles, layout](const Tensor& g_in) {
+        const Tensor g = g_in.contiguous();
+        Tensor dx = Tensor::empty(g.shape());
+        rotate(g.data(), dx.data(), g.size(0), g.size(1), g.size(2), g.size(3), *angles, layout, -1.f);
+        return std::vector<Tensor>{dx};
+    });
+}
+
+}  // namespace
+
+std::vector<int64_t> position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets) {
+    ATTEND_CHECK(B >= 0 && T >= 0, "position_ids: B and T must be ≥ 0, got B=", B, " T=", T);
+    ATTEND_CHECK(offsets.empty() || int64_t(offsets.size()) == B, "position_ids: ", offsets.size(),
+                 " offsets given for a batch of ", B);
+    std::vector<int64_t> ids(size_t(B * T));
+    for (int64_t b = 0; b < B; ++b) {
+        const int64_t offset = offsets.empty() ? 0 : offsets[b];
+        ATTEND_CHECK(offset >= 0, "position_ids: offset ", offset, " of sequence ", b, " is negative");
+        for (int64_t t = 0; t < T; ++t) ids[b * T + t] = offset + t;
+    }
+    return ids;
+}
+
+Tensor sinusoidal_table(int64_t n_positions, int64_t dim, double base) {
+    ATTEND_CHECK(n_positions >= 0 && dim > 0, "sinusoidal_table needs n_positions ≥ 0 and dim > 0, got ",
+                 n_positions, " and ", dim);
+    Tensor table = Tensor::empty({n_positions, dim});  // (P, d)
+    float* p = table.data();
+    for (int64_t pos = 0; pos < n_positions; ++pos)
+        for (int64_t c = 0; c < dim; ++c) {
+            const int64_t i = c / 2;  // columns 2i and 2i+1 share ω_i
+            const double phi = double(pos) * std::pow(base, -double(2 * i) / double(dim));
+            p[pos * dim + c] = float(c % 2 == 0 ? std::sin(phi) : std::cos(phi));
+        }
+    return table;
+}
+
+SinusoidalPositions::SinusoidalPositions(int64_t max_positions, int64_t dim)
+    : table(sinusoidal_table(max_positions, dim)) {}
+
+Tensor SinusoidalPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets) const {
+    ATTEND_CHECK(table.defined(), "this SinusoidalPositions was never constructed");
+    const std::vector<int64_t> ids = position_ids(B, T, offsets);
+    for (int64_t id : ids)
+        ATTEND_CHECK(id < table.size(0), "position ", id, " is beyond the sinusoidal table's ", table.size(0),
+                     " positions (max_positions)");
+    return embedding(table, ids, {B, T});  // the table needs no gradient: nothing is recorded
+}
+
+LearnedPositions::LearnedPositions(int64_t max_positions, int64_t dim, Generator& gen, float stddev)
+    : embedding(max_positions, dim, gen, stddev) {}
+
+Tensor LearnedPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets) const {
+    const std::vector<int64_t> ids = position_ids(B, T, offsets);
+    for (int64_t id : ids)
+        ATTEND_CHECK(id < embedding.num_embeddings(), "position ", id, " is beyond the ", embedding.num_embeddings(),
+                     " learned positions (max_positions)");
+    return embedding.forward(ids, {B, T});
+}
+
+void LearnedPositions::collect_parameters(const std::string& prefix, NamedParameters& out) {
+    embedding.collect_parameters(prefix, out);
+}
+
+RotaryEmbedding::RotaryEmbedding(int64_t head_dim, float theta, RopeLayout layout, int64_t max_positions)
+    : head_dim_(head_dim), theta_(theta), layout_(layout), n_cached_(std::max<int64_t>(max_positions, 0)) {
+    ATTEND_CHECK(head_dim > 0 && head_dim % 2 == 0, "RoPE needs an even, positive head dim, got ", head_dim);
+    ATTEND_CHECK(theta > 0.f && std::isfinite(theta), "RoPE theta must be positive and finite, got ", theta);
+    const int64_t half = head_dim / 2;
+    cos_.resize(size_t(n_cached_ * half));
+    sin_.resize(size_t(n_cached_ * half));
+    for (int64_t pos = 0; pos < n_cached_; ++pos)
+        rope_angles(pos, head_dim, theta, cos_.data() + pos * half, sin_.data() + pos * half);
+}
+
+Tensor RotaryEmbedding::forward(const Tensor& x, const std::vector<int64_t>& offsets) const {
+    check_rope_input(x, head_dim_);
+    return forward_at(x, position_ids(x.size(0), x.size(2), offsets));
+}
+
+Tensor RotaryEmbedding::forward_at(const Tensor& x, const std::vector<int64_t>& positions) const {
+    check_rope_input(x, head_dim_);
+    const int64_t B = x.size(0), T = x.size(2), half = head_dim_ / 2;
+    check_positions(positions, B, T);
+    auto angles = std::make_shared<RowAngles>();
+    angles->cos.resize(size_t(B * T * half));
+    angles->sin.resize(size_t(B * T * half));
+    for (int64_t n = 0; n < B * T; ++n) {
+        float* c = angles->cos.data() + n * half;
+        float* s = angles->sin.data() + n * half;
+        const int64_t pos = positions[n];
+        if (pos < n_cached_) {
+            std::copy_n(cos_.data() + pos * half, half, c);
+            std::copy_n(sin_.data() + pos * half, half, s);
+        } else {
+            rope_angles(pos, head_dim_, theta_, c, s);
+        }
+    }
+    return rope_op(x, std::move(angles), layout_);
+}
+
+Tensor apply_rope(const Tensor& x, float theta, RopeLayout layout, const std::vector<int64_t>& offsets) {
+    check_rope_input(x, 0);
+    return RotaryEmbedding(x.size(3), theta, layout).forward(x, offsets);
+}
+
+Tensor apply_rope_at(const Tensor& x, const std::vector<int64_t>& positions, float theta, RopeLayout layout) {
+    check_rope_input(x, 0);
+    return RotaryEmbedding(x.size(3), theta, layout).forward_at(x, positions);
+}
+
+}  // namespace attend
