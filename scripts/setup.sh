@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — install everything attend needs on a fresh Debian 12, as root,
+# without questions. Safe to run again: when every package is already installed it only
+# checks, and skips apt entirely (so CI re-runs are fast).
+#
+#   build-essential cmake        compiler (GCC 12) and CMake 3.25
+#   libdnnl-dev                  oneDNN: the GEMM behind attend::matmul
+#   nlohmann-json3-dev           safetensors headers are JSON
+#   libcli11-dev                 the attend command line
+#   libgtest-dev libgmock-dev    the test suite
+#   libbenchmark-dev             bench/ (Google Benchmark)
+#   libopenblas-dev libblis-dev  the other BLAS candidates, measured by bench/gemm_libraries
+#   python3-torch python3-numpy  PyTorch 1.13: tests/reference/*.py compute expected values
+#   git ca-certificates          cloning the repository
+set -euo pipefail
+
+packages=(
+  build-essential cmake
+  libdnnl-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev libblis-dev
+  python3-torch python3-numpy
+  git ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=()
+  if ((EUID != 0)); then
+    if command -v sudo >/dev/null; then
+      sudo=(sudo)
+    else
+      echo "setup: run as root (apt-get needs it) to install: ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
+else
+  echo "setup: all ${#packages[@]} packages already installed"
+fi
+
+# The reference scripts run with Debian's interpreter; fail here, not halfway through the tests.
+/usr/bin/python3 -c 'import torch, numpy; print("setup: torch", torch.__version__, "numpy", numpy.__version__)'
+cmake --version | head -n 1
