@@ -1,0 +1,306 @@
+// models/transformer.cpp — a TransformerConfig made into modules: the embedding front, the
+// stacks of Blocks, the passes (full, encode/decode, one KV-cache step) and each family's
+// initialisation. The heads are in heads.cpp. No branch here names an architecture: every
+// `if` reads a config field.
+#include "attend/models/transformer.hpp"
+
+#include <cmath>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/ops.hpp"
+
+namespace attend {
+
+std::vector<int64_t> next_token_targets(const TokenBatch& tokens, int64_t ignore_index) {
+    const int64_t B = tokens.batch(), T = tokens.length();
+    ATTEND_CHECK(int64_t(tokens.ids.size()) == B * T, "tokens hold ", tokens.ids.size(), " ids for shape ",
+                 to_string(tokens.shape));
+    std::vector<int64_t> targets(size_t(B * T), ignore_index);
+    for (int64_t b = 0; b < B; ++b) {
+        const int64_t n = tokens.lengths.empty() ? T : tokens.lengths[b];
+        for (int64_t t = 0; t + 1 < n; ++t) targets[b * T + t] = tokens.ids[b * T + t + 1];
+    }
+    return targets;
+}
+
+// ---- embeddings ------------------------------------------------------------------------
+
+Embeddings::Embeddings(const TransformerConfig& c, Generator& gen)
+    : token(c.vocab_size, c.d_model, gen),
+      has_norm(c.embedding_norm),
+      positions(c.positions),
+      scale(c.embedding_scale),
+      dropout(c.dropout) {
+    if (c.positions == PositionType::learned) position = LearnedPositions(c.max_positions, c.d_model, gen);
+    if (c.positions == PositionType::sinusoidal) sinusoidal = SinusoidalPositions(c.max_positions, c.d_model);
+    if (c.type_vocab_size > 0) token_type = Embedding(c.type_vocab_size, c.d_model, gen);
+    if (c.embedding_norm) norm = Norm(c.norm, c.d_model, c.norm_eps);
+}
+
+//   x = token(ids) · scale + position(offset + t) + token_type(types);  x = drop(norm(x))
+Tensor Embeddings::forward(const TokenBatch& tokens, const std::vector<int64_t>& position_offsets,
+                           const ForwardMode& mode) const {
+    const int64_t B = tokens.batch(), T = tokens.length();
+    Tensor x = token.forward(tokens.ids, tokens.shape);  // (B, T, E)
+    if (scale != 1.f) x = attend::scale(x, scale);       // the 2017 Transformer's √d_model
+    if (positions == PositionType::learned) x = add(x, position.forward(B, T, position_offsets));
+    if (positions == PositionType::sinusoidal) x = add(x, sinusoidal.forward(B, T, position_offsets));
+    if (token_type.weight.defined()) {
+        // No types given: every token is of type 0 (segment A), as BERT's default.
+        const std::vector<int64_t> types =
+            tokens.token_types.empty() ? std::vector<int64_t>(size_t(B * T), 0) : tokens.token_types;
+        x = add(x, token_type.forward(types, tokens.shape));
+    }
+    if (has_norm) x = norm.forward(x);
+    return apply_dropout(x, dropout, mode);
+}
+
+void Embeddings::collect_parameters(const std::string& prefix, NamedParameters& out) {
+    token.collect_parameters(join_name(prefix, "token"), out);
+    if (positions == PositionType::learned) position.collect_parameters(join_name(prefix, "position"), out);
+    if (token_type.weight.defined()) token_type.collect_parameters(join_name(prefix, "token_type"), out);
+    if (has_norm) norm.collect_parameters(join_name(prefix, "norm"), out);
+}
+
+// ---- stacks ------------------------------------------------------------------------------
+
+Stack::Stack(const TransformerConfig& c, int64_t n_layers, const BlockOptions& options, Generator& gen)
+    : has_norm(c.final_norm) {
+    layers.reserve(size_t(n_layers));
+    for (int64_t l = 0; l < n_layers; ++l) layers.emplace_back(c, options, gen);
+    if (c.final_norm) norm = Norm(c.norm, c.d_model, c.norm_eps);
+}
+
+Tensor Stack::forward(const Tensor& x, BlockArgs args, const ForwardMode& mode) const {
+    Tensor h = x;  // (B, T, E)
+    for (size_t l = 0; l < layers.size(); ++l) {
+        args.layer = int64_t(l);
+        h = layers[l].forward(h, args, mode);
+    }
+    return has_norm ? norm.forward(h) : h;
+}
+
+void Stack::collect_parameters(const std::string& prefix, NamedParameters& out) {
+    for (size_t l = 0; l < layers.size(); ++l)
+        layers[l].collect_parameters(join_name(prefix, "layers." + std::to_string(l)), out);
+    if (has_norm) norm.collect_parameters(join_name(prefix, "norm"), out);
+}
+
+// ---- the model -----------------------------------------------------------------------------
+
+namespace {
+
+const TransformerConfig& validated(const TransformerConfig& c) {
+    c.validate();
+    return c;
+}
+
+// A temporary as an lvalue: it lives to the end of the full expression, here the whole
+// delegated constructor.
+Generator& lvalue(Generator&& gen) { return gen; }
+
+}  // namespace
+
+Transformer::Transformer(const TransformerConfig& config, uint64_t seed)
+    : Transformer(config, lvalue(Generator(seed))) {}
+
+Transformer::Transformer(const TransformerConfig& config, Generator& gen)
+    : embeddings(validated(config), gen), config_(config) {
+    const auto& c = config_;
+    switch (c.shape) {
+        case ModelShape::encoder: encoder = Stack(c, c.n_layers, {.causal = false, .cross_attention = false}, gen); break;
+        case ModelShape::decoder: decoder = Stack(c, c.n_layers, {.causal = true, .cross_attention = false}, gen); break;
+        case ModelShape::encoder_decoder:
+            encoder = Stack(c, c.encoder_layers(), {.causal = false, .cross_attention = false}, gen);
+            decoder = Stack(c, c.n_layers, {.causal = true, .cross_attention = true}, gen);
+            break;
+    }
+    switch (c.head) {
+        case HeadType::lm:
+        case HeadType::seq2seq:
+            if (!c.tie_embeddings) {
+                const float bound = 1.f / std::sqrt(float(c.d_model));  // nn.Linear(E, V, bias=False)
+                lm_head = Tensor::uniform({c.vocab_size, c.d_model}, gen, -bound, bound);
+                lm_head.requires_grad_(true);
+            }
+            break;
+        case HeadType::mlm: mlm = MlmHead(c, gen); break;
+        case HeadType::classifier: classifier = ClassifierHead(c, gen); break;
+        case HeadType::none: break;
+    }
+    initialise(gen);
+}
+
+void Transformer::collect_parameters(const std::string& prefix, NamedParameters& out) {
+    embeddings.collect_parameters(join_name(prefix, "embeddings"), out);
+    if (config_.shape == ModelShape::encoder_decoder) {
+        encoder.collect_parameters(join_name(prefix, "encoder"), out);
+        decoder.collect_parameters(join_name(prefix, "decoder"), out);
+    } else {
+        (config_.shape == ModelShape::encoder ? encoder : decoder).collect_parameters(prefix, out);
+    }
+    add_parameter(out, prefix, "lm_head.weight", lm_head);
+    if (config_.head == HeadType::mlm) mlm.collect_parameters(join_name(prefix, "mlm"), out);
+    if (config_.head == HeadType::classifier) classifier.collect_parameters(prefix, out);
+}
+
+// Each family's recipe (config.init):
+//   normal   every matrix and embedding N(0, σ²), σ = init_std; biases 0; norms weight 1, bias 0
+//            (HF's _init_weights for GPT-2, BERT, Llama). With init_scale_residual, the
+//            matrices that write into the residual stream — attention's output projection and
+//            the feed-forward's down projection — get σ/√(2·n_layers) (GPT-2 §2.3: "scale the
+//            weights of residual layers at initialization by 1/√N", N = 2 per block).
+//   xavier   every matrix U(±√(6/(fan_in + fan_out))) (the Annotated Transformer's recipe for
+//            the 2017 model); biases and norms keep the torch defaults they were built with.
+//   torch_default  nothing to redo: the modules were built as torch builds them.
+void Transformer::initialise(Generator& gen) {
+    const auto& c = config_;
+    if (c.init == InitScheme::torch_default) return;
+    NoGradGuard no_grad;
+    const NamedParameters params = parameters();
+    auto ends_with = [](const std::string& s, const std::string& tail) {
+        return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    for (const auto& [name, p] : params) {
+        if (p->dim() >= 2) {
+            if (c.init == InitScheme::normal) {
+                copy_parameter(*p, Tensor::randn(p->shape(), gen, c.init_std), name);
+            } else {
+                const int64_t fan_out = p->size(0), fan_in = p->numel() / fan_out;
+                const float a = std::sqrt(6.f / float(fan_in + fan_out));
+                copy_parameter(*p, Tensor::uniform(p->shape(), gen, -a, a), name);
+            }
+        } else if (c.init == InitScheme::normal && ends_with(name, "bias")) {
+            copy_parameter(*p, Tensor::zeros(p->shape()), name);  // norms' weights are already 1
+        }
+    }
+    if (c.init == InitScheme::normal && c.init_scale_residual) {
+        const float s = c.init_std / std::sqrt(2.f * float(c.n_layers));
+        for (Stack* stack : {&encoder, &decoder})
+            for (Block& block : stack->layers) {
+                copy_parameter(block.self_attn.w_o, Tensor::randn(block.self_attn.w_o.shape(), gen, s), "out_proj");
+                if (block.cross_attn)
+                    copy_parameter(block.cross_attn->w_o, Tensor::randn(block.cross_attn->w_o.shape(), gen, s),
+                                   "cross out_proj");
+                copy_parameter(block.ff.down.weight, Tensor::randn(block.ff.down.weight.shape(), gen, s), "ff down");
+            }
+    }
+}
+
+void Transformer::check_tokens(const TokenBatch& t, const char* what) const {
+    ATTEND_CHECK(t.shape.size() == 2 && t.shape[0] > 0 && t.shape[1] > 0, what, " must have shape (B, T) with B, T > 0, got ",
+                 to_string(t.shape));
+    const int64_t B = t.shape[0], T = t.shape[1];
+    ATTEND_CHECK(int64_t(t.ids.size()) == B * T, what, " hold ", t.ids.size(), " ids for shape ", to_string(t.shape));
+    ATTEND_CHECK(t.lengths.empty() || int64_t(t.lengths.size()) == B, what, " have ", t.lengths.size(),
+                 " lengths for a batch of ", B);
+    for (size_t b = 0; b < t.lengths.size(); ++b)
+        ATTEND_CHECK(t.lengths[b] >= 0 && t.lengths[b] <= T, what, ": length ", t.lengths[b], " of sequence ", b,
+                     " is outside [0, T=", T, "]");
+    ATTEND_CHECK(t.token_types.empty() || int64_t(t.token_types.size()) == B * T, what, " hold ",
+                 t.token_types.size(), " token types for shape ", to_string(t.shape));
+    ATTEND_CHECK(t.token_types.empty() || config_.type_vocab_size > 0, what,
+                 " carry token types but the config has type_vocab_size=0");
+}
+
+Tensor Transformer::hidden_states(const TokenBatch& tokens, const ForwardMode& mode) const {
+    ATTEND_CHECK(config_.shape != ModelShape::encoder_decoder,
+                 "an encoder_decoder model takes a source and a target: call forward(src, tgt) or encode/decode");
+    check_tokens(tokens, "tokens");
+    BlockArgs args;
+    args.self_mask.key_lengths = tokens.lengths;  // padding; a decoder's blocks add causal
+    const Tensor x = embeddings.forward(tokens, {}, mode);
+    return (config_.shape == ModelShape::encoder ? encoder : decoder).forward(x, args, mode);
+}
+
+Tensor Transformer::forward(const TokenBatch& tokens, const ForwardMode& mode) const {
+    return head(hidden_states(tokens, mode), mode);
+}
+
+Tensor Transformer::encode(const TokenBatch& src, const ForwardMode& mode) const {
+    ATTEND_CHECK(config_.shape != ModelShape::decoder, "a decoder-only model has no encoder; call forward(tokens)");
+    check_tokens(src, "source tokens");
+    BlockArgs args;
+    args.self_mask.key_lengths = src.lengths;
+    return encoder.forward(embeddings.forward(src, {}, mode), args, mode);  // (B, S, E)
+}
+
+Tensor Transformer::decode(const TokenBatch& tgt, const Tensor& memory, const std::vector<int64_t>& memory_lengths,
+                           const ForwardMode& mode) const {
+    ATTEND_CHECK(config_.shape == ModelShape::encoder_decoder, "decode needs an encoder_decoder model, this one is ",
+                 name_of(config_.shape));
+    check_tokens(tgt, "target tokens");
+    ATTEND_CHECK(memory.defined() && memory.dim() == 3 && memory.size(0) == tgt.batch() &&
+                     memory.size(2) == config_.d_model,
+                 "memory must be (B=", tgt.batch(), ", S, E=", config_.d_model, "), got ",
+                 memory.defined() ? to_string(memory.shape()) : "(undefined)");
+    BlockArgs args;
+    args.self_mask.key_lengths = tgt.lengths;
+    args.memory = memory;
+    args.memory_mask.key_lengths = memory_lengths;
+    return head(decoder.forward(embeddings.forward(tgt, {}, mode), args, mode), mode);
+}
+
+Tensor Transformer::forward(const TokenBatch& src, const TokenBatch& tgt, const ForwardMode& mode) const {
+    return decode(tgt, encode(src, mode), src.lengths, mode);
+}
+
+Tensor Transformer::decoder_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,
+                                 const std::vector<int64_t>& memory_lengths, const ForwardMode& mode) const {
+    check_tokens(step, "step tokens");
+    ATTEND_CHECK(cache.n_layers() == int64_t(decoder.layers.size()) && cache.n_kv_heads() == config_.kv_heads() &&
+                     cache.head_dim() == config_.head_dim(),
+                 "the cache has ", cache.n_layers(), " layers of ", cache.n_kv_heads(), " kv heads of ",
+                 cache.head_dim(), "; this decoder needs ", decoder.layers.size(), " of ", config_.kv_heads(), " of ",
+                 config_.head_dim());
+    ATTEND_CHECK(step.batch() == cache.batch(), "the step has ", step.batch(), " sequences, the cache ",
+                 cache.batch());
+    cache.begin_step(step.length(), step.lengths);
+    // New token i of sequence b sits at position lengths[b] + i: learned and sinusoidal
+    // positions read the offsets here, RoPE inside self-attention reads them from the cache.
+    const Tensor x = embeddings.forward(step, cache.step_offsets(), mode);
+    BlockArgs args;
+    args.cache = &cache;
+    args.memory = memory;
+    args.memory_mask.key_lengths = memory_lengths;
+    const Tensor h = decoder.forward(x, args, mode);
+    cache.end_step();
+    return head(h, mode);  // (B, Tq, V)
+}
+
+Tensor Transformer::forward_step(const TokenBatch& step, KVCache& cache, const ForwardMode& mode) const {
+    ATTEND_CHECK(config_.shape == ModelShape::decoder, "forward_step(step, cache) is for decoder-only models; an ",
+                 name_of(config_.shape), " model ",
+                 config_.shape == ModelShape::encoder ? "has no causal decoder to cache"
+                                                      : "needs the encoder memory: forward_step(step, cache, memory, memory_lengths)");
+    return decoder_step(step, cache, Tensor(), {}, mode);
+}
+
+Tensor Transformer::forward_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,
+                                 const std::vector<int64_t>& memory_lengths, const ForwardMode& mode) const {
+    ATTEND_CHECK(config_.shape == ModelShape::encoder_decoder,
+                 "forward_step with a memory is for encoder_decoder models, this one is ", name_of(config_.shape));
+    ATTEND_CHECK(memory.defined() || cache.has_cross(0),
+                 "the first decoding step needs the encoder memory (later steps reuse its cached projections)");
+    return decoder_step(step, cache, memory, memory_lengths, mode);
+}
+
+KVCache Transformer::make_cache(int64_t batch, int64_t capacity) const {
+    ATTEND_CHECK(!decoder.layers.empty(), "a KV cache is for a decoder; this model is ", name_of(config_.shape));
+    const int64_t cap = capacity > 0 ? capacity : config_.max_positions;
+    ATTEND_CHECK(cap > 0, "make_cache: give a capacity (the config's max_positions is 0)");
+    return KVCache(int64_t(decoder.layers.size()), batch, config_.kv_heads(), config_.head_dim(), cap);
+}
+
+Tensor Transformer::loss(const Tensor& logits, const std::vector<int64_t>& targets, int64_t ignore_index,
+                         float label_smoothing) {
+    ATTEND_CHECK(logits.defined() && logits.dim() >= 2, "loss expects logits (..., C), got ",
+                 logits.defined() ? to_string(logits.shape()) : "(undefined)");
+    const int64_t C = logits.size(-1), rows = logits.numel() / C;
+    ATTEND_CHECK(int64_t(targets.size()) == rows, "loss: ", targets.size(), " targets for ", rows,
+                 " rows of logits ", to_string(logits.shape()));
+    return cross_entropy(logits.reshape({rows, C}), targets, ignore_index, label_smoothing);
+}
+
+}  // namespace attend
