@@ -1,0 +1,157 @@
+// tokenizers/common.cpp — file errors, reading, quoting, special tokens, post-processors.
+#include "tokenizers/common.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "attend/error.hpp"
+
+namespace attend::tokenizers {
+
+void bad_file(const std::string& origin, const std::string& what) { throw Error(origin + ": " + what); }
+
+std::string read_file(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) bad_file(path, "no such file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) bad_file(path, "cannot open file");
+    std::ostringstream content;
+    content << in.rdbuf();
+    if (in.bad()) bad_file(path, "read error");
+    return std::move(content).str();
+}
+
+nlohmann::json parse_json(std::string_view text, const std::string& origin) {
+    try {
+        return nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::parse_error& e) {
+        bad_file(origin, "not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+    }
+}
+
+std::string quote_token(std::string_view text, size_t max_bytes) {
+    std::string out = "\"";
+    size_t i = 0;
+    for (; i < text.size() && i < max_bytes; ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c == '\n') out += "\\n";
+        else if (c == '\t') out += "\\t";
+        else if (c == '\r') out += "\\r";
+        else if (c == '"' || c == '\\') { out += '\\'; out += char(c); }
+        else if (c < 0x20 || c == 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02X", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    out += '"';
+    if (i < text.size()) out += "...";
+    return out;
+}
+
+std::vector<Segment> split_on_special(std::string_view text, const std::vector<SpecialToken>& specials) {
+    std::vector<Segment> out;
+    size_t start = 0, pos = 0;
+    while (pos < text.size()) {
+        const SpecialToken* best = nullptr;
+        for (const SpecialToken& s : specials)
+            if (!s.text.empty() && text.compare(pos, s.text.size(), s.text) == 0 &&
+                (!best || s.text.size() > best->text.size()))
+                best = &s;
+        if (!best) {
+            ++pos;
+            continue;
+        }
+        if (pos > start) out.push_back({text.substr(start, pos - start), -1});
+        out.push_back({best->text, best->id});
+        pos += best->text.size();
+        start = pos;
+    }
+    if (start < text.size()) out.push_back({text.substr(start), -1});
+    return out;
+}
+
+void check_id_range(int64_t max_id, size_t tokens, const std::string& origin) {
+    if (max_id >= 2 * int64_t(tokens) + 256)
+        bad_file(origin, "token ids are far from consecutive: id " + std::to_string(max_id) + " among " +
+                             std::to_string(tokens) + " tokens");
+}
+
+namespace {
+
+int64_t id_of(const std::string& name, const std::string& origin,
+              const std::function<std::optional<int64_t>(const std::string&)>& lookup) {
+    const auto id = lookup(name);
+    if (!id) bad_file(origin, "post_processor names the token " + quote_token(name) + ", which is not in the vocabulary");
+    return *id;
+}
+
+void add_post_processor(const nlohmann::json& pp, const std::string& origin, Template& t,
+                        const std::function<std::optional<int64_t>(const std::string&)>& lookup) {
+    if (pp.is_null()) return;
+    if (!pp.is_object() || !pp.contains("type") || !pp["type"].is_string())
+        bad_file(origin, "post_processor has no \"type\"");
+    const std::string type = pp["type"];
+    if (type == "ByteLevel") return;  // adjusts offsets only; adds no tokens
+    if (type == "Sequence") {
+        if (!pp.contains("processors") || !pp["processors"].is_array())
+            bad_file(origin, "post_processor Sequence has no \"processors\" list");
+        for (const auto& p : pp["processors"]) add_post_processor(p, origin, t, lookup);
+        return;
+    }
+    if (type == "BertProcessing" || type == "RobertaProcessing") {  // "cls": ["[CLS]", 101]
+        for (const char* key : {"cls", "sep"}) {
+            const auto& v = pp.contains(key) ? pp[key] : nlohmann::json();
+            if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_number_integer())
+                bad_file(origin, "post_processor " + type + " needs \"" + key + "\": [token, id]");
+            (std::string(key) == "cls" ? t.before : t.after).push_back(v[1].get<int64_t>());
+        }
+        return;
+    }
+    if (type == "TemplateProcessing") {  // "single": [{"SpecialToken": {"id": "[CLS]"}}, {"Sequence": {"id": "A"}}, ...]
+        if (!pp.contains("single") || !pp["single"].is_array())
+            bad_file(origin, "post_processor TemplateProcessing has no \"single\" template");
+        bool seen_sequence = false;
+        for (const auto& item : pp["single"]) {
+            if (item.is_object() && item.contains("Sequence")) {
+                seen_sequence = true;
+                continue;
+            }
+            if (!item.is_object() || !item.contains("SpecialToken") || !item["SpecialToken"].is_object() ||
+                !item["SpecialToken"].contains("id") || !item["SpecialToken"]["id"].is_string())
+                bad_file(origin, "post_processor template item is neither a Sequence nor a SpecialToken");
+            const std::string name = item["SpecialToken"]["id"];
+            std::vector<int64_t> ids;
+            // The ids listed under "special_tokens" win; otherwise the vocabulary's id of the name.
+            const auto& table = pp.contains("special_tokens") ? pp["special_tokens"] : nlohmann::json();
+            if (table.is_object() && table.contains(name) && table[name].is_object() &&
+                table[name].contains("ids") && table[name]["ids"].is_array()) {
+                for (const auto& id : table[name]["ids"]) {
+                    if (!id.is_number_integer()) bad_file(origin, "special_tokens ids of " + quote_token(name) + " are not integers");
+                    ids.push_back(id.get<int64_t>());
+                }
+            } else {
+                ids.push_back(id_of(name, origin, lookup));
+            }
+            auto& side = seen_sequence ? t.after : t.before;
+            side.insert(side.end(), ids.begin(), ids.end());
+        }
+        return;
+    }
+    bad_file(origin, "post_processor type " + quote_token(type) + " is not supported");
+}
+
+}  // namespace
+
+Template read_post_processor(const nlohmann::json& pp, const std::string& origin,
+                             const std::function<std::optional<int64_t>(const std::string&)>& lookup) {
+    Template t;
+    add_post_processor(pp, origin, t, lookup);
+    return t;
+}
+
+}  // namespace attend::tokenizers

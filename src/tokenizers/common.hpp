@@ -1,0 +1,60 @@
+// tokenizers/common.hpp — what the tokenizer readers share: file errors, reading files and
+// JSON, quoting tokens in messages, finding special tokens in text, and the post-processing
+// template (which special tokens go around a sequence). Internal to src/tokenizers.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "attend/tokenizers/tokenizer.hpp"
+
+namespace attend::tokenizers {
+
+// Throws attend::Error("<origin>: <what>"): every file problem names the file first.
+[[noreturn]] void bad_file(const std::string& origin, const std::string& what);
+
+// The whole file, or bad_file("cannot open ...").
+std::string read_file(const std::string& path);
+
+// Parses JSON; a syntax error is bad_file with the byte offset.
+nlohmann::json parse_json(std::string_view text, const std::string& origin);
+
+// A token or line for an error message: quoted, control characters escaped, long ones cut,
+// so that the message stays on one line.
+std::string quote_token(std::string_view text, size_t max_bytes = 48);
+
+// Special tokens found in text: leftmost first, the longest where several start at one place.
+struct SpecialToken {
+    std::string text;
+    int64_t id;
+};
+struct Segment {
+    std::string_view text;  // ordinary text, when id < 0
+    int64_t id = -1;        // a special token
+};
+std::vector<Segment> split_on_special(std::string_view text, const std::vector<SpecialToken>& specials);
+
+// The ids a post-processor adds around one sequence: [CLS] $A [SEP] → before {101}, after {102}.
+struct Template {
+    std::vector<int64_t> before, after;
+};
+// From tokenizer.json's "post_processor": null, ByteLevel, TemplateProcessing, BertProcessing,
+// RobertaProcessing, or a Sequence of those. lookup gives the id of a token by its name.
+Template read_post_processor(const nlohmann::json& pp, const std::string& origin,
+                             const std::function<std::optional<int64_t>(const std::string&)>& lookup);
+
+// Ids in a vocabulary file may have gaps, but not so many that a small file could make us
+// allocate gigabytes: the largest id must be below 2 · (number of tokens) + 256.
+void check_id_range(int64_t max_id, size_t tokens, const std::string& origin);
+
+// The readers of tokenizer.json's two model types (bpe.cpp, wordpiece.cpp).
+std::unique_ptr<Tokenizer> parse_hf_bpe(const nlohmann::json& j, const std::string& origin);
+std::unique_ptr<Tokenizer> parse_hf_wordpiece(const nlohmann::json& j, const std::string& origin);
+
+}  // namespace attend::tokenizers

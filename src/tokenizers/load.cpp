@@ -1,0 +1,183 @@
+// tokenizers/load.cpp — which reader a file or folder needs, tokenizer.json dispatch, and the
+// streaming decoder.
+#include <algorithm>
+#include <filesystem>
+
+#include "attend/error.hpp"
+#include "attend/tokenizers/char_level.hpp"
+#include "attend/tokenizers/tokenizer.hpp"
+#include "tokenizers/common.hpp"
+#include "tokenizers/unicode.hpp"
+
+namespace attend {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using tokenizers::bad_file;
+using tokenizers::quote_token;
+
+namespace {
+
+const char* const kLookedFor =
+    "tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe, vocab.txt, tokenizer.bin or tok*.bin";
+
+bool is_file(const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p, ec);
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return s;
+}
+
+// tokenizer.json (Hugging Face) or our character vocabulary, already parsed.
+std::unique_ptr<Tokenizer> from_tokenizer_json(const json& j, std::string_view text, const std::string& origin) {
+    if (j.is_object() && j.contains("type") && j["type"] == "char")
+        return std::make_unique<CharTokenizer>(CharTokenizer::parse(text, origin));
+    if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
+        bad_file(origin, "not a tokenizer.json: no \"model\" object");
+    const json& model = j["model"];
+    std::string type = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>() : "";
+    if (type.empty()) type = model.contains("merges") ? "BPE" : model.contains("continuing_subword_prefix") ? "WordPiece" : "";
+    if (type == "BPE") return tokenizers::parse_hf_bpe(j, origin);
+    if (type == "WordPiece") return tokenizers::parse_hf_wordpiece(j, origin);
+    bad_file(origin, "model type " + quote_token(type.empty() ? "(none)" : type) +
+                         " is not supported (attend reads BPE with GPT-2's byte-level pre-tokeniser and BERT's WordPiece;"
+                         " for Llama use llama2.c's tokenizer.bin)");
+}
+
+// BertTokenizer's options from tokenizer_config.json beside vocab.txt, when there is one.
+tokenizers::WordPieceOptions wordpiece_options(const fs::path& dir) {
+    tokenizers::WordPieceOptions options;
+    const fs::path config = dir / "tokenizer_config.json";
+    if (!is_file(config)) return options;
+    const std::string origin = config.string();
+    const json j = tokenizers::parse_json(tokenizers::read_file(origin), origin);
+    if (!j.is_object()) bad_file(origin, "is not a JSON object");
+    const auto flag = [&](const char* key) -> std::optional<bool> {
+        if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+        if (!j[key].is_boolean()) bad_file(origin, std::string("\"") + key + "\" is not true or false");
+        return j[key].get<bool>();
+    };
+    if (auto v = flag("do_lower_case")) options.lowercase = *v;
+    options.strip_accents = flag("strip_accents");
+    if (auto v = flag("tokenize_chinese_chars")) options.split_chinese_chars = *v;
+    return options;
+}
+
+std::unique_ptr<Tokenizer> gpt2_pair(const fs::path& vocab, const fs::path& merges) {
+    return tokenizers::parse_gpt2(tokenizers::read_file(vocab.string()), tokenizers::read_file(merges.string()),
+                                  vocab.string(), merges.string());
+}
+
+// The merge rules beside a GPT-2 vocabulary (or the vocabulary beside merge rules).
+fs::path partner(const fs::path& file, const std::vector<const char*>& names, const std::string& what) {
+    for (const char* name : names)
+        if (is_file(file.parent_path() / name)) return file.parent_path() / name;
+    std::string list;
+    for (const char* name : names) list += (list.empty() ? "" : " or ") + std::string(name);
+    bad_file(file.string(), what + " (" + list + ") beside it, and there is none");
+}
+
+std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
+    const std::string origin = path.string();
+    const std::string name = lower(path.filename().string()), ext = lower(path.extension().string());
+    if (name == "merges.txt" || ext == ".bpe")
+        return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
+    if (ext == ".json") {
+        const std::string text = tokenizers::read_file(origin);
+        const json j = tokenizers::parse_json(text, origin);
+        try {
+            // "model" and "type" are also GPT-2 tokens: a vocab.json has them as ids, not objects.
+            if (j.is_object() && ((j.contains("model") && j["model"].is_object()) ||
+                                  (j.contains("type") && j["type"].is_string())))
+                return from_tokenizer_json(j, text, origin);
+        } catch (const json::exception& e) {
+            bad_file(origin, std::string("malformed tokenizer.json: ") + e.what());
+        }
+        if (j.is_object() && !j.empty() && j.begin()->is_number_integer())  // {"token": id, ...}: vocab.json / encoder.json
+            return gpt2_pair(path, partner(path, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"));
+        bad_file(origin, "not a tokenizer file (neither tokenizer.json, a {\"type\": \"char\"} vocabulary, nor a token → id map)");
+    }
+    if (ext == ".txt") {
+        const std::string text = tokenizers::read_file(origin);
+        if (text.compare(0, 8, "#version") == 0)
+            return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
+        return tokenizers::parse_wordpiece_vocab(text, wordpiece_options(path.parent_path()), origin);
+    }
+    if (ext == ".bin") return tokenizers::parse_llama2c(tokenizers::read_file(origin), origin);
+    if (ext == ".model")
+        bad_file(origin, "SentencePiece .model files (protobuf) are not supported; export a tokenizer.bin with llama2.c's tokenizer.py");
+    bad_file(origin, std::string("not a tokenizer file attend knows (") + kLookedFor + ")");
+}
+
+}  // namespace
+
+std::optional<std::string> find_tokenizer(const std::string& folder) {
+    const fs::path dir(folder);
+    for (const auto& [file, needs] : std::vector<std::pair<const char*, const char*>>{
+             {"tokenizer.json", nullptr}, {"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"},
+             {"vocab.txt", nullptr}, {"tokenizer.bin", nullptr}})
+        if (is_file(dir / file) && (!needs || is_file(dir / needs))) return (dir / file).string();
+    // llama2.c names its trained vocabularies tok<N>.bin (tok512.bin, tok4096.bin).
+    std::vector<std::string> tok_bins;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (entry.is_regular_file(ec) && name.size() > 7 && name.compare(0, 3, "tok") == 0 &&
+            name.compare(name.size() - 4, 4, ".bin") == 0 &&
+            std::all_of(name.begin() + 3, name.end() - 4, [](unsigned char c) { return std::isdigit(c); }))
+            tok_bins.push_back(entry.path().string());
+    }
+    if (tok_bins.empty()) return std::nullopt;
+    std::sort(tok_bins.begin(), tok_bins.end());
+    return tok_bins.front();
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) bad_file(path, "no such file or directory");
+    if (fs::is_directory(path, ec)) {
+        const std::optional<std::string> file = find_tokenizer(path);
+        if (!file) bad_file(path, std::string("no tokenizer in this folder (looked for ") + kLookedFor + ")");
+        return load_file(*file);
+    }
+    return load_file(path);
+}
+
+namespace tokenizers {
+std::unique_ptr<Tokenizer> parse_hf_tokenizer_json(std::string_view tokenizer_json, const std::string& origin) {
+    const json j = parse_json(tokenizer_json, origin);
+    try {
+        return from_tokenizer_json(j, tokenizer_json, origin);
+    } catch (const json::exception& e) {
+        bad_file(origin, std::string("malformed tokenizer.json: ") + e.what());
+    }
+}
+}  // namespace tokenizers
+
+// ---- streaming ---------------------------------------------------------------------------
+
+std::string DecodeStream::push(int64_t id) {
+    ids_.push_back(id);
+    const std::string text = tokenizer_.decode(ids_, skip_special_);
+    size_t stable = text.size();
+    if (tokenizer_.kind() == "wordpiece") {  // only what the previous ids already decoded to is final
+        const std::string before = tokenizer_.decode({ids_.begin(), ids_.end() - 1}, skip_special_);
+        stable = std::mismatch(text.begin(), text.end(), before.begin(), before.end()).first - text.begin();
+    }
+    const size_t ready = unicode::complete_utf8_prefix(std::string_view(text).substr(0, stable));
+    if (ready <= emitted_) return {};
+    std::string out = text.substr(emitted_, ready - emitted_);
+    emitted_ = ready;
+    return out;
+}
+
+std::string DecodeStream::finish() {
+    const std::string text = tokenizer_.decode(ids_, skip_special_);
+    std::string out = emitted_ < text.size() ? text.substr(emitted_) : std::string();
+    emitted_ = std::max(emitted_, text.size());
+    return out;
+}
+
+}  // namespace attend
