@@ -21,14 +21,18 @@ class Generator;
 struct Node;
 struct TensorImpl;
 
-// A contiguous, 64-byte aligned block of floats.
+// A contiguous block of floats: 64-byte aligned memory of its own, or — for weights read in
+// place from a mapped file — `n` floats at `data` that `owner` keeps alive (the Storage
+// frees nothing then; the last handle to `owner` releases the mapping).
 struct Storage {
     explicit Storage(int64_t n);
+    Storage(float* data, int64_t n, std::shared_ptr<void> owner);
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
     float* data;
     int64_t size;
+    std::shared_ptr<void> owner;  // null: `data` is ours to free
 };
 
 class Tensor {
@@ -44,6 +48,8 @@ public:
     static Tensor randn(const Shape& shape, Generator& gen, float stddev = 1.f);
     static Tensor uniform(const Shape& shape, Generator& gen, float low, float high);
     static Tensor arange(int64_t n);  // 0, 1, ..., n-1
+    // A contiguous tensor of `shape` over storage->data[offset, offset + numel) (no copy).
+    static Tensor from_storage(std::shared_ptr<Storage> storage, const Shape& shape, int64_t offset = 0);
 
     // ---- inspection ----
     bool defined() const { return impl_ != nullptr; }

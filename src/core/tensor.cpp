@@ -40,7 +40,13 @@ Storage::Storage(int64_t n) : data(nullptr), size(n) {
     data = static_cast<float*>(std::aligned_alloc(64, bytes));
     ATTEND_CHECK(data != nullptr, "out of memory allocating ", n, " floats");
 }
-Storage::~Storage() { std::free(data); }
+Storage::Storage(float* data_, int64_t n, std::shared_ptr<void> owner_)
+    : data(data_), size(n), owner(std::move(owner_)) {
+    ATTEND_CHECK(owner != nullptr && (data != nullptr || n == 0), "a borrowed Storage needs data and an owner");
+}
+Storage::~Storage() {
+    if (!owner) std::free(data);
+}
 
 // ---- creation ----------------------------------------------------------------
 
@@ -51,6 +57,20 @@ Tensor Tensor::empty(const Shape& shape) {
     t.impl_->storage = std::make_shared<Storage>(numel_of(shape));
     t.impl_->shape = shape;
     t.impl_->strides = contiguous_strides(shape);
+    return t;
+}
+
+Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, const Shape& shape, int64_t offset) {
+    for (int64_t d : shape) ATTEND_CHECK(d >= 0, "negative dimension in shape ", to_string(shape));
+    ATTEND_CHECK(storage != nullptr, "from_storage needs a storage");
+    ATTEND_CHECK(offset >= 0 && offset + numel_of(shape) <= storage->size, "shape ", to_string(shape), " at offset ",
+                 offset, " does not fit a storage of ", storage->size, " floats");
+    Tensor t;
+    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_->storage = std::move(storage);
+    t.impl_->shape = shape;
+    t.impl_->strides = contiguous_strides(shape);
+    t.impl_->offset = offset;
     return t;
 }
 
@@ -151,6 +171,7 @@ static void gather_contiguous(const Tensor& src, float* dst) {
 
 std::vector<float> Tensor::to_vector() const {
     std::vector<float> out(numel());
+    if (out.empty()) return out;  // memcpy into a null data() is undefined, even for 0 bytes
     if (is_contiguous()) std::memcpy(out.data(), data(), sizeof(float) * out.size());
     else gather_contiguous(*this, out.data());
     return out;

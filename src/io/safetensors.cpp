@@ -1,151 +1,268 @@
-// io/safetensors.cpp — validated safetensors reader and atomic writer.
+// io/safetensors.cpp — the safetensors reader (mmap, validated, zero-copy F32) and the atomic
+// writer.
+//
+// Reading is two steps with a wall between them: parse_safetensors_header checks the whole
+// header against the bytes actually there, and only then are Tensors made from the spans it
+// vouched for. Nothing reads a byte outside the file, whatever the header claims — the
+// libFuzzer target (fuzz/safetensors.cpp) holds us to that.
 #include "attend/io/safetensors.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <vector>
 
+#include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "io/mapped_file.hpp"
 
 namespace attend {
 
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; this reader maps it as is");
+
 namespace {
 
-[[noreturn]] void bad_file(const std::string& path, const std::string& what) {
-    throw Error(path + ": " + what);
+[[noreturn]] void bad_file(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
+
+// The format's header is capped at 100 MB (as the reference implementation caps it): a
+// larger length is a corrupt or hostile file, not a real one.
+constexpr uint64_t kMaxHeader = 100'000'000;
+
+// Every dtype the format defines, with its element size; attend holds the first three.
+struct DtypeInfo {
+    const char* name;
+    uint64_t bytes;
+};
+constexpr DtypeInfo kDtypes[] = {{"F32", 4},  {"F16", 2},  {"BF16", 2}, {"F64", 8},     {"I64", 8},
+                                 {"U64", 8},  {"I32", 4},  {"U32", 4},  {"I16", 2},     {"U16", 2},
+                                 {"I8", 1},   {"U8", 1},   {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+
+const DtypeInfo* find_dtype(const std::string& name) {
+    for (const auto& d : kDtypes)
+        if (name == d.name) return &d;
+    return nullptr;
 }
 
+bool loadable(const std::string& dtype) { return dtype == "F32" || dtype == "F16" || dtype == "BF16"; }
+
+// IEEE half -> float, subnormals, infinities and NaNs included.
 float f16_to_f32(uint16_t h) {
     const uint32_t sign = uint32_t(h & 0x8000) << 16;
     uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff, bits;
     if (exponent == 0) {
         if (mantissa == 0) bits = sign;
-        else {  // subnormal: normalise
+        else {  // subnormal: shift the mantissa up until its leading 1 is the implicit bit
             exponent = 127 - 15 + 1;
             while (!(mantissa & 0x400)) { mantissa <<= 1; --exponent; }
             bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
         }
     } else if (exponent == 31) bits = sign | 0x7f800000 | (mantissa << 13);
     else bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
+    return std::bit_cast<float>(bits);
 }
 
-float bf16_to_f32(uint16_t b) {
-    const uint32_t bits = uint32_t(b) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
+// bfloat16 is the top half of a float.
+float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
+
+std::string span_text(uint64_t begin, uint64_t end) {
+    return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+}
+
+// Tensors from a validated header over `bytes`. With an `owner` (the mapping), aligned F32
+// spans are borrowed; without one, everything is copied.
+SafetensorsContents materialise(const SafetensorsHeader& header, const unsigned char* bytes,
+                                const std::shared_ptr<void>& owner, const std::string& path,
+                                const TensorFilter& wanted) {
+    SafetensorsContents out;
+    out.metadata = header.metadata;
+    for (const auto& e : header.tensors) {
+        if (wanted && !wanted(e.name)) continue;
+        if (!loadable(e.dtype))
+            bad_file(path, "tensor '" + e.name + "' has dtype " + e.dtype +
+                               ", which attend cannot hold (it loads F32, and F16/BF16 widened to f32)");
+        const unsigned char* src = bytes + header.data_start + e.begin;
+        const int64_t n = numel_of(e.shape);
+        Tensor t;
+        if (e.dtype == "F32") {
+            if (owner && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0 && n > 0) {
+                // Zero-copy: the Storage borrows the mapped floats and holds the mapping.
+                auto storage = std::make_shared<Storage>(
+                    reinterpret_cast<float*>(const_cast<unsigned char*>(src)), n, owner);
+                t = Tensor::from_storage(std::move(storage), e.shape);
+            } else {  // unaligned (or from memory): copy, since a float* must be aligned
+                t = Tensor::empty(e.shape);
+                if (n > 0) std::memcpy(t.data(), src, size_t(n) * 4);
+            }
+        } else {
+            t = Tensor::empty(e.shape);
+            float* dst = t.data();
+            const bool half = e.dtype == "F16";
+            for (int64_t i = 0; i < n; ++i) {
+                uint16_t h;
+                std::memcpy(&h, src + 2 * i, 2);
+                dst[i] = half ? f16_to_f32(h) : bf16_to_f32(h);
+            }
+        }
+        out.tensors.emplace(e.name, std::move(t));
+    }
+    return out;
 }
 
 }  // namespace
 
-std::map<std::string, Tensor> load_safetensors(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) bad_file(path, "cannot open file");
-    in.seekg(0, std::ios::end);
-    const uint64_t file_size = uint64_t(in.tellg());
-    in.seekg(0);
-    if (file_size < 8) bad_file(path, "truncated: " + std::to_string(file_size) + " bytes, no header length");
+SafetensorsHeader parse_safetensors_header(const void* data, size_t size, const std::string& path) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    if (size < 8)
+        bad_file(path, "truncated: " + std::to_string(size) + " bytes, too short for the 8-byte header length");
     uint64_t header_len = 0;
-    in.read(reinterpret_cast<char*>(&header_len), 8);
-    if (header_len > file_size - 8)
-        bad_file(path, "header length " + std::to_string(header_len) + " exceeds the file size " +
-                           std::to_string(file_size));
-    std::string header(header_len, '\0');
-    in.read(header.data(), std::streamsize(header_len));
+    std::memcpy(&header_len, bytes, 8);
+    if (header_len > size - 8)
+        bad_file(path, "header length " + std::to_string(header_len) + " exceeds the " + std::to_string(size - 8) +
+                           " bytes after the length field (truncated, or not a safetensors file)");
+    if (header_len > kMaxHeader)
+        bad_file(path, "header length " + std::to_string(header_len) + " exceeds the format's limit of " +
+                           std::to_string(kMaxHeader) + " bytes");
+    if (header_len < 2) bad_file(path, "header of " + std::to_string(header_len) + " bytes cannot hold a JSON object");
+
     nlohmann::json meta;
     try {
-        meta = nlohmann::json::parse(header);
-    } catch (const std::exception& e) {
+        const char* text = reinterpret_cast<const char*>(bytes + 8);
+        meta = nlohmann::json::parse(text, text + header_len);
+    } catch (const nlohmann::json::exception& e) {
         bad_file(path, std::string("header is not valid JSON: ") + e.what());
     }
     if (!meta.is_object()) bad_file(path, "header is not a JSON object");
-    const uint64_t data_size = file_size - 8 - header_len;
-    std::vector<char> data(data_size);
-    in.read(data.data(), std::streamsize(data_size));
-    if (uint64_t(in.gcount()) != data_size) bad_file(path, "could not read the data section");
 
-    std::map<std::string, Tensor> tensors;
-    for (auto& [name, entry] : meta.items()) {
-        if (name == "__metadata__") continue;
+    SafetensorsHeader header;
+    header.data_start = 8 + header_len;
+    header.data_size = size - header.data_start;
+    for (const auto& [name, entry] : meta.items()) {
+        if (name == "__metadata__") {
+            if (!entry.is_object()) bad_file(path, "__metadata__ is not a JSON object");
+            for (const auto& [key, value] : entry.items()) {
+                if (!value.is_string()) bad_file(path, "__metadata__ value of '" + key + "' is not a string");
+                header.metadata[key] = value.get<std::string>();
+            }
+            continue;
+        }
         const std::string where = "tensor '" + name + "'";
+        if (name.empty()) bad_file(path, "a tensor has an empty name");
         if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
             !entry.contains("data_offsets"))
             bad_file(path, where + " lacks dtype, shape or data_offsets");
         const auto& dtype_j = entry["dtype"];
         const auto& shape_j = entry["shape"];
         const auto& offsets_j = entry["data_offsets"];
-        if (!dtype_j.is_string() || !shape_j.is_array() || !offsets_j.is_array() || offsets_j.size() != 2)
-            bad_file(path, where + " has a malformed dtype, shape or data_offsets");
-        const std::string dtype = dtype_j.get<std::string>();
-        Shape shape;
+        if (!dtype_j.is_string()) bad_file(path, where + " has a dtype that is not a string");
+        SafetensorsEntry e;
+        e.name = name;
+        e.dtype = dtype_j.get<std::string>();
+        const DtypeInfo* info = find_dtype(e.dtype);
+        if (!info) bad_file(path, where + " has unknown dtype '" + e.dtype + "'");
+        if (!shape_j.is_array()) bad_file(path, where + " has a shape that is not an array");
+        // numel, and the product of the non-zero dimensions (the largest stride a tensor of
+        // this shape computes), must both fit in an int64.
+        uint64_t numel = 1, extent = 1;
+        bool overflow = false;
         for (const auto& d : shape_j) {
-            if (!d.is_number_unsigned()) bad_file(path, where + " has a negative or non-integer dimension");
-            shape.push_back(d.get<int64_t>());
+            if (!d.is_number_unsigned()) bad_file(path, where + " has a negative or non-integer dimension in its shape");
+            const uint64_t v = d.get<uint64_t>();
+            overflow = overflow || __builtin_mul_overflow(numel, v, &numel) ||
+                       __builtin_mul_overflow(extent, std::max<uint64_t>(v, 1), &extent) ||
+                       extent > uint64_t(INT64_MAX);
+            e.shape.push_back(int64_t(std::min<uint64_t>(v, uint64_t(INT64_MAX))));
         }
-        if (!offsets_j[0].is_number_unsigned() || !offsets_j[1].is_number_unsigned())
-            bad_file(path, where + " has non-integer data_offsets");
-        const uint64_t begin = offsets_j[0].get<uint64_t>(), end = offsets_j[1].get<uint64_t>();
-        if (begin > end || end > data_size)
-            bad_file(path, where + " data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                               ") lie outside the " + std::to_string(data_size) + "-byte data section");
-        size_t elem_size = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2 : 0;
-        if (elem_size == 0) bad_file(path, where + " has dtype " + dtype + ", which attend cannot load as f32");
-        int64_t n = 1;
-        for (int64_t d : shape) {
-            if (d != 0 && n > int64_t(data_size) / d) bad_file(path, where + " shape is larger than the file");
-            n *= d;
-        }
-        if (uint64_t(n) * elem_size != end - begin)
-            bad_file(path, where + " shape " + to_string(shape) + " needs " + std::to_string(n * elem_size) +
-                               " bytes of " + dtype + " but data_offsets span " + std::to_string(end - begin));
-        Tensor t = Tensor::empty(shape);
-        const char* src = data.data() + begin;
-        if (dtype == "F32") std::memcpy(t.data(), src, size_t(n) * 4);
-        else
-            for (int64_t i = 0; i < n; ++i) {
-                uint16_t h;
-                std::memcpy(&h, src + 2 * i, 2);
-                t.data()[i] = dtype == "F16" ? f16_to_f32(h) : bf16_to_f32(h);
-            }
-        tensors.emplace(name, t);
+        if (!offsets_j.is_array() || offsets_j.size() != 2 || !offsets_j[0].is_number_unsigned() ||
+            !offsets_j[1].is_number_unsigned())
+            bad_file(path, where + " data_offsets is not a pair of non-negative integers");
+        e.begin = offsets_j[0].get<uint64_t>();
+        e.end = offsets_j[1].get<uint64_t>();
+        if (e.begin > e.end) bad_file(path, where + " data_offsets " + span_text(e.begin, e.end) + " end before they begin");
+        if (e.end > header.data_size)
+            bad_file(path, where + " data_offsets " + span_text(e.begin, e.end) + " lie outside the " +
+                               std::to_string(header.data_size) + "-byte data section (file truncated?)");
+        uint64_t bytes_needed = 0;
+        overflow = overflow || __builtin_mul_overflow(numel, info->bytes, &bytes_needed);
+        if (overflow || bytes_needed != e.end - e.begin)
+            bad_file(path, where + " shape " + to_string(e.shape) + " of " + e.dtype + " needs " +
+                               (overflow ? std::string("more bytes than exist") : std::to_string(bytes_needed)) +
+                               " bytes but data_offsets " + span_text(e.begin, e.end) + " span " +
+                               std::to_string(e.end - e.begin));
+        header.tensors.push_back(std::move(e));
     }
-    return tensors;
+
+    // No two tensors may share bytes: sorted by start, each begins where the last one ended or
+    // later (empty tensors own no bytes and overlap nothing). Gaps are allowed.
+    std::sort(header.tensors.begin(), header.tensors.end(), [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    const SafetensorsEntry* last = nullptr;
+    for (const auto& e : header.tensors) {
+        if (e.begin == e.end) continue;
+        if (last && e.begin < last->end)
+            bad_file(path, "tensor '" + e.name + "' data_offsets " + span_text(e.begin, e.end) +
+                               " overlap tensor '" + last->name + "' " + span_text(last->begin, last->end));
+        if (!last || e.end > last->end) last = &e;
+    }
+    return header;
 }
+
+SafetensorsContents read_safetensors(const std::string& path, const TensorFilter& wanted) {
+    std::shared_ptr<MappedFile> mapping = map_file(path);
+    const unsigned char* bytes = mapping->bytes();
+    const SafetensorsHeader header = parse_safetensors_header(bytes, mapping->size(), path);
+    return materialise(header, bytes, mapping, path, wanted);
+}
+
+SafetensorsContents parse_safetensors(const void* bytes, size_t size, const std::string& name,
+                                      const TensorFilter& wanted) {
+    const SafetensorsHeader header = parse_safetensors_header(bytes, size, name);
+    return materialise(header, static_cast<const unsigned char*>(bytes), nullptr, name, wanted);
+}
+
+std::map<std::string, Tensor> load_safetensors(const std::string& path) { return read_safetensors(path).tensors; }
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
+    NoGradGuard no_grad;
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
     uint64_t offset = 0;
     for (const auto& [name, t] : tensors) {
+        if (name.empty() || name == "__metadata__") bad_file(path, "cannot write a tensor named '" + name + "'");
+        if (!t.defined()) bad_file(path, "tensor '" + name + "' is undefined");
         const uint64_t bytes = uint64_t(t.numel()) * 4;
         header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
     std::string text = header.dump();
     while ((text.size() + 8) % 8) text += ' ';  // keep the data 8-byte aligned, as the format advises
-    const std::string tmp = path + ".tmp";
+
+    // A temporary beside the target (same filesystem, so rename is atomic), unique per process.
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) bad_file(path, std::string("cannot create ") + tmp + ": " + std::strerror(errno));
     const uint64_t len = text.size();
     bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
     for (const auto& [name, t] : tensors) {
-        const std::vector<float> values = t.to_vector();
-        ok = ok && std::fwrite(values.data(), 4, values.size(), f) == values.size();
+        if (!ok) break;
+        const Tensor c = t.contiguous();
+        const size_t n = size_t(c.numel());
+        ok = n == 0 || std::fwrite(c.data(), 4, n, f) == n;
     }
+    const int write_errno = errno;
     ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
     ok = (std::fclose(f) == 0) && ok;
     if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int e = errno ? errno : write_errno;
         std::remove(tmp.c_str());
-        bad_file(path, std::string("write failed: ") + std::strerror(errno));
+        bad_file(path, std::string("write failed: ") + std::strerror(e));
     }
 }
 

@@ -1,0 +1,121 @@
+// io/model_loader.hpp — one call from a path on disk to a ready Transformer.
+//
+// A user arrives with a model in one of four shapes, and `load_model` tells them apart:
+//
+//   Hugging Face folder   config.json + model.safetensors (or model.safetensors.index.json and
+//                         its shards); model_type gpt2, bert or llama. config.json becomes a
+//                         TransformerConfig; the tensors are renamed and re-laid out by
+//                         models/hf_names.hpp (GPT-2's transposed Conv1D, packed c_attn, tied
+//                         heads). pytorch_model.bin (pickle) is out of scope: an Error says so.
+//   .safetensors file     ours: the TransformerConfig as JSON in __metadata__["attend_config"]
+//                         and our parameter names; or a Hugging Face file with config.json
+//                         beside it.
+//   llama2.c .bin         the version-0 ("legacy") export of karpathy/llama2.c: 7 int32
+//                         (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+//                         vocab_size < 0 means a separate classifier), then float32 arrays in
+//                         run.c's memory_map_weights order. q/k rows pair up (2i, 2i+1) for RoPE,
+//                         so the config says rope_layout = interleaved. The file size must
+//                         equal what the header implies, to the byte.
+//   our checkpoint folder model.safetensors with the attend_config metadata (what save_model
+//                         writes when given a folder), config.json beside it for people to read.
+//                         A training checkpoint (train/checkpoint.hpp: "model." and "optim."
+//                         tensors, format attend-checkpoint-1) loads too when its metadata
+//                         carries attend_config: its "model." tensors are the model.
+//
+// Every file is validated before use and every failure is an attend::Error naming the file
+// and the problem. Tensors are mmapped: F32 weights that need no re-layout are read in
+// place (copy-on-write), so a model's weights are not copied on load.
+//
+// Implemented in src/io/model_loader.cpp (the dispatch, HF folders, our checkpoints),
+// src/io/llama2c.cpp and src/io/hf_config.cpp.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "attend/models/config.hpp"
+#include "attend/models/transformer.hpp"
+
+namespace attend {
+
+enum class ModelFormat {
+    hf_folder,          // config.json + model.safetensors
+    hf_safetensors,     // a Hugging Face .safetensors file with config.json beside it
+    attend_checkpoint,  // our safetensors (config in the metadata), as a file or in a folder
+    llama2c,            // a llama2.c version-0 .bin
+};
+const char* name_of(ModelFormat f);  // "hf_folder", ...
+
+// What load_model returns: the model ready for inference (parameters are leaves with
+// requires_grad, as a freshly built model's are), and what a caller needs around it.
+struct LoadedModel {
+    Transformer model;
+    TransformerConfig config;  // == model.config(); config.name says where it came from
+    ModelFormat format;
+    std::string path;          // the path given to load_model
+    // The tokenizer file found beside the model, or empty when there is none. Looked for in
+    // the model's folder (or the folder holding the file): tokenizer.json, vocab.json (with
+    // merges.txt), encoder.json (with vocab.bpe), vocab.txt, char_vocab.json, tokenizer.bin,
+    // tok<vocab_size>.bin, then the first other tok<N>.bin — the llama2.c names first when the
+    // model is a llama2.c .bin.
+    std::string tokenizer_path;
+    // Special ids the model's files declare (config.json's bos/eos/pad_token_id; llama2.c's
+    // fixed BOS = 1, EOS = 2; our checkpoint's metadata), -1 when not declared.
+    int64_t bos_id = -1;
+    int64_t eos_id = -1;
+    int64_t pad_id = -1;
+};
+
+// Loads any of the formats above (see the top of this file). Throws attend::Error naming the
+// path and what is wrong: no such path, an unknown format, a missing config.json or weights
+// file, an unknown model_type, a tensor missing or of the wrong shape, a truncated file.
+LoadedModel load_model(const std::string& path);
+
+// Which format `path` holds, from names and the first bytes alone (nothing loaded).
+ModelFormat detect_model_format(const std::string& path);
+
+// Writes our checkpoint: every parameter under our names (F32) and, in the safetensors
+// metadata, "attend_config" = config_to_json(model.config()) and `metadata` (keys must not
+// be "attend_config"). A path ending in ".safetensors" is written as that file; any other
+// path is a folder (created if needed) receiving model.safetensors and config.json (the same
+// JSON, for people). Atomic per file: a crash leaves the old file or the new one, never half.
+// load_model(path) then gives back bit-identical parameters.
+void save_model(const std::string& path, const Transformer& model,
+                const std::map<std::string, std::string>& metadata = {});
+
+// The tokenizer beside `model_path` (the rules of LoadedModel::tokenizer_path); `vocab_size`
+// > 0 lets tok<vocab_size>.bin be preferred. Empty when none is found.
+std::string find_tokenizer_beside(const std::string& model_path, int64_t vocab_size = 0);
+
+// ---- the pieces, for callers that need only one -------------------------------------------
+
+// Hugging Face config.json -> TransformerConfig, for model_type gpt2, bert and llama (and
+// "attend", our own config JSON). An unknown model_type, a missing required field or a
+// feature we do not implement (rope_scaling, GPT-2's scale_attn_by_inverse_layer_idx, BERT as
+// a causal decoder, ...) is an Error naming the file and the field. `architectures` picks the
+// head (GPT2LMHeadModel -> lm, BertForMaskedLM/BertLMHeadModel -> mlm,
+// BertForSequenceClassification -> classifier with len(id2label) classes, BertModel -> none).
+TransformerConfig read_hf_config(const std::string& config_json_path);
+
+// The same from the JSON text; `where` names the source in errors.
+TransformerConfig hf_config_from_json(const std::string& json_text, const std::string& where);
+
+// The 7-int32 header of a llama2.c version-0 checkpoint.
+struct Llama2cHeader {
+    int32_t dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, vocab_size = 0, seq_len = 0;
+    bool shared_classifier() const { return vocab_size > 0; }
+    // The exact file size these numbers imply (weights, the legacy RoPE tables run.c skips,
+    // and a classifier when not shared).
+    uint64_t expected_file_size() const;
+};
+
+// Reads and checks the header of `path` (every number positive but vocab_size's sign,
+// dim divisible by n_heads, n_heads by n_kv_heads, an even head size, sizes that fit in
+// memory) and the file size against it. Errors name the file, the field and its value.
+Llama2cHeader read_llama2c_header(const std::string& path);
+
+// The TransformerConfig of a llama2.c checkpoint: decoder, LM head (tied when shared),
+// RMSNorm eps 1e-5, SwiGLU, RoPE θ = 10000 interleaved, no biases, max_positions = seq_len.
+TransformerConfig llama2c_config(const Llama2cHeader& header);
+
+}  // namespace attend

@@ -1,0 +1,156 @@
+// io/config_json.cpp — TransformerConfig <-> JSON (io/config_json.hpp).
+//
+// One table lists every field once, with how to write it and how to read it back, so adding
+// a field to TransformerConfig means adding one line here (and a test that round-trips the
+// presets catches a forgotten one only if its value differs from the default — keep the
+// table complete).
+#include "attend/io/config_json.hpp"
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "attend/error.hpp"
+
+namespace attend {
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad(const std::string& where, const std::string& what) { throw Error(where + ": " + what); }
+
+template <class Enum, size_t N>
+Enum enum_from(const json& value, const std::string& key, const Enum (&all)[N], const std::string& where) {
+    if (!value.is_string()) bad(where, "config key '" + key + "' must be a string");
+    const std::string s = value.get<std::string>();
+    std::string known;
+    for (Enum e : all) {
+        if (s == name_of(e)) return e;
+        known += (known.empty() ? "" : ", ") + std::string(name_of(e));
+    }
+    bad(where, "config key '" + key + "' has unknown value '" + s + "'; known: " + known);
+}
+
+int64_t int_from(const json& value, const std::string& key, const std::string& where) {
+    if (!value.is_number_integer()) bad(where, "config key '" + key + "' must be an integer");
+    return value.get<int64_t>();
+}
+
+float float_from(const json& value, const std::string& key, const std::string& where) {
+    if (!value.is_number()) bad(where, "config key '" + key + "' must be a number");
+    return float(value.get<double>());
+}
+
+bool bool_from(const json& value, const std::string& key, const std::string& where) {
+    if (!value.is_boolean()) bad(where, "config key '" + key + "' must be true or false");
+    return value.get<bool>();
+}
+
+constexpr NormType kNorms[] = {NormType::layer_norm, NormType::rms_norm};
+constexpr NormPlacement kPlacements[] = {NormPlacement::pre, NormPlacement::post};
+constexpr Activation kActivations[] = {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::swiglu};
+constexpr PositionType kPositions[] = {PositionType::none, PositionType::sinusoidal, PositionType::learned,
+                                       PositionType::rope};
+constexpr RopeLayout kRopeLayouts[] = {RopeLayout::interleaved, RopeLayout::rotate_half};
+constexpr ModelShape kShapes[] = {ModelShape::encoder, ModelShape::decoder, ModelShape::encoder_decoder};
+constexpr HeadType kHeads[] = {HeadType::none, HeadType::lm, HeadType::mlm, HeadType::classifier, HeadType::seq2seq};
+constexpr InitScheme kInits[] = {InitScheme::torch_default, InitScheme::normal, InitScheme::xavier};
+
+struct Field {
+    const char* key;
+    std::function<json(const TransformerConfig&)> write;
+    std::function<void(TransformerConfig&, const json&, const std::string& where)> read;
+};
+
+// A float is written as the double it converts to exactly, so reading it back as float
+// gives the same bits.
+#define INT_FIELD(f) \
+    {#f, [](const TransformerConfig& c) { return json(c.f); }, \
+     [](TransformerConfig& c, const json& v, const std::string& w) { c.f = int_from(v, #f, w); }}
+#define FLOAT_FIELD(f) \
+    {#f, [](const TransformerConfig& c) { return json(double(c.f)); }, \
+     [](TransformerConfig& c, const json& v, const std::string& w) { c.f = float_from(v, #f, w); }}
+#define BOOL_FIELD(f) \
+    {#f, [](const TransformerConfig& c) { return json(c.f); }, \
+     [](TransformerConfig& c, const json& v, const std::string& w) { c.f = bool_from(v, #f, w); }}
+#define ENUM_FIELD(f, all) \
+    {#f, [](const TransformerConfig& c) { return json(name_of(c.f)); }, \
+     [](TransformerConfig& c, const json& v, const std::string& w) { c.f = enum_from(v, #f, all, w); }}
+
+const std::vector<Field>& fields() {
+    static const std::vector<Field> table = {
+        ENUM_FIELD(shape, kShapes),
+        ENUM_FIELD(head, kHeads),
+        INT_FIELD(vocab_size),
+        INT_FIELD(d_model),
+        INT_FIELD(n_layers),
+        INT_FIELD(n_encoder_layers),
+        INT_FIELD(n_heads),
+        INT_FIELD(n_kv_heads),
+        INT_FIELD(d_ff),
+        INT_FIELD(max_positions),
+        INT_FIELD(type_vocab_size),
+        ENUM_FIELD(norm, kNorms),
+        ENUM_FIELD(norm_placement, kPlacements),
+        BOOL_FIELD(final_norm),
+        BOOL_FIELD(embedding_norm),
+        FLOAT_FIELD(norm_eps),
+        ENUM_FIELD(activation, kActivations),
+        ENUM_FIELD(positions, kPositions),
+        ENUM_FIELD(rope_layout, kRopeLayouts),
+        FLOAT_FIELD(rope_theta),
+        BOOL_FIELD(bias),
+        BOOL_FIELD(tie_embeddings),
+        FLOAT_FIELD(dropout),
+        FLOAT_FIELD(embedding_scale),
+        INT_FIELD(n_classes),
+        ENUM_FIELD(init, kInits),
+        FLOAT_FIELD(init_std),
+        BOOL_FIELD(init_scale_residual),
+        {"name", [](const TransformerConfig& c) { return json(c.name); },
+         [](TransformerConfig& c, const json& v, const std::string& w) {
+             if (!v.is_string()) bad(w, "config key 'name' must be a string");
+             c.name = v.get<std::string>();
+         }},
+    };
+    return table;
+}
+
+}  // namespace
+
+std::string config_to_json(const TransformerConfig& config, int indent) {
+    json j = json::object();
+    j["model_type"] = "attend";  // tells our config.json from Hugging Face's
+    for (const auto& f : fields()) j[f.key] = f.write(config);
+    return j.dump(indent);
+}
+
+TransformerConfig config_from_json(const std::string& text, const std::string& where) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        bad(where, std::string("config is not valid JSON: ") + e.what());
+    }
+    if (!j.is_object()) bad(where, "config is not a JSON object");
+    if (j.contains("model_type") && j["model_type"] != "attend")
+        bad(where, "config has model_type " + j["model_type"].dump() + ", not attend's own (\"attend\")");
+    TransformerConfig c;
+    for (const auto& [key, value] : j.items()) {
+        if (key == "model_type") continue;
+        const Field* field = nullptr;
+        for (const auto& f : fields())
+            if (key == f.key) field = &f;
+        if (!field) bad(where, "config has unknown key '" + key + "'");
+        field->read(c, value, where);
+    }
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        bad(where, e.what());
+    }
+    return c;
+}
+
+}  // namespace attend

@@ -1,0 +1,31 @@
+// io/loader_internal.hpp — what the loaders in src/io share (private to the library).
+#pragma once
+#include <map>
+#include <string>
+
+#include "attend/io/model_loader.hpp"
+#include "attend/models/hf_names.hpp"
+#include "attend/models/transformer.hpp"
+#include "attend/tensor.hpp"
+
+namespace attend {
+
+// Makes `source` (our parameter names) the model's parameters: every parameter must be
+// there with its shape, and nothing else may be (errors name `path` and the tensor). The
+// parameter handles are replaced, not copied into, so tensors borrowed from a mapped file
+// stay zero-copy; each becomes a leaf with requires_grad, as a built model's parameters are.
+void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& source, const std::string& path);
+
+// A Hugging Face config.json, read: the config, the name mapping its tensors need, and the
+// special ids it declares (-1 when absent).
+struct HfConfig {
+    TransformerConfig config;
+    CheckpointFormat format = CheckpointFormat::hf_gpt2;
+    int64_t bos_id = -1, eos_id = -1, pad_id = -1;
+};
+HfConfig parse_hf_config(const std::string& json_text, const std::string& where);
+
+// The format loaders behind load_model.
+LoadedModel load_llama2c(const std::string& path);
+
+}  // namespace attend

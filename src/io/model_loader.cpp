@@ -1,0 +1,358 @@
+// io/model_loader.cpp — from a path to a Transformer: which format it is, Hugging Face
+// folders and files, our own checkpoints, and save_model (io/model_loader.hpp).
+#include "attend/io/model_loader.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/io/config_json.hpp"
+#include "attend/io/safetensors.hpp"
+#include "attend/models/hf_names.hpp"
+#include "io/loader_internal.hpp"
+
+namespace attend {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
+
+constexpr const char* kConfigKey = "attend_config";  // our config, in the safetensors metadata
+
+bool ends_with(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) bad(path, "cannot open");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+// The first `n` bytes of a file (fewer when it is shorter).
+std::string head_bytes(const std::string& path, size_t n) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) bad(path, std::string("cannot open: ") + std::strerror(errno));
+    std::string bytes(n, '\0');
+    in.read(bytes.data(), std::streamsize(n));
+    bytes.resize(size_t(in.gcount()));
+    return bytes;
+}
+
+// A safetensors file starts with its header length and then '{'.
+bool looks_like_safetensors(const std::string& path) {
+    const std::string b = head_bytes(path, 9);
+    if (b.size() < 9 || b[8] != '{') return false;
+    uint64_t n = 0;
+    std::memcpy(&n, b.data(), 8);
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(path, ec);
+    return !ec && n <= size - 8;
+}
+
+// torch.save writes a zip (PK\3\4) or, before 1.6, a bare pickle (\x80 protocol byte).
+bool looks_like_pickle(const std::string& path) {
+    const std::string b = head_bytes(path, 4);
+    return (b.size() >= 4 && b.compare(0, 4, "PK\x03\x04") == 0) || (!b.empty() && uint8_t(b[0]) == 0x80);
+}
+
+[[noreturn]] void pickle_out_of_scope(const std::string& path) {
+    bad(path, "PyTorch pickle checkpoints (pytorch_model.bin) are out of scope: attend reads safetensors — "
+              "convert with safetensors' save_file (or save_pretrained(..., safe_serialization=True))");
+}
+
+// Only the header of a safetensors file, for the metadata: nothing is made.
+std::map<std::string, std::string> safetensors_metadata(const std::string& path) {
+    return read_safetensors(path, [](const std::string&) { return false; }).metadata;
+}
+
+bool has_attend_config(const std::string& safetensors_path) {
+    return safetensors_metadata(safetensors_path).count(kConfigKey) > 0;
+}
+
+bool config_is_ours(const std::string& config_path) {
+    const nlohmann::json j = nlohmann::json::parse(read_text(config_path), nullptr, false);
+    return j.is_object() && j.contains("model_type") && j["model_type"] == "attend";
+}
+
+// Buffers a Hugging Face file may hold that are no parameters (they may be I64 too).
+bool is_hf_buffer(const std::string& name) {
+    return ends_with(name, "embeddings.position_ids") || ends_with(name, ".attn.bias") ||
+           ends_with(name, ".attn.masked_bias") || ends_with(name, "rotary_emb.inv_freq");
+}
+
+// Source tensors a model of this head legitimately leaves unused: BERT's pooler (when the
+// head is not the classifier, which uses it) and BertForPreTraining's next-sentence head.
+bool may_go_unused(const std::string& name, const TransformerConfig& c) {
+    const bool pooler = name.rfind("bert.pooler.", 0) == 0 || name.rfind("pooler.", 0) == 0;
+    return (pooler && c.head != HeadType::classifier) || name.rfind("cls.seq_relationship.", 0) == 0 ||
+           (c.head != HeadType::lm && name == "lm_head.weight") || (c.head != HeadType::mlm && name.rfind("cls.", 0) == 0);
+}
+
+// model.safetensors, or the shards model.safetensors.index.json lists.
+std::map<std::string, Tensor> read_hf_weights(const std::string& dir) {
+    const fs::path folder(dir);
+    const TensorFilter wanted = [](const std::string& name) { return !is_hf_buffer(name); };
+    if (fs::exists(folder / "model.safetensors")) return read_safetensors((folder / "model.safetensors").string(), wanted).tensors;
+    const fs::path index = folder / "model.safetensors.index.json";
+    if (fs::exists(index)) {
+        const nlohmann::json j = nlohmann::json::parse(read_text(index.string()), nullptr, false);
+        if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+            bad(index.string(), "no weight_map object");
+        std::set<std::string> shards;
+        for (const auto& [name, shard] : j["weight_map"].items()) {
+            if (!shard.is_string()) bad(index.string(), "weight_map entry for " + name + " is not a file name");
+            const std::string file = shard.get<std::string>();
+            if (file.find('/') != std::string::npos || file == "..")
+                bad(index.string(), "shard name '" + file + "' is not a plain file name");
+            shards.insert(file);
+        }
+        std::map<std::string, Tensor> all;
+        for (const auto& shard : shards) {
+            const std::string path = (folder / shard).string();
+            for (auto& [name, t] : read_safetensors(path, wanted).tensors)
+                if (!all.emplace(name, t).second) bad(path, "tensor '" + name + "' is also in another shard");
+        }
+        return all;
+    }
+    for (const char* other : {"pytorch_model.bin", "pytorch_model.bin.index.json"})
+        if (fs::exists(folder / other)) pickle_out_of_scope((folder / other).string());
+    for (const char* other : {"tf_model.h5", "flax_model.msgpack"})
+        if (fs::exists(folder / other))
+            bad((folder / other).string(), "TensorFlow/Flax weights are out of scope: attend reads model.safetensors");
+    bad(dir, "no model.safetensors (nor model.safetensors.index.json) in the folder");
+}
+
+LoadedModel load_hf(const std::string& path, const std::string& config_path, std::map<std::string, Tensor> source,
+                    ModelFormat format) {
+    const HfConfig hf = parse_hf_config(read_text(config_path), config_path);
+    std::vector<std::string> unused;
+    std::map<std::string, Tensor> ours;
+    try {
+        ours = convert_checkpoint(hf.config, hf.format, source, &unused);
+    } catch (const Error& e) {
+        bad(path, e.what());
+    }
+    for (const auto& name : unused)
+        if (!may_go_unused(name, hf.config))
+            bad(path, "tensor '" + name + "' matches no parameter of the " + name_of(hf.config.head) + " model " +
+                          config_path + " describes");
+    LoadedModel loaded{.model = Transformer(hf.config), .config = hf.config, .format = format, .path = path, .tokenizer_path = {}};
+    adopt_parameters(loaded.model, ours, path);
+    loaded.bos_id = hf.bos_id;
+    loaded.eos_id = hf.eos_id;
+    loaded.pad_id = hf.pad_id;
+    return loaded;
+}
+
+int64_t metadata_id(const std::map<std::string, std::string>& metadata, const std::string& key,
+                    const std::string& path) {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) return -1;
+    try {
+        size_t used = 0;
+        const int64_t v = std::stoll(it->second, &used);
+        if (used == it->second.size()) return v;
+    } catch (const std::exception&) {
+    }
+    bad(path, "metadata " + key + " is \"" + it->second + "\", not an integer");
+}
+
+LoadedModel load_ours(const std::string& path, const std::string& file) {
+    SafetensorsContents contents = read_safetensors(file);
+    // A training checkpoint (train/checkpoint.hpp) holds the model under "model." beside the
+    // optimizer's "optim." state: the model is what we load.
+    auto format = contents.metadata.find("format");
+    if (format != contents.metadata.end() && format->second == "attend-checkpoint-1") {
+        std::map<std::string, Tensor> model;
+        for (auto& [name, t] : contents.tensors)
+            if (name.rfind("model.", 0) == 0) model[name.substr(6)] = t;
+        contents.tensors = std::move(model);
+    }
+    TransformerConfig config;
+    auto it = contents.metadata.find(kConfigKey);
+    const fs::path beside = fs::path(file).parent_path() / "config.json";
+    if (it != contents.metadata.end()) config = config_from_json(it->second, file + " (metadata attend_config)");
+    else if (fs::exists(beside)) config = config_from_json(read_text(beside.string()), beside.string());
+    else bad(file, "has no attend_config metadata and no config.json beside it");
+    LoadedModel loaded{.model = Transformer(config), .config = config, .format = ModelFormat::attend_checkpoint, .path = path, .tokenizer_path = {}};
+    adopt_parameters(loaded.model, contents.tensors, file);
+    loaded.bos_id = metadata_id(contents.metadata, "bos_id", file);
+    loaded.eos_id = metadata_id(contents.metadata, "eos_id", file);
+    loaded.pad_id = metadata_id(contents.metadata, "pad_id", file);
+    return loaded;
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) bad(path, std::string("cannot create ") + tmp + ": " + std::strerror(errno));
+    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    ok = (std::fclose(f) == 0) && ok;
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int e = errno;
+        std::remove(tmp.c_str());
+        bad(path, std::string("write failed: ") + std::strerror(e));
+    }
+}
+
+}  // namespace
+
+const char* name_of(ModelFormat f) {
+    switch (f) {
+        case ModelFormat::hf_folder: return "hf_folder";
+        case ModelFormat::hf_safetensors: return "hf_safetensors";
+        case ModelFormat::attend_checkpoint: return "attend_checkpoint";
+        case ModelFormat::llama2c: return "llama2c";
+    }
+    return "?";
+}
+
+void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& source, const std::string& path) {
+    const NamedParameters params = model.parameters();
+    const std::string who = "model '" + model.config().name + "'";
+    std::set<std::string> taken;
+    for (const auto& [name, p] : params) {
+        auto it = source.find(name);
+        if (it == source.end()) bad(path, "no tensor for parameter " + name + " " + to_string(p->shape()) + " of " + who);
+        if (it->second.shape() != p->shape())
+            bad(path, "tensor " + name + " has shape " + to_string(it->second.shape()) + " but " + who + " expects " +
+                          to_string(p->shape()));
+        taken.insert(name);
+    }
+    for (const auto& [name, t] : source)
+        if (!taken.count(name))
+            bad(path, "tensor '" + name + "' " + to_string(t.shape()) + " matches no parameter of " + who);
+    // Everything checked: now swap the handles (a view of the mapping stays one).
+    NoGradGuard no_grad;
+    for (const auto& [name, p] : params) {
+        const Tensor& t = source.at(name);
+        *p = t.is_contiguous() ? t.detach() : t.contiguous().detach();
+        p->requires_grad_(true);
+    }
+}
+
+ModelFormat detect_model_format(const std::string& path) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (ec || !fs::exists(status)) bad(path, "no such file or folder");
+    if (fs::is_directory(status)) {
+        const fs::path dir(path);
+        const fs::path config = dir / "config.json", weights = dir / "model.safetensors";
+        if (fs::exists(config)) return config_is_ours(config.string()) ? ModelFormat::attend_checkpoint : ModelFormat::hf_folder;
+        if (fs::exists(weights) && has_attend_config(weights.string())) return ModelFormat::attend_checkpoint;
+        if (fs::exists(dir / "pytorch_model.bin")) pickle_out_of_scope((dir / "pytorch_model.bin").string());
+        bad(path, "folder has no config.json (a Hugging Face folder needs config.json + model.safetensors; "
+                  "ours, model.safetensors with attend_config metadata)");
+    }
+    if (!fs::is_regular_file(status)) bad(path, "not a regular file or folder");
+    if (looks_like_safetensors(path)) {
+        if (has_attend_config(path)) return ModelFormat::attend_checkpoint;
+        const fs::path config = fs::path(path).parent_path() / "config.json";
+        if (fs::exists(config)) return ModelFormat::hf_safetensors;
+        bad(path, "safetensors file with no attend_config metadata and no config.json beside it");
+    }
+    if (ends_with(path, ".safetensors")) {
+        // Named like one but not shaped like one: let the validating reader say what is wrong.
+        read_safetensors(path, [](const std::string&) { return false; });
+        bad(path, "not a safetensors file");
+    }
+    if (looks_like_pickle(path)) pickle_out_of_scope(path);
+    if (ends_with(path, ".bin")) return ModelFormat::llama2c;
+    bad(path, "unknown model format (expected a Hugging Face folder, a .safetensors file, a llama2.c .bin or "
+              "an attend checkpoint)");
+}
+
+LoadedModel load_model(const std::string& path) {
+    const ModelFormat format = detect_model_format(path);
+    LoadedModel loaded = [&]() {
+        switch (format) {
+            case ModelFormat::llama2c: return load_llama2c(path);
+            case ModelFormat::hf_folder:
+                return load_hf(path, (fs::path(path) / "config.json").string(), read_hf_weights(path), format);
+            case ModelFormat::hf_safetensors: {
+                const TensorFilter wanted = [](const std::string& name) { return !is_hf_buffer(name); };
+                return load_hf(path, (fs::path(path).parent_path() / "config.json").string(),
+                               read_safetensors(path, wanted).tensors, format);
+            }
+            case ModelFormat::attend_checkpoint: {
+                const std::string file =
+                    fs::is_directory(path) ? (fs::path(path) / "model.safetensors").string() : path;
+                if (!fs::exists(file)) bad(path, "attend checkpoint folder has no model.safetensors");
+                return load_ours(path, file);
+            }
+        }
+        bad(path, "unhandled model format");
+    }();
+    loaded.tokenizer_path = find_tokenizer_beside(path, loaded.config.vocab_size);
+    return loaded;
+}
+
+void save_model(const std::string& path, const Transformer& model, const std::map<std::string, std::string>& metadata) {
+    if (metadata.count(kConfigKey)) bad(path, std::string("metadata key ") + kConfigKey + " is reserved for the config");
+    // collect_parameters is not const (it hands out pointers for optimizers); we only read.
+    const NamedParameters params = const_cast<Transformer&>(model).parameters();
+    std::map<std::string, Tensor> tensors;
+    for (const auto& [name, p] : params) tensors[name] = p->detach();
+    std::map<std::string, std::string> meta = metadata;
+    meta[kConfigKey] = config_to_json(model.config(), -1);
+    if (ends_with(path, ".safetensors")) {
+        save_safetensors(path, tensors, meta);
+        return;
+    }
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    if (ec) bad(path, "cannot create the folder: " + ec.message());
+    save_safetensors((fs::path(path) / "model.safetensors").string(), tensors, meta);
+    write_text_atomically((fs::path(path) / "config.json").string(), config_to_json(model.config()) + "\n");
+}
+
+std::string find_tokenizer_beside(const std::string& model_path, int64_t vocab_size) {
+    std::error_code ec;
+    const bool is_dir = fs::is_directory(model_path, ec);
+    const fs::path dir = is_dir ? fs::path(model_path) : fs::path(model_path).parent_path();
+    const fs::path base = dir.empty() ? fs::path(".") : dir;
+    auto found = [&](const std::string& name) { return fs::is_regular_file(base / name, ec); };
+
+    // {file, the file it needs beside it}
+    using Candidate = std::pair<std::string, std::string>;
+    const std::vector<Candidate> hf = {{"tokenizer.json", ""}, {"vocab.json", "merges.txt"},
+                                       {"encoder.json", "vocab.bpe"}, {"vocab.txt", ""}, {"char_vocab.json", ""}};
+    std::vector<Candidate> llama = {{"tokenizer.bin", ""}};
+    if (vocab_size > 0) llama.push_back({"tok" + std::to_string(vocab_size) + ".bin", ""});
+    // A llama2.c model looks for llama2.c tokenizers first; everything else for Hugging Face's.
+    const bool llama_first = !is_dir && ends_with(model_path, ".bin");
+    std::vector<Candidate> order = llama_first ? llama : hf;
+    const std::vector<Candidate>& rest = llama_first ? hf : llama;
+    order.insert(order.end(), rest.begin(), rest.end());
+    for (const auto& [name, needs] : order)
+        if (found(name) && (needs.empty() || found(needs))) return (base / name).string();
+    // llama2.c names its trained vocabularies tok<N>.bin (tok512.bin, tok4096.bin): the first by name.
+    std::vector<std::string> others;
+    for (const auto& entry : fs::directory_iterator(base, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (entry.is_regular_file(ec) && name.size() > 7 && name.rfind("tok", 0) == 0 && ends_with(name, ".bin") &&
+            std::all_of(name.begin() + 3, name.end() - 4, [](unsigned char c) { return std::isdigit(c); }))
+            others.push_back(entry.path().string());
+    }
+    std::sort(others.begin(), others.end());
+    return others.empty() ? std::string() : others.front();
+}
+
+}  // namespace attend

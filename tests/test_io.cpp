@@ -1,0 +1,437 @@
+// io/: safetensors (mmap, zero-copy F32, F16/BF16 widening, unaligned data), the config
+// JSON, our checkpoints (save_model/load_model round-trip bit for bit), Hugging Face
+// config.json reading, a Hugging Face Llama folder (single file and sharded) written from the
+// models.py reference and held to its logits, and finding the tokenizer beside a model.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/io/config_json.hpp"
+#include "attend/io/model_loader.hpp"
+#include "attend/io/safetensors.hpp"
+#include "support/reference.hpp"
+
+using namespace attend;
+using attend::testing::close_to;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder per test, removed afterwards.
+class IoTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        dir_ = fs::temp_directory_path() /
+               ("attend_io_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+    fs::path dir_;
+};
+
+void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A safetensors file from a header text and the data section, as given (no padding).
+std::string safetensors_bytes(const std::string& header, const std::string& data) {
+    std::string out(8, '\0');
+    const uint64_t n = header.size();
+    std::memcpy(out.data(), &n, 8);
+    return out + header + data;
+}
+
+template <class T>
+std::string raw(const std::vector<T>& values) {
+    return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+}
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+    if (a.shape() != b.shape()) return false;
+    const std::vector<float> x = a.to_vector(), y = b.to_vector();
+    return x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size() * 4) == 0);
+}
+
+// ---- safetensors ----------------------------------------------------------------------------
+
+TEST_F(IoTest, SafetensorsRoundTripsAndMapsF32InPlace) {
+    Generator gen(3);
+    std::map<std::string, Tensor> tensors = {{"a", Tensor::randn({3, 5}, gen)},
+                                             {"b.c", Tensor::randn({7}, gen)},
+                                             {"empty", Tensor::zeros({0, 4})},
+                                             {"scalar", Tensor::full({}, 2.5f)},
+                                             {"t", Tensor::randn({4, 3}, gen).transpose(0, 1)}};  // not contiguous
+    save_safetensors(path("x.safetensors"), tensors, {{"k", "v"}});
+    EXPECT_FALSE(fs::exists(path("x.safetensors.tmp." + std::to_string(::getpid()))));
+    const SafetensorsContents back = read_safetensors(path("x.safetensors"));
+    EXPECT_EQ(back.metadata, (std::map<std::string, std::string>{{"k", "v"}}));
+    ASSERT_EQ(back.tensors.size(), tensors.size());
+    for (const auto& [name, t] : tensors) {
+        ASSERT_TRUE(back.tensors.count(name)) << name;
+        EXPECT_TRUE(bit_equal(back.tensors.at(name), t)) << name;
+    }
+    // Our writer aligns the data to 8 bytes, so every non-empty F32 tensor is borrowed.
+    EXPECT_NE(back.tensors.at("a").storage()->owner, nullptr);
+    EXPECT_NE(back.tensors.at("b.c").storage()->owner, nullptr);
+}
+
+TEST_F(IoTest, MappedTensorsOutliveTheFileAndNeverWriteToIt) {
+    Generator gen(4);
+    const Tensor original = Tensor::randn({64}, gen);
+    save_safetensors(path("w.safetensors"), {{"w", original}});
+    const std::string bytes_before = read_file(path("w.safetensors"));
+    Tensor w = load_safetensors(path("w.safetensors")).at("w");
+    ASSERT_NE(w.storage()->owner, nullptr);
+    w.data()[0] = 12345.f;  // copy-on-write: a private page
+    EXPECT_EQ(read_file(path("w.safetensors")), bytes_before);
+    fs::remove(path("w.safetensors"));  // the mapping keeps the data
+    EXPECT_EQ(w.data()[0], 12345.f);
+    EXPECT_EQ(w.data()[63], original.data()[63]);
+}
+
+TEST_F(IoTest, F16AndBf16AreWidened) {
+    // F16: 1, -2, 0.5, 65504 (max), 2^-24 (smallest subnormal), -0, inf. BF16: 1, -3.5, 2^-130 (subnormal).
+    const std::vector<uint16_t> f16 = {0x3c00, 0xc000, 0x3800, 0x7bff, 0x0001, 0x8000, 0x7c00};
+    const std::vector<uint16_t> bf16 = {0x3f80, 0xc060, 0x0008};
+    const std::string header = R"({"h":{"dtype":"F16","shape":[7],"data_offsets":[0,14]},)"
+                               R"("b":{"dtype":"BF16","shape":[3],"data_offsets":[14,20]}})";
+    const SafetensorsContents c = parse_safetensors(safetensors_bytes(header, raw(f16) + raw(bf16)).data(),
+                                                    8 + header.size() + 20, "halves");
+    const std::vector<float> h = c.tensors.at("h").to_vector(), b = c.tensors.at("b").to_vector();
+    EXPECT_EQ(h[0], 1.f);
+    EXPECT_EQ(h[1], -2.f);
+    EXPECT_EQ(h[2], 0.5f);
+    EXPECT_EQ(h[3], 65504.f);
+    EXPECT_EQ(h[4], std::ldexp(1.f, -24));
+    EXPECT_TRUE(h[5] == 0.f && std::signbit(h[5]));
+    EXPECT_TRUE(std::isinf(h[6]));
+    EXPECT_EQ(b[0], 1.f);
+    EXPECT_EQ(b[1], -3.5f);
+    EXPECT_EQ(b[2], std::ldexp(1.f, -130));
+}
+
+TEST_F(IoTest, UnalignedF32IsCopiedNotBorrowed) {
+    // A hole of 1, 2 or 3 bytes before the data: the floats start off a 4-byte boundary in
+    // the (page-aligned) mapping for at least two of them.
+    const std::vector<float> values = {1.5f, -2.25f, 3.f};
+    int unaligned = 0;
+    for (int hole = 1; hole <= 3; ++hole) {
+        const std::string header = R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[)" + std::to_string(hole) + "," +
+                                   std::to_string(hole + 12) + "]}}";
+        write_file(path("odd.safetensors"), safetensors_bytes(header, std::string(size_t(hole), '\0') + raw(values)));
+        const Tensor x = load_safetensors(path("odd.safetensors")).at("x");
+        EXPECT_EQ(x.to_vector(), values);
+        if ((8 + header.size() + size_t(hole)) % 4 != 0) {
+            ++unaligned;
+            EXPECT_EQ(x.storage()->owner, nullptr) << "unaligned floats were borrowed, hole " << hole;
+        } else {
+            EXPECT_NE(x.storage()->owner, nullptr) << "aligned floats were copied, hole " << hole;
+        }
+    }
+    EXPECT_GE(unaligned, 2);
+}
+
+TEST_F(IoTest, FilterSkipsTensorsOfDtypesWeCannotHold) {
+    const std::string header = R"({"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
+                               R"("w":{"dtype":"F32","shape":[1],"data_offsets":[16,20]}})";
+    const std::string bytes = safetensors_bytes(header, raw(std::vector<int64_t>{7, 8}) + raw(std::vector<float>{4.f}));
+    const SafetensorsContents c = parse_safetensors(bytes.data(), bytes.size(), "ids", [](const std::string& n) {
+        return n != "ids";
+    });
+    EXPECT_EQ(c.tensors.size(), 1u);
+    EXPECT_EQ(c.tensors.at("w").item(), 4.f);
+    const SafetensorsHeader h = parse_safetensors_header(bytes.data(), bytes.size(), "ids");
+    ASSERT_EQ(h.tensors.size(), 2u);
+    EXPECT_EQ(h.tensors[0].name, "ids");
+    EXPECT_EQ(h.tensors[0].dtype, "I64");
+}
+
+// ---- config JSON --------------------------------------------------------------------------
+
+TEST(IoConfigJson, EveryPresetRoundTrips) {
+    std::vector<TransformerConfig> configs;
+    for (const auto& name : preset_names()) configs.push_back(preset(name));
+    Llama2cHeader h{64, 172, 5, 8, 4, -512, 512};
+    configs.push_back(llama2c_config(h));
+    TransformerConfig odd = gpt2_small();
+    odd.norm_eps = 1.2345678e-7f, odd.dropout = 0.1f, odd.rope_theta = 500000.f, odd.embedding_scale = std::sqrt(3.f);
+    odd.name = "odd \"quoted\" name";
+    configs.push_back(odd);
+    for (const auto& c : configs) {
+        const std::string text = config_to_json(c);
+        const TransformerConfig back = config_from_json(text, c.name);
+        EXPECT_EQ(config_to_json(back), text) << c.name;
+        EXPECT_EQ(std::bit_cast<uint32_t>(back.norm_eps), std::bit_cast<uint32_t>(c.norm_eps)) << c.name;
+        EXPECT_EQ(std::bit_cast<uint32_t>(back.embedding_scale), std::bit_cast<uint32_t>(c.embedding_scale));
+        EXPECT_EQ(back.tie_embeddings, c.tie_embeddings);
+        EXPECT_EQ(back.rope_layout, c.rope_layout);
+        EXPECT_EQ(back.name, c.name);
+    }
+}
+
+TEST(IoConfigJson, StrictAboutKeysAndValues) {
+    auto message = [](const std::string& text) {
+        try {
+            config_from_json(text, "my.json");
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    std::string base = config_to_json(gpt2_small(), -1);
+    auto with = [&](const std::string& key, const std::string& value) {
+        std::string t = base;
+        const size_t at = t.find("\"" + key + "\":");
+        const size_t end = t.find_first_of(",}", at);
+        return t.substr(0, at) + "\"" + key + "\":" + value + t.substr(end);
+    };
+    EXPECT_NE(message(base.substr(0, base.size() - 1) + ",\"d_modle\":3}").find("my.json: config has unknown key 'd_modle'"),
+              std::string::npos);
+    EXPECT_NE(message(with("norm", "\"batch_norm\"")).find("unknown value 'batch_norm'; known: layer_norm, rms_norm"),
+              std::string::npos);
+    EXPECT_NE(message(with("d_model", "\"768\"")).find("'d_model' must be an integer"), std::string::npos);
+    EXPECT_NE(message(with("n_heads", "7")).find("not divisible by n_heads=7"), std::string::npos);
+    EXPECT_NE(message("{\"model_type\":\"gpt2\"}").find("not attend's own"), std::string::npos);
+    EXPECT_NE(message("[1, 2").find("my.json: config is not valid JSON"), std::string::npos);
+}
+
+// ---- our checkpoints -----------------------------------------------------------------------
+
+TransformerConfig small_llama() {
+    TransformerConfig c = llama2_7b();
+    c.name = "small-llama";
+    c.vocab_size = 50, c.d_model = 32, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.d_ff = 48;
+    c.max_positions = 32, c.rope_layout = RopeLayout::interleaved;
+    return c;
+}
+
+TransformerConfig small_gpt2() {
+    TransformerConfig c = gpt2_small();
+    c.name = "small-gpt2";
+    c.vocab_size = 40, c.d_model = 16, c.n_layers = 2, c.n_heads = 2, c.d_ff = 32, c.max_positions = 16;
+    return c;
+}
+
+TransformerConfig small_bert_classifier() {
+    TransformerConfig c = bert_base();
+    c.name = "small-bert";
+    c.head = HeadType::classifier, c.n_classes = 3;
+    c.vocab_size = 30, c.d_model = 16, c.n_layers = 1, c.n_heads = 2, c.d_ff = 24, c.max_positions = 16;
+    return c;
+}
+
+void expect_same_model(Transformer& a, Transformer& b) {
+    const NamedParameters pa = a.parameters(), pb = b.parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    for (size_t i = 0; i < pa.size(); ++i) {
+        EXPECT_EQ(pa[i].first, pb[i].first);
+        EXPECT_TRUE(bit_equal(*pa[i].second, *pb[i].second)) << pa[i].first;
+        EXPECT_TRUE(pb[i].second->requires_grad()) << pb[i].first;
+    }
+    EXPECT_EQ(config_to_json(a.config()), config_to_json(b.config()));
+}
+
+TEST_F(IoTest, OurCheckpointRoundTripsBitForBit) {
+    for (const TransformerConfig& c : {small_llama(), small_gpt2(), small_bert_classifier()}) {
+        Transformer model(c, 11);
+        for (const std::string& target : {path(c.name + ".safetensors"), path(c.name + "_folder")}) {
+            save_model(target, model, {{"bos_id", "1"}, {"note", "hello"}});
+            EXPECT_EQ(detect_model_format(target), ModelFormat::attend_checkpoint);
+            LoadedModel back = load_model(target);
+            EXPECT_EQ(back.format, ModelFormat::attend_checkpoint);
+            EXPECT_EQ(back.bos_id, 1);
+            EXPECT_EQ(back.eos_id, -1);
+            expect_same_model(model, back.model);
+            TokenBatch tokens;
+            tokens.ids = {1, 5, 7, 2, 9, 3};
+            tokens.shape = {1, 6};
+            NoGradGuard no_grad;
+            EXPECT_TRUE(bit_equal(model.forward(tokens), back.model.forward(tokens))) << target;
+        }
+        EXPECT_TRUE(fs::exists(path(c.name + "_folder/config.json")));
+        // The config.json of the folder is ours and readable on its own.
+        EXPECT_EQ(config_to_json(read_hf_config(path(c.name + "_folder/config.json"))), config_to_json(c));
+    }
+}
+
+TEST_F(IoTest, SavingOverALoadedCheckpointIsSafe) {
+    // The loaded model's weights are mapped from the file being replaced: rename keeps the old
+    // inode alive, so the mapping stays valid.
+    Transformer model(small_gpt2(), 5);
+    save_model(path("m.safetensors"), model);
+    LoadedModel loaded = load_model(path("m.safetensors"));
+    save_model(path("m.safetensors"), loaded.model);
+    LoadedModel again = load_model(path("m.safetensors"));
+    expect_same_model(model, again.model);
+    expect_same_model(model, loaded.model);
+}
+
+// ---- Hugging Face config.json ---------------------------------------------------------------
+
+TEST(IoHfConfig, LlamaFieldsAndDefaults) {
+    const TransformerConfig c = hf_config_from_json(R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+        "vocab_size": 1000, "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 3,
+        "num_attention_heads": 8, "num_key_value_heads": 2, "max_position_embeddings": 256,
+        "rms_norm_eps": 1e-05, "rope_theta": 500000.0, "hidden_act": "silu", "rope_scaling": null})",
+                                                    "llama.json");
+    EXPECT_EQ(c.vocab_size, 1000);
+    EXPECT_EQ(c.n_kv_heads, 2);
+    EXPECT_EQ(c.d_ff, 172);
+    EXPECT_EQ(c.norm, NormType::rms_norm);
+    EXPECT_EQ(c.rope_layout, RopeLayout::rotate_half);
+    EXPECT_EQ(c.rope_theta, 500000.f);
+    EXPECT_FALSE(c.tie_embeddings);
+    EXPECT_FALSE(c.bias);
+    EXPECT_EQ(c.head, HeadType::lm);
+    // LlamaConfig's defaults where a key is absent: n_kv_heads = n_heads, eps 1e-6.
+    const TransformerConfig d = hf_config_from_json(R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
+        "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2})", "d.json");
+    EXPECT_EQ(d.kv_heads(), 2);
+    EXPECT_EQ(d.norm_eps, 1e-6f);
+}
+
+TEST(IoHfConfig, BertHeadsFollowTheArchitecture) {
+    const std::string body = R"("model_type": "bert", "vocab_size": 100, "hidden_size": 8, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32)";
+    EXPECT_EQ(hf_config_from_json("{" + body + R"(, "architectures": ["BertForMaskedLM"]})", "x").head, HeadType::mlm);
+    EXPECT_EQ(hf_config_from_json("{" + body + R"(, "architectures": ["BertModel"]})", "x").head, HeadType::none);
+    const TransformerConfig cls = hf_config_from_json(
+        "{" + body + R"(, "architectures": ["BertForSequenceClassification"], "id2label": {"0": "a", "1": "b", "2": "c"}})", "x");
+    EXPECT_EQ(cls.head, HeadType::classifier);
+    EXPECT_EQ(cls.n_classes, 3);
+    try {
+        hf_config_from_json("{" + body + R"(, "is_decoder": true})", "bert.json");
+        ADD_FAILURE() << "is_decoder accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("bert.json: config 'is_decoder' true"), std::string::npos) << e.what();
+    }
+}
+
+// ---- a Hugging Face Llama folder, written from models.py's reference weights ------------------
+
+std::map<std::string, Tensor> with_prefix_removed(const std::map<std::string, Tensor>& all, const std::string& prefix) {
+    std::map<std::string, Tensor> out;
+    for (const auto& [name, t] : all)
+        if (name.rfind(prefix, 0) == 0) out[name.substr(prefix.size())] = t;
+    return out;
+}
+
+std::vector<int64_t> ints(const Tensor& t) {
+    std::vector<int64_t> out;
+    for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
+    return out;
+}
+
+constexpr const char* kLlamaConfig = R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+    "vocab_size": 89, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 16,
+    "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "tie_word_embeddings": false,
+    "bos_token_id": 1, "eos_token_id": [2, 3]})";
+
+void expect_llama_logits(const LoadedModel& m, const std::map<std::string, Tensor>& ref) {
+    TokenBatch tokens;
+    const Tensor ids = ref.at("llama.ids");
+    tokens.ids = ints(ids);
+    tokens.shape = ids.shape();
+    tokens.lengths = ints(ref.at("llama.lengths"));
+    NoGradGuard no_grad;
+    EXPECT_TRUE(close_to(m.model.forward(tokens), ref.at("llama.logits"), 1e-4, "HF llama folder logits"));
+}
+
+TEST_F(IoTest, HuggingFaceLlamaFolderMatchesTheReference) {
+    const auto ref = attend::testing::load_reference("models");
+    ASSERT_TRUE(ref.count("llama.logits"));
+    const auto weights = with_prefix_removed(ref, "llama.param.");
+    ASSERT_TRUE(weights.count("model.embed_tokens.weight"));
+    fs::create_directories(path("llama"));
+    write_file(path("llama/config.json"), kLlamaConfig);
+    std::map<std::string, Tensor> with_buffer = weights;  // HF files of old carried rotary inv_freq
+    with_buffer["model.layers.0.self_attn.rotary_emb.inv_freq"] = Tensor::ones({8});
+    save_safetensors(path("llama/model.safetensors"), with_buffer, {{"format", "pt"}});
+    write_file(path("llama/tokenizer.json"), "{}");
+    const LoadedModel m = load_model(path("llama"));
+    EXPECT_EQ(m.format, ModelFormat::hf_folder);
+    EXPECT_EQ(m.bos_id, 1);
+    EXPECT_EQ(m.eos_id, 2);  // the first of a list
+    EXPECT_EQ(m.tokenizer_path, path("llama/tokenizer.json"));
+    expect_llama_logits(m, ref);
+
+    // The same as a .safetensors file with config.json beside it.
+    const LoadedModel f = load_model(path("llama/model.safetensors"));
+    EXPECT_EQ(f.format, ModelFormat::hf_safetensors);
+    expect_llama_logits(f, ref);
+}
+
+TEST_F(IoTest, HuggingFaceShardedFolderLoads) {
+    const auto ref = attend::testing::load_reference("models");
+    const auto weights = with_prefix_removed(ref, "llama.param.");
+    ASSERT_FALSE(weights.empty());
+    fs::create_directories(path("sharded"));
+    write_file(path("sharded/config.json"), kLlamaConfig);
+    std::map<std::string, Tensor> shard[2];
+    std::string index = R"({"metadata": {}, "weight_map": {)";
+    int i = 0;
+    for (const auto& [name, t] : weights) {
+        const int s = i++ % 2;
+        shard[s][name] = t;
+        index += (i > 1 ? ", \"" : "\"") + name + "\": \"model-0000" + std::to_string(s + 1) + "-of-00002.safetensors\"";
+    }
+    index += "}}";
+    save_safetensors(path("sharded/model-00001-of-00002.safetensors"), shard[0]);
+    save_safetensors(path("sharded/model-00002-of-00002.safetensors"), shard[1]);
+    write_file(path("sharded/model.safetensors.index.json"), index);
+    expect_llama_logits(load_model(path("sharded")), ref);
+}
+
+// ---- the tokenizer beside a model ------------------------------------------------------------
+
+TEST_F(IoTest, TokenizerIsFoundBesideTheModel) {
+    write_file(path("model.bin"), "x");
+    EXPECT_EQ(find_tokenizer_beside(path("model.bin")), "");
+    write_file(path("tok999.bin"), "x");
+    EXPECT_EQ(find_tokenizer_beside(path("model.bin")), path("tok999.bin"));
+    write_file(path("tok512.bin"), "x");
+    EXPECT_EQ(find_tokenizer_beside(path("model.bin"), 512), path("tok512.bin"));
+    write_file(path("vocab.txt"), "x");
+    EXPECT_EQ(find_tokenizer_beside(path("model.bin"), 512), path("tok512.bin"));  // llama2.c tokenizers first
+    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("vocab.txt"));           // a folder: Hugging Face's first
+    write_file(path("vocab.json"), "x");  // a GPT-2 vocabulary counts only with its merges
+    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("vocab.txt"));
+    write_file(path("merges.txt"), "x");
+    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("vocab.json"));
+    write_file(path("tokenizer.json"), "x");
+    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("tokenizer.json"));
+}
+
+TEST_F(IoTest, TrainingCheckpointWithItsConfigLoads) {
+    // train/checkpoint.hpp's layout: "model." parameters, "optim." state, format in the metadata.
+    Transformer model(small_gpt2(), 8);
+    std::map<std::string, Tensor> tensors;
+    for (const auto& [name, p] : model.parameters()) {
+        tensors["model." + name] = p->detach();
+        tensors["optim.m." + name] = Tensor::zeros(p->shape());
+    }
+    save_safetensors(path("ckpt.safetensors"), tensors,
+                     {{"format", "attend-checkpoint-1"}, {"step", "10"}, {"attend_config", config_to_json(model.config())}});
+    LoadedModel back = load_model(path("ckpt.safetensors"));
+    EXPECT_EQ(back.format, ModelFormat::attend_checkpoint);
+    expect_same_model(model, back.model);
+}
+
+}  // namespace
