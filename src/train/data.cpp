@@ -1,0 +1,180 @@
+// train/data.cpp — tokens, batches and masking for the three kinds of training.
+#include "attend/train/data.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "attend/error.hpp"
+
+namespace attend {
+
+// ---- character vocabulary ----
+CharVocab::CharVocab(const std::string& text, std::vector<std::string> specials) : specials_(std::move(specials)) {
+    bool seen[256] = {};
+    for (unsigned char c : text) seen[c] = true;
+    for (int c = 0; c < 256; ++c)
+        if (seen[c]) chars_.push_back(char(c));
+    *this = from_parts(specials_, chars_);
+}
+
+CharVocab CharVocab::from_parts(std::vector<std::string> specials, std::string chars) {
+    CharVocab v;
+    v.specials_ = std::move(specials);
+    v.chars_ = std::move(chars);
+    std::fill(std::begin(v.index_), std::end(v.index_), -1);
+    for (size_t i = 0; i < v.chars_.size(); ++i) v.index_[(unsigned char)v.chars_[i]] = int64_t(v.specials_.size() + i);
+    return v;
+}
+
+std::vector<int64_t> CharVocab::encode(const std::string& text) const {
+    std::vector<int64_t> ids;
+    ids.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        const int64_t id = index_[(unsigned char)text[i]];
+        ATTEND_CHECK(id >= 0, "character ", int((unsigned char)text[i]), " at offset ", i,
+                     " is not in the vocabulary (", chars_.size(), " characters)");
+        ids.push_back(id);
+    }
+    return ids;
+}
+
+std::string CharVocab::decode(const std::vector<int64_t>& ids) const {
+    std::string out;
+    const int64_t n_special = int64_t(specials_.size());
+    for (int64_t id : ids)
+        if (id >= n_special && id < size()) out.push_back(chars_[size_t(id - n_special)]);
+    return out;
+}
+
+int64_t CharVocab::special(const std::string& name) const {
+    for (size_t i = 0; i < specials_.size(); ++i)
+        if (specials_[i] == name) return int64_t(i);
+    ATTEND_CHECK(false, "the vocabulary has no special token ", name);
+}
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    ATTEND_CHECK(in.good(), "cannot open ", path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_tokens(const std::vector<int64_t>& tokens,
+                                                                   double train_fraction) {
+    const size_t n = size_t(double(tokens.size()) * train_fraction);
+    return {std::vector<int64_t>(tokens.begin(), tokens.begin() + n), std::vector<int64_t>(tokens.begin() + n, tokens.end())};
+}
+
+int64_t Batch::n_targets() const {
+    return std::count_if(targets.begin(), targets.end(), [](int64_t t) { return t != kIgnore; });
+}
+
+// A uniform integer in [0, n) (n ≤ 2³²: the modulo bias is below 2⁻³²).
+static int64_t below(Generator& gen, int64_t n) { return int64_t(gen.next_u64() % uint64_t(n)); }
+
+// ---- causal LM: x = tokens[i, i+T), y = tokens[i+1, i+T+1] ----
+Batch causal_lm_batch(const std::vector<int64_t>& tokens, int64_t batch, int64_t block, Generator& gen) {
+    ATTEND_CHECK(int64_t(tokens.size()) > block + 1, "need more than block_size + 1 = ", block + 1,
+                 " tokens to draw a block, found ", tokens.size());
+    Batch b;
+    b.input.shape = {batch, block};
+    b.input.ids.resize(size_t(batch * block));
+    b.targets.resize(size_t(batch * block));
+    for (int64_t i = 0; i < batch; ++i) {
+        const int64_t start = below(gen, int64_t(tokens.size()) - block);  // nanoGPT: randint(len - block)
+        for (int64_t t = 0; t < block; ++t) {
+            b.input.ids[size_t(i * block + t)] = tokens[size_t(start + t)];
+            b.targets[size_t(i * block + t)] = tokens[size_t(start + t + 1)];
+        }
+    }
+    return b;
+}
+
+// ---- BERT masking: 15% chosen; 80% [MASK], 10% random, 10% kept ----
+void mask_tokens(Batch& batch, int64_t mask_id, int64_t vocab_size, Generator& gen, float probability,
+                 const std::vector<int64_t>& never_mask) {
+    TokenBatch& in = batch.input;
+    const int64_t B = in.batch(), T = in.length();
+    batch.targets.assign(size_t(B * T), kIgnore);
+    for (int64_t b = 0; b < B; ++b) {
+        const int64_t len = in.lengths.empty() ? T : in.lengths[size_t(b)];
+        for (int64_t t = 0; t < len; ++t) {
+            int64_t& id = in.ids[size_t(b * T + t)];
+            // Three draws per position whatever happens, so the stream advances by a fixed amount.
+            const float chosen = gen.uniform(), how = gen.uniform();
+            const int64_t random_id = below(gen, vocab_size);
+            if (std::find(never_mask.begin(), never_mask.end(), id) != never_mask.end()) continue;
+            if (chosen >= probability) continue;
+            batch.targets[size_t(b * T + t)] = id;
+            if (how < 0.8f) id = mask_id;
+            else if (how < 0.9f) id = random_id;
+        }
+    }
+}
+
+// ---- seq2seq pairs ----
+std::vector<std::pair<std::string, std::string>> read_pairs(const std::string& path) {
+    std::ifstream in(path);
+    ATTEND_CHECK(in.good(), "cannot open ", path);
+    std::vector<std::pair<std::string, std::string>> pairs;
+    std::string line;
+    for (int64_t number = 1; std::getline(in, line); ++number) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        const size_t tab = line.find('\t');
+        ATTEND_CHECK(tab != std::string::npos, path, " line ", number, ": expected \"source<TAB>target\", found no tab");
+        pairs.emplace_back(line.substr(0, tab), line.substr(tab + 1));
+    }
+    ATTEND_CHECK(!pairs.empty(), path, " holds no pairs");
+    return pairs;
+}
+
+static Batch pack_pairs(const std::vector<const Pair*>& chosen, int64_t pad, int64_t bos, int64_t eos,
+                        int64_t max_length) {
+    const int64_t B = int64_t(chosen.size());
+    int64_t S = 1, T = 1;
+    for (const Pair* p : chosen) {
+        S = std::max(S, std::min(int64_t(p->source.size()), max_length));
+        T = std::max(T, std::min(int64_t(p->target.size()) + 1, max_length));
+    }
+    Batch b;
+    b.source.shape = {B, S};
+    b.source.ids.assign(size_t(B * S), pad);
+    b.input.shape = {B, T};
+    b.input.ids.assign(size_t(B * T), pad);
+    b.targets.assign(size_t(B * T), kIgnore);
+    for (int64_t i = 0; i < B; ++i) {
+        const Pair& p = *chosen[size_t(i)];
+        const int64_t s_len = std::max<int64_t>(1, std::min(int64_t(p.source.size()), S));
+        for (int64_t s = 0; s < std::min(int64_t(p.source.size()), S); ++s) b.source.ids[size_t(i * S + s)] = p.source[size_t(s)];
+        b.source.lengths.push_back(s_len);
+        // Teacher forcing: the decoder reads [bos] y0 y1 ... and predicts y0 y1 ... [eos].
+        const int64_t t_len = std::min(int64_t(p.target.size()) + 1, T);
+        for (int64_t t = 0; t < t_len; ++t) {
+            b.input.ids[size_t(i * T + t)] = t == 0 ? bos : p.target[size_t(t - 1)];
+            b.targets[size_t(i * T + t)] = t < int64_t(p.target.size()) ? p.target[size_t(t)] : eos;
+        }
+        b.input.lengths.push_back(t_len);
+    }
+    return b;
+}
+
+Batch seq2seq_batch(const std::vector<Pair>& pairs, int64_t batch, Generator& gen, int64_t pad, int64_t bos,
+                    int64_t eos, int64_t max_length) {
+    ATTEND_CHECK(!pairs.empty(), "no pairs to draw a batch from");
+    std::vector<const Pair*> chosen;
+    for (int64_t i = 0; i < batch; ++i) chosen.push_back(&pairs[size_t(below(gen, int64_t(pairs.size())))]);
+    return pack_pairs(chosen, pad, bos, eos, max_length);
+}
+
+Batch seq2seq_batch_range(const std::vector<Pair>& pairs, size_t first, size_t count, int64_t pad, int64_t bos,
+                          int64_t eos, int64_t max_length) {
+    std::vector<const Pair*> chosen;
+    for (size_t i = first; i < std::min(pairs.size(), first + count); ++i) chosen.push_back(&pairs[i]);
+    ATTEND_CHECK(!chosen.empty(), "no pairs in [", first, ", ", first + count, ")");
+    return pack_pairs(chosen, pad, bos, eos, max_length);
+}
+
+}  // namespace attend

@@ -1,0 +1,441 @@
+// train/trainer.cpp — the training loop behind `attend train` (see train/trainer.hpp).
+#include "attend/train/trainer.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/io/config_json.hpp"
+#include "attend/io/safetensors.hpp"
+#include "attend/models/transformer.hpp"
+#include "attend/ops.hpp"
+#include "attend/parallel.hpp"
+#include "attend/train/checkpoint.hpp"
+#include "attend/train/data.hpp"
+#include "attend/train/optimizer.hpp"
+#include "attend/train/plot.hpp"
+
+namespace attend {
+
+namespace fs = std::filesystem;
+
+TrainArch train_arch(const std::string& name) {
+    if (name == "gpt") return TrainArch::gpt;
+    if (name == "bert") return TrainArch::bert;
+    if (name == "seq2seq") return TrainArch::seq2seq;
+    ATTEND_CHECK(false, "unknown --arch \"", name, "\" (known: gpt, bert, seq2seq)");
+}
+
+static const char* arch_name(TrainArch a) {
+    return a == TrainArch::gpt ? "gpt" : a == TrainArch::bert ? "bert" : "seq2seq";
+}
+
+TrainOptions read_train_options(const std::string& path, TrainOptions o) {
+    std::ifstream in(path);
+    ATTEND_CHECK(in.good(), "cannot open config ", path);
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+        ATTEND_CHECK(false, path, ": not valid JSON: ", e.what());
+    }
+    for (const auto& [key, value] : j.items()) {
+        auto set = [&](auto& field) { field = value.get<std::decay_t<decltype(field)>>(); };
+        if (key == "arch") o.arch = train_arch(value.get<std::string>());
+        else if (key == "data") set(o.data);
+        else if (key == "out") set(o.out);
+        else if (key == "layers") set(o.layers);
+        else if (key == "heads") set(o.heads);
+        else if (key == "kv_heads") set(o.kv_heads);
+        else if (key == "dim") set(o.dim);
+        else if (key == "block_size") set(o.block_size);
+        else if (key == "batch_size") set(o.batch_size);
+        else if (key == "steps") set(o.steps);
+        else if (key == "grad_accum") set(o.grad_accum);
+        else if (key == "lr") set(o.lr);
+        else if (key == "min_lr") set(o.min_lr);
+        else if (key == "warmup") set(o.warmup);
+        else if (key == "weight_decay") set(o.weight_decay);
+        else if (key == "beta1") set(o.beta1);
+        else if (key == "beta2") set(o.beta2);
+        else if (key == "grad_clip") set(o.grad_clip);
+        else if (key == "dropout") set(o.dropout);
+        else if (key == "eval_every") set(o.eval_every);
+        else if (key == "eval_batches") set(o.eval_batches);
+        else if (key == "checkpoint_every") set(o.checkpoint_every);
+        else if (key == "seed") set(o.seed);
+        else if (key == "threads") set(o.threads);
+        else ATTEND_CHECK(false, path, ": unknown option \"", key, "\"");
+    }
+    return o;
+}
+
+TransformerConfig training_config(const TrainOptions& o, int64_t vocab_size) {
+    TransformerConfig c;
+    c.vocab_size = vocab_size;
+    c.d_model = o.dim;
+    c.n_layers = o.layers;
+    c.n_heads = o.heads;
+    c.n_kv_heads = o.kv_heads;
+    c.d_ff = 4 * o.dim;
+    c.max_positions = o.block_size;
+    c.dropout = o.dropout;
+    c.norm = NormType::layer_norm;
+    c.activation = Activation::gelu;
+    c.positions = PositionType::learned;
+    c.bias = true;
+    c.tie_embeddings = true;
+    c.init = InitScheme::normal;
+    c.init_std = 0.02f;
+    switch (o.arch) {
+    case TrainArch::gpt:  // nanoGPT: pre-norm, GELU, learned positions, tied head, scaled residual init
+        c.name = "gpt";
+        c.shape = ModelShape::decoder, c.head = HeadType::lm;
+        c.norm_placement = NormPlacement::pre, c.final_norm = true;
+        c.init_scale_residual = true;
+        break;
+    case TrainArch::bert:  // BERT: post-norm, a norm on the embeddings, the MLM head
+        c.name = "bert";
+        c.shape = ModelShape::encoder, c.head = HeadType::mlm;
+        c.norm_placement = NormPlacement::post, c.final_norm = false, c.embedding_norm = true;
+        c.norm_eps = 1e-12f;
+        break;
+    case TrainArch::seq2seq:  // Vaswani et al. with pre-norm (trains without warm-up tricks)
+        c.name = "seq2seq";
+        c.shape = ModelShape::encoder_decoder, c.head = HeadType::seq2seq;
+        c.norm_placement = NormPlacement::pre, c.final_norm = true;
+        c.positions = PositionType::sinusoidal;
+        c.embedding_scale = std::sqrt(float(o.dim));
+        c.init_std = 1.f / std::sqrt(float(o.dim));  // embeddings scaled by √E: keep them O(1)
+        break;
+    }
+    c.validate();
+    return c;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string duration(double s) {
+    char buf[32];
+    if (!std::isfinite(s) || s < 0) return "?";
+    const long t = long(s + 0.5);
+    if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+    else std::snprintf(buf, sizeof buf, "%lds", t);
+    return buf;
+}
+
+// A live bar on a terminal (redrawn in place with \r), periodic plain lines otherwise.
+class Progress {
+public:
+    Progress(const TrainOptions& o, int64_t first_step, int64_t last_step, int64_t tokens_per_step)
+        : quiet_(o.quiet), first_(first_step), last_(last_step), tokens_per_step_(tokens_per_step) {
+        bar_ = o.progress == 1 || (o.progress == -1 && ::isatty(STDERR_FILENO));
+        every_ = std::max<int64_t>(1, (last_step - first_step) / 20);
+        start_ = Clock::now();
+    }
+    void step(int64_t step, float loss, float lr) {  // `step` steps done
+        if (quiet_) return;
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+        const double done = double(step - first_);
+        const double tok_s = done * double(tokens_per_step_) / std::max(elapsed, 1e-9);
+        const double eta = done > 0 ? elapsed / done * double(last_ - step) : NAN;
+        if (bar_) {
+            const int width = 24, filled = int(width * double(step) / double(std::max<int64_t>(last_, 1)));
+            std::string bar(size_t(filled), '#');
+            bar.resize(width, '-');
+            std::fprintf(stderr, "\r\033[Kstep %lld/%lld [%s] loss %.4f | lr %.2e | %.0f tok/s | ETA %s",
+                         (long long)step, (long long)last_, bar.c_str(), loss, lr, tok_s, duration(eta).c_str());
+            std::fflush(stderr);
+            dirty_ = true;
+        } else if ((step - first_) % every_ == 0 || step == last_) {
+            std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  elapsed %s  ETA %s\n",
+                         (long long)step, (long long)last_, loss, lr, tok_s, duration(elapsed).c_str(),
+                         duration(eta).c_str());
+        }
+    }
+    void line(const std::string& text) {  // a message that must stay on screen
+        if (quiet_) return;
+        if (dirty_) std::fputc('\n', stderr), dirty_ = false;
+        std::fprintf(stderr, "%s\n", text.c_str());
+    }
+    void finish() {
+        if (dirty_ && !quiet_) std::fputc('\n', stderr);
+        dirty_ = false;
+    }
+
+private:
+    bool quiet_, bar_ = false, dirty_ = false;
+    int64_t first_, last_, tokens_per_step_, every_ = 1;
+    Clock::time_point start_;
+};
+
+struct HistoryRow {
+    int64_t step;
+    double train, val, lr;
+};
+
+void write_history(const std::string& out, const std::vector<HistoryRow>& rows) {
+    {
+        const std::string tmp = out + "/loss.csv.tmp";
+        std::ofstream csv(tmp);
+        csv << "step,train_loss,val_loss,lr\n";
+        for (const HistoryRow& r : rows) {
+            char line[128];
+            if (std::isnan(r.val)) std::snprintf(line, sizeof line, "%lld,%.6f,,%.6g\n", (long long)r.step, r.train, r.lr);
+            else std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6g\n", (long long)r.step, r.train, r.val, r.lr);
+            csv << line;
+        }
+        csv.close();
+        ATTEND_CHECK(csv.good(), "cannot write ", tmp);
+        fs::rename(tmp, out + "/loss.csv");
+    }
+    Series train{{}, {}, 31, 119, 180}, val{{}, {}, 214, 39, 40};  // blue: train, red: validation
+    for (const HistoryRow& r : rows) {
+        train.x.push_back(double(r.step)), train.y.push_back(r.train);
+        if (!std::isnan(r.val)) val.x.push_back(double(r.step)), val.y.push_back(r.val);
+    }
+    write_line_plot_png(out + "/loss.png", {train, val});
+}
+
+std::string history_json(const std::vector<HistoryRow>& rows) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const HistoryRow& r : rows) j.push_back({r.step, r.train, std::isnan(r.val) ? nlohmann::json() : nlohmann::json(r.val), r.lr});
+    return j.dump();
+}
+
+std::vector<HistoryRow> history_from_json(const std::string& text) {
+    std::vector<HistoryRow> rows;
+    for (const auto& r : nlohmann::json::parse(text))
+        rows.push_back({r[0].get<int64_t>(), r[1].get<double>(), r[2].is_null() ? NAN : r[2].get<double>(), r[3].get<double>()});
+    return rows;
+}
+
+// Everything data-related the loop needs, per architecture.
+struct DataSource {
+    TrainArch arch;
+    CharVocab vocab;
+    std::vector<int64_t> train_tokens, val_tokens;  // gpt, bert
+    std::vector<Pair> train_pairs, val_pairs;       // seq2seq
+    int64_t block = 0;
+
+    Batch draw(bool validation, int64_t batch, Generator& gen) const {
+        if (arch == TrainArch::seq2seq)
+            return seq2seq_batch(validation ? val_pairs : train_pairs, batch, gen, vocab.special("<pad>"),
+                                 vocab.special("<bos>"), vocab.special("<eos>"), block);
+        Batch b = causal_lm_batch(validation ? val_tokens : train_tokens, batch, block, gen);
+        if (arch == TrainArch::bert) mask_tokens(b, vocab.special("[MASK]"), vocab.size(), gen, 0.15f);
+        return b;
+    }
+};
+
+DataSource load_data(const TrainOptions& o, const CharVocab* known_vocab) {
+    DataSource d;
+    d.arch = o.arch;
+    d.block = o.block_size;
+    if (o.arch == TrainArch::seq2seq) {
+        const auto pairs = read_pairs(o.data);
+        std::string all;
+        for (const auto& [s, t] : pairs) all += s + t;
+        d.vocab = known_vocab ? *known_vocab : CharVocab(all, {"<pad>", "<bos>", "<eos>"});
+        std::vector<Pair> tokenised;
+        for (const auto& [s, t] : pairs) tokenised.push_back({d.vocab.encode(s), d.vocab.encode(t)});
+        const size_t n_train = std::max<size_t>(1, size_t(double(tokenised.size()) * 0.9));
+        d.train_pairs.assign(tokenised.begin(), tokenised.begin() + long(n_train));
+        d.val_pairs.assign(tokenised.begin() + long(n_train), tokenised.end());
+        if (d.val_pairs.empty()) d.val_pairs = d.train_pairs;
+        return d;
+    }
+    const std::string text = read_text_file(o.data);
+    const std::vector<std::string> specials =
+        o.arch == TrainArch::bert ? std::vector<std::string>{"[PAD]", "[MASK]"} : std::vector<std::string>{};
+    d.vocab = known_vocab ? *known_vocab : CharVocab(text, specials);
+    std::tie(d.train_tokens, d.val_tokens) = split_tokens(d.vocab.encode(text), 0.9);
+    ATTEND_CHECK(int64_t(d.val_tokens.size()) > o.block_size + 1, o.data, " is too short: the validation split (",
+                 d.val_tokens.size(), " tokens) must hold more than block_size + 1 = ", o.block_size + 1);
+    return d;
+}
+
+std::string vocab_json(const CharVocab& v) {
+    nlohmann::json j;
+    j["type"] = "char";
+    j["specials"] = v.specials();
+    std::vector<int> bytes(v.chars().begin(), v.chars().end());
+    for (int& b : bytes) b = int((unsigned char)b);
+    j["chars"] = bytes;  // byte values: the text may not be valid UTF-8 byte by byte
+    return j.dump();
+}
+
+CharVocab vocab_from_json(const std::string& text) {
+    const auto j = nlohmann::json::parse(text);
+    std::string chars;
+    for (int b : j.at("chars").get<std::vector<int>>()) chars.push_back(char(b));
+    return CharVocab::from_parts(j.at("specials").get<std::vector<std::string>>(), chars);
+}
+
+Tensor batch_loss(const Transformer& model, const Batch& b, const ForwardMode& mode) {
+    const Tensor logits = model.config().shape == ModelShape::encoder_decoder ? model.forward(b.source, b.input, mode)
+                                                                              : model.forward(b.input, mode);
+    return Transformer::loss(logits, b.targets, kIgnore);
+}
+
+bool all_finite(const NamedParameters& params) {
+    for (const auto& [name, p] : params) {
+        const float* d = p->data();
+        for (int64_t i = 0; i < p->numel(); ++i)
+            if (!std::isfinite(d[i])) return false;
+    }
+    return true;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    std::ofstream f(tmp);
+    f << text << "\n";
+    f.close();
+    ATTEND_CHECK(f.good(), "cannot write ", tmp);
+    fs::rename(tmp, path);
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& o) {
+    ATTEND_CHECK(!o.out.empty(), "no output folder (--out)");
+    ATTEND_CHECK(o.steps > 0 && o.batch_size > 0 && o.grad_accum > 0 && o.block_size > 1,
+                 "steps, batch_size, grad_accum must be positive and block_size > 1; found steps ", o.steps,
+                 ", batch_size ", o.batch_size, ", grad_accum ", o.grad_accum, ", block_size ", o.block_size);
+    if (o.threads > 0) set_num_threads(o.threads);
+    fs::create_directories(o.out);
+    const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
+
+    // ---- model, data, streams: fresh or from the checkpoint ----
+    std::map<std::string, std::string> resumed_meta;
+    if (o.resume) {
+        ATTEND_CHECK(fs::exists(checkpoint_path), "--resume: no checkpoint at ", checkpoint_path);
+        resumed_meta = read_safetensors_metadata(checkpoint_path);
+        ATTEND_CHECK(resumed_meta.count("config") && resumed_meta.count("vocab"), checkpoint_path,
+                     ": checkpoint has no config or vocabulary");
+    }
+    CharVocab saved_vocab;
+    if (o.resume) saved_vocab = vocab_from_json(resumed_meta.at("vocab"));
+    const DataSource data = load_data(o, o.resume ? &saved_vocab : nullptr);
+    const TransformerConfig config =
+        o.resume ? config_from_json(resumed_meta.at("config")) : training_config(o, data.vocab.size());
+    Transformer model(config, o.seed);
+    NamedParameters params = model.parameters();
+    for (auto& [name, p] : params) p->requires_grad_(true);
+    AdamW optimizer(params, {o.beta1, o.beta2, 1e-8f, o.weight_decay});
+    const LrSchedule schedule{o.lr, o.min_lr >= 0 ? o.min_lr : o.lr / 10, o.warmup, o.steps};
+
+    TrainingState state;
+    state.generators["data"] = Generator(o.seed * 2 + 1);
+    state.generators["dropout"] = Generator(o.seed * 2 + 2);
+    std::vector<HistoryRow> history;
+    if (o.resume) {
+        state = load_training_checkpoint(checkpoint_path, params, optimizer);
+        ATTEND_CHECK(state.generators.count("data") && state.generators.count("dropout"), checkpoint_path,
+                     ": checkpoint lacks the data or dropout random stream");
+        if (state.metadata.count("history")) history = history_from_json(state.metadata.at("history"));
+    }
+    state.metadata["config"] = config_to_json(config);
+    state.metadata["vocab"] = vocab_json(data.vocab);
+    state.metadata["arch"] = arch_name(o.arch);
+    Generator& data_gen = state.generators["data"];
+    Generator& dropout_gen = state.generators["dropout"];
+
+    const int64_t last = o.stop_after >= 0 ? std::min(o.steps, o.stop_after) : o.steps;
+    const int64_t tokens_per_step = o.batch_size * o.block_size * o.grad_accum;
+    Progress progress(o, state.step, last, tokens_per_step);
+    if (!o.quiet && state.step == 0)
+        progress.line(std::string("training ") + arch_name(o.arch) + ": " +
+                      std::to_string(count_parameters(params)) + " parameters, vocabulary " +
+                      std::to_string(data.vocab.size()) + ", " + std::to_string(o.steps) + " steps");
+    else if (!o.quiet) progress.line("resuming at step " + std::to_string(state.step));
+
+    auto evaluate = [&]() {
+        NoGradGuard no_grad;
+        Generator eval_gen(o.seed * 2 + 3);  // the same batches at every evaluation, no training stream moved
+        double total = 0;
+        for (int64_t i = 0; i < o.eval_batches; ++i)
+            total += batch_loss(model, data.draw(true, o.batch_size, eval_gen), ForwardMode{}).item();
+        return total / double(o.eval_batches);
+    };
+    auto save = [&]() {
+        ATTEND_CHECK(all_finite(params), "parameters are not finite after step ", state.step,
+                     "; the checkpoint at ", checkpoint_path, " is left as it was");
+        state.metadata["history"] = history_json(history);
+        save_training_checkpoint(checkpoint_path, params, optimizer, state);
+    };
+
+    TrainResult result;
+    const auto start = Clock::now();
+    const int64_t checkpoint_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every;
+    while (state.step < last) {
+        const float lr = schedule.at(state.step);
+        optimizer.zero_grad();
+        double step_loss = 0;
+        for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
+            const Batch b = data.draw(false, o.batch_size, data_gen);
+            const ForwardMode mode{true, &dropout_gen, AttentionPath::fused};
+            Tensor loss = batch_loss(model, b, mode);
+            const float value = loss.item();
+            step_loss += value / double(o.grad_accum);
+            if (!std::isfinite(value)) break;
+            (o.grad_accum > 1 ? scale(loss, 1.f / float(o.grad_accum)) : loss).backward();
+        }
+        const float norm = std::isfinite(step_loss) ? clip_grad_norm(params, o.grad_clip) : NAN;
+        if (!std::isfinite(step_loss) || !std::isfinite(norm)) {
+            progress.finish();
+            ATTEND_CHECK(false, "training stopped at step ", state.step + 1, ": the ",
+                         std::isfinite(step_loss) ? "gradient norm" : "loss", " is not finite (",
+                         std::isfinite(step_loss) ? norm : float(step_loss), "; try a lower --lr); the last good "
+                         "checkpoint ", fs::exists(checkpoint_path) ? checkpoint_path : std::string("(none written yet)"),
+                         " is intact");
+        }
+        optimizer.step(lr);
+        ++state.step;
+        result.train_losses.push_back(float(step_loss));
+        history.push_back({state.step, step_loss, NAN, lr});
+        progress.step(state.step, float(step_loss), lr);
+
+        const bool at_end = state.step == last;
+        if ((o.eval_every > 0 && state.step % o.eval_every == 0) || state.step == o.steps) {
+            const double val = evaluate();
+            history.back().val = val;
+            result.val_losses.emplace_back(state.step, float(val));
+            char text[160];
+            std::snprintf(text, sizeof text, "step %lld: train loss %.4f, val loss %.4f", (long long)state.step,
+                          step_loss, val);
+            progress.line(text);
+            write_history(o.out, history);
+        }
+        if (state.step % checkpoint_every == 0 || at_end) save();
+    }
+    progress.finish();
+    if (!history.empty()) write_history(o.out, history);
+
+    // ---- the trained model, for `attend generate` and the C++ API ----
+    if (state.step == o.steps) {
+        std::map<std::string, Tensor> tensors;
+        for (const auto& [name, p] : params) tensors[name] = p->detach();
+        // io/model_loader.hpp's format: our names, the config in "attend_config".
+        save_safetensors(o.out + "/model.safetensors", tensors,
+                         {{"attend_config", config_to_json(config)}, {"vocab", vocab_json(data.vocab)}});
+        write_text(o.out + "/config.json", config_to_json(config));
+        write_text(o.out + "/char_vocab.json", vocab_json(data.vocab));
+    }
+    result.steps_done = state.step;
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+}
+
+}  // namespace attend

@@ -1,0 +1,435 @@
+// The trainer's pieces: AdamW against its formula, clipping, the schedule, data and masking,
+// checkpoints (round trip, exact resume, a writer killed mid-write, a NaN stop), the plot,
+// short runs of all three architectures, and the CLI.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "attend/error.hpp"
+#include "attend/io/config_json.hpp"
+#include "attend/io/safetensors.hpp"
+#include "attend/models/transformer.hpp"
+#include "attend/train/checkpoint.hpp"
+#include "attend/train/data.hpp"
+#include "attend/train/optimizer.hpp"
+#include "attend/train/plot.hpp"
+#include "attend/train/trainer.hpp"
+
+using namespace attend;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+    const std::string dir = ::testing::TempDir() + "attend_train_" + name + "_" + std::to_string(::getpid());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A small corpus with structure to learn: repeated sentences with varying numbers.
+std::string corpus_file(const std::string& dir) {
+    std::string text;
+    for (int i = 0; i < 300; ++i)
+        text += "the cat sat on mat " + std::to_string(i % 17) + ". a dog ran far " + std::to_string(i % 5) + ".\n";
+    const std::string path = dir + "/corpus.txt";
+    std::ofstream(path) << text;
+    return path;
+}
+
+TrainOptions tiny_gpt(const std::string& dir) {
+    TrainOptions o;
+    o.arch = TrainArch::gpt;
+    o.data = corpus_file(dir);
+    o.out = dir + "/run";
+    o.layers = 2, o.heads = 2, o.dim = 32, o.block_size = 16, o.batch_size = 4;
+    o.steps = 12, o.warmup = 3, o.lr = 3e-3f, o.eval_every = 4, o.eval_batches = 2;
+    o.threads = 1, o.quiet = true, o.seed = 7;
+    return o;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- optimizer
+TEST(AdamW, StepMatchesTheFormula) {
+    Tensor w = Tensor::from_vector({2, 2}, {1.f, -2.f, 0.5f, 3.f});
+    Tensor b = Tensor::from_vector({2}, {0.25f, -1.f});
+    w.requires_grad_(true), b.requires_grad_(true);
+    NamedParameters params = {{"layers.0.fc.weight", &w}, {"layers.0.fc.bias", &b}};
+    const AdamWOptions o{0.9f, 0.95f, 1e-8f, 0.1f};
+    AdamW opt(params, o);
+    const std::vector<std::vector<float>> grads = {{0.1f, -0.2f, 0.3f, 0.f}, {-0.5f, 0.05f, 0.2f, 1.f}};
+    std::vector<double> pw = {1, -2, 0.5, 3}, m(4, 0), v(4, 0);
+    for (int t = 1; t <= 2; ++t) {
+        w.set_grad(Tensor::from_vector({2, 2}, grads[size_t(t - 1)]));
+        b.set_grad(Tensor::from_vector({2}, {1.f, -1.f}));
+        const float lr = 0.01f * float(t);
+        opt.step(lr);
+        for (size_t j = 0; j < 4; ++j) {  // float64 reference of the same formula
+            const double g = grads[size_t(t - 1)][j];
+            pw[j] *= 1 - double(lr) * 0.1;
+            m[j] = 0.9 * m[j] + 0.1 * g;
+            v[j] = 0.95 * v[j] + 0.05 * g * g;
+            const double mh = m[j] / (1 - std::pow(0.9, t)), vh = v[j] / (1 - std::pow(0.95, t));
+            pw[j] -= lr * mh / (std::sqrt(vh) + 1e-8);
+        }
+    }
+    for (size_t j = 0; j < 4; ++j) EXPECT_NEAR(w.to_vector()[j], pw[j], 1e-6) << j;
+    // The bias takes no decay: two steps of ±1 gradients move it by exactly lr each (m̂/√v̂ = ±1).
+    EXPECT_NEAR(b.at({0}), 0.25f - 0.01f - 0.02f, 1e-6);
+    EXPECT_NEAR(b.at({1}), -1.f + 0.01f + 0.02f, 1e-6);
+    EXPECT_EQ(opt.steps(), 2);
+}
+
+TEST(AdamW, ParameterGroupsAsNanoGpt) {
+    const Tensor matrix = Tensor::zeros({4, 4}), vector = Tensor::zeros({4});
+    EXPECT_TRUE(takes_weight_decay("layers.0.self_attn.q_proj.weight", matrix));
+    EXPECT_TRUE(takes_weight_decay("lm_head.weight", matrix));
+    EXPECT_FALSE(takes_weight_decay("layers.0.self_attn.q_proj.bias", vector));
+    EXPECT_FALSE(takes_weight_decay("layers.0.attn_norm.weight", vector));
+    EXPECT_FALSE(takes_weight_decay("embeddings.token.weight", matrix));
+    EXPECT_FALSE(takes_weight_decay("embeddings.position.weight", matrix));
+}
+
+TEST(AdamW, StateRoundTripsAndChecksShapes) {
+    Tensor w = Tensor::ones({3, 2});
+    w.requires_grad_(true);
+    AdamW a({{"w", &w}});
+    w.set_grad(Tensor::full({3, 2}, 0.5f));
+    a.step(0.1f);
+    Tensor w2 = Tensor::ones({3, 2});
+    AdamW b({{"w", &w2}});
+    b.load_state(a.state());
+    EXPECT_EQ(b.steps(), 1);
+    EXPECT_EQ(b.state().at("m.w").to_vector(), a.state().at("m.w").to_vector());
+    Tensor wrong = Tensor::ones({2, 3});
+    AdamW c({{"w", &wrong}});
+    EXPECT_THROW(c.load_state(a.state()), Error);
+}
+
+TEST(AdamW, ClipGradNormScalesToTheGlobalNorm) {
+    Tensor a = Tensor::zeros({1}), b = Tensor::zeros({1});
+    a.set_grad(Tensor::from_vector({1}, {3.f}));
+    b.set_grad(Tensor::from_vector({1}, {4.f}));
+    NamedParameters params = {{"a", &a}, {"b", &b}};
+    EXPECT_FLOAT_EQ(clip_grad_norm(params, 1.f), 5.f);
+    EXPECT_NEAR(a.grad().item(), 0.6f, 1e-6);
+    EXPECT_NEAR(b.grad().item(), 0.8f, 1e-6);
+    EXPECT_NEAR(clip_grad_norm(params, 10.f), 1.f, 1e-6);  // below the limit: untouched
+    EXPECT_NEAR(a.grad().item(), 0.6f, 1e-6);
+}
+
+TEST(AdamW, WarmupThenCosineSchedule) {
+    const LrSchedule s{1e-3f, 1e-4f, 10, 110};
+    EXPECT_FLOAT_EQ(s.at(0), 1e-3f * 1 / 11);
+    EXPECT_FLOAT_EQ(s.at(9), 1e-3f * 10 / 11);
+    EXPECT_FLOAT_EQ(s.at(10), 1e-3f);                        // the peak
+    EXPECT_NEAR(s.at(60), (1e-3f + 1e-4f) / 2, 1e-9);       // half way down the cosine
+    EXPECT_FLOAT_EQ(s.at(110), 1e-4f);
+    EXPECT_FLOAT_EQ(s.at(500), 1e-4f);
+    for (int64_t t = 11; t <= 110; ++t) EXPECT_LE(s.at(t), s.at(t - 1));
+}
+
+// ---------------------------------------------------------------- data
+TEST(TrainData, CharVocabRoundTrips) {
+    const CharVocab v("hello world", {"<pad>"});
+    EXPECT_EQ(v.size(), 1 + 8);  // " dehlorw"
+    EXPECT_EQ(v.decode(v.encode("low")), "low");
+    EXPECT_EQ(v.encode(" ")[0], 1);  // first after the special
+    EXPECT_THROW(v.encode("z"), Error);
+}
+
+TEST(TrainData, CausalBlocksAreShiftedAndSeeded) {
+    std::vector<int64_t> tokens(1000);
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int64_t(i);
+    Generator g1(3), g2(3);
+    const Batch a = causal_lm_batch(tokens, 5, 8, g1), b = causal_lm_batch(tokens, 5, 8, g2);
+    EXPECT_EQ(a.input.ids, b.input.ids);
+    for (size_t i = 0; i < a.targets.size(); ++i) EXPECT_EQ(a.targets[i], a.input.ids[i] + 1);
+    for (int64_t r = 0; r < 5; ++r)
+        for (int64_t t = 1; t < 8; ++t) EXPECT_EQ(a.input.ids[size_t(r * 8 + t)], a.input.ids[size_t(r * 8)] + t);
+    const auto [train, val] = split_tokens(tokens);
+    EXPECT_EQ(train.size(), 900u);
+    EXPECT_EQ(val.front(), 900);
+}
+
+TEST(TrainData, BertMaskingIs15PercentSplit801010) {
+    Batch b;
+    const int64_t B = 64, T = 512, V = 100, mask = 1;
+    b.input.shape = {B, T};
+    for (int64_t i = 0; i < B * T; ++i) b.input.ids.push_back(2 + i % 98);
+    const std::vector<int64_t> original = b.input.ids;
+    Generator g(11);
+    mask_tokens(b, mask, V, g);
+    int64_t chosen = 0, masked = 0, kept = 0, outside = 0;
+    for (size_t i = 0; i < original.size(); ++i) {
+        if (b.targets[i] == kIgnore) {
+            outside += b.input.ids[i] != original[i];  // unchosen positions never change
+            continue;
+        }
+        ++chosen;
+        EXPECT_EQ(b.targets[i], original[i]);
+        masked += b.input.ids[i] == mask;
+        kept += b.input.ids[i] == original[i];
+    }
+    EXPECT_EQ(outside, 0);
+    const double n = double(B * T);
+    EXPECT_NEAR(chosen / n, 0.15, 0.01);
+    EXPECT_NEAR(masked / double(chosen), 0.8, 0.02);
+    EXPECT_NEAR(kept / double(chosen), 0.1 + 0.1 / V, 0.02);  // 10% kept + random draws that hit the original
+}
+
+TEST(TrainData, Seq2SeqBatchesPadAndTeacherForce) {
+    const std::string dir = temp_dir("pairs");
+    std::ofstream(dir + "/pairs.tsv") << "abc\txy\nd\tyyyx\n\n";
+    const auto text = read_pairs(dir + "/pairs.tsv");
+    ASSERT_EQ(text.size(), 2u);
+    EXPECT_EQ(text[1].second, "yyyx");
+    const CharVocab v("abcdxy", {"<pad>", "<bos>", "<eos>"});
+    std::vector<Pair> pairs;
+    for (const auto& [s, t] : text) pairs.push_back({v.encode(s), v.encode(t)});
+    const Batch b = seq2seq_batch_range(pairs, 0, 2, 0, 1, 2, 64);
+    EXPECT_EQ(b.source.shape, (Shape{2, 3}));
+    EXPECT_EQ(b.source.lengths, (std::vector<int64_t>{3, 1}));
+    EXPECT_EQ(b.input.shape, (Shape{2, 5}));
+    EXPECT_EQ(b.input.lengths, (std::vector<int64_t>{3, 5}));
+    const int64_t x = v.encode("x")[0], y = v.encode("y")[0];
+    EXPECT_EQ(b.input.ids, (std::vector<int64_t>{1, x, y, 0, 0, 1, y, y, y, x}));
+    EXPECT_EQ(b.targets, (std::vector<int64_t>{x, y, 2, kIgnore, kIgnore, y, y, y, x, 2}));
+    std::ofstream(dir + "/bad.tsv") << "no tab here\n";
+    EXPECT_THROW(read_pairs(dir + "/bad.tsv"), Error);
+}
+
+// ---------------------------------------------------------------- checkpoints
+TEST(Checkpoint, RoundTripsModelOptimizerAndStreams) {
+    const std::string dir = temp_dir("roundtrip");
+    Tensor w = Tensor::from_vector({2, 2}, {1, 2, 3, 4});
+    w.requires_grad_(true);
+    NamedParameters params = {{"w", &w}};
+    AdamW opt(params);
+    w.set_grad(Tensor::ones({2, 2}));
+    opt.step(0.1f);
+    TrainingState state;
+    state.step = 1;
+    state.generators["data"] = Generator(42);
+    state.generators["data"].next_u64();
+    state.metadata["note"] = "hello";
+    save_training_checkpoint(dir + "/c.safetensors", params, opt, state);
+
+    Tensor w2 = Tensor::zeros({2, 2});
+    NamedParameters params2 = {{"w", &w2}};
+    AdamW opt2(params2);
+    const TrainingState back = load_training_checkpoint(dir + "/c.safetensors", params2, opt2);
+    EXPECT_EQ(w2.to_vector(), w.to_vector());
+    EXPECT_EQ(opt2.state().at("v.w").to_vector(), opt.state().at("v.w").to_vector());
+    EXPECT_EQ(opt2.steps(), 1);
+    EXPECT_EQ(back.step, 1);
+    EXPECT_EQ(back.metadata.at("note"), "hello");
+    EXPECT_EQ(back.generators.at("data").state(), state.generators.at("data").state());
+}
+
+// The writer is SIGKILLed at random moments while rewriting a ~24 MB checkpoint; every time,
+// the file at the path still loads and holds one complete version.
+TEST(Checkpoint, KilledWriterLeavesThePreviousCheckpointLoadable) {
+    const std::string dir = temp_dir("kill");
+    const std::string path = dir + "/c.safetensors";
+    Tensor big = Tensor::full({1536, 1024}, 1.f);  // 6 MB of parameter, 3 × that with the moments
+    NamedParameters params = {{"big", &big}};
+    AdamW opt(params);
+    TrainingState state;
+    state.step = 1;
+    save_training_checkpoint(path, params, opt, state);
+    std::mt19937 rng(1234);
+    int killed_mid_write = 0;
+    for (int round = 0; round < 8; ++round) {
+        const pid_t child = ::fork();
+        ASSERT_GE(child, 0);
+        if (child == 0) {  // the writer: new versions forever, step 2, 3, ...
+            for (int64_t version = 2;; ++version) {
+                std::fill_n(big.data(), big.numel(), float(version));
+                state.step = version;
+                save_training_checkpoint(path, params, opt, state);
+            }
+        }
+        ::usleep(useconds_t(std::uniform_int_distribution<int>(5000, 120000)(rng)));
+        ::kill(child, SIGKILL);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        ASSERT_TRUE(WIFSIGNALED(status));
+        // A torn temporary ("c.safetensors.tmp.<pid>") means the kill interrupted a write.
+        bool torn = false;
+        for (const auto& entry : fs::directory_iterator(dir))
+            if (entry.path().filename().string().rfind("c.safetensors.tmp", 0) == 0) {
+                torn = true;
+                fs::remove(entry.path());
+            }
+        killed_mid_write += torn;
+
+        Tensor loaded = Tensor::zeros({1536, 1024});
+        NamedParameters into = {{"big", &loaded}};
+        AdamW opt2(into);
+        TrainingState back;
+        ASSERT_NO_THROW(back = load_training_checkpoint(path, into, opt2)) << "round " << round;
+        const std::vector<float> v = loaded.to_vector();
+        const float first = v.front();
+        EXPECT_EQ(std::count(v.begin(), v.end(), first), int64_t(v.size())) << "a torn checkpoint in round " << round;
+        EXPECT_EQ(int64_t(first), back.step > 1 ? back.step : 1) << "the data belongs to the step recorded";
+    }
+    std::printf("killed the writer 8 times, %d of them with a half-written temporary on disk\n", killed_mid_write);
+    EXPECT_GT(killed_mid_write, 0) << "no kill landed during a write: the test proved nothing";
+}
+
+// N steps straight vs N/2, stop, resume, N/2: every loss equal bit for bit (one thread, dropout on).
+TEST(Checkpoint, ResumeReproducesTheUninterruptedLosses) {
+    const std::string dir = temp_dir("resume");
+    TrainOptions o = tiny_gpt(dir);
+    o.dropout = 0.1f;
+    o.out = dir + "/straight";
+    const TrainResult straight = train(o);
+    ASSERT_EQ(straight.train_losses.size(), 12u);
+
+    o.out = dir + "/split";
+    o.stop_after = 6;
+    const TrainResult first = train(o);
+    ASSERT_EQ(first.steps_done, 6);
+    EXPECT_FALSE(fs::exists(o.out + "/model.safetensors"));  // not finished: no final model yet
+    o.stop_after = -1;
+    o.resume = true;
+    const TrainResult second = train(o);
+    ASSERT_EQ(second.train_losses.size(), 6u);
+    std::vector<float> joined = first.train_losses;
+    joined.insert(joined.end(), second.train_losses.begin(), second.train_losses.end());
+    for (size_t i = 0; i < joined.size(); ++i)
+        EXPECT_EQ(std::memcmp(&joined[i], &straight.train_losses[i], 4), 0)
+            << "step " << i + 1 << ": resumed " << joined[i] << " vs straight " << straight.train_losses[i];
+    ASSERT_EQ(second.val_losses.size(), straight.val_losses.size() - first.val_losses.size());
+    EXPECT_EQ(second.val_losses.back().second, straight.val_losses.back().second);
+    // The two final models are the same bytes' worth of numbers.
+    const auto a = load_safetensors(dir + "/straight/model.safetensors"), b = load_safetensors(dir + "/split/model.safetensors");
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, t] : a) EXPECT_EQ(t.to_vector(), b.at(name).to_vector()) << name;
+    // loss.csv carries the whole history across the resume: a header and 12 rows.
+    const std::string csv = read_file(dir + "/split/loss.csv");
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 13) << csv;
+    EXPECT_EQ(csv, read_file(dir + "/straight/loss.csv"));
+}
+
+TEST(Checkpoint, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
+    const std::string dir = temp_dir("nan");
+    TrainOptions o = tiny_gpt(dir);
+    o.steps = 40, o.warmup = 0, o.eval_every = 2, o.grad_clip = 0;
+    o.stop_after = 4;  // a good checkpoint at step 4
+    train(o);
+    const std::string path = o.out + "/checkpoint.safetensors";
+    const std::string before = read_file(path);
+    o.stop_after = -1, o.resume = true;
+    o.lr = 1e30f;  // the next update throws the weights to ±1e30: logits overflow
+    try {
+        train(o);
+        FAIL() << "training with lr 1e30 did not stop";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("not finite"), std::string::npos) << what;
+        EXPECT_NE(what.find("intact"), std::string::npos) << what;
+        std::printf("stopped with: %s\n", what.c_str());
+    }
+    // The last good checkpoint is byte for byte what it was, and loads with finite weights.
+    EXPECT_EQ(read_file(path), before);
+    EXPECT_EQ(read_safetensors_metadata(path).at("step"), "4");
+    for (const auto& [name, t] : load_safetensors(path))
+        for (float v : t.to_vector()) ASSERT_TRUE(std::isfinite(v)) << name;
+}
+
+// ---------------------------------------------------------------- outputs
+TEST(TrainLoop, WritesAPngLossCurve) {
+    const std::string dir = temp_dir("plot");
+    Series a{{0, 1, 2, 3}, {4, 3, 2.5, 2}, 0, 0, 255}, b{{0, 3}, {4.2, 2.4}, 255, 0, 0};
+    write_line_plot_png(dir + "/p.png", {a, b}, 320, 200);
+    const std::string png = read_file(dir + "/p.png");
+    ASSERT_GT(png.size(), 33u);
+    EXPECT_EQ(png.substr(1, 3), "PNG");
+    auto be32 = [&](size_t at) { return (uint8_t(png[at]) << 24) | (uint8_t(png[at + 1]) << 16) | (uint8_t(png[at + 2]) << 8) | uint8_t(png[at + 3]); };
+    EXPECT_EQ(be32(16), 320u);  // IHDR width, height
+    EXPECT_EQ(be32(20), 200u);
+}
+
+TEST(TrainLoop, GptLearnsAndWritesItsOutputs) {
+    const std::string dir = temp_dir("gpt");
+    TrainOptions o = tiny_gpt(dir);
+    o.steps = 60, o.eval_every = 20, o.lr = 1e-2f, o.warmup = 5;
+    const TrainResult r = train(o);
+    ASSERT_EQ(r.val_losses.size(), 3u);
+    EXPECT_LT(r.val_losses.back().second, r.val_losses.front().second);
+    EXPECT_LT(r.train_losses.back(), 0.7f * r.train_losses.front());
+    for (const char* f : {"model.safetensors", "config.json", "char_vocab.json", "loss.csv", "loss.png", "checkpoint.safetensors"})
+        EXPECT_TRUE(fs::exists(o.out + "/" + f)) << f;
+    const TransformerConfig c = config_from_json(read_file(o.out + "/config.json"));
+    EXPECT_EQ(c.n_layers, 2);
+    Transformer model(c, 0);
+    NamedParameters params = model.parameters();
+    load_parameters(params, load_safetensors(o.out + "/model.safetensors"));
+    std::printf("tiny gpt: train loss %.3f -> %.3f, val %.3f -> %.3f\n", r.train_losses.front(), r.train_losses.back(),
+                r.val_losses.front().second, r.val_losses.back().second);
+}
+
+TEST(TrainLoop, BertMlmAndSeq2SeqLearn) {
+    const std::string dir = temp_dir("bert");
+    TrainOptions o = tiny_gpt(dir);
+    o.arch = TrainArch::bert;
+    o.steps = 60, o.eval_every = 30, o.lr = 5e-3f, o.warmup = 5, o.batch_size = 8;
+    const TrainResult bert = train(o);
+    EXPECT_LT(bert.val_losses.back().second, bert.train_losses.front() - 0.5f);  // from ≈ ln V
+
+    std::ofstream pairs(dir + "/pairs.tsv");
+    for (int i = 0; i < 400; ++i) {  // reverse a short string of letters
+        std::string s;
+        for (int k = 0; k < 3 + i % 4; ++k) s.push_back(char('a' + (i * 7 + k * 3) % 9));
+        pairs << s << '\t' << std::string(s.rbegin(), s.rend()) << '\n';
+    }
+    pairs.close();
+    TrainOptions s = tiny_gpt(dir);
+    s.arch = TrainArch::seq2seq;
+    s.data = dir + "/pairs.tsv";
+    s.out = dir + "/seq2seq";
+    s.steps = 80, s.eval_every = 40, s.lr = 5e-3f, s.warmup = 5, s.batch_size = 16;
+    const TrainResult r = train(s);
+    EXPECT_LT(r.val_losses.back().second, 0.7f * r.train_losses.front());
+    std::printf("bert train %.3f -> val %.3f; seq2seq train %.3f -> val %.3f\n", bert.train_losses.front(),
+                bert.val_losses.back().second, r.train_losses.front(), r.val_losses.back().second);
+}
+
+TEST(TrainLoop, CliTrainsFromFlagsAndFromAConfigFile) {
+    const std::string dir = temp_dir("cli");
+    const std::string data = corpus_file(dir);
+    const std::string cmd = std::string(ATTEND_CLI) + " train --arch gpt --data " + data + " --out " + dir +
+                            "/a --layers 1 --heads 2 --dim 16 --block-size 8 --batch-size 2 --steps 6 --warmup 1"
+                            " --eval-every 3 --lr 1e-3 --threads 1 2> " + dir + "/err.txt";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir + "/err.txt");
+    EXPECT_TRUE(fs::exists(dir + "/a/model.safetensors"));
+    const std::string err = read_file(dir + "/err.txt");
+    EXPECT_NE(err.find("val loss"), std::string::npos) << err;
+    EXPECT_EQ(err.find('\r'), std::string::npos) << "not a terminal: plain lines, no bar";
+
+    std::ofstream(dir + "/cfg.json") << R"({"arch": "gpt", "layers": 1, "heads": 1, "dim": 8, "block_size": 8,
+        "batch_size": 2, "steps": 4, "eval_every": 2, "data": ")" << data << R"("})";
+    const std::string cmd2 = std::string(ATTEND_CLI) + " train --config " + dir + "/cfg.json --out " + dir + "/b 2>/dev/null";
+    ASSERT_EQ(std::system(cmd2.c_str()), 0);
+    EXPECT_EQ(config_from_json(read_file(dir + "/b/config.json")).d_model, 8);
+
+    const std::string bad = std::string(ATTEND_CLI) + " train --arch gpt --data /nonexistent --out " + dir + "/c 2> " + dir + "/err2.txt";
+    EXPECT_NE(std::system(bad.c_str()), 0);
+    EXPECT_NE(read_file(dir + "/err2.txt").find("cannot open"), std::string::npos);
+}
