@@ -72,10 +72,16 @@ Stack::Stack(const TransformerConfig& c, int64_t n_layers, const BlockOptions& o
     if (c.final_norm) norm = Norm(c.norm, c.d_model, c.norm_eps);
 }
 
-Tensor Stack::forward(const Tensor& x, BlockArgs args, const ForwardMode& mode) const {
+Tensor Stack::forward(const Tensor& x, BlockArgs args, const ForwardMode& mode, std::vector<Tensor>* self_weights,
+                      std::vector<Tensor>* cross_weights) const {
+    // Asking a block for its weights selects the reference path for that block (attention.hpp).
+    if (self_weights) self_weights->assign(layers.size(), Tensor());
+    if (cross_weights) cross_weights->assign(layers.size(), Tensor());
     Tensor h = x;  // (B, T, E)
     for (size_t l = 0; l < layers.size(); ++l) {
         args.layer = int64_t(l);
+        if (self_weights) args.self_weights = &(*self_weights)[l];
+        if (cross_weights && layers[l].cross_attn) args.cross_weights = &(*cross_weights)[l];
         h = layers[l].forward(h, args, mode);
     }
     return has_norm ? norm.forward(h) : h;
@@ -204,30 +210,33 @@ void Transformer::check_tokens(const TokenBatch& t, const char* what) const {
                  " carry token types but the config has type_vocab_size=0");
 }
 
-Tensor Transformer::hidden_states(const TokenBatch& tokens, const ForwardMode& mode) const {
+Tensor Transformer::hidden_states(const TokenBatch& tokens, const ForwardMode& mode, AttentionCapture* capture) const {
     ATTEND_CHECK(config_.shape != ModelShape::encoder_decoder,
                  "an encoder_decoder model takes a source and a target: call forward(src, tgt) or encode/decode");
     check_tokens(tokens, "tokens");
     BlockArgs args;
     args.self_mask.key_lengths = tokens.lengths;  // padding; a decoder's blocks add causal
     const Tensor x = embeddings.forward(tokens, {}, mode);
-    return (config_.shape == ModelShape::encoder ? encoder : decoder).forward(x, args, mode);
+    if (config_.shape == ModelShape::encoder)
+        return encoder.forward(x, args, mode, capture ? &capture->encoder_self : nullptr);
+    return decoder.forward(x, args, mode, capture ? &capture->decoder_self : nullptr);
 }
 
-Tensor Transformer::forward(const TokenBatch& tokens, const ForwardMode& mode) const {
-    return head(hidden_states(tokens, mode), mode);
+Tensor Transformer::forward(const TokenBatch& tokens, const ForwardMode& mode, AttentionCapture* capture) const {
+    return head(hidden_states(tokens, mode, capture), mode);
 }
 
-Tensor Transformer::encode(const TokenBatch& src, const ForwardMode& mode) const {
+Tensor Transformer::encode(const TokenBatch& src, const ForwardMode& mode, AttentionCapture* capture) const {
     ATTEND_CHECK(config_.shape != ModelShape::decoder, "a decoder-only model has no encoder; call forward(tokens)");
     check_tokens(src, "source tokens");
     BlockArgs args;
     args.self_mask.key_lengths = src.lengths;
-    return encoder.forward(embeddings.forward(src, {}, mode), args, mode);  // (B, S, E)
+    return encoder.forward(embeddings.forward(src, {}, mode), args, mode,
+                           capture ? &capture->encoder_self : nullptr);  // (B, S, E)
 }
 
 Tensor Transformer::decode(const TokenBatch& tgt, const Tensor& memory, const std::vector<int64_t>& memory_lengths,
-                           const ForwardMode& mode) const {
+                           const ForwardMode& mode, AttentionCapture* capture) const {
     ATTEND_CHECK(config_.shape == ModelShape::encoder_decoder, "decode needs an encoder_decoder model, this one is ",
                  name_of(config_.shape));
     check_tokens(tgt, "target tokens");
@@ -239,11 +248,14 @@ Tensor Transformer::decode(const TokenBatch& tgt, const Tensor& memory, const st
     args.self_mask.key_lengths = tgt.lengths;
     args.memory = memory;
     args.memory_mask.key_lengths = memory_lengths;
-    return head(decoder.forward(embeddings.forward(tgt, {}, mode), args, mode), mode);
+    return head(decoder.forward(embeddings.forward(tgt, {}, mode), args, mode, capture ? &capture->decoder_self : nullptr,
+                                capture ? &capture->cross : nullptr),
+                mode);
 }
 
-Tensor Transformer::forward(const TokenBatch& src, const TokenBatch& tgt, const ForwardMode& mode) const {
-    return decode(tgt, encode(src, mode), src.lengths, mode);
+Tensor Transformer::forward(const TokenBatch& src, const TokenBatch& tgt, const ForwardMode& mode,
+                            AttentionCapture* capture) const {
+    return decode(tgt, encode(src, mode, capture), src.lengths, mode, capture);
 }
 
 Tensor Transformer::decoder_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,

@@ -61,6 +61,17 @@ struct TokenBatch {
 // ignore_index — the next token of every position, padding and the last token ignored.
 std::vector<int64_t> next_token_targets(const TokenBatch& tokens, int64_t ignore_index = -100);
 
+// Every layer's attention weights from one full pass, for looking at them (viz/). A layer
+// that captures runs the reference attention path, which materialises the weights (the
+// fused kernel never does); its output is the reference path's, equal to the fused one's
+// to rounding. A pass given a capture refills the vectors of the stacks it runs, one tensor
+// per layer.
+struct AttentionCapture {
+    std::vector<Tensor> encoder_self;  // per encoder layer (B, H, S, S); an encoder-only model's layers
+    std::vector<Tensor> decoder_self;  // per decoder layer (B, H, T, T); a decoder-only model's layers
+    std::vector<Tensor> cross;         // per decoder layer (B, H, T, S): target queries on source keys
+};
+
 // The front: token embedding, positions, token types, norm, dropout.
 class Embeddings {
 public:
@@ -90,8 +101,10 @@ public:
     Stack(const TransformerConfig& config, int64_t n_layers, const BlockOptions& options, Generator& gen);
 
     // x (B, T, E) -> (B, T, E). `args` is handed to every block, with args.layer set to the
-    // block's index (its slot in a KV cache).
-    Tensor forward(const Tensor& x, BlockArgs args, const ForwardMode& mode = {}) const;
+    // block's index (its slot in a KV cache). self_weights / cross_weights, when given, are
+    // resized to one tensor per layer and receive each block's weights (B, H, Tq, Tk).
+    Tensor forward(const Tensor& x, BlockArgs args, const ForwardMode& mode = {},
+                   std::vector<Tensor>* self_weights = nullptr, std::vector<Tensor>* cross_weights = nullptr) const;
     void collect_parameters(const std::string& prefix, NamedParameters& out);
 
     std::vector<Block> layers;
@@ -141,20 +154,23 @@ public:
     const TransformerConfig& config() const { return config_; }
 
     // ---- full passes (training, scoring) ----
+    // Each takes an optional AttentionCapture that receives the weights of the layers it runs.
     // Encoder-only and decoder-only models: the head's output — lm/mlm (B, T, V), classifier
     // (B, n_classes), none the final hidden states (B, T, E).
-    Tensor forward(const TokenBatch& tokens, const ForwardMode& mode = {}) const;
+    Tensor forward(const TokenBatch& tokens, const ForwardMode& mode = {}, AttentionCapture* capture = nullptr) const;
     // Encoder–decoder: decode(tgt, encode(src), src.lengths) — (B, T, V) for seq2seq.
-    Tensor forward(const TokenBatch& src, const TokenBatch& tgt, const ForwardMode& mode = {}) const;
+    Tensor forward(const TokenBatch& src, const TokenBatch& tgt, const ForwardMode& mode = {},
+                   AttentionCapture* capture = nullptr) const;
 
     // Encoder-only and decoder-only models: the stack's output, before the head (B, T, E).
-    Tensor hidden_states(const TokenBatch& tokens, const ForwardMode& mode = {}) const;
+    Tensor hidden_states(const TokenBatch& tokens, const ForwardMode& mode = {},
+                         AttentionCapture* capture = nullptr) const;
     // The encoder's output (B, S, E): the memory of an encoder–decoder, or an encoder's hidden states.
-    Tensor encode(const TokenBatch& src, const ForwardMode& mode = {}) const;
+    Tensor encode(const TokenBatch& src, const ForwardMode& mode = {}, AttentionCapture* capture = nullptr) const;
     // Encoder–decoder: the target through the decoder, attending to `memory` (B, S, E) whose
     // positions s ≥ memory_lengths[b] are padding (empty: none) -> the head's output.
     Tensor decode(const TokenBatch& tgt, const Tensor& memory, const std::vector<int64_t>& memory_lengths = {},
-                  const ForwardMode& mode = {}) const;
+                  const ForwardMode& mode = {}, AttentionCapture* capture = nullptr) const;
     // The head on final hidden states h (B, T, E) (lm/mlm/seq2seq logits, classifier logits, or h).
     Tensor head(const Tensor& h, const ForwardMode& mode = {}) const;
 

@@ -1,0 +1,37 @@
+// viz/files.cpp — temporary file, then rename (see files.hpp).
+#include "files.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "attend/error.hpp"
+
+namespace attend::viz {
+
+void write_atomically(const std::string& path, const std::function<bool(std::FILE*)>& write) {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    ATTEND_CHECK(f != nullptr, path, ": cannot create ", tmp, ": ", std::strerror(errno));
+    bool ok = false;
+    try {
+        ok = write(f);
+    } catch (...) {
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        throw;
+    }
+    ok = std::fflush(f) == 0 && ok;
+    ok = std::fclose(f) == 0 && ok;
+    const int saved = errno;
+    if (ok && std::rename(tmp.c_str(), path.c_str()) == 0) return;
+    std::remove(tmp.c_str());
+    ATTEND_CHECK(false, path, ": cannot write the file: ", std::strerror(saved != 0 ? saved : errno));
+}
+
+void write_text_atomically(const std::string& path, std::string_view text) {
+    write_atomically(path, [&](std::FILE* f) { return std::fwrite(text.data(), 1, text.size(), f) == text.size(); });
+}
+
+}  // namespace attend::viz
