@@ -9,6 +9,8 @@
 #   libcli11-dev                 the attend command line
 #   libgtest-dev libgmock-dev    the test suite
 #   libbenchmark-dev             bench/ (Google Benchmark)
+#   libpng-dev                   loss curves and attention heatmaps (PNG)
+#   chromium fonts-dejavu-core   the browser test of the attention page (headless)
 #   libopenblas-dev libblis-dev  the other BLAS candidates, measured by bench/gemm_libraries
 #   python3-torch python3-numpy  PyTorch 1.13: tests/reference/*.py compute expected values
 #   git ca-certificates          cloning the repository
@@ -18,6 +20,7 @@ packages=(
   build-essential cmake
   libdnnl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libpng-dev chromium fonts-dejavu-core
   libopenblas-dev libblis-dev
   python3-torch python3-numpy
   git ca-certificates

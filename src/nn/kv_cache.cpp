@@ -155,6 +155,31 @@ void KVCache::reset(int64_t b) {
     lengths_[b] = 0;
 }
 
+void KVCache::reorder(const std::vector<int64_t>& rows) {
+    ATTEND_CHECK(!in_step_, "KVCache::reorder during an open step");
+    ATTEND_CHECK(int64_t(rows.size()) == batch_, "KVCache::reorder needs one source row per sequence (",
+                 batch_, "), got ", rows.size());
+    for (int64_t r : rows)
+        ATTEND_CHECK(r >= 0 && r < batch_, "KVCache::reorder: row ", r, " is outside the batch of ", batch_);
+    // Gather into fresh buffers: a row may be both read and overwritten (a permutation).
+    auto gather = [&](const Tensor& t) {  // (B, ...) -> (B, ...) with row b = t[rows[b]]
+        const Tensor src = t.contiguous();
+        Tensor dst = Tensor::zeros(src.shape());
+        const int64_t row = src.numel() / batch_;
+        for (int64_t b = 0; b < batch_; ++b)
+            std::memcpy(dst.data() + b * row, src.data() + rows[b] * row, sizeof(float) * size_t(row));
+        return dst;
+    };
+    NoGradGuard no_grad;
+    for (int64_t l = 0; l < n_layers(); ++l) {
+        k_[l] = gather(k_[l]), v_[l] = gather(v_[l]);
+        if (cross_k_[l].defined()) cross_k_[l] = gather(cross_k_[l]), cross_v_[l] = gather(cross_v_[l]);
+    }
+    std::vector<int64_t> lengths;
+    for (int64_t b = 0; b < batch_; ++b) lengths.push_back(lengths_[rows[b]]);
+    lengths_ = std::move(lengths);
+}
+
 const Tensor& KVCache::k(int64_t layer) const {
     check_layer(layer, "KVCache::k");
     return k_[layer];

@@ -4,4 +4,12 @@
 
 namespace attend::cli {
 void register_explain(CLI::App& app);  // explain.cpp
+void register_demo(CLI::App& app);     // demo.cpp
+void explain_sentence(const std::string& text);  // explain.cpp: the basic walkthrough, as `attend explain TEXT`
+void register_train(CLI::App& app);    // train.cpp
+void register_generate(CLI::App& app);    // generate.cpp
+void register_tokenize(CLI::App& app);    // tokenize.cpp
+void register_perplexity(CLI::App& app);  // perplexity.cpp
+void register_encode(CLI::App& app);      // encode.cpp
+void register_viz(CLI::App& app);         // viz.cpp
 }

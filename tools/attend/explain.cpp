@@ -335,6 +335,12 @@ void run_explain(const ExplainOptions& o) {
 
 }  // namespace
 
+void explain_sentence(const std::string& text) {
+    ExplainOptions options;
+    options.text = text;
+    run_explain(options);
+}
+
 void register_explain(CLI::App& app) {
     auto options = std::make_shared<ExplainOptions>();
     CLI::App* cmd = app.add_subcommand("explain", "Walk through self-attention step by step on a short sentence");

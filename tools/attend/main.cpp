@@ -12,6 +12,13 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("attend ") + attend::version());
     app.require_subcommand(1);
     attend::cli::register_explain(app);
+    attend::cli::register_demo(app);
+    attend::cli::register_train(app);
+    attend::cli::register_generate(app);
+    attend::cli::register_tokenize(app);
+    attend::cli::register_perplexity(app);
+    attend::cli::register_encode(app);
+    attend::cli::register_viz(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

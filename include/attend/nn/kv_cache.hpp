@@ -96,6 +96,11 @@ public:
     void reset();
     void reset(int64_t b);
 
+    // Row b becomes what row rows[b] was (its keys, values, length and cross memory), for
+    // every b at once — beam search re-ranking its beams. rows: batch() entries in
+    // [0, batch()), repeats allowed (two beams continuing one parent). No step may be open.
+    void reorder(const std::vector<int64_t>& rows);
+
     const Tensor& k(int64_t layer) const;
     const Tensor& v(int64_t layer) const;
 

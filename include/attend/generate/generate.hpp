@@ -1,0 +1,58 @@
+// generate/generate.hpp — continue several prompts at once with a decoder and its KV cache.
+//
+//   step 0   one ragged step: every prompt, right-padded to the longest, with n_new = its
+//            length; the logits at each prompt's last token give its first new token
+//   step s   one token per unfinished sequence (Tq = 1, n_new = 1); finished sequences take
+//            part with n_new = 0 and their slot reset, so they cost no attention and their
+//            idle row stays at position 0
+//
+// A sequence finishes when it draws a stop token (not emitted, not kept), when it has
+// max_new_tokens new tokens, or when it fills the model's context (max_positions). Every
+// new token is handed to the callback as soon as it is chosen — the streaming hook — in
+// sequence order within a step.
+//
+// Sequence b samples with its own Generator seeded `seed + b`, so a prompt's continuation
+// does not depend on which other prompts share its batch (greedy is the same either way).
+//
+// Runs under NoGradGuard. Implemented in src/generate/generate.cpp.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "attend/generate/sampler.hpp"
+#include "attend/models/transformer.hpp"
+
+namespace attend {
+
+struct GenerateOptions {
+    int64_t max_new_tokens = 64;
+    float temperature = 1.f;  // 0: greedy
+    int64_t top_k = 0;        // 0: off
+    float top_p = 1.f;        // 1: off
+    uint64_t seed = 0;
+    std::vector<int64_t> stop_tokens;  // e.g. EOS
+    int64_t vocab_limit = 0;  // > 0: draw only ids < vocab_limit (a model vocabulary padded past its tokenizer's)
+    AttentionPath attention_path = AttentionPath::fused;
+
+    SamplingOptions sampling() const { return {temperature, top_k, top_p}; }
+};
+
+enum class FinishReason { stop_token, max_new_tokens, context_full };
+const char* name_of(FinishReason reason);  // "stop_token", ...
+
+struct Generation {
+    std::vector<int64_t> tokens;  // the new tokens (the stop token excluded)
+    FinishReason finish = FinishReason::max_new_tokens;
+    int64_t stop_token = -1;      // the stop token drawn, when finish == stop_token
+};
+
+// Called with (sequence index, new token) for every kept token, in the order generated.
+using TokenCallback = std::function<void(int64_t sequence, int64_t token)>;
+
+// prompts: one non-empty vector of token ids per sequence, any lengths ≤ max_positions.
+// The model must be decoder-only with an lm head.
+std::vector<Generation> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
+                                 const GenerateOptions& options, const TokenCallback& on_token = {});
+
+}  // namespace attend

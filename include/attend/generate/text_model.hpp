@@ -1,0 +1,56 @@
+// generate/text_model.hpp — a model and its tokenizer, loaded together and checked to fit.
+//
+//   auto lm = attend::load_text_model("stories260K/stories260K.bin");   // tok512.bin found beside it
+//   auto ids = lm.prompt_ids("Once upon a time");                        // BOS first, as Llama wants
+//   attend::generate(lm.model(), {ids}, options);
+//
+// The tokenizer is the one given, or the one io/model_loader.hpp finds beside the model.
+// Errors (attend::Error, one line, starting with the file at fault):
+//   <model>: no tokenizer beside the model (...)            none given, none found
+//   <tokenizer>: a vocabulary of N tokens does not fit ...   the tokenizer has ids the model
+//                                                             has no embedding for
+// A model vocabulary larger than the tokenizer's is accepted (GPT-2 checkpoints pad theirs to
+// a multiple of 64): vocab_limit() says which ids can be decoded.
+//
+// Implemented in src/generate/text_model.cpp.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attend/io/model_loader.hpp"
+#include "attend/tokenizers/tokenizer.hpp"
+
+namespace attend {
+
+struct TextModel {
+    LoadedModel loaded;
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::string tokenizer_path;  // where the tokenizer was read from
+
+    const Transformer& model() const { return loaded.model; }
+    int64_t vocab_limit() const { return tokenizer->vocab_size(); }
+
+    // The ids a prompt starts from: the tokenizer's special tokens added as Hugging Face's
+    // add_special_tokens=True does (Llama: BOS; BERT: [CLS] … [SEP]; GPT-2: none). An empty
+    // prompt that gives no ids starts from BOS, or else EOS (GPT-2's <|endoftext|>, which
+    // begins every document it was trained on); an Error when the model declares neither.
+    std::vector<int64_t> prompt_ids(const std::string& text) const;
+
+    // The tokens that end a generation: EOS, and BOS too for llama2.c checkpoints (a BOS in
+    // the middle starts a new story; run.c stops there).
+    std::vector<int64_t> stop_tokens() const;
+    std::optional<int64_t> bos() const;
+    std::optional<int64_t> eos() const;
+};
+
+TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path = "");
+
+// Checks `tokenizer` (read from tokenizer_path) against a model of `model_vocab` tokens; the
+// Error names the tokenizer file.
+void check_tokenizer_fits(const Tokenizer& tokenizer, const std::string& tokenizer_path, int64_t model_vocab,
+                          const std::string& model_path);
+
+}  // namespace attend

@@ -1,0 +1,125 @@
+// generate/generate.cpp — the KV-cache decoding loop (see generate/generate.hpp).
+//
+//   prompts (lengths 7, 4, 2)        step 0: Tq = 7, n_new = (7, 4, 2)  → logits at rows 6, 3, 1
+//   then while any sequence runs     step s: Tq = 1, n_new = (1 | 0 per sequence) → row 0
+//
+// The cache holds max_b(len_b) + max_new_tokens positions (at most max_positions): enough
+// for the longest sequence, and nothing the model could not place.
+#include "attend/generate/generate.hpp"
+
+#include <algorithm>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+
+namespace attend {
+
+const char* name_of(FinishReason reason) {
+    switch (reason) {
+        case FinishReason::stop_token: return "stop_token";
+        case FinishReason::max_new_tokens: return "max_new_tokens";
+        case FinishReason::context_full: return "context_full";
+    }
+    return "?";
+}
+
+std::vector<Generation> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
+                                 const GenerateOptions& options, const TokenCallback& on_token) {
+    const TransformerConfig& config = model.config();
+    ATTEND_CHECK(config.shape == ModelShape::decoder && config.head == HeadType::lm,
+                 "generate needs a decoder-only model with an lm head, this one is ", name_of(config.shape), " with a ",
+                 name_of(config.head), " head");
+    ATTEND_CHECK(!prompts.empty(), "generate needs at least one prompt");
+    ATTEND_CHECK(options.max_new_tokens >= 0, "max_new_tokens must be ≥ 0, got ", options.max_new_tokens);
+    const SamplingOptions sampling = options.sampling();
+    sampling.validate();
+
+    const int64_t B = int64_t(prompts.size()), V = config.vocab_size, context = config.max_positions;
+    int64_t longest = 0;
+    for (int64_t b = 0; b < B; ++b) {
+        const auto& p = prompts[size_t(b)];
+        ATTEND_CHECK(!p.empty(), "prompt ", b, " is empty (give at least one token, e.g. BOS)");
+        ATTEND_CHECK(context <= 0 || int64_t(p.size()) <= context, "prompt ", b, " has ", p.size(),
+                     " tokens, more than the model's context of ", context, " positions");
+        for (int64_t id : p)
+            ATTEND_CHECK(id >= 0 && id < V, "prompt ", b, " holds token ", id, ", outside the vocabulary of ", V);
+        longest = std::max(longest, int64_t(p.size()));
+    }
+    ATTEND_CHECK(options.vocab_limit >= 0 && options.vocab_limit <= V, "vocab_limit ", options.vocab_limit,
+                 " is outside [0, ", V, "] (0: the whole vocabulary)");
+    const int64_t drawable = options.vocab_limit > 0 ? options.vocab_limit : V;
+    for (int64_t id : options.stop_tokens)
+        ATTEND_CHECK(id >= 0 && id < V, "stop token ", id, " is outside the vocabulary of ", V);
+
+    std::vector<Generation> out(static_cast<size_t>(B));
+    if (options.max_new_tokens == 0) return out;
+
+    NoGradGuard no_grad;
+    ForwardMode mode;
+    mode.attention_path = options.attention_path;
+    const int64_t capacity =
+        context > 0 ? std::min(context, longest + options.max_new_tokens) : longest + options.max_new_tokens;
+    KVCache cache = model.make_cache(B, capacity);
+    std::vector<Sampler> samplers;
+    for (int64_t b = 0; b < B; ++b) samplers.emplace_back(sampling, options.seed + uint64_t(b));
+    std::vector<bool> running(size_t(B), true);
+
+    // Step 0: the prompts, right-padded (the padding id 0 is never stored in the cache).
+    TokenBatch step;
+    step.shape = {B, longest};
+    step.ids.assign(size_t(B * longest), 0);
+    step.lengths.resize(size_t(B));
+    for (int64_t b = 0; b < B; ++b) {
+        const auto& p = prompts[size_t(b)];
+        std::copy(p.begin(), p.end(), step.ids.begin() + b * longest);
+        step.lengths[size_t(b)] = int64_t(p.size());
+    }
+    std::vector<int64_t> last_row = step.lengths;  // where each sequence's next-token logits are
+    for (auto& r : last_row) r -= 1;
+
+    for (;;) {
+        const Tensor logits = model.forward_step(step, cache, mode).contiguous();  // (B, Tq, V)
+        const int64_t Tq = step.length();
+        const float* z = logits.data();
+
+        std::vector<int64_t> next(size_t(B), 0);
+        bool any = false;
+        for (int64_t b = 0; b < B; ++b) {
+            if (!running[size_t(b)]) continue;
+            const int64_t token = samplers[size_t(b)](z + (b * Tq + last_row[size_t(b)]) * V, drawable);
+            Generation& g = out[size_t(b)];
+            if (std::find(options.stop_tokens.begin(), options.stop_tokens.end(), token) != options.stop_tokens.end()) {
+                g.finish = FinishReason::stop_token;
+                g.stop_token = token;
+                running[size_t(b)] = false;
+                continue;
+            }
+            g.tokens.push_back(token);
+            if (on_token) on_token(b, token);
+            if (int64_t(g.tokens.size()) >= options.max_new_tokens) {
+                g.finish = FinishReason::max_new_tokens;
+                running[size_t(b)] = false;
+            } else if (cache.lengths()[size_t(b)] + 1 > capacity) {
+                // The new token has no room to be fed back: the context is full.
+                g.finish = FinishReason::context_full;
+                running[size_t(b)] = false;
+            } else {
+                next[size_t(b)] = token;
+                any = true;
+            }
+        }
+        if (!any) break;
+
+        // A finished sequence's slot is emptied: its idle row then sits at position 0 with no
+        // keys to see (a fully masked row, defined as zeros) instead of past the context.
+        for (int64_t b = 0; b < B; ++b)
+            if (!running[size_t(b)] && cache.lengths()[size_t(b)] > 0) cache.reset(b);
+        step.shape = {B, 1};
+        step.ids = next;
+        for (int64_t b = 0; b < B; ++b) step.lengths[size_t(b)] = running[size_t(b)] ? 1 : 0;
+        std::fill(last_row.begin(), last_row.end(), 0);
+    }
+    return out;
+}
+
+}  // namespace attend

@@ -1,0 +1,178 @@
+// Sampler: the distribution each setting draws from, against distributions worked out by
+// hand, and the draws against that distribution.
+//
+// The hand example: p = (0.05, 0.5, 0.1, 0.2, 0.15) given as logits log p (shuffled so the
+// order of the vocabulary is not the order of probability). Sorted: 0.5 (id 1), 0.2 (id 3),
+// 0.15 (id 4), 0.1 (id 2), 0.05 (id 0); cumulative 0.5, 0.7, 0.85, 0.95, 1.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "attend/error.hpp"
+#include "attend/generate/sampler.hpp"
+#include "attend/random.hpp"
+
+using namespace attend;
+
+namespace {
+
+const std::vector<double> kP = {0.05, 0.5, 0.1, 0.2, 0.15};
+
+std::vector<float> logits_of(const std::vector<double>& p, double shift = 3.0) {
+    std::vector<float> z;
+    for (double x : p) z.push_back(float(std::log(x) + shift));  // a shift changes nothing
+    return z;
+}
+
+// Expected: q_i ∝ w_i over `kept`, 0 elsewhere.
+std::vector<double> renormalised(const std::vector<double>& w, const std::vector<int>& kept) {
+    std::vector<double> q(w.size(), 0.0);
+    double s = 0;
+    for (int i : kept) s += w[size_t(i)];
+    for (int i : kept) q[size_t(i)] = w[size_t(i)] / s;
+    return q;
+}
+
+void expect_distribution(const std::vector<double>& actual, const std::vector<double>& expected, const char* what) {
+    ASSERT_EQ(actual.size(), expected.size()) << what;
+    for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-6) << what << ", token " << i;
+}
+
+std::vector<double> dist(const std::vector<float>& z, float t, int64_t k, float p) {
+    return sampling_distribution(z.data(), int64_t(z.size()), SamplingOptions{t, k, p});
+}
+
+}  // namespace
+
+TEST(Sampler, TemperatureOneIsTheSoftmax) {
+    expect_distribution(dist(logits_of(kP), 1.f, 0, 1.f), kP, "T=1");
+}
+
+TEST(Sampler, TemperatureSharpensAndFlattens) {
+    // T = 0.5: p_i^2 renormalised; T = 2: sqrt(p_i) renormalised.
+    std::vector<double> sq, rt;
+    for (double x : kP) sq.push_back(x * x), rt.push_back(std::sqrt(x));
+    expect_distribution(dist(logits_of(kP), 0.5f, 0, 1.f), renormalised(sq, {0, 1, 2, 3, 4}), "T=0.5");
+    expect_distribution(dist(logits_of(kP), 2.f, 0, 1.f), renormalised(rt, {0, 1, 2, 3, 4}), "T=2");
+}
+
+TEST(Sampler, GreedyIsTheArgmaxAndTopKOne) {
+    const auto z = logits_of(kP);
+    expect_distribution(dist(z, 0.f, 0, 1.f), {0, 1, 0, 0, 0}, "T=0");
+    expect_distribution(dist(z, 1.f, 1, 1.f), {0, 1, 0, 0, 0}, "top-k 1");
+    // On many random rows, top-k = 1 at any temperature draws exactly the argmax.
+    Generator data(7), draws(8);
+    for (int row = 0; row < 200; ++row) {
+        std::vector<float> r(97);
+        for (auto& x : r) x = data.normal(0.f, 3.f);
+        const int64_t best = argmax(r.data(), 97);
+        EXPECT_EQ(sample(r.data(), 97, {0.f, 0, 1.f}, draws), best);
+        EXPECT_EQ(sample(r.data(), 97, {1.7f, 1, 1.f}, draws), best);
+        EXPECT_EQ(sample(r.data(), 97, {0.8f, 0, 1e-6f}, draws), best);  // top-p that keeps one token
+    }
+    // Equal maxima: the lowest index.
+    const std::vector<float> tie = {1.f, 4.f, 2.f, 4.f};
+    EXPECT_EQ(argmax(tie.data(), 4), 1);
+}
+
+TEST(Sampler, TopKKeepsTheKMostProbable) {
+    const auto z = logits_of(kP);
+    expect_distribution(dist(z, 1.f, 2, 1.f), renormalised(kP, {1, 3}), "top-k 2");
+    expect_distribution(dist(z, 1.f, 3, 1.f), renormalised(kP, {1, 3, 4}), "top-k 3");
+    expect_distribution(dist(z, 1.f, 5, 1.f), kP, "top-k = vocab");
+    expect_distribution(dist(z, 1.f, 50, 1.f), kP, "top-k > vocab");
+    // With temperature 2 first: sqrt(p) over the top two.
+    expect_distribution(dist(z, 2.f, 2, 1.f), renormalised({0, std::sqrt(0.5), 0, std::sqrt(0.2), 0}, {1, 3}),
+                        "T=2, top-k 2");
+}
+
+TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
+    const auto z = logits_of(kP);
+    // Cumulative 0.5, 0.7, 0.85, 0.95, 1 in descending order of probability.
+    expect_distribution(dist(z, 1.f, 0, 0.4f), renormalised(kP, {1}), "top-p 0.4");
+    expect_distribution(dist(z, 1.f, 0, 0.6f), renormalised(kP, {1, 3}), "top-p 0.6");
+    expect_distribution(dist(z, 1.f, 0, 0.75f), renormalised(kP, {1, 3, 4}), "top-p 0.75");
+    expect_distribution(dist(z, 1.f, 0, 0.9f), renormalised(kP, {1, 3, 4, 2}), "top-p 0.9");
+    expect_distribution(dist(z, 1.f, 0, 0.99f), kP, "top-p 0.99");
+    // Top-p applies after temperature: at T = 0.5 the probabilities are p²/Σp² =
+    // (0.0074, 0.7353, 0.0294, 0.1176, 0.0662); 0.8 then needs the two most probable only.
+    std::vector<double> sq;
+    for (double x : kP) sq.push_back(x * x);
+    expect_distribution(dist(z, 0.5f, 0, 0.8f), renormalised(sq, {1, 3}), "T=0.5, top-p 0.8");
+}
+
+TEST(Sampler, TopPAppliesToTheTopKDistribution) {
+    const auto z = logits_of(kP);
+    // Top-k 3 renormalises to (0.588, 0.235, 0.176): the first two already reach 0.8235 ≥ 0.8.
+    expect_distribution(dist(z, 1.f, 3, 0.8f), renormalised(kP, {1, 3}), "top-k 3, top-p 0.8");
+    // Top-p 0.8 alone needs three (0.5 + 0.2 = 0.7 < 0.8).
+    expect_distribution(dist(z, 1.f, 0, 0.8f), renormalised(kP, {1, 3, 4}), "top-p 0.8");
+}
+
+TEST(Sampler, MaskedTokensAreNeverDrawn) {
+    std::vector<float> z = logits_of(kP);
+    z[1] = -INFINITY;  // the most probable token, masked
+    expect_distribution(dist(z, 1.f, 0, 1.f), renormalised(kP, {0, 2, 3, 4}), "masked");
+    expect_distribution(dist(z, 1.f, 10, 0.999f), renormalised(kP, {0, 2, 3, 4}), "masked, top-k past the finite ones");
+    Generator gen(3);
+    for (int i = 0; i < 2000; ++i) EXPECT_NE(sample(z.data(), 5, {1.f, 0, 1.f}, gen), 1);
+}
+
+// Sampling frequencies match the renormalised distribution: for each token, the count over
+// N draws is Binomial(N, q); allow 5 standard deviations (a false alarm ~1e-6 per token),
+// and never a token outside the kept set.
+TEST(Sampler, FrequenciesMatchTheDistribution) {
+    const auto z = logits_of(kP);
+    const int N = 40000;
+    for (SamplingOptions o : {SamplingOptions{1.f, 0, 1.f}, SamplingOptions{1.f, 3, 1.f},
+                              SamplingOptions{0.7f, 0, 0.9f}, SamplingOptions{2.f, 4, 0.8f}}) {
+        const std::vector<double> q = sampling_distribution(z.data(), 5, o);
+        Generator gen(12345);
+        std::vector<int> counts(5, 0);
+        for (int i = 0; i < N; ++i) ++counts[size_t(sample(z.data(), 5, o, gen))];
+        for (size_t i = 0; i < 5; ++i) {
+            const double mean = N * q[i], sd = std::sqrt(N * q[i] * (1 - q[i]));
+            if (q[i] == 0) {
+                EXPECT_EQ(counts[i], 0) << "token " << i << " is outside the kept set (T=" << o.temperature
+                                        << " k=" << o.top_k << " p=" << o.top_p << ")";
+            } else {
+                EXPECT_LE(std::abs(counts[i] - mean), 5 * sd)
+                    << "token " << i << ": " << counts[i] << " draws, expected " << mean << " ± " << sd << " (T="
+                    << o.temperature << " k=" << o.top_k << " p=" << o.top_p << ")";
+            }
+        }
+    }
+}
+
+TEST(Sampler, ASeedFixesTheDraws) {
+    Generator data(1);
+    std::vector<float> z(300);
+    for (auto& x : z) x = data.normal();
+    auto run = [&](uint64_t seed) {
+        Sampler s({0.9f, 40, 0.95f}, seed);
+        std::vector<int64_t> out;
+        for (int i = 0; i < 64; ++i) out.push_back(s(z.data(), 300));
+        return out;
+    };
+    EXPECT_EQ(run(42), run(42));
+    EXPECT_NE(run(42), run(43));
+}
+
+TEST(Sampler, BadInputsAreErrors) {
+    const auto z = logits_of(kP);
+    Generator gen;
+    EXPECT_THROW(sample(z.data(), 5, {-1.f, 0, 1.f}, gen), Error);
+    EXPECT_THROW(sample(z.data(), 5, {1.f, -2, 1.f}, gen), Error);
+    EXPECT_THROW(sample(z.data(), 5, {1.f, 0, 0.f}, gen), Error);
+    EXPECT_THROW(sample(z.data(), 5, {1.f, 0, 1.5f}, gen), Error);
+    EXPECT_THROW(Sampler({NAN, 0, 1.f}), Error);
+    std::vector<float> bad = z;
+    bad[2] = NAN;
+    EXPECT_THROW(sample(bad.data(), 5, {1.f, 0, 1.f}, gen), Error);
+    EXPECT_THROW(argmax(bad.data(), 5), Error);
+    const std::vector<float> masked(4, -INFINITY);
+    EXPECT_THROW(sample(masked.data(), 4, {0.f, 0, 1.f}, gen), Error);
+    EXPECT_THROW(sample(masked.data(), 4, {1.f, 0, 1.f}, gen), Error);
+}

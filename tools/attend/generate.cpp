@@ -1,0 +1,111 @@
+// tools/attend/generate.cpp — `attend generate --model PATH --prompt TEXT`: continue a prompt
+// with a real checkpoint and print the text as it is decoded.
+//
+//   model + tokenizer   generate/text_model.hpp (the tokenizer beside the model unless given)
+//   prompt ids          the tokenizer's special tokens added (Llama: BOS)
+//   decoding            attend::generate with a KV cache; stops at EOS (and BOS for llama2.c)
+//   streaming           after each token, the tokenizer's DecodeStream gives the new final
+//                       text and a Utf8StreamDecoder passes on whole characters only, so a
+//                       character split over byte-level tokens is printed once, whole
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "attend/error.hpp"
+#include "attend/generate/generate.hpp"
+#include "attend/generate/text_model.hpp"
+#include "attend/generate/utf8_stream.hpp"
+#include "commands.hpp"
+
+namespace attend::cli {
+namespace {
+
+struct GenerateCliOptions {
+    std::string model, tokenizer, prompt;
+    int64_t new_tokens = 128;
+    float temperature = 1.f, top_p = 0.9f;
+    int64_t top_k = 0;
+    uint64_t seed = 0;
+    bool verbose = false;
+};
+
+void print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);  // streaming: show each piece as soon as it is whole
+}
+
+void run_generate(const GenerateCliOptions& o, bool seed_given) {
+    const TextModel lm = load_text_model(o.model, o.tokenizer);
+    if (lm.loaded.config.shape != ModelShape::decoder || lm.loaded.config.head != HeadType::lm)
+        throw Error(o.model + ": needs a language model (a decoder with an lm head), this one is " +
+                    name_of(lm.loaded.config.shape) + " with a " + name_of(lm.loaded.config.head) + " head" +
+                    (lm.loaded.config.shape == ModelShape::encoder ? " (use encode)" : ""));
+    const std::vector<int64_t> prompt = lm.prompt_ids(o.prompt);
+
+    GenerateOptions g;
+    g.max_new_tokens = o.new_tokens;
+    g.temperature = o.temperature;
+    g.top_k = o.top_k;
+    g.top_p = o.top_p;
+    g.seed = seed_given ? o.seed : uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
+    g.stop_tokens = lm.stop_tokens();
+    g.vocab_limit = lm.vocab_limit();
+    if (o.verbose)
+        std::fprintf(stderr, "[attend] %s (%s, %lld parameters), tokenizer %s (%s), prompt of %zu tokens, seed %llu\n",
+                     o.model.c_str(), name_of(lm.loaded.format),
+                     (long long)parameter_count(lm.loaded.config), lm.tokenizer_path.c_str(),
+                     std::string(lm.tokenizer->kind()).c_str(), prompt.size(), (unsigned long long)g.seed);
+
+    // The prompt is printed as the tokenizer reads it back, then every new piece after it:
+    // DecodeStream gives the text that is final so far, Utf8StreamDecoder makes sure only whole,
+    // valid characters reach the terminal (a stray byte becomes U+FFFD).
+    DecodeStream text(*lm.tokenizer, /*skip_special=*/true);
+    Utf8StreamDecoder utf8;
+    for (int64_t id : prompt) print(utf8.push(text.push(id)));
+
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = generate(lm.model(), {prompt}, g, [&](int64_t, int64_t token) { print(utf8.push(text.push(token))); });
+    print(utf8.push(text.finish()) + utf8.finish() + "\n");
+    if (o.verbose) {
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const size_t n = result[0].tokens.size();
+        std::fprintf(stderr, "[attend] %zu new tokens in %.3f s (%.1f tokens/s), finished by %s\n", n, s,
+                     s > 0 ? double(n) / s : 0.0, name_of(result[0].finish));
+    }
+}
+
+}  // namespace
+
+void register_generate(CLI::App& app) {
+    auto o = std::make_shared<GenerateCliOptions>();
+    CLI::App* cmd = app.add_subcommand("generate", "Continue a prompt with a trained model, streaming the text");
+    cmd->footer(
+        "\nPATH is a Hugging Face folder (config.json + model.safetensors), a .safetensors file, a\n"
+        "llama2.c .bin or an attend checkpoint. The tokenizer beside it is used unless --tokenizer\n"
+        "is given. --temperature 0 is greedy decoding (deterministic); otherwise tokens are drawn\n"
+        "after temperature, top-k and top-p, from a generator seeded with --seed.\n\n"
+        "Example:\n"
+        "  attend generate --model stories260K/stories260K.bin --prompt \"Once upon a time\" -n 100 --temperature 0");
+    cmd->add_option("--model", o->model, "Model: HF folder, .safetensors, llama2.c .bin or attend checkpoint")
+        ->required();
+    cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: found beside the model)");
+    cmd->add_option("--prompt", o->prompt, "Text to continue (default: empty, i.e. start from BOS)");
+    cmd->add_option("-n,--new-tokens", o->new_tokens, "How many tokens to generate at most")
+        ->check(CLI::Range(int64_t(0), int64_t(1) << 30))
+        ->capture_default_str();
+    cmd->add_option("--temperature", o->temperature, "Softmax temperature; 0 = greedy")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--top-k", o->top_k, "Sample among the K most probable tokens; 0 = off")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--top-p", o->top_p, "Nucleus: the smallest set of tokens with probability >= P; 1 = off")
+        ->check(CLI::Range(1e-6f, 1.f))
+        ->capture_default_str();
+    CLI::Option* seed = cmd->add_option("--seed", o->seed, "Random seed (default: from the clock)");
+    cmd->add_flag("-v,--verbose", o->verbose, "Print the model, tokenizer, seed and speed to stderr");
+    cmd->callback([o, seed] { run_generate(*o, seed->count() > 0); });
+}
+
+}  // namespace attend::cli

@@ -1,0 +1,61 @@
+// tools/attend/tokenize.cpp — `attend tokenize --tokenizer PATH --text TEXT`: the token ids a
+// tokenizer gives, space-separated, as Hugging Face's tokenizer.encode(text,
+// add_special_tokens=False) would (with --special: add_special_tokens=True).
+//
+// Without --text the text is all of stdin, byte for byte (a final newline included).
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "attend/error.hpp"
+#include "attend/tokenizers/tokenizer.hpp"
+#include "commands.hpp"
+
+namespace attend::cli {
+namespace {
+
+struct TokenizeOptions {
+    std::string tokenizer, text;
+    bool special = false, pieces = false;
+};
+
+void run_tokenize(const TokenizeOptions& o, bool text_given) {
+    const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.tokenizer);
+    std::string text = o.text;
+    if (!text_given) {
+        std::ios::sync_with_stdio(false);
+        text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        if (std::cin.bad()) throw Error("<stdin>: read failed");
+    }
+    const std::vector<int64_t> ids = tok->encode(text, o.special);
+    std::string out;
+    if (o.pieces) {
+        for (int64_t id : ids) out += std::to_string(id) + "\t" + tok->token_text(id) + "\n";
+    } else {
+        for (size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
+        out += "\n";
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+}  // namespace
+
+void register_tokenize(CLI::App& app) {
+    auto o = std::make_shared<TokenizeOptions>();
+    CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
+    cmd->footer(
+        "\nPATH is a tokenizer file (tokenizer.json, vocab.json, encoder.json, vocab.txt, tokenizer.bin,\n"
+        "tok512.bin, ...) or a folder holding one. Ids are printed space-separated on one line.\n\n"
+        "Examples:\n"
+        "  attend tokenize --tokenizer gpt2_fake_hf --text \"Hello world\"      # 15496 995\n"
+        "  echo -n \"Hello world\" | attend tokenize --tokenizer vocab.txt --special");
+    cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder")->required();
+    CLI::Option* text = cmd->add_option("--text", o->text, "Text to tokenize (default: all of stdin)");
+    cmd->add_flag("--special", o->special, "Add the model's special tokens (BOS; [CLS] ... [SEP])");
+    cmd->add_flag("--pieces", o->pieces, "One token per line: id, a tab, and the token's text");
+    cmd->callback([o, text] { run_tokenize(*o, text->count() > 0); });
+}
+
+}  // namespace attend::cli
