@@ -13,27 +13,12 @@
 #include <vector>
 
 #include "attend/version.hpp"
+#include "support/cli.hpp"
 
 namespace {
 
-struct CliRun {
-    int status = -1;  // exit code
-    std::string output;  // stdout and stderr together
-};
-
-// `args` is pasted into a shell command line: quote as needed.
-CliRun run_cli(const std::string& args) {
-    const std::string command = std::string(ATTEND_CLI) + " " + args + " 2>&1";
-    CliRun run;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) return run;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return run;
-}
+using attend::testing::CliRun;
+using attend::testing::run_cli;
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;

@@ -14,30 +14,14 @@
 #include <regex>
 #include <string>
 
+#include "support/cli.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-    int status = -1;
-    std::string output;  // stdout and stderr together
-    double seconds = 0;
-};
-
-CliRun run_cli(const std::string& args) {
-    const std::string command = std::string(ATTEND_CLI) + " " + args + " 2>&1";
-    CliRun run;
-    const auto start = std::chrono::steady_clock::now();
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) return run;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return run;
-}
+using attend::testing::CliRun;
+using attend::testing::run_cli;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

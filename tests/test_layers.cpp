@@ -17,27 +17,16 @@
 #include "attend/nn/module.hpp"
 #include "attend/nn/positions.hpp"
 #include "attend/ops.hpp"
+#include "support/errors.hpp"
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::error_of;
 using attend::testing::close_to;
 using attend::testing::relative_error;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected an attend::Error";
-    return "";
-}
-
-#define EXPECT_MENTIONS(message, text) \
-    EXPECT_NE((message).find(text), std::string::npos) << "message: " << (message) << "\nlacks: " << (text)
 
 std::vector<std::string> names_of(const NamedParameters& params) {
     std::vector<std::string> out;

@@ -10,27 +10,15 @@
 #include "attend/error.hpp"
 #include "attend/nn/multi_head_attention.hpp"
 #include "attend/ops.hpp"
+#include "support/errors.hpp"
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::error_of;
 using attend::testing::close_to;
 
 namespace {
 
-// The message of the attend::Error that `f` throws ("" and a test failure when none).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected an attend::Error";
-    return "";
-}
-
-#define EXPECT_MENTIONS(message, text) \
-    EXPECT_NE((message).find(text), std::string::npos) << "message: " << (message) << "\nlacks: " << (text)
 
 MultiHeadAttentionConfig config_of(int64_t E, int64_t H, int64_t Hkv = 0, int64_t kdim = 0, int64_t vdim = 0) {
     MultiHeadAttentionConfig c;
