@@ -11,6 +11,7 @@
 #   libbenchmark-dev             bench/ (Google Benchmark)
 #   libpng-dev                   loss curves and attention heatmaps (PNG)
 #   chromium fonts-dejavu-core   the browser test of the attention page (headless)
+#   clang libclang-rt-dev libomp-dev  libFuzzer targets under fuzz/ (run by scripts/test.sh)
 #   libopenblas-dev libblis-dev  the other BLAS candidates, measured by bench/gemm_libraries
 #   python3-torch python3-numpy  PyTorch 1.13: tests/reference/*.py compute expected values
 #   git ca-certificates          cloning the repository
@@ -21,6 +22,7 @@ packages=(
   libdnnl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev chromium fonts-dejavu-core
+  clang libclang-rt-dev libomp-dev
   libopenblas-dev libblis-dev
   python3-torch python3-numpy
   git ca-certificates

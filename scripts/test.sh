@@ -2,6 +2,8 @@
 # scripts/test.sh — build and run the whole test suite twice:
 #   1. build/       Release, everything (library, CLI, tests, benchmarks); ctest
 #   2. build-asan/  RelWithDebInfo under AddressSanitizer + UndefinedBehaviorSanitizer; ctest
+#   3. build-fuzz/  libFuzzer (clang) on the safetensors and tokenizer-file parsers,
+#                   ATTEND_FUZZ_SECONDS each (default 60) over generated seed corpora
 # Prints CTest's summary of each and exits non-zero if anything failed to build or pass.
 #
 # Environment: ATTEND_JOBS (parallel jobs, default 2), ATTEND_SHARED_DATA (passed to CMake
@@ -42,6 +44,21 @@ if [[ "${ATTEND_SKIP_ASAN:-0}" != 1 ]]; then
   export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:${ASAN_OPTIONS}}"
   export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:${UBSAN_OPTIONS}}"
   run_suite sanitizers "${ATTEND_ASAN_BUILD_DIR:-build-asan}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTEND_SANITIZE=ON -DATTEND_BUILD_BENCH=OFF
+fi
+
+if [[ "${ATTEND_SKIP_FUZZ:-0}" != 1 ]]; then
+  fuzz_seconds=${ATTEND_FUZZ_SECONDS:-60}
+  for target in safetensors tokenizer_files; do
+    echo "==== fuzz: ${target}, ${fuzz_seconds} s ===="
+    mkdir -p build-fuzz
+    if bash "fuzz/${target}.sh" "${fuzz_seconds}" > "build-fuzz/${target}.log" 2>&1; then
+      echo "fuzz ${target}: no crash in ${fuzz_seconds} s ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/${target}.log" | grep -o '[0-9]*$' || echo '?') inputs)"
+    else
+      tail -n 40 "build-fuzz/${target}.log"
+      echo "fuzz ${target}: FAILED (log: build-fuzz/${target}.log)" >&2
+      failed+=("fuzz-${target}")
+    fi
+  done
 fi
 
 # Both summaries together at the end (the first one has scrolled away by now).
