@@ -5,6 +5,8 @@
 #
 #   build-essential cmake        compiler (GCC 12) and CMake 3.25
 #   libdnnl-dev                  oneDNN: the GEMM behind attend::matmul
+#   ocl-icd-opencl-dev           oneDNN's CMake package calls find_package(OpenCL) (its GPU
+#                                runtime); apt only recommends it, and we skip recommends
 #   nlohmann-json3-dev           safetensors headers are JSON
 #   libcli11-dev                 the attend command line
 #   libgtest-dev libgmock-dev    the test suite
@@ -19,7 +21,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake
-  libdnnl-dev nlohmann-json3-dev libcli11-dev
+  libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev chromium fonts-dejavu-core
   clang libclang-rt-dev libomp-dev

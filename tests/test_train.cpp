@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -22,8 +23,12 @@
 #include "attend/train/optimizer.hpp"
 #include "attend/train/plot.hpp"
 #include "attend/train/trainer.hpp"
+#include "attend/tokenizers/char_level.hpp"
+#include "support/cli.hpp"
+#include "support/errors.hpp"
 
 using namespace attend;
+using attend::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -144,12 +149,85 @@ TEST(AdamW, WarmupThenCosineSchedule) {
 }
 
 // ---------------------------------------------------------------- data
-TEST(TrainData, CharVocabRoundTrips) {
-    const CharVocab v("hello world", {"<pad>"});
-    EXPECT_EQ(v.size(), 1 + 8);  // " dehlorw"
+TEST(TrainData, CharTokenizerWithSpecialsRoundTrips) {
+    const CharTokenizer v = CharTokenizer::from_text("hello world", {"<pad>", "<bos>"});
+    EXPECT_EQ(v.vocab_size(), 2 + 8);  // " dehlorw"
     EXPECT_EQ(v.decode(v.encode("low")), "low");
-    EXPECT_EQ(v.encode(" ")[0], 1);  // first after the special
+    EXPECT_EQ(v.encode(" ")[0], 2);  // first after the specials
+    EXPECT_EQ(CharTokenizer::from_text("<bos>", {"<bos>"}).encode("<bos>").size(), 5u);  // text never becomes a special
+    EXPECT_EQ(v.token_id("<bos>"), 1);
+    EXPECT_EQ(v.bos_id(), 1);
+    EXPECT_EQ(v.pad_id(), 0);
+    EXPECT_FALSE(v.eos_id().has_value());
+    EXPECT_EQ(v.decode({1, 2, 0}), "<bos> <pad>");
+    EXPECT_EQ(v.decode({1, 2, 0}, /*skip_special=*/true), " ");
     EXPECT_THROW(v.encode("z"), Error);
+    EXPECT_THROW(v.decode({10}), Error);
+
+    const std::string dir = temp_dir("chartok");
+    v.save(dir + "/tokenizer.json");
+    const std::unique_ptr<Tokenizer> again = load_tokenizer(dir);  // found as a folder's tokenizer.json
+    EXPECT_EQ(again->kind(), "char");
+    EXPECT_EQ(again->vocab_size(), 10);
+    EXPECT_EQ(again->encode("hello"), v.encode("hello"));
+    EXPECT_EQ(again->token_id("<pad>"), 0);
+    std::ofstream(dir + "/twice.json") << R"({"type": "char", "specials": ["<pad>", "<pad>"], "chars": ["a"]})";
+    {
+        const std::string message = error_of([&] { load_tokenizer(dir + "/twice.json"); });
+        EXPECT_MENTIONS(message, "twice.json");
+        EXPECT_MENTIONS(message, "appears twice");
+    }
+}
+
+TEST(TrainData, SpecialTokensAreFoundByName) {
+    const SpecialTokens s = SpecialTokens::of(CharTokenizer::from_text("ab", {"<pad>", "<bos>", "<eos>"}));
+    EXPECT_EQ(s.pad, 0);
+    EXPECT_EQ(s.bos, 1);
+    EXPECT_EQ(s.eos, 2);
+    EXPECT_FALSE(s.mask.has_value());
+    const CharTokenizer plain = CharTokenizer::from_text("ab");
+    {
+        const std::string message = error_of([&] { need_special(SpecialTokens::of(plain).mask, plain, "[MASK]", "BERT"); });
+        EXPECT_MENTIONS(message, "no [MASK] token");
+        EXPECT_MENTIONS(message, "BERT");
+    }
+}
+
+TEST(TrainData, Uint16TokenFilesMapAndAreChecked) {
+    const std::string dir = temp_dir("tokens");
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < 1000; ++i) ids.push_back((i * 37) % 300);
+    write_uint16_tokens(dir + "/t.bin", ids);
+    EXPECT_EQ(fs::file_size(dir + "/t.bin"), 2000u);
+    const TokenSequence mapped = TokenSequence::map_uint16(dir + "/t.bin", 300);
+    ASSERT_EQ(mapped.size(), 1000);
+    for (int64_t i = 0; i < 1000; ++i) ASSERT_EQ(mapped[i], ids[size_t(i)]);
+    const TokenSequence tail = mapped.slice(990, 1000);
+    EXPECT_EQ(tail.size(), 10);
+    EXPECT_EQ(tail[0], ids[990]);
+    Generator g1(5), g2(5);  // a mapped file draws the same batches as the same ids in memory
+    EXPECT_EQ(causal_lm_batch(mapped, 3, 8, g1).input.ids, causal_lm_batch(TokenSequence(ids), 3, 8, g2).input.ids);
+
+    {
+        const std::string message = error_of([&] { TokenSequence::map_uint16(dir + "/t.bin", 200); });
+        EXPECT_MENTIONS(message, "t.bin");
+        EXPECT_MENTIONS(message, "outside the tokenizer's vocabulary of 200");
+    }
+    std::ofstream(dir + "/odd.bin") << "abc";
+    {
+        const std::string message = error_of([&] { TokenSequence::map_uint16(dir + "/odd.bin", 300); });
+        EXPECT_MENTIONS(message, "odd.bin");
+        EXPECT_MENTIONS(message, "even size");
+    }
+    {
+        const std::string message = error_of([&] { TokenSequence::map_uint16(dir + "/none.bin", 300); });
+        EXPECT_MENTIONS(message, "none.bin");
+    }
+    {
+        const std::string message = error_of([&] { write_uint16_tokens(dir + "/big.bin", {70000}); });
+        EXPECT_MENTIONS(message, "big.bin");
+        EXPECT_MENTIONS(message, "uint16");
+    }
 }
 
 TEST(TrainData, CausalBlocksAreShiftedAndSeeded) {
@@ -162,8 +240,8 @@ TEST(TrainData, CausalBlocksAreShiftedAndSeeded) {
     for (int64_t r = 0; r < 5; ++r)
         for (int64_t t = 1; t < 8; ++t) EXPECT_EQ(a.input.ids[size_t(r * 8 + t)], a.input.ids[size_t(r * 8)] + t);
     const auto [train, val] = split_tokens(tokens);
-    EXPECT_EQ(train.size(), 900u);
-    EXPECT_EQ(val.front(), 900);
+    EXPECT_EQ(train.size(), 900);
+    EXPECT_EQ(val[0], 900);
 }
 
 TEST(TrainData, BertMaskingIs15PercentSplit801010) {
@@ -198,7 +276,7 @@ TEST(TrainData, Seq2SeqBatchesPadAndTeacherForce) {
     const auto text = read_pairs(dir + "/pairs.tsv");
     ASSERT_EQ(text.size(), 2u);
     EXPECT_EQ(text[1].second, "yyyx");
-    const CharVocab v("abcdxy", {"<pad>", "<bos>", "<eos>"});
+    const CharTokenizer v = CharTokenizer::from_text("abcdxy", {"<pad>", "<bos>", "<eos>"});
     std::vector<Pair> pairs;
     for (const auto& [s, t] : text) pairs.push_back({v.encode(s), v.encode(t)});
     const Batch b = seq2seq_batch_range(pairs, 0, 2, 0, 1, 2, 64);
@@ -374,9 +452,10 @@ TEST(TrainLoop, GptLearnsAndWritesItsOutputs) {
     ASSERT_EQ(r.val_losses.size(), 3u);
     EXPECT_LT(r.val_losses.back().second, r.val_losses.front().second);
     EXPECT_LT(r.train_losses.back(), 0.7f * r.train_losses.front());
-    for (const char* f : {"model.safetensors", "config.json", "char_vocab.json", "loss.csv", "loss.png", "checkpoint.safetensors"})
+    for (const char* f : {"model.safetensors", "config.json", "tokenizer.json", "loss.csv", "loss.png", "checkpoint.safetensors"})
         EXPECT_TRUE(fs::exists(o.out + "/" + f)) << f;
     const TransformerConfig c = config_from_json(read_file(o.out + "/config.json"));
+    EXPECT_EQ(load_tokenizer(o.out)->vocab_size(), c.vocab_size);  // the tokenizer beside the model fits it
     EXPECT_EQ(c.n_layers, 2);
     Transformer model(c, 0);
     NamedParameters params = model.parameters();
@@ -432,4 +511,48 @@ TEST(TrainLoop, CliTrainsFromFlagsAndFromAConfigFile) {
     const std::string bad = std::string(ATTEND_CLI) + " train --arch gpt --data /nonexistent --out " + dir + "/c 2> " + dir + "/err2.txt";
     EXPECT_NE(std::system(bad.c_str()), 0);
     EXPECT_NE(read_file(dir + "/err2.txt").find("cannot open"), std::string::npos);
+}
+
+// A user's whole path with a real tokenizer: text → uint16 token file → train → the trained
+// folder answers generate and perplexity; and a character model trained from text likewise.
+TEST(TrainLoop, TrainedFoldersLoadInGenerateAndPerplexity) {
+    using attend::testing::run_cli;
+    const std::string dir = temp_dir("trained_cli");
+    const std::string data = corpus_file(dir);
+    const std::string gpt2 = std::string(ATTEND_SHARED_DATA) + "/gpt2_fake_hf";
+    ASSERT_TRUE(fs::exists(gpt2 + "/vocab.json")) << gpt2 << " is missing (configure with -DATTEND_SHARED_DATA=...)";
+
+    const auto tokens = run_cli("tokenize --tokenizer " + gpt2 + " --file " + data + " --out " + dir + "/tokens.bin");
+    ASSERT_EQ(tokens.status, 0) << tokens.output;
+    const auto ids = run_cli("tokenize --tokenizer " + gpt2 + " --file " + data);
+    const size_t n_ids = size_t(std::count(ids.output.begin(), ids.output.end(), ' ') + 1);
+    EXPECT_EQ(fs::file_size(dir + "/tokens.bin"), 2 * n_ids);
+
+    const std::string small = " --layers 1 --heads 2 --dim 16 --block-size 16 --batch-size 4 --steps 4 --warmup 1"
+                              " --eval-every 2 --eval-batches 1 --threads 1";
+    const auto bpe = run_cli("train --arch gpt --data " + dir + "/tokens.bin --tokenizer " + gpt2 + " --out " + dir +
+                             "/bpe" + small);
+    ASSERT_EQ(bpe.status, 0) << bpe.output;
+    EXPECT_EQ(load_tokenizer(dir + "/bpe")->kind(), load_tokenizer(gpt2)->kind());  // copied beside the model
+    const auto gen = run_cli("generate --model " + dir + "/bpe --prompt 'the cat' -n 4 --temperature 0");
+    ASSERT_EQ(gen.status, 0) << gen.output;
+    EXPECT_EQ(gen.output.rfind("the cat", 0), 0u) << gen.output;
+    const auto ppl = run_cli("perplexity --model " + dir + "/bpe --file " + data);
+    ASSERT_EQ(ppl.status, 0) << ppl.output;
+    EXPECT_NE(ppl.output.find("perplexity"), std::string::npos) << ppl.output;
+
+    const auto chars = run_cli("train --arch gpt --data " + data + " --out " + dir + "/chars" + small);
+    ASSERT_EQ(chars.status, 0) << chars.output;
+    const auto gen2 = run_cli("generate --model " + dir + "/chars --prompt 'the dog' -n 5 --seed 3");
+    ASSERT_EQ(gen2.status, 0) << gen2.output;
+    EXPECT_EQ(gen2.output.rfind("the dog", 0), 0u) << gen2.output;
+
+    // A token file without its tokenizer, and one made with a larger vocabulary than given.
+    const auto alone = run_cli("train --arch gpt --data " + dir + "/tokens.bin --out " + dir + "/x" + small);
+    EXPECT_NE(alone.status, 0);
+    EXPECT_NE(alone.output.find("needs --tokenizer"), std::string::npos) << alone.output;
+    const auto wrong = run_cli("train --arch gpt --data " + dir + "/tokens.bin --tokenizer " + dir + "/chars --out " +
+                               dir + "/y" + small);
+    EXPECT_NE(wrong.status, 0);
+    EXPECT_NE(wrong.output.find("outside the tokenizer's vocabulary"), std::string::npos) << wrong.output;
 }

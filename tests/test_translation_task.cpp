@@ -9,6 +9,7 @@
 
 #include "attend/error.hpp"
 #include "attend/generate/beam_search.hpp"
+#include "attend/tokenizers/char_level.hpp"
 #include "attend/train/trainer.hpp"
 #include "attend/train/translation_task.hpp"
 
@@ -129,10 +130,10 @@ TEST(TranslationTask, ExactMatchCountsTheDecodersOutputs) {
     std::string all;
     for (const auto& p : task.train) all += p.source + p.target;
     for (const auto& p : task.heldout) all += p.source + p.target;
-    const CharVocab vocab(all, {"<pad>", "<bos>", "<eos>"});
+    const CharTokenizer vocab = CharTokenizer::from_text(all, {"<pad>", "<bos>", "<eos>"});
     TrainOptions t;
     t.arch = TrainArch::seq2seq, t.layers = 1, t.heads = 2, t.dim = 16, t.block_size = 64;
-    const Transformer model(training_config(t, vocab.size()), 1);
+    const Transformer model(training_config(t, vocab.vocab_size()), 1);
     BeamSearchOptions beam;
     beam.beam_width = 2, beam.max_length = 12;
     const TranslationEval e = evaluate_translation(model, vocab, task.heldout, beam);
@@ -141,12 +142,12 @@ TEST(TranslationTask, ExactMatchCountsTheDecodersOutputs) {
     ASSERT_EQ(e.beam.size(), 12u);
     std::vector<std::vector<int64_t>> sources;
     for (const auto& p : task.heldout) sources.push_back(vocab.encode(p.source));
-    beam.bos = vocab.special("<bos>"), beam.eos = vocab.special("<eos>");
-    beam.suppress = {vocab.special("<pad>"), vocab.special("<bos>")};
+    beam.bos = *vocab.bos_id(), beam.eos = *vocab.eos_id();
+    beam.suppress = {*vocab.pad_id(), *vocab.bos_id()};
     const auto greedy = greedy_decode(model, sources, beam);
     int64_t correct = 0;
     for (size_t i = 0; i < 12; ++i) {
-        EXPECT_EQ(e.greedy[i], vocab.decode(greedy[i]));
+        EXPECT_EQ(e.greedy[i], vocab.decode(greedy[i], /*skip_special=*/true));
         correct += e.greedy[i] == task.heldout[i].target;
     }
     EXPECT_EQ(e.greedy_correct, correct);

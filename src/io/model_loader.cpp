@@ -333,7 +333,7 @@ std::string find_tokenizer_beside(const std::string& model_path, int64_t vocab_s
     // {file, the file it needs beside it}
     using Candidate = std::pair<std::string, std::string>;
     const std::vector<Candidate> hf = {{"tokenizer.json", ""}, {"vocab.json", "merges.txt"},
-                                       {"encoder.json", "vocab.bpe"}, {"vocab.txt", ""}, {"char_vocab.json", ""}};
+                                       {"encoder.json", "vocab.bpe"}, {"vocab.txt", ""}};
     std::vector<Candidate> llama = {{"tokenizer.bin", ""}};
     if (vocab_size > 0) llama.push_back({"tok" + std::to_string(vocab_size) + ".bin", ""});
     // A llama2.c model looks for llama2.c tokenizers first; everything else for Hugging Face's.

@@ -145,6 +145,46 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
     return load_file(path);
 }
 
+void copy_tokenizer_files(const std::string& path, const std::string& folder) {
+    std::error_code ec;
+    fs::path file(path);
+    if (fs::is_directory(file, ec)) {
+        const std::optional<std::string> found = find_tokenizer(path);
+        if (!found) bad_file(path, std::string("no tokenizer in this folder (looked for ") + kLookedFor + ")");
+        file = *found;
+    }
+    const std::string name = lower(file.filename().string()), ext = lower(file.extension().string());
+    std::vector<std::pair<fs::path, std::string>> copies;  // (from, to name)
+    if (name == "merges.txt" || ext == ".bpe") {
+        copies = {{partner(file, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), "vocab.json"},
+                  {file, "merges.txt"}};
+    } else if (ext == ".json" && (name == "vocab.json" || name == "encoder.json")) {
+        copies = {{file, "vocab.json"}, {partner(file, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"), "merges.txt"}};
+    } else if (ext == ".json") {
+        copies = {{file, "tokenizer.json"}};
+    } else if (ext == ".txt") {
+        if (tokenizers::read_file(file.string()).compare(0, 8, "#version") == 0)
+            copies = {{partner(file, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), "vocab.json"},
+                      {file, "merges.txt"}};
+        else {
+            copies = {{file, "vocab.txt"}};
+            if (is_file(file.parent_path() / "tokenizer_config.json"))
+                copies.push_back({file.parent_path() / "tokenizer_config.json", "tokenizer_config.json"});
+        }
+    } else if (ext == ".bin") {
+        copies = {{file, "tokenizer.bin"}};
+    } else {
+        bad_file(file.string(), std::string("not a tokenizer file attend knows (") + kLookedFor + ")");
+    }
+    fs::create_directories(folder, ec);
+    for (const auto& [from, to] : copies) {
+        const fs::path target = fs::path(folder) / to;
+        if (fs::exists(target, ec) && fs::equivalent(from, target, ec)) continue;  // already there
+        fs::copy_file(from, target, fs::copy_options::overwrite_existing, ec);
+        if (ec) bad_file(from.string(), "cannot copy to " + target.string() + ": " + ec.message());
+    }
+}
+
 namespace tokenizers {
 std::unique_ptr<Tokenizer> parse_hf_tokenizer_json(std::string_view tokenizer_json, const std::string& origin) {
     const json j = parse_json(tokenizer_json, origin);

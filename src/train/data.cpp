@@ -2,55 +2,61 @@
 #include "attend/train/data.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "attend/error.hpp"
+#include "io/mapped_file.hpp"
 
 namespace attend {
 
-// ---- character vocabulary ----
-CharVocab::CharVocab(const std::string& text, std::vector<std::string> specials) : specials_(std::move(specials)) {
-    bool seen[256] = {};
-    for (unsigned char c : text) seen[c] = true;
-    for (int c = 0; c < 256; ++c)
-        if (seen[c]) chars_.push_back(char(c));
-    *this = from_parts(specials_, chars_);
+// ---- token sequences ----
+TokenSequence::TokenSequence(std::vector<int64_t> ids) {
+    auto owned = std::make_shared<const std::vector<int64_t>>(std::move(ids));
+    ids_ = owned->data();
+    size_ = int64_t(owned->size());
+    keep_ = std::move(owned);
 }
 
-CharVocab CharVocab::from_parts(std::vector<std::string> specials, std::string chars) {
-    CharVocab v;
-    v.specials_ = std::move(specials);
-    v.chars_ = std::move(chars);
-    std::fill(std::begin(v.index_), std::end(v.index_), -1);
-    for (size_t i = 0; i < v.chars_.size(); ++i) v.index_[(unsigned char)v.chars_[i]] = int64_t(v.specials_.size() + i);
-    return v;
+TokenSequence TokenSequence::map_uint16(const std::string& path, int64_t vocab_size) {
+    std::shared_ptr<MappedFile> file = map_file(path);
+    ATTEND_CHECK(file->size() % 2 == 0, path, ": a uint16 token file must have an even size, this one has ",
+                 file->size(), " bytes (truncated?)");
+    ATTEND_CHECK(file->size() > 0, path, ": the token file is empty");
+    TokenSequence s;
+    s.u16_ = reinterpret_cast<const uint16_t*>(file->bytes());
+    s.size_ = int64_t(file->size() / 2);
+    for (int64_t i = 0; i < s.size_; ++i)
+        ATTEND_CHECK(int64_t(s.u16_[i]) < vocab_size, path, ": token ", i, " is ", s.u16_[i],
+                     ", outside the tokenizer's vocabulary of ", vocab_size, " (a token file made with another tokenizer?)");
+    s.keep_ = std::move(file);
+    return s;
 }
 
-std::vector<int64_t> CharVocab::encode(const std::string& text) const {
-    std::vector<int64_t> ids;
-    ids.reserve(text.size());
-    for (size_t i = 0; i < text.size(); ++i) {
-        const int64_t id = index_[(unsigned char)text[i]];
-        ATTEND_CHECK(id >= 0, "character ", int((unsigned char)text[i]), " at offset ", i,
-                     " is not in the vocabulary (", chars_.size(), " characters)");
-        ids.push_back(id);
+TokenSequence TokenSequence::slice(int64_t begin, int64_t end) const {
+    ATTEND_CHECK(0 <= begin && begin <= end && end <= size_, "slice [", begin, ", ", end, ") of a sequence of ", size_);
+    TokenSequence s = *this;
+    s.offset_ = offset_ + begin;
+    s.size_ = end - begin;
+    return s;
+}
+
+void write_uint16_tokens(const std::string& path, const std::vector<int64_t>& ids) {
+    std::vector<uint16_t> packed(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+        ATTEND_CHECK(ids[i] >= 0 && ids[i] <= 0xFFFF, path, ": token ", i, " is ", ids[i],
+                     ", which a uint16 token file cannot hold");
+        packed[i] = uint16_t(ids[i]);  // little-endian on every machine attend builds for (x86-64, arm64)
     }
-    return ids;
-}
-
-std::string CharVocab::decode(const std::vector<int64_t>& ids) const {
-    std::string out;
-    const int64_t n_special = int64_t(specials_.size());
-    for (int64_t id : ids)
-        if (id >= n_special && id < size()) out.push_back(chars_[size_t(id - n_special)]);
-    return out;
-}
-
-int64_t CharVocab::special(const std::string& name) const {
-    for (size_t i = 0; i < specials_.size(); ++i)
-        if (specials_[i] == name) return int64_t(i);
-    ATTEND_CHECK(false, "the vocabulary has no special token ", name);
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        ATTEND_CHECK(out.good(), path, ": cannot write");
+        out.write(reinterpret_cast<const char*>(packed.data()), std::streamsize(packed.size() * 2));
+        ATTEND_CHECK(out.good(), path, ": write error");
+    }
+    std::filesystem::rename(tmp, path);
 }
 
 std::string read_text_file(const std::string& path) {
@@ -61,10 +67,32 @@ std::string read_text_file(const std::string& path) {
     return s.str();
 }
 
-std::pair<std::vector<int64_t>, std::vector<int64_t>> split_tokens(const std::vector<int64_t>& tokens,
-                                                                   double train_fraction) {
-    const size_t n = size_t(double(tokens.size()) * train_fraction);
-    return {std::vector<int64_t>(tokens.begin(), tokens.begin() + n), std::vector<int64_t>(tokens.begin() + n, tokens.end())};
+SpecialTokens SpecialTokens::of(const Tokenizer& t) {
+    const auto first = [&](std::optional<int64_t> declared, std::initializer_list<const char*> names) {
+        if (declared) return declared;
+        for (const char* name : names)
+            if (auto id = t.token_id(name)) return id;
+        return std::optional<int64_t>();
+    };
+    SpecialTokens s;
+    s.bos = first(t.bos_id(), {"<bos>", "<s>", "[CLS]", "<|endoftext|>"});
+    s.eos = first(t.eos_id(), {"<eos>", "</s>", "[SEP]", "<|endoftext|>"});
+    s.pad = first(t.pad_id(), {"<pad>", "[PAD]"});
+    if (!s.pad) s.pad = s.eos;
+    s.mask = first(std::nullopt, {"[MASK]", "<mask>"});
+    return s;
+}
+
+int64_t need_special(const std::optional<int64_t>& id, const Tokenizer& tokenizer, const std::string& what,
+                     const std::string& purpose) {
+    ATTEND_CHECK(id.has_value(), tokenizer.source().empty() ? std::string("the tokenizer") : tokenizer.source(),
+                 ": has no ", what, " token, which ", purpose, " needs");
+    return *id;
+}
+
+std::pair<TokenSequence, TokenSequence> split_tokens(const TokenSequence& tokens, double train_fraction) {
+    const int64_t n = int64_t(double(tokens.size()) * train_fraction);
+    return {tokens.slice(0, n), tokens.slice(n, tokens.size())};
 }
 
 int64_t Batch::n_targets() const {
@@ -75,7 +103,7 @@ int64_t Batch::n_targets() const {
 static int64_t below(Generator& gen, int64_t n) { return int64_t(gen.next_u64() % uint64_t(n)); }
 
 // ---- causal LM: x = tokens[i, i+T), y = tokens[i+1, i+T+1] ----
-Batch causal_lm_batch(const std::vector<int64_t>& tokens, int64_t batch, int64_t block, Generator& gen) {
+Batch causal_lm_batch(const TokenSequence& tokens, int64_t batch, int64_t block, Generator& gen) {
     ATTEND_CHECK(int64_t(tokens.size()) > block + 1, "need more than block_size + 1 = ", block + 1,
                  " tokens to draw a block, found ", tokens.size());
     Batch b;
@@ -85,8 +113,8 @@ Batch causal_lm_batch(const std::vector<int64_t>& tokens, int64_t batch, int64_t
     for (int64_t i = 0; i < batch; ++i) {
         const int64_t start = below(gen, int64_t(tokens.size()) - block);  // nanoGPT: randint(len - block)
         for (int64_t t = 0; t < block; ++t) {
-            b.input.ids[size_t(i * block + t)] = tokens[size_t(start + t)];
-            b.targets[size_t(i * block + t)] = tokens[size_t(start + t + 1)];
+            b.input.ids[size_t(i * block + t)] = tokens[start + t];
+            b.targets[size_t(i * block + t)] = tokens[start + t + 1];
         }
     }
     return b;

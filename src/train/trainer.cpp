@@ -17,6 +17,8 @@
 #include "attend/models/transformer.hpp"
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
+#include "attend/tokenizers/char_level.hpp"
+#include "attend/tokenizers/tokenizer.hpp"
 #include "attend/train/checkpoint.hpp"
 #include "attend/train/data.hpp"
 #include "attend/train/optimizer.hpp"
@@ -50,6 +52,7 @@ TrainOptions read_train_options(const std::string& path, TrainOptions o) {
         auto set = [&](auto& field) { field = value.get<std::decay_t<decltype(field)>>(); };
         if (key == "arch") o.arch = train_arch(value.get<std::string>());
         else if (key == "data") set(o.data);
+        else if (key == "tokenizer") set(o.tokenizer);
         else if (key == "out") set(o.out);
         else if (key == "layers") set(o.layers);
         else if (key == "heads") set(o.heads);
@@ -223,63 +226,77 @@ std::vector<HistoryRow> history_from_json(const std::string& text) {
 // Everything data-related the loop needs, per architecture.
 struct DataSource {
     TrainArch arch;
-    CharVocab vocab;
-    std::vector<int64_t> train_tokens, val_tokens;  // gpt, bert
-    std::vector<Pair> train_pairs, val_pairs;       // seq2seq
+    std::shared_ptr<const Tokenizer> tokenizer;
+    SpecialTokens special;
+    TokenSequence train_tokens, val_tokens;   // gpt, bert
+    std::vector<Pair> train_pairs, val_pairs;  // seq2seq
     int64_t block = 0;
 
     Batch draw(bool validation, int64_t batch, Generator& gen) const {
         if (arch == TrainArch::seq2seq)
-            return seq2seq_batch(validation ? val_pairs : train_pairs, batch, gen, vocab.special("<pad>"),
-                                 vocab.special("<bos>"), vocab.special("<eos>"), block);
+            return seq2seq_batch(validation ? val_pairs : train_pairs, batch, gen, *special.pad, *special.bos,
+                                 *special.eos, block);
         Batch b = causal_lm_batch(validation ? val_tokens : train_tokens, batch, block, gen);
-        if (arch == TrainArch::bert) mask_tokens(b, vocab.special("[MASK]"), vocab.size(), gen, 0.15f);
+        if (arch == TrainArch::bert) mask_tokens(b, *special.mask, tokenizer->vocab_size(), gen, 0.15f);
         return b;
     }
 };
 
-DataSource load_data(const TrainOptions& o, const CharVocab* known_vocab) {
+bool is_token_file(const std::string& path) { return fs::path(path).extension() == ".bin"; }
+
+// The text a new character vocabulary is built from: the data file, or both sides of its pairs.
+std::string vocabulary_text(const TrainOptions& o) {
+    if (o.arch != TrainArch::seq2seq) return read_text_file(o.data);
+    std::string all;
+    for (const auto& [s, t] : read_pairs(o.data)) all += s + t;
+    return all;
+}
+
+// The tokenizer of a new run, written into the output folder so that `attend generate` (and
+// `--resume`) find it beside the model: --tokenizer's files copied under their standard
+// names, or a character vocabulary of the data saved as tokenizer.json.
+std::shared_ptr<const Tokenizer> prepare_tokenizer(const TrainOptions& o) {
+    if (o.tokenizer.empty()) {
+        ATTEND_CHECK(!is_token_file(o.data), o.data, ": a token file needs --tokenizer (the tokenizer that made it)");
+        const std::vector<std::string> specials =
+            o.arch == TrainArch::seq2seq ? std::vector<std::string>{"<pad>", "<bos>", "<eos>"}
+            : o.arch == TrainArch::bert  ? std::vector<std::string>{"[PAD]", "[MASK]"}
+                                         : std::vector<std::string>{};
+        auto chars = std::make_shared<CharTokenizer>(CharTokenizer::from_text(vocabulary_text(o), specials));
+        chars->save(o.out + "/tokenizer.json");
+        return chars;
+    }
+    std::shared_ptr<const Tokenizer> loaded = load_tokenizer(o.tokenizer);
+    copy_tokenizer_files(o.tokenizer, o.out);
+    return loaded;
+}
+
+DataSource load_data(const TrainOptions& o, std::shared_ptr<const Tokenizer> tokenizer) {
     DataSource d;
     d.arch = o.arch;
     d.block = o.block_size;
+    d.tokenizer = std::move(tokenizer);
+    d.special = SpecialTokens::of(*d.tokenizer);
+    const Tokenizer& tok = *d.tokenizer;
     if (o.arch == TrainArch::seq2seq) {
-        const auto pairs = read_pairs(o.data);
-        std::string all;
-        for (const auto& [s, t] : pairs) all += s + t;
-        d.vocab = known_vocab ? *known_vocab : CharVocab(all, {"<pad>", "<bos>", "<eos>"});
+        for (const char* what : {"bos", "eos"})
+            need_special(what[0] == 'b' ? d.special.bos : d.special.eos, tok, what, "seq2seq training");
+        ATTEND_CHECK(!is_token_file(o.data), o.data, ": seq2seq trains on tab-separated text pairs, not a token file");
         std::vector<Pair> tokenised;
-        for (const auto& [s, t] : pairs) tokenised.push_back({d.vocab.encode(s), d.vocab.encode(t)});
+        for (const auto& [s, t] : read_pairs(o.data)) tokenised.push_back({tok.encode(s), tok.encode(t)});
         const size_t n_train = std::max<size_t>(1, size_t(double(tokenised.size()) * 0.9));
         d.train_pairs.assign(tokenised.begin(), tokenised.begin() + long(n_train));
         d.val_pairs.assign(tokenised.begin() + long(n_train), tokenised.end());
         if (d.val_pairs.empty()) d.val_pairs = d.train_pairs;
         return d;
     }
-    const std::string text = read_text_file(o.data);
-    const std::vector<std::string> specials =
-        o.arch == TrainArch::bert ? std::vector<std::string>{"[PAD]", "[MASK]"} : std::vector<std::string>{};
-    d.vocab = known_vocab ? *known_vocab : CharVocab(text, specials);
-    std::tie(d.train_tokens, d.val_tokens) = split_tokens(d.vocab.encode(text), 0.9);
-    ATTEND_CHECK(int64_t(d.val_tokens.size()) > o.block_size + 1, o.data, " is too short: the validation split (",
+    if (o.arch == TrainArch::bert) need_special(d.special.mask, tok, "[MASK]", "masked-LM (BERT) training");
+    const TokenSequence tokens = is_token_file(o.data) ? TokenSequence::map_uint16(o.data, tok.vocab_size())
+                                                       : TokenSequence(tok.encode(read_text_file(o.data)));
+    std::tie(d.train_tokens, d.val_tokens) = split_tokens(tokens, 0.9);
+    ATTEND_CHECK(d.val_tokens.size() > o.block_size + 1, o.data, " is too short: the validation split (",
                  d.val_tokens.size(), " tokens) must hold more than block_size + 1 = ", o.block_size + 1);
     return d;
-}
-
-std::string vocab_json(const CharVocab& v) {
-    nlohmann::json j;
-    j["type"] = "char";
-    j["specials"] = v.specials();
-    std::vector<int> bytes(v.chars().begin(), v.chars().end());
-    for (int& b : bytes) b = int((unsigned char)b);
-    j["chars"] = bytes;  // byte values: the text may not be valid UTF-8 byte by byte
-    return j.dump();
-}
-
-CharVocab vocab_from_json(const std::string& text) {
-    const auto j = nlohmann::json::parse(text);
-    std::string chars;
-    for (int b : j.at("chars").get<std::vector<int>>()) chars.push_back(char(b));
-    return CharVocab::from_parts(j.at("specials").get<std::vector<std::string>>(), chars);
 }
 
 Tensor batch_loss(const Transformer& model, const Batch& b, const ForwardMode& mode) {
@@ -322,14 +339,16 @@ TrainResult train(const TrainOptions& o) {
     if (o.resume) {
         ATTEND_CHECK(fs::exists(checkpoint_path), "--resume: no checkpoint at ", checkpoint_path);
         resumed_meta = read_safetensors_metadata(checkpoint_path);
-        ATTEND_CHECK(resumed_meta.count("config") && resumed_meta.count("vocab"), checkpoint_path,
-                     ": checkpoint has no config or vocabulary");
+        ATTEND_CHECK(resumed_meta.count("config"), checkpoint_path, ": checkpoint has no config");
     }
-    CharVocab saved_vocab;
-    if (o.resume) saved_vocab = vocab_from_json(resumed_meta.at("vocab"));
-    const DataSource data = load_data(o, o.resume ? &saved_vocab : nullptr);
+    // A resumed run reads the tokenizer its first run wrote into the output folder.
+    const DataSource data = load_data(o, o.resume ? std::shared_ptr<const Tokenizer>(load_tokenizer(o.out))
+                                                  : prepare_tokenizer(o));
+    const int64_t vocab_size = data.tokenizer->vocab_size();
     const TransformerConfig config =
-        o.resume ? config_from_json(resumed_meta.at("config")) : training_config(o, data.vocab.size());
+        o.resume ? config_from_json(resumed_meta.at("config")) : training_config(o, vocab_size);
+    ATTEND_CHECK(config.vocab_size == vocab_size, checkpoint_path, ": the checkpoint's model has ", config.vocab_size,
+                 " token embeddings but the tokenizer in ", o.out, " has ", vocab_size, " tokens");
     Transformer model(config, o.seed);
     NamedParameters params = model.parameters();
     for (auto& [name, p] : params) p->requires_grad_(true);
@@ -347,7 +366,6 @@ TrainResult train(const TrainOptions& o) {
         if (state.metadata.count("history")) history = history_from_json(state.metadata.at("history"));
     }
     state.metadata["config"] = config_to_json(config);
-    state.metadata["vocab"] = vocab_json(data.vocab);
     state.metadata["arch"] = arch_name(o.arch);
     Generator& data_gen = state.generators["data"];
     Generator& dropout_gen = state.generators["dropout"];
@@ -358,7 +376,7 @@ TrainResult train(const TrainOptions& o) {
     if (!o.quiet && state.step == 0)
         progress.line(std::string("training ") + arch_name(o.arch) + ": " +
                       std::to_string(count_parameters(params)) + " parameters, vocabulary " +
-                      std::to_string(data.vocab.size()) + ", " + std::to_string(o.steps) + " steps");
+                      std::to_string(vocab_size) + ", " + std::to_string(o.steps) + " steps");
     else if (!o.quiet) progress.line("resuming at step " + std::to_string(state.step));
 
     auto evaluate = [&]() {
@@ -428,10 +446,8 @@ TrainResult train(const TrainOptions& o) {
         std::map<std::string, Tensor> tensors;
         for (const auto& [name, p] : params) tensors[name] = p->detach();
         // io/model_loader.hpp's format: our names, the config in "attend_config".
-        save_safetensors(o.out + "/model.safetensors", tensors,
-                         {{"attend_config", config_to_json(config)}, {"vocab", vocab_json(data.vocab)}});
-        write_text(o.out + "/config.json", config_to_json(config));
-        write_text(o.out + "/char_vocab.json", vocab_json(data.vocab));
+        save_safetensors(o.out + "/model.safetensors", tensors, {{"attend_config", config_to_json(config)}});
+        write_text(o.out + "/config.json", config_to_json(config));  // the tokenizer is already beside it
     }
     result.steps_done = state.step;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -162,42 +162,29 @@ std::vector<TranslationPair> read_pairs_tsv(const std::string& path) {
     return out;
 }
 
-TranslationEval evaluate_translation(const Transformer& model, const CharVocab& vocab,
+TranslationEval evaluate_translation(const Transformer& model, const Tokenizer& tokenizer,
                                      const std::vector<TranslationPair>& pairs, BeamSearchOptions beam) {
-    beam.bos = vocab.special("<bos>");
-    beam.eos = vocab.special("<eos>");
-    beam.suppress = {vocab.special("<pad>"), vocab.special("<bos>")};
+    const SpecialTokens special = SpecialTokens::of(tokenizer);
+    beam.bos = need_special(special.bos, tokenizer, "bos", "translation");
+    beam.eos = need_special(special.eos, tokenizer, "eos", "translation");
+    beam.suppress = {*special.pad, beam.bos};
     std::vector<std::vector<int64_t>> sources;
-    for (const auto& p : pairs) sources.push_back(vocab.encode(p.source));
+    for (const auto& p : pairs) sources.push_back(tokenizer.encode(p.source));
+    const auto text = [&](const std::vector<int64_t>& ids) { return tokenizer.decode(ids, /*skip_special=*/true); };
 
     TranslationEval e;
     e.total = int64_t(pairs.size());
-    for (const auto& ids : greedy_decode(model, sources, beam)) e.greedy.push_back(vocab.decode(ids));
+    for (const auto& ids : greedy_decode(model, sources, beam)) e.greedy.push_back(text(ids));
     if (beam.beam_width > 0) {
         beam.n_best = 1;
         for (const auto& hyps : beam_search(model, sources, beam))
-            e.beam.push_back(hyps.empty() ? std::string() : vocab.decode(hyps[0].tokens));
+            e.beam.push_back(hyps.empty() ? std::string() : text(hyps[0].tokens));
     }
     for (size_t i = 0; i < pairs.size(); ++i) {
         e.greedy_correct += e.greedy[i] == pairs[i].target;
         if (!e.beam.empty()) e.beam_correct += e.beam[i] == pairs[i].target;
     }
     return e;
-}
-
-CharVocab read_char_vocab(const std::string& path) {
-    std::ifstream in(path);
-    ATTEND_CHECK(in.good(), "cannot open ", path);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-        ATTEND_CHECK(false, path, ": not valid JSON: ", e.what());
-    }
-    ATTEND_CHECK(j.contains("specials") && j.contains("chars"), path, ": expected \"specials\" and \"chars\"");
-    std::string chars;
-    for (int b : j.at("chars").get<std::vector<int>>()) chars.push_back(char(b));
-    return CharVocab::from_parts(j.at("specials").get<std::vector<std::string>>(), chars);
 }
 
 }  // namespace attend

@@ -20,6 +20,7 @@
 #include "attend/generate/beam_search.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/parallel.hpp"
+#include "attend/tokenizers/tokenizer.hpp"
 #include "attend/train/trainer.hpp"
 #include "attend/train/translation_task.hpp"
 #include "attend/viz/report.hpp"
@@ -74,7 +75,7 @@ void run_demo(const DemoOptions& o) {
     std::printf("\n");
 
     // ---- 2. train (or reuse) ----
-    const bool have_model = fs::exists(model_dir + "/model.safetensors") && fs::exists(model_dir + "/char_vocab.json");
+    const bool have_model = fs::exists(model_dir + "/model.safetensors") && fs::exists(model_dir + "/tokenizer.json");
     if (have_model && !o.retrain) {
         std::printf("== 2. Model: reusing the trained model in %s (--retrain to train it again) ==\n\n",
                     model_dir.c_str());
@@ -101,7 +102,7 @@ void run_demo(const DemoOptions& o) {
     }
     const LoadedModel loaded = load_model(model_dir);
     const Transformer& model = loaded.model;
-    const CharVocab vocab = read_char_vocab(model_dir + "/char_vocab.json");
+    const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(loaded.tokenizer_path);
 
     // ---- 3. translate ----
     std::printf("== 3. Translations of held-out dates (greedy | beam search, width %lld) ==\n",
@@ -111,7 +112,7 @@ void run_demo(const DemoOptions& o) {
     beam.length_penalty = 0.6f;
     beam.max_length = 16;
     const auto start = std::chrono::steady_clock::now();
-    const TranslationEval eval = evaluate_translation(model, vocab, task.heldout, beam);
+    const TranslationEval eval = evaluate_translation(model, *tokenizer, task.heldout, beam);
     const double eval_seconds = seconds_since(start);
     for (size_t i = 0; i < 8 && i < task.heldout.size(); ++i)
         std::printf("  %-44s -> %-10s | %-10s %s\n", task.heldout[i].source.c_str(), eval.greedy[i].c_str(),
@@ -126,11 +127,11 @@ void run_demo(const DemoOptions& o) {
     // ---- 4. the cross-attention of one translation ----
     const TranslationPair& shown = task.heldout.front();
     const std::string translation = eval.beam.front();
-    std::vector<int64_t> target_ids{vocab.special("<bos>")};
-    for (int64_t id : vocab.encode(translation)) target_ids.push_back(id);
+    std::vector<int64_t> target_ids{*tokenizer->bos_id()};
+    for (int64_t id : tokenizer->encode(translation)) target_ids.push_back(id);
     std::vector<std::string> target_labels{"<bos>"};
     for (const auto& l : char_labels(translation)) target_labels.push_back(l);
-    viz::AttentionRecord record = viz::record_attention(model, vocab.encode(shown.source), char_labels(shown.source),
+    viz::AttentionRecord record = viz::record_attention(model, tokenizer->encode(shown.source), char_labels(shown.source),
                                                         target_ids, target_labels);
     record.title = "attend demo: \"" + shown.source + "\" -> \"" + translation + "\"";
     const viz::ReportFiles files = viz::write_attention_report(o.out + "/attention", record);

@@ -2,7 +2,9 @@
 // tokenizer gives, space-separated, as Hugging Face's tokenizer.encode(text,
 // add_special_tokens=False) would (with --special: add_special_tokens=True).
 //
-// Without --text the text is all of stdin, byte for byte (a final newline included).
+// Without --text the text is --file's contents, or all of stdin, byte for byte (a final
+// newline included). --out FILE.bin writes the ids as little-endian uint16 instead (nanoGPT's
+// train.bin), the memory-mapped input of `attend train --data FILE.bin --tokenizer PATH`.
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -11,25 +13,36 @@
 
 #include "attend/error.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
+#include "attend/train/data.hpp"
 #include "commands.hpp"
 
 namespace attend::cli {
 namespace {
 
 struct TokenizeOptions {
-    std::string tokenizer, text;
+    std::string tokenizer, text, file, out;
     bool special = false, pieces = false;
 };
 
 void run_tokenize(const TokenizeOptions& o, bool text_given) {
     const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.tokenizer);
     std::string text = o.text;
-    if (!text_given) {
+    if (!o.file.empty()) {
+        text = read_text_file(o.file);
+    } else if (!text_given) {
         std::ios::sync_with_stdio(false);
         text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
         if (std::cin.bad()) throw Error("<stdin>: read failed");
     }
     const std::vector<int64_t> ids = tok->encode(text, o.special);
+    if (!o.out.empty()) {
+        if (tok->vocab_size() > 0x10000)
+            throw Error(o.out + ": a uint16 token file cannot hold the ids of " + tok->source() + " (" +
+                        std::to_string(tok->vocab_size()) + " tokens)");
+        write_uint16_tokens(o.out, ids);
+        std::fprintf(stderr, "%zu tokens written to %s\n", ids.size(), o.out.c_str());
+        return;
+    }
     std::string out;
     if (o.pieces) {
         for (int64_t id : ids) out += std::to_string(id) + "\t" + tok->token_text(id) + "\n";
@@ -50,9 +63,12 @@ void register_tokenize(CLI::App& app) {
         "tok512.bin, ...) or a folder holding one. Ids are printed space-separated on one line.\n\n"
         "Examples:\n"
         "  attend tokenize --tokenizer gpt2_fake_hf --text \"Hello world\"      # 15496 995\n"
-        "  echo -n \"Hello world\" | attend tokenize --tokenizer vocab.txt --special");
+        "  echo -n \"Hello world\" | attend tokenize --tokenizer vocab.txt --special\n"
+        "  attend tokenize --tokenizer gpt2_fake_hf --file input.txt --out tokens.bin");
     cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder")->required();
-    CLI::Option* text = cmd->add_option("--text", o->text, "Text to tokenize (default: all of stdin)");
+    CLI::Option* text = cmd->add_option("--text", o->text, "Text to tokenize (default: --file, else all of stdin)");
+    cmd->add_option("--file", o->file, "Text file to tokenize")->excludes(text);
+    cmd->add_option("--out", o->out, "Write the ids to this file as uint16 (for attend train --data FILE.bin)");
     cmd->add_flag("--special", o->special, "Add the model's special tokens (BOS; [CLS] ... [SEP])");
     cmd->add_flag("--pieces", o->pieces, "One token per line: id, a tab, and the token's text");
     cmd->callback([o, text] { run_tokenize(*o, text->count() > 0); });

@@ -15,7 +15,12 @@ void register_train(CLI::App& app) {
     TrainOptions& o = *opts;
     cmd->add_option("--arch", *arch, "gpt (causal LM on text) | bert (masked LM on text) | seq2seq (TSV pairs)")
         ->check(CLI::IsMember({"gpt", "bert", "seq2seq"}));
-    cmd->add_option("--data", o.data, "text file (gpt, bert) or tab-separated source/target lines (seq2seq)");
+    cmd->add_option("--data", o.data,
+                    "text file (gpt, bert), FILE.bin of uint16 tokens from `attend tokenize --out` (gpt, bert; "
+                    "with --tokenizer), or tab-separated source/target lines (seq2seq)");
+    cmd->add_option("--tokenizer", o.tokenizer,
+                    "tokenizer file or folder (vocab.json, vocab.txt, tokenizer.json, tokenizer.bin, ...); "
+                    "default: the characters of the data");
     cmd->add_option("--out", o.out, "output folder: checkpoint, model, loss.csv, loss.png");
     cmd->add_option("--config", *config, "JSON file of options (keys as the flags, with _ for -); flags given too win");
     cmd->add_option("--layers", o.layers, "transformer layers (encoder and decoder each, for seq2seq)")->capture_default_str();
@@ -48,6 +53,7 @@ void register_train(CLI::App& app) {
                 if (cmd->count(flag) == 0) field = file_value;
             };
             pick("--data", o.data, from_file.data), pick("--out", o.out, from_file.out);
+            pick("--tokenizer", o.tokenizer, from_file.tokenizer);
             pick("--layers", o.layers, from_file.layers), pick("--heads", o.heads, from_file.heads);
             pick("--kv-heads", o.kv_heads, from_file.kv_heads), pick("--dim", o.dim, from_file.dim);
             pick("--block-size", o.block_size, from_file.block_size);

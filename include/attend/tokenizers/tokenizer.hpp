@@ -76,6 +76,12 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 // (lets a caller look beside a model without catching errors).
 std::optional<std::string> find_tokenizer(const std::string& folder);
 
+// Copies the files of the tokenizer at `path` (what load_tokenizer reads, with its merges file
+// or tokenizer_config.json) into `folder` under the names find_tokenizer looks for
+// (tokenizer.json, vocab.json + merges.txt, vocab.txt, tokenizer.bin), so a model trained with
+// it carries its tokenizer. Overwrites; errors name the file.
+void copy_tokenizer_files(const std::string& path, const std::string& folder);
+
 // From bytes in memory (what the loaders call after reading the files; the fuzzer's entry
 // points). origin names the source in error messages.
 namespace tokenizers {

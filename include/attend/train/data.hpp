@@ -1,7 +1,8 @@
 // train/data.hpp — what the trainer feeds the model.
 //
-//   text → tokens        a character vocabulary (sorted distinct bytes of the text, after a
-//                        few special tokens), or anything that maps text to ids
+//   text → tokens        any Tokenizer (the trainer's default: a CharTokenizer of the text's
+//                        characters); or a file of tokens already made (`attend tokenize
+//                        --out`, nanoGPT's train.bin: little-endian uint16), memory-mapped
 //   causal LM            random contiguous blocks: x = tokens[i, i+T), y = tokens[i+1, i+T+1]
 //   masked LM (BERT)     15% of positions chosen; of those 80% → [MASK], 10% → a random
 //                        token, 10% unchanged; the loss sees only the chosen positions
@@ -14,41 +15,59 @@
 // Implemented in src/train/data.cpp.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "attend/models/transformer.hpp"
 #include "attend/random.hpp"
+#include "attend/tokenizers/tokenizer.hpp"
 
 namespace attend {
 
-// A character-level vocabulary: ids 0..n_special-1 are the special tokens, then the distinct
-// bytes of the text in byte order.
-class CharVocab {
+// A token sequence the batches are cut from: owned ids, or a view of a memory-mapped token
+// file (uint16, as nanoGPT's prepare.py writes). Copies and slices share the storage.
+class TokenSequence {
 public:
-    CharVocab() = default;
-    CharVocab(const std::string& text, std::vector<std::string> specials);
+    TokenSequence() = default;
+    TokenSequence(std::vector<int64_t> ids);  // NOLINT: implicit, a vector of ids is a sequence
+    // Maps `path` (raw little-endian uint16 ids); every id must be < vocab_size (checked once,
+    // here: a file that lies about its vocabulary is an error naming it, not a bad lookup later).
+    static TokenSequence map_uint16(const std::string& path, int64_t vocab_size);
 
-    std::vector<int64_t> encode(const std::string& text) const;  // an unknown byte is an Error
-    std::string decode(const std::vector<int64_t>& ids) const;   // special tokens are skipped
-    int64_t size() const { return int64_t(specials_.size() + chars_.size()); }
-    int64_t special(const std::string& name) const;               // id of a special token
-    const std::vector<std::string>& specials() const { return specials_; }
-    const std::string& chars() const { return chars_; }
-    static CharVocab from_parts(std::vector<std::string> specials, std::string chars);
+    int64_t size() const { return size_; }
+    int64_t operator[](int64_t i) const { return ids_ ? ids_[offset_ + i] : int64_t(u16_[offset_ + i]); }
+    TokenSequence slice(int64_t begin, int64_t end) const;  // [begin, end)
 
 private:
-    std::vector<std::string> specials_;
-    std::string chars_;
-    int64_t index_[256];
+    std::shared_ptr<const void> keep_;  // the vector or the mapping
+    const int64_t* ids_ = nullptr;
+    const uint16_t* u16_ = nullptr;
+    int64_t offset_ = 0, size_ = 0;
 };
+
+// Writes ids as the uint16 token file TokenSequence::map_uint16 reads (atomically); an id
+// over 65535 is an error (the format has 16 bits).
+void write_uint16_tokens(const std::string& path, const std::vector<int64_t>& ids);
 
 std::string read_text_file(const std::string& path);
 
+// The special tokens training needs, found in any tokenizer by its declared ids or by the
+// usual names: bos "<bos>" "<s>" "[CLS]" "<|endoftext|>", eos "<eos>" "</s>" "[SEP]"
+// "<|endoftext|>", pad "<pad>" "[PAD]" (else eos: padded positions are masked and ignored, so
+// any id serves), mask "[MASK]" "<mask>".
+struct SpecialTokens {
+    std::optional<int64_t> pad, bos, eos, mask;
+    static SpecialTokens of(const Tokenizer& tokenizer);
+};
+// `id`, or an Error naming the tokenizer's file: "has no <what> token, which <purpose> needs".
+int64_t need_special(const std::optional<int64_t>& id, const Tokenizer& tokenizer, const std::string& what,
+                     const std::string& purpose);
+
 // nanoGPT's split: the first `train_fraction` of the tokens train, the rest validate.
-std::pair<std::vector<int64_t>, std::vector<int64_t>> split_tokens(const std::vector<int64_t>& tokens,
-                                                                   double train_fraction = 0.9);
+std::pair<TokenSequence, TokenSequence> split_tokens(const TokenSequence& tokens, double train_fraction = 0.9);
 
 // A training batch: model input and one target per position (ignore_index where none).
 struct Batch {
@@ -61,7 +80,7 @@ struct Batch {
 constexpr int64_t kIgnore = -100;
 
 // B random blocks of T+1 consecutive tokens: input = first T, targets = last T.
-Batch causal_lm_batch(const std::vector<int64_t>& tokens, int64_t batch, int64_t block, Generator& gen);
+Batch causal_lm_batch(const TokenSequence& tokens, int64_t batch, int64_t block, Generator& gen);
 
 // BERT masking of `input` in place: targets hold the original ids at the chosen positions.
 // Positions t ≥ lengths[b] and ids in `never_mask` (specials) are never chosen.

@@ -15,7 +15,8 @@
 //
 // The output folder: checkpoint.safetensors (resumable state), model.safetensors +
 // config.json (the trained model, as io/model_loader.hpp's
-// load_model reads it: config in the "attend_config" metadata) + char_vocab.json, loss.csv, loss.png.
+// load_model reads it: config in the "attend_config" metadata), the tokenizer (tokenizer.json
+// for a character vocabulary, else copies of --tokenizer's files), loss.csv, loss.png.
 //
 // Implemented in src/train/trainer.cpp.
 #pragma once
@@ -31,7 +32,9 @@ enum class TrainArch { gpt, bert, seq2seq };
 
 struct TrainOptions {
     TrainArch arch = TrainArch::gpt;
-    std::string data;  // text file (gpt, bert) or tab-separated pairs (seq2seq)
+    std::string data;       // text file (gpt, bert), a .bin uint16 token file (gpt, bert; needs
+                            // `tokenizer`), or tab-separated pairs (seq2seq)
+    std::string tokenizer;  // a tokenizer file or folder (load_tokenizer); empty: characters of the data
     std::string out;   // output folder (created)
 
     int64_t layers = 4, heads = 4, kv_heads = 0, dim = 128, block_size = 64;

@@ -78,13 +78,10 @@ struct TranslationEval {
     double beam_accuracy() const { return total ? double(beam_correct) / double(total) : 0.0; }
 };
 
-// Decodes every source greedily and with beam search (vocab: the model's character
-// vocabulary, with <bos>, <eos> and <pad> specials; beam.bos/eos/suppress are set from it)
-// and counts outputs equal to the target. beam.beam_width 0: greedy only.
-TranslationEval evaluate_translation(const Transformer& model, const CharVocab& vocab,
+// Decodes every source greedily and with beam search (tokenizer: the model's, with bos and
+// eos tokens — SpecialTokens::of; beam.bos/eos/suppress are set from it) and counts outputs
+// equal to the target. beam.beam_width 0: greedy only.
+TranslationEval evaluate_translation(const Transformer& model, const Tokenizer& tokenizer,
                                      const std::vector<TranslationPair>& pairs, BeamSearchOptions beam);
-
-// The CharVocab `attend train` wrote beside a model (OUT/char_vocab.json).
-CharVocab read_char_vocab(const std::string& path);
 
 }  // namespace attend
