@@ -468,9 +468,12 @@ TEST(TrainLoop, BertMlmAndSeq2SeqLearn) {
     const std::string dir = temp_dir("bert");
     TrainOptions o = tiny_gpt(dir);
     o.arch = TrainArch::bert;
-    o.steps = 60, o.eval_every = 30, o.lr = 5e-3f, o.warmup = 5, o.batch_size = 8;
+    o.steps = 300, o.eval_every = 150, o.lr = 5e-3f, o.warmup = 10, o.batch_size = 8;
     const TrainResult bert = train(o);
     EXPECT_LT(bert.val_losses.back().second, bert.train_losses.front() - 0.5f);  // from ≈ ln V
+    std::printf("bert masked-token accuracy %.3f, unigram baseline %.3f\n", bert.val_accuracy, bert.unigram_accuracy);
+    EXPECT_GT(bert.unigram_accuracy, 0.05);  // the corpus's most frequent character (a space) is common
+    EXPECT_GT(bert.val_accuracy, bert.unigram_accuracy);
 
     std::ofstream pairs(dir + "/pairs.tsv");
     for (int i = 0; i < 400; ++i) {  // reverse a short string of letters

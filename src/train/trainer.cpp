@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -231,6 +232,7 @@ struct DataSource {
     TokenSequence train_tokens, val_tokens;   // gpt, bert
     std::vector<Pair> train_pairs, val_pairs;  // seq2seq
     int64_t block = 0;
+    int64_t most_frequent = 0;  // in the training split's targets: the unigram baseline's guess
 
     Batch draw(bool validation, int64_t batch, Generator& gen) const {
         if (arch == TrainArch::seq2seq)
@@ -288,21 +290,52 @@ DataSource load_data(const TrainOptions& o, std::shared_ptr<const Tokenizer> tok
         d.train_pairs.assign(tokenised.begin(), tokenised.begin() + long(n_train));
         d.val_pairs.assign(tokenised.begin() + long(n_train), tokenised.end());
         if (d.val_pairs.empty()) d.val_pairs = d.train_pairs;
+        std::vector<int64_t> counts(size_t(tok.vocab_size()) + 1);
+        for (const Pair& p : d.train_pairs) {
+            for (int64_t id : p.target) ++counts[size_t(id)];
+            ++counts[size_t(*d.special.eos)];
+        }
+        d.most_frequent = std::max_element(counts.begin(), counts.end()) - counts.begin();
         return d;
     }
     if (o.arch == TrainArch::bert) need_special(d.special.mask, tok, "[MASK]", "masked-LM (BERT) training");
     const TokenSequence tokens = is_token_file(o.data) ? TokenSequence::map_uint16(o.data, tok.vocab_size())
                                                        : TokenSequence(tok.encode(read_text_file(o.data)));
     std::tie(d.train_tokens, d.val_tokens) = split_tokens(tokens, 0.9);
+    std::vector<int64_t> counts(size_t(tok.vocab_size()));
+    for (int64_t i = 0; i < d.train_tokens.size(); ++i) ++counts[size_t(d.train_tokens[i])];
+    d.most_frequent = std::max_element(counts.begin(), counts.end()) - counts.begin();
     ATTEND_CHECK(d.val_tokens.size() > o.block_size + 1, o.data, " is too short: the validation split (",
                  d.val_tokens.size(), " tokens) must hold more than block_size + 1 = ", o.block_size + 1);
     return d;
 }
 
+Tensor batch_logits(const Transformer& model, const Batch& b, const ForwardMode& mode) {
+    return model.config().shape == ModelShape::encoder_decoder ? model.forward(b.source, b.input, mode)
+                                                               : model.forward(b.input, mode);
+}
+
 Tensor batch_loss(const Transformer& model, const Batch& b, const ForwardMode& mode) {
-    const Tensor logits = model.config().shape == ModelShape::encoder_decoder ? model.forward(b.source, b.input, mode)
-                                                                              : model.forward(b.input, mode);
-    return Transformer::loss(logits, b.targets, kIgnore);
+    return Transformer::loss(batch_logits(model, b, mode), b.targets, kIgnore);
+}
+
+// Targets (not ignored) whose argmax logit is right, and those equal to `unigram` — the
+// accuracy of always guessing the training split's most frequent token, the baseline.
+struct Hits {
+    int64_t correct = 0, unigram = 0, total = 0;
+};
+Hits count_hits(const Tensor& logits, const std::vector<int64_t>& targets, int64_t unigram) {
+    const Tensor flat = logits.contiguous();  // (B, T, V)
+    const int64_t V = flat.shape().back();
+    const float* row = flat.data();
+    Hits h;
+    for (size_t i = 0; i < targets.size(); ++i, row += V) {
+        if (targets[i] == kIgnore) continue;
+        ++h.total;
+        h.correct += std::max_element(row, row + V) - row == targets[i];
+        h.unigram += targets[i] == unigram;
+    }
+    return h;
 }
 
 bool all_finite(const NamedParameters& params) {
@@ -379,12 +412,21 @@ TrainResult train(const TrainOptions& o) {
                       std::to_string(vocab_size) + ", " + std::to_string(o.steps) + " steps");
     else if (!o.quiet) progress.line("resuming at step " + std::to_string(state.step));
 
+    TrainResult result;
     auto evaluate = [&]() {
         NoGradGuard no_grad;
         Generator eval_gen(o.seed * 2 + 3);  // the same batches at every evaluation, no training stream moved
         double total = 0;
-        for (int64_t i = 0; i < o.eval_batches; ++i)
-            total += batch_loss(model, data.draw(true, o.batch_size, eval_gen), ForwardMode{}).item();
+        Hits hits;
+        for (int64_t i = 0; i < o.eval_batches; ++i) {
+            const Batch b = data.draw(true, o.batch_size, eval_gen);
+            const Tensor logits = batch_logits(model, b, ForwardMode{});
+            total += Transformer::loss(logits, b.targets, kIgnore).item();
+            const Hits h = count_hits(logits, b.targets, data.most_frequent);
+            hits.correct += h.correct, hits.unigram += h.unigram, hits.total += h.total;
+        }
+        result.val_accuracy = double(hits.correct) / double(std::max<int64_t>(1, hits.total));
+        result.unigram_accuracy = double(hits.unigram) / double(std::max<int64_t>(1, hits.total));
         return total / double(o.eval_batches);
     };
     auto save = [&]() {
@@ -394,7 +436,6 @@ TrainResult train(const TrainOptions& o) {
         save_training_checkpoint(checkpoint_path, params, optimizer, state);
     };
 
-    TrainResult result;
     const auto start = Clock::now();
     const int64_t checkpoint_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every;
     while (state.step < last) {
@@ -430,9 +471,10 @@ TrainResult train(const TrainOptions& o) {
             const double val = evaluate();
             history.back().val = val;
             result.val_losses.emplace_back(state.step, float(val));
-            char text[160];
-            std::snprintf(text, sizeof text, "step %lld: train loss %.4f, val loss %.4f", (long long)state.step,
-                          step_loss, val);
+            char text[200];
+            std::snprintf(text, sizeof text, "step %lld: train loss %.4f, val loss %.4f, val %saccuracy %.1f%% (unigram %.1f%%)",
+                          (long long)state.step, step_loss, val, o.arch == TrainArch::bert ? "masked-token " : "",
+                          100 * result.val_accuracy, 100 * result.unigram_accuracy);
             progress.line(text);
             write_history(o.out, history);
         }

@@ -20,6 +20,7 @@
 //
 // Implemented in src/train/trainer.cpp.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,6 +56,10 @@ struct TrainResult {
     std::vector<float> train_losses;  // one per optimizer step taken in this call
     std::vector<std::pair<int64_t, float>> val_losses;  // (step, loss) at each evaluation
     int64_t steps_done = 0;           // the step count reached
+    // At the last evaluation: the fraction of validation targets (for BERT: the masked tokens)
+    // the model's argmax gets right, and the same for always guessing the training split's
+    // most frequent token (the unigram baseline). NaN when no evaluation ran.
+    double val_accuracy = NAN, unigram_accuracy = NAN;
     double seconds = 0;
 };
 
