@@ -122,7 +122,9 @@ TEST(Generate, StopTokensEndASequenceAndAreNotKept) {
 TEST(Generate, TheContextLimitsEachSequence) {
     const Transformer model(gpt2_like(10), 5);
     const std::vector<Tokens> prompts = {{1, 2, 3, 4, 5, 6, 7}, {9, 8}};
-    const auto out = generate(model, prompts, greedy(50));
+    GenerateOptions stop_at_the_end = greedy(50);
+    stop_at_the_end.slide_window = false;
+    const auto out = generate(model, prompts, stop_at_the_end);
     ASSERT_EQ(out[0].tokens.size(), 4u);
     ASSERT_EQ(out[1].tokens.size(), 9u);
     EXPECT_EQ(out[0].finish, FinishReason::context_full);
@@ -130,6 +132,27 @@ TEST(Generate, TheContextLimitsEachSequence) {
     EXPECT_EQ(out[0].tokens, greedy_without_cache(model, prompts[0], 4));
     EXPECT_EQ(out[1].tokens, greedy_without_cache(model, prompts[1], 9));
     EXPECT_THROW(generate(model, {Tokens(11, 1)}, greedy(1)), Error);  // a prompt longer than the context
+}
+
+// Sliding on: past the context of 10 each sequence goes on from its last 5 tokens. Each new
+// token is what a full forward pass over the window it was drawn from gives.
+TEST(Generate, PastTheContextTheWindowSlides) {
+    const Transformer model(gpt2_like(10), 5);
+    const std::vector<Tokens> prompts = {{1, 2, 3, 4, 5, 6, 7}, {9, 8}};
+    const auto out = generate(model, prompts, greedy(30));
+    for (size_t b = 0; b < prompts.size(); ++b) {
+        ASSERT_EQ(out[b].tokens.size(), 30u);
+        EXPECT_EQ(out[b].finish, FinishReason::max_new_tokens);
+        // Replay without a cache: the window starts full (prompt), refills to 10, drops to 5.
+        Tokens all = prompts[b], context = prompts[b];
+        for (size_t i = 0; i < 30; ++i) {
+            const Tokens next = greedy_without_cache(model, context, 1);
+            ASSERT_EQ(next[0], out[b].tokens[i]) << "sequence " << b << ", token " << i;
+            all.push_back(next[0]);
+            context.push_back(next[0]);
+            if (context.size() > 10) context.assign(all.end() - 5, all.end());
+        }
+    }
 }
 
 TEST(Generate, TheCallbackStreamsEveryKeptTokenInOrder) {

@@ -206,6 +206,7 @@ TEST(LayerModules, FeedForwardNames) {
 TEST(RopePositions, PositionIdsAndTables) {
     EXPECT_EQ(position_ids(2, 3, {}), (std::vector<int64_t>{0, 1, 2, 0, 1, 2}));
     EXPECT_EQ(position_ids(2, 3, {4, 0}), (std::vector<int64_t>{4, 5, 6, 0, 1, 2}));
+    EXPECT_EQ(position_ids(2, 3, {4, 0}, {1, 3}), (std::vector<int64_t>{4, 4, 4, 0, 1, 2}));  // padded rows: the offset
     EXPECT_MENTIONS(error_of([] { position_ids(2, 3, {1}); }), "1 offsets given for a batch of 2");
 
     // PE(pos, 2i) = sin(pos / 10000^{2i/d}), PE(pos, 2i+1) = cos(...), d = 6.

@@ -464,6 +464,18 @@ TEST(TrainLoop, GptLearnsAndWritesItsOutputs) {
                 r.val_losses.front().second, r.val_losses.back().second);
 }
 
+TEST(TrainLoop, EvalEveryZeroEvaluatesOnlyAtTheEnd) {
+    const std::string dir = temp_dir("eval0");
+    TrainOptions o = tiny_gpt(dir);
+    o.steps = 5, o.eval_every = 0;
+    const TrainResult r = train(o);
+    ASSERT_EQ(r.val_losses.size(), 1u);
+    EXPECT_EQ(r.val_losses[0].first, 5);
+    EXPECT_TRUE(fs::exists(o.out + "/checkpoint.safetensors"));
+    o.eval_batches = 0;
+    EXPECT_THROW(train(o), Error);
+}
+
 TEST(TrainLoop, BertMlmAndSeq2SeqLearn) {
     const std::string dir = temp_dir("bert");
     TrainOptions o = tiny_gpt(dir);

@@ -77,13 +77,18 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     std::vector<int64_t> last_row = step.lengths;  // where each sequence's next-token logits are
     for (auto& r : last_row) r -= 1;
 
+    // The tokens each sequence has, for rebuilding its window when the context is full.
+    std::vector<std::vector<int64_t>> history(prompts.begin(), prompts.end());
+    const int64_t window = std::max<int64_t>(1, capacity / 2);
+
     for (;;) {
         const Tensor logits = model.forward_step(step, cache, mode).contiguous();  // (B, Tq, V)
         const int64_t Tq = step.length();
         const float* z = logits.data();
 
-        std::vector<int64_t> next(size_t(B), 0);
-        bool any = false;
+        // Each running sequence's next input: its new token, or (context full, sliding) its
+        // last `window` tokens after emptying its cache.
+        std::vector<std::vector<int64_t>> feed(static_cast<size_t>(B));
         for (int64_t b = 0; b < B; ++b) {
             if (!running[size_t(b)]) continue;
             const int64_t token = samplers[size_t(b)](z + (b * Tq + last_row[size_t(b)]) * V, drawable);
@@ -95,29 +100,39 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
                 continue;
             }
             g.tokens.push_back(token);
+            history[size_t(b)].push_back(token);
             if (on_token) on_token(b, token);
             if (int64_t(g.tokens.size()) >= options.max_new_tokens) {
                 g.finish = FinishReason::max_new_tokens;
                 running[size_t(b)] = false;
-            } else if (cache.lengths()[size_t(b)] + 1 > capacity) {
+            } else if (cache.lengths()[size_t(b)] + 1 <= capacity) {
+                feed[size_t(b)] = {token};
+            } else if (options.slide_window) {
+                const auto& h = history[size_t(b)];
+                feed[size_t(b)].assign(h.end() - std::min<int64_t>(window, int64_t(h.size())), h.end());
+                cache.reset(b);
+            } else {
                 // The new token has no room to be fed back: the context is full.
                 g.finish = FinishReason::context_full;
                 running[size_t(b)] = false;
-            } else {
-                next[size_t(b)] = token;
-                any = true;
             }
         }
-        if (!any) break;
+        int64_t longest_feed = 0;
+        for (const auto& f : feed) longest_feed = std::max(longest_feed, int64_t(f.size()));
+        if (longest_feed == 0) break;
 
         // A finished sequence's slot is emptied: its idle row then sits at position 0 with no
         // keys to see (a fully masked row, defined as zeros) instead of past the context.
         for (int64_t b = 0; b < B; ++b)
             if (!running[size_t(b)] && cache.lengths()[size_t(b)] > 0) cache.reset(b);
-        step.shape = {B, 1};
-        step.ids = next;
-        for (int64_t b = 0; b < B; ++b) step.lengths[size_t(b)] = running[size_t(b)] ? 1 : 0;
-        std::fill(last_row.begin(), last_row.end(), 0);
+        step.shape = {B, longest_feed};
+        step.ids.assign(size_t(B * longest_feed), 0);
+        for (int64_t b = 0; b < B; ++b) {
+            const auto& f = feed[size_t(b)];
+            std::copy(f.begin(), f.end(), step.ids.begin() + b * longest_feed);
+            step.lengths[size_t(b)] = int64_t(f.size());
+            last_row[size_t(b)] = std::max<int64_t>(0, int64_t(f.size()) - 1);
+        }
     }
     return out;
 }

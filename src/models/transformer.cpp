@@ -44,8 +44,13 @@ Tensor Embeddings::forward(const TokenBatch& tokens, const std::vector<int64_t>&
     const int64_t B = tokens.batch(), T = tokens.length();
     Tensor x = token.forward(tokens.ids, tokens.shape);  // (B, T, E)
     if (scale != 1.f) x = attend::scale(x, scale);       // the 2017 Transformer's √d_model
-    if (positions == PositionType::learned) x = add(x, position.forward(B, T, position_offsets));
-    if (positions == PositionType::sinusoidal) x = add(x, sinusoidal.forward(B, T, position_offsets));
+    // A full forward gives padded rows their own positions, as PyTorch does (parity covers
+    // them); a KV-cache step (offsets given) gives them the offset, so a short row batched with
+    // a long one near the end of the context never asks for a position past the table.
+    static const std::vector<int64_t> kNoLengths;
+    const std::vector<int64_t>& pad_lengths = position_offsets.empty() ? kNoLengths : tokens.lengths;
+    if (positions == PositionType::learned) x = add(x, position.forward(B, T, position_offsets, pad_lengths));
+    if (positions == PositionType::sinusoidal) x = add(x, sinusoidal.forward(B, T, position_offsets, pad_lengths));
     if (token_type.weight.defined()) {
         // No types given: every token is of type 0 (segment A), as BERT's default.
         const std::vector<int64_t> types =

@@ -93,15 +93,19 @@ Tensor rope_op(const Tensor& x_in, std::shared_ptr<const RowAngles> angles, Rope
 
 }  // namespace
 
-std::vector<int64_t> position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets) {
+std::vector<int64_t> position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
+                                  const std::vector<int64_t>& lengths) {
     ATTEND_CHECK(B >= 0 && T >= 0, "position_ids: B and T must be ≥ 0, got B=", B, " T=", T);
     ATTEND_CHECK(offsets.empty() || int64_t(offsets.size()) == B, "position_ids: ", offsets.size(),
                  " offsets given for a batch of ", B);
+    ATTEND_CHECK(lengths.empty() || int64_t(lengths.size()) == B, "position_ids: ", lengths.size(),
+                 " lengths given for a batch of ", B);
     std::vector<int64_t> ids(size_t(B * T));
     for (int64_t b = 0; b < B; ++b) {
         const int64_t offset = offsets.empty() ? 0 : offsets[b];
         ATTEND_CHECK(offset >= 0, "position_ids: offset ", offset, " of sequence ", b, " is negative");
-        for (int64_t t = 0; t < T; ++t) ids[b * T + t] = offset + t;
+        const int64_t real = lengths.empty() ? T : lengths[size_t(b)];
+        for (int64_t t = 0; t < T; ++t) ids[b * T + t] = offset + (t < real ? t : 0);
     }
     return ids;
 }
@@ -123,9 +127,10 @@ Tensor sinusoidal_table(int64_t n_positions, int64_t dim, double base) {
 SinusoidalPositions::SinusoidalPositions(int64_t max_positions, int64_t dim)
     : table(sinusoidal_table(max_positions, dim)) {}
 
-Tensor SinusoidalPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets) const {
+Tensor SinusoidalPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
+                                    const std::vector<int64_t>& lengths) const {
     ATTEND_CHECK(table.defined(), "this SinusoidalPositions was never constructed");
-    const std::vector<int64_t> ids = position_ids(B, T, offsets);
+    const std::vector<int64_t> ids = position_ids(B, T, offsets, lengths);
     for (int64_t id : ids)
         ATTEND_CHECK(id < table.size(0), "position ", id, " is beyond the sinusoidal table's ", table.size(0),
                      " positions (max_positions)");
@@ -135,8 +140,9 @@ Tensor SinusoidalPositions::forward(int64_t B, int64_t T, const std::vector<int6
 LearnedPositions::LearnedPositions(int64_t max_positions, int64_t dim, Generator& gen, float stddev)
     : embedding(max_positions, dim, gen, stddev) {}
 
-Tensor LearnedPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets) const {
-    const std::vector<int64_t> ids = position_ids(B, T, offsets);
+Tensor LearnedPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
+                                 const std::vector<int64_t>& lengths) const {
+    const std::vector<int64_t> ids = position_ids(B, T, offsets, lengths);
     for (int64_t id : ids)
         ATTEND_CHECK(id < embedding.num_embeddings(), "position ", id, " is beyond the ", embedding.num_embeddings(),
                      " learned positions (max_positions)");

@@ -363,6 +363,9 @@ TrainResult train(const TrainOptions& o) {
     ATTEND_CHECK(o.steps > 0 && o.batch_size > 0 && o.grad_accum > 0 && o.block_size > 1,
                  "steps, batch_size, grad_accum must be positive and block_size > 1; found steps ", o.steps,
                  ", batch_size ", o.batch_size, ", grad_accum ", o.grad_accum, ", block_size ", o.block_size);
+    ATTEND_CHECK(o.eval_every >= 0 && o.eval_batches > 0 && o.checkpoint_every >= 0,
+                 "eval_every and checkpoint_every must be ≥ 0 (0: at the end) and eval_batches > 0; found ", o.eval_every,
+                 ", ", o.checkpoint_every, ", ", o.eval_batches);
     if (o.threads > 0) set_num_threads(o.threads);
     fs::create_directories(o.out);
     const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
@@ -437,7 +440,8 @@ TrainResult train(const TrainOptions& o) {
     };
 
     const auto start = Clock::now();
-    const int64_t checkpoint_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every;
+    // eval_every 0: evaluate (and checkpoint) only at the end.
+    const int64_t checkpoint_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every > 0 ? o.eval_every : o.steps;
     while (state.step < last) {
         const float lr = schedule.at(state.step);
         optimizer.zero_grad();

@@ -34,6 +34,11 @@ struct GenerateOptions {
     std::vector<int64_t> stop_tokens;  // e.g. EOS
     int64_t vocab_limit = 0;  // > 0: draw only ids < vocab_limit (a model vocabulary padded past its tokenizer's)
     AttentionPath attention_path = AttentionPath::fused;
+    // When a sequence fills the model's context: true — keep going on a window of its last
+    // context/2 tokens (the cache is rebuilt from them, as llama.cpp's context shift keeps
+    // half; nanoGPT's sample.py likewise crops to the last block_size tokens), so a model with
+    // a short context writes on; false — stop with FinishReason::context_full.
+    bool slide_window = true;
 
     SamplingOptions sampling() const { return {temperature, top_k, top_p}; }
 };
@@ -51,6 +56,8 @@ struct Generation {
 using TokenCallback = std::function<void(int64_t sequence, int64_t token)>;
 
 // prompts: one non-empty vector of token ids per sequence, any lengths ≤ max_positions.
+// Every new token is drawn from the logits of the whole (windowed) sequence, as a full forward
+// pass over that window would give them.
 // The model must be decoder-only with an lm head.
 std::vector<Generation> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
                                  const GenerateOptions& options, const TokenCallback& on_token = {});

@@ -32,7 +32,11 @@ namespace attend {
 
 // (B·T) position ids, row-major: id(b, t) = offsets[b] + t (offsets empty: t). offsets, when
 // given, must have B entries, each ≥ 0.
-std::vector<int64_t> position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {});
+// lengths (optional, one per sequence): rows t ≥ lengths[b] are padding, whose outputs are
+// never used; they get position offsets[b], so a padded row never asks for a position past
+// the table (a short sequence batched with a long one at a large offset, in a KV-cache step).
+std::vector<int64_t> position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {},
+                                  const std::vector<int64_t>& lengths = {});
 
 // The sinusoidal table (n_positions, dim), computed in double and rounded once. For odd dim
 // the last column is the sin of the last pair.
@@ -46,7 +50,8 @@ public:
     SinusoidalPositions(int64_t max_positions, int64_t dim);
 
     // A position ≥ max_positions is an Error naming it.
-    Tensor forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {}) const;
+    Tensor forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {},
+                   const std::vector<int64_t>& lengths = {}) const;
     void collect_parameters(const std::string&, NamedParameters&) {}  // none
 
     Tensor table;  // (max_positions, dim), requires_grad false
@@ -60,7 +65,8 @@ public:
     // code overwrites it anyway).
     LearnedPositions(int64_t max_positions, int64_t dim, Generator& gen, float stddev = 1.f);
 
-    Tensor forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {}) const;  // (B, T, dim)
+    Tensor forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {},
+                   const std::vector<int64_t>& lengths = {}) const;  // (B, T, dim); lengths: position_ids
     void collect_parameters(const std::string& prefix, NamedParameters& out);  // weight
 
     Embedding embedding;
