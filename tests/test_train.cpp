@@ -464,6 +464,18 @@ TEST(TrainLoop, GptLearnsAndWritesItsOutputs) {
                 r.val_losses.front().second, r.val_losses.back().second);
 }
 
+TEST(TrainLoop, NormPlacementOverridesTheArchitecturesOwn) {
+    TrainOptions o;
+    o.arch = TrainArch::bert;
+    EXPECT_EQ(training_config(o, 10).norm_placement, NormPlacement::post);  // BERT's own
+    o.norm_placement = "pre";
+    const TransformerConfig pre = training_config(o, 10);
+    EXPECT_EQ(pre.norm_placement, NormPlacement::pre);
+    EXPECT_TRUE(pre.final_norm);
+    o.norm_placement = "sideways";
+    EXPECT_MENTIONS(error_of([&] { training_config(o, 10); }), "sideways");
+}
+
 TEST(TrainLoop, EvalEveryZeroEvaluatesOnlyAtTheEnd) {
     const std::string dir = temp_dir("eval0");
     TrainOptions o = tiny_gpt(dir);

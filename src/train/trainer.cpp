@@ -54,6 +54,7 @@ TrainOptions read_train_options(const std::string& path, TrainOptions o) {
         if (key == "arch") o.arch = train_arch(value.get<std::string>());
         else if (key == "data") set(o.data);
         else if (key == "tokenizer") set(o.tokenizer);
+        else if (key == "norm_placement") set(o.norm_placement);
         else if (key == "out") set(o.out);
         else if (key == "layers") set(o.layers);
         else if (key == "heads") set(o.heads);
@@ -119,6 +120,12 @@ TransformerConfig training_config(const TrainOptions& o, int64_t vocab_size) {
         c.embedding_scale = std::sqrt(float(o.dim));
         c.init_std = 1.f / std::sqrt(float(o.dim));  // embeddings scaled by √E: keep them O(1)
         break;
+    }
+    if (!o.norm_placement.empty()) {
+        ATTEND_CHECK(o.norm_placement == "pre" || o.norm_placement == "post", "unknown norm placement \"",
+                     o.norm_placement, "\" (pre or post)");
+        c.norm_placement = o.norm_placement == "pre" ? NormPlacement::pre : NormPlacement::post;
+        c.final_norm = c.norm_placement == NormPlacement::pre;  // pre-norm stacks end in a norm
     }
     c.validate();
     return c;

@@ -42,6 +42,9 @@ void register_train(CLI::App& app) {
     cmd->add_option("--eval-batches", o.eval_batches, "validation batches per evaluation")->capture_default_str();
     cmd->add_option("--seed", o.seed, "random seed (initialisation, batches, dropout)")->capture_default_str();
     cmd->add_option("--threads", o.threads, "threads (0: all cores)")->capture_default_str();
+    cmd->add_option("--norm-placement", o.norm_placement,
+                    "pre or post: LayerNorm before or after each sub-layer (default: GPT and seq2seq pre, BERT post)")
+        ->check(CLI::IsMember({"pre", "post"}));
     cmd->add_flag("--resume", o.resume, "continue from OUT/checkpoint.safetensors");
     cmd->add_flag("--quiet", o.quiet, "no progress output");
     cmd->callback([cmd, opts, arch, config] {
@@ -54,6 +57,7 @@ void register_train(CLI::App& app) {
             };
             pick("--data", o.data, from_file.data), pick("--out", o.out, from_file.out);
             pick("--tokenizer", o.tokenizer, from_file.tokenizer);
+            pick("--norm-placement", o.norm_placement, from_file.norm_placement);
             pick("--layers", o.layers, from_file.layers), pick("--heads", o.heads, from_file.heads);
             pick("--kv-heads", o.kv_heads, from_file.kv_heads), pick("--dim", o.dim, from_file.dim);
             pick("--block-size", o.block_size, from_file.block_size);

@@ -46,6 +46,7 @@ struct TrainOptions {
     int64_t eval_every = 250, eval_batches = 20, checkpoint_every = 0;  // 0: at each evaluation
     uint64_t seed = 1337;
     int threads = 0;      // 0: leave the pool as it is
+    std::string norm_placement;  // "pre" | "post"; empty: the architecture's own (BERT post, GPT and seq2seq pre)
     bool resume = false;  // continue from out/checkpoint.safetensors
     int64_t stop_after = -1;  // stop (with a checkpoint) after this many steps of the schedule; -1: run all
     bool quiet = false;       // no progress output
