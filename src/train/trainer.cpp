@@ -210,7 +210,7 @@ void write_history(const std::string& out, const std::vector<HistoryRow>& rows) 
         ATTEND_CHECK(csv.good(), "cannot write ", tmp);
         fs::rename(tmp, out + "/loss.csv");
     }
-    Series train{{}, {}, 31, 119, 180}, val{{}, {}, 214, 39, 40};  // blue: train, red: validation
+    Series train{{}, {}, 31, 119, 180, "train"}, val{{}, {}, 214, 39, 40, "validation"};
     for (const HistoryRow& r : rows) {
         train.x.push_back(double(r.step)), train.y.push_back(r.train);
         if (!std::isnan(r.val)) val.x.push_back(double(r.step)), val.y.push_back(r.val);
