@@ -574,6 +574,12 @@ TEST(TrainLoop, TrainedFoldersLoadInGenerateAndPerplexity) {
     ASSERT_EQ(gen2.status, 0) << gen2.output;
     EXPECT_EQ(gen2.output.rfind("the dog", 0), 0u) << gen2.output;
 
+    const auto bert = run_cli("train --arch bert --data " + data + " --out " + dir + "/bert" + small);
+    ASSERT_EQ(bert.status, 0) << bert.output;
+    const auto enc = run_cli("encode --model " + dir + "/bert --text 'the cat sat'");
+    ASSERT_EQ(enc.status, 0) << enc.output;
+    EXPECT_NE(enc.output.find("16 values"), std::string::npos) << enc.output;  // dim 16
+
     // A token file without its tokenizer, and one made with a larger vocabulary than given.
     const auto alone = run_cli("train --arch gpt --data " + dir + "/tokens.bin --out " + dir + "/x" + small);
     EXPECT_NE(alone.status, 0);
