@@ -20,6 +20,7 @@
 #include "attend/io/config_json.hpp"
 #include "attend/io/safetensors.hpp"
 #include "attend/models/hf_names.hpp"
+#include "core/atomic_file.hpp"
 #include "io/loader_internal.hpp"
 
 namespace attend {
@@ -196,20 +197,6 @@ LoadedModel load_ours(const std::string& path, const std::string& file) {
     loaded.eos_id = metadata_id(contents.metadata, "eos_id", file);
     loaded.pad_id = metadata_id(contents.metadata, "pad_id", file);
     return loaded;
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) bad(path, std::string("cannot create ") + tmp + ": " + std::strerror(errno));
-    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        std::remove(tmp.c_str());
-        bad(path, std::string("write failed: ") + std::strerror(e));
-    }
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "core/atomic_file.hpp"
 #include "io/mapped_file.hpp"
 
 namespace attend {
@@ -244,26 +245,17 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     std::string text = header.dump();
     while ((text.size() + 8) % 8) text += ' ';  // keep the data 8-byte aligned, as the format advises
 
-    // A temporary beside the target (same filesystem, so rename is atomic), unique per process.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) bad_file(path, std::string("cannot create ") + tmp + ": " + std::strerror(errno));
-    const uint64_t len = text.size();
-    bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    for (const auto& [name, t] : tensors) {
-        if (!ok) break;
-        const Tensor c = t.contiguous();
-        const size_t n = size_t(c.numel());
-        ok = n == 0 || std::fwrite(c.data(), 4, n, f) == n;
-    }
-    const int write_errno = errno;
-    ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno ? errno : write_errno;
-        std::remove(tmp.c_str());
-        bad_file(path, std::string("write failed: ") + std::strerror(e));
-    }
+    write_atomically(path, [&](std::FILE* f) {
+        const uint64_t len = text.size();
+        bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+        for (const auto& [name, t] : tensors) {
+            if (!ok) break;
+            const Tensor c = t.contiguous();
+            const size_t n = size_t(c.numel());
+            ok = n == 0 || std::fwrite(c.data(), 4, n, f) == n;
+        }
+        return ok;
+    });
 }
 
 }  // namespace attend

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "attend/error.hpp"
+#include "core/atomic_file.hpp"
 #include "tokenizers/common.hpp"
 #include "tokenizers/unicode.hpp"
 
@@ -77,14 +78,7 @@ void CharTokenizer::save(const std::string& path) const {
     nlohmann::json j = {{"type", "char"}};
     if (!specials_.empty()) j["specials"] = specials_;
     j["chars"] = chars_;
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) bad_file(path, "cannot write file");
-        out << j.dump(1) << "\n";
-        if (!out) bad_file(path, "write error");
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) bad_file(path, "cannot rename the temporary file into place");
+    write_text_atomically(path, j.dump(1) + "\n");
 }
 
 std::vector<int64_t> CharTokenizer::encode(std::string_view text, bool) const {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "attend/error.hpp"
+#include "core/atomic_file.hpp"
 #include "io/mapped_file.hpp"
 
 namespace attend {
@@ -49,14 +50,7 @@ void write_uint16_tokens(const std::string& path, const std::vector<int64_t>& id
                      ", which a uint16 token file cannot hold");
         packed[i] = uint16_t(ids[i]);  // little-endian on every machine attend builds for (x86-64, arm64)
     }
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        ATTEND_CHECK(out.good(), path, ": cannot write");
-        out.write(reinterpret_cast<const char*>(packed.data()), std::streamsize(packed.size() * 2));
-        ATTEND_CHECK(out.good(), path, ": write error");
-    }
-    std::filesystem::rename(tmp, path);
+    write_atomically(path, [&](std::FILE* f) { return std::fwrite(packed.data(), 2, packed.size(), f) == packed.size(); });
 }
 
 std::string read_text_file(const std::string& path) {

@@ -24,6 +24,7 @@
 #include "attend/train/data.hpp"
 #include "attend/train/optimizer.hpp"
 #include "attend/train/plot.hpp"
+#include "core/atomic_file.hpp"
 
 namespace attend {
 
@@ -196,20 +197,14 @@ struct HistoryRow {
 };
 
 void write_history(const std::string& out, const std::vector<HistoryRow>& rows) {
-    {
-        const std::string tmp = out + "/loss.csv.tmp";
-        std::ofstream csv(tmp);
-        csv << "step,train_loss,val_loss,lr\n";
-        for (const HistoryRow& r : rows) {
-            char line[128];
-            if (std::isnan(r.val)) std::snprintf(line, sizeof line, "%lld,%.6f,,%.6g\n", (long long)r.step, r.train, r.lr);
-            else std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6g\n", (long long)r.step, r.train, r.val, r.lr);
-            csv << line;
-        }
-        csv.close();
-        ATTEND_CHECK(csv.good(), "cannot write ", tmp);
-        fs::rename(tmp, out + "/loss.csv");
+    std::string csv = "step,train_loss,val_loss,lr\n";
+    for (const HistoryRow& r : rows) {
+        char line[128];
+        if (std::isnan(r.val)) std::snprintf(line, sizeof line, "%lld,%.6f,,%.6g\n", (long long)r.step, r.train, r.lr);
+        else std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6g\n", (long long)r.step, r.train, r.val, r.lr);
+        csv += line;
     }
+    write_text_atomically(out + "/loss.csv", csv);
     Series train{{}, {}, 31, 119, 180, "train"}, val{{}, {}, 214, 39, 40, "validation"};
     for (const HistoryRow& r : rows) {
         train.x.push_back(double(r.step)), train.y.push_back(r.train);
@@ -354,14 +349,6 @@ bool all_finite(const NamedParameters& params) {
     return true;
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    std::ofstream f(tmp);
-    f << text << "\n";
-    f.close();
-    ATTEND_CHECK(f.good(), "cannot write ", tmp);
-    fs::rename(tmp, path);
-}
 
 }  // namespace
 
@@ -500,7 +487,7 @@ TrainResult train(const TrainOptions& o) {
         for (const auto& [name, p] : params) tensors[name] = p->detach();
         // io/model_loader.hpp's format: our names, the config in "attend_config".
         save_safetensors(o.out + "/model.safetensors", tensors, {{"attend_config", config_to_json(config)}});
-        write_text(o.out + "/config.json", config_to_json(config));  // the tokenizer is already beside it
+        write_text_atomically(o.out + "/config.json", config_to_json(config) + "\n");  // the tokenizer is already beside it
     }
     result.steps_done = state.step;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attend/error.hpp"
+#include "core/atomic_file.hpp"
 
 namespace attend {
 
@@ -140,20 +141,14 @@ DateTask make_date_task(const DateTaskOptions& o) {
 }
 
 void write_pairs_tsv(const std::string& path, const std::vector<TranslationPair>& pairs) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        ATTEND_CHECK(f.good(), "cannot write ", tmp);
-        for (const auto& p : pairs) {
-            ATTEND_CHECK(p.source.find_first_of("\t\n") == std::string::npos &&
-                             p.target.find_first_of("\t\n") == std::string::npos,
-                         "a pair holds a tab or newline: \"", p.source, "\"");
-            f << p.source << '\t' << p.target << '\n';
-        }
-        f.close();
-        ATTEND_CHECK(f.good(), "cannot write ", tmp);
+    std::string text;
+    for (const auto& p : pairs) {
+        ATTEND_CHECK(p.source.find_first_of("\t\n") == std::string::npos &&
+                         p.target.find_first_of("\t\n") == std::string::npos,
+                     "a pair holds a tab or newline: \"", p.source, "\"");
+        text.append(p.source).append(1, '\t').append(p.target).append(1, '\n');
     }
-    ATTEND_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
+    write_text_atomically(path, text);
 }
 
 std::vector<TranslationPair> read_pairs_tsv(const std::string& path) {

@@ -15,7 +15,7 @@
 
 #include "attend/error.hpp"
 #include "attend/viz/image.hpp"
-#include "files.hpp"
+#include "core/atomic_file.hpp"
 
 namespace attend::viz {
 

@@ -5,7 +5,7 @@
 
 #include "attend/error.hpp"
 #include "attend/viz/html.hpp"
-#include "files.hpp"
+#include "core/atomic_file.hpp"
 
 namespace attend::viz {
 

@@ -1,5 +1,5 @@
-// viz/files.cpp — temporary file, then rename (see files.hpp).
-#include "files.hpp"
+// core/atomic_file.cpp — temporary file, fsync, then rename (see atomic_file.hpp).
+#include "core/atomic_file.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 
 #include "attend/error.hpp"
 
-namespace attend::viz {
+namespace attend {
 
 void write_atomically(const std::string& path, const std::function<bool(std::FILE*)>& write) {
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -22,9 +22,10 @@ void write_atomically(const std::string& path, const std::function<bool(std::FIL
         std::remove(tmp.c_str());
         throw;
     }
-    ok = std::fflush(f) == 0 && ok;
+    const int write_errno = errno;
+    ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
     ok = std::fclose(f) == 0 && ok;
-    const int saved = errno;
+    const int saved = errno != 0 ? errno : write_errno;
     if (ok && std::rename(tmp.c_str(), path.c_str()) == 0) return;
     std::remove(tmp.c_str());
     ATTEND_CHECK(false, path, ": cannot write the file: ", std::strerror(saved != 0 ? saved : errno));
@@ -34,4 +35,4 @@ void write_text_atomically(const std::string& path, std::string_view text) {
     write_atomically(path, [&](std::FILE* f) { return std::fwrite(text.data(), 1, text.size(), f) == text.size(); });
 }
 
-}  // namespace attend::viz
+}  // namespace attend
