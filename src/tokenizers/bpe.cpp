@@ -329,15 +329,7 @@ std::unique_ptr<Tokenizer> parse_hf_bpe(const json& j, const std::string& origin
             special.push_back(a.contains("special") && a["special"].is_boolean() && a["special"].get<bool>());
         }
     }
-    std::unordered_map<std::string, int64_t> by_name;
-    for (const auto& [text, id] : src.vocab) by_name[text] = id;
-    for (const SpecialToken& a : added) by_name[a.text] = a.id;
-    src.post = read_post_processor(j.contains("post_processor") ? j["post_processor"] : json(), origin,
-                                        [&](const std::string& name) -> std::optional<int64_t> {
-                                            const auto it = by_name.find(name);
-                                            if (it == by_name.end()) return std::nullopt;
-                                            return it->second;
-                                        });
+    src.post = read_post_processor(j, origin, src.vocab, added);
     return std::make_unique<ByteLevelBPE>(src);
 }
 

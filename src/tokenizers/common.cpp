@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "attend/error.hpp"
 
@@ -146,6 +147,21 @@ void add_post_processor(const nlohmann::json& pp, const std::string& origin, Tem
 }
 
 }  // namespace
+
+Template read_post_processor(const nlohmann::json& tokenizer_json, const std::string& origin,
+                             const std::vector<std::pair<std::string, int64_t>>& vocab,
+                             const std::vector<SpecialToken>& added) {
+    std::unordered_map<std::string, int64_t> by_name;
+    for (const auto& [text, id] : vocab) by_name[text] = id;
+    for (const SpecialToken& a : added) by_name[a.text] = a.id;
+    const nlohmann::json none;
+    return read_post_processor(tokenizer_json.contains("post_processor") ? tokenizer_json["post_processor"] : none,
+                               origin, [&](const std::string& name) -> std::optional<int64_t> {
+                                   const auto it = by_name.find(name);
+                                   if (it == by_name.end()) return std::nullopt;
+                                   return it->second;
+                               });
+}
 
 Template read_post_processor(const nlohmann::json& pp, const std::string& origin,
                              const std::function<std::optional<int64_t>(const std::string&)>& lookup) {

@@ -48,6 +48,11 @@ struct Template {
 // RobertaProcessing, or a Sequence of those. lookup gives the id of a token by its name.
 Template read_post_processor(const nlohmann::json& pp, const std::string& origin,
                              const std::function<std::optional<int64_t>(const std::string&)>& lookup);
+// The same, looking token names up in a tokenizer.json's vocabulary and its added tokens
+// (an added token wins over a vocabulary entry of the same text).
+Template read_post_processor(const nlohmann::json& tokenizer_json, const std::string& origin,
+                             const std::vector<std::pair<std::string, int64_t>>& vocab,
+                             const std::vector<SpecialToken>& added);
 
 // Ids in a vocabulary file may have gaps, but not so many that a small file could make us
 // allocate gigabytes: the largest id must be below 2 · (number of tokens) + 256.
