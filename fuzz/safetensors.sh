@@ -12,7 +12,7 @@ src=$root/src
 clang++ -std=c++20 -O1 -g -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/include" -I"$src" "$root/fuzz/safetensors.cpp" \
   "$src/io/safetensors.cpp" "$src/io/mapped_file.cpp" "$src/io/config_json.cpp" "$src/models/config.cpp" \
-  "$src/core/tensor.cpp" "$src/core/random.cpp" "$src/core/parallel.cpp" "$src/autograd/tape.cpp" \
+  "$src/core/tensor.cpp" "$src/core/atomic_file.cpp" "$src/core/random.cpp" "$src/core/parallel.cpp" "$src/autograd/tape.cpp" \
   "$src/ops/elementwise.cpp" -o "$work/fuzz_safetensors"
 python3 "$root/fuzz/make_safetensors_corpus.py" "$work/corpus"
 cd "$work"

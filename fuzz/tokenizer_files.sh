@@ -7,9 +7,11 @@ seconds=${1:-60}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=${2:-$root/build-fuzz/tokenizer_files}
 mkdir -p "$work/corpus"
-# The tokenizers depend on nothing else in the library (nlohmann_json is header-only).
+# The tokenizers need only the atomic file writer from the rest of the library (nlohmann_json is
+# header-only).
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/include" -I"$root/src" "$root/fuzz/tokenizer_files.cpp" "$root"/src/tokenizers/*.cpp \
+  "$root/src/core/atomic_file.cpp" \
   -o "$work/fuzz_tokenizer_files"
 python3 "$root/fuzz/make_tokenizer_corpus.py" "$work/corpus"
 cd "$work"
