@@ -5,7 +5,6 @@
 // the library called directly. Bad files must give one line on stderr naming the file, exit
 // code 1, and nothing on stdout.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +25,8 @@
 #include "attend/generate/text_model.hpp"
 #include "attend/generate/utf8_stream.hpp"
 #include "attend/ops.hpp"
+#include "support/cli.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using namespace attend;
@@ -43,68 +44,26 @@ const std::string kStories260KGreedy =
     "Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\n"
     "Lily didn't want to help her mom, so she";
 
+using attend::testing::CliRun;
+using attend::testing::read_file;
+using attend::testing::shared_data;
+using attend::testing::shell_quote;
+using attend::testing::write_file;
+
 std::string data(const std::string& relative) { return std::string(ATTEND_SHARED_DATA) + "/" + relative; }
 
 // Fails (never skips) when the shared data is not where the build says.
-void require_data(const std::string& relative) {
-    ASSERT_TRUE(fs::exists(data(relative))) << "shared test data missing: " << data(relative)
-                                            << " (configure with -DATTEND_SHARED_DATA=<folder of the artifacts>)";
-}
+void require_data(const std::string& relative) { ASSERT_TRUE(fs::exists(shared_data(relative))); }
 
-std::string quote(const std::string& s) {  // for a POSIX shell
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void write_all(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
-
-// A fresh folder per test (ctest runs tests in parallel).
+// A fresh folder per test (ctest runs tests in parallel); the binary runs with stderr apart.
 class CliModels : public ::testing::Test {
 protected:
-    void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "attend_cli_models_XXXXXX").string();
-        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
-    struct Run {
-        int status = -1;
-        std::string out, err;
-    };
+    std::string path(const std::string& name) const { return dir_.path(name); }
     // `args` are already quoted; stdin is the file `input` (or empty).
-    Run run(const std::string& args, const std::string& input = "") const {
-        const std::string err_file = path("stderr.txt");
-        const std::string command = std::string(ATTEND_CLI) + " " + args + " <" +
-                                    (input.empty() ? std::string("/dev/null") : quote(input)) + " 2>" + quote(err_file);
-        Run r;
-        FILE* pipe = popen(command.c_str(), "r");
-        if (!pipe) return r;
-        char buffer[4096];
-        size_t n;
-        while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
-        const int status = pclose(pipe);
-        r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        r.err = read_all(err_file);
-        return r;
+    CliRun run(const std::string& args, const std::string& input = "") const {
+        return attend::testing::run_cli(args, {.stdin_path = input, .separate_stderr = true});
     }
-
-    std::string dir_;
+    attend::testing::TempDir dir_;
 };
 
 std::vector<std::string> split_ws(const std::string& s) {
@@ -137,23 +96,23 @@ double perplexity_in(const std::string& out) {
 TEST_F(CliModels, GenerateTellsLlama2csGreedyStory) {
     require_data("stories260K/stories260K.bin");
     // No prompt: BOS alone, as run.c starts; 200 steps as its default.
-    const Run r = run("generate --model " + quote(data("stories260K/stories260K.bin")) + " -n 200 --temperature 0");
-    ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(r.out, kStories260KGreedy + "\n");
+    const CliRun r = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + " -n 200 --temperature 0");
+    ASSERT_EQ(r.status, 0) << r.error;
+    EXPECT_EQ(r.output, kStories260KGreedy + "\n");
 }
 
 TEST_F(CliModels, GenerateContinuesOnceUponATimeDeterministically) {
     require_data("stories260K/stories260K.bin");
-    const std::string args = "generate --model " + quote(data("stories260K/stories260K.bin")) +
+    const std::string args = "generate --model " + shell_quote(data("stories260K/stories260K.bin")) +
                              " --prompt 'Once upon a time' -n 40 --temperature 0";
-    const Run a = run(args), b = run(args);
-    ASSERT_EQ(a.status, 0) << a.err;
-    EXPECT_EQ(a.out, b.out) << "greedy decoding must not change between runs";
-    std::cout << "stories260K, greedy, 40 tokens:\n" << a.out;
+    const CliRun a = run(args), b = run(args);
+    ASSERT_EQ(a.status, 0) << a.error;
+    EXPECT_EQ(a.output, b.output) << "greedy decoding must not change between runs";
+    std::cout << "stories260K, greedy, 40 tokens:\n" << a.output;
 
     // The prompt, then a continuation of English words.
-    ASSERT_EQ(a.out.rfind("Once upon a time", 0), 0u) << a.out;
-    const std::string continuation = a.out.substr(16);
+    ASSERT_EQ(a.output.rfind("Once upon a time", 0), 0u) << a.output;
+    const std::string continuation = a.output.substr(16);
     const auto words = split_ws(continuation);
     EXPECT_GE(words.size(), 15u) << continuation;
     for (char c : continuation) EXPECT_TRUE(std::isprint((unsigned char)c) || c == '\n') << int(c);
@@ -161,7 +120,7 @@ TEST_F(CliModels, GenerateContinuesOnceUponATimeDeterministically) {
     for (char c : continuation) letters += std::isalpha((unsigned char)c) != 0;
     EXPECT_GT(letters, int(continuation.size()) / 2) << continuation;
     // The prompt's tokens are the model's own greedy start, so the story continues as llama2.c's does.
-    EXPECT_EQ(kStories260KGreedy.rfind(a.out.substr(0, a.out.size() - 1), 0), 0u) << a.out;
+    EXPECT_EQ(kStories260KGreedy.rfind(a.output.substr(0, a.output.size() - 1), 0), 0u) << a.output;
 
     // The same through the library: what the CLI printed is the prompt plus the decoded tokens.
     const TextModel lm = load_text_model(data("stories260K/stories260K.bin"));
@@ -171,35 +130,35 @@ TEST_F(CliModels, GenerateContinuesOnceUponATimeDeterministically) {
     const auto gen = generate(lm.model(), {ids}, g);
     EXPECT_EQ(gen[0].tokens.size(), 40u);
     ids.insert(ids.end(), gen[0].tokens.begin(), gen[0].tokens.end());
-    EXPECT_EQ(a.out, utf8_sanitize(lm.tokenizer->decode(ids, true)) + "\n");
+    EXPECT_EQ(a.output, utf8_sanitize(lm.tokenizer->decode(ids, true)) + "\n");
 }
 
 TEST_F(CliModels, GenerateSamplesReproduciblyWithASeed) {
     require_data("stories260K/stories260K.bin");
-    const std::string base = "generate --model " + quote(data("stories260K/stories260K.bin")) +
+    const std::string base = "generate --model " + shell_quote(data("stories260K/stories260K.bin")) +
                              " --prompt 'The dog' -n 60 --temperature 0.9 --top-k 40 --top-p 0.9";
-    const Run a = run(base + " --seed 7"), b = run(base + " --seed 7"), c = run(base + " --seed 8");
-    ASSERT_EQ(a.status, 0) << a.err;
-    ASSERT_EQ(c.status, 0) << c.err;
-    EXPECT_EQ(a.out, b.out);
-    EXPECT_NE(a.out, c.out);
-    EXPECT_EQ(a.out.rfind("The dog", 0), 0u) << a.out;
-    EXPECT_GT(a.out.size(), 40u) << a.out;
+    const CliRun a = run(base + " --seed 7"), b = run(base + " --seed 7"), c = run(base + " --seed 8");
+    ASSERT_EQ(a.status, 0) << a.error;
+    ASSERT_EQ(c.status, 0) << c.error;
+    EXPECT_EQ(a.output, b.output);
+    EXPECT_NE(a.output, c.output);
+    EXPECT_EQ(a.output.rfind("The dog", 0), 0u) << a.output;
+    EXPECT_GT(a.output.size(), 40u) << a.output;
 }
 
 TEST_F(CliModels, GenerateRunsEveryCheckpointFormat) {
     require_data("aidreams260K/aidreams260K.bin");
     require_data("gpt2_fake_hf/config.json");
     // aidreams260K (llama2.c, its own tok512.bin beside it) — a trained model: text comes out.
-    const Run a = run("generate --model " + quote(data("aidreams260K/aidreams260K.bin")) +
+    const CliRun a = run("generate --model " + shell_quote(data("aidreams260K/aidreams260K.bin")) +
                       " --prompt 'Once upon a time' -n 30 --temperature 0");
-    ASSERT_EQ(a.status, 0) << a.err;
-    EXPECT_EQ(a.out.rfind("Once upon a time", 0), 0u) << a.out;
-    EXPECT_GT(a.out.size(), 30u) << a.out;
+    ASSERT_EQ(a.status, 0) << a.error;
+    EXPECT_EQ(a.output.rfind("Once upon a time", 0), 0u) << a.output;
+    EXPECT_GT(a.output.size(), 30u) << a.output;
     // GPT-2 folder (random weights; vocab.json/merges.txt/tokenizer.json beside it): the CLI
     // prints the prompt and exactly what the library generates.
-    const Run g = run("generate --model " + quote(data("gpt2_fake_hf")) + " --prompt 'Hello world' -n 6 --temperature 0");
-    ASSERT_EQ(g.status, 0) << g.err;
+    const CliRun g = run("generate --model " + shell_quote(data("gpt2_fake_hf")) + " --prompt 'Hello world' -n 6 --temperature 0");
+    ASSERT_EQ(g.status, 0) << g.error;
     const TextModel lm = load_text_model(data("gpt2_fake_hf"));
     std::vector<int64_t> ids = lm.prompt_ids("Hello world");
     EXPECT_EQ(ids, (std::vector<int64_t>{15496, 995}));
@@ -207,24 +166,24 @@ TEST_F(CliModels, GenerateRunsEveryCheckpointFormat) {
     o.max_new_tokens = 6, o.temperature = 0.f, o.stop_tokens = lm.stop_tokens(), o.vocab_limit = lm.vocab_limit();
     const auto out = generate(lm.model(), {ids}, o);
     ids.insert(ids.end(), out[0].tokens.begin(), out[0].tokens.end());
-    EXPECT_EQ(g.out, utf8_sanitize(lm.tokenizer->decode(ids, true)) + "\n");
+    EXPECT_EQ(g.output, utf8_sanitize(lm.tokenizer->decode(ids, true)) + "\n");
     // The same model as a bare .safetensors file (config.json and the tokenizer beside it).
-    const Run f = run("generate --model " + quote(data("gpt2_fake_hf/model.safetensors")) +
+    const CliRun f = run("generate --model " + shell_quote(data("gpt2_fake_hf/model.safetensors")) +
                       " --prompt 'Hello world' -n 6 --temperature 0");
-    ASSERT_EQ(f.status, 0) << f.err;
-    EXPECT_EQ(f.out, g.out);
+    ASSERT_EQ(f.status, 0) << f.error;
+    EXPECT_EQ(f.output, g.output);
     // No prompt: GPT-2 starts from <|endoftext|>.
-    const Run e = run("generate --model " + quote(data("gpt2_fake_hf")) + " -n 3 --temperature 0");
-    EXPECT_EQ(e.status, 0) << e.err;
+    const CliRun e = run("generate --model " + shell_quote(data("gpt2_fake_hf")) + " -n 3 --temperature 0");
+    EXPECT_EQ(e.status, 0) << e.error;
 
     // Our checkpoint: stories260K saved by save_model, then generated from with its tokenizer.
     save_model(path("ckpt"), load_model(data("stories260K/stories260K.bin")).model);
     const std::string prompt = " --prompt 'Once upon a time' -n 30 --temperature 0";
-    const Run ours = run("generate --model " + quote(path("ckpt")) + " --tokenizer " +
-                         quote(data("stories260K/tok512.bin")) + prompt);
-    const Run original = run("generate --model " + quote(data("stories260K/stories260K.bin")) + prompt);
-    ASSERT_EQ(ours.status, 0) << ours.err;
-    EXPECT_EQ(ours.out, original.out);
+    const CliRun ours = run("generate --model " + shell_quote(path("ckpt")) + " --tokenizer " +
+                         shell_quote(data("stories260K/tok512.bin")) + prompt);
+    const CliRun original = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + prompt);
+    ASSERT_EQ(ours.status, 0) << ours.error;
+    EXPECT_EQ(ours.output, original.output);
 }
 
 // ---- tokenize -------------------------------------------------------------------------
@@ -232,13 +191,13 @@ TEST_F(CliModels, GenerateRunsEveryCheckpointFormat) {
 namespace {
 
 struct VocabCase {
-    std::string text, ids;  // ids as the .out file has them, trimmed
+    std::string text, ids;  // ids as the .output file has them, trimmed
 };
 
 // llama.cpp's vocabulary tests: 46 strings and the ids Hugging Face's tokenizers give them.
 std::vector<VocabCase> vocab_cases(const std::string& vocab) {
     const std::string base = data("llamacpp_vocab_tests/ggml-vocab-" + vocab + ".gguf");
-    const std::string inp = read_all(base + ".inp"), out = read_all(base + ".out");
+    const std::string inp = read_file(base + ".inp"), out = read_file(base + ".out");
     const std::string sep = "\n__ggml_vocab_test__\n";
     std::vector<std::string> texts;
     for (size_t at = 0;;) {
@@ -277,50 +236,50 @@ TEST_F(CliModels, TokenizeMatchesHuggingFaceOnEveryVocabulary) {
         const auto cases = vocab_cases(v.vocab);
         ASSERT_EQ(cases.size(), 46u) << v.vocab;
         for (size_t i = 0; i < cases.size(); i += v.every) {
-            write_all(path("text.txt"), cases[i].text);  // through stdin, byte for byte
-            const Run r = run("tokenize --tokenizer " + quote(v.tokenizer), path("text.txt"));
-            ASSERT_EQ(r.status, 0) << v.tokenizer << ": " << r.err;
-            EXPECT_EQ(r.out, cases[i].ids + "\n") << v.tokenizer << ", test string " << i << ": \"" << cases[i].text << "\"";
+            write_file(path("text.txt"), cases[i].text);  // through stdin, byte for byte
+            const CliRun r = run("tokenize --tokenizer " + shell_quote(v.tokenizer), path("text.txt"));
+            ASSERT_EQ(r.status, 0) << v.tokenizer << ": " << r.error;
+            EXPECT_EQ(r.output, cases[i].ids + "\n") << v.tokenizer << ", test string " << i << ": \"" << cases[i].text << "\"";
         }
     }
     // --text and --special: HF's add_special_tokens=True.
-    const Run bert = run("tokenize --tokenizer " + quote(data("bert_vocab/vocab.txt")) + " --text ' Hello World' --special");
-    EXPECT_EQ(bert.out, "101 7592 2088 102\n") << bert.err;
-    const Run llama = run("tokenize --tokenizer " + quote(data("llama2c_tokenizer_32k/tokenizer.bin")) +
+    const CliRun bert = run("tokenize --tokenizer " + shell_quote(data("bert_vocab/vocab.txt")) + " --text ' Hello World' --special");
+    EXPECT_EQ(bert.output, "101 7592 2088 102\n") << bert.error;
+    const CliRun llama = run("tokenize --tokenizer " + shell_quote(data("llama2c_tokenizer_32k/tokenizer.bin")) +
                           " --text ' Hello World' --special");
-    EXPECT_EQ(llama.out, "1 29871 15043 2787\n") << llama.err;
-    const Run gpt2 = run("tokenize --tokenizer " + quote(data("gpt2_fake_hf")) + " --text ' Hello World'");
-    EXPECT_EQ(gpt2.out, "18435 2159\n") << gpt2.err;
+    EXPECT_EQ(llama.output, "1 29871 15043 2787\n") << llama.error;
+    const CliRun gpt2 = run("tokenize --tokenizer " + shell_quote(data("gpt2_fake_hf")) + " --text ' Hello World'");
+    EXPECT_EQ(gpt2.output, "18435 2159\n") << gpt2.error;
 }
 
 // ---- perplexity -----------------------------------------------------------------------
 
 TEST_F(CliModels, PerplexityRanksAStoryAboveShuffledWords) {
     require_data("stories260K/stories260K.bin");
-    const std::string model = quote(data("stories260K/stories260K.bin"));
-    write_all(path("story.txt"), kStories260KGreedy);
+    const std::string model = shell_quote(data("stories260K/stories260K.bin"));
+    write_file(path("story.txt"), kStories260KGreedy);
     // The same words in a random order: the same unigrams, no grammar.
     auto words = split_ws(kStories260KGreedy);
     std::mt19937 rng(3);
     std::shuffle(words.begin(), words.end(), rng);
     std::string shuffled;
     for (const auto& w : words) shuffled += (shuffled.empty() ? "" : " ") + w;
-    write_all(path("shuffled.txt"), shuffled);
+    write_file(path("shuffled.txt"), shuffled);
 
-    const Run story = run("perplexity --model " + model + " --file " + quote(path("story.txt")) + " --verbose");
-    const Run noise = run("perplexity --model " + model + " --file " + quote(path("shuffled.txt")));
-    ASSERT_EQ(story.status, 0) << story.err;
-    ASSERT_EQ(noise.status, 0) << noise.err;
-    const double p_story = perplexity_in(story.out), p_noise = perplexity_in(noise.out);
+    const CliRun story = run("perplexity --model " + model + " --file " + shell_quote(path("story.txt")) + " --verbose");
+    const CliRun noise = run("perplexity --model " + model + " --file " + shell_quote(path("shuffled.txt")));
+    ASSERT_EQ(story.status, 0) << story.error;
+    ASSERT_EQ(noise.status, 0) << noise.error;
+    const double p_story = perplexity_in(story.output), p_noise = perplexity_in(noise.output);
     std::cout << "stories260K perplexity: its own greedy story " << p_story << ", shuffled words " << p_noise << "\n";
-    ASSERT_TRUE(std::isfinite(p_story) && std::isfinite(p_noise)) << story.out << noise.out;
+    ASSERT_TRUE(std::isfinite(p_story) && std::isfinite(p_noise)) << story.output << noise.output;
     EXPECT_GT(p_story, 1.0);
     EXPECT_LT(p_story, 3.0);  // the model's own greedy text: nearly every token is its top choice
     EXPECT_GT(p_noise, 2 * p_story);
     EXPECT_LT(p_noise, 512.0);  // better than uniform over the vocabulary
 
     // --verbose: one row per scored token (header, rows, summary), and the rows average to the summary.
-    const auto lines = lines_of(story.out);
+    const auto lines = lines_of(story.output);
     ASSERT_GE(lines.size(), 3u);
     double sum = 0;
     size_t rows = 0;
@@ -334,25 +293,25 @@ TEST_F(CliModels, PerplexityRanksAStoryAboveShuffledWords) {
 TEST_F(CliModels, PerplexitySlidesAWindowOverALongText) {
     require_data("tinyshakespeare/input.txt");
     // ~2000 characters give well over the 512 positions of stories260K.
-    write_all(path("long.txt"), read_all(data("tinyshakespeare/input.txt")).substr(0, 2500));
-    const Run r = run("perplexity --model " + quote(data("stories260K/stories260K.bin")) + " --file " +
-                      quote(path("long.txt")));
-    ASSERT_EQ(r.status, 0) << r.err;
-    const double p = perplexity_in(r.out);
-    const auto summary = split_ws(lines_of(r.out).back());
+    write_file(path("long.txt"), read_file(data("tinyshakespeare/input.txt")).substr(0, 2500));
+    const CliRun r = run("perplexity --model " + shell_quote(data("stories260K/stories260K.bin")) + " --file " +
+                      shell_quote(path("long.txt")));
+    ASSERT_EQ(r.status, 0) << r.error;
+    const double p = perplexity_in(r.output);
+    const auto summary = split_ws(lines_of(r.output).back());
     ASSERT_GE(summary.size(), 4u);
-    EXPECT_GT(std::stoi(summary[3]), 600) << r.out;  // more tokens than one window
-    EXPECT_TRUE(std::isfinite(p) && p > 1.0 && p < 512.0) << r.out;
+    EXPECT_GT(std::stoi(summary[3]), 600) << r.output;  // more tokens than one window
+    EXPECT_TRUE(std::isfinite(p) && p > 1.0 && p < 512.0) << r.output;
 }
 
 // ---- encode ---------------------------------------------------------------------------
 
 TEST_F(CliModels, EncodeBertPrintsAVectorOfTheHiddenSize) {
     require_data("bert_tiniest_hf/config.json");
-    const Run r = run("encode --model " + quote(data("bert_tiniest_hf")) + " --text 'The cat sat on the mat.'");
-    ASSERT_EQ(r.status, 0) << r.err;
-    const auto lines = lines_of(r.out);
-    ASSERT_EQ(lines.size(), 2u) << r.out;
+    const CliRun r = run("encode --model " + shell_quote(data("bert_tiniest_hf")) + " --text 'The cat sat on the mat.'");
+    ASSERT_EQ(r.status, 0) << r.error;
+    const auto lines = lines_of(r.output);
+    ASSERT_EQ(lines.size(), 2u) << r.output;
     // BertLMHeadModel has no pooler: the mean of the last hidden states, and the header says so.
     EXPECT_NE(lines[0].find("mean of the last hidden states"), std::string::npos) << lines[0];
     const auto values = split_ws(lines[1]);
@@ -380,52 +339,52 @@ TEST_F(CliModels, EncodeBertPrintsAVectorOfTheHiddenSize) {
 TEST_F(CliModels, BadFilesGiveOneLineErrorsNamingTheFile) {
     require_data("stories260K/stories260K.bin");
     const std::string model = data("stories260K/stories260K.bin");
-    const std::string bytes = read_all(model);
+    const std::string bytes = read_file(model);
 
     // A truncated checkpoint, a model folder without a tokenizer, a truncated tokenizer, a
     // config.json with an unknown model_type.
-    write_all(path("truncated.bin"), bytes.substr(0, bytes.size() / 3));
+    write_file(path("truncated.bin"), bytes.substr(0, bytes.size() / 3));
     fs::create_directories(path("no_tokenizer"));
-    write_all(path("no_tokenizer/model.bin"), bytes);
-    write_all(path("tok_truncated.bin"), read_all(data("stories260K/tok512.bin")).substr(0, 3000));
+    write_file(path("no_tokenizer/model.bin"), bytes);
+    write_file(path("tok_truncated.bin"), read_file(data("stories260K/tok512.bin")).substr(0, 3000));
     fs::create_directories(path("t5"));
-    write_all(path("t5/config.json"), R"({"model_type": "t5", "d_model": 8})");
+    write_file(path("t5/config.json"), R"({"model_type": "t5", "d_model": 8})");
     fs::copy_file(data("gpt2_fake_hf/model.safetensors"), path("t5/model.safetensors"));
-    write_all(path("story.txt"), "Once upon a time");
+    write_file(path("story.txt"), "Once upon a time");
 
     struct Case {
         std::string args, file;
     };
     const std::vector<Case> cases = {
-        {"generate --model " + quote(path("missing.bin")) + " --prompt hi", path("missing.bin")},
-        {"generate --model " + quote(path("truncated.bin")) + " --tokenizer " + quote(data("stories260K/tok512.bin")),
+        {"generate --model " + shell_quote(path("missing.bin")) + " --prompt hi", path("missing.bin")},
+        {"generate --model " + shell_quote(path("truncated.bin")) + " --tokenizer " + shell_quote(data("stories260K/tok512.bin")),
          path("truncated.bin")},
-        {"generate --model " + quote(path("no_tokenizer/model.bin")), path("no_tokenizer/model.bin")},
-        {"generate --model " + quote(model) + " --tokenizer " + quote(path("missing_tok.bin")), path("missing_tok.bin")},
-        {"generate --model " + quote(model) + " --tokenizer " + quote(path("tok_truncated.bin")),
+        {"generate --model " + shell_quote(path("no_tokenizer/model.bin")), path("no_tokenizer/model.bin")},
+        {"generate --model " + shell_quote(model) + " --tokenizer " + shell_quote(path("missing_tok.bin")), path("missing_tok.bin")},
+        {"generate --model " + shell_quote(model) + " --tokenizer " + shell_quote(path("tok_truncated.bin")),
          path("tok_truncated.bin")},
         // Llama 2's 32000 tokens do not fit stories260K's 512 embeddings.
-        {"generate --model " + quote(model) + " --tokenizer " + quote(data("llama2c_tokenizer_32k/tokenizer.bin")),
+        {"generate --model " + shell_quote(model) + " --tokenizer " + shell_quote(data("llama2c_tokenizer_32k/tokenizer.bin")),
          data("llama2c_tokenizer_32k/tokenizer.bin")},
-        {"generate --model " + quote(path("t5")), path("t5")},
-        {"generate --model " + quote(data("bert_tiniest_hf")), data("bert_tiniest_hf")},  // an encoder
-        {"tokenize --tokenizer " + quote(path("missing_tok.bin")) + " --text hi", path("missing_tok.bin")},
-        {"tokenize --tokenizer " + quote(path("tok_truncated.bin")) + " --text hi", path("tok_truncated.bin")},
-        {"perplexity --model " + quote(model) + " --file " + quote(path("missing.txt")), path("missing.txt")},
-        {"perplexity --model " + quote(path("truncated.bin")) + " --file " + quote(path("story.txt")),
+        {"generate --model " + shell_quote(path("t5")), path("t5")},
+        {"generate --model " + shell_quote(data("bert_tiniest_hf")), data("bert_tiniest_hf")},  // an encoder
+        {"tokenize --tokenizer " + shell_quote(path("missing_tok.bin")) + " --text hi", path("missing_tok.bin")},
+        {"tokenize --tokenizer " + shell_quote(path("tok_truncated.bin")) + " --text hi", path("tok_truncated.bin")},
+        {"perplexity --model " + shell_quote(model) + " --file " + shell_quote(path("missing.txt")), path("missing.txt")},
+        {"perplexity --model " + shell_quote(path("truncated.bin")) + " --file " + shell_quote(path("story.txt")),
          path("truncated.bin")},
-        {"perplexity --model " + quote(model) + " --tokenizer " + quote(data("llama2c_tokenizer_32k/tokenizer.bin")) +
-             " --file " + quote(path("story.txt")),
+        {"perplexity --model " + shell_quote(model) + " --tokenizer " + shell_quote(data("llama2c_tokenizer_32k/tokenizer.bin")) +
+             " --file " + shell_quote(path("story.txt")),
          data("llama2c_tokenizer_32k/tokenizer.bin")},
-        {"encode --model " + quote(path("missing_dir")) + " --text hi", path("missing_dir")},
-        {"encode --model " + quote(model) + " --text hi", model},  // a decoder
+        {"encode --model " + shell_quote(path("missing_dir")) + " --text hi", path("missing_dir")},
+        {"encode --model " + shell_quote(model) + " --text hi", model},  // a decoder
     };
     for (const Case& c : cases) {
-        const Run r = run(c.args);
-        EXPECT_EQ(r.status, 1) << c.args << "\n" << r.err;
-        EXPECT_TRUE(r.out.empty()) << c.args << " printed to stdout: " << r.out;
-        const auto lines = lines_of(r.err);
-        ASSERT_EQ(lines.size(), 1u) << c.args << ": expected one line on stderr, got:\n" << r.err;
+        const CliRun r = run(c.args);
+        EXPECT_EQ(r.status, 1) << c.args << "\n" << r.error;
+        EXPECT_TRUE(r.output.empty()) << c.args << " printed to stdout: " << r.output;
+        const auto lines = lines_of(r.error);
+        ASSERT_EQ(lines.size(), 1u) << c.args << ": expected one line on stderr, got:\n" << r.error;
         EXPECT_EQ(lines[0].rfind("attend: error: " + c.file, 0), 0u)
             << c.args << ": the message should start with the file:\n" << lines[0];
     }

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "support/cli.hpp"
+#include "support/files.hpp"
 
 namespace {
 
@@ -22,13 +23,10 @@ namespace fs = std::filesystem;
 
 using attend::testing::CliRun;
 using attend::testing::run_cli;
+using attend::testing::read_file;
+using attend::testing::TempDir;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string read_file(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 // Width and height from a PNG's IHDR.
 std::pair<uint32_t, uint32_t> png_size(const std::string& bytes) {
@@ -41,8 +39,8 @@ std::pair<uint32_t, uint32_t> png_size(const std::string& bytes) {
 }
 
 TEST(Demo, TrainsTranslatesDrawsExplainsAndReuses) {
-    const fs::path dir = fs::temp_directory_path() / ("attend_demo_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
+    const TempDir tmp;
+    const fs::path dir = tmp.dir() / "demo";  // the demo makes its folder
     const std::string tiny = " --steps 40 --dim 32 --layers 1 --heads 2 --batch-size 16 --train-pairs 2000"
                              " --heldout 40 --beam 2 --threads 2";
     const CliRun first = run_cli("demo --out " + dir.string() + tiny);
@@ -100,7 +98,6 @@ TEST(Demo, TrainsTranslatesDrawsExplainsAndReuses) {
     const CliRun third = run_cli("demo --retrain --out " + dir.string() + tiny);
     ASSERT_EQ(third.status, 0) << third.output;
     EXPECT_TRUE(contains(third.output, "Training a seq2seq")) << third.output;
-    fs::remove_all(dir);
 }
 
 }  // namespace

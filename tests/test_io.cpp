@@ -16,9 +16,13 @@
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
+#include "support/files.hpp"
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::read_file;
+using attend::testing::safetensors_bytes;
+using attend::testing::write_file;
 using attend::testing::close_to;
 namespace fs = std::filesystem;
 
@@ -27,35 +31,9 @@ namespace {
 // A fresh folder per test, removed afterwards.
 class IoTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::temp_directory_path() /
-               ("attend_io_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    fs::path dir_;
+    std::string path(const std::string& name) const { return dir_.path(name); }
+    attend::testing::TempDir dir_;
 };
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// A safetensors file from a header text and the data section, as given (no padding).
-std::string safetensors_bytes(const std::string& header, const std::string& data) {
-    std::string out(8, '\0');
-    const uint64_t n = header.size();
-    std::memcpy(out.data(), &n, 8);
-    return out + header + data;
-}
 
 template <class T>
 std::string raw(const std::vector<T>& values) {
@@ -410,13 +388,13 @@ TEST_F(IoTest, TokenizerIsFoundBesideTheModel) {
     EXPECT_EQ(find_tokenizer_beside(path("model.bin"), 512), path("tok512.bin"));
     write_file(path("vocab.txt"), "x");
     EXPECT_EQ(find_tokenizer_beside(path("model.bin"), 512), path("tok512.bin"));  // llama2.c tokenizers first
-    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("vocab.txt"));           // a folder: Hugging Face's first
+    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("vocab.txt"));           // a folder: Hugging Face's first
     write_file(path("vocab.json"), "x");  // a GPT-2 vocabulary counts only with its merges
-    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("vocab.txt"));
+    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("vocab.txt"));
     write_file(path("merges.txt"), "x");
-    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("vocab.json"));
+    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("vocab.json"));
     write_file(path("tokenizer.json"), "x");
-    EXPECT_EQ(find_tokenizer_beside(dir_.string()), path("tokenizer.json"));
+    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("tokenizer.json"));
 }
 
 TEST_F(IoTest, TrainingCheckpointWithItsConfigLoads) {

@@ -14,48 +14,23 @@
 #include "attend/error.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
+#include "support/files.hpp"
 
 using namespace attend;
+using attend::testing::read_file;
+using attend::testing::safetensors_bytes;
+using attend::testing::shared_data;
+using attend::testing::write_file;
 namespace fs = std::filesystem;
 
 namespace {
 
+// A fresh folder per test, removed afterwards.
 class IoErrors : public ::testing::Test {
 protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::temp_directory_path() / ("attend_io_errors_" + std::to_string(::getpid()) + "_" + info->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    fs::path dir_;
+    std::string path(const std::string& name) const { return dir_.path(name); }
+    attend::testing::TempDir dir_;
 };
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot read " << path;
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string shared_data(const std::string& relative) {
-    const std::string path = std::string(ATTEND_SHARED_DATA) + "/" + relative;
-    EXPECT_TRUE(fs::exists(path)) << "shared test data " << path << " is missing";
-    return path;
-}
-
-std::string safetensors_bytes(const std::string& header, const std::string& data) {
-    std::string out(8, '\0');
-    const uint64_t n = header.size();
-    std::memcpy(out.data(), &n, 8);
-    return out + header + data;
-}
 
 // `action` must throw attend::Error, on one line, containing every one of `parts`.
 void expect_error(const std::function<void()>& action, const std::vector<std::string>& parts) {
@@ -174,7 +149,7 @@ TEST_F(IoErrors, MalformedHeaders) {
 
 TEST_F(IoErrors, NotAFile) {
     expect_error([&] { read_safetensors(path("nothing.safetensors")); }, {path("nothing.safetensors"), "cannot open"});
-    expect_error([&] { read_safetensors(dir_.string()); }, {dir_.string(), "not a regular file"});
+    expect_error([&] { read_safetensors(dir_.dir().string()); }, {dir_.dir().string(), "not a regular file"});
     expect_error([&] { load_model(path("nothing")); }, {path("nothing"), "no such file or folder"});
 }
 

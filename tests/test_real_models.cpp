@@ -18,23 +18,17 @@
 #include "attend/autograd.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
+#include "support/files.hpp"
 #include "support/reference.hpp"
 
 using namespace attend;
 using attend::testing::close_to;
 using attend::testing::relative_error;
+using attend::testing::shared_data;
 
 namespace {
 
 constexpr double kTolerance = 1e-4;
-
-// A path under the shared data folder; fails the test loudly when it is not there.
-std::string shared_data(const std::string& relative) {
-    const std::string path = std::string(ATTEND_SHARED_DATA) + "/" + relative;
-    EXPECT_TRUE(std::filesystem::exists(path))
-        << "shared test data " << path << " is missing (ATTEND_SHARED_DATA=" << ATTEND_SHARED_DATA << ")";
-    return path;
-}
 
 const std::map<std::string, Tensor>& reference(const std::string& name) {
     static std::map<std::string, std::map<std::string, Tensor>> cache;

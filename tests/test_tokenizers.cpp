@@ -17,29 +17,19 @@
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
 #include "support/reference.hpp"
+#include "support/errors.hpp"
+#include "support/files.hpp"
 #include "tokenizers/byte_level.hpp"
 #include "tokenizers/unicode.hpp"
 
 namespace fs = std::filesystem;
 using namespace attend;
+using attend::testing::error_of;
+using attend::testing::read_file;
+using attend::testing::shared_data;
+using attend::testing::TempDir;
 
 namespace {
-
-// The shared data must be there: a missing folder fails the test, it never skips it.
-std::string data_path(const std::string& relative) {
-    const fs::path p = fs::path(ATTEND_SHARED_DATA) / relative;
-    if (!fs::exists(p))
-        throw std::runtime_error("shared test data " + p.string() + " is missing (configure ATTEND_SHARED_DATA)");
-    return p.string();
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 std::vector<std::string> split(const std::string& text, const std::string& sep) {
     std::vector<std::string> parts;
@@ -56,10 +46,10 @@ struct Case {
     std::vector<int64_t> ids;
 };
 std::vector<Case> llamacpp_cases(const std::string& vocab) {
-    const std::string dir = data_path("llamacpp_vocab_tests");
-    std::vector<std::string> texts = split(slurp(dir + "/ggml-vocab-" + vocab + ".gguf.inp"), "\n__ggml_vocab_test__\n");
+    const std::string dir = shared_data("llamacpp_vocab_tests");
+    std::vector<std::string> texts = split(read_file(dir + "/ggml-vocab-" + vocab + ".gguf.inp"), "\n__ggml_vocab_test__\n");
     texts.pop_back();  // after the last separator: not a test
-    const std::vector<std::string> lines = split(slurp(dir + "/ggml-vocab-" + vocab + ".gguf.out"), "\n");
+    const std::vector<std::string> lines = split(read_file(dir + "/ggml-vocab-" + vocab + ".gguf.out"), "\n");
     std::vector<Case> cases;
     for (size_t i = 0; i < texts.size(); ++i) {
         Case c{texts[i], {}};
@@ -95,35 +85,9 @@ int count_matches(const Tokenizer& tok, const std::vector<Case>& cases, const st
 const Tokenizer& cached(const std::string& relative) {
     static std::map<std::string, std::unique_ptr<Tokenizer>> cache;
     auto& slot = cache[relative];
-    if (!slot) slot = load_tokenizer(data_path(relative));
+    if (!slot) slot = load_tokenizer(shared_data(relative));
     return *slot;
 }
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("attend_tok_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                            "_" + std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id())));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string write(const std::string& name, const std::string& content) const {
-        const fs::path p = path / name;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << content;
-        return p.string();
-    }
-};
 
 }  // namespace
 
@@ -356,7 +320,7 @@ TEST(Tokenizers, HfTokenizerJsonMergesInBothFormats) {
 }
 
 TEST(Tokenizers, CharLevelRoundTripAndFile) {
-    const std::string corpus = slurp(data_path("tinyshakespeare/input.txt"));
+    const std::string corpus = read_file(shared_data("tinyshakespeare/input.txt"));
     const CharTokenizer chars = CharTokenizer::from_text(corpus);
     EXPECT_EQ(chars.vocab_size(), 65);  // nanoGPT's shakespeare_char
     EXPECT_EQ(chars.token_text(0), "\n");
@@ -365,8 +329,8 @@ TEST(Tokenizers, CharLevelRoundTripAndFile) {
     EXPECT_EQ(chars.decode(chars.encode(line)), line);
 
     TempDir dir;
-    chars.save((dir.path / "tokenizer.json").string());
-    const auto loaded = load_tokenizer(dir.path.string());  // found in the folder
+    chars.save((dir.dir() / "tokenizer.json").string());
+    const auto loaded = load_tokenizer(dir.dir().string());  // found in the folder
     EXPECT_EQ(loaded->kind(), "char");
     EXPECT_EQ(loaded->encode(line), chars.encode(line));
 
@@ -386,13 +350,13 @@ TEST(Tokenizers, LoadsFilesAndFolders) {
         {"llama2c_tokenizer_32k", "llama2c-bpe", 32000},
     };
     for (const auto& [path, kind, size] : expected) {
-        const auto tok = load_tokenizer(data_path(path));
+        const auto tok = load_tokenizer(shared_data(path));
         EXPECT_EQ(tok->kind(), kind) << path;
         EXPECT_EQ(tok->vocab_size(), size) << path;
-        EXPECT_NE(tok->source().find(fs::path(data_path(path)).parent_path().string()), std::string::npos) << path;
+        EXPECT_NE(tok->source().find(fs::path(shared_data(path)).parent_path().string()), std::string::npos) << path;
     }
-    EXPECT_EQ(find_tokenizer(data_path("stories260K")), data_path("stories260K/tok512.bin"));
-    EXPECT_EQ(find_tokenizer(data_path("tinyshakespeare")), std::nullopt);
+    EXPECT_EQ(find_tokenizer(shared_data("stories260K")), shared_data("stories260K/tok512.bin"));
+    EXPECT_EQ(find_tokenizer(shared_data("tinyshakespeare")), std::nullopt);
     const Tokenizer& tiny = cached("stories260K/tok512.bin");
     EXPECT_EQ(tiny.decode(tiny.encode("Once upon a time", true), true), "Once upon a time");
 }
@@ -448,12 +412,12 @@ TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
         EXPECT_EQ(err.find('\n'), std::string::npos) << "not one line: " << err;
     };
     const auto expect_error = [&](const std::string& path, const std::string& problem) { expect_error_in(path, path, problem); };
-    expect_error((dir.path / "nothing_here").string(), "no such file");
-    fs::create_directories(dir.path / "empty");
-    expect_error((dir.path / "empty").string(), "no tokenizer in this folder");
+    expect_error((dir.dir() / "nothing_here").string(), "no such file");
+    fs::create_directories(dir.dir() / "empty");
+    expect_error((dir.dir() / "empty").string(), "no tokenizer in this folder");
 
     // llama2.c tokenizer.bin: truncated anywhere inside a record, lying lengths, junk scores.
-    const std::string bin = slurp(data_path("stories260K/tok512.bin"));
+    const std::string bin = read_file(shared_data("stories260K/tok512.bin"));
     expect_error(dir.write("t0/tokenizer.bin", bin.substr(0, 2)), "truncated");
     expect_error(dir.write("t1/tokenizer.bin", bin.substr(0, 4 + 5)), "truncated");
     expect_error(dir.write("t2/tokenizer.bin", bin.substr(0, bin.size() - 1)), "truncated");
@@ -494,11 +458,11 @@ TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
     expect_error(dir.write("j9/tokenizer.json", "{\"type\": \"char\", \"chars\": [\"ab\"]}"), "not exactly one UTF-8 character");
 
     // vocab.json + merges.txt
-    const std::string vocab_json = slurp(data_path("gpt2_fake_hf/vocab.json"));
-    const std::string merges = slurp(data_path("gpt2_fake_hf/merges.txt"));
+    const std::string vocab_json = read_file(shared_data("gpt2_fake_hf/vocab.json"));
+    const std::string merges = read_file(shared_data("gpt2_fake_hf/merges.txt"));
     dir.write("m0/vocab.json", vocab_json);
     expect_error(dir.write("m0/merges.txt", "#version: 0.2\nĠ t\nq Ġzzzzqqq\n"), "not in the vocabulary");
-    expect_error((dir.path / "m0/merges.txt").string(), "line 3");
+    expect_error((dir.dir() / "m0/merges.txt").string(), "line 3");
     dir.write("m1/vocab.json", vocab_json);
     expect_error(dir.write("m1/merges.txt", "#version: 0.2\nĠ t\nonlyone\n"), "line 3");
     expect_error(dir.write("m2/vocab.json", vocab_json), "merge rules");

@@ -26,24 +26,15 @@
 #include "attend/tokenizers/char_level.hpp"
 #include "support/cli.hpp"
 #include "support/errors.hpp"
+#include "support/files.hpp"
 
 using namespace attend;
 using attend::testing::error_of;
+using attend::testing::read_file;
+using attend::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-    const std::string dir = ::testing::TempDir() + "attend_train_" + name + "_" + std::to_string(::getpid());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // A small corpus with structure to learn: repeated sentences with varying numbers.
 std::string corpus_file(const std::string& dir) {
@@ -164,7 +155,8 @@ TEST(TrainData, CharTokenizerWithSpecialsRoundTrips) {
     EXPECT_THROW(v.encode("z"), Error);
     EXPECT_THROW(v.decode({10}), Error);
 
-    const std::string dir = temp_dir("chartok");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     v.save(dir + "/tokenizer.json");
     const std::unique_ptr<Tokenizer> again = load_tokenizer(dir);  // found as a folder's tokenizer.json
     EXPECT_EQ(again->kind(), "char");
@@ -194,7 +186,8 @@ TEST(TrainData, SpecialTokensAreFoundByName) {
 }
 
 TEST(TrainData, Uint16TokenFilesMapAndAreChecked) {
-    const std::string dir = temp_dir("tokens");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     std::vector<int64_t> ids;
     for (int64_t i = 0; i < 1000; ++i) ids.push_back((i * 37) % 300);
     write_uint16_tokens(dir + "/t.bin", ids);
@@ -271,7 +264,8 @@ TEST(TrainData, BertMaskingIs15PercentSplit801010) {
 }
 
 TEST(TrainData, Seq2SeqBatchesPadAndTeacherForce) {
-    const std::string dir = temp_dir("pairs");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     std::ofstream(dir + "/pairs.tsv") << "abc\txy\nd\tyyyx\n\n";
     const auto text = read_pairs(dir + "/pairs.tsv");
     ASSERT_EQ(text.size(), 2u);
@@ -293,7 +287,8 @@ TEST(TrainData, Seq2SeqBatchesPadAndTeacherForce) {
 
 // ---------------------------------------------------------------- checkpoints
 TEST(Checkpoint, RoundTripsModelOptimizerAndStreams) {
-    const std::string dir = temp_dir("roundtrip");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     Tensor w = Tensor::from_vector({2, 2}, {1, 2, 3, 4});
     w.requires_grad_(true);
     NamedParameters params = {{"w", &w}};
@@ -322,7 +317,8 @@ TEST(Checkpoint, RoundTripsModelOptimizerAndStreams) {
 // The writer is SIGKILLed at random moments while rewriting a ~24 MB checkpoint; every time,
 // the file at the path still loads and holds one complete version.
 TEST(Checkpoint, KilledWriterLeavesThePreviousCheckpointLoadable) {
-    const std::string dir = temp_dir("kill");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     const std::string path = dir + "/c.safetensors";
     Tensor big = Tensor::full({1536, 1024}, 1.f);  // 6 MB of parameter, 3 × that with the moments
     NamedParameters params = {{"big", &big}};
@@ -372,7 +368,8 @@ TEST(Checkpoint, KilledWriterLeavesThePreviousCheckpointLoadable) {
 
 // N steps straight vs N/2, stop, resume, N/2: every loss equal bit for bit (one thread, dropout on).
 TEST(Checkpoint, ResumeReproducesTheUninterruptedLosses) {
-    const std::string dir = temp_dir("resume");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     TrainOptions o = tiny_gpt(dir);
     o.dropout = 0.1f;
     o.out = dir + "/straight";
@@ -406,7 +403,8 @@ TEST(Checkpoint, ResumeReproducesTheUninterruptedLosses) {
 }
 
 TEST(Checkpoint, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
-    const std::string dir = temp_dir("nan");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     TrainOptions o = tiny_gpt(dir);
     o.steps = 40, o.warmup = 0, o.eval_every = 2, o.grad_clip = 0;
     o.stop_after = 4;  // a good checkpoint at step 4
@@ -433,8 +431,9 @@ TEST(Checkpoint, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
 
 // ---------------------------------------------------------------- outputs
 TEST(TrainLoop, WritesAPngLossCurve) {
-    const std::string dir = temp_dir("plot");
-    Series a{{0, 1, 2, 3}, {4, 3, 2.5, 2}, 0, 0, 255}, b{{0, 3}, {4.2, 2.4}, 255, 0, 0};
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
+    Series a{{0, 1, 2, 3}, {4, 3, 2.5, 2}, 0, 0, 255, "train"}, b{{0, 3}, {4.2, 2.4}, 255, 0, 0, "validation"};
     write_line_plot_png(dir + "/p.png", {a, b}, 320, 200);
     const std::string png = read_file(dir + "/p.png");
     ASSERT_GT(png.size(), 33u);
@@ -445,7 +444,8 @@ TEST(TrainLoop, WritesAPngLossCurve) {
 }
 
 TEST(TrainLoop, GptLearnsAndWritesItsOutputs) {
-    const std::string dir = temp_dir("gpt");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     TrainOptions o = tiny_gpt(dir);
     o.steps = 60, o.eval_every = 20, o.lr = 1e-2f, o.warmup = 5;
     const TrainResult r = train(o);
@@ -477,7 +477,8 @@ TEST(TrainLoop, NormPlacementOverridesTheArchitecturesOwn) {
 }
 
 TEST(TrainLoop, EvalEveryZeroEvaluatesOnlyAtTheEnd) {
-    const std::string dir = temp_dir("eval0");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     TrainOptions o = tiny_gpt(dir);
     o.steps = 5, o.eval_every = 0;
     const TrainResult r = train(o);
@@ -489,7 +490,8 @@ TEST(TrainLoop, EvalEveryZeroEvaluatesOnlyAtTheEnd) {
 }
 
 TEST(TrainLoop, BertMlmAndSeq2SeqLearn) {
-    const std::string dir = temp_dir("bert");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     TrainOptions o = tiny_gpt(dir);
     o.arch = TrainArch::bert;
     o.steps = 300, o.eval_every = 150, o.lr = 5e-3f, o.warmup = 10, o.batch_size = 8;
@@ -518,7 +520,8 @@ TEST(TrainLoop, BertMlmAndSeq2SeqLearn) {
 }
 
 TEST(TrainLoop, CliTrainsFromFlagsAndFromAConfigFile) {
-    const std::string dir = temp_dir("cli");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     const std::string data = corpus_file(dir);
     const std::string cmd = std::string(ATTEND_CLI) + " train --arch gpt --data " + data + " --out " + dir +
                             "/a --layers 1 --heads 2 --dim 16 --block-size 8 --batch-size 2 --steps 6 --warmup 1"
@@ -544,7 +547,8 @@ TEST(TrainLoop, CliTrainsFromFlagsAndFromAConfigFile) {
 // folder answers generate and perplexity; and a character model trained from text likewise.
 TEST(TrainLoop, TrainedFoldersLoadInGenerateAndPerplexity) {
     using attend::testing::run_cli;
-    const std::string dir = temp_dir("trained_cli");
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
     const std::string data = corpus_file(dir);
     const std::string gpt2 = std::string(ATTEND_SHARED_DATA) + "/gpt2_fake_hf";
     ASSERT_TRUE(fs::exists(gpt2 + "/vocab.json")) << gpt2 << " is missing (configure with -DATTEND_SHARED_DATA=...)";

@@ -12,6 +12,7 @@
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/train/trainer.hpp"
 #include "attend/train/translation_task.hpp"
+#include "support/files.hpp"
 
 namespace attend {
 namespace {
@@ -111,7 +112,8 @@ TEST(TranslationTask, PairsRoundTripThroughTsv) {
     DateTaskOptions o;
     o.n_train = 50, o.n_heldout = 10;
     const DateTask task = make_date_task(o);
-    const std::string path = (std::filesystem::temp_directory_path() / "attend_test_pairs.tsv").string();
+    const attend::testing::TempDir tmp;
+    const std::string path = tmp.path("pairs.tsv");
     write_pairs_tsv(path, task.train);
     const auto back = read_pairs_tsv(path);
     ASSERT_EQ(back.size(), task.train.size());
@@ -119,7 +121,6 @@ TEST(TranslationTask, PairsRoundTripThroughTsv) {
         EXPECT_EQ(back[i].source, task.train[i].source);
         EXPECT_EQ(back[i].target, task.train[i].target);
     }
-    std::filesystem::remove(path);
 }
 
 TEST(TranslationTask, ExactMatchCountsTheDecodersOutputs) {

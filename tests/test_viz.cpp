@@ -38,27 +38,16 @@
 #include "attend/viz/image.hpp"
 #include "attend/viz/record.hpp"
 #include "attend/viz/report.hpp"
+#include "support/files.hpp"
 
 using namespace attend;
+using attend::testing::read_file;
+using attend::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-fs::path fresh_dir(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("attend_test_viz_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 TransformerConfig small_decoder() {
     TransformerConfig c;
@@ -340,7 +329,8 @@ TEST(VizImage, LinesBlendWithOpacity) {
 }
 
 TEST(VizImage, PngRoundTripsAndIsWrittenAtomically) {
-    const fs::path dir = fresh_dir("png");
+    const TempDir tmp;
+    const fs::path& dir = tmp.dir();
     viz::Image img(37, 23, {10, 20, 30});
     img.fill_rect(5, 5, 10, 8, {250, 128, 0});
     img.set(36, 22, {1, 2, 3});
@@ -404,7 +394,8 @@ viz::AttentionMap known_map(int64_t T, bool causal) {
 }
 
 TEST(VizHeatmap, LayerPngCarriesEveryWeightOfEveryHead) {
-    const fs::path dir = fresh_dir("heatmap");
+    const TempDir tmp;
+    const fs::path& dir = tmp.dir();
     const int64_t T = 6;
     const viz::AttentionMap map = known_map(T, false);
     viz::HeatmapLayout layout;
@@ -563,7 +554,8 @@ TEST(VizHtml, PageIsSelfContainedAndEmbedsTheWeights) {
 // ---- the report and the command ------------------------------------------------------------
 
 TEST(VizReport, WritesTwoPngsPerLayerAndKindThePageAndTheJson) {
-    const fs::path dir = fresh_dir("report");
+    const TempDir tmp;
+    const fs::path& dir = tmp.dir();
     const viz::AttentionRecord rec = seq2seq_record();
     viz::ReportOptions options;
     options.json = true;
@@ -596,7 +588,8 @@ int run(const std::string& args, std::string* output) {
 }
 
 TEST(VizCli, AttendVizOnASavedModelWritesWhatItSays) {
-    const fs::path dir = fresh_dir("cli");
+    const TempDir tmp;
+    const fs::path& dir = tmp.dir();
     const std::string text = "the cat sat on the mat";
     const CharTokenizer tok = CharTokenizer::from_text(text);
     TransformerConfig c = small_decoder();
@@ -640,7 +633,8 @@ TEST(VizCli, AttendVizOnASavedModelWritesWhatItSays) {
 // folder, when run as part of the suite), and checked to load back as what was saved.
 TEST(VizBrowser, SavesModelsForThePageTest) {
     const char* env = std::getenv("ATTEND_VIZ_MODELS_DIR");
-    const fs::path dir = env ? fs::path(env) : fresh_dir("browser_models");
+    const TempDir tmp;
+    const fs::path dir = env ? fs::path(env) : tmp.dir();
     const CharTokenizer tok = CharTokenizer::from_text("the cat sat on the mat. le chat dort. the cat sleeps.");
 
     TransformerConfig dec = small_decoder();

@@ -1,24 +1,43 @@
 #include "support/cli.hpp"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "support/files.hpp"
 
 namespace attend::testing {
 
-CliRun run_cli(const std::string& args) {
-    const std::string command = std::string(ATTEND_CLI) + " " + args + " 2>&1";
+CliRun run_cli(const std::string& args, const CliOptions& options) {
     CliRun run;
+    std::string error_path;
+    if (options.separate_stderr) {
+        std::string pattern = (std::filesystem::temp_directory_path() / "attend_cli_stderr_XXXXXX").string();
+        const int fd = mkstemp(pattern.data());
+        if (fd < 0) return run;
+        ::close(fd);
+        error_path = pattern;
+    }
+    const std::string command = std::string(ATTEND_CLI) + " " + args + " <" +
+                                (options.stdin_path.empty() ? "/dev/null" : shell_quote(options.stdin_path)) +
+                                (error_path.empty() ? " 2>&1" : " 2>" + shell_quote(error_path));
     const auto start = std::chrono::steady_clock::now();
-    FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe) return run;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-    const int status = pclose(pipe);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (FILE* pipe = popen(command.c_str(), "r")) {
+        char buffer[4096];
+        size_t n;
+        while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
+        const int status = pclose(pipe);
+        run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!error_path.empty()) {
+        run.error = read_file(error_path);
+        std::filesystem::remove(error_path);
+    }
     return run;
 }
 

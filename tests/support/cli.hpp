@@ -6,12 +6,18 @@ namespace attend::testing {
 
 struct CliRun {
     int status = -1;      // exit code (128 + signal when killed)
-    std::string output;   // stdout and stderr together
+    std::string output;   // stdout, and stderr too unless CliOptions::separate_stderr
+    std::string error;    // stderr, when CliOptions::separate_stderr
     double seconds = 0;   // wall time
 };
 
-// Runs `<attend> args 2>&1` through the shell: `args` is pasted into the command line, so
-// quote as needed.
-CliRun run_cli(const std::string& args);
+struct CliOptions {
+    std::string stdin_path;        // the file on standard input; "" → /dev/null
+    bool separate_stderr = false;  // stderr into CliRun::error instead of CliRun::output
+};
+
+// Runs `<attend> args` through the shell: `args` is pasted into the command line, so quote
+// as needed (shell_quote in support/files.hpp). Standard input is never the terminal's.
+CliRun run_cli(const std::string& args, const CliOptions& options = {});
 
 }  // namespace attend::testing
