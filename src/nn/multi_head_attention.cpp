@@ -232,29 +232,9 @@ void MultiHeadAttention::load_torch_packed(const Tensor& in_proj_weight, const T
     ATTEND_CHECK(in_proj_weight.defined() && in_proj_weight.shape() == Shape({rows, E}), "in_proj_weight has shape ",
                  in_proj_weight.defined() ? to_string(in_proj_weight.shape()) : "(undefined)", ", expected ",
                  to_string({rows, E}));
-    check_bias_presence(c.bias, in_proj_bias, out_proj_bias);
-    if (c.bias)
-        ATTEND_CHECK(in_proj_bias.shape() == Shape({rows}), "in_proj_bias has shape ",
-                     to_string(in_proj_bias.shape()), ", expected ", to_string({rows}));
-    // Check everything before writing anything: a failed load leaves the module unchanged.
-    ATTEND_CHECK(out_proj_weight.defined() && out_proj_weight.shape() == w_o.shape(), "out_proj_weight has shape ",
-                 out_proj_weight.defined() ? to_string(out_proj_weight.shape()) : "(undefined)", ", expected ",
-                 to_string(w_o.shape()));
-    if (c.bias)
-        ATTEND_CHECK(out_proj_bias.shape() == b_o.shape(), "out_proj_bias has shape ",
-                     to_string(out_proj_bias.shape()), ", expected ", to_string(b_o.shape()));
-
-    NoGradGuard no_grad;
-    assign(w_q, in_proj_weight.slice(0, 0, E), "in_proj_weight[0:E]");
-    assign(w_k, in_proj_weight.slice(0, E, E + kv), "in_proj_weight[E:E+kv]");
-    assign(w_v, in_proj_weight.slice(0, E + kv, rows), "in_proj_weight[E+kv:]");
-    assign(w_o, out_proj_weight, "out_proj_weight");
-    if (c.bias) {
-        assign(b_q, in_proj_bias.slice(0, 0, E), "in_proj_bias[0:E]");
-        assign(b_k, in_proj_bias.slice(0, E, E + kv), "in_proj_bias[E:E+kv]");
-        assign(b_v, in_proj_bias.slice(0, E + kv, rows), "in_proj_bias[E+kv:]");
-        assign(b_o, out_proj_bias, "out_proj_bias");
-    }
+    // Rows [0, E) are W_q, [E, E+kv) W_k, [E+kv, rows) W_v: the separate form's three matrices.
+    load_torch_separate(in_proj_weight.slice(0, 0, E), in_proj_weight.slice(0, E, E + kv),
+                        in_proj_weight.slice(0, E + kv, rows), in_proj_bias, out_proj_weight, out_proj_bias);
 }
 
 void MultiHeadAttention::load_torch_separate(const Tensor& q_proj_weight, const Tensor& k_proj_weight,

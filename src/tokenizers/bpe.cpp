@@ -317,19 +317,8 @@ std::unique_ptr<Tokenizer> parse_hf_bpe(const json& j, const std::string& origin
         src.merge_where.push_back("model.merges[" + std::to_string(k - 1) + "]");
     }
 
-    auto& added = src.added;
-    auto& special = src.added_special;
-    if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
-        if (!j["added_tokens"].is_array()) bad_file(origin, "added_tokens is not a list");
-        for (const json& a : j["added_tokens"]) {
-            if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
-                !a["content"].is_string())
-                bad_file(origin, "an added_tokens entry lacks an integer \"id\" or a \"content\" string");
-            added.push_back({a["content"].get<std::string>(), a["id"].get<int64_t>()});
-            special.push_back(a.contains("special") && a["special"].is_boolean() && a["special"].get<bool>());
-        }
-    }
-    src.post = read_post_processor(j, origin, src.vocab, added);
+    read_added_tokens(j, origin, src.added, src.added_special);
+    src.post = read_post_processor(j, origin, src.vocab, src.added);
     return std::make_unique<ByteLevelBPE>(src);
 }
 

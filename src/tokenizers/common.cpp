@@ -148,6 +148,19 @@ void add_post_processor(const nlohmann::json& pp, const std::string& origin, Tem
 
 }  // namespace
 
+void read_added_tokens(const nlohmann::json& j, const std::string& origin, std::vector<SpecialToken>& added,
+                       std::vector<bool>& special) {
+    if (!j.contains("added_tokens") || j["added_tokens"].is_null()) return;
+    if (!j["added_tokens"].is_array()) bad_file(origin, "added_tokens is not a list");
+    for (const nlohmann::json& a : j["added_tokens"]) {
+        if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
+            !a["content"].is_string())
+            bad_file(origin, "an added_tokens entry lacks an integer \"id\" or a \"content\" string");
+        added.push_back({a["content"].get<std::string>(), a["id"].get<int64_t>()});
+        special.push_back(a.contains("special") && a["special"].is_boolean() && a["special"].get<bool>());
+    }
+}
+
 Template read_post_processor(const nlohmann::json& tokenizer_json, const std::string& origin,
                              const std::vector<std::pair<std::string, int64_t>>& vocab,
                              const std::vector<SpecialToken>& added) {

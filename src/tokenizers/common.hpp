@@ -54,6 +54,11 @@ Template read_post_processor(const nlohmann::json& tokenizer_json, const std::st
                              const std::vector<std::pair<std::string, int64_t>>& vocab,
                              const std::vector<SpecialToken>& added);
 
+// tokenizer.json's "added_tokens" (absent or null: none), appended to `added`, with whether each
+// is special (matched only when special tokens are asked for) appended to `special`.
+void read_added_tokens(const nlohmann::json& tokenizer_json, const std::string& origin, std::vector<SpecialToken>& added,
+                       std::vector<bool>& special);
+
 // Ids in a vocabulary file may have gaps, but not so many that a small file could make us
 // allocate gigabytes: the largest id must be below 2 · (number of tokens) + 256.
 void check_id_range(int64_t max_id, size_t tokens, const std::string& origin);

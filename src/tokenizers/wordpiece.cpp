@@ -330,16 +330,7 @@ std::unique_ptr<Tokenizer> parse_hf_wordpiece(const json& j, const std::string& 
         bad_file(origin, "WordPiece needs pre_tokenizer BertPreTokenizer; found " +
                              (pre.is_object() && pre.contains("type") ? pre["type"].dump() : pre.dump()));
 
-    if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
-        if (!j["added_tokens"].is_array()) bad_file(origin, "added_tokens is not a list");
-        for (const json& a : j["added_tokens"]) {
-            if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
-                !a["content"].is_string())
-                bad_file(origin, "an added_tokens entry lacks an integer \"id\" or a \"content\" string");
-            src.added.push_back({a["content"].get<std::string>(), a["id"].get<int64_t>()});
-            src.added_special.push_back(a.contains("special") && a["special"].is_boolean() && a["special"].get<bool>());
-        }
-    }
+    read_added_tokens(j, origin, src.added, src.added_special);
     src.post = read_post_processor(j, origin, src.vocab, src.added);
     return std::make_unique<WordPiece>(src);
 }
