@@ -23,8 +23,8 @@
 #include "attend/autograd.hpp"
 #include "attend/generate/generate.hpp"
 #include "attend/generate/text_model.hpp"
-#include "attend/generate/utf8_stream.hpp"
 #include "attend/ops.hpp"
+#include "attend/tokenizers/utf8_stream.hpp"
 #include "support/cli.hpp"
 #include "support/files.hpp"
 

@@ -206,18 +206,17 @@ std::string DecodeStream::push(int64_t id) {
         const std::string before = tokenizer_.decode({ids_.begin(), ids_.end() - 1}, skip_special_);
         stable = std::mismatch(text.begin(), text.end(), before.begin(), before.end()).first - text.begin();
     }
-    const size_t ready = unicode::complete_utf8_prefix(std::string_view(text).substr(0, stable));
-    if (ready <= emitted_) return {};
-    std::string out = text.substr(emitted_, ready - emitted_);
-    emitted_ = ready;
+    if (stable <= emitted_) return {};
+    const std::string out = utf8_.push(text.substr(emitted_, stable - emitted_));
+    emitted_ = stable;
     return out;
 }
 
 std::string DecodeStream::finish() {
     const std::string text = tokenizer_.decode(ids_, skip_special_);
-    std::string out = emitted_ < text.size() ? text.substr(emitted_) : std::string();
+    std::string out = emitted_ < text.size() ? utf8_.push(text.substr(emitted_)) : std::string();
     emitted_ = std::max(emitted_, text.size());
-    return out;
+    return out + utf8_.finish();
 }
 
 }  // namespace attend

@@ -80,35 +80,31 @@ const char* data_version() { return kUnicodeVersion; }
 
 // ---- UTF-8 -------------------------------------------------------------------------------
 
+Utf8Lead utf8_lead(uint8_t b) {
+    if (b < 0x80) return {1, 0, 0};
+    if (b >= 0xC2 && b <= 0xDF) return {2, 0x80, 0xBF};
+    if (b == 0xE0) return {3, 0xA0, 0xBF};
+    if (b == 0xED) return {3, 0x80, 0x9F};
+    if (b >= 0xE1 && b <= 0xEF) return {3, 0x80, 0xBF};
+    if (b == 0xF0) return {4, 0x90, 0xBF};
+    if (b >= 0xF1 && b <= 0xF3) return {4, 0x80, 0xBF};
+    if (b == 0xF4) return {4, 0x80, 0x8F};
+    return {0, 0, 0};
+}
+
 Utf8Step next_utf8(std::string_view text, size_t i) {
-    const auto byte = [&](size_t k) { return uint8_t(text[k]); };
-    const uint8_t b0 = byte(i);
     const Utf8Step bad{0xFFFD, 1, false};
-    if (b0 < 0x80) return {b0, 1, true};
-    // Lead byte → length and the allowed range of the second byte (which excludes overlong
-    // forms, surrogates and values past U+10FFFF; RFC 3629 table).
-    uint32_t len;
-    uint8_t lo = 0x80, hi = 0xBF;
-    char32_t cp;
-    if (b0 >= 0xC2 && b0 <= 0xDF) { len = 2; cp = b0 & 0x1F; }
-    else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        len = 3; cp = b0 & 0x0F;
-        if (b0 == 0xE0) lo = 0xA0;
-        if (b0 == 0xED) hi = 0x9F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        len = 4; cp = b0 & 0x07;
-        if (b0 == 0xF0) lo = 0x90;
-        if (b0 == 0xF4) hi = 0x8F;
-    } else {
-        return bad;
-    }
-    if (i + len > text.size()) return bad;
-    for (uint32_t k = 1; k < len; ++k) {
-        const uint8_t b = byte(i + k);
-        if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return bad;
+    const uint8_t b0 = uint8_t(text[i]);
+    const Utf8Lead lead = utf8_lead(b0);
+    if (lead.length == 0 || i + lead.length > text.size()) return bad;
+    if (lead.length == 1) return {b0, 1, true};
+    char32_t cp = b0 & (0x7F >> lead.length);  // the payload bits of the first byte
+    for (uint32_t k = 1; k < lead.length; ++k) {
+        const uint8_t b = uint8_t(text[i + k]);
+        if (k == 1 ? (b < lead.second_lo || b > lead.second_hi) : (b < 0x80 || b > 0xBF)) return bad;
         cp = (cp << 6) | (b & 0x3F);
     }
-    return {cp, len, true};
+    return {cp, lead.length, true};
 }
 
 void append_utf8(std::string& out, char32_t c) {
@@ -133,26 +129,6 @@ std::string to_utf8(char32_t c) {
     std::string s;
     append_utf8(s, c);
     return s;
-}
-
-size_t complete_utf8_prefix(std::string_view text) {
-    // Only the last three bytes can belong to an unfinished sequence (sequences are ≤ 4 bytes).
-    const size_t n = text.size();
-    for (size_t back = 1; back <= 3 && back <= n; ++back) {
-        const uint8_t b = uint8_t(text[n - back]);
-        if ((b & 0xC0) == 0x80) continue;  // a continuation byte: keep looking for the lead
-        if (b < 0xC2 || b > 0xF4) return n;  // not a byte that can start a sequence: nothing to wait for
-        const uint32_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
-        if (need <= back) return n;  // the last sequence is complete
-        if (back >= 2) {             // is the second byte allowed after this lead? (as in next_utf8)
-            const uint8_t b1 = uint8_t(text[n - back + 1]);
-            const uint8_t lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
-            const uint8_t hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
-            if (b1 < lo || b1 > hi) return n;
-        }
-        return n - back;  // unfinished but still well-formed: hold it back
-    }
-    return n;
 }
 
 std::string code_point_name(char32_t c) {

@@ -45,6 +45,16 @@ void append_decomposition(char32_t c, std::u32string& out);
 const char* data_version();  // "14.0.0"
 
 // ---- UTF-8 -------------------------------------------------------------------------------
+// Well-formed UTF-8 by its first byte (Unicode §3.9, table 3-7; RFC 3629): the length of the
+// sequence and the range its second byte must fall in, which rules out overlong forms (E0, F0),
+// surrogates D800..DFFF (ED) and values past U+10FFFF (F4). length 0: not a first byte
+// (80..C1, F5..FF). Later bytes are always 80..BF.
+struct Utf8Lead {
+    uint32_t length;
+    uint8_t second_lo, second_hi;
+};
+Utf8Lead utf8_lead(uint8_t first_byte);
+
 // One step of decoding: the code point at text[i] and its length in bytes. A malformed or
 // truncated sequence, an overlong form, a surrogate or a value past U+10FFFF decodes as one
 // byte with valid = false and cp = U+FFFD, so every byte of the input belongs to exactly one step.
@@ -56,9 +66,6 @@ struct Utf8Step {
 Utf8Step next_utf8(std::string_view text, size_t i);
 void append_utf8(std::string& out, char32_t c);
 std::string to_utf8(char32_t c);
-// Length of the longest prefix of text that does not end inside an incomplete (but so far
-// well-formed) multi-byte sequence: the part that is safe to print while more bytes may follow.
-size_t complete_utf8_prefix(std::string_view text);
 // "U+00E9" — for messages.
 std::string code_point_name(char32_t c);
 

@@ -5,8 +5,8 @@
 //   prompt ids          the tokenizer's special tokens added (Llama: BOS)
 //   decoding            attend::generate with a KV cache; stops at EOS (and BOS for llama2.c)
 //   streaming           after each token, the tokenizer's DecodeStream gives the new final
-//                       text and a Utf8StreamDecoder passes on whole characters only, so a
-//                       character split over byte-level tokens is printed once, whole
+//                       text in whole characters only, so a character split over byte-level
+//                       tokens is printed once, whole
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -15,7 +15,6 @@
 #include "attend/error.hpp"
 #include "attend/generate/generate.hpp"
 #include "attend/generate/text_model.hpp"
-#include "attend/generate/utf8_stream.hpp"
 #include "commands.hpp"
 
 namespace attend::cli {
@@ -58,15 +57,14 @@ void run_generate(const GenerateCliOptions& o, bool seed_given) {
                      std::string(lm.tokenizer->kind()).c_str(), prompt.size(), (unsigned long long)g.seed);
 
     // The prompt is printed as the tokenizer reads it back, then every new piece after it:
-    // DecodeStream gives the text that is final so far, Utf8StreamDecoder makes sure only whole,
-    // valid characters reach the terminal (a stray byte becomes U+FFFD).
+    // DecodeStream gives the text that is final so far, in whole, valid characters only (a stray
+    // byte becomes U+FFFD).
     DecodeStream text(*lm.tokenizer, /*skip_special=*/true);
-    Utf8StreamDecoder utf8;
-    for (int64_t id : prompt) print(utf8.push(text.push(id)));
+    for (int64_t id : prompt) print(text.push(id));
 
     const auto start = std::chrono::steady_clock::now();
-    const auto result = generate(lm.model(), {prompt}, g, [&](int64_t, int64_t token) { print(utf8.push(text.push(token))); });
-    print(utf8.push(text.finish()) + utf8.finish() + "\n");
+    const auto result = generate(lm.model(), {prompt}, g, [&](int64_t, int64_t token) { print(text.push(token)); });
+    print(text.finish() + "\n");
     if (o.verbose) {
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const size_t n = result[0].tokens.size();

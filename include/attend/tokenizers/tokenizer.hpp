@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "attend/tokenizers/utf8_stream.hpp"
+
 namespace attend {
 
 class Tokenizer {
@@ -102,11 +104,13 @@ std::unique_ptr<Tokenizer> parse_llama2c(std::string_view tokenizer_bin, const s
 }  // namespace tokenizers
 
 // Streaming decode for generation: push ids as they are sampled, print what comes back. Only
-// whole UTF-8 characters are returned, so a character split over byte-level tokens (an emoji
-// is often 2–4 GPT-2 or Llama tokens) prints once it is complete; finish() returns what is held.
-// It decodes the whole sequence at each push (cheap at generation lengths), so the pieces add up
-// to decode(ids) exactly. WordPiece's decoder rewrites the space before a token when the next
-// one arrives ("don ' t" → "don't"), so for it the newest token's text is held back one step.
+// whole, valid UTF-8 characters are returned, so a character split over byte-level tokens (an
+// emoji is often 2–4 GPT-2 or Llama tokens) prints once it is complete, and bytes that can never
+// make a character print as U+FFFD (as Hugging Face's decode, errors="replace"); finish() returns
+// what is held. It decodes the whole sequence at each push (cheap at generation lengths), so the
+// pieces add up to utf8_sanitize(decode(ids)) exactly. WordPiece's decoder rewrites the space
+// before a token when the next one arrives ("don ' t" → "don't"), so for it the newest token's
+// text is held back one step.
 class DecodeStream {
 public:
     explicit DecodeStream(const Tokenizer& tokenizer, bool skip_special = true)
@@ -119,7 +123,8 @@ private:
     const Tokenizer& tokenizer_;
     bool skip_special_;
     std::vector<int64_t> ids_;
-    size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+    size_t emitted_ = 0;      // bytes of decode(ids_) already passed to utf8_
+    Utf8StreamDecoder utf8_;  // holds an unfinished character back
 };
 
 }  // namespace attend

@@ -1,4 +1,4 @@
-// generate/utf8_stream.hpp — turn a stream of token bytes into whole UTF-8 characters.
+// tokenizers/utf8_stream.hpp — turn a stream of token bytes into whole UTF-8 characters.
 //
 // Byte-level tokenizers split characters: GPT-2's byte-level BPE may give an emoji's four
 // bytes as two tokens, and llama's byte fallback gives each byte as its own <0xXX> token.
@@ -15,7 +15,7 @@
 // streamed text equals decoding all the bytes at once. finish() flushes an incomplete tail
 // the same way.
 //
-// Implemented in src/generate/utf8_stream.cpp.
+// DecodeStream (tokenizer.hpp) runs every decoded piece through one of these.
 #pragma once
 #include <string>
 

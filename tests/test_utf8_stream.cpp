@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "attend/generate/utf8_stream.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
+#include "attend/tokenizers/utf8_stream.hpp"
 
 using namespace attend;
 
@@ -86,8 +86,8 @@ TEST(Utf8Stream, InvalidBytesBecomeReplacementCharactersAsPythonDecodes) {
 
 // Real tokenizers: "Hi 🤗!" is split by Llama 2's vocabulary into byte-fallback tokens
 // <0xF0><0x9F><0xA4><0x97> and by GPT-2's into byte-level tokens that end inside the emoji.
-// Streamed the way `attend generate` prints (DecodeStream, then Utf8StreamDecoder), nothing
-// of the emoji is printed until its last byte's token, and the pieces add up to the text.
+// Streamed the way `attend generate` prints (DecodeStream), nothing of the emoji is printed
+// until its last byte's token, and the pieces add up to the text.
 TEST(Utf8Stream, RealTokenizersStreamAnEmojiWhole) {
     const std::string emoji = "\xF0\x9F\xA4\x97", text = "Hi " + emoji + "!";
     for (const std::string relative : {"llama2c_tokenizer_32k/tokenizer.bin", "gpt2_fake_hf/tokenizer.json"}) {
@@ -101,18 +101,44 @@ TEST(Utf8Stream, RealTokenizersStreamAnEmojiWhole) {
         EXPECT_TRUE(split) << relative;
 
         DecodeStream stream(*tok);
-        Utf8StreamDecoder utf8;
         std::string printed;
         int pieces_with_emoji = 0;
         for (int64_t id : ids) {
-            const std::string piece = utf8.push(stream.push(id));
+            const std::string piece = stream.push(id);
             EXPECT_TRUE(is_complete_utf8(piece)) << relative << ": a piece ends inside a character";
             pieces_with_emoji += piece.find(emoji) != std::string::npos;
             printed += piece;
         }
-        printed += utf8.push(stream.finish()) + utf8.finish();
+        printed += stream.finish();
         EXPECT_EQ(pieces_with_emoji, 1) << relative;
         // Llama's decode drops the leading space SentencePiece adds; the text is the same.
         EXPECT_EQ(printed, text) << relative;
     }
+}
+
+// A byte token that can never make a character (Llama's <0x80> alone, a continuation byte
+// with no first byte) is printed as U+FFFD, as Hugging Face's decode gives it; the rest of the
+// text is untouched and the pieces still add up to the whole decode, sanitized.
+TEST(Utf8Stream, DecodeStreamReplacesAStrayByte) {
+    const std::string path = std::string(ATTEND_SHARED_DATA) + "/llama2c_tokenizer_32k/tokenizer.bin";
+    ASSERT_TRUE(std::filesystem::exists(path)) << "shared test data missing: " << path;
+    const auto tok = load_tokenizer(path);
+    int64_t stray = -1;
+    for (int64_t id = 0; id < tok->vocab_size() && stray < 0; ++id)
+        if (tok->decode({id}, false) == "\x80") stray = id;
+    ASSERT_GE(stray, 0) << "no <0x80> byte token";
+    std::vector<int64_t> ids = tok->encode("Hi");
+    ids.push_back(stray);
+    for (int64_t id : tok->encode("there")) ids.push_back(id);  // SentencePiece: "▁there"
+
+    DecodeStream stream(*tok);
+    std::string printed;
+    for (int64_t id : ids) {
+        const std::string piece = stream.push(id);
+        EXPECT_TRUE(is_complete_utf8(piece)) << "a piece is not whole, valid UTF-8";
+        printed += piece;
+    }
+    printed += stream.finish();
+    EXPECT_EQ(printed, "Hi" + kFFFD + " there");
+    EXPECT_EQ(printed, utf8_sanitize(tok->decode(ids)));
 }
