@@ -14,29 +14,16 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "ops/pointwise.hpp"
 
 namespace attend {
 
 namespace {
 
-constexpr int64_t kParallelMin = 65536;  // elements
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kKappa = 0.044715f;
-
-// out = f(x) elementwise; x made contiguous.
-template <class F>
-Tensor map(const Tensor& x_in, F f) {
-    const Tensor x = x_in.contiguous();
-    Tensor out = Tensor::empty(x.shape());
-    const float* px = x.data();
-    float* po = out.data();
-    const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
-    return out;
-}
 
 // dx = dy · f'(x), with f'(x) given as df(x) and both made contiguous.
 template <class DF>
@@ -47,7 +34,7 @@ Tensor chain(const Tensor& dy_in, const Tensor& x, DF df) {
     const float* px = x.data();
     float* pd = dx.data();
     const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
+#pragma omp parallel for schedule(static) if (n > kPointwiseParallelMin)
     for (int64_t i = 0; i < n; ++i) pd[i] = pg[i] * df(px[i]);
     return dx;
 }
@@ -56,7 +43,7 @@ Tensor chain(const Tensor& dy_in, const Tensor& x, DF df) {
 template <class F, class DF>
 Tensor pointwise(const char* name, const Tensor& x_in, F f, DF df) {
     const Tensor x = x_in.contiguous();
-    Tensor y = map(x, f);
+    Tensor y = map_pointwise(x, f);
     return record(y, name, {x_in}, [x = x.detach(), df](const Tensor& g) {
         return std::vector<Tensor>{chain(g, x, df)};
     });

@@ -11,6 +11,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "ops/pointwise.hpp"
 
 namespace attend {
 
@@ -74,18 +75,6 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
     return out;
 }
 
-template <class F>
-Tensor unary(const Tensor& x_in, F f) {
-    const Tensor x = x_in.contiguous();
-    Tensor out = Tensor::empty(x.shape());
-    const float* px = x.data();
-    float* po = out.data();
-    const int64_t n = x.numel();
-#pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
-    return out;
-}
-
 }  // namespace
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
@@ -145,12 +134,12 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& x, float s) {
-    Tensor out = unary(x, [s](float v) { return v * s; });
+    Tensor out = map_pointwise(x, [s](float v) { return v * s; });
     return record(out, "scale", {x}, [s](const Tensor& g) { return std::vector<Tensor>{scale(g, s)}; });
 }
 
 Tensor add_scalar(const Tensor& x, float s) {
-    Tensor out = unary(x, [s](float v) { return v + s; });
+    Tensor out = map_pointwise(x, [s](float v) { return v + s; });
     return record(out, "add_scalar", {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
@@ -158,19 +147,19 @@ Tensor neg(const Tensor& x) { return scale(x, -1.f); }
 
 // y = eˣ        dx = dy · y
 Tensor exp(const Tensor& x) {
-    Tensor y = unary(x, [](float v) { return std::exp(v); });
+    Tensor y = map_pointwise(x, [](float v) { return std::exp(v); });
     return record(y, "exp", {x}, [y = y.detach()](const Tensor& g) { return std::vector<Tensor>{mul(g, y)}; });
 }
 
 // y = ln x      dx = dy / x
 Tensor log(const Tensor& x) {
-    Tensor y = unary(x, [](float v) { return std::log(v); });
+    Tensor y = map_pointwise(x, [](float v) { return std::log(v); });
     return record(y, "log", {x}, [x = x.detach()](const Tensor& g) { return std::vector<Tensor>{div(g, x)}; });
 }
 
 // y = √x        dx = dy / (2y)
 Tensor sqrt(const Tensor& x) {
-    Tensor y = unary(x, [](float v) { return std::sqrt(v); });
+    Tensor y = map_pointwise(x, [](float v) { return std::sqrt(v); });
     return record(y, "sqrt", {x}, [y = y.detach()](const Tensor& g) {
         return std::vector<Tensor>{div(g, scale(y, 2.f))};
     });
@@ -178,9 +167,9 @@ Tensor sqrt(const Tensor& x) {
 
 // y = tanh x    dx = dy · (1 − y²)
 Tensor tanh(const Tensor& x) {
-    Tensor y = unary(x, [](float v) { return std::tanh(v); });
+    Tensor y = map_pointwise(x, [](float v) { return std::tanh(v); });
     return record(y, "tanh", {x}, [y = y.detach()](const Tensor& g) {
-        return std::vector<Tensor>{mul(g, unary(y, [](float v) { return 1.f - v * v; }))};
+        return std::vector<Tensor>{mul(g, map_pointwise(y, [](float v) { return 1.f - v * v; }))};
     });
 }
 

@@ -1,0 +1,26 @@
+// ops/pointwise.hpp — y = f(x), element by element: the loop under every unary op
+// (activation.cpp, elementwise.cpp). Internal to src/ops.
+#pragma once
+#include <cstdint>
+
+#include "attend/tensor.hpp"
+
+namespace attend {
+
+// Below this many elements a parallel loop costs more in thread start-up than it saves.
+constexpr int64_t kPointwiseParallelMin = 65536;
+
+// out = f(x) elementwise, into a new contiguous tensor of x's shape; x made contiguous first.
+template <class F>
+Tensor map_pointwise(const Tensor& x_in, F f) {
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty(x.shape());
+    const float* px = x.data();
+    float* po = out.data();
+    const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > kPointwiseParallelMin)
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+    return out;
+}
+
+}  // namespace attend
