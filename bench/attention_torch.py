@@ -8,6 +8,8 @@ import time
 
 import torch
 
+from torch_threads import set_threads  # torch and its OpenBLAS, both
+
 
 def time_ms(fn, min_time=1.0, min_reps=3):
     fn()  # warm-up
@@ -40,7 +42,7 @@ def main():
     for causal in (False, True):
         for backward in (False, True):
             for threads in args.threads:
-                torch.set_num_threads(threads)
+                set_threads(threads)
                 for T in args.T:
                     q, k, v, g = (torch.randn(1, H, T, D, requires_grad=backward) for _ in range(4))
 

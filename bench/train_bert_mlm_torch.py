@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_threads import set_threads  # torch and its OpenBLAS, both
+
 
 class Bert(nn.Module):
     def __init__(self, V, T, E, L, H, norm_first):
@@ -56,7 +58,7 @@ def main():
     ap.add_argument("--norm-first", action="store_true")
     ap.add_argument("--eval-iters", type=int, default=200)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(1337)
     text = open(args.data, encoding="utf-8").read()
     chars = ["[PAD]", "[MASK]"] + sorted(set(text))

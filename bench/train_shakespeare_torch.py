@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_threads import set_threads  # torch and its OpenBLAS, both
+
 
 class Block(nn.Module):
     def __init__(self, E, H):
@@ -68,7 +70,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-iters", type=int, default=200)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(1337)
     text = open(args.data, encoding="utf-8").read()
     chars = sorted(set(text))
