@@ -45,6 +45,12 @@ struct AttentionOptions {
     float scale = 0.f;  // 0: 1/√D
     AttentionPath path = AttentionPath::fused;
     bool return_weights = false;  // weights need the reference path: asking for them selects it
+    // Dropout on the weights (training): each weight is zeroed with probability `dropout` and
+    // the rest scaled by 1/(1 − dropout). Which ones is a pure function of `dropout_seed` and
+    // the weight's (b, h, i, j), so both paths drop the same weights (src/attention/dropout.hpp).
+    // Returned weights are the softmax before dropout.
+    float dropout = 0.f;
+    uint64_t dropout_seed = 0;
 };
 
 struct AttentionOutput {

@@ -2,6 +2,7 @@
 // scale, and hand the work to one of the two paths (src/attention/paths.hpp).
 //
 //   Attention(Q, K, V) = softmax(scale · Q Kᵀ + M) V,   scale = 1/√D unless given
+//   (with dropout on the weights when options.dropout > 0: attention/dropout.hpp)
 //
 // The reference path is chosen when asked for, or when the weights are wanted (only it
 // builds them); otherwise the fused path, which never materialises Tq × Tk.
@@ -34,14 +35,17 @@ AttentionOutput attention(const Tensor& q_in, const Tensor& k_in, const Tensor& 
                  "the query heads H must be a multiple of the key/value heads Hkv (grouped-query attention); got ",
                  shapes());
     ATTEND_CHECK(std::isfinite(options.scale), "the scale must be finite, got ", options.scale);
+    ATTEND_CHECK(options.dropout >= 0.f && options.dropout < 1.f, "attention dropout must be in [0, 1), got ",
+                 options.dropout);
 
     const MaskPlan plan(mask, B, H, Tq, Tk);
     const float scale = options.scale != 0.f ? options.scale : 1.f / std::sqrt(float(D));
     const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();  // recorded: grads flow back
 
+    const AttentionDropout dropout{options.dropout, options.dropout_seed, H, Tq, Tk};
     if (options.return_weights || options.path == AttentionPath::reference)
-        return reference_attention(q, k, v, plan, scale, options.return_weights);
-    return {fused_attention(q, k, v, plan, scale), Tensor()};
+        return reference_attention(q, k, v, plan, scale, options.return_weights, dropout);
+    return {fused_attention(q, k, v, plan, scale, dropout), Tensor()};
 }
 
 // z_i = Σ_j softmax_j(x_i · x_j) x_j: attention with q = k = v = x, one head, scale 1.

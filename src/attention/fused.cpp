@@ -12,6 +12,9 @@
 // and at the end O = O / l. The pair (m, 1/l) is kept per row: P = exp(S − m) / l exactly as
 // the forward had it (a log-sum-exp L = m + log l would lose ~1e-3 when m ≈ 1e4).
 //
+// Dropout on the weights (attention/dropout.hpp) multiplies P̃ by M/(1 − p) after l has summed
+// it, and dP by the same factor in backward; M is recomputed from its index, never stored.
+//
 // Backward recomputes P tile by tile (no stored weights):
 //   Δ_i = Σ_d dO_id O_id                 (= Σ_j P_ij dP_ij, the softmax Jacobian's row term)
 //   dP  = dO V_jᵀ,  dS = P ⊙ (dP − Δ)
@@ -180,6 +183,7 @@ struct Problem {
     int64_t B, H, Hkv, Tq, Tk, D, Dv;
     float scale;
     const MaskPlan* mask;
+    AttentionDropout dropout;
     const float* q;  // (B, H, Tq, D)
     const float* k;  // (B, Hkv, Tk, D)
     const float* v;  // (B, Hkv, Tk, Dv)
@@ -273,9 +277,10 @@ void forward(const Problem& p, float* out, float* stats) {
                         continue;
                     }
                     const float alpha = std::exp(m[r] - m_new);  // 0 on the first visible tile
-                    l[r] = alpha * l[r] + exp_shifted(s, t.cols, m_new, 1.f);
+                    l[r] = alpha * l[r] + exp_shifted(s, t.cols, m_new, 1.f);  // l sums the weights before dropout
                     if (alpha != 1.f) scale_row(o + r * p.Dv, p.Dv, alpha);
                     m[r] = m_new;
+                    if (p.dropout.active()) p.dropout.apply(s, t.cols, b, h, t.i0 + r, t.k0);
                 }
                 // O += P̃ V_j
                 sgemm(false, false, t.rows, p.Dv, t.cols, 1.f, S.data(), t.cols, p.v + p.kv_row(b, h, t.k0) * p.Dv,
@@ -314,10 +319,14 @@ void backward_tile(const Problem& p, const Gradients& g, int64_t b, int64_t h, c
     const float* dout = g.dout + row0 * p.Dv;  // (rows, Dv)
     // dP = dO V_jᵀ, then dS = P ⊙ (dP − Δ)
     sgemm(false, true, t.rows, t.cols, p.Dv, 1.f, dout, p.Dv, p.v + key0 * p.Dv, p.Dv, 0.f, dS, t.cols);
+    if (p.dropout.active())  // dP ⊙ M/(1 − p)
+        for (int64_t r = 0; r < t.rows; ++r) p.dropout.apply(dS + r * t.cols, t.cols, b, h, t.i0 + r, t.k0);
     for (int64_t r = 0; r < t.rows; ++r)
         softmax_grad_row(P + r * t.cols, dS + r * t.cols, t.cols, g.delta[row0 + r]);
     if (want_dkv) {
-        // dV_j += Pᵀ dO,  dK_j += scale · dSᵀ Q_t
+        if (p.dropout.active())  // P̃ = P ⊙ M/(1 − p), for dV
+            for (int64_t r = 0; r < t.rows; ++r) p.dropout.apply(P + r * t.cols, t.cols, b, h, t.i0 + r, t.k0);
+        // dV_j += P̃ᵀ dO,  dK_j += scale · dSᵀ Q_t
         sgemm(true, false, t.cols, p.Dv, t.rows, 1.f, P, t.cols, dout, p.Dv, 1.f, g.dv + key0 * p.Dv, p.Dv);
         sgemm(true, false, t.cols, p.D, t.rows, p.scale, dS, t.cols, p.q + row0 * p.D, p.D, 1.f, g.dk + key0 * p.D,
               p.D);
@@ -387,25 +396,26 @@ void backward(const Problem& p, const Gradients& g) {
     }
 }
 
-Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask, float scale) {
-    return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), v.size(3), scale, &mask,
+Problem make_problem(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask, float scale,
+                     const AttentionDropout& dropout) {
+    return {q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), v.size(3), scale, &mask, dropout,
             q.data(), k.data(), v.data()};
 }
 
 }  // namespace
 
 Tensor fused_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const MaskPlan& mask,
-                       float scale) {
+                       float scale, const AttentionDropout& dropout) {
     const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
-    const Problem p = make_problem(q, k, v, mask, scale);
+    const Problem p = make_problem(q, k, v, mask, scale, dropout);
     Tensor out = Tensor::empty({p.B, p.H, p.Tq, p.Dv});  // (B, H, Tq, Dv)
     Tensor stats = Tensor::empty({p.B, p.H, p.Tq, 2});   // (B, H, Tq, 2): (m, 1/l)
     forward(p, out.data(), stats.data());
 
     return record(out, "fused_attention", {q_in, k_in, v_in},
                   [q = q.detach(), k = k.detach(), v = v.detach(), out = out.detach(), stats, mask,
-                   scale](const Tensor& g_in) {
-                      const Problem p = make_problem(q, k, v, mask, scale);
+                   scale, dropout](const Tensor& g_in) {
+                      const Problem p = make_problem(q, k, v, mask, scale, dropout);
                       const Tensor dout = g_in.contiguous();  // (B, H, Tq, Dv)
                       Tensor delta = Tensor::empty({p.B, p.H, p.Tq});
                       const int64_t rows = p.B * p.H * p.Tq;

@@ -5,6 +5,7 @@
 // (differentiable in q, k, v). attention.cpp checks shapes and chooses the path.
 #pragma once
 #include "attend/attention.hpp"
+#include "attention/dropout.hpp"
 #include "attention/mask.hpp"
 
 namespace attend {
@@ -13,9 +14,10 @@ namespace attend {
 // `weights` when asked. Backward: dV = PᵀdO, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)),
 // dQ = scale·dS K, dK = scale·dSᵀ Q.
 AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask,
-                                    float scale, bool return_weights);
+                                    float scale, bool return_weights, const AttentionDropout& dropout = {});
 
 // Tiled online softmax: O(T) extra memory, masked tiles skipped, backward recomputes P.
-Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask, float scale);
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask, float scale,
+                       const AttentionDropout& dropout = {});
 
 }  // namespace attend

@@ -7,7 +7,7 @@
 //   S = scale · Q Kᵀ + bias                       (Tq, Tk)   bias: additive mask, −inf where masked
 //   P_ij = exp(S_ij − m_i) / Σ_j' exp(S_ij' − m_i) over j in key_range(b, i), 0 outside;
 //          m_i = max_j S_ij; a row with no visible key (or only −inf scores) is all 0
-//   O = P V                                       (Tq, Dv)
+//   O = P V                                       (Tq, Dv)   (P̃ V under dropout, attention/dropout.hpp)
 //
 // Backward, given dO (Tq, Dv):
 //
@@ -60,10 +60,18 @@ void masked_softmax_row(float* row, int64_t Tk, const MaskPlan& mask, int64_t b,
     for (int64_t j = r.begin; j < r.end; ++j) row[j] *= inv;
 }
 
+// P̃ = P ⊙ M/(1 − p) for one (b, h): P (Tq, Tk) → a new (Tq, Tk).
+std::vector<float> dropped_weights(const float* P, const Dims& d, const AttentionDropout& dropout, int64_t b,
+                                   int64_t h) {
+    std::vector<float> out(P, P + d.Tq * d.Tk);
+    for (int64_t i = 0; i < d.Tq; ++i) dropout.apply(out.data() + i * d.Tk, d.Tk, b, h, i, 0);
+    return out;
+}
+
 }  // namespace
 
 AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask,
-                                    float scale, bool return_weights) {
+                                    float scale, bool return_weights, const AttentionDropout& dropout) {
     const Dims d{q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), v.size(3)};
     Tensor P = Tensor::empty({d.B, d.H, d.Tq, d.Tk});  // the weights, kept for backward
     Tensor O = Tensor::empty({d.B, d.H, d.Tq, d.Dv});
@@ -80,11 +88,13 @@ AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tens
         float* S = pp + bh * d.Tq * d.Tk;        // (Tq, Tk): S, then P in place
         sgemm(false, true, d.Tq, d.Tk, d.D, scale, Q, d.D, K, d.D, 0.f, S, d.Tk);
         for (int64_t i = 0; i < d.Tq; ++i) masked_softmax_row(S + i * d.Tk, d.Tk, mask, b, h, i);
-        sgemm(false, false, d.Tq, d.Dv, d.Tk, 1.f, S, d.Tk, V, d.Dv, 0.f, po + bh * d.Tq * d.Dv, d.Dv);
+        const std::vector<float> dropped = dropout.active() ? dropped_weights(S, d, dropout, b, h) : std::vector<float>();
+        sgemm(false, false, d.Tq, d.Dv, d.Tk, 1.f, dropout.active() ? dropped.data() : S, d.Tk, V, d.Dv, 0.f,
+              po + bh * d.Tq * d.Dv, d.Dv);  // O = P V, or P̃ V with P̃ = P ⊙ M/(1 − p)
     }
 
     Tensor out = record(O, "attention_reference", {q, k, v},
-                        [q = q.detach(), k = k.detach(), v = v.detach(), P = P.detach(), d, scale](const Tensor& g) {
+                        [q = q.detach(), k = k.detach(), v = v.detach(), P = P.detach(), d, scale, dropout](const Tensor& g) {
         const Tensor dO = g.contiguous();  // (B, H, Tq, Dv)
         Tensor dQ = Tensor::empty({d.B, d.H, d.Tq, d.D});
         // Each query head writes its own dK, dV; with groups they are summed afterwards, so no
@@ -107,10 +117,15 @@ AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tens
             float* dVh = pdv + bh * d.Tk * d.Dv;          // (Tk, Dv) of this query head
             std::vector<float> dS(size_t(d.Tq * d.Tk));  // (Tq, Tk)
 
-            // dV = Pᵀ dO
-            sgemm(true, false, d.Tk, d.Dv, d.Tq, 1.f, Pbh, d.Tk, dObh, d.Dv, 0.f, dVh, d.Dv);
-            // dP = dO Vᵀ
+            // dV = Pᵀ dO (P̃ᵀ dO under dropout)
+            const std::vector<float> dropped =
+                dropout.active() ? dropped_weights(Pbh, d, dropout, b, h) : std::vector<float>();
+            sgemm(true, false, d.Tk, d.Dv, d.Tq, 1.f, dropout.active() ? dropped.data() : Pbh, d.Tk, dObh, d.Dv, 0.f,
+                  dVh, d.Dv);
+            // dP = dO Vᵀ (then ⊙ M/(1 − p) under dropout)
             sgemm(false, true, d.Tq, d.Tk, d.Dv, 1.f, dObh, d.Dv, V, d.Dv, 0.f, dS.data(), d.Tk);
+            if (dropout.active())
+                for (int64_t i = 0; i < d.Tq; ++i) dropout.apply(dS.data() + i * d.Tk, d.Tk, b, h, i, 0);
             // dS = P ⊙ (dP − rowsum(dP ⊙ P)), in place over dP
             for (int64_t i = 0; i < d.Tq; ++i) {
                 const float* p = Pbh + i * d.Tk;
