@@ -201,12 +201,16 @@ TEST(BeamSearch, NBestIsSortedAndScoresAreTheModelsLogProbabilities) {
             ASSERT_FALSE(result[i].empty());
             for (size_t r = 0; r < result[i].size(); ++r) {
                 const Hypothesis& h = result[i][r];
-                if (r > 0) EXPECT_GE(result[i][r - 1].score, h.score) << "source " << i << " rank " << r;
+                if (r > 0) {
+                    EXPECT_GE(result[i][r - 1].score, h.score) << "source " << i << " rank " << r;
+                }
                 const int64_t len = int64_t(h.tokens.size()) + (h.finished ? 1 : 0);
                 EXPECT_NEAR(h.score, h.log_prob / gnmt_length_penalty(len, alpha), 1e-5);
                 EXPECT_NEAR(h.log_prob, sequence_log_prob(model, kSources[i], h.tokens, h.finished), 2e-4)
                     << "source " << i << " rank " << r;
-                if (!h.finished) EXPECT_EQ(int64_t(h.tokens.size()), o.max_length);
+                if (!h.finished) {
+                    EXPECT_EQ(int64_t(h.tokens.size()), o.max_length);
+                }
             }
         }
     }

@@ -284,6 +284,25 @@ TEST(IoHfConfig, LlamaFieldsAndDefaults) {
     EXPECT_EQ(d.norm_eps, 1e-6f);
 }
 
+// The two dropouts of each family: on sub-layer outputs and on the attention weights.
+TEST(IoHfConfig, DropoutsComeFromEachFamilysKeys) {
+    const TransformerConfig gpt2 = hf_config_from_json(R"({"model_type": "gpt2", "vocab_size": 10, "n_embd": 8,
+        "n_layer": 1, "n_head": 2, "resid_pdrop": 0.2, "attn_pdrop": 0.05})", "gpt2.json");
+    EXPECT_EQ(gpt2.dropout, 0.2f);
+    EXPECT_EQ(gpt2.attention_dropout, 0.05f);
+    const TransformerConfig bert = hf_config_from_json(R"({"model_type": "bert", "vocab_size": 10, "hidden_size": 8,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16,
+        "hidden_dropout_prob": 0.3, "attention_probs_dropout_prob": 0.15})", "bert.json");
+    EXPECT_EQ(bert.dropout, 0.3f);
+    EXPECT_EQ(bert.attention_dropout, 0.15f);
+    const TransformerConfig llama = hf_config_from_json(R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
+        "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "attention_dropout": 0.1})", "l.json");
+    EXPECT_EQ(llama.dropout, 0.f);  // Llama drops nothing else
+    EXPECT_EQ(llama.attention_dropout, 0.1f);
+    // attend's own config.json keeps the field through a round trip.
+    EXPECT_EQ(config_from_json(config_to_json(bert), "c.json").attention_dropout, 0.15f);
+}
+
 TEST(IoHfConfig, BertHeadsFollowTheArchitecture) {
     const std::string body = R"("model_type": "bert", "vocab_size": 100, "hidden_size": 8, "num_hidden_layers": 1,
         "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32)";

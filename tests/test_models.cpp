@@ -406,3 +406,40 @@ TEST(Model, DropoutOnlyInTraining) {
 }
 
 }  // namespace
+
+namespace {
+
+// Attention-weight dropout (config.attention_dropout) follows the same rule as the other
+// dropouts: off in inference, the same masks from the same stream in training — in the
+// decoder, the encoder and the seq2seq model's self- and cross-attention.
+TEST(Model, AttentionDropoutOnlyInTraining) {
+    for (auto c : small_variants()) {
+        c.dropout = 0.f;
+        c.attention_dropout = 0.3f;
+        const Transformer model(c, 6), no_dropout([&] {
+            auto plain = c;
+            plain.attention_dropout = 0.f;
+            return plain;
+        }(), 6);
+        const TokenBatch x = make_tokens(2, 5, 23, 7);
+        const bool seq2seq = c.shape == ModelShape::encoder_decoder;
+        const auto run = [&](const Transformer& m, const ForwardMode& mode) {
+            return seq2seq ? m.forward(x, x, mode) : m.forward(x, mode);
+        };
+        const std::string what = std::string(name_of(c.shape)) + "/" + name_of(c.head);
+        EXPECT_EQ(run(model, {}).to_vector(), run(no_dropout, {}).to_vector()) << what;  // inference: no effect
+        Generator g1(1), g2(1);
+        ForwardMode train;
+        train.training = true;
+        train.generator = &g1;
+        const Tensor t1 = run(model, train);
+        train.generator = &g2;
+        const Tensor t2 = run(model, train);
+        EXPECT_EQ(t1.to_vector(), t2.to_vector()) << what;                  // same stream, same masks
+        EXPECT_NE(t1.to_vector(), run(model, {}).to_vector()) << what;     // dropout acted
+        train.generator = nullptr;
+        EXPECT_THROW(run(model, train), Error) << what;
+    }
+}
+
+}  // namespace

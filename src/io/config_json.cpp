@@ -103,6 +103,7 @@ const std::vector<Field>& fields() {
         BOOL_FIELD(bias),
         BOOL_FIELD(tie_embeddings),
         FLOAT_FIELD(dropout),
+        FLOAT_FIELD(attention_dropout),
         FLOAT_FIELD(embedding_scale),
         INT_FIELD(n_classes),
         ENUM_FIELD(init, kInits),

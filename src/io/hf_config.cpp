@@ -90,6 +90,7 @@ TransformerConfig gpt2(const Fields& f) {
     c.norm_eps = f.number("layer_norm_epsilon", 1e-5f);
     c.activation = activation_of(f, "activation_function", "gelu_new");
     c.dropout = f.number("resid_pdrop", 0.1f);
+    c.attention_dropout = f.number("attn_pdrop", 0.1f);
     c.init_std = f.number("initializer_range", 0.02f);
     c.tie_embeddings = f.flag("tie_word_embeddings", true);
     const std::string arch = f.architecture();
@@ -116,6 +117,7 @@ TransformerConfig bert(const Fields& f) {
     c.norm_eps = f.number("layer_norm_eps", 1e-12f);
     c.activation = activation_of(f, "hidden_act", "gelu");
     c.dropout = f.number("hidden_dropout_prob", 0.1f);
+    c.attention_dropout = f.number("attention_probs_dropout_prob", 0.1f);
     c.init_std = f.number("initializer_range", 0.02f);
     c.tie_embeddings = f.flag("tie_word_embeddings", true);
     const std::string arch = f.architecture();
@@ -155,7 +157,8 @@ TransformerConfig llama(const Fields& f) {
     c.rope_theta = f.number("rope_theta", 10000.f);
     c.tie_embeddings = f.flag("tie_word_embeddings", false);
     c.bias = attention_bias;
-    c.dropout = f.number("attention_dropout", 0.f);
+    c.dropout = 0.f;  // Llama has no residual dropout, only on the attention weights
+    c.attention_dropout = f.number("attention_dropout", 0.f);
     c.init_std = f.number("initializer_range", 0.02f);
     if (f.has("head_dim") && f.integer("head_dim") != c.d_model / std::max<int64_t>(c.n_heads, 1))
         f.fail("config 'head_dim' " + std::to_string(f.integer("head_dim")) + " differs from hidden_size/num_attention_heads");

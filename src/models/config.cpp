@@ -82,6 +82,8 @@ void TransformerConfig::validate() const {
     ATTEND_CHECK(type_vocab_size >= 0, who, "type_vocab_size must be ≥ 0, got ", type_vocab_size);
     ATTEND_CHECK(std::isfinite(norm_eps) && norm_eps >= 0.f, who, "norm_eps must be finite and ≥ 0, got ", norm_eps);
     ATTEND_CHECK(dropout >= 0.f && dropout < 1.f, who, "dropout must be in [0, 1), got ", dropout);
+    ATTEND_CHECK(attention_dropout >= 0.f && attention_dropout < 1.f, who, "attention_dropout must be in [0, 1), got ",
+                 attention_dropout);
     ATTEND_CHECK(std::isfinite(embedding_scale) && embedding_scale > 0.f, who,
                  "embedding_scale must be finite and positive, got ", embedding_scale);
 
@@ -187,6 +189,7 @@ TransformerConfig bert_base() {
     c.bias = true;
     c.tie_embeddings = true;
     c.dropout = 0.1f;
+    c.attention_dropout = 0.1f;  // attention_probs_dropout_prob
     c.init = InitScheme::normal;
     c.init_std = 0.02f;
     return c;
@@ -216,6 +219,7 @@ TransformerConfig gpt2_small() {
     c.bias = true;
     c.tie_embeddings = true;
     c.dropout = 0.1f;
+    c.attention_dropout = 0.1f;  // attn_pdrop
     c.init = InitScheme::normal;
     c.init_std = 0.02f;
     c.init_scale_residual = true;

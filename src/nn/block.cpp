@@ -3,6 +3,8 @@
 //   pre-norm:   h = x + drop(f(Norm(x)))       y after each sub-layer f in turn
 //   post-norm:  h = Norm(x + drop(f(x)))
 //
+// (and, with config.attention_dropout, dropout on the attention weights inside f)
+//
 // with f = self-attention, then cross-attention on the memory (decoders of an
 // encoder–decoder), then the feed-forward network. Every step is a differentiable op or
 // module: the backward is the tape's.
@@ -25,6 +27,7 @@ MultiHeadAttentionConfig attention_config(const TransformerConfig& c) {
     a.n_heads = c.n_heads;
     a.n_kv_heads = c.kv_heads();
     a.bias = c.bias;
+    a.dropout = c.attention_dropout;
     return a;
 }
 
@@ -65,11 +68,19 @@ Tensor Block::forward(const Tensor& x, const BlockArgs& args, const ForwardMode&
     self_args.layer = args.layer;
     self_args.path = mode.attention_path;
     self_args.weights = args.self_weights;
+    // Attention-weight dropout draws from the same stream as the other dropouts, in training only.
+    Generator* attention_dropout = nullptr;
+    if (mode.training && self_attn.config().dropout > 0.f) {
+        ATTEND_CHECK(mode.generator != nullptr, "attention dropout with p=", self_attn.config().dropout,
+                     " in training needs a generator (ForwardMode::generator)");
+        attention_dropout = mode.generator;
+    }
+    self_args.dropout_generator = attention_dropout;
 
     const auto self_attention = [&](const Tensor& h) { return self_attn.self_attention(h, self_mask, self_args); };
     const auto cross_attention = [&](const Tensor& h) {
         return cross_attn->cross_attention(h, args.memory, args.memory_mask, args.cache, args.layer,
-                                           mode.attention_path, args.cross_weights);
+                                           mode.attention_path, args.cross_weights, attention_dropout);
     };
     const auto feed_forward = [&](const Tensor& h) { return ff.forward(h, mode); };
 

@@ -62,6 +62,7 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, G
     ATTEND_CHECK(c.n_kv_heads > 0 && c.n_heads % c.n_kv_heads == 0, "n_heads=", c.n_heads,
                  " is not a multiple of n_kv_heads=", c.n_kv_heads);
     ATTEND_CHECK(c.kdim > 0 && c.vdim > 0, "kdim and vdim must be positive, got kdim=", c.kdim, " vdim=", c.vdim);
+    ATTEND_CHECK(c.dropout >= 0.f && c.dropout < 1.f, "attention dropout must be in [0, 1), got ", c.dropout);
 
     const int64_t E = c.embed_dim, kv = c.n_kv_heads * head_dim();
     // Xavier/Glorot uniform: U(−a, a), a = √(6 / (fan_in + fan_out)). torch packs the three
@@ -93,11 +94,18 @@ namespace {
 
 // Attention over heads and the output projection: O = attention(q, k, v) (B, H, Tq, Dh),
 // y = linear(O -> (B, Tq, H·Dh), W_o, b_o) (B, Tq, E).
+// Dropout on the weights (torch.nn.MultiheadAttention's `dropout`) only when a generator is
+// given (training): each call draws a fresh seed for attention/dropout.hpp's mask.
 Tensor attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
-                          AttentionPath path, Tensor* weights, const Tensor& w_o, const Tensor& b_o) {
+                          AttentionPath path, Tensor* weights, const Tensor& w_o, const Tensor& b_o, float dropout,
+                          Generator* dropout_generator) {
     AttentionOptions options;
     options.path = path;
     options.return_weights = weights != nullptr;
+    if (dropout > 0.f && dropout_generator) {
+        options.dropout = dropout;
+        options.dropout_seed = dropout_generator->next_u64();
+    }
     AttentionOutput heads = attention(q, k, v, mask, options);  // (B, H, Tq, Dh)
     if (weights) *weights = heads.weights;                       // (B, H, Tq, Tk)
     return linear(from_heads(heads.output), w_o, b_o);           // (B, Tq, E)
@@ -111,7 +119,8 @@ bool only_causal(const AttentionMask& m) {
 }  // namespace
 
 Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
-                                   const AttentionMask& mask, AttentionPath path, Tensor* weights) const {
+                                   const AttentionMask& mask, AttentionPath path, Tensor* weights,
+                                   Generator* dropout_generator) const {
     const auto& c = config_;
     ATTEND_CHECK(query.dim() == 3 && query.size(2) == c.embed_dim, "query must be (B, Tq, E=", c.embed_dim,
                  "), got ", to_string(query.shape()));
@@ -127,14 +136,15 @@ Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const
     Tensor k = to_heads(linear(key, w_k, b_k), c.n_kv_heads);          // (B, Hkv, Tk, Dh)
     const Tensor v = to_heads(linear(value, w_v, b_v), c.n_kv_heads);  // (B, Hkv, Tk, Dh)
     if (rotary_) q = rotary_->forward(q), k = rotary_->forward(k);     // positions from 0
-    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o);
+    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o, c.dropout, dropout_generator);
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionMask& mask, AttentionPath path,
-                                   Tensor* weights) const {
+                                   Tensor* weights, Generator* dropout_generator) const {
     SelfAttentionArgs args;
     args.path = path;
     args.weights = weights;
+    args.dropout_generator = dropout_generator;
     return self_attention(x, mask, args);
 }
 
@@ -170,16 +180,17 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
         q = rotary_->forward(q, offsets);
         k = rotary_->forward(k, offsets);
     }
-    if (!cache) return attend_and_project(q, k, v, mask, args.path, args.weights, w_o, b_o);
+    if (!cache) return attend_and_project(q, k, v, mask, args.path, args.weights, w_o, b_o, c.dropout, args.dropout_generator);
 
     // Decoding: store this step's keys and values, attend over all the sequence holds.
     const KVCache::View view = cache->append(args.layer, k, v);  // (B, Hkv, capacity, Dh)
-    return attend_and_project(q, view.k, view.v, view.mask, args.path, args.weights, w_o, b_o);
+    return attend_and_project(q, view.k, view.v, view.mask, args.path, args.weights, w_o, b_o, c.dropout,
+                              args.dropout_generator);
 }
 
 Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask,
                                            KVCache* cache, int64_t layer, AttentionPath path,
-                                           Tensor* weights) const {
+                                           Tensor* weights, Generator* dropout_generator) const {
     const auto& c = config_;
     ATTEND_CHECK(query.defined() && query.dim() == 3 && query.size(2) == c.embed_dim, "query must be (B, Tq, E=",
                  c.embed_dim, "), got ", query.defined() ? to_string(query.shape()) : "(undefined)");
@@ -198,7 +209,7 @@ Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& me
         v = to_heads(linear(memory, w_v, b_v), c.n_kv_heads);
         if (cache) cache->set_cross(layer, k, v);
     }
-    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o);
+    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o, c.dropout, dropout_generator);
 }
 
 void MultiHeadAttention::set_rotary(float theta, RopeLayout layout, int64_t max_positions) {

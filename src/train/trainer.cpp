@@ -73,6 +73,7 @@ TrainOptions read_train_options(const std::string& path, TrainOptions o) {
         else if (key == "beta2") set(o.beta2);
         else if (key == "grad_clip") set(o.grad_clip);
         else if (key == "dropout") set(o.dropout);
+        else if (key == "attention_dropout") set(o.attention_dropout);
         else if (key == "eval_every") set(o.eval_every);
         else if (key == "eval_batches") set(o.eval_batches);
         else if (key == "checkpoint_every") set(o.checkpoint_every);
@@ -93,6 +94,7 @@ TransformerConfig training_config(const TrainOptions& o, int64_t vocab_size) {
     c.d_ff = 4 * o.dim;
     c.max_positions = o.block_size;
     c.dropout = o.dropout;
+    c.attention_dropout = o.attention_dropout;
     c.norm = NormType::layer_norm;
     c.activation = Activation::gelu;
     c.positions = PositionType::learned;

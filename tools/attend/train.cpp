@@ -37,7 +37,9 @@ void register_train(CLI::App& app) {
     cmd->add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay (matrices only)")->capture_default_str();
     cmd->add_option("--beta2", o.beta2, "AdamW β2")->capture_default_str();
     cmd->add_option("--grad-clip", o.grad_clip, "clip the global gradient norm (0: off)")->capture_default_str();
-    cmd->add_option("--dropout", o.dropout, "dropout probability")->capture_default_str();
+    cmd->add_option("--dropout", o.dropout, "dropout probability (embeddings, sub-layer outputs)")->capture_default_str();
+    cmd->add_option("--attention-dropout", o.attention_dropout, "dropout probability on the attention weights")
+        ->capture_default_str();
     cmd->add_option("--eval-every", o.eval_every, "evaluate, log and checkpoint every N steps")->capture_default_str();
     cmd->add_option("--eval-batches", o.eval_batches, "validation batches per evaluation")->capture_default_str();
     cmd->add_option("--seed", o.seed, "random seed (initialisation, batches, dropout)")->capture_default_str();
@@ -67,6 +69,7 @@ void register_train(CLI::App& app) {
             pick("--warmup", o.warmup, from_file.warmup), pick("--weight-decay", o.weight_decay, from_file.weight_decay);
             pick("--beta2", o.beta2, from_file.beta2), pick("--grad-clip", o.grad_clip, from_file.grad_clip);
             pick("--dropout", o.dropout, from_file.dropout), pick("--eval-every", o.eval_every, from_file.eval_every);
+            pick("--attention-dropout", o.attention_dropout, from_file.attention_dropout);
             pick("--eval-batches", o.eval_batches, from_file.eval_batches), pick("--seed", o.seed, from_file.seed);
             pick("--threads", o.threads, from_file.threads);
             o.beta1 = from_file.beta1, o.checkpoint_every = from_file.checkpoint_every;

@@ -48,7 +48,8 @@ struct TransformerConfig {
     float rope_theta = 10000.f;
     bool bias = true;                // biases on attention and feed-forward linears
     bool tie_embeddings = true;      // LM head shares the token embedding matrix
-    float dropout = 0.f;
+    float dropout = 0.f;             // on embeddings and sub-layer outputs (Vaswani et al. §5.4)
+    float attention_dropout = 0.f;   // on the attention weights (BERT, GPT-2: attention_probs_dropout_prob, attn_pdrop)
     float embedding_scale = 1.f;     // the 2017 Transformer multiplies embeddings by √d_model
     int64_t n_classes = 0;           // classifier head
 

@@ -41,6 +41,9 @@ struct MultiHeadAttentionConfig {
     int64_t kdim = 0;        // key width; 0 means E
     int64_t vdim = 0;        // value width; 0 means E
     bool bias = true;        // b_q, b_k, b_v, b_o
+    // Dropout on the attention weights, as torch.nn.MultiheadAttention's `dropout`: applied
+    // when a call is given a dropout generator (training), never otherwise.
+    float dropout = 0.f;
 };
 
 // One self-attention call beyond its mask.
@@ -52,6 +55,7 @@ struct SelfAttentionArgs {
     int64_t layer = 0;
     AttentionPath path = AttentionPath::fused;
     Tensor* weights = nullptr;  // receives (B, H, Tq, Tk) (the reference path); Tk = capacity with a cache
+    Generator* dropout_generator = nullptr;  // training: seeds config.dropout's mask; null: no dropout
 };
 
 class MultiHeadAttention {
@@ -65,10 +69,11 @@ public:
     // `weights`, when given, receives each head's attention weights (B, H, Tq, Tk), which
     // the reference path computes (asking for them selects it).
     Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionMask& mask = {},
-                   AttentionPath path = AttentionPath::fused, Tensor* weights = nullptr) const;
+                   AttentionPath path = AttentionPath::fused, Tensor* weights = nullptr,
+                   Generator* dropout_generator = nullptr) const;
     // Self-attention: x (B, T, E) is query, key and value (kdim == vdim == E).
     Tensor forward(const Tensor& x, const AttentionMask& mask = {}, AttentionPath path = AttentionPath::fused,
-                   Tensor* weights = nullptr) const;
+                   Tensor* weights = nullptr, Generator* dropout_generator = nullptr) const;
 
     // Self-attention with positions and an optional KV cache. With a cache a step must be
     // open (KVCache::begin_step), x holds its Tq new tokens, and the mask comes from the
@@ -81,7 +86,7 @@ public:
     // source needs KVCache::reset(). No rotary step here.
     Tensor cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask = {},
                            KVCache* cache = nullptr, int64_t layer = 0, AttentionPath path = AttentionPath::fused,
-                           Tensor* weights = nullptr) const;
+                           Tensor* weights = nullptr, Generator* dropout_generator = nullptr) const;
 
     // RoPE on q and k of self-attention (and of forward(query, key, value), positions from 0).
     // head_dim must be even. max_positions: size of the precomputed cos/sin tables.

@@ -43,6 +43,7 @@ struct TrainOptions {
     float lr = 1e-3f, min_lr = -1.f;  // min_lr < 0: lr / 10
     int64_t warmup = 100;
     float weight_decay = 0.1f, beta1 = 0.9f, beta2 = 0.99f, grad_clip = 1.f, dropout = 0.f;
+    float attention_dropout = 0.f;  // on the attention weights (TransformerConfig::attention_dropout)
     int64_t eval_every = 250, eval_batches = 20, checkpoint_every = 0;  // 0: at each evaluation
     uint64_t seed = 1337;
     int threads = 0;      // 0: leave the pool as it is
