@@ -6,8 +6,9 @@ script computes the same keep-mask M in NumPy and PyTorch does the rest:
 
     O = (softmax(scale · Q Kᵀ + mask) ⊙ M / (1 − p)) V,   gradients by autograd, in float64
 
-M_ij for query head h of batch b: n = ((b·H + h)·Tq + i)·Tk + j,
-z = SplitMix64-finaliser(seed + n · 0x9E3779B97F4A7C15 mod 2⁶⁴), kept when z >> 32 ≥ ⌊p · 2³²⌋.
+M_ij for query head h of batch b (src/attention/dropout.hpp): the row key
+r = SplitMix64-finaliser(seed + ((b·H + h)·Tq + i) · 0x9E3779B97F4A7C15 mod 2⁶⁴) >> 32, and
+M_ij = [fmix32(r xor j · 0x9E3779B9 mod 2³²) ≥ ⌊p · 2³²⌋].
 
 caseNN.{q,k,v,dout} are inputs, caseNN.{out,dq,dk,dv} expected, caseNN.kept the fraction
 of visible weights kept, caseNN.params = [B, H, Hkv, Tq, Tk, D, window, causal, p, seed]
@@ -25,14 +26,20 @@ GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 def keep_mask(seed, p, B, H, Tq, Tk):
     """(B, H, Tq, Tk) booleans: attend's M."""
-    n = np.arange(B * H * Tq * Tk, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        z = np.uint64(seed) + n * GOLDEN
+        z = np.uint64(seed) + np.arange(B * H * Tq, dtype=np.uint64) * GOLDEN  # one key per query row
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    threshold = np.uint64(int(float(np.float32(p)) * 4294967296.0))
-    return torch.from_numpy(((z >> np.uint64(32)) >= threshold).reshape(B, H, Tq, Tk))
+        key = ((z ^ (z >> np.uint64(31))) >> np.uint64(32)).astype(np.uint32).reshape(-1, 1)
+        j = np.arange(Tk, dtype=np.uint32).reshape(1, -1)
+        h = key ^ (j * np.uint32(0x9E3779B9))
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x85EBCA6B)
+        h ^= h >> np.uint32(13)
+        h *= np.uint32(0xC2B2AE35)
+        h ^= h >> np.uint32(16)
+    threshold = np.uint32(int(float(np.float32(p)) * 4294967296.0))
+    return torch.from_numpy((h >= threshold).reshape(B, H, Tq, Tk))
 
 
 CASES = [
