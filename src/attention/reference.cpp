@@ -32,6 +32,11 @@ namespace {
 struct Dims {
     int64_t B, H, Hkv, Tq, Tk, D, Dv;
     int64_t group() const { return H / Hkv; }  // query heads per key/value head
+    // Threads (one (b, h) each) only for more than one head and more than a few microseconds
+    // of work: waking the pool costs about that, far more on a busy machine.
+    bool worth_threads() const {
+        return B * H > 1 && double(B * H) * double(Tq * Tk) * double(D + Dv) > double(1 << 20);
+    }
 };
 
 // Row i of S (holding scale·QKᵀ) becomes row i of P, in place.
@@ -79,7 +84,7 @@ AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tens
     float *pp = P.data(), *po = O.data();
 
     // One (b, h) per iteration; sgemm called inside an OpenMP region runs on this thread.
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (d.worth_threads())
     for (int64_t bh = 0; bh < d.B * d.H; ++bh) {
         const int64_t b = bh / d.H, h = bh % d.H, kv = b * d.Hkv + h / d.group();
         const float* Q = pq + bh * d.Tq * d.D;   // (Tq, D)
@@ -105,7 +110,7 @@ AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tens
         const float *pq = q.data(), *pk = k.data(), *pv = v.data(), *pp = P.data(), *pdo = dO.data();
         float *pdq = dQ.data(), *pdk = dK.data(), *pdv = dV.data();
 
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (d.worth_threads())
         for (int64_t bh = 0; bh < d.B * d.H; ++bh) {
             const int64_t b = bh / d.H, h = bh % d.H, kv = b * d.Hkv + h / d.group();
             const float* Q = pq + bh * d.Tq * d.D;        // (Tq, D)
