@@ -202,7 +202,7 @@ Image render_layer_heatmap(const AttentionMap& map, int64_t layer, const Heatmap
 }
 
 Image render_mean_heatmap(const AttentionMap& map, int64_t layer, const HeatmapStyle& style, HeatmapLayout* layout) {
-    Page p = page_for(map, layer, style, 480, 4, 36);
+    Page p = page_for(map, layer, style, 880, 4, 36);  // one map: cells of 22 px (values written) up to 40 tokens
     p.title = map.title + ", layer " + std::to_string(layer) + " of " + std::to_string(map.n_layers()) +
               ", mean of " + std::to_string(map.n_heads()) + (map.n_heads() == 1 ? " head" : " heads");
     p.columns = 1;
