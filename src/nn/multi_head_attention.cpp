@@ -92,31 +92,31 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, G
 
 namespace {
 
-// Attention over heads and the output projection: O = attention(q, k, v) (B, H, Tq, Dh),
-// y = linear(O -> (B, Tq, H·Dh), W_o, b_o) (B, Tq, E).
-// Dropout on the weights (torch.nn.MultiheadAttention's `dropout`) only when a generator is
-// given (training): each call draws a fresh seed for attention/dropout.hpp's mask.
-Tensor attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
-                          AttentionPath path, Tensor* weights, const Tensor& w_o, const Tensor& b_o, float dropout,
-                          Generator* dropout_generator) {
-    AttentionOptions options;
-    options.path = path;
-    options.return_weights = weights != nullptr;
-    if (dropout > 0.f && dropout_generator) {
-        options.dropout = dropout;
-        options.dropout_seed = dropout_generator->next_u64();
-    }
-    AttentionOutput heads = attention(q, k, v, mask, options);  // (B, H, Tq, Dh)
-    if (weights) *weights = heads.weights;                       // (B, H, Tq, Tk)
-    return linear(from_heads(heads.output), w_o, b_o);           // (B, Tq, E)
-}
-
 // With a cache the mask is the cache's; the caller may still say "causal" (it is implied).
 bool only_causal(const AttentionMask& m) {
     return m.window < 0 && m.key_lengths.empty() && !m.bool_mask.defined() && !m.additive_mask.defined();
 }
 
 }  // namespace
+
+// Attention over heads and the output projection: O = attention(q, k, v) (B, H, Tq, Dh),
+// y = linear(O -> (B, Tq, H·Dh), W_o, b_o) (B, Tq, E).
+// Dropout on the weights (torch.nn.MultiheadAttention's `dropout`) only when a generator is
+// given (training): each call draws a fresh seed for attention/dropout.hpp's mask.
+Tensor MultiHeadAttention::attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const AttentionMask& mask, AttentionPath path, Tensor* weights,
+                                              Generator* dropout_generator) const {
+    AttentionOptions options;
+    options.path = path;
+    options.return_weights = weights != nullptr;
+    if (config_.dropout > 0.f && dropout_generator) {
+        options.dropout = config_.dropout;
+        options.dropout_seed = dropout_generator->next_u64();
+    }
+    AttentionOutput heads = attention(q, k, v, mask, options);  // (B, H, Tq, Dh)
+    if (weights) *weights = heads.weights;                       // (B, H, Tq, Tk)
+    return linear(from_heads(heads.output), w_o, b_o);           // (B, Tq, E)
+}
 
 Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                    const AttentionMask& mask, AttentionPath path, Tensor* weights,
@@ -136,7 +136,7 @@ Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const
     Tensor k = to_heads(linear(key, w_k, b_k), c.n_kv_heads);          // (B, Hkv, Tk, Dh)
     const Tensor v = to_heads(linear(value, w_v, b_v), c.n_kv_heads);  // (B, Hkv, Tk, Dh)
     if (rotary_) q = rotary_->forward(q), k = rotary_->forward(k);     // positions from 0
-    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o, c.dropout, dropout_generator);
+    return attend_and_project(q, k, v, mask, path, weights, dropout_generator);
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionMask& mask, AttentionPath path,
@@ -180,12 +180,11 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
         q = rotary_->forward(q, offsets);
         k = rotary_->forward(k, offsets);
     }
-    if (!cache) return attend_and_project(q, k, v, mask, args.path, args.weights, w_o, b_o, c.dropout, args.dropout_generator);
+    if (!cache) return attend_and_project(q, k, v, mask, args.path, args.weights, args.dropout_generator);
 
     // Decoding: store this step's keys and values, attend over all the sequence holds.
     const KVCache::View view = cache->append(args.layer, k, v);  // (B, Hkv, capacity, Dh)
-    return attend_and_project(q, view.k, view.v, view.mask, args.path, args.weights, w_o, b_o, c.dropout,
-                              args.dropout_generator);
+    return attend_and_project(q, view.k, view.v, view.mask, args.path, args.weights, args.dropout_generator);
 }
 
 Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask,
@@ -209,7 +208,7 @@ Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& me
         v = to_heads(linear(memory, w_v, b_v), c.n_kv_heads);
         if (cache) cache->set_cross(layer, k, v);
     }
-    return attend_and_project(q, k, v, mask, path, weights, w_o, b_o, c.dropout, dropout_generator);
+    return attend_and_project(q, k, v, mask, path, weights, dropout_generator);
 }
 
 void MultiHeadAttention::set_rotary(float theta, RopeLayout layout, int64_t max_positions) {

@@ -120,6 +120,10 @@ public:
     Tensor w_o, b_o;  // (E, E), (E)
 
 private:
+    // softmax attention over the heads, then W_o: (B, H, Tq, Dh) → (B, Tq, E).
+    Tensor attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
+                              AttentionPath path, Tensor* weights, Generator* dropout_generator) const;
+
     MultiHeadAttentionConfig config_;
     std::shared_ptr<const RotaryEmbedding> rotary_;  // null: no rotary step
 };
