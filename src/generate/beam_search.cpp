@@ -33,21 +33,6 @@ void check_decode(const Transformer& model, const std::vector<std::vector<int64_
                      "source ", i, " has ", sources[i].size(), " tokens; it needs 1 to ", c.max_positions);
 }
 
-// Sources [first, first + n) right-padded into one batch.
-TokenBatch pack_sources(const std::vector<std::vector<int64_t>>& sources, size_t first, size_t n) {
-    TokenBatch b;
-    int64_t S = 1;
-    for (size_t i = first; i < first + n; ++i) S = std::max(S, int64_t(sources[i].size()));
-    b.shape = {int64_t(n), S};
-    b.ids.assign(size_t(int64_t(n) * S), 0);
-    for (size_t i = 0; i < n; ++i) {
-        const auto& s = sources[first + i];
-        std::copy(s.begin(), s.end(), b.ids.begin() + long(int64_t(i) * S));
-        b.lengths.push_back(int64_t(s.size()));
-    }
-    return b;
-}
-
 // memory (N, S, E) -> (N·K, S, E): row n·K + k is source n's memory.
 Tensor repeat_rows(const Tensor& memory, int64_t K) {
     if (K == 1) return memory;
@@ -97,7 +82,7 @@ std::vector<std::vector<int64_t>> greedy_decode(const Transformer& model,
     std::vector<std::vector<int64_t>> out(sources.size());
     for (size_t first = 0; first < sources.size(); first += size_t(o.batch_size)) {
         const size_t n = std::min(sources.size() - first, size_t(o.batch_size));
-        const TokenBatch src = pack_sources(sources, first, n);
+        const TokenBatch src = right_padded(std::span(sources).subspan(first, n));
         ForwardMode mode;
         mode.attention_path = o.attention_path;
         const Tensor memory = model.encode(src, mode);  // (N, S, E), once
@@ -153,7 +138,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
     std::vector<std::vector<Hypothesis>> out(sources.size());
     for (size_t first = 0; first < sources.size(); first += size_t(o.batch_size)) {
         const size_t N = std::min(sources.size() - first, size_t(o.batch_size));
-        const TokenBatch src = pack_sources(sources, first, N);
+        const TokenBatch src = right_padded(std::span(sources).subspan(first, N));
         ForwardMode mode;
         mode.attention_path = o.attention_path;
         const Tensor memory = repeat_rows(model.encode(src, mode), K);  // encoder once; (N·K, S, E)

@@ -2,17 +2,34 @@
 //
 //   prompts (lengths 7, 4, 2)        step 0: Tq = 7, n_new = (7, 4, 2)  → logits at rows 6, 3, 1
 //   then while any sequence runs     step s: Tq = 1, n_new = (1 | 0 per sequence) → row 0
+//   (a sequence whose context is full slides: its cache is emptied and it is fed its last
+//   context/2 tokens, so Tq is that window for the step)
 //
 // The cache holds max_b(len_b) + max_new_tokens positions (at most max_positions): enough
 // for the longest sequence, and nothing the model could not place.
 #include "attend/generate/generate.hpp"
 
 #include <algorithm>
+#include <span>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 
 namespace attend {
+
+namespace {
+
+// The last n tokens of `prompt` followed by `generated`: the window a sequence slides to.
+std::vector<int64_t> last_tokens(const std::vector<int64_t>& prompt, const std::vector<int64_t>& generated,
+                                 int64_t n) {
+    const int64_t P = int64_t(prompt.size()), total = P + int64_t(generated.size());
+    std::vector<int64_t> out;
+    for (int64_t i = total - std::min(n, total); i < total; ++i)
+        out.push_back(i < P ? prompt[size_t(i)] : generated[size_t(i - P)]);
+    return out;
+}
+
+}  // namespace
 
 const char* name_of(FinishReason reason) {
     switch (reason) {
@@ -64,21 +81,15 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     for (int64_t b = 0; b < B; ++b) samplers.emplace_back(sampling, options.seed + uint64_t(b));
     std::vector<bool> running(size_t(B), true);
 
-    // Step 0: the prompts, right-padded (the padding id 0 is never stored in the cache).
+    // Each step feeds every sequence's new tokens right-padded (the padding id 0 is never
+    // stored in the cache); a sequence's next-token logits are at its last fed row.
     TokenBatch step;
-    step.shape = {B, longest};
-    step.ids.assign(size_t(B * longest), 0);
-    step.lengths.resize(size_t(B));
-    for (int64_t b = 0; b < B; ++b) {
-        const auto& p = prompts[size_t(b)];
-        std::copy(p.begin(), p.end(), step.ids.begin() + b * longest);
-        step.lengths[size_t(b)] = int64_t(p.size());
-    }
-    std::vector<int64_t> last_row = step.lengths;  // where each sequence's next-token logits are
-    for (auto& r : last_row) r -= 1;
-
-    // The tokens each sequence has, for rebuilding its window when the context is full.
-    std::vector<std::vector<int64_t>> history(prompts.begin(), prompts.end());
+    std::vector<int64_t> last_row(static_cast<size_t>(B));
+    const auto feed_step = [&](std::span<const std::vector<int64_t>> feed) {
+        step = right_padded(feed);
+        for (int64_t b = 0; b < B; ++b) last_row[size_t(b)] = std::max<int64_t>(0, step.lengths[size_t(b)] - 1);
+    };
+    feed_step(prompts);  // step 0: the prompts
     const int64_t window = std::max<int64_t>(1, capacity / 2);
 
     for (;;) {
@@ -100,7 +111,6 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
                 continue;
             }
             g.tokens.push_back(token);
-            history[size_t(b)].push_back(token);
             if (on_token) on_token(b, token);
             if (int64_t(g.tokens.size()) >= options.max_new_tokens) {
                 g.finish = FinishReason::max_new_tokens;
@@ -108,8 +118,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
             } else if (cache.lengths()[size_t(b)] + 1 <= capacity) {
                 feed[size_t(b)] = {token};
             } else if (options.slide_window) {
-                const auto& h = history[size_t(b)];
-                feed[size_t(b)].assign(h.end() - std::min<int64_t>(window, int64_t(h.size())), h.end());
+                feed[size_t(b)] = last_tokens(prompts[size_t(b)], g.tokens, window);
                 cache.reset(b);
             } else {
                 // The new token has no room to be fed back: the context is full.
@@ -117,22 +126,13 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
                 running[size_t(b)] = false;
             }
         }
-        int64_t longest_feed = 0;
-        for (const auto& f : feed) longest_feed = std::max(longest_feed, int64_t(f.size()));
-        if (longest_feed == 0) break;
+        if (std::all_of(feed.begin(), feed.end(), [](const auto& f) { return f.empty(); })) break;
 
         // A finished sequence's slot is emptied: its idle row then sits at position 0 with no
         // keys to see (a fully masked row, defined as zeros) instead of past the context.
         for (int64_t b = 0; b < B; ++b)
             if (!running[size_t(b)] && cache.lengths()[size_t(b)] > 0) cache.reset(b);
-        step.shape = {B, longest_feed};
-        step.ids.assign(size_t(B * longest_feed), 0);
-        for (int64_t b = 0; b < B; ++b) {
-            const auto& f = feed[size_t(b)];
-            std::copy(f.begin(), f.end(), step.ids.begin() + b * longest_feed);
-            step.lengths[size_t(b)] = int64_t(f.size());
-            last_row[size_t(b)] = std::max<int64_t>(0, int64_t(f.size()) - 1);
-        }
+        feed_step(feed);
     }
     return out;
 }

@@ -32,6 +32,7 @@
 // src/models/heads.cpp (the heads).
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,10 @@ struct TokenBatch {
 // For language modelling: target(b, t) = ids(b, t + 1) while t + 1 < lengths[b], else
 // ignore_index — the next token of every position, padding and the last token ignored.
 std::vector<int64_t> next_token_targets(const TokenBatch& tokens, int64_t ignore_index = -100);
+
+// Token sequences right-padded with id 0 into one batch: shape {n, max(1, longest)}, lengths
+// set (an empty sequence is a row of padding).
+TokenBatch right_padded(std::span<const std::vector<int64_t>> sequences);
 
 // Every layer's attention weights from one full pass, for looking at them (viz/). A layer
 // that captures runs the reference attention path, which materialises the weights (the
