@@ -323,24 +323,24 @@ Tensor batch_loss(const Transformer& model, const Batch& b, const ForwardMode& m
     return Transformer::loss(batch_logits(model, b, mode), b.targets, kIgnore);
 }
 
-// Targets (not ignored) whose argmax logit is right, and those equal to `unigram` — the
-// accuracy of always guessing the training split's most frequent token, the baseline.
+// Counts, over targets not ignored, those whose argmax logit is right and those equal to
+// `unigram` — the accuracy of always guessing the training split's most frequent token, the
+// baseline.
 struct Hits {
     int64_t correct = 0, unigram = 0, total = 0;
-};
-Hits count_hits(const Tensor& logits, const std::vector<int64_t>& targets, int64_t unigram) {
-    const Tensor flat = logits.contiguous();  // (B, T, V)
-    const int64_t V = flat.shape().back();
-    const float* row = flat.data();
-    Hits h;
-    for (size_t i = 0; i < targets.size(); ++i, row += V) {
-        if (targets[i] == kIgnore) continue;
-        ++h.total;
-        h.correct += std::max_element(row, row + V) - row == targets[i];
-        h.unigram += targets[i] == unigram;
+
+    void add(const Tensor& logits, const std::vector<int64_t>& targets, int64_t unigram_guess) {
+        const Tensor flat = logits.contiguous();  // (B, T, V)
+        const int64_t V = flat.shape().back();
+        const float* row = flat.data();
+        for (size_t i = 0; i < targets.size(); ++i, row += V) {
+            if (targets[i] == kIgnore) continue;
+            ++total;
+            correct += std::max_element(row, row + V) - row == targets[i];
+            unigram += targets[i] == unigram_guess;
+        }
     }
-    return h;
-}
+};
 
 bool all_finite(const NamedParameters& params) {
     for (const auto& [name, p] : params) {
@@ -421,8 +421,7 @@ TrainResult train(const TrainOptions& o) {
             const Batch b = data.draw(true, o.batch_size, eval_gen);
             const Tensor logits = batch_logits(model, b, ForwardMode{});
             total += Transformer::loss(logits, b.targets, kIgnore).item();
-            const Hits h = count_hits(logits, b.targets, data.most_frequent);
-            hits.correct += h.correct, hits.unigram += h.unigram, hits.total += h.total;
+            hits.add(logits, b.targets, data.most_frequent);
         }
         result.val_accuracy = double(hits.correct) / double(std::max<int64_t>(1, hits.total));
         result.unigram_accuracy = double(hits.unigram) / double(std::max<int64_t>(1, hits.total));
