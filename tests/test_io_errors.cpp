@@ -153,6 +153,16 @@ TEST_F(IoErrors, NotAFile) {
     expect_error([&] { load_model(path("nothing")); }, {path("nothing"), "no such file or folder"});
 }
 
+// Writing fails at its last step (the rename: a folder stands where the file would go): an
+// error naming the file and the system's reason, and no temporary file left beside it.
+TEST_F(IoErrors, AWriteThatCannotLandLeavesNothingBehind) {
+    fs::create_directories(path("taken.safetensors"));
+    expect_error([&] { save_safetensors(path("taken.safetensors"), {{"w", Tensor::zeros({2})}}); },
+                 {path("taken.safetensors"), "cannot write the file: Is a directory"});
+    for (const auto& entry : fs::directory_iterator(dir_.dir()))
+        EXPECT_EQ(entry.path().filename(), "taken.safetensors") << "left behind: " << entry.path();
+}
+
 // ---- Hugging Face folders -----------------------------------------------------------------------
 
 // A copy of gpt2_fake_hf whose config.json is `config` (the original when empty).

@@ -22,13 +22,14 @@ void write_atomically(const std::string& path, const std::function<bool(std::FIL
         std::remove(tmp.c_str());
         throw;
     }
-    const int write_errno = errno;
-    ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-    ok = std::fclose(f) == 0 && ok;
-    const int saved = errno != 0 ? errno : write_errno;
+    // The errno of the first step that failed: write, flush/fsync, close or rename.
+    int error = ok ? 0 : errno;
+    if (ok && (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0)) ok = false, error = errno;
+    if (std::fclose(f) != 0 && ok) ok = false, error = errno;
     if (ok && std::rename(tmp.c_str(), path.c_str()) == 0) return;
+    if (ok) error = errno;
     std::remove(tmp.c_str());
-    ATTEND_CHECK(false, path, ": cannot write the file: ", std::strerror(saved != 0 ? saved : errno));
+    ATTEND_CHECK(false, path, ": cannot write the file: ", std::strerror(error));
 }
 
 void write_text_atomically(const std::string& path, std::string_view text) {
