@@ -24,16 +24,22 @@ struct Case {
     AttentionOptions options;
 };
 
-Case load_case(const std::map<std::string, Tensor>& ref, int n) {
+// "case03." — the names of case 3's tensors in the reference file start with it.
+std::string case_prefix(int n) {
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "case%02d.", n);
+    return prefix;
+}
+
+Case load_case(const std::map<std::string, Tensor>& ref, int n) {
+    const std::string prefix = case_prefix(n);
     const auto at = [&](const std::string& name) { return ref.at(prefix + name); };
     const Tensor params = at("params");  // B, H, Hkv, Tq, Tk, D, window, causal, p, seed
     const float* pp = params.data();
     Case c{at("q"), at("k"), at("v"), at("dout"), {}, {}};
     c.mask.window = int64_t(pp[6]);
     c.mask.causal = pp[7] != 0.f;
-    if (ref.count(prefix + std::string("key_lengths"))) {
+    if (ref.count(prefix + "key_lengths")) {
         const Tensor lengths = at("key_lengths");
         for (int64_t b = 0; b < lengths.numel(); ++b) c.mask.key_lengths.push_back(int64_t(lengths.data()[b]));
     }
@@ -58,11 +64,9 @@ Result run(const Case& c, AttentionPath path) {
 TEST(AttentionDropout, BothPathsMatchPyTorchGivenTheSameMask) {
     const auto ref = attend::testing::load_reference("attention_dropout");
     int cases = 0;
-    for (int n = 0; ref.count("case" + std::string(n < 10 ? "0" : "") + std::to_string(n) + ".q"); ++n, ++cases) {
+    for (int n = 0; ref.count(case_prefix(n) + "q"); ++n, ++cases) {
         const Case c = load_case(ref, n);
-        char prefix[16];
-        std::snprintf(prefix, sizeof prefix, "case%02d.", n);
-        const std::string p = prefix;
+        const std::string p = case_prefix(n);
         for (AttentionPath path : {AttentionPath::fused, AttentionPath::reference}) {
             const Result r = run(c, path);
             const std::string what = p + (path == AttentionPath::fused ? "fused" : "reference");
