@@ -550,8 +550,8 @@ TEST(TrainLoop, TrainedFoldersLoadInGenerateAndPerplexity) {
     const TempDir tmp;
     const std::string dir = tmp.dir().string();
     const std::string data = corpus_file(dir);
-    const std::string gpt2 = std::string(ATTEND_SHARED_DATA) + "/gpt2_fake_hf";
-    ASSERT_TRUE(fs::exists(gpt2 + "/vocab.json")) << gpt2 << " is missing (configure with -DATTEND_SHARED_DATA=...)";
+    const std::string gpt2 = attend::testing::shared_data("gpt2_fake_hf");
+    ASSERT_TRUE(fs::exists(gpt2 + "/vocab.json")) << gpt2 << " lacks vocab.json";
 
     const auto tokens = run_cli("tokenize --tokenizer " + gpt2 + " --file " + data + " --out " + dir + "/tokens.bin");
     ASSERT_EQ(tokens.status, 0) << tokens.output;

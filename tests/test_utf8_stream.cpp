@@ -3,14 +3,15 @@
 // input are what Python's bytes.decode("utf-8", errors="replace") gives.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "attend/tokenizers/tokenizer.hpp"
 #include "attend/tokenizers/utf8_stream.hpp"
+#include "support/files.hpp"
 
 using namespace attend;
+using attend::testing::shared_data;
 
 namespace {
 
@@ -91,9 +92,7 @@ TEST(Utf8Stream, InvalidBytesBecomeReplacementCharactersAsPythonDecodes) {
 TEST(Utf8Stream, RealTokenizersStreamAnEmojiWhole) {
     const std::string emoji = "\xF0\x9F\xA4\x97", text = "Hi " + emoji + "!";
     for (const std::string relative : {"llama2c_tokenizer_32k/tokenizer.bin", "gpt2_fake_hf/tokenizer.json"}) {
-        const std::string path = std::string(ATTEND_SHARED_DATA) + "/" + relative;
-        ASSERT_TRUE(std::filesystem::exists(path)) << "shared test data missing: " << path;
-        const auto tok = load_tokenizer(path);
+        const auto tok = load_tokenizer(shared_data(relative));
         const std::vector<int64_t> ids = tok->encode(text);
         // The emoji really is split: some token's own bytes are not whole UTF-8.
         bool split = false;
@@ -120,9 +119,7 @@ TEST(Utf8Stream, RealTokenizersStreamAnEmojiWhole) {
 // with no first byte) is printed as U+FFFD, as Hugging Face's decode gives it; the rest of the
 // text is untouched and the pieces still add up to the whole decode, sanitized.
 TEST(Utf8Stream, DecodeStreamReplacesAStrayByte) {
-    const std::string path = std::string(ATTEND_SHARED_DATA) + "/llama2c_tokenizer_32k/tokenizer.bin";
-    ASSERT_TRUE(std::filesystem::exists(path)) << "shared test data missing: " << path;
-    const auto tok = load_tokenizer(path);
+    const auto tok = load_tokenizer(shared_data("llama2c_tokenizer_32k/tokenizer.bin"));
     int64_t stray = -1;
     for (int64_t id = 0; id < tok->vocab_size() && stray < 0; ++id)
         if (tok->decode({id}, false) == "\x80") stray = id;
