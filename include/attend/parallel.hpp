@@ -1,15 +1,25 @@
 // parallel.hpp — the one thread pool (OpenMP), shared with the BLAS (oneDNN uses the same
 // libgomp runtime), so kernels and GEMMs never oversubscribe the cores.
+//
+// The threading model, in three rules:
+//   1. A kernel parallelises its own outer loop, or runs on the calling thread; never both.
+//   2. Whether a loop is worth the pool is decided by worth_threading, one rule for all.
+//   3. Inside any parallel region of ours (active or not: `omp parallel if (false)` still
+//      counts) a GEMM runs single-threaded (ops/gemm.cpp), so a kernel that calls the BLAS per
+//      tile never opens a nested team per tile.
 #pragma once
 #include <cstdint>
-#include <functional>
 
 namespace attend {
 
 void set_num_threads(int n);  // n <= 0: all cores
-int num_threads();
+int num_threads();            // the pool's size for the next parallel region
 
-// Runs fn(i) for i in [0, n), split statically over the pool's threads.
-void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);
+// Waking the pool and joining it costs a few microseconds (far more on a busy machine): a
+// loop threads only when it touches more than kParallelMinWork elements (or does that many
+// multiply-adds / 8, for compute-bound loops: pass flops / 8), has at least two tasks, and
+// is not already inside a parallel region.
+constexpr int64_t kParallelMinWork = int64_t(1) << 16;
+bool worth_threading(int64_t work, int64_t tasks = 2);
 
 }  // namespace attend

@@ -82,19 +82,13 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     std::vector<bool> running(size_t(B), true);
 
     // Each step feeds every sequence's new tokens right-padded (the padding id 0 is never
-    // stored in the cache); a sequence's next-token logits are at its last fed row.
-    TokenBatch step;
-    std::vector<int64_t> last_row(static_cast<size_t>(B));
-    const auto feed_step = [&](std::span<const std::vector<int64_t>> feed) {
-        step = right_padded(feed);
-        for (int64_t b = 0; b < B; ++b) last_row[size_t(b)] = std::max<int64_t>(0, step.lengths[size_t(b)] - 1);
-    };
-    feed_step(prompts);  // step 0: the prompts
+    // stored in the cache); a sequence's next-token logits are those of its last fed row, the
+    // only row the step's head computes (StepLogits::last).
+    TokenBatch step = right_padded(prompts);  // step 0: the prompts
     const int64_t window = std::max<int64_t>(1, capacity / 2);
 
     for (;;) {
-        const Tensor logits = model.forward_step(step, cache, mode).contiguous();  // (B, Tq, V)
-        const int64_t Tq = step.length();
+        const Tensor logits = model.forward_step(step, cache, mode, StepLogits::last).contiguous();  // (B, 1, V)
         const float* z = logits.data();
 
         // Each running sequence's next input: its new token, or (context full, sliding) its
@@ -102,7 +96,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
         std::vector<std::vector<int64_t>> feed(static_cast<size_t>(B));
         for (int64_t b = 0; b < B; ++b) {
             if (!running[size_t(b)]) continue;
-            const int64_t token = samplers[size_t(b)](z + (b * Tq + last_row[size_t(b)]) * V, drawable);
+            const int64_t token = samplers[size_t(b)](z + b * V, drawable);
             Generation& g = out[size_t(b)];
             if (std::find(options.stop_tokens.begin(), options.stop_tokens.end(), token) != options.stop_tokens.end()) {
                 g.finish = FinishReason::stop_token;
@@ -132,7 +126,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
         // keys to see (a fully masked row, defined as zeros) instead of past the context.
         for (int64_t b = 0; b < B; ++b)
             if (!running[size_t(b)] && cache.lengths()[size_t(b)] > 0) cache.reset(b);
-        feed_step(feed);
+        step = right_padded(feed);
     }
     return out;
 }

@@ -278,7 +278,8 @@ Tensor Transformer::forward(const TokenBatch& src, const TokenBatch& tgt, const 
 }
 
 Tensor Transformer::decoder_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,
-                                 const std::vector<int64_t>& memory_lengths, const ForwardMode& mode) const {
+                                 const std::vector<int64_t>& memory_lengths, const ForwardMode& mode,
+                                 StepLogits which) const {
     check_tokens(step, "step tokens");
     ATTEND_CHECK(cache.n_layers() == int64_t(decoder.layers.size()) && cache.n_kv_heads() == config_.kv_heads() &&
                      cache.head_dim() == config_.head_dim(),
@@ -295,26 +296,34 @@ Tensor Transformer::decoder_step(const TokenBatch& step, KVCache& cache, const T
     args.cache = &cache;
     args.memory = memory;
     args.memory_mask.key_lengths = memory_lengths;
-    const Tensor h = decoder.forward(x, args, mode);
+    const Tensor h = decoder.forward(x, args, mode);  // (B, Tq, E)
     cache.end_step();
-    return head(h, mode);  // (B, Tq, V)
+    if (which == StepLogits::all || step.length() == 1) return head(h, mode);  // (B, Tq, V)
+    std::vector<Tensor> last;  // each sequence's last new row (B × (1, 1, E))
+    for (int64_t b = 0; b < step.batch(); ++b) {
+        const int64_t row = std::max<int64_t>(1, step.lengths.empty() ? step.length() : step.lengths[b]) - 1;
+        last.push_back(h.slice(0, b, b + 1).slice(1, row, row + 1));
+    }
+    return head(concat(last, 0), mode);  // (B, 1, V)
 }
 
-Tensor Transformer::forward_step(const TokenBatch& step, KVCache& cache, const ForwardMode& mode) const {
+Tensor Transformer::forward_step(const TokenBatch& step, KVCache& cache, const ForwardMode& mode,
+                                 StepLogits which) const {
     ATTEND_CHECK(config_.shape == ModelShape::decoder, "forward_step(step, cache) is for decoder-only models; an ",
                  name_of(config_.shape), " model ",
                  config_.shape == ModelShape::encoder ? "has no causal decoder to cache"
                                                       : "needs the encoder memory: forward_step(step, cache, memory, memory_lengths)");
-    return decoder_step(step, cache, Tensor(), {}, mode);
+    return decoder_step(step, cache, Tensor(), {}, mode, which);
 }
 
 Tensor Transformer::forward_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,
-                                 const std::vector<int64_t>& memory_lengths, const ForwardMode& mode) const {
+                                 const std::vector<int64_t>& memory_lengths, const ForwardMode& mode,
+                                 StepLogits which) const {
     ATTEND_CHECK(config_.shape == ModelShape::encoder_decoder,
                  "forward_step with a memory is for encoder_decoder models, this one is ", name_of(config_.shape));
     ATTEND_CHECK(memory.defined() || cache.has_cross(0),
                  "the first decoding step needs the encoder memory (later steps reuse its cached projections)");
-    return decoder_step(step, cache, memory, memory_lengths, mode);
+    return decoder_step(step, cache, memory, memory_lengths, mode, which);
 }
 
 KVCache Transformer::make_cache(int64_t batch, int64_t capacity) const {

@@ -1,6 +1,7 @@
 // ops/gemm.cpp — oneDNN's SGEMM behind our signature.
 #include "ops/gemm.hpp"
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include "attend/error.hpp"
@@ -15,8 +16,18 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
             for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
         return;
     }
+    // oneDNN threads a GEMM over omp_get_max_threads() unless it is inside an *active* parallel
+    // region; inside an inactive one (`omp parallel if (false)`, a kernel deciding its work is
+    // too small to share) it would open a nested team per call — hundreds per decoded token
+    // from the fused attention's tiles. Inside any region of ours the GEMM runs on this thread
+    // (parallel.hpp, rule 3): nthreads-var is per task, so setting it here touches only the
+    // region's implicit task, and it is restored.
+    const bool nested = omp_get_level() > 0 && omp_get_max_threads() > 1;
+    const int saved_threads = nested ? omp_get_max_threads() : 0;
+    if (nested) omp_set_num_threads(1);
     dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B,
                                       ldb, beta, C, ldc);
+    if (nested) omp_set_num_threads(saved_threads);
     ATTEND_CHECK(status == dnnl_success, "dnnl_sgemm failed (status ", int(status), ") for M=", M, " N=", N,
                  " K=", K);
 }

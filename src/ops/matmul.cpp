@@ -8,6 +8,7 @@
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemv.hpp"
 
 namespace attend {
 
@@ -111,12 +112,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     out_shape.back() = out_features;
     Tensor y = Tensor::empty(out_shape);  // (rows, out)
     float* py = y.data();
-    if (bias.defined()) {
-        const Tensor bc = bias.contiguous();
-        for (int64_t r = 0; r < rows; ++r) std::copy_n(bc.data(), out_features, py + r * out_features);
+    const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+    if (use_skinny_gemm(rows, out_features, in)) {  // decoding: stream W once (ops/gemv.hpp)
+        skinny_gemm(rows, out_features, in, xc.data(), wc.data(), bc.defined() ? bc.data() : nullptr, py);
+    } else {
+        if (bc.defined())
+            for (int64_t r = 0; r < rows; ++r) std::copy_n(bc.data(), out_features, py + r * out_features);
+        sgemm(false, true, rows, out_features, in, 1.f, xc.data(), in, wc.data(), in, bc.defined() ? 1.f : 0.f, py,
+              out_features);
     }
-    sgemm(false, true, rows, out_features, in, 1.f, xc.data(), in, wc.data(), in, bias.defined() ? 1.f : 0.f, py,
-          out_features);
     return record(y, "linear", {x, weight, bias},
                   [xc = xc.detach(), wc = wc.detach(), has_bias = bias.defined(), rows, in,
                    out_features, x_shape = x.shape()](const Tensor& g_in) {

@@ -47,6 +47,9 @@
 
 namespace attend {
 
+// Which rows of a KV-cache step go through the head (Transformer::forward_step).
+enum class StepLogits { all, last };
+
 // A batch of token sequences, right-padded to one length.
 struct TokenBatch {
     std::vector<int64_t> ids;          // (B, T) row-major
@@ -183,12 +186,17 @@ public:
     // One KVCache step (nn/kv_cache.hpp): step.shape = {B, Tq} holds the next tokens of every
     // sequence, step.lengths = n_new (how many of the Tq are real; empty: all). Token i of
     // sequence b sits at position cache.lengths()[b] + i. Returns the head's output for the
-    // Tq new positions (B, Tq, V); rows i ≥ n_new[b] are meaningless.
-    Tensor forward_step(const TokenBatch& step, KVCache& cache, const ForwardMode& mode = {}) const;
+    // Tq new positions (B, Tq, V); rows i ≥ n_new[b] are meaningless. With StepLogits::last,
+    // only each sequence's last new position (row max(n_new[b], 1) − 1) goes through the
+    // head: (B, 1, V) — all that sampling reads. For an LM head that skips the largest
+    // product of a prompt pass (GPT-2: 50257 × 768 multiply-adds per row, ~30% of it).
+    Tensor forward_step(const TokenBatch& step, KVCache& cache, const ForwardMode& mode = {},
+                        StepLogits which = StepLogits::all) const;
     // Encoder–decoder: the same, attending to `memory` too. Its keys and values are projected
     // at the first step and kept in the cache; later steps may pass an undefined memory.
     Tensor forward_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,
-                        const std::vector<int64_t>& memory_lengths, const ForwardMode& mode = {}) const;
+                        const std::vector<int64_t>& memory_lengths, const ForwardMode& mode = {},
+                        StepLogits which = StepLogits::all) const;
     // A cache for this model's decoder (capacity 0: max_positions).
     KVCache make_cache(int64_t batch, int64_t capacity = 0) const;
 
@@ -212,7 +220,7 @@ private:
     void check_tokens(const TokenBatch& tokens, const char* what) const;
     Tensor lm_logits(const Tensor& h) const;
     Tensor decoder_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,
-                        const std::vector<int64_t>& memory_lengths, const ForwardMode& mode) const;
+                        const std::vector<int64_t>& memory_lengths, const ForwardMode& mode, StepLogits which) const;
 
     TransformerConfig config_;
 };

@@ -1,0 +1,23 @@
+// ops/gemv.hpp — the linear layer's product for a few rows (decoding), private.
+//
+//   y (M, N) = x (M, K) · Wᵀ + b,   W (N, K) row-major (nn.Linear's layout), M small
+//
+// With one token per sequence a decoder's every product is this shape, and its cost is
+// reading W once: 4·N·K bytes for 2·M·N·K flops. BLAS GEMMs are built for reuse, not for
+// streaming (oneDNN's reads GPT-2's weights at a third of one core's bandwidth), so this
+// kernel walks W's rows once, front to back, with every row of x applied to each weight
+// vector while it is in registers, and splits the rows of W over the threads.
+#pragma once
+#include <cstdint>
+
+namespace attend {
+
+// Whether skinny_gemm is the better product for (M, N, K): few rows of x.
+bool use_skinny_gemm(int64_t M, int64_t N, int64_t K);
+
+// y (M, N) = x (M, K) · Wᵀ (+ bias (N) when not null). x, W, y contiguous row-major.
+// Threads over N when the weights are worth it (parallel.hpp's rule); a call from inside a
+// parallel region runs on the calling thread.
+void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y);
+
+}  // namespace attend
