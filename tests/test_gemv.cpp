@@ -1,0 +1,57 @@
+// The skinny product behind linear() for few rows (ops/gemv.hpp), against a float64 loop:
+// every row count of the dispatch (1, 2, 3, 4 and past 4), weight row counts that are not
+// multiples of its blocks or of the threads' 16-row shares, widths that are not multiples of
+// 16, with and without a bias, on one thread and on the pool.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "attend/parallel.hpp"
+#include "attend/random.hpp"
+#include "ops/gemv.hpp"
+
+namespace attend {
+namespace {
+
+std::vector<float> random_vector(int64_t n, Generator& gen) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = gen.uniform(-1.f, 1.f);
+    return v;
+}
+
+// Worst |y − exact| / (Σ_k |x_k W_k| + |b|): relative to the size of the terms summed.
+double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x, const std::vector<float>& W,
+                   const float* bias, const std::vector<float>& y) {
+    double worst = 0.0;
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+            double exact = bias ? bias[n] : 0.0, size = bias ? std::abs(bias[n]) : 0.0;
+            for (int64_t k = 0; k < K; ++k) {
+                exact += double(x[size_t(m * K + k)]) * double(W[size_t(n * K + k)]);
+                size += std::abs(double(x[size_t(m * K + k)]) * double(W[size_t(n * K + k)]));
+            }
+            worst = std::max(worst, std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(size, 1e-30));
+        }
+    return worst;
+}
+
+TEST(SkinnyGemm, MatchesFloat64AtEveryShapeOfTheDispatch) {
+    Generator gen(7);
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        for (int64_t M : {1, 2, 3, 4, 5, 7, 8})
+            for (auto [N, K] : {std::pair<int64_t, int64_t>{16, 16}, {37, 50}, {1000, 768}, {771, 131}, {50, 3000}})
+                for (bool with_bias : {false, true}) {
+                    const auto x = random_vector(M * K, gen), W = random_vector(N * K, gen), b = random_vector(N, gen);
+                    std::vector<float> y(size_t(M * N), NAN);
+                    skinny_gemm(M, N, K, x.data(), W.data(), with_bias ? b.data() : nullptr, y.data());
+                    EXPECT_LT(worst_error(M, N, K, x, W, with_bias ? b.data() : nullptr, y), 1e-6)
+                        << "threads " << threads << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
+                }
+    }
+    set_num_threads(0);
+}
+
+}  // namespace
+}  // namespace attend
