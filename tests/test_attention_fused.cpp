@@ -87,7 +87,7 @@ struct BroadcastMask {
 };
 
 // The definition, in float64: a key counts when every mask part allows it; the query's
-// absolute position is i + Tk − Tq; a row with no key (or only −inf scores) is zero.
+// absolute position is i + Tk − Tq (or query_offsets[b] + i); a row with no key (or only −inf scores) is zero.
 Result naive_attention(const Inputs& in, const AttentionMask& mask, float scale) {
     const int64_t B = in.B(), H = in.H(), Hkv = in.k.size(1), Tq = in.Tq(), Tk = in.Tk(), D = in.D(), Dv = in.Dv();
     const std::vector<float> q = in.q.to_vector(), k = in.k.to_vector(), v = in.v.to_vector(),
@@ -98,7 +98,7 @@ Result naive_attention(const Inputs& in, const AttentionMask& mask, float scale)
         for (int64_t h = 0; h < H; ++h) {
             const int64_t g = h / (H / Hkv);
             for (int64_t i = 0; i < Tq; ++i) {
-                const int64_t pos = i + Tk - Tq;
+                const int64_t pos = i + (mask.query_offsets.empty() ? Tk - Tq : mask.query_offsets[size_t(b)]);
                 std::vector<double> s(size_t(Tk), -INFINITY);
                 double m = -INFINITY;
                 for (int64_t j = 0; j < Tk; ++j) {
@@ -273,6 +273,45 @@ TEST(FusedAttention, DecodeOneQueryAgainstLongCache) {
     const Inputs in = make_inputs(2, 4, 2, 1, 100, 64, 64, 1);
     for (unsigned bits : {0u, unsigned(kCausal), kCausal | kWindow, kCausal | kKeyLengths})
         check_all_paths(in, make_mask(bits, 2, 4, 1, 100, 5), "Tq=1 Tk=100 " + mask_name(bits));
+}
+
+TEST(FusedAttention, KVCacheStepWithPerSequenceQueryOffsets) {
+    // A cache of 300 slots: sequence 0 holds 40 tokens and gets 3 new ones, sequence 1 holds
+    // 250 and gets 1 (its rows 1, 2 are padding): causal from each sequence's own offset.
+    const Inputs in = make_inputs(2, 4, 2, 3, 300, 32, 32, 12);
+    AttentionMask mask;
+    mask.causal = true;
+    mask.query_offsets = {40, 250};
+    mask.key_lengths = {43, 251};
+    check_all_paths(in, mask, "query_offsets causal");
+    mask.window = 20;
+    check_all_paths(in, mask, "query_offsets causal window");
+}
+
+// Inference with few query rows takes the decoding path (group heads per task, split keys);
+// nothing records a gradient there, so only the output is compared, with the float64 loop.
+TEST(FusedAttention, DecodingRowsWithoutGradientMatchFloat64) {
+    struct Case {
+        int64_t B, H, Hkv, Tq, Tk, D;
+        unsigned bits;
+    };
+    for (const Case c : {Case{1, 1, 1, 1, 1000, 64, kCausal}, Case{2, 8, 2, 1, 700, 64, kCausal | kKeyLengths},
+                         Case{1, 4, 1, 4, 513, 40, kCausal | kBool}, Case{3, 6, 3, 2, 257, 16, kAdditive | kWindow},
+                         Case{1, 2, 2, 1, 5, 8, 0u}, Case{2, 4, 4, 3, 130, 64, kKeyLengths | kBool}}) {
+        const Inputs in = make_inputs(c.B, c.H, c.Hkv, c.Tq, c.Tk, c.D, c.D, 40 + c.Tk);
+        const AttentionMask mask = make_mask(c.bits, c.B, c.H, c.Tq, c.Tk, 9);
+        const float scale = 1.f / std::sqrt(float(c.D));
+        const Result naive = naive_attention(in, mask, scale);
+        for (int threads : {1, 3}) {
+            set_num_threads(threads);
+            NoGradGuard no_grad;
+            const Tensor out = fused_attention(in.q, in.k, in.v, MaskPlan(mask, c.B, c.H, c.Tq, c.Tk), scale);
+            EXPECT_TRUE(close_to(out, naive.out, kTolerance,
+                                 "decoding rows Tq=" + std::to_string(c.Tq) + " Tk=" + std::to_string(c.Tk) + " " +
+                                     mask_name(c.bits) + " [" + std::to_string(threads) + " threads]"));
+        }
+        set_num_threads(0);
+    }
 }
 
 TEST(FusedAttention, CrossAttentionShortQueriesLongKeys) {

@@ -26,16 +26,19 @@ namespace attend {
 
 // Which keys each query may see. All parts combine (a key must pass every one).
 // Query i sits at absolute position i + (Tk - Tq), so a query block at the end of a longer
-// key sequence (decoding with a KV cache) is masked correctly.
+// key sequence is masked correctly; or, with query_offsets, at query_offsets[b] + i — a KV
+// cache's step, whose sequences end at different places in one buffer of Tk = capacity keys.
 struct AttentionMask {
     bool causal = false;               // key position j <= query position
     int64_t window = -1;               // >= 0: |query position - j| <= window (sliding window)
     std::vector<int64_t> key_lengths;  // per batch element: keys j >= key_lengths[b] are padding
+    std::vector<int64_t> query_offsets;  // per batch element: position of query 0 (empty: Tk - Tq)
     Tensor bool_mask;      // broadcastable to (B, H, Tq, Tk); nonzero = may attend, 0 = masked
     Tensor additive_mask;  // broadcastable to (B, H, Tq, Tk); added to the scores (-inf = masked)
 
     bool empty() const {
-        return !causal && window < 0 && key_lengths.empty() && !bool_mask.defined() && !additive_mask.defined();
+        return !causal && window < 0 && key_lengths.empty() && query_offsets.empty() && !bool_mask.defined() &&
+               !additive_mask.defined();
     }
 };
 

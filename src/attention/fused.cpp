@@ -46,6 +46,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/parallel.hpp"
 #include "attention/paths.hpp"
 #include "ops/gemm.hpp"
 
@@ -298,6 +299,127 @@ void forward(const Problem& p, float* out, float* stats) {
     }
 }
 
+// ---- few query rows: decoding --------------------------------------------------------------
+// A decoding step has one query row per (sequence, head) against the whole context: there a
+// 1 × 128 tile product is mostly a GEMM call's overhead, and one task per (sequence, head)
+// may leave threads idle. So, for inference with few query rows, a task is the `group` query
+// heads that share one kv head (each key and value is read once for all of them, as GQA
+// intends), one query row, and one span of keys; dot products and the P·V sums run on
+// registers. Spans of one row are merged afterwards (split-KV, as FlashDecoding): with
+// partial (m_s, l_s, O_s) per span, m = max_s m_s and
+//   l = Σ_s e^(m_s − m) l_s,   O = Σ_s e^(m_s − m) O_s / l.
+// Scores are computed by different code than the tiles' GEMM, so they may differ in the last
+// bit: this path is only for forward passes nothing differentiates (backward recomputes
+// scores with the tiles and needs (m, 1/l) from the same arithmetic).
+
+constexpr int64_t kRowChunk = 128;      // keys scored at a time (a stack buffer per head)
+constexpr int64_t kMaxGroupRows = 16;   // query heads per kv head handled in one task
+constexpr int64_t kMinSplitKeys = 256;  // a span shorter than this is not worth a merge
+
+bool use_rows_path(const Problem& p) {
+    return p.Tq <= 4 && p.group() <= kMaxGroupRows && !p.dropout.active() && p.Dv <= 1024;
+}
+
+// Partial softmax state of one query row over one span of keys.
+struct RowState {
+    float m = -kInf, l = 0.f;
+    float* o;  // (Dv), unnormalised Σ_j e^(s_j − m) v_j
+};
+
+// The `rows` query heads h0.. h0 + rows − 1 (one kv head), query row i, keys [j0, j1).
+ATTEND_SIMD_CLONES void attend_span(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
+                                    int64_t j1, RowState* state) {
+    float scores[kMaxGroupRows][kRowChunk];
+    const float* K = p.k + p.kv_row(b, h0, 0) * p.D;   // (Tk, D) of this kv head
+    const float* V = p.v + p.kv_row(b, h0, 0) * p.Dv;  // (Tk, Dv)
+    for (int64_t c0 = j0; c0 < j1; c0 += kRowChunk) {
+        const int64_t n = std::min(kRowChunk, j1 - c0);
+        for (int64_t g = 0; g < rows; ++g) {
+            const float* q = p.q + p.q_row(b, h0 + g, i) * p.D;
+            float* s = scores[g];
+            for (int64_t j = 0; j < n; ++j) s[j] = p.scale * dot_of(q, K + (c0 + j) * p.D, p.D);
+            if (p.mask->has_elementwise())
+                for (int64_t j = 0; j < n; ++j) s[j] += p.mask->bias(b, h0 + g, i, c0 + j);
+            RowState& st = state[g];
+            const float m_new = std::max(st.m, max_of(s, n));
+            if (m_new == -kInf) {  // nothing visible yet: this chunk adds nothing
+                std::fill(s, s + n, 0.f);
+                continue;
+            }
+            const float alpha = std::exp(st.m - m_new);
+            st.l = alpha * st.l + exp_shifted(s, n, m_new, 1.f);
+            if (alpha != 1.f) scale_row(st.o, p.Dv, alpha);
+            st.m = m_new;
+        }
+        // O_g += Σ_j P̃_gj V_j: each value row read once for every head of the group.
+        for (int64_t j = 0; j < n; ++j) {
+            const float* v = V + (c0 + j) * p.Dv;
+            for (int64_t g = 0; g < rows; ++g) {
+                const float w = scores[g][j];
+                if (w == 0.f) continue;
+                float* o = state[g].o;
+                int64_t d = 0;
+                for (; d + kLanes <= p.Dv; d += kLanes) store16(o + d, load16(o + d) + w * load16(v + d));
+                for (; d < p.Dv; ++d) o[d] += w * v[d];
+            }
+        }
+    }
+}
+
+void forward_rows(const Problem& p, float* out, float* stats) {
+    const int64_t group = p.group(), rows = p.B * p.Hkv * p.Tq;  // a "row" is one query position of a kv head
+    const int64_t threads = omp_get_max_threads();
+    // Split each row's keys when there are fewer rows than ~4 per thread and keys to share.
+    const int64_t splits =
+        rows >= 4 * threads ? 1 : std::clamp<int64_t>(p.Tk / kMinSplitKeys, 1, (4 * threads + rows - 1) / rows);
+    const int64_t width = 2 + p.Dv;  // per (head, split): m, l, O
+    std::vector<float> partial(size_t(rows * splits * group * width));
+    const int64_t tasks = rows * splits;
+#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(p.B * p.H * p.Tq * p.Tk * (p.D + p.Dv), tasks))
+    for (int64_t task = 0; task < tasks; ++task) {
+        const int64_t split = task % splits, row = task / splits;
+        const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
+        // The keys every head of the group may see (the mask's range does not depend on h).
+        const KeyRange range = p.mask->key_range(b, i);
+        const int64_t span = (range.end - range.begin + splits - 1) / splits;
+        const int64_t j0 = std::min(range.end, range.begin + split * span), j1 = std::min(range.end, j0 + span);
+        RowState state[kMaxGroupRows];
+        float* mine = partial.data() + (row * splits + split) * group * width;
+        for (int64_t g = 0; g < group; ++g) {
+            state[g].o = mine + g * width + 2;
+            std::fill(state[g].o, state[g].o + p.Dv, 0.f);
+        }
+        if (j0 < j1) attend_span(p, b, h0, group, i, j0, j1, state);
+        for (int64_t g = 0; g < group; ++g) mine[g * width] = state[g].m, mine[g * width + 1] = state[g].l;
+    }
+    // Merge the splits of each (row, head) and normalise.
+    for (int64_t row = 0; row < rows; ++row) {
+        const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
+        for (int64_t g = 0; g < group; ++g) {
+            const auto at = [&](int64_t split) { return partial.data() + ((row * splits + split) * group + g) * width; };
+            float m = -kInf;
+            for (int64_t s = 0; s < splits; ++s) m = std::max(m, at(s)[0]);
+            float* o = out + p.q_row(b, h0 + g, i) * p.Dv;
+            std::fill(o, o + p.Dv, 0.f);
+            float l = 0.f;
+            if (m != -kInf)
+                for (int64_t s = 0; s < splits; ++s) {
+                    const float* part = at(s);
+                    if (part[0] == -kInf) continue;
+                    const float f = std::exp(part[0] - m);
+                    l += f * part[1];
+                    for (int64_t d = 0; d < p.Dv; ++d) o[d] += f * part[2 + d];
+                }
+            const bool seen = l > 0.f;  // false: every key masked → O = 0
+            const float inv_l = seen ? 1.f / l : 0.f;
+            if (seen) scale_row(o, p.Dv, inv_l);
+            float* st = stats + p.q_row(b, h0 + g, i) * 2;
+            st[0] = seen ? m : kInf;
+            st[1] = inv_l;
+        }
+    }
+}
+
 // ---- backward ------------------------------------------------------------------------------
 
 struct Gradients {
@@ -410,7 +532,11 @@ Tensor fused_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
     const Problem p = make_problem(q, k, v, mask, scale, dropout);
     Tensor out = Tensor::empty({p.B, p.H, p.Tq, p.Dv});  // (B, H, Tq, Dv)
     Tensor stats = Tensor::empty({p.B, p.H, p.Tq, 2});   // (B, H, Tq, 2): (m, 1/l)
-    forward(p, out.data(), stats.data());
+    const bool differentiated = needs_grad({q_in, k_in, v_in});
+    if (!differentiated && use_rows_path(p))
+        forward_rows(p, out.data(), stats.data());
+    else
+        forward(p, out.data(), stats.data());
 
     return record(out, "fused_attention", {q_in, k_in, v_in},
                   [q = q.detach(), k = k.detach(), v = v.detach(), out = out.detach(), stats, mask,

@@ -7,9 +7,16 @@ namespace attend {
 
 MaskPlan::MaskPlan(const AttentionMask& mask, int64_t B, int64_t H, int64_t Tq, int64_t Tk)
     : B_(B), H_(H), Tq_(Tq), Tk_(Tk), query_offset_(Tk - Tq), causal_(mask.causal), window_(mask.window),
-      key_lengths_(mask.key_lengths) {
-    ATTEND_CHECK(!causal_ || Tq <= Tk, "a causal mask needs at least as many keys as queries, got Tq=", Tq,
-                 " Tk=", Tk);
+      key_lengths_(mask.key_lengths), query_offsets_(mask.query_offsets) {
+    ATTEND_CHECK(!causal_ || Tq <= Tk || !query_offsets_.empty(),
+                 "a causal mask needs at least as many keys as queries, got Tq=", Tq, " Tk=", Tk);
+    if (!query_offsets_.empty()) {
+        ATTEND_CHECK(int64_t(query_offsets_.size()) == B, "query_offsets has ", query_offsets_.size(),
+                     " entries for a batch of ", B);
+        for (size_t b = 0; b < query_offsets_.size(); ++b)
+            ATTEND_CHECK(query_offsets_[b] >= 0 && query_offsets_[b] <= Tk, "query_offsets[", b, "] = ",
+                         query_offsets_[b], " is outside [0, ", Tk, "]");
+    }
     if (!key_lengths_.empty()) {
         ATTEND_CHECK(int64_t(key_lengths_.size()) == B, "key_lengths has ", key_lengths_.size(),
                      " entries for a batch of ", B);

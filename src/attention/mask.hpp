@@ -24,7 +24,7 @@ public:
 
     // Keys allowed by causal / window / key_lengths for query i (0-based within Tq) of batch b.
     KeyRange key_range(int64_t b, int64_t i) const {
-        const int64_t position = i + query_offset_;  // absolute position of the query
+        const int64_t position = i + (query_offsets_.empty() ? query_offset_ : query_offsets_[b]);  // of the query
         int64_t begin = 0, end = key_lengths_.empty() ? Tk_ : key_lengths_[b];
         if (causal_) end = std::min(end, position + 1);
         if (window_ >= 0) {
@@ -45,8 +45,6 @@ public:
         return value;
     }
 
-    int64_t query_offset() const { return query_offset_; }
-
 private:
     using Strides4 = std::array<int64_t, 4>;
     static int64_t offset(const Strides4& s, int64_t b, int64_t h, int64_t i, int64_t j) {
@@ -59,6 +57,7 @@ private:
     bool causal_;
     int64_t window_;
     std::vector<int64_t> key_lengths_;
+    std::vector<int64_t> query_offsets_;
     Tensor bool_keep_, add_keep_;  // contiguous copies kept alive
     const float* bool_data_ = nullptr;
     const float* add_data_ = nullptr;

@@ -64,17 +64,11 @@ AttentionMask KVCache::build_mask() const {
     AttentionMask mask;
     mask.key_lengths.resize(size_t(batch_));
     for (int64_t b = 0; b < batch_; ++b) mask.key_lengths[b] = offsets_[b] + n_new_[b];
-    if (step_tq_ > 1) {
-        // Query i of sequence b sits at offsets[b] + i and sees keys j ≤ offsets[b] + i.
-        Tensor keep = Tensor::zeros({batch_, 1, step_tq_, capacity_});  // (B, 1, Tq, capacity)
-        float* p = keep.data();
-        for (int64_t b = 0; b < batch_; ++b)
-            for (int64_t i = 0; i < step_tq_; ++i) {
-                const int64_t last = std::min(offsets_[b] + i, capacity_ - 1);
-                std::fill(p + (b * step_tq_ + i) * capacity_, p + (b * step_tq_ + i) * capacity_ + last + 1, 1.f);
-            }
-        mask.bool_mask = keep;
-    }
+    // Query i of sequence b sits at offsets[b] + i and sees keys j ≤ offsets[b] + i: causal
+    // from per-sequence offsets, a contiguous key range per row, so the fused kernel skips
+    // whole tiles past it (a boolean mask would cost a lookup per score and skip nothing).
+    mask.causal = true;
+    mask.query_offsets = offsets_;
     return mask;
 }
 

@@ -94,7 +94,8 @@ namespace {
 
 // With a cache the mask is the cache's; the caller may still say "causal" (it is implied).
 bool only_causal(const AttentionMask& m) {
-    return m.window < 0 && m.key_lengths.empty() && !m.bool_mask.defined() && !m.additive_mask.defined();
+    return m.window < 0 && m.key_lengths.empty() && m.query_offsets.empty() && !m.bool_mask.defined() &&
+           !m.additive_mask.defined();
 }
 
 }  // namespace

@@ -72,7 +72,7 @@ public:
     // sequence) and return what attention needs: the full buffers and the step's mask.
     struct View {
         Tensor k, v;         // (B, Hkv, capacity, Dh)
-        AttentionMask mask;  // key_lengths = offset + n_new; plus the per-sequence causal bool mask when Tq > 1
+        AttentionMask mask;  // key_lengths = offset + n_new; causal from query_offsets = offset
     };
     View append(int64_t layer, const Tensor& k_new, const Tensor& v_new);
 
