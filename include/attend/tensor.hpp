@@ -18,21 +18,26 @@ std::string to_string(const Shape& shape);  // "(2, 3, 4)"
 int64_t numel_of(const Shape& shape);
 
 class Generator;
+class LowPrecisionMatrix;
 struct Node;
 struct TensorImpl;
 
 // A contiguous block of floats: 64-byte aligned memory of its own, or — for weights read in
 // place from a mapped file — `n` floats at `data` that `owner` keeps alive (the Storage
-// frees nothing then; the last handle to `owner` releases the mapping).
+// frees nothing then; the last handle to `owner` releases the mapping), or — for a weight
+// converted to bf16 / int8 (low_precision.hpp) — no floats at all: `data` is null and
+// `low_precision` holds the n values.
 struct Storage {
     explicit Storage(int64_t n);
     Storage(float* data, int64_t n, std::shared_ptr<void> owner);
+    explicit Storage(std::shared_ptr<const LowPrecisionMatrix> values);
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
     float* data;
     int64_t size;
     std::shared_ptr<void> owner;  // null: `data` is ours to free
+    std::shared_ptr<const LowPrecisionMatrix> low_precision;  // set: the only copy of the values
 };
 
 class Tensor {
@@ -60,8 +65,11 @@ public:
     int64_t size(int64_t d) const;  // negative d counts from the end
     int64_t numel() const;
     bool is_contiguous() const;
-    float* data();  // pointer to element (0, ..., 0)
+    float* data();  // pointer to element (0, ..., 0); an Error on a low-precision weight
     const float* data() const;
+    // The bf16 / int8 values of a weight converted to low precision (low_precision.hpp), or
+    // null for an ordinary tensor.
+    const LowPrecisionMatrix* low_precision() const;
     std::vector<float> to_vector() const;  // row-major copy
     float item() const;                    // the value of a one-element tensor
     float at(std::initializer_list<int64_t> index) const;

@@ -8,6 +8,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/low_precision.hpp"
 #include "attend/random.hpp"
 #include "core/tensor_impl.hpp"
 
@@ -43,6 +44,10 @@ Storage::Storage(int64_t n) : data(nullptr), size(n) {
 Storage::Storage(float* data_, int64_t n, std::shared_ptr<void> owner_)
     : data(data_), size(n), owner(std::move(owner_)) {
     ATTEND_CHECK(owner != nullptr && (data != nullptr || n == 0), "a borrowed Storage needs data and an owner");
+}
+Storage::Storage(std::shared_ptr<const LowPrecisionMatrix> values)
+    : data(nullptr), size(values ? values->rows() * values->cols() : 0), low_precision(std::move(values)) {
+    ATTEND_CHECK(low_precision != nullptr, "a low-precision Storage needs its values");
 }
 Storage::~Storage() {
     if (!owner) std::free(data);
@@ -144,8 +149,23 @@ bool Tensor::is_contiguous() const {
     return true;
 }
 
-float* Tensor::data() { require_defined(impl_); return impl_->storage->data + impl_->offset; }
-const float* Tensor::data() const { require_defined(impl_); return impl_->storage->data + impl_->offset; }
+// A low-precision weight has no fp32 values to point at: say so instead of handing out null.
+static float* data_of(const std::shared_ptr<TensorImpl>& impl) {
+    require_defined(impl);
+    const Storage& s = *impl->storage;
+    ATTEND_CHECK(s.data != nullptr || s.size == 0, "this tensor ", to_string(impl->shape), " holds ",
+                 name_of(s.low_precision->type()),
+                 " weights (converted for inference): only linear() and embedding() read it, and it cannot be "
+                 "trained or saved as fp32 (dequantize it first)");
+    return s.data + impl->offset;
+}
+float* Tensor::data() { return data_of(impl_); }
+const float* Tensor::data() const { return data_of(impl_); }
+
+const LowPrecisionMatrix* Tensor::low_precision() const {
+    require_defined(impl_);
+    return impl_->storage->low_precision.get();
+}
 
 // Copies a strided tensor into row-major order.
 static void gather_contiguous(const Tensor& src, float* dst) {

@@ -9,6 +9,8 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/low_precision.hpp"
+#include "attend/parallel.hpp"
 #include "attend/ops.hpp"
 
 namespace attend {
@@ -22,12 +24,18 @@ Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Sh
         ATTEND_CHECK(ids[i] >= 0 && ids[i] < vocab, "embedding: token id ", ids[i], " at position ", i,
                      " is outside the vocabulary of size ", vocab, " (valid ids are 0..", vocab - 1, ")");
 
-    const Tensor w = weight.contiguous();
     Shape out_shape = ids_shape;
     out_shape.push_back(d);
     Tensor out = Tensor::empty(out_shape);  // (n, d)
-    const float* pw = w.data();
     float* po = out.data();
+    if (const LowPrecisionMatrix* table = weight.low_precision()) {  // a bf16 / int8 table: widen the rows
+        ATTEND_CHECK(!needs_grad({weight}), "embedding: a low-precision table is for inference only");
+#pragma omp parallel for schedule(static) if (worth_threading(n * d, n))
+        for (int64_t i = 0; i < n; ++i) table->dequantize_rows(ids[i], ids[i] + 1, po + i * d);
+        return out;
+    }
+    const Tensor w = weight.contiguous();
+    const float* pw = w.data();
 #pragma omp parallel for schedule(static) if (n * d > 65536)
     for (int64_t i = 0; i < n; ++i) std::memcpy(po + i * d, pw + ids[i] * d, sizeof(float) * size_t(d));
 

@@ -1,5 +1,8 @@
 // ops/gemv.cpp — y (M, N) = x (M, K) · Wᵀ + b for a few rows of x (see ops/gemv.hpp).
 //
+// The weights are fp32, bf16 or int8 (low_precision.hpp): each kind widens its 16 values to
+// fp32 in registers as it loads them, so one kernel serves all three.
+//
 // The work is a block of NB weight rows against MB rows of x at a time: MB × NB vector
 // accumulators stay in registers while the NB rows of W stream past in 16-float vectors,
 // each loaded once and used MB times. At M = 1 the block is 8 rows of W (8 sequential
@@ -13,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 
 namespace attend {
@@ -41,40 +45,80 @@ ATTEND_VECTOR_INLINE float horizontal_sum(const f32x16& v) {
     return s[0];
 }
 
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+typedef uint16_t u16x16 __attribute__((vector_size(32)));
+typedef int8_t i8x16 __attribute__((vector_size(16)));
+
+// The weights as the kernel reads them: load(r, k) widens W[r, k .. k + 16) to fp32 (k a
+// multiple of 16), at(r, k) one value (the tail of a row whose width is not).
+struct F32Weights {
+    const float* w;
+    int64_t K;
+    ATTEND_VECTOR_INLINE f32x16 load(int64_t r, int64_t k) const { return load16(w + r * K + k); }
+    float at(int64_t r, int64_t k) const { return w[r * K + k]; }
+};
+
+struct Bf16Weights {  // bf16 is fp32's top half: widen by a 16-bit shift
+    const uint16_t* w;
+    int64_t K;
+    ATTEND_VECTOR_INLINE f32x16 load(int64_t r, int64_t k) const {
+        u16x16 h;
+        std::memcpy(&h, w + r * K + k, sizeof h);
+        return (f32x16)(__builtin_convertvector(h, i32x16) << 16);
+    }
+    float at(int64_t r, int64_t k) const { return from_bf16(w[r * K + k]); }
+};
+
+struct Int8Weights {  // q · s, s the scale of the 32-column block holding k (16 | 32: one block per load)
+    const int8_t* q;
+    const float* scales;
+    int64_t K, blocks;
+    ATTEND_VECTOR_INLINE f32x16 load(int64_t r, int64_t k) const {
+        i8x16 v;
+        std::memcpy(&v, q + r * K + k, sizeof v);
+        return __builtin_convertvector(v, f32x16) * scales[r * blocks + k / LowPrecisionMatrix::kBlock];
+    }
+    float at(int64_t r, int64_t k) const {
+        return float(q[r * K + k]) * scales[r * blocks + k / LowPrecisionMatrix::kBlock];
+    }
+};
+
 // y[m, n + r] = Σ_k x[m, k] · W[n + r, k] (+ b) for m < MB, r < NB.
-template <int MB, int NB>
-ATTEND_VECTOR_INLINE void block(int64_t K, const float* x, const float* W, const float* bias, float* y, int64_t N) {
+template <int MB, int NB, class Weights>
+ATTEND_VECTOR_INLINE void block(int64_t K, const float* x, const Weights& W, int64_t n, const float* bias, float* y,
+                                int64_t N) {
     f32x16 acc[MB][NB] = {};
     int64_t k = 0;
     for (; k + kLanes <= K; k += kLanes) {
         f32x16 xv[MB];
         for (int m = 0; m < MB; ++m) xv[m] = load16(x + m * K + k);
         for (int r = 0; r < NB; ++r) {
-            const f32x16 w = load16(W + r * K + k);
+            const f32x16 w = W.load(n + r, k);
             for (int m = 0; m < MB; ++m) acc[m][r] += xv[m] * w;
         }
     }
     for (int m = 0; m < MB; ++m)
         for (int r = 0; r < NB; ++r) {
             float s = horizontal_sum(acc[m][r]);
-            for (int64_t t = k; t < K; ++t) s += x[m * K + t] * W[r * K + t];
-            y[m * N + r] = s + (bias ? bias[r] : 0.f);
+            for (int64_t t = k; t < K; ++t) s += x[m * K + t] * W.at(n + r, t);
+            y[m * N + n + r] = s + (bias ? bias[n + r] : 0.f);
         }
 }
 
-// Rows [n0, n1) of W against all M rows of x.
-template <int MB, int NB>
-ATTEND_VECTOR_INLINE void sweep(int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x, const float* W,
+// Rows [n0, n1) of W against MB rows of x.
+template <int MB, int NB, class Weights>
+ATTEND_VECTOR_INLINE void sweep(int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x, const Weights& W,
                                 const float* bias, float* y) {
     int64_t n = n0;
-    for (; n + NB <= n1; n += NB) block<MB, NB>(K, x, W + n * K, bias ? bias + n : nullptr, y + n, N);
-    for (; n < n1; ++n) block<MB, 1>(K, x, W + n * K, bias ? bias + n : nullptr, y + n, N);
+    for (; n + NB <= n1; n += NB) block<MB, NB>(K, x, W, n, bias, y, N);
+    for (; n < n1; ++n) block<MB, 1>(K, x, W, n, bias, y, N);
 }
 
-ATTEND_SIMD_CLONES void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
-                                  const float* W, const float* bias, float* y) {
-    int64_t m = 0;
+template <class Weights>
+ATTEND_VECTOR_INLINE void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
+                                    const Weights& W, const float* bias, float* y) {
     if (M == 1) return sweep<1, 8>(n0, n1, N, K, x, W, bias, y);
+    int64_t m = 0;
     for (; m + 4 <= M; m += 4) sweep<4, 4>(n0, n1, N, K, x + m * K, W, bias, y + m * N);
     switch (M - m) {
         case 3: sweep<3, 4>(n0, n1, N, K, x + m * K, W, bias, y + m * N); break;
@@ -84,21 +128,53 @@ ATTEND_SIMD_CLONES void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N, 
     }
 }
 
+// One clone set per weight type (target_clones cannot sit on a template).
+ATTEND_SIMD_CLONES void rows_f32(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
+                                 const F32Weights& W, const float* bias, float* y) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+}
+ATTEND_SIMD_CLONES void rows_bf16(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
+                                  const Bf16Weights& W, const float* bias, float* y) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+}
+ATTEND_SIMD_CLONES void rows_int8(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
+                                  const Int8Weights& W, const float* bias, float* y) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+}
+
+// Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache lines
+// of y, and whole blocks of the sweep), so the threads stream disjoint parts of W.
+template <class Rows>
+void split_rows(int64_t N, int64_t K, int64_t bytes_per_weight, const Rows& rows) {
+    const int64_t chunks = (N + 15) / 16;
+#pragma omp parallel if (worth_threading(N * K * bytes_per_weight / 4, chunks))
+    {
+        const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
+        const int64_t n0 = std::min(N, c0 * 16), n1 = std::min(N, c1 * 16);
+        if (n0 < n1) rows(n0, n1);
+    }
+}
+
 }  // namespace
 
 bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= 8 && N >= 16 && K >= 16; }
 
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y) {
     if (M <= 0 || N <= 0) return;
-    // Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache
-    // lines of y, and blocks of the sweep), so the threads stream disjoint parts of W.
-    const int64_t chunks = (N + 15) / 16;
-#pragma omp parallel if (worth_threading(N * K, chunks))
-    {
-        const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
-        const int64_t n0 = std::min(N, c0 * 16), n1 = std::min(N, c1 * 16);
-        if (n0 < n1) rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+    const F32Weights w{W, K};
+    split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32(M, n0, n1, N, K, x, w, bias, y); });
+}
+
+void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y) {
+    const int64_t N = W.rows(), K = W.cols();
+    if (M <= 0 || N <= 0) return;
+    if (W.type() == WeightType::bf16) {
+        const Bf16Weights w{W.bf16(), K};
+        split_rows(N, K, 2, [&](int64_t n0, int64_t n1) { rows_bf16(M, n0, n1, N, K, x, w, bias, y); });
+    } else {
+        const Int8Weights w{W.int8(), W.scales(), K, W.blocks_per_row()};
+        split_rows(N, K, 1, [&](int64_t n0, int64_t n1) { rows_int8(M, n0, n1, N, K, x, w, bias, y); });
     }
 }
 

@@ -12,6 +12,8 @@
 
 namespace attend {
 
+class LowPrecisionMatrix;
+
 // Whether skinny_gemm is the better product for (M, N, K): few rows of x.
 bool use_skinny_gemm(int64_t M, int64_t N, int64_t K);
 
@@ -19,5 +21,8 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K);
 // Threads over N when the weights are worth it (parallel.hpp's rule); a call from inside a
 // parallel region runs on the calling thread.
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y);
+
+// The same with W (N, K) in bf16 or int8, widened in registers.
+void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
 
 }  // namespace attend

@@ -6,6 +6,8 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/low_precision.hpp"
+#include "attend/parallel.hpp"
 #include "attend/ops.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemv.hpp"
@@ -99,6 +101,45 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     });
 }
 
+namespace {
+
+// y (rows, N) = x · Wᵀ + b with W in bf16 / int8 (low_precision.hpp), for inference. Few rows:
+// the skinny kernel widens W in registers. Many (a prompt): W is widened in blocks of rows
+// into a buffer the size of a few cache-resident tiles, and each block goes through the
+// fp32 GEMM — the widening is paid once per row of W, and amortised over all rows of x.
+Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    const LowPrecisionMatrix& W = *weight.low_precision();
+    ATTEND_CHECK(weight.offset() == 0 && weight.is_contiguous() && weight.size(0) == W.rows() &&
+                     weight.size(1) == W.cols(),
+                 "linear: a ", name_of(W.type()), " weight is used whole, not as a view ", to_string(weight.shape()));
+    ATTEND_CHECK(!needs_grad({x, bias}), "linear: a ", name_of(W.type()),
+                 " weight is for inference; no gradient flows through it (run under NoGradGuard)");
+    const int64_t N = W.rows(), K = W.cols(), rows = x.numel() / K;
+    const Tensor xc = x.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
+    const float* pb = bc.defined() ? bc.data() : nullptr;
+    Shape out_shape = x.shape();
+    out_shape.back() = N;
+    Tensor y = Tensor::empty(out_shape);  // (rows, N)
+    float* py = y.data();
+    if (use_skinny_gemm(rows, N, K)) {
+        skinny_gemm(rows, xc.data(), W, pb, py);
+        return y;
+    }
+    constexpr int64_t kRowsPerBlock = 256;
+    std::vector<float> block(size_t(std::min(N, kRowsPerBlock) * K));
+    for (int64_t n0 = 0; n0 < N; n0 += kRowsPerBlock) {
+        const int64_t n = std::min(kRowsPerBlock, N - n0);
+#pragma omp parallel for schedule(static) if (worth_threading(n * K, n))
+        for (int64_t r = 0; r < n; ++r) W.dequantize_rows(n0 + r, n0 + r + 1, block.data() + r * K);
+        if (pb)
+            for (int64_t r = 0; r < rows; ++r) std::copy_n(pb + n0, n, py + r * N + n0);
+        sgemm(false, true, rows, n, K, 1.f, xc.data(), K, block.data(), K, pb ? 1.f : 0.f, py + n0, N);
+    }
+    return y;
+}
+
+}  // namespace
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     ATTEND_CHECK(weight.dim() == 2, "linear: weight must be (out, in), got ", to_string(weight.shape()));
     ATTEND_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", to_string(x.shape()),
@@ -107,6 +148,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (bias.defined())
         ATTEND_CHECK(bias.dim() == 1 && bias.size(0) == out_features, "linear: bias ", to_string(bias.shape()),
                      " does not match ", out_features, " outputs");
+    if (weight.low_precision()) return linear_low_precision(x, weight, bias);
     const Tensor xc = x.contiguous(), wc = weight.contiguous();
     Shape out_shape = x.shape();
     out_shape.back() = out_features;

@@ -1,0 +1,83 @@
+// low_precision.hpp — weight matrices kept in bf16 or int8, for inference.
+//
+// Decoding reads every weight once per token, so its speed is the weights' size in bytes:
+// bf16 halves it, int8 (with one float scale per block of 32 values of a row, as GGUF's
+// Q8_0) takes it to 1.125 bytes a weight. Arithmetic stays fp32: the kernels widen weights
+// in registers (ops/gemv.cpp) or in row blocks before a GEMM (ops/matmul.cpp).
+//
+//   bf16   the top 16 bits of the fp32 value, rounded to nearest even (NaN stays NaN)
+//   int8   for row n and block c (columns [32c, 32c + 32), the last block may be shorter):
+//          s = max|w| / 127,  q = round(w / s) in [−127, 127],  w ≈ s · q  (error ≤ s / 2)
+//
+// A parameter converted to low precision keeps its shape and its place in the model, but its
+// Storage holds no fp32 values: Tensor::data() on it is an Error, and only linear() and
+// embedding() read it (through Tensor::low_precision()). Such a model runs inference;
+// training it is an Error (the optimizer needs fp32 values).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attend/tensor.hpp"
+
+namespace attend {
+
+enum class WeightType { f32, bf16, int8 };
+const char* name_of(WeightType type);                   // "f32", "bf16", "int8"
+WeightType parse_weight_type(const std::string& name);  // Error naming the accepted ones
+
+// fp32 ↔ bf16 (round to nearest even).
+uint16_t to_bf16(float x);
+inline float from_bf16(uint16_t h) {
+    const uint32_t bits = uint32_t(h) << 16;
+    float x;
+    __builtin_memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+class LowPrecisionMatrix {
+public:
+    static constexpr int64_t kBlock = 32;  // int8: columns per scale
+
+    // Rounds an fp32 (rows, cols) matrix to `type` (bf16 or int8).
+    static std::shared_ptr<const LowPrecisionMatrix> quantize(const Tensor& w, WeightType type);
+    // Takes stored values as they are (a file's): rows·cols bf16 values, or rows·cols int8
+    // values with rows·blocks_per_row scales. `owner` keeps the memory alive (may be null
+    // when the vectors' copies are wanted: the values are then copied).
+    static std::shared_ptr<const LowPrecisionMatrix> adopt_bf16(int64_t rows, int64_t cols, const uint16_t* values,
+                                                                std::shared_ptr<void> owner);
+    static std::shared_ptr<const LowPrecisionMatrix> adopt_int8(int64_t rows, int64_t cols, const int8_t* values,
+                                                                const float* scales, std::shared_ptr<void> owner);
+
+    WeightType type() const { return type_; }
+    int64_t rows() const { return rows_; }
+    int64_t cols() const { return cols_; }
+    int64_t blocks_per_row() const { return (cols_ + kBlock - 1) / kBlock; }
+    const uint16_t* bf16() const { return bf16_; }    // (rows, cols) when type() == bf16
+    const int8_t* int8() const { return int8_; }      // (rows, cols) when type() == int8
+    const float* scales() const { return scales_; }   // (rows, blocks_per_row) when type() == int8
+    int64_t bytes() const;                             // what the values (and scales) occupy
+
+    // Rows [r0, r1) widened to fp32 into out ((r1 − r0) × cols, row-major).
+    void dequantize_rows(int64_t r0, int64_t r1, float* out) const;
+    Tensor dequantize() const;  // (rows, cols) fp32
+
+private:
+    LowPrecisionMatrix() = default;
+    WeightType type_ = WeightType::f32;
+    int64_t rows_ = 0, cols_ = 0;
+    const uint16_t* bf16_ = nullptr;
+    const int8_t* int8_ = nullptr;
+    const float* scales_ = nullptr;
+    std::vector<uint16_t> own_bf16_;  // the values when this object holds them itself
+    std::vector<int8_t> own_int8_;
+    std::vector<float> own_scales_;
+    std::shared_ptr<void> owner_;     // or whoever does (a mapped file)
+};
+
+// A (rows, cols) tensor whose only values are m's: a parameter after conversion. It does not
+// require grad.
+Tensor low_precision_tensor(std::shared_ptr<const LowPrecisionMatrix> m);
+
+}  // namespace attend

@@ -1,0 +1,153 @@
+// core/low_precision.cpp — rounding fp32 weights to bf16 / int8 and widening them back
+// (see attend/low_precision.hpp for the formats).
+#include "attend/low_precision.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "attend/error.hpp"
+
+namespace attend {
+
+const char* name_of(WeightType type) {
+    switch (type) {
+        case WeightType::f32: return "f32";
+        case WeightType::bf16: return "bf16";
+        case WeightType::int8: return "int8";
+    }
+    return "?";
+}
+
+WeightType parse_weight_type(const std::string& name) {
+    for (WeightType t : {WeightType::f32, WeightType::bf16, WeightType::int8})
+        if (name == name_of(t)) return t;
+    detail::fail(__func__, "unknown weight type '", name, "' (expected f32, bf16 or int8)");
+}
+
+// Round to nearest even on the 16 bits dropped: add 0x7FFF plus the lowest kept bit. A NaN
+// keeps a mantissa bit set so that it stays NaN (rounding could carry it into infinity).
+uint16_t to_bf16(float x) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((bits >> 16) | 0x40u);
+    bits += 0x7FFFu + ((bits >> 16) & 1u);
+    return uint16_t(bits >> 16);
+}
+
+std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Tensor& w_in, WeightType type) {
+    ATTEND_CHECK(w_in.defined() && w_in.dim() == 2, "only a matrix (rows, cols) converts to low precision, got ",
+                 w_in.defined() ? to_string(w_in.shape()) : "(undefined)");
+    ATTEND_CHECK(type == WeightType::bf16 || type == WeightType::int8, "quantize converts to bf16 or int8, not ",
+                 name_of(type));
+    const Tensor w = w_in.contiguous();
+    std::shared_ptr<LowPrecisionMatrix> m(new LowPrecisionMatrix());
+    m->type_ = type;
+    m->rows_ = w.size(0);
+    m->cols_ = w.size(1);
+    const float* src = w.data();
+    const int64_t n = m->rows_ * m->cols_;
+    if (type == WeightType::bf16) {
+        m->own_bf16_.resize(size_t(n));
+#pragma omp parallel for schedule(static) if (n > (1 << 20))
+        for (int64_t i = 0; i < n; ++i) m->own_bf16_[size_t(i)] = to_bf16(src[i]);
+        m->bf16_ = m->own_bf16_.data();
+        return m;
+    }
+    const int64_t blocks = m->blocks_per_row(), cols = m->cols_;
+    m->own_int8_.resize(size_t(n));
+    m->own_scales_.resize(size_t(m->rows_ * blocks));
+#pragma omp parallel for schedule(static) if (n > (1 << 20))
+    for (int64_t r = 0; r < m->rows_; ++r)
+        for (int64_t c = 0; c < blocks; ++c) {
+            const int64_t k0 = c * kBlock, k1 = std::min(cols, k0 + kBlock);
+            const float* x = src + r * cols;
+            float amax = 0.f;
+            for (int64_t k = k0; k < k1; ++k) amax = std::max(amax, std::fabs(x[k]));
+            ATTEND_CHECK(std::isfinite(amax), "cannot convert a weight holding inf or NaN to int8 (row ", r, ")");
+            const float scale = amax / 127.f, inv = amax > 0.f ? 127.f / amax : 0.f;
+            m->own_scales_[size_t(r * blocks + c)] = scale;
+            for (int64_t k = k0; k < k1; ++k)
+                m->own_int8_[size_t(r * cols + k)] = int8_t(std::clamp(std::nearbyint(x[k] * inv), -127.f, 127.f));
+        }
+    m->int8_ = m->own_int8_.data();
+    m->scales_ = m->own_scales_.data();
+    return m;
+}
+
+std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::adopt_bf16(int64_t rows, int64_t cols,
+                                                                         const uint16_t* values,
+                                                                         std::shared_ptr<void> owner) {
+    ATTEND_CHECK(rows > 0 && cols > 0 && values, "adopt_bf16 needs a non-empty matrix, got ", rows, " × ", cols);
+    std::shared_ptr<LowPrecisionMatrix> m(new LowPrecisionMatrix());
+    m->type_ = WeightType::bf16;
+    m->rows_ = rows, m->cols_ = cols;
+    if (owner) {
+        m->owner_ = std::move(owner);
+        m->bf16_ = values;
+    } else {
+        m->own_bf16_.assign(values, values + rows * cols);
+        m->bf16_ = m->own_bf16_.data();
+    }
+    return m;
+}
+
+std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::adopt_int8(int64_t rows, int64_t cols,
+                                                                         const int8_t* values, const float* scales,
+                                                                         std::shared_ptr<void> owner) {
+    ATTEND_CHECK(rows > 0 && cols > 0 && values && scales, "adopt_int8 needs a non-empty matrix and its scales, got ",
+                 rows, " × ", cols);
+    std::shared_ptr<LowPrecisionMatrix> m(new LowPrecisionMatrix());
+    m->type_ = WeightType::int8;
+    m->rows_ = rows, m->cols_ = cols;
+    const int64_t n_scales = rows * m->blocks_per_row();
+    for (int64_t i = 0; i < n_scales; ++i)
+        ATTEND_CHECK(std::isfinite(scales[i]) && scales[i] >= 0.f, "int8 scale ", i, " is ", scales[i],
+                     " (scales must be finite and ≥ 0)");
+    if (owner) {
+        m->owner_ = std::move(owner);
+        m->int8_ = values;
+        m->scales_ = scales;
+    } else {
+        m->own_int8_.assign(values, values + rows * cols);
+        m->own_scales_.assign(scales, scales + n_scales);
+        m->int8_ = m->own_int8_.data();
+        m->scales_ = m->own_scales_.data();
+    }
+    return m;
+}
+
+int64_t LowPrecisionMatrix::bytes() const {
+    const int64_t n = rows_ * cols_;
+    return type_ == WeightType::bf16 ? 2 * n : n + 4 * rows_ * blocks_per_row();
+}
+
+void LowPrecisionMatrix::dequantize_rows(int64_t r0, int64_t r1, float* out) const {
+    ATTEND_CHECK(0 <= r0 && r0 <= r1 && r1 <= rows_, "dequantize_rows: rows [", r0, ", ", r1, ") outside [0, ", rows_,
+                 ")");
+    if (type_ == WeightType::bf16) {
+        for (int64_t i = r0 * cols_; i < r1 * cols_; ++i) out[i - r0 * cols_] = from_bf16(bf16_[i]);
+        return;
+    }
+    const int64_t blocks = blocks_per_row();
+    for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < blocks; ++c) {
+            const float s = scales_[r * blocks + c];
+            for (int64_t k = c * kBlock; k < std::min(cols_, (c + 1) * kBlock); ++k)
+                out[(r - r0) * cols_ + k] = s * float(int8_[r * cols_ + k]);
+        }
+}
+
+Tensor LowPrecisionMatrix::dequantize() const {
+    Tensor out = Tensor::empty({rows_, cols_});
+    dequantize_rows(0, rows_, out.data());
+    return out;
+}
+
+Tensor low_precision_tensor(std::shared_ptr<const LowPrecisionMatrix> m) {
+    ATTEND_CHECK(m != nullptr, "low_precision_tensor needs values");
+    const Shape shape{m->rows(), m->cols()};
+    return Tensor::from_storage(std::make_shared<Storage>(std::move(m)), shape);
+}
+
+}  // namespace attend
