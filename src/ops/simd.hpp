@@ -13,8 +13,11 @@
 #include <cstdint>
 #include <cstring>
 
-// A function compiled three times, the loader picking one per CPU (GCC's ifunc).
+// A function compiled three times, the loader picking one per CPU (GCC's ifunc). A test may
+// define it first to compile a kernel file for one target (tests/test_simd_targets.cpp).
+#ifndef ATTEND_SIMD_CLONES
 #define ATTEND_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 
 // Every helper below is always inlined into a clone, so the vectors never cross a call
 // (GCC's -Wpsabi note about passing 64-byte vectors without AVX-512 does not apply).
