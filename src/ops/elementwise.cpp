@@ -118,7 +118,7 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
     const Shape& gs = grad.shape();
     ATTEND_CHECK(gs.size() >= shape.size(), "sum_to: cannot reduce ", to_string(gs), " to ", to_string(shape));
     Tensor out = Tensor::zeros(shape);
-    if (const int64_t period = trailing_period(shape, gs); period && period == out.numel()) {
+    if (const int64_t period = trailing_period(shape, gs)) {
         // a bias's gradient: the sum of grad's rows of `period`, each added whole (vectorises)
         const Tensor g = grad.contiguous();
         const float* pg = g.data();
