@@ -1,10 +1,12 @@
-// ops/activation_simd.hpp — GELU (exact and tanh), sigmoid and SiLU on 16-float vectors, forward and
-// backward side by side, and the row loops that apply them. activation.cpp compiles the loops
-// as target clones; tests compile the same header under each target to check every clone.
+// ops/activation_simd.hpp — GELU (exact and tanh), sigmoid and SiLU on 16-float vectors,
+// forward and backward side by side, and the row loops that apply them. activation.cpp compiles
+// the loops as target clones; tests compile the same header under each target to check them all.
 // Internal to src/ops.
 //
-// Accuracy (tests/test_activation_simd.cpp sweeps every clone against double precision):
-// a few ulp wherever the function is well conditioned. Two tails need care:
+// Accuracy (tests/test_activation_simd.cpp sweeps every clone against double precision over
+// [−10, 10] and ±1e-30 … ±31): worst forward error 5.7 ulp (gelu), 2.3 (gelu tanh), 2.0 (silu,
+// sigmoid); derivatives within a few ulp of their larger term (they cross 0, where a relative
+// error means little). Results below ~1e-37 may be flushed to 0 (exp16). Three things need care:
 //  * 1 + erf(x/√2) and 1 + tanh(u) cancel for x ≪ 0 (torch computes them so: its GELU there
 //    is off by up to ulp(1)·|x|/2 absolute). We use erfc and the logistic form instead,
 //      Φ(x) = ½ erfc(−x/√2),     ½ (1 + tanh u) = σ(2u) = 1 / (1 + e^(−2u)),

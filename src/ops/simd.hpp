@@ -8,7 +8,8 @@
 // with GCC 12 (control flow in a max reduction, clamps in a polynomial), these always do.
 // The avx512f clone also has FMA, and GCC contracts a·b + c into it (C++ defaults to
 // -ffp-contract=fast): its results may differ from the avx2 and default clones by roundings.
-// tests/test_activation_simd.cpp compiles the activations under each target to check them all.
+// tests/test_activation_simd.cpp and test_simd_targets.cpp compile the kernels under each
+// target to check them all.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -72,8 +73,8 @@ ATTEND_VECTOR_INLINE float horizontal_max(const f32x16& v) {
 
 // e^(hi + lo), lo a small correction carried separately (hi + lo is not rounded to one
 // float). Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7 polynomial, 2ⁿ by
-// writing exponent bits. Relative error ≤ 1e-7 (measured against std::exp in double on
-// every float of [−87.3, 88.7]).
+// writing exponent bits. Relative error ≤ 1e-7 (measured against std::exp in double on every
+// fifth float of [−87.34, 88.72], with and without FMA: 8.4e-8 and 8.2e-8 at worst).
 //   x > 88.72 (ln FLT_MAX) → +∞;   x < −87.34 (FLT_MIN's log) → exactly 0 (no subnormals:
 //   softmax and attention rows then never carry them into a GEMM), −∞ → 0;  NaN → NaN.
 // 2ⁿ is applied in two halves, so n = 128 (x just below ln FLT_MAX) does not overflow early;
