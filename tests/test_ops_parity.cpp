@@ -152,6 +152,19 @@ std::vector<ParityCase> parity_cases() {
     c.push_back(one("concat_big", [](V in) { return concat({in[0], in[1]}, 1); }));
     c.push_back(one("split_heads_big", [](V in) { return split_heads(in[0], 8); }));
     c.push_back(one("merge_heads_big", [](V in) { return merge_heads(in[0]); }));
+    // the vector kernels: sweeps and odd row lengths (tails)
+    c.push_back(one("gelu_sweep", [](V in) { return gelu(in[0]); }));
+    c.push_back(one("gelu_tanh_sweep", [](V in) { return gelu(in[0], GeluApproximation::tanh); }));
+    c.push_back(one("silu_sweep", [](V in) { return silu(in[0]); }));
+    c.push_back(one("sigmoid_sweep", [](V in) { return sigmoid(in[0]); }));
+    c.push_back(one("gelu_big", [](V in) { return gelu(in[0]); }));
+    c.push_back(one("softmax_odd", [](V in) { return softmax(in[0]); }));
+    c.push_back(one("log_softmax_odd", [](V in) { return log_softmax(in[0]); }));
+    c.push_back(one("layer_norm_odd", [](V in) { return layer_norm(in[0], in[1], in[2], 1e-5f); }));
+    c.push_back(one("rms_norm_odd", [](V in) { return rms_norm(in[0], in[1], 1e-6f); }));
+    c.push_back(one("add_bias", [](V in) { return add(in[0], in[1]); }));
+    c.push_back(one("add_bias_left", [](V in) { return add(in[0], in[1]); }));
+    c.push_back(one("add_bias_big", [](V in) { return add(in[0], in[1]); }));
     return c;
 }
 

@@ -49,6 +49,7 @@
 #include "attend/parallel.hpp"
 #include "attention/paths.hpp"
 #include "ops/gemm.hpp"
+#include "ops/simd.hpp"
 
 namespace attend {
 
@@ -60,61 +61,8 @@ constexpr int64_t kTileQ = 128;  // query rows per tile
 constexpr int64_t kTileK = 128;  // keys per tile
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-#define ATTEND_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-
 // ---- row kernels ---------------------------------------------------------------------------
-// Written on 16-float GCC vectors: each target clone lowers them to its registers (one zmm,
-// two ymm, four xmm). Plain loops with `omp simd` do not vectorise here: GCC 12 sees
-// control flow in a max reduction and in the exp's clamps.
-
-typedef float f32x16 __attribute__((vector_size(64)));
-typedef int32_t i32x16 __attribute__((vector_size(64)));
-constexpr int64_t kLanes = 16;
-
-// Always inlined into the clones, so the vectors never cross a call (GCC's -Wpsabi note about
-// passing 64-byte vectors without AVX-512 does not apply).
-#define ATTEND_VECTOR_INLINE inline __attribute__((always_inline))
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-ATTEND_VECTOR_INLINE f32x16 load16(const float* p) {
-    f32x16 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-ATTEND_VECTOR_INLINE void store16(float* p, const f32x16& v) { std::memcpy(p, &v, sizeof v); }
-ATTEND_VECTOR_INLINE f32x16 splat16(float x) { return f32x16{} + x; }
-
-// e^x for x ≤ 88 (Cephes' expf): x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-7
-// polynomial, 2^n by writing the exponent bits. Relative error ≤ 1e-7 (measured against
-// std::exp in double on every float of [−87.3, 88]); exactly 0 below −87.3 and for −∞,
-// so masked scores vanish.
-ATTEND_VECTOR_INLINE f32x16 exp16(const f32x16& in) {
-    f32x16 x = in;
-    const f32x16 lo = splat16(-87.33654f), hi = splat16(88.f);
-    const i32x16 underflow = x < lo;
-    x = x < lo ? lo : x;  // also maps −∞ to lo, keeping the int conversion defined
-    x = x > hi ? hi : x;
-    const f32x16 magic = splat16(12582912.f);  // 1.5·2²³: adding it rounds to an integer
-    const f32x16 n = (x * 1.44269504088896341f + magic) - magic;  // round(x / ln2)
-    f32x16 r = x - n * 0.693359375f;  // Cody–Waite: ln2 in two parts, r exact
-    r = r - n * -2.12194440e-4f;
-    f32x16 p = splat16(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.f;
-    const i32x16 bits = (__builtin_convertvector(n, i32x16) + 127) << 23;  // 2ⁿ
-    const f32x16 e = p * (f32x16)bits;  // a vector cast reinterprets the bits
-    return underflow ? splat16(0.f) : e;
-}
-
-ATTEND_VECTOR_INLINE float horizontal_sum(const f32x16& v) {
-    float s = 0.f;
-    for (int64_t l = 0; l < kLanes; ++l) s += v[l];
-    return s;
-}
+// Written on the 16-float vectors of ops/simd.hpp (which also holds exp16 and the clones macro).
 
 ATTEND_SIMD_CLONES float max_of(const float* x, int64_t n) {
     f32x16 m = splat16(-kInf);

@@ -39,6 +39,22 @@ Shape broadcast_strides(const Tensor& x, const Shape& out) {
     return st;
 }
 
+// When `small` broadcasts against `out` only along leading dimensions (its shape, leading 1s
+// dropped, is out's trailing shape: a bias (C) against (B, T, C)), it repeats every
+// small.numel() elements of out; returns that period, or 0 when it is not so.
+int64_t trailing_period(const Shape& small, const Shape& out) {
+    size_t lead = 0;
+    while (lead < small.size() && small[lead] == 1) ++lead;
+    const size_t k = small.size() - lead;
+    if (k == 0 || k > out.size()) return 0;
+    int64_t period = 1;
+    for (size_t i = 0; i < k; ++i) {
+        if (small[lead + i] != out[out.size() - k + i]) return 0;
+        period *= small[lead + i];
+    }
+    return period;
+}
+
 template <class F>
 Tensor binary(const Tensor& a, const Tensor& b, F f) {
     const Shape out_shape = broadcast_shapes(a.shape(), b.shape());
@@ -56,6 +72,26 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
         const float s = pb[0];
         for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], s);
         return out;
+    }
+    // x ∘ bias, bias ∘ x: one operand repeats along the leading dimensions (rows of `period`)
+    if (a.is_contiguous() && b.is_contiguous() && n > 0) {
+        const int64_t pa_period = a.shape() == out_shape ? trailing_period(b.shape(), out_shape) : 0;
+        const int64_t pb_period = b.shape() == out_shape ? trailing_period(a.shape(), out_shape) : 0;
+        if (pa_period || pb_period) {
+            const int64_t period = pa_period ? pa_period : pb_period, rows = n / period;
+#pragma omp parallel for schedule(static) if (n > 65536)
+            for (int64_t r = 0; r < rows; ++r) {
+                float* o = po + r * period;
+                if (pa_period) {
+                    const float* x = pa + r * period;
+                    for (int64_t j = 0; j < period; ++j) o[j] = f(x[j], pb[j]);
+                } else {
+                    const float* y = pb + r * period;
+                    for (int64_t j = 0; j < period; ++j) o[j] = f(pa[j], y[j]);
+                }
+            }
+            return out;
+        }
     }
     const Shape sa = broadcast_strides(a, out_shape), sb = broadcast_strides(b, out_shape);
     const int64_t nd = int64_t(out_shape.size());
@@ -82,6 +118,16 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
     const Shape& gs = grad.shape();
     ATTEND_CHECK(gs.size() >= shape.size(), "sum_to: cannot reduce ", to_string(gs), " to ", to_string(shape));
     Tensor out = Tensor::zeros(shape);
+    if (const int64_t period = trailing_period(shape, gs)) {
+        // a bias's gradient: the sum of grad's rows of `period`, each added whole (vectorises)
+        const Tensor g = grad.contiguous();
+        const float* pg = g.data();
+        float* po = out.data();
+        const int64_t rows = g.numel() / period;
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < period; ++j) po[j] += pg[r * period + j];
+        return out;
+    }
     // Accumulate every element of grad into its broadcast source.
     Tensor view = Tensor::make_view(out, gs, broadcast_strides(out, gs), 0);
     const Tensor g = grad.contiguous();

@@ -21,11 +21,13 @@
 // dw and db sum over every row. To stay bit-for-bit reproducible whatever the thread count,
 // rows are cut into a fixed number of chunks, each chunk sums its own partial, and the
 // partials are added in chunk order.
+#include <algorithm>
 #include <cmath>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "ops/simd.hpp"
 
 namespace attend {
 
@@ -34,26 +36,33 @@ namespace {
 constexpr int64_t kParallelMin = 32768;  // elements
 constexpr int64_t kMaxChunks = 64;       // partial sums for dw / db
 
-#define ATTEND_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// ---- row kernels (16-float vectors, ops/simd.hpp) -----------------------------------------
+// Tails are loaded padded with zeros, which add nothing to any sum below.
 
 ATTEND_SIMD_CLONES float sum_of(const float* x, int64_t n) {
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; ++i) s += x[i];
-    return s;
+    f32x16 acc{};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) acc += load16(x + i);
+    if (i < n) acc += load16_partial(x + i, n - i, 0.f);
+    return horizontal_sum(acc);
 }
 
 // s1 = Σ (x − c),  s2 = Σ (x − c)²
 ATTEND_SIMD_CLONES void shifted_sums(const float* x, int64_t n, float c, float& s1_out, float& s2_out) {
-    float s1 = 0.f, s2 = 0.f;
-#pragma omp simd reduction(+ : s1, s2)
-    for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i] - c;
+    f32x16 s1{}, s2{};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const f32x16 v = load16(x + i) - c;
         s1 += v;
         s2 += v * v;
     }
-    s1_out = s1;
-    s2_out = s2;
+    if (i < n) {
+        const f32x16 v = load16_partial(x + i, n - i, c) - c;  // padded with c: v = 0
+        s1 += v;
+        s2 += v * v;
+    }
+    s1_out = horizontal_sum(s1);
+    s2_out = horizontal_sum(s2);
 }
 
 // A row's statistics: x̂ = ((x − shift) − delta) · rstd. RMSNorm: shift = delta = 0.
@@ -61,41 +70,75 @@ struct RowStats {
     float shift, delta, rstd;
 };
 
+ATTEND_VECTOR_INLINE f32x16 xhat16(const f32x16& x, RowStats s) { return ((x - s.shift) - s.delta) * s.rstd; }
+
+// Loads 16 floats, or the m < 16 left at the end of a row (padded with zeros).
+ATTEND_VECTOR_INLINE f32x16 load_row(const float* p, int64_t m) {
+    return m == kLanes ? load16(p) : load16_partial(p, m, 0.f);
+}
+ATTEND_VECTOR_INLINE void store_row(float* p, int64_t m, const f32x16& v) {
+    if (m == kLanes)
+        store16(p, v);
+    else
+        store16_partial(p, m, v);
+}
+
+// y = x̂ · w + b; kW / kB say whether w / b exist (branches hoisted out of the loop).
+template <bool kW, bool kB>
+ATTEND_VECTOR_INLINE void normalize_row_as(const float* x, float* y, int64_t n, RowStats s, const float* w,
+                                           const float* b) {
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const int64_t m = std::min(kLanes, n - i);
+        f32x16 v = xhat16(load_row(x + i, m), s);
+        if constexpr (kW) v *= load_row(w + i, m);
+        if constexpr (kB) v += load_row(b + i, m);
+        store_row(y + i, m, v);
+    }
+}
+
 // y = x̂ · w + b, with w / b null meaning 1 / 0.
 ATTEND_SIMD_CLONES void normalize_row(const float* x, float* y, int64_t n, RowStats s, const float* w,
                                       const float* b) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-        float v = ((x[i] - s.shift) - s.delta) * s.rstd;
-        if (w) v *= w[i];
-        if (b) v += b[i];
-        y[i] = v;
-    }
+    if (w && b) return normalize_row_as<true, true>(x, y, n, s, w, b);
+    if (w) return normalize_row_as<true, false>(x, y, n, s, w, b);
+    if (b) return normalize_row_as<false, true>(x, y, n, s, w, b);
+    return normalize_row_as<false, false>(x, y, n, s, w, b);
 }
 
 // The shared backward row: writes
 //   dx = r · (dx̂ − [centered] · mean(dx̂) − x̂ · mean(dx̂ · x̂)),  dx̂ = dy · w
-// and adds dy · x̂ to dw_acc and dy to db_acc when they are given.
+// and adds dy · x̂ to dw_acc and dy to db_acc when they are given (kW: w and dw_acc are; kB:
+// db_acc is).
+template <bool kW, bool kB>
+ATTEND_VECTOR_INLINE void norm_backward_row_as(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
+                                               const float* w, bool centered, float* dw_acc, float* db_acc) {
+    f32x16 sum_dxhat{}, sum_dxhat_xhat{};
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const int64_t m = std::min(kLanes, n - i);
+        f32x16 dxhat = load_row(dy + i, m);  // zero in the padding, so it adds nothing
+        if constexpr (kW) dxhat *= load_row(w + i, m);
+        sum_dxhat += dxhat;
+        sum_dxhat_xhat += dxhat * xhat16(load_row(x + i, m), s);
+    }
+    const float mean_dxhat = centered ? horizontal_sum(sum_dxhat) / float(n) : 0.f;
+    const float mean_dxhat_xhat = horizontal_sum(sum_dxhat_xhat) / float(n);
+    for (int64_t i = 0; i < n; i += kLanes) {
+        const int64_t m = std::min(kLanes, n - i);
+        const f32x16 g = load_row(dy + i, m), xhat = xhat16(load_row(x + i, m), s);
+        f32x16 dxhat = g;
+        if constexpr (kW) dxhat *= load_row(w + i, m);
+        store_row(dx + i, m, s.rstd * ((dxhat - mean_dxhat) - xhat * mean_dxhat_xhat));
+        if constexpr (kW) store_row(dw_acc + i, m, load_row(dw_acc + i, m) + g * xhat);
+        if constexpr (kB) store_row(db_acc + i, m, load_row(db_acc + i, m) + g);
+    }
+}
+
 ATTEND_SIMD_CLONES void norm_backward_row(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
                                           const float* w, bool centered, float* dw_acc, float* db_acc) {
-    const float r = s.rstd;
-    float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
-#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
-    for (int64_t i = 0; i < n; ++i) {
-        const float dxhat = w ? dy[i] * w[i] : dy[i];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * (((x[i] - s.shift) - s.delta) * r);
-    }
-    const float mean_dxhat = centered ? sum_dxhat / float(n) : 0.f;
-    const float mean_dxhat_xhat = sum_dxhat_xhat / float(n);
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-        const float xhat = ((x[i] - s.shift) - s.delta) * r;
-        const float dxhat = w ? dy[i] * w[i] : dy[i];
-        dx[i] = r * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
-        if (dw_acc) dw_acc[i] += dy[i] * xhat;
-        if (db_acc) db_acc[i] += dy[i];
-    }
+    if (w && db_acc) return norm_backward_row_as<true, true>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+    if (w) return norm_backward_row_as<true, false>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+    if (db_acc) return norm_backward_row_as<false, true>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+    return norm_backward_row_as<false, false>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
 }
 
 void check_param(const Tensor& p, int64_t d, const char* op, const char* what, const Shape& x_shape) {

@@ -14,12 +14,14 @@
 //
 // The kernels work on contiguous rows of the last dimension; another `dim` is moved last
 // (one copy each way), which transformers never need on a hot path.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "ops/simd.hpp"
 
 namespace attend {
 
@@ -28,49 +30,82 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kParallelMin = 32768;  // elements; below this, threads cost more than they save
 
-#define ATTEND_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// ---- row kernels (16-float vectors, ops/simd.hpp) -----------------------------------------
+// Tails are padded with a value that does not change the result: −∞ for a max or an exp, 0
+// for a sum.
 
 ATTEND_SIMD_CLONES float max_of(const float* x, int64_t n) {
-    float m = kNegInf;
-#pragma omp simd reduction(max : m)
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
-    return m;
+    f32x16 m = splat16(kNegInf);
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const f32x16 v = load16(x + i);
+        m = v > m ? v : m;
+    }
+    float result = horizontal_max(m);
+    for (; i < n; ++i) result = std::max(result, x[i]);
+    return result;
 }
 
 ATTEND_SIMD_CLONES float dot_of(const float* a, const float* b, int64_t n) {
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+    f32x16 acc{};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) acc += load16(a + i) * load16(b + i);
+    float s = horizontal_sum(acc);
+    for (; i < n; ++i) s += a[i] * b[i];
     return s;
 }
 
 ATTEND_SIMD_CLONES float sum_of(const float* a, int64_t n) {
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; ++i) s += a[i];
+    f32x16 acc{};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) acc += load16(a + i);
+    float s = horizontal_sum(acc);
+    for (; i < n; ++i) s += a[i];
     return s;
 }
 
-// y = exp(x − m); returns Σ y.
-float exp_shifted(const float* x, float* y, int64_t n, float m) {
-    float s = 0.f;
-    for (int64_t i = 0; i < n; ++i) {
-        y[i] = std::exp(x[i] - m);
-        s += y[i];
+// y = exp(x − m) (y may be null: nothing stored); returns Σ exp(x − m).
+ATTEND_SIMD_CLONES float exp_shifted(const float* x, float* y, int64_t n, float m) {
+    f32x16 sum{};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const f32x16 e = exp16(load16(x + i) - m);
+        if (y) store16(y + i, e);
+        sum += e;
     }
-    return s;
-}
-
-// Σ exp(x − m), nothing stored.
-float sum_exp_shifted(const float* x, int64_t n, float m) {
-    float s = 0.f;
-    for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
-    return s;
+    if (i < n) {
+        const f32x16 e = exp16(load16_partial(x + i, n - i, kNegInf) - m);
+        if (y) store16_partial(y + i, n - i, e);
+        sum += e;
+    }
+    return horizontal_sum(sum);
 }
 
 ATTEND_SIMD_CLONES void scale_in_place(float* y, int64_t n, float s) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) y[i] *= s;
+}
+
+// dx = y · (dy − dot)
+ATTEND_SIMD_CLONES void softmax_grad_row(const float* y, const float* dy, float* dx, int64_t n, float dot) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (dy[i] - dot);
+}
+
+// z = (x − m) − log_sum
+ATTEND_SIMD_CLONES void log_softmax_row(const float* x, float* z, int64_t n, float m, float log_sum) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) z[i] = (x[i] - m) - log_sum;
+}
+
+// dx = dz − exp(z) · total
+ATTEND_SIMD_CLONES void log_softmax_grad_row(const float* z, const float* dz, float* dx, int64_t n, float total) {
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) store16(dx + i, load16(dz + i) - exp16(load16(z + i)) * total);
+    if (i < n) {
+        const int64_t m = n - i;
+        store16_partial(dx + i, m, load16_partial(dz + i, m, 0.f) - exp16(load16_partial(z + i, m, kNegInf)) * total);
+    }
 }
 
 int64_t wrap_dim(int64_t dim, int64_t nd, const char* op) {
@@ -109,7 +144,7 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
         const float* dyr = dy + r * n;
         float* dxr = dx + r * n;
         const float dot = dot_of(dyr, yr, n);  // Σ_j dy_j · y_j; a masked row has y = 0, so dx = 0
-        for (int64_t c = 0; c < n; ++c) dxr[c] = yr[c] * (dyr[c] - dot);
+        softmax_grad_row(yr, dyr, dxr, n, dot);
     }
 }
 
@@ -126,8 +161,7 @@ std::vector<uint8_t> log_softmax_forward(const float* x, float* z, int64_t rows,
             masked[r] = 1;
             continue;
         }
-        const float log_sum = std::log(sum_exp_shifted(xr, n, m));
-        for (int64_t c = 0; c < n; ++c) zr[c] = (xr[c] - m) - log_sum;
+        log_softmax_row(xr, zr, n, m, std::log(exp_shifted(xr, nullptr, n, m)));
     }
     return masked;
 }
@@ -144,7 +178,7 @@ void log_softmax_backward(const float* z, const float* dz, float* dx, const std:
             continue;
         }
         const float total = sum_of(dzr, n);  // Σ_j dz_j
-        for (int64_t c = 0; c < n; ++c) dxr[c] = dzr[c] - std::exp(zr[c]) * total;
+        log_softmax_grad_row(zr, dzr, dxr, n, total);
     }
 }
 

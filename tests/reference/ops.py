@@ -208,4 +208,22 @@ B, T, H, D = 2, 70, 8, 64
 case("split_heads_big", lambda x: x.view(B, T, H, D).transpose(1, 2).contiguous(), [randn(B, T, H * D)])
 case("merge_heads_big", lambda x: x.transpose(1, 2).reshape(B, T, H * D), [randn(B, H, T, D)])
 
+# ---- the vector kernels: dense sweeps (their length not a multiple of 16, so tails run) and
+# rows of odd length. torch's own float GELU loses relative accuracy for x << 0 (1 + erf and
+# 1 + tanh cancel), but only ~ulp(1)·|x| absolute, far inside the tolerance on this scale.
+sweep = torch.linspace(-10, 10, 20001, dtype=torch.float32)
+case("gelu_sweep", lambda x: F.gelu(x), [sweep])
+case("gelu_tanh_sweep", lambda x: F.gelu(x, approximate="tanh"), [sweep])
+case("silu_sweep", F.silu, [sweep * 2])
+case("sigmoid_sweep", torch.sigmoid, [sweep * 2])
+case("gelu_big", lambda x: F.gelu(x), [randn(2, 40, 1024) * 3])
+case("softmax_odd", lambda x: torch.softmax(x, -1), [randn(6, 37) * 3])
+case("log_softmax_odd", lambda x: torch.log_softmax(x, -1), [randn(6, 37) * 3])
+case("layer_norm_odd", lambda x, w, b: F.layer_norm(x, (37,), w, b, 1e-5),
+     [randn(3, 5, 37), 1 + 0.1 * randn(37), 0.1 * randn(37)])
+case("rms_norm_odd", rms_norm, [randn(3, 5, 37), 1 + 0.1 * randn(37)])
+case("add_bias", torch.add, [randn(2, 3, 37), randn(37)])
+case("add_bias_left", torch.add, [randn(1, 37), randn(2, 3, 37)])
+case("add_bias_big", torch.add, [randn(4, 64, 768), randn(768)])
+
 save(output_path(), tensors, {"torch": torch.__version__})
