@@ -14,8 +14,9 @@ void check_tokenizer_fits(const Tokenizer& tokenizer, const std::string& tokeniz
                     " (is this the model's own tokenizer?)");
 }
 
-TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path) {
+TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path, WeightType weights) {
     TextModel out{load_model(model_path), nullptr, tokenizer_path};
+    out.loaded.model.convert_weights(weights);
     if (out.tokenizer_path.empty()) out.tokenizer_path = out.loaded.tokenizer_path;
     if (out.tokenizer_path.empty())
         throw Error(model_path +

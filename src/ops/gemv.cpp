@@ -18,34 +18,12 @@
 
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
+#include "ops/simd.hpp"
 
 namespace attend {
 
 namespace {
 
-#define ATTEND_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define ATTEND_VECTOR_INLINE inline __attribute__((always_inline))
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-typedef float f32x16 __attribute__((vector_size(64)));
-constexpr int64_t kLanes = 16;
-
-ATTEND_VECTOR_INLINE f32x16 load16(const float* p) {
-    f32x16 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-ATTEND_VECTOR_INLINE float horizontal_sum(const f32x16& v) {
-    // Pairwise halves: 8 + 4 + 2 + 1 adds (a clone lowers each half to its registers).
-    float s[kLanes];
-    std::memcpy(s, &v, sizeof s);
-    for (int64_t w = kLanes / 2; w >= 1; w /= 2)
-        for (int64_t l = 0; l < w; ++l) s[l] += s[l + w];
-    return s[0];
-}
-
-typedef int32_t i32x16 __attribute__((vector_size(64)));
 typedef uint16_t u16x16 __attribute__((vector_size(32)));
 typedef int8_t i8x16 __attribute__((vector_size(16)));
 

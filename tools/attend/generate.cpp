@@ -26,6 +26,7 @@ struct GenerateCliOptions {
     float temperature = 1.f, top_p = 0.9f;
     int64_t top_k = 0;
     uint64_t seed = 0;
+    std::string dtype = "f32";
     bool verbose = false;
 };
 
@@ -35,7 +36,7 @@ void print(const std::string& text) {
 }
 
 void run_generate(const GenerateCliOptions& o, bool seed_given) {
-    const TextModel lm = load_text_model(o.model, o.tokenizer);
+    const TextModel lm = load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype));
     if (lm.loaded.config.shape != ModelShape::decoder || lm.loaded.config.head != HeadType::lm)
         throw Error(o.model + ": needs a language model (a decoder with an lm head), this one is " +
                     name_of(lm.loaded.config.shape) + " with a " + name_of(lm.loaded.config.head) + " head" +
@@ -102,6 +103,7 @@ void register_generate(CLI::App& app) {
         ->check(CLI::Range(1e-6f, 1.f))
         ->capture_default_str();
     CLI::Option* seed = cmd->add_option("--seed", o->seed, "Random seed (default: from the clock)");
+    add_dtype_option(cmd, o->dtype);
     cmd->add_flag("-v,--verbose", o->verbose, "Print the model, tokenizer, seed and speed to stderr");
     cmd->callback([o, seed] { run_generate(*o, seed->count() > 0); });
 }

@@ -23,6 +23,7 @@ namespace {
 struct PerplexityCliOptions {
     std::string model, tokenizer, file;
     int64_t window = 0, stride = 0;
+    std::string dtype = "f32";
     bool verbose = false;
 };
 
@@ -37,7 +38,7 @@ std::string read_file(const std::string& path) {
 
 void run_perplexity(const PerplexityCliOptions& o) {
     const std::string text = read_file(o.file);  // before the model: a wrong path fails fast
-    const TextModel lm = load_text_model(o.model, o.tokenizer);
+    const TextModel lm = load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype));
     if (lm.loaded.config.shape != ModelShape::decoder || lm.loaded.config.head != HeadType::lm)
         throw Error(o.model + ": needs a language model (a decoder with an lm head), this one is " +
                     name_of(lm.loaded.config.shape) + " with a " + name_of(lm.loaded.config.head) + " head" +
@@ -85,6 +86,7 @@ void register_perplexity(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--stride", o->stride, "Tokens between window starts (default: half the window)")
         ->check(CLI::NonNegativeNumber);
+    add_dtype_option(cmd, o->dtype);
     cmd->add_flag("-v,--verbose", o->verbose, "Print each token's negative log-likelihood");
     cmd->callback([o] { run_perplexity(*o); });
 }

@@ -46,7 +46,10 @@ struct TextModel {
     std::optional<int64_t> eos() const;
 };
 
-TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path = "");
+// `weights`: bf16 or int8 converts the model's matrices after loading (low_precision.hpp,
+// Transformer::convert_weights), for faster inference.
+TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path = "",
+                          WeightType weights = WeightType::f32);
 
 // Checks `tokenizer` (read from tokenizer_path) against a model of `model_vocab` tokens; the
 // Error names the tokenizer file.

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/low_precision.hpp"
 #include "attend/models/config.hpp"
 #include "attend/nn/block.hpp"
 #include "attend/nn/kv_cache.hpp"
@@ -206,6 +207,15 @@ public:
 
     void collect_parameters(const std::string& prefix, NamedParameters& out);
     NamedParameters parameters() { return parameters_of(*this); }
+
+    // For inference in low precision (low_precision.hpp): every matrix the model multiplies
+    // by — projections, feed-forward, heads, and the token embedding (which a tied LM head
+    // reads too) — is rounded to `type` and its fp32 values are released; norms, biases and
+    // position tables stay fp32 (small, and read by other ops). The model then runs forward
+    // passes only. f32 leaves the model as it is. Returns how many matrices were converted.
+    int64_t convert_weights(WeightType type);
+    // The bytes the parameters occupy as they are held now (fp32, bf16 or int8).
+    int64_t weight_bytes();
 
     // The modules (public, as in nn/: a loader or an optimizer reaches them by name).
     Embeddings embeddings;
