@@ -12,4 +12,5 @@ void register_tokenize(CLI::App& app);    // tokenize.cpp
 void register_perplexity(CLI::App& app);  // perplexity.cpp
 void register_encode(CLI::App& app);      // encode.cpp
 void register_viz(CLI::App& app);         // viz.cpp
+void register_bench(CLI::App& app);       // bench.cpp
 }
