@@ -15,6 +15,9 @@
 #   chromium fonts-dejavu-core   the browser test of the attention page (headless)
 #   clang libclang-rt-dev libomp-dev  libFuzzer targets under fuzz/ (run by scripts/test.sh)
 #   libopenblas-dev libblis-dev  the other BLAS candidates, measured by bench/gemm_libraries
+#   libopenblas0-openmp          OpenBLAS on OpenMP: `attend bench` points its PyTorch child (only
+#                                it, through LD_LIBRARY_PATH) at it, so torch's BLAS shares torch's
+#                                thread pool; the system default stays openblas-pthread
 #   python3-torch python3-numpy  PyTorch 1.13: tests/reference/*.py compute expected values
 #   git ca-certificates          cloning the repository
 set -euo pipefail
@@ -25,7 +28,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev chromium fonts-dejavu-core
   clang libclang-rt-dev libomp-dev
-  libopenblas-dev libblis-dev
+  libopenblas-dev libblis-dev libopenblas0-openmp
   python3-torch python3-numpy
   git ca-certificates
 )

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     attend::cli::register_perplexity(app);
     attend::cli::register_encode(app);
     attend::cli::register_viz(app);
+    attend::cli::register_bench(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

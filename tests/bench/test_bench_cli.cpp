@@ -1,0 +1,112 @@
+// tests/bench/test_bench_cli.cpp — `attend bench --quick --json` end to end: the real binary,
+// its real PyTorch child (bench/bench_torch.py under Debian's python3-torch). A smoke test:
+// every workload and every limit must be there with a positive number, torch included (the
+// suite needs torch anyway, tests/reference), but no timing is asserted — the numbers of a
+// quick run on a shared machine mean nothing.
+//
+// Its own executable (tests/CMakeLists.txt), so it builds without the whole suite and runs
+// in its own process: the benchmark uses every core for a few seconds.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "support/cli.hpp"
+
+namespace {
+
+using attend::testing::CliOptions;
+using attend::testing::run_cli;
+using nlohmann::json;
+
+CliOptions stderr_apart() {
+    CliOptions options;
+    options.separate_stderr = true;  // the progress lines go to stderr, the JSON to stdout
+    return options;
+}
+
+bool positive(const json& v) { return v.is_number() && v.get<double>() > 0; }
+
+// {"median", "min", "max", "samples"}: all positive, min ≤ median ≤ max.
+void expect_stats(const json& s, const std::string& where) {
+    ASSERT_TRUE(s.is_object()) << where << ": " << s.dump();
+    for (const char* key : {"median", "min", "max"}) EXPECT_TRUE(positive(s[key])) << where << "." << key << ": " << s.dump();
+    EXPECT_LE(s["min"].get<double>(), s["median"].get<double>()) << where;
+    EXPECT_LE(s["median"].get<double>(), s["max"].get<double>()) << where;
+    ASSERT_TRUE(s["samples"].is_array()) << where;
+    EXPECT_FALSE(s["samples"].empty()) << where;
+}
+
+TEST(CliBench, QuickJsonHoldsEveryWorkloadBothSidesAndTheLimits) {
+    const auto run = run_cli("bench --quick --json", stderr_apart());
+    ASSERT_EQ(run.status, 0) << run.output << "\nstderr:\n" << run.error;
+    const json out = json::parse(run.output, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(out.is_discarded()) << "not JSON:\n" << run.output;
+
+    EXPECT_EQ(out["quick"], true);
+    EXPECT_EQ(out["repeat"], 1);
+    EXPECT_EQ(out["threads"], json::array({1, 2}));
+    ASSERT_TRUE(out["torch"].is_object());
+    ASSERT_EQ(out["torch"]["available"], true) << "torch must run here (scripts/setup.sh installs python3-torch): "
+                                               << out["torch"].dump() << "\nstderr:\n" << run.error;
+    EXPECT_FALSE(out["torch"]["blas"].get<std::string>().empty());
+
+    // Limits: one entry per thread count, every number positive.
+    ASSERT_TRUE(out["limits"].is_array());
+    ASSERT_EQ(out["limits"].size(), 2u);
+    for (const json& l : out["limits"]) {
+        const std::string where = "limits at " + l["threads"].dump() + " threads";
+        EXPECT_TRUE(positive(l["fma_gflops"])) << where;
+        EXPECT_TRUE(positive(l["bandwidth_gbs"])) << where;
+        EXPECT_TRUE(positive(l["bandwidth_buffer_bytes"])) << where;
+        EXPECT_TRUE(positive(l["sgemm_model_gflops"])) << where;
+        ASSERT_EQ(l["sgemm"].size(), 3u) << where;
+        for (const json& g : l["sgemm"]) EXPECT_TRUE(positive(g["gflops"])) << where << ": " << g.dump();
+    }
+
+    // Workloads: each kind at each thread count, both sides, a ratio and a fraction of the limit.
+    ASSERT_TRUE(out["workloads"].is_array());
+    std::set<std::pair<std::string, int>> seen;
+    for (const json& w : out["workloads"]) {
+        const std::string where = w["name"].get<std::string>() + " at " + w["threads"].dump() + " threads";
+        seen.insert({w["kind"].get<std::string>(), w["threads"].get<int>()});
+        EXPECT_EQ(w["dtype"], "f32") << where;
+        expect_stats(w["attend"], where + " attend");
+        expect_stats(w["torch"], where + " torch");
+        EXPECT_FALSE(w.contains("torch_error")) << where << ": " << w["torch_error"].dump();
+        EXPECT_TRUE(positive(w["ratio"])) << where;
+        EXPECT_TRUE(positive(w["fraction_of_limit"])) << where;
+        if (w["kind"] == "decode") {
+            expect_stats(w["attend_prompt_ms"], where + " attend prompt");
+            expect_stats(w["torch_prompt_ms"], where + " torch prompt");
+            EXPECT_TRUE(positive(w["weight_bytes"])) << where;
+        } else {
+            EXPECT_TRUE(positive(w["flops"])) << where;
+        }
+    }
+    for (const char* kind : {"decode", "prefill", "train", "attention"})
+        for (int threads : {1, 2}) EXPECT_TRUE(seen.count({kind, threads})) << kind << " at " << threads << " threads";
+    // attention --quick: T = 512, causal and not, forward and forward+backward, 2 thread counts.
+    int attention_rows = 0;
+    for (const json& w : out["workloads"]) attention_rows += w["kind"] == "attention";
+    EXPECT_EQ(attention_rows, 8);
+}
+
+TEST(CliBench, WithoutTorchAttendStillReports) {
+    // A missing interpreter is reported, not fatal: attend's side runs and prints.
+    const auto run =
+        run_cli("bench --quick --workloads prefill --threads 1 --python /nonexistent/python3", stderr_apart());
+    ASSERT_EQ(run.status, 0) << run.output << "\nstderr:\n" << run.error;
+    EXPECT_NE(run.output.find("torch: unavailable (no Python interpreter at /nonexistent/python3)"), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("prefill"), std::string::npos) << run.output;
+}
+
+TEST(CliBench, RejectsAnUnknownWorkload) {
+    const auto run = run_cli("bench --quick --workloads decode,nope");
+    EXPECT_NE(run.status, 0);
+    EXPECT_NE(run.output.find("unknown workload \"nope\""), std::string::npos) << run.output;
+}
+
+}  // namespace
