@@ -9,6 +9,7 @@
 //      tile never opens a nested team per tile.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace attend {
 
@@ -21,5 +22,10 @@ int num_threads();            // the pool's size for the next parallel region
 // is not already inside a parallel region.
 constexpr int64_t kParallelMinWork = int64_t(1) << 16;
 bool worth_threading(int64_t work, int64_t tasks = 2);
+
+// Runs fn(i) for i in [0, n), split statically over the pool's threads (on the calling thread
+// inside a parallel region). For callers outside the library (tools, benchmarks) that have no
+// OpenMP of their own; it does not ask worth_threading — the caller knows its work is large.
+void parallel_for(int64_t n, const std::function<void(int64_t)>& fn);
 
 }  // namespace attend

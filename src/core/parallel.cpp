@@ -12,4 +12,13 @@ bool worth_threading(int64_t work, int64_t tasks) {
     return tasks > 1 && work > kParallelMinWork && omp_get_level() == 0 && omp_get_max_threads() > 1;
 }
 
+void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+    if (n <= 1 || omp_get_level() > 0) {
+        for (int64_t i = 0; i < n; ++i) fn(i);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) fn(i);
+}
+
 }  // namespace attend
