@@ -145,7 +145,7 @@ LoadedModel load_hf(const std::string& path, const std::string& config_path, std
     std::vector<std::string> unused;
     std::map<std::string, Tensor> ours;
     try {
-        ours = convert_checkpoint(hf.config, hf.format, source, &unused);
+        ours = convert_checkpoint(hf.config, hf.format, std::move(source), &unused);  // re-laid-out sources go as they are copied
     } catch (const Error& e) {
         bad(path, e.what());
     }
