@@ -6,6 +6,7 @@
 // of a packed matrix (GPT-2's c_attn and torch's in_proj_weight hold q, k and v together).
 #include "attend/models/hf_names.hpp"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -95,9 +96,22 @@ public:
             put(ours + ".bias", take(theirs + ".bias", ours + ".bias", in_body, theirs + ".beta"));
     }
 
+    // wᵀ, contiguous, written once into the buffer that becomes the parameter. w (R, C) may
+    // be a strided view (a column block of c_attn). Tiled: a row-by-row gather of a transpose
+    // strides through memory on every element, and GPT-2 small transposes 85 M of them on load.
     static Tensor transposed(const Tensor& w) {
         ATTEND_CHECK(w.dim() == 2, "expected a matrix to transpose, got shape ", to_string(w.shape()));
-        return w.transpose(0, 1).contiguous();
+        const int64_t R = w.size(0), C = w.size(1), rs = w.strides()[0], cs = w.strides()[1];
+        Tensor out = Tensor::empty({C, R});  // (C, R)
+        const float* src = w.data();
+        float* dst = out.data();
+        constexpr int64_t kTile = 32;  // 32 × 32 floats: the tile read and the tile written fit in L1
+        for (int64_t c0 = 0; c0 < C; c0 += kTile)
+            for (int64_t r0 = 0; r0 < R; r0 += kTile)
+                for (int64_t c = c0, c1 = std::min(C, c0 + kTile); c < c1; ++c)
+                    for (int64_t r = r0, r1 = std::min(R, r0 + kTile); r < r1; ++r)
+                        dst[c * R + r] = src[r * rs + c * cs];
+        return out;
     }
 
     std::vector<std::string> unused() const {
