@@ -1,12 +1,16 @@
 // io/: safetensors (mmap, zero-copy F32, F16/BF16 widening, unaligned data), the config
 // JSON, our checkpoints (save_model/load_model round-trip bit for bit), Hugging Face
 // config.json reading, a Hugging Face Llama folder (single file and sharded) written from the
-// models.py reference and held to its logits, and finding the tokenizer beside a model.
+// models.py reference and held to its logits, finding the tokenizer beside a model, and
+// loading without waste (mapped in place, no random init, re-layouts resident once).
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +20,7 @@
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
+#include "io/mapped_file.hpp"
 #include "support/files.hpp"
 #include "support/reference.hpp"
 
@@ -429,6 +434,157 @@ TEST_F(IoTest, TrainingCheckpointWithItsConfigLoads) {
     LoadedModel back = load_model(path("ckpt.safetensors"));
     EXPECT_EQ(back.format, ModelFormat::attend_checkpoint);
     expect_same_model(model, back.model);
+}
+
+// ---- loading without waste ---------------------------------------------------------------
+
+// This process's resident memory now and at its peak since reset_peak_rss(), in bytes
+// (/proc/self/status VmRSS and VmHWM; writing 5 to clear_refs resets VmHWM to VmRSS).
+int64_t status_bytes(const std::string& key) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
+    ADD_FAILURE() << "no " << key << " in /proc/self/status";
+    return 0;
+}
+// The resident pages of mapped files (RssShmem too, should the temporary folder be a tmpfs).
+int64_t mapped_file_bytes() { return status_bytes("RssFile") + status_bytes("RssShmem"); }
+void reset_peak_rss() {
+    ::malloc_trim(0);  // free heap pages go back, so reusing them shows as growth too
+    std::ofstream out("/proc/self/clear_refs");
+    out << "5";
+    out.close();
+    ASSERT_TRUE(out) << "cannot reset the peak RSS through /proc/self/clear_refs";
+}
+
+// GPT-2's Hugging Face layout of our parameters: Conv1D weights (in, out), q|k|v packed by
+// columns into c_attn, "transformer." names (the inverse of models/hf_names.cpp).
+std::map<std::string, Tensor> as_hf_gpt2(Transformer& model) {
+    NoGradGuard no_grad;
+    const TransformerConfig& c = model.config();
+    const int64_t E = c.d_model;
+    std::map<std::string, Tensor> ours, hf;
+    for (const auto& [name, p] : model.parameters()) ours[name] = p->detach();
+    auto conv1d = [](const Tensor& w) { return w.transpose(0, 1).contiguous(); };
+    hf["transformer.wte.weight"] = ours.at("embeddings.token.weight");
+    hf["transformer.wpe.weight"] = ours.at("embeddings.position.weight");
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const std::string h = "transformer.h." + std::to_string(l) + ".", o = "layers." + std::to_string(l) + ".";
+        Tensor w = Tensor::empty({E, 3 * E}), b = Tensor::empty({3 * E});
+        const char* qkv[] = {"q_proj", "k_proj", "v_proj"};
+        for (int64_t i = 0; i < 3; ++i) {
+            const Tensor wi = ours.at(o + "self_attn." + qkv[i] + ".weight"), bi = ours.at(o + "self_attn." + qkv[i] + ".bias");
+            for (int64_t r = 0; r < E; ++r) {
+                b.data()[i * E + r] = bi.data()[r];
+                for (int64_t col = 0; col < E; ++col) w.data()[r * 3 * E + i * E + col] = wi.data()[col * E + r];
+            }
+        }
+        hf[h + "attn.c_attn.weight"] = w;
+        hf[h + "attn.c_attn.bias"] = b;
+        hf[h + "attn.c_proj.weight"] = conv1d(ours.at(o + "self_attn.out_proj.weight"));
+        hf[h + "attn.c_proj.bias"] = ours.at(o + "self_attn.out_proj.bias");
+        hf[h + "mlp.c_fc.weight"] = conv1d(ours.at(o + "ff.linear1.weight"));
+        hf[h + "mlp.c_fc.bias"] = ours.at(o + "ff.linear1.bias");
+        hf[h + "mlp.c_proj.weight"] = conv1d(ours.at(o + "ff.linear2.weight"));
+        hf[h + "mlp.c_proj.bias"] = ours.at(o + "ff.linear2.bias");
+        for (const auto& [theirs, mine] : {std::pair{"ln_1", "self_attn_norm"}, std::pair{"ln_2", "ff_norm"}}) {
+            hf[h + theirs + ".weight"] = ours.at(o + mine + ".weight");
+            hf[h + theirs + ".bias"] = ours.at(o + mine + ".bias");
+        }
+    }
+    hf["transformer.ln_f.weight"] = ours.at("norm.weight");
+    hf["transformer.ln_f.bias"] = ours.at("norm.bias");
+    return hf;
+}
+
+std::string hf_gpt2_config(const TransformerConfig& c) {
+    return R"({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "activation_function": "gelu_new",
+               "layer_norm_epsilon": 1e-05, "n_embd": )" + std::to_string(c.d_model) +
+           ", \"n_head\": " + std::to_string(c.n_heads) + ", \"n_layer\": " + std::to_string(c.n_layers) +
+           ", \"n_inner\": " + std::to_string(c.d_ff) + ", \"n_positions\": " + std::to_string(c.max_positions) +
+           ", \"vocab_size\": " + std::to_string(c.vocab_size) + "}";
+}
+
+// GPT-2's matrices that a Hugging Face folder stores in another layout (Conv1D, packed c_attn).
+bool relaid_out_from_hf(const std::string& name) {
+    for (const char* m : {"q_proj.weight", "k_proj.weight", "v_proj.weight", "out_proj.weight", "linear1.weight",
+                          "linear2.weight"})
+        if (name.size() > std::strlen(m) && name.compare(name.size() - std::strlen(m), std::string::npos, m) == 0)
+            return true;
+    return false;
+}
+
+// Loading builds the model without drawing or writing its parameters and adopts the file's
+// tensors: every tensor that needs no re-layout is the mapped file's own memory (its Storage
+// has an owner), only GPT-2's transposed matrices have memory of their own, and the pages
+// those were read from are given back at once. So peak memory grows by about the
+// re-laid-out bytes — not by a randomly initialised model, nor by both layouts at once. And
+// the mapping is copy-on-write: writing every parameter (as a training step does) leaves the
+// files as they were.
+TEST_F(IoTest, LoadingAdoptsTheMappedFileAndCopiesOnlyWhatItReLaysOut) {
+    TransformerConfig c = small_gpt2();
+    c.vocab_size = 2000, c.d_model = 256, c.n_heads = 4, c.n_layers = 6, c.d_ff = 1024, c.max_positions = 64;
+    Transformer model(c, 21);
+    int64_t weight_bytes = 0, relaid_bytes = 0;
+    for (const auto& [name, p] : model.parameters()) {
+        weight_bytes += p->numel() * 4;
+        if (relaid_out_from_hf(name)) relaid_bytes += p->numel() * 4;
+    }
+    fs::create_directories(path("hf"));
+    write_file(path("hf/config.json"), hf_gpt2_config(c));
+    save_safetensors(path("hf/model.safetensors"), as_hf_gpt2(model), {{"format", "pt"}});
+    save_model(path("ours"), model);
+
+    for (const std::string& dir : {path("ours"), path("hf")}) {
+        const bool hf = dir == path("hf");
+        const std::string file = dir + "/model.safetensors", bytes_before = read_file(file);
+        reset_peak_rss();
+        const int64_t rss_before = status_bytes("VmRSS"), file_before = mapped_file_bytes();
+        LoadedModel loaded = load_model(dir);
+        const int64_t growth = status_bytes("VmHWM") - rss_before;
+        // Of the file, only the header was read (ours), or the pages of the re-laid-out
+        // tensors were read and given back (Hugging Face's): at most a few pages stay.
+        EXPECT_LE(mapped_file_bytes() - file_before, 1 << 20) << dir << ": mapped pages stayed resident";
+        // Ours: nothing is touched but the header. Hugging Face: the transposed copies, plus
+        // at most one source matrix resident at a time; 4 MB for the loader's own bookkeeping.
+        const int64_t allowed = (hf ? relaid_bytes + relaid_bytes / 6 : 0) + (4 << 20);
+        EXPECT_LE(growth, allowed) << dir << ": peak RSS grew by " << growth << " bytes loading " << weight_bytes
+                                   << " bytes of weights (" << (hf ? relaid_bytes : 0) << " re-laid out)";
+        std::printf("%s: peak RSS grew by %.1f MB for %.1f MB of weights (%.1f MB re-laid out)\n", dir.c_str(),
+                    double(growth) / 1e6, double(weight_bytes) / 1e6, double(hf ? relaid_bytes : 0) / 1e6);
+
+        const MappedFile* mapping = nullptr;
+        for (const auto& [name, p] : loaded.model.parameters()) {
+            const std::shared_ptr<void>& owner = p->storage()->owner;
+            if (hf && relaid_out_from_hf(name)) {
+                EXPECT_EQ(owner, nullptr) << dir << ": " << name << " is re-laid out into memory of its own";
+                continue;
+            }
+            ASSERT_NE(owner, nullptr) << dir << ": " << name << " was copied, not mapped";
+            // Every borrowed tensor lies in the one mapping of the file.
+            const MappedFile* file_of = static_cast<const MappedSpan*>(owner.get())->file().get();
+            if (!mapping) mapping = file_of;
+            EXPECT_EQ(file_of, mapping) << name;
+            const auto* at = reinterpret_cast<const unsigned char*>(p->data());
+            EXPECT_TRUE(at >= mapping->bytes() && at + p->numel() * 4 <= mapping->bytes() + mapping->size()) << name;
+        }
+        const NamedParameters original = model.parameters(), back = loaded.model.parameters();
+        ASSERT_EQ(original.size(), back.size());
+        for (size_t i = 0; i < back.size(); ++i) {
+            EXPECT_EQ(original[i].first, back[i].first);
+            EXPECT_TRUE(bit_equal(*original[i].second, *back[i].second)) << dir << ": " << back[i].first;
+            EXPECT_TRUE(back[i].second->requires_grad()) << back[i].first;
+        }
+
+        // Copy-on-write: the file never changes, whatever is written to the parameters.
+        {
+            NoGradGuard no_grad;
+            for (const auto& [name, p] : loaded.model.parameters()) std::fill_n(p->data(), p->numel(), 7.f);
+        }
+        EXPECT_EQ(read_file(file), bytes_before) << dir;
+        EXPECT_EQ(loaded.model.parameters().front().second->data()[0], 7.f);
+    }
 }
 
 }  // namespace

@@ -315,6 +315,31 @@ TEST(ModelInit, SameSeedSameModel) {
     EXPECT_NE(pa[0].second->to_vector(), pd[0].second->to_vector());
 }
 
+// A model built for a checkpoint (ParameterInit::uninitialised) has every parameter a seeded
+// one has — names, shapes, leaves wanting gradients — without a Generator to draw from; and
+// building through a Generator lvalue is the seeded build, draw for draw.
+TEST(ModelInit, UninitialisedHasTheShapesAndNoGenerator) {
+    EXPECT_FALSE(ParameterInit::uninitialised().draws());
+    EXPECT_THROW(ParameterInit::uninitialised().generator(), Error);
+    for (const auto& c : small_variants()) {
+        Transformer seeded(c, 5), blank(c, ParameterInit::uninitialised());
+        const auto ps = seeded.parameters(), pb = blank.parameters();
+        ASSERT_EQ(ps.size(), pb.size()) << name_of(c.shape) << "/" << name_of(c.head);
+        for (size_t i = 0; i < ps.size(); ++i) {
+            EXPECT_EQ(ps[i].first, pb[i].first);
+            EXPECT_EQ(ps[i].second->shape(), pb[i].second->shape()) << pb[i].first;
+            EXPECT_TRUE(pb[i].second->requires_grad()) << pb[i].first;
+            EXPECT_EQ(pb[i].second->grad_fn(), nullptr) << pb[i].first;
+        }
+        Generator gen(5), after(5);
+        Transformer drawn(c, gen);
+        const auto pd = drawn.parameters();
+        for (size_t i = 0; i < ps.size(); ++i)
+            EXPECT_EQ(ps[i].second->to_vector(), pd[i].second->to_vector()) << pd[i].first;
+        EXPECT_NE(gen.state(), after.state());  // the build drew from the caller's generator
+    }
+}
+
 // ---- forward shapes and padding ----------------------------------------------------------
 
 TokenBatch make_tokens(int64_t B, int64_t T, int64_t vocab, uint64_t seed, std::vector<int64_t> lengths = {}) {

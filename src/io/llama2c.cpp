@@ -184,7 +184,7 @@ LoadedModel load_llama2c(const std::string& path) {
     ours["norm.weight"] = rms_final;
     if (wcls.defined()) ours["lm_head.weight"] = wcls;
 
-    LoadedModel loaded{.model = Transformer(config), .config = config, .format = ModelFormat::llama2c, .path = path, .tokenizer_path = {}};
+    LoadedModel loaded{.model = Transformer(config, ParameterInit::uninitialised()), .config = config, .format = ModelFormat::llama2c, .path = path, .tokenizer_path = {}};
     adopt_parameters(loaded.model, ours, path);
     loaded.bos_id = 1;  // llama2.c's tokenizer: <s> = 1, </s> = 2 (run.c stops on BOS)
     loaded.eos_id = 2;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +16,17 @@ namespace attend {
 
 MappedFile::~MappedFile() {
     if (address_) ::munmap(address_, size_);
+}
+
+void MappedFile::release(size_t offset, size_t length) const {
+    if (!address_ || offset >= size_) return;
+    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    const size_t end = std::min(size_, offset + length);
+    // Whole pages only: the ones at either end may hold a neighbour's bytes. The mapping
+    // starts on a page boundary, so offsets within it are page offsets too.
+    const size_t first = (offset + page - 1) / page * page, last = end / page * page;
+    // Advice, not a requirement: on failure the pages merely stay resident.
+    if (first < last) ::madvise(bytes() + first, last - first, MADV_DONTNEED);
 }
 
 std::shared_ptr<MappedFile> map_file(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace attend {
 
@@ -20,9 +21,36 @@ public:
     unsigned char* bytes() const { return static_cast<unsigned char*>(address_); }  // null when size() == 0
     size_t size() const { return size_; }
 
+    // Hands the whole pages inside [offset, offset + length) back to the kernel (madvise
+    // MADV_DONTNEED): they stop counting as this process's memory. Nothing is lost for a
+    // reader — a page touched again is read from the file again — but private copies
+    // (writes) in the range are dropped: only for bytes no tensor reads any more.
+    void release(size_t offset, size_t length) const;
+
 private:
     void* address_;
     size_t size_;
+};
+
+// The bytes [offset, offset + length) of a mapping that one borrowed Storage reads: its owner
+// (tensor.hpp). It keeps the mapping alive, and when the last handle to the Storage goes it
+// releases its whole pages (MappedFile::release; the pages it shares with a neighbour stay).
+// So a tensor a loader read once to re-lay out — GPT-2's Conv1D weights, transposed into
+// memory of their own — stops being resident as soon as its copy is made, and a re-laid-out
+// model is held once, not twice.
+class MappedSpan {
+public:
+    MappedSpan(std::shared_ptr<MappedFile> file, size_t offset, size_t length)
+        : file_(std::move(file)), offset_(offset), length_(length) {}
+    ~MappedSpan() { file_->release(offset_, length_); }
+    MappedSpan(const MappedSpan&) = delete;
+    MappedSpan& operator=(const MappedSpan&) = delete;
+
+    const std::shared_ptr<MappedFile>& file() const { return file_; }
+
+private:
+    std::shared_ptr<MappedFile> file_;
+    size_t offset_, length_;
 };
 
 // Maps the regular file `path` whole. Errors (cannot open, not a regular file, mmap failing)

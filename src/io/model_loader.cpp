@@ -145,7 +145,7 @@ LoadedModel load_hf(const std::string& path, const std::string& config_path, std
     std::vector<std::string> unused;
     std::map<std::string, Tensor> ours;
     try {
-        ours = convert_checkpoint(hf.config, hf.format, source, &unused);
+        ours = convert_checkpoint(hf.config, hf.format, std::move(source), &unused);  // re-laid-out sources go as they are copied
     } catch (const Error& e) {
         bad(path, e.what());
     }
@@ -153,7 +153,7 @@ LoadedModel load_hf(const std::string& path, const std::string& config_path, std
         if (!may_go_unused(name, hf.config))
             bad(path, "tensor '" + name + "' matches no parameter of the " + name_of(hf.config.head) + " model " +
                           config_path + " describes");
-    LoadedModel loaded{.model = Transformer(hf.config), .config = hf.config, .format = format, .path = path, .tokenizer_path = {}};
+    LoadedModel loaded{.model = Transformer(hf.config, ParameterInit::uninitialised()), .config = hf.config, .format = format, .path = path, .tokenizer_path = {}};
     adopt_parameters(loaded.model, ours, path);
     loaded.bos_id = hf.bos_id;
     loaded.eos_id = hf.eos_id;
@@ -191,7 +191,7 @@ LoadedModel load_ours(const std::string& path, const std::string& file) {
     if (it != contents.metadata.end()) config = config_from_json(it->second, file + " (metadata attend_config)");
     else if (fs::exists(beside)) config = config_from_json(read_text(beside.string()), beside.string());
     else bad(file, "has no attend_config metadata and no config.json beside it");
-    LoadedModel loaded{.model = Transformer(config), .config = config, .format = ModelFormat::attend_checkpoint, .path = path, .tokenizer_path = {}};
+    LoadedModel loaded{.model = Transformer(config, ParameterInit::uninitialised()), .config = config, .format = ModelFormat::attend_checkpoint, .path = path, .tokenizer_path = {}};
     adopt_parameters(loaded.model, contents.tensors, file);
     loaded.bos_id = metadata_id(contents.metadata, "bos_id", file);
     loaded.eos_id = metadata_id(contents.metadata, "eos_id", file);

@@ -75,10 +75,10 @@ std::string span_text(uint64_t begin, uint64_t end) {
     return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
 }
 
-// Tensors from a validated header over `bytes`. With an `owner` (the mapping), aligned F32
-// spans are borrowed; without one, everything is copied.
+// Tensors from a validated header over `bytes`. With a `mapping` (whose bytes they are),
+// aligned F32 spans are borrowed; without one, everything is copied.
 SafetensorsContents materialise(const SafetensorsHeader& header, const unsigned char* bytes,
-                                const std::shared_ptr<void>& owner, const std::string& path,
+                                const std::shared_ptr<MappedFile>& mapping, const std::string& path,
                                 const TensorFilter& wanted) {
     SafetensorsContents out;
     out.metadata = header.metadata;
@@ -91,10 +91,12 @@ SafetensorsContents materialise(const SafetensorsHeader& header, const unsigned 
         const int64_t n = numel_of(e.shape);
         Tensor t;
         if (e.dtype == "F32") {
-            if (owner && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0 && n > 0) {
-                // Zero-copy: the Storage borrows the mapped floats and holds the mapping.
+            if (mapping && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0 && n > 0) {
+                // Zero-copy: the Storage borrows the mapped floats and holds its span of the
+                // mapping, which gives its pages back when the tensor goes (mapped_file.hpp).
+                auto span = std::make_shared<MappedSpan>(mapping, size_t(src - bytes), size_t(n) * 4);
                 auto storage = std::make_shared<Storage>(
-                    reinterpret_cast<float*>(const_cast<unsigned char*>(src)), n, owner);
+                    reinterpret_cast<float*>(const_cast<unsigned char*>(src)), n, std::move(span));
                 t = Tensor::from_storage(std::move(storage), e.shape);
             } else {  // unaligned (or from memory): copy, since a float* must be aligned
                 t = Tensor::empty(e.shape);

@@ -31,13 +31,13 @@ Tensor activate(const Tensor& x, Activation a) {
 
 }  // namespace
 
-MlmHead::MlmHead(const TransformerConfig& c, Generator& gen)
-    : transform(c.d_model, c.d_model, true, gen), norm(c.norm, c.d_model, c.norm_eps), activation(c.activation) {
+MlmHead::MlmHead(const TransformerConfig& c, ParameterInit init)
+    : transform(c.d_model, c.d_model, true, init), norm(c.norm, c.d_model, c.norm_eps), activation(c.activation) {
     bias = Tensor::zeros({c.vocab_size});
     bias.requires_grad_(true);
     if (!c.tie_embeddings) {
         const float bound = 1.f / std::sqrt(float(c.d_model));  // nn.Linear(E, V)
-        decoder = Tensor::uniform({c.vocab_size, c.d_model}, gen, -bound, bound);
+        decoder = init.uniform({c.vocab_size, c.d_model}, -bound, bound);
         decoder.requires_grad_(true);
     }
 }
@@ -54,8 +54,8 @@ void MlmHead::collect_parameters(const std::string& prefix, NamedParameters& out
     add_parameter(out, prefix, "decoder.weight", decoder);
 }
 
-ClassifierHead::ClassifierHead(const TransformerConfig& c, Generator& gen)
-    : pooler(c.d_model, c.d_model, true, gen), classifier(c.d_model, c.n_classes, true, gen), dropout(c.dropout) {}
+ClassifierHead::ClassifierHead(const TransformerConfig& c, ParameterInit init)
+    : pooler(c.d_model, c.d_model, true, init), classifier(c.d_model, c.n_classes, true, init), dropout(c.dropout) {}
 
 Tensor ClassifierHead::forward(const Tensor& h, const ForwardMode& mode) const {
     const Tensor first = h.slice(1, 0, 1).squeeze(1);                // (B, E): the [CLS] position

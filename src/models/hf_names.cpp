@@ -6,7 +6,9 @@
 // of a packed matrix (GPT-2's c_attn and torch's in_proj_weight hold q, k and v together).
 #include "attend/models/hf_names.hpp"
 
+#include <algorithm>
 #include <set>
+#include <utility>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
@@ -39,10 +41,12 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// Takes tensors out of a source dict, remembering which were taken, and writes ours.
+// Takes tensors out of a source dict, remembering which were taken, and writes ours. The
+// dict is the Converter's to consume: a tensor copied into a new layout is dropped from it
+// (take_for_copy), so a loader's mapped file can release it before the next is read.
 class Converter {
 public:
-    Converter(const TransformerConfig& config, const std::map<std::string, Tensor>& source, const std::string& body)
+    Converter(const TransformerConfig& config, std::map<std::string, Tensor>& source, const std::string& body)
         : c(config), source_(source) {
         // The body prefix (GPT2LMHeadModel's "transformer.") is used when the dict has it.
         for (const auto& [name, t] : source)
@@ -54,8 +58,8 @@ public:
 
     // The source tensor `name` (under the body prefix when `in_body`); `alternative`, when
     // given, is tried too (gamma for weight). Missing: an Error naming ours and theirs.
-    const Tensor& take(const std::string& name, const std::string& ours, bool in_body = true,
-                       const std::string& alternative = "") {
+    Tensor& take(const std::string& name, const std::string& ours, bool in_body = true,
+                 const std::string& alternative = "") {
         const std::string key = (in_body ? body_ : "") + name;
         auto it = source_.find(key);
         if (it == source_.end() && !alternative.empty()) it = source_.find((in_body ? body_ : "") + alternative);
@@ -64,6 +68,11 @@ public:
                      ", needed for parameter ", ours, " of model '", c.name, "'");
         used_.insert(it->first);
         return it->second;
+    }
+    // The same, for a tensor that is read once into a copy of another layout: the dict's
+    // handle is dropped (its name stays, as used), so the caller's is the last one.
+    Tensor take_for_copy(const std::string& name, const std::string& ours) {
+        return std::exchange(take(name, ours), Tensor());
     }
     void skip(const std::string& name, bool in_body = true) { used_.insert((in_body ? body_ : "") + name); }
 
@@ -78,7 +87,7 @@ public:
     }
     // GPT-2's Conv1D: (in, out) weight, so ours is its transpose.
     void conv1d(const std::string& ours, const std::string& theirs) {
-        put(ours + ".weight", transposed(take(theirs + ".weight", ours + ".weight")));
+        put(ours + ".weight", transposed(take_for_copy(theirs + ".weight", ours + ".weight")));
         put(ours + ".bias", take(theirs + ".bias", ours + ".bias"));
     }
     void norm(const std::string& ours, const std::string& theirs, bool in_body = true) {
@@ -87,9 +96,22 @@ public:
             put(ours + ".bias", take(theirs + ".bias", ours + ".bias", in_body, theirs + ".beta"));
     }
 
+    // wᵀ, contiguous, written once into the buffer that becomes the parameter. w (R, C) may
+    // be a strided view (a column block of c_attn). Tiled: a row-by-row gather of a transpose
+    // strides through memory on every element, and GPT-2 small transposes 85 M of them on load.
     static Tensor transposed(const Tensor& w) {
         ATTEND_CHECK(w.dim() == 2, "expected a matrix to transpose, got shape ", to_string(w.shape()));
-        return w.transpose(0, 1).contiguous();
+        const int64_t R = w.size(0), C = w.size(1), rs = w.strides()[0], cs = w.strides()[1];
+        Tensor out = Tensor::empty({C, R});  // (C, R)
+        const float* src = w.data();
+        float* dst = out.data();
+        constexpr int64_t kTile = 32;  // 32 × 32 floats: the tile read and the tile written fit in L1
+        for (int64_t c0 = 0; c0 < C; c0 += kTile)
+            for (int64_t r0 = 0; r0 < R; r0 += kTile)
+                for (int64_t c = c0, c1 = std::min(C, c0 + kTile); c < c1; ++c)
+                    for (int64_t r = r0, r1 = std::min(R, r0 + kTile); r < r1; ++r)
+                        dst[c * R + r] = src[r * rs + c * cs];
+        return out;
     }
 
     std::vector<std::string> unused() const {
@@ -109,7 +131,7 @@ public:
     std::map<std::string, Tensor> out;
 
 private:
-    const std::map<std::string, Tensor>& source_;
+    std::map<std::string, Tensor>& source_;
     std::string body_;
     std::set<std::string> used_;
 };
@@ -132,7 +154,8 @@ void convert_gpt2(Converter& cv) {
     for (int64_t l = 0; l < c.n_layers; ++l) {
         const std::string h = "h." + std::to_string(l) + ".", ours = layer(l) + ".";
         // c_attn: x · W + b with W (E, 3E) = [W_q | W_k | W_v] by columns.
-        const Tensor& w = cv.take(h + "attn.c_attn.weight", ours + "self_attn.{q,k,v}_proj.weight");
+        // Read once into three transposed copies; the biases stay views of the source.
+        const Tensor w = cv.take_for_copy(h + "attn.c_attn.weight", ours + "self_attn.{q,k,v}_proj.weight");
         const Tensor& b = cv.take(h + "attn.c_attn.bias", ours + "self_attn.{q,k,v}_proj.bias");
         ATTEND_CHECK(w.dim() == 2 && w.size(1) == 3 * E && b.dim() == 1 && b.size(0) == 3 * E, h,
                      "attn.c_attn has weight ", to_string(w.shape()), " and bias ", to_string(b.shape()),
@@ -264,6 +287,13 @@ void convert_torch_transformer(Converter& cv) {
 
 std::map<std::string, Tensor> convert_checkpoint(const TransformerConfig& config, CheckpointFormat format,
                                                  const std::map<std::string, Tensor>& source,
+                                                 std::vector<std::string>* unused) {
+    // A copy of the handles (not of the data): the caller's dict keeps every tensor.
+    return convert_checkpoint(config, format, std::map<std::string, Tensor>(source), unused);
+}
+
+std::map<std::string, Tensor> convert_checkpoint(const TransformerConfig& config, CheckpointFormat format,
+                                                 std::map<std::string, Tensor>&& source,
                                                  std::vector<std::string>* unused) {
     config.validate();
     const ModelShape expected = format == CheckpointFormat::hf_bert             ? ModelShape::encoder

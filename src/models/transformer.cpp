@@ -40,15 +40,15 @@ std::vector<int64_t> next_token_targets(const TokenBatch& tokens, int64_t ignore
 
 // ---- embeddings ------------------------------------------------------------------------
 
-Embeddings::Embeddings(const TransformerConfig& c, Generator& gen)
-    : token(c.vocab_size, c.d_model, gen),
+Embeddings::Embeddings(const TransformerConfig& c, ParameterInit init)
+    : token(c.vocab_size, c.d_model, init),
       has_norm(c.embedding_norm),
       positions(c.positions),
       scale(c.embedding_scale),
       dropout(c.dropout) {
-    if (c.positions == PositionType::learned) position = LearnedPositions(c.max_positions, c.d_model, gen);
+    if (c.positions == PositionType::learned) position = LearnedPositions(c.max_positions, c.d_model, init);
     if (c.positions == PositionType::sinusoidal) sinusoidal = SinusoidalPositions(c.max_positions, c.d_model);
-    if (c.type_vocab_size > 0) token_type = Embedding(c.type_vocab_size, c.d_model, gen);
+    if (c.type_vocab_size > 0) token_type = Embedding(c.type_vocab_size, c.d_model, init);
     if (c.embedding_norm) norm = Norm(c.norm, c.d_model, c.norm_eps);
 }
 
@@ -84,10 +84,10 @@ void Embeddings::collect_parameters(const std::string& prefix, NamedParameters& 
 
 // ---- stacks ------------------------------------------------------------------------------
 
-Stack::Stack(const TransformerConfig& c, int64_t n_layers, const BlockOptions& options, Generator& gen)
+Stack::Stack(const TransformerConfig& c, int64_t n_layers, const BlockOptions& options, ParameterInit init)
     : has_norm(c.final_norm) {
     layers.reserve(size_t(n_layers));
-    for (int64_t l = 0; l < n_layers; ++l) layers.emplace_back(c, options, gen);
+    for (int64_t l = 0; l < n_layers; ++l) layers.emplace_back(c, options, init);
     if (c.final_norm) norm = Norm(c.norm, c.d_model, c.norm_eps);
 }
 
@@ -130,15 +130,15 @@ Generator& lvalue(Generator&& gen) { return gen; }
 Transformer::Transformer(const TransformerConfig& config, uint64_t seed)
     : Transformer(config, lvalue(Generator(seed))) {}
 
-Transformer::Transformer(const TransformerConfig& config, Generator& gen)
-    : embeddings(validated(config), gen), config_(config) {
+Transformer::Transformer(const TransformerConfig& config, ParameterInit init)
+    : embeddings(validated(config), init), config_(config) {
     const auto& c = config_;
     switch (c.shape) {
-        case ModelShape::encoder: encoder = Stack(c, c.n_layers, {.causal = false, .cross_attention = false}, gen); break;
-        case ModelShape::decoder: decoder = Stack(c, c.n_layers, {.causal = true, .cross_attention = false}, gen); break;
+        case ModelShape::encoder: encoder = Stack(c, c.n_layers, {.causal = false, .cross_attention = false}, init); break;
+        case ModelShape::decoder: decoder = Stack(c, c.n_layers, {.causal = true, .cross_attention = false}, init); break;
         case ModelShape::encoder_decoder:
-            encoder = Stack(c, c.encoder_layers(), {.causal = false, .cross_attention = false}, gen);
-            decoder = Stack(c, c.n_layers, {.causal = true, .cross_attention = true}, gen);
+            encoder = Stack(c, c.encoder_layers(), {.causal = false, .cross_attention = false}, init);
+            decoder = Stack(c, c.n_layers, {.causal = true, .cross_attention = true}, init);
             break;
     }
     switch (c.head) {
@@ -146,15 +146,15 @@ Transformer::Transformer(const TransformerConfig& config, Generator& gen)
         case HeadType::seq2seq:
             if (!c.tie_embeddings) {
                 const float bound = 1.f / std::sqrt(float(c.d_model));  // nn.Linear(E, V, bias=False)
-                lm_head = Tensor::uniform({c.vocab_size, c.d_model}, gen, -bound, bound);
+                lm_head = init.uniform({c.vocab_size, c.d_model}, -bound, bound);
                 lm_head.requires_grad_(true);
             }
             break;
-        case HeadType::mlm: mlm = MlmHead(c, gen); break;
-        case HeadType::classifier: classifier = ClassifierHead(c, gen); break;
+        case HeadType::mlm: mlm = MlmHead(c, init); break;
+        case HeadType::classifier: classifier = ClassifierHead(c, init); break;
         case HeadType::none: break;
     }
-    initialise(gen);
+    if (init.draws()) initialise(init.generator());  // uninitialised: the values come from elsewhere
 }
 
 void Transformer::collect_parameters(const std::string& prefix, NamedParameters& out) {

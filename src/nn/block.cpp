@@ -33,8 +33,8 @@ MultiHeadAttentionConfig attention_config(const TransformerConfig& c) {
 
 }  // namespace
 
-Block::Block(const TransformerConfig& config, const BlockOptions& options, Generator& gen)
-    : self_attn(attention_config(config), gen),
+Block::Block(const TransformerConfig& config, const BlockOptions& options, ParameterInit init)
+    : self_attn(attention_config(config), init),
       dropout(config.dropout),
       options_(options),
       placement_(config.norm_placement) {
@@ -44,10 +44,10 @@ Block::Block(const TransformerConfig& config, const BlockOptions& options, Gener
         self_attn.set_rotary(config.rope_theta, config.rope_layout, config.max_positions);
     self_attn_norm = Norm(config.norm, E, config.norm_eps);
     if (options.cross_attention) {
-        cross_attn.emplace(attention_config(config), gen);
+        cross_attn.emplace(attention_config(config), init);
         cross_attn_norm = Norm(config.norm, E, config.norm_eps);
     }
-    ff = FeedForward(E, config.d_ff, config.activation, config.bias, config.dropout, gen);
+    ff = FeedForward(E, config.d_ff, config.activation, config.bias, config.dropout, init);
     ff_norm = Norm(config.norm, E, config.norm_eps);
 }
 

@@ -6,10 +6,10 @@
 namespace attend {
 
 // nn.Embedding.reset_parameters: normal_(W), N(0, 1).
-Embedding::Embedding(int64_t num_embeddings, int64_t dim, Generator& gen, float stddev) {
+Embedding::Embedding(int64_t num_embeddings, int64_t dim, ParameterInit init, float stddev) {
     ATTEND_CHECK(num_embeddings > 0 && dim > 0, "Embedding needs positive sizes, got num_embeddings=",
                  num_embeddings, " dim=", dim);
-    weight = Tensor::randn({num_embeddings, dim}, gen, stddev);
+    weight = init.normal({num_embeddings, dim}, stddev);
     weight.requires_grad_(true);
 }
 

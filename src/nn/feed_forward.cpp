@@ -11,15 +11,15 @@
 namespace attend {
 
 FeedForward::FeedForward(int64_t d_model, int64_t d_ff, Activation activation, bool bias, float dropout,
-                         Generator& gen)
+                         ParameterInit init)
     : dropout(dropout), activation_(activation) {
     ATTEND_CHECK(d_model > 0 && d_ff > 0, "FeedForward needs positive widths, got d_model=", d_model, " d_ff=", d_ff);
     ATTEND_CHECK(dropout >= 0.f && dropout < 1.f, "FeedForward dropout must be in [0, 1), got ", dropout);
     // Drawn in torch's order of construction: LlamaMLP builds gate, up, down; the
     // two-linear layers build linear1 then linear2.
-    if (gated()) gate = Linear(d_model, d_ff, bias, gen);
-    up = Linear(d_model, d_ff, bias, gen);
-    down = Linear(d_ff, d_model, bias, gen);
+    if (gated()) gate = Linear(d_model, d_ff, bias, init);
+    up = Linear(d_model, d_ff, bias, init);
+    down = Linear(d_ff, d_model, bias, init);
 }
 
 Tensor FeedForward::forward(const Tensor& x, const ForwardMode& mode) const {

@@ -9,14 +9,14 @@ namespace attend {
 
 // nn.Linear.reset_parameters: kaiming_uniform_(W, a=√5) gives the bound
 // gain·√(3/fan_in) with gain = √(2/(1+a²)) = √(1/3), i.e. 1/√fan_in; the bias uses the same.
-Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen) {
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, ParameterInit init) {
     ATTEND_CHECK(in_features > 0 && out_features > 0, "Linear needs positive widths, got in_features=", in_features,
                  " out_features=", out_features);
     const float bound = 1.f / std::sqrt(float(in_features));
-    weight = Tensor::uniform({out_features, in_features}, gen, -bound, bound);
+    weight = init.uniform({out_features, in_features}, -bound, bound);
     weight.requires_grad_(true);
     if (bias) {
-        this->bias = Tensor::uniform({out_features}, gen, -bound, bound);
+        this->bias = init.uniform({out_features}, -bound, bound);
         this->bias.requires_grad_(true);
     }
 }

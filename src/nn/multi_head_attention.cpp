@@ -51,7 +51,7 @@ void check_bias_presence(bool has_bias, const Tensor& in_bias, const Tensor& out
 
 }  // namespace
 
-MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, Generator& gen) : config_(config) {
+MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, ParameterInit init) : config_(config) {
     auto& c = config_;
     ATTEND_CHECK(c.embed_dim > 0 && c.n_heads > 0, "embed_dim and n_heads must be positive, got embed_dim=",
                  c.embed_dim, " n_heads=", c.n_heads);
@@ -71,18 +71,18 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, G
     auto xavier_bound = [](int64_t fan_in, int64_t fan_out) { return std::sqrt(6.f / float(fan_in + fan_out)); };
     if (c.kdim == E && c.vdim == E) {
         const float a = xavier_bound(E, E + 2 * kv);
-        w_q = Tensor::uniform({E, E}, gen, -a, a);
-        w_k = Tensor::uniform({kv, E}, gen, -a, a);
-        w_v = Tensor::uniform({kv, E}, gen, -a, a);
+        w_q = init.uniform({E, E}, -a, a);
+        w_k = init.uniform({kv, E}, -a, a);
+        w_v = init.uniform({kv, E}, -a, a);
     } else {
         const float aq = xavier_bound(E, E), ak = xavier_bound(c.kdim, kv), av = xavier_bound(c.vdim, kv);
-        w_q = Tensor::uniform({E, E}, gen, -aq, aq);
-        w_k = Tensor::uniform({kv, c.kdim}, gen, -ak, ak);
-        w_v = Tensor::uniform({kv, c.vdim}, gen, -av, av);
+        w_q = init.uniform({E, E}, -aq, aq);
+        w_k = init.uniform({kv, c.kdim}, -ak, ak);
+        w_v = init.uniform({kv, c.vdim}, -av, av);
     }
     // nn.Linear's default, kaiming_uniform(a=√5): U(−1/√fan_in, 1/√fan_in).
     const float ao = 1.f / std::sqrt(float(E));
-    w_o = Tensor::uniform({E, E}, gen, -ao, ao);
+    w_o = init.uniform({E, E}, -ao, ao);
     for (Tensor* w : {&w_q, &w_k, &w_v, &w_o}) w->requires_grad_(true);
     if (c.bias) {
         b_q = Tensor::zeros({E}), b_k = Tensor::zeros({kv}), b_v = Tensor::zeros({kv}), b_o = Tensor::zeros({E});

@@ -137,8 +137,8 @@ Tensor SinusoidalPositions::forward(int64_t B, int64_t T, const std::vector<int6
     return embedding(table, ids, {B, T});  // the table needs no gradient: nothing is recorded
 }
 
-LearnedPositions::LearnedPositions(int64_t max_positions, int64_t dim, Generator& gen, float stddev)
-    : embedding(max_positions, dim, gen, stddev) {}
+LearnedPositions::LearnedPositions(int64_t max_positions, int64_t dim, ParameterInit init, float stddev)
+    : embedding(max_positions, dim, init, stddev) {}
 
 Tensor LearnedPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
                                  const std::vector<int64_t>& lengths) const {

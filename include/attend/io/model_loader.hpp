@@ -23,8 +23,16 @@
 //                         carries attend_config: its "model." tensors are the model.
 //
 // Every file is validated before use and every failure is an attend::Error naming the file
-// and the problem. Tensors are mmapped: F32 weights that need no re-layout are read in
-// place (copy-on-write), so a model's weights are not copied on load.
+// and the problem. Loading costs little beyond the file itself:
+//   - the model is built uninitialised (nn/init.hpp): no random draws, no parameter memory
+//     written; the file's tensors then replace the parameter handles (adopt, not copy);
+//   - tensors are mmapped (MAP_PRIVATE: copy-on-write, the file never changes, even when
+//     training updates a parameter in place): F32 weights that need no re-layout — all of a
+//     checkpoint of ours or a llama2.c file, all but GPT-2's Conv1D and c_attn matrices of a
+//     Hugging Face folder — are read in place, never copied;
+//   - a re-layout (GPT-2's transposes) is made once, into the parameter's own buffer, and
+//     the mapped pages it was read from are released at once, so peak memory stays near
+//     the weights' size.
 //
 // Implemented in src/io/model_loader.cpp (the dispatch, HF folders, our checkpoints),
 // src/io/llama2c.cpp and src/io/hf_config.cpp.

@@ -9,7 +9,8 @@
 // size against its offsets' span, every span inside the data section, no two spans
 // overlapping. A file that lies is an attend::Error naming the file and the tensor.
 // F32 tensors whose data is 4-byte aligned are zero-copy: their Storage points into the
-// mapping and keeps it alive (writes go to private copy-on-write pages, never to the file);
+// mapping and keeps it alive (writes go to private copy-on-write pages, never to the file),
+// and when the last handle to one goes, the whole pages only it used are released;
 // unaligned F32 data is copied; F16 and BF16 are widened to f32. Other dtypes attend cannot
 // hold (I64, F64, ...) are an Error — unless the caller's `wanted` filter skips the tensor.
 //

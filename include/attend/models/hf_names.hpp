@@ -49,6 +49,14 @@ CheckpointFormat checkpoint_format(const std::string& name);
 std::map<std::string, Tensor> convert_checkpoint(const TransformerConfig& config, CheckpointFormat format,
                                                  const std::map<std::string, Tensor>& source,
                                                  std::vector<std::string>* unused = nullptr);
+// The same, consuming `source`: a tensor re-laid out (GPT-2's Conv1D weights and packed
+// c_attn, transposed) is dropped from it as soon as its copy is made, while the tensors used
+// as they are (views) stay shared with the result. When `source` held the last handle — a
+// loader's mapped file — the memory behind each re-laid-out tensor goes before the next one
+// is read (io/model_loader.cpp), so the model is never resident twice.
+std::map<std::string, Tensor> convert_checkpoint(const TransformerConfig& config, CheckpointFormat format,
+                                                 std::map<std::string, Tensor>&& source,
+                                                 std::vector<std::string>* unused = nullptr);
 
 // convert_checkpoint, then load_parameters into `model`. Every parameter must be given; when
 // `strict`, a source tensor nothing took is an Error too (loading BertForPreTraining's

@@ -39,6 +39,7 @@
 #include "attend/low_precision.hpp"
 #include "attend/models/config.hpp"
 #include "attend/nn/block.hpp"
+#include "attend/nn/init.hpp"
 #include "attend/nn/kv_cache.hpp"
 #include "attend/nn/layers.hpp"
 #include "attend/nn/module.hpp"
@@ -85,7 +86,7 @@ struct AttentionCapture {
 class Embeddings {
 public:
     Embeddings() = default;
-    Embeddings(const TransformerConfig& config, Generator& gen);
+    Embeddings(const TransformerConfig& config, ParameterInit init);
 
     // (B, T, E). Token t of sequence b sits at position_offsets[b] + t (empty: t).
     Tensor forward(const TokenBatch& tokens, const std::vector<int64_t>& position_offsets = {},
@@ -107,7 +108,7 @@ public:
 class Stack {
 public:
     Stack() = default;
-    Stack(const TransformerConfig& config, int64_t n_layers, const BlockOptions& options, Generator& gen);
+    Stack(const TransformerConfig& config, int64_t n_layers, const BlockOptions& options, ParameterInit init);
 
     // x (B, T, E) -> (B, T, E). `args` is handed to every block, with args.layer set to the
     // block's index (its slot in a KV cache). self_weights / cross_weights, when given, are
@@ -126,7 +127,7 @@ public:
 class MlmHead {
 public:
     MlmHead() = default;
-    MlmHead(const TransformerConfig& config, Generator& gen);
+    MlmHead(const TransformerConfig& config, ParameterInit init);
 
     // h (B, T, E), embedding (V, E) the tied matrix (ignored when untied) -> (B, T, V).
     Tensor forward(const Tensor& h, const Tensor& embedding) const;
@@ -144,7 +145,7 @@ public:
 class ClassifierHead {
 public:
     ClassifierHead() = default;
-    ClassifierHead(const TransformerConfig& config, Generator& gen);
+    ClassifierHead(const TransformerConfig& config, ParameterInit init);
 
     Tensor forward(const Tensor& h, const ForwardMode& mode = {}) const;  // h (B, T, E) -> (B, n_classes)
     void collect_parameters(const std::string& prefix, NamedParameters& out);
@@ -156,8 +157,12 @@ public:
 
 class Transformer {
 public:
-    // Validates the config, builds every module and initialises it as config.init says.
-    Transformer(const TransformerConfig& config, Generator& gen);
+    // Validates the config, builds every module and initialises it as config.init says,
+    // drawing from the Generator `init` holds. With ParameterInit::uninitialised() nothing is
+    // drawn, and no matrix or embedding is written (only norms' 1s and some biases' 0s, a few
+    // KB): every parameter has its shape and no value, for a loader to replace the handles
+    // (io/model_loader.hpp builds models for checkpoints so).
+    Transformer(const TransformerConfig& config, ParameterInit init);
     explicit Transformer(const TransformerConfig& config, uint64_t seed = 0);
 
     const TransformerConfig& config() const { return config_; }

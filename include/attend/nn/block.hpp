@@ -39,6 +39,7 @@
 #include "attend/attention.hpp"
 #include "attend/models/config.hpp"
 #include "attend/nn/feed_forward.hpp"
+#include "attend/nn/init.hpp"
 #include "attend/nn/kv_cache.hpp"
 #include "attend/nn/layers.hpp"
 #include "attend/nn/module.hpp"
@@ -75,7 +76,7 @@ public:
     // Parameters initialised as torch's layers do: attention as nn.MultiheadAttention,
     // linears as nn.Linear, norms to 1 and 0. config.validate() is not called here (the
     // model does); the fields the block reads are checked.
-    Block(const TransformerConfig& config, const BlockOptions& options, Generator& gen);
+    Block(const TransformerConfig& config, const BlockOptions& options, ParameterInit init);
 
     // x (B, T, E) -> (B, T, E).
     Tensor forward(const Tensor& x, const BlockArgs& args = {}, const ForwardMode& mode = {}) const;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "attend/models/config.hpp"
+#include "attend/nn/init.hpp"
 #include "attend/nn/layers.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/random.hpp"
@@ -29,7 +30,7 @@ class FeedForward {
 public:
     FeedForward() = default;
     // Linears initialised as nn.Linear (U(±1/√in)).
-    FeedForward(int64_t d_model, int64_t d_ff, Activation activation, bool bias, float dropout, Generator& gen);
+    FeedForward(int64_t d_model, int64_t d_ff, Activation activation, bool bias, float dropout, ParameterInit init);
 
     // x (..., d_model) -> (..., d_model).
     Tensor forward(const Tensor& x, const ForwardMode& mode = {}) const;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attend/models/config.hpp"
+#include "attend/nn/init.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/random.hpp"
 #include "attend/tensor.hpp"
@@ -21,7 +22,8 @@ public:
     Linear() = default;  // empty; assign a constructed one
     // nn.Linear's initialisation, kaiming_uniform(a=√5) on W and its bias rule: W and b both
     // ~ U(−1/√in, 1/√in). Families that initialise otherwise overwrite the values.
-    Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen);
+    // (`init` may be uninitialised: shapes only, nn/init.hpp.)
+    Linear(int64_t in_features, int64_t out_features, bool bias, ParameterInit init);
 
     Tensor forward(const Tensor& x) const;
     void collect_parameters(const std::string& prefix, NamedParameters& out);  // weight, bias
@@ -38,7 +40,7 @@ class Embedding {
 public:
     Embedding() = default;
     // nn.Embedding's initialisation: N(0, stddev²), stddev 1 unless given.
-    Embedding(int64_t num_embeddings, int64_t dim, Generator& gen, float stddev = 1.f);
+    Embedding(int64_t num_embeddings, int64_t dim, ParameterInit init, float stddev = 1.f);
 
     // ids in row-major order for `ids_shape`; an id outside [0, num_embeddings) is an Error.
     Tensor forward(const std::vector<int64_t>& ids, const Shape& ids_shape) const;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "attend/attention.hpp"
+#include "attend/nn/init.hpp"
 #include "attend/nn/kv_cache.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/nn/positions.hpp"
@@ -63,7 +64,7 @@ public:
     // Initialised as torch.nn.MultiheadAttention: Xavier-uniform in-projections (one
     // (3E, E) matrix when they have one shape, as torch packs them; each on its own fan
     // otherwise), zero biases, W_o ~ U(−1/√E, 1/√E) (nn.Linear's default), b_o = 0.
-    MultiHeadAttention(const MultiHeadAttentionConfig& config, Generator& gen);
+    MultiHeadAttention(const MultiHeadAttentionConfig& config, ParameterInit init);
 
     // query (B, Tq, E), key (B, Tk, kdim), value (B, Tk, vdim) -> (B, Tq, E).
     // `weights`, when given, receives each head's attention weights (B, H, Tq, Tk), which

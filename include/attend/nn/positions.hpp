@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "attend/models/config.hpp"
+#include "attend/nn/init.hpp"
 #include "attend/nn/layers.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/tensor.hpp"
@@ -63,7 +64,7 @@ public:
     LearnedPositions() = default;
     // nn.Embedding's N(0, 1) unless stddev is given (GPT-2 and BERT use 0.02; their init
     // code overwrites it anyway).
-    LearnedPositions(int64_t max_positions, int64_t dim, Generator& gen, float stddev = 1.f);
+    LearnedPositions(int64_t max_positions, int64_t dim, ParameterInit init, float stddev = 1.f);
 
     Tensor forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {},
                    const std::vector<int64_t>& lengths = {}) const;  // (B, T, dim); lengths: position_ids
