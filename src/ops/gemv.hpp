@@ -25,4 +25,8 @@ void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W
 // The same with W (N, K) in bf16 or int8, widened in registers.
 void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
 
+// y (M, N) = x · Wᵀ (+ bias) with W in bf16, on the CPU's bf16 dot products (oneDNN's matmul,
+// ops/bf16_gemm.cpp): false — nothing written — when the CPU has none or oneDNN declines.
+bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
+
 }  // namespace attend

@@ -104,7 +104,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 namespace {
 
 // y (rows, N) = x · Wᵀ + b with W in bf16 / int8 (low_precision.hpp), for inference. Few rows:
-// the skinny kernel widens W in registers. Many (a prompt): W is widened in blocks of rows
+// the skinny kernel widens W in registers. Many (a prompt): bf16 goes to the CPU's bf16 dot
+// products where it has them (ops/bf16_gemm.cpp); otherwise W is widened in blocks of rows
 // into a buffer the size of a few cache-resident tiles, and each block goes through the
 // fp32 GEMM — the widening is paid once per row of W, and amortised over all rows of x.
 Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -125,6 +126,7 @@ Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor&
         skinny_gemm(rows, xc.data(), W, pb, py);
         return y;
     }
+    if (bf16_gemm(rows, xc.data(), W, pb, py)) return y;
     constexpr int64_t kRowsPerBlock = 256;
     std::vector<float> block(size_t(std::min(N, kRowsPerBlock) * K));
     for (int64_t n0 = 0; n0 < N; n0 += kRowsPerBlock) {

@@ -49,6 +49,7 @@ struct BenchCliOptions {
     int repeat = 3;
     bool repeat_given = false;
     std::vector<std::string> workloads = {"decode", "prefill", "train", "attention"};
+    std::vector<std::string> dtypes = {"f32", "bf16", "int8"};
     std::string python = ATTEND_PYTHON, torch_script = ATTEND_BENCH_TORCH_SCRIPT;
 };
 
@@ -114,7 +115,7 @@ void run_bench(const BenchCliOptions& o) {
     ::signal(SIGPIPE, SIG_IGN);  // a torch child that dies makes a write fail, not kill us
     const int repeat = o.quick && !o.repeat_given ? 1 : o.repeat;
     const double min_time = o.quick ? 0.0 : 0.5;  // seconds of calls per sample (at least one call)
-    const std::vector<Workload> workloads = bench::make_workloads(o.workloads, o.quick);
+    const std::vector<Workload> workloads = bench::make_workloads(o.workloads, o.dtypes, o.quick);
     auto progress = [&](const std::string& text) {
         std::fprintf(stderr, "bench: %s\n", text.c_str());
         std::fflush(stderr);
@@ -156,7 +157,7 @@ void run_bench(const BenchCliOptions& o) {
                 cell.attend.seconds.push_back(s.seconds);
                 if (s.prompt_seconds >= 0) cell.attend_prompt.seconds.push_back(s.prompt_seconds);
 
-                if (ti >= torch.size() || !cell.torch_error.empty()) continue;
+                if (ti >= torch.size() || !cell.torch_error.empty() || w.dtype != "f32") continue;
                 bench::TorchChild& child = *torch[ti];
                 if (!child.available()) {
                     cell.torch_error = child.reason();
@@ -174,6 +175,19 @@ void run_bench(const BenchCliOptions& o) {
                 if (reply.contains("prompt_seconds"))
                     cell.torch_prompt.seconds.push_back(reply["prompt_seconds"].get<double>());
             }
+
+    // What a row shows: a low-precision row has PyTorch's f32 numbers (the same workload,
+    // labelled alike; PyTorch runs f32 only), so its ratio is against PyTorch's f32.
+    const auto cell_shown = [&](size_t wi, size_t ti) {
+        Cell c = cells[wi][ti];
+        if (workloads[wi].dtype == "f32") return c;
+        for (size_t wj = 0; wj < workloads.size(); ++wj)
+            if (workloads[wj].label == workloads[wi].label && workloads[wj].dtype == "f32") {
+                c.torch = cells[wj][ti].torch, c.torch_prompt = cells[wj][ti].torch_prompt;
+                c.torch_error = cells[wj][ti].torch_error;
+            }
+        return c;
+    };
 
     // ---- JSON ----
     if (o.json) {
@@ -197,7 +211,7 @@ void run_bench(const BenchCliOptions& o) {
         for (size_t wi = 0; wi < workloads.size(); ++wi)
             for (size_t ti = 0; ti < o.threads.size(); ++ti) {
                 const Workload& w = workloads[wi];
-                const Cell& c = cells[wi][ti];
+                const Cell c = cell_shown(wi, ti);
                 nlohmann::json row = {{"kind", w.kind},
                                       {"name", w.label},
                                       {"dtype", w.dtype},
@@ -267,7 +281,7 @@ void run_bench(const BenchCliOptions& o) {
     for (size_t wi = 0; wi < workloads.size(); ++wi)
         for (size_t ti = 0; ti < o.threads.size(); ++ti) {
             const Workload& w = workloads[wi];
-            const Cell& c = cells[wi][ti];
+            const Cell c = cell_shown(wi, ti);
             const std::string ratio = c.torch.empty() ? "–" : number(c.torch.median() / c.attend.median()) + "×";
             char fraction[32];
             std::snprintf(fraction, sizeof fraction, "%.0f%%", 100 * fraction_of_limit(w, c.attend.median(), limits[ti]));
@@ -315,6 +329,7 @@ void register_bench(CLI::App& app) {
     auto o = std::make_shared<BenchCliOptions>();
     auto threads = std::make_shared<std::string>("1,2");
     auto workloads = std::make_shared<std::string>("decode,prefill,train,attention");
+    auto dtypes = std::make_shared<std::string>("f32,bf16,int8");
     CLI::App* cmd = app.add_subcommand("bench", "Benchmark attend against PyTorch 1.13, next to the machine's limits");
     cmd->footer(
         "\nRuns, interleaved and repeated, GPT-2 small decode (16-token prompt, 128 new tokens,\n"
@@ -332,10 +347,12 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--repeat", o->repeat, "Repetitions (default 3; --quick: 1)")->check(CLI::PositiveNumber);
     cmd->add_option("--workloads", *workloads, "Comma-separated: decode, prefill, train, attention")
         ->capture_default_str();
+    cmd->add_option("--dtypes", *dtypes, "Weight types for decode and prefill, comma-separated: f32, bf16, int8")
+        ->capture_default_str();
     cmd->add_flag("--no-torch", o->no_torch, "attend only");
     cmd->add_option("--python", o->python, "Python with torch, for the PyTorch side")->capture_default_str();
     cmd->add_option("--torch-script", o->torch_script, "The PyTorch side's script")->capture_default_str();
-    cmd->callback([o, threads, workloads, cmd] {
+    cmd->callback([o, threads, workloads, dtypes, cmd] {
         o->repeat_given = cmd->count("--repeat") > 0;
         o->threads.clear();
         for (const std::string& t : split_list(*threads)) {
@@ -353,6 +370,11 @@ void register_bench(CLI::App& app) {
         for (const std::string& w : o->workloads)
             if (w != "decode" && w != "prefill" && w != "train" && w != "attention")
                 throw Error("--workloads: unknown workload \"" + w + "\" (decode, prefill, train, attention)");
+        o->dtypes = split_list(*dtypes);
+        if (o->dtypes.empty()) throw Error("--dtypes: none given");
+        for (const std::string& d : o->dtypes)
+            if (d != "f32" && d != "bf16" && d != "int8")
+                throw Error("--dtypes: unknown weight type \"" + d + "\" (f32, bf16, int8)");
         run_bench(*o);
     });
 }

@@ -26,9 +26,9 @@ const char* name_of(Bound b);
 // One row of the table (before threads): a workload at its shapes. Each side runs it and
 // reports seconds per timed call; `units` turns that into the printed number.
 //
-// A dtype column is ready for low-precision weights (--dtype bf16/int8, later): every row
-// carries the weights' type, the torch request names it, and weight_bytes is counted from
-// it. Today only f32 exists.
+// Decode and prefill rows come per weight type (f32, bf16, int8: attend's model converted by
+// Transformer::convert_weights); PyTorch runs the f32 row only, and a low-precision row's
+// ratio is against PyTorch's f32 (its best CPU setting for these shapes).
 struct Workload {
     std::string kind;   // "decode" | "prefill" | "train" | "attention"
     std::string label;  // row label, e.g. "attention T=512 causal fwd+bwd"
@@ -57,7 +57,9 @@ struct Workload {
 
 // The workload list: GPT-2 small (quick: a tiny GPT-2), the training recipe and attention
 // at every T, for the kinds asked for (decode, prefill, train, attention).
-std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, bool quick);
+// Decode and prefill come once per weight type in `dtypes` (f32, bf16, int8).
+std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, const std::vector<std::string>& dtypes,
+                                     bool quick);
 
 // One timed sample.
 struct Sample {

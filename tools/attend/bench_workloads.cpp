@@ -27,6 +27,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/generate/generate.hpp"
+#include "attend/low_precision.hpp"
 #include "attend/models/config.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/random.hpp"
@@ -50,8 +51,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Bytes per weight read by a decoding step: fp32 4, bf16 2, int8 1 plus a 4-byte scale per
+// 32 values (low_precision.hpp).
 double bytes_per_weight(const std::string& dtype) {
-    ATTEND_CHECK(dtype == "f32", "attend bench: dtype ", dtype, " is not implemented (only f32)");
+    switch (parse_weight_type(dtype)) {
+        case WeightType::f32: return 4;
+        case WeightType::bf16: return 2;
+        case WeightType::int8: return 1 + 4.0 / double(LowPrecisionMatrix::kBlock);
+    }
     return 4;
 }
 
@@ -99,7 +106,8 @@ nlohmann::json Workload::torch_request() const {
     return r;
 }
 
-std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, bool quick) {
+std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, const std::vector<std::string>& dtypes,
+                                     bool quick) {
     auto wanted = [&](const char* kind) { return std::find(kinds.begin(), kinds.end(), kind) != kinds.end(); };
     std::vector<Workload> list;
     // GPT-2 small: 12 layers, d 768, 12 heads, V 50257, context 1024. --quick: a tiny one.
@@ -107,8 +115,10 @@ std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, bool
     if (quick) gpt = {2, 128, 4, 2048, 128};
     const std::string gpt_name = quick ? "tiny GPT-2 " + gpt_label(gpt) : "GPT-2 small";
 
-    if (wanted("decode")) {
+    if (wanted("decode"))
+        for (const std::string& dtype : dtypes) {
         Workload w;
+        w.dtype = dtype;
         w.kind = "decode", w.model = gpt, w.prompt = quick ? 4 : 16, w.new_tokens = quick ? 8 : 128;
         w.label = "decode " + gpt_name + " " + std::to_string(w.prompt) + "+" + std::to_string(w.new_tokens);
         w.measured = "greedy generation with the KV cache; timed: new tokens 2.." + std::to_string(w.new_tokens) +
@@ -118,9 +128,11 @@ std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, bool
         const TransformerConfig c = gpt_config(gpt);
         w.weight_bytes = bytes_per_weight(w.dtype) * double(parameter_count(c) - c.max_positions * c.d_model);
         list.push_back(w);
-    }
-    if (wanted("prefill")) {
+        }
+    if (wanted("prefill"))
+        for (const std::string& dtype : dtypes) {
         Workload w;
+        w.dtype = dtype;
         w.kind = "prefill", w.model = gpt, w.T = quick ? 32 : 512;
         w.label = "prefill " + gpt_name + " T=" + std::to_string(w.T);
         w.measured = "one forward pass of T tokens through the blocks and the final norm, then the lm head on the "
@@ -130,7 +142,7 @@ std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, bool
         w.flops = block_flops_per_token(gpt) * double(w.T) + causal_attention_flops(gpt, w.T) +
                   head_flops_per_position(gpt);
         list.push_back(w);
-    }
+        }
     if (wanted("train")) {
         Workload w;
         // nanoGPT shakespeare_char's model (6 × 384, 6 heads, block 256) at batch 4, 65 characters.
@@ -180,9 +192,13 @@ struct AttendRunner::Models {
     };
     std::map<std::string, Training> training;
 
-    const Transformer& inference_model(const GptShape& s) {
-        auto& m = inference[gpt_label(s)];
-        if (!m) m = std::make_unique<Transformer>(gpt_config(s), uint64_t(0));
+    // The same random model in each weight type (the low-precision ones converted from it).
+    const Transformer& inference_model(const GptShape& s, const std::string& dtype) {
+        auto& m = inference[gpt_label(s) + " " + dtype];
+        if (!m) {
+            m = std::make_unique<Transformer>(gpt_config(s), uint64_t(0));
+            m->convert_weights(parse_weight_type(dtype));
+        }
         return *m;
     }
     Training& training_model(const GptShape& s) {
@@ -227,9 +243,8 @@ std::vector<int64_t> random_ids(int64_t n, int64_t vocab, uint64_t seed) {
 }  // namespace
 
 Sample AttendRunner::run(const Workload& w, bool warmup, double min_time) {
-    bytes_per_weight(w.dtype);  // only f32 today
     if (w.kind == "decode") {
-        const Transformer& model = models_->inference_model(w.model);
+        const Transformer& model = models_->inference_model(w.model, w.dtype);
         const std::vector<std::vector<int64_t>> prompt = {random_ids(w.prompt, w.model.vocab, 1)};
         GenerateOptions options;
         options.max_new_tokens = w.new_tokens;
@@ -250,7 +265,7 @@ Sample AttendRunner::run(const Workload& w, bool warmup, double min_time) {
         return once();
     }
     if (w.kind == "prefill") {
-        const Transformer& model = models_->inference_model(w.model);
+        const Transformer& model = models_->inference_model(w.model, w.dtype);
         TokenBatch tokens{random_ids(w.T, w.model.vocab, 2), {1, w.T}, {}, {}};
         return {timed(
             [&] {
