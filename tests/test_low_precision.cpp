@@ -73,6 +73,20 @@ Tensor* parameter(Transformer& model, const std::string& name) {
     return &none;
 }
 
+// Whether `p` lies in a mapping of `file` (/proc/self/maps): read in place, not copied.
+bool in_mapping_of(const void* p, const std::string& file) {
+    std::ifstream maps("/proc/self/maps");
+    const std::string canonical = fs::canonical(file).string();
+    for (std::string line; std::getline(maps, line);) {
+        if (line.size() < canonical.size() || line.compare(line.size() - canonical.size(), canonical.size(), canonical))
+            continue;
+        const uintptr_t lo = std::stoull(line.substr(0, line.find('-')), nullptr, 16);
+        const uintptr_t hi = std::stoull(line.substr(line.find('-') + 1), nullptr, 16);
+        if (reinterpret_cast<uintptr_t>(p) >= lo && reinterpret_cast<uintptr_t>(p) < hi) return true;
+    }
+    return false;
+}
+
 TokenBatch row(const std::vector<int64_t>& ids) { return {.ids = ids, .shape = {1, int64_t(ids.size())}, .lengths = {}, .token_types = {}}; }
 
 std::vector<int64_t> some_ids(int64_t n, int64_t vocab, uint64_t seed) {
@@ -250,8 +264,13 @@ TEST(LowPrecisionIo, ConvertedCheckpointsLoadBitForBitAndSmaller) {
             const bool lowp = Transformer::converts_to_low_precision(name, p->shape());
             ASSERT_EQ(p->low_precision() != nullptr, lowp) << name;
             if (lowp) {
-                EXPECT_EQ(p->low_precision()->type(), type) << name;
+                const LowPrecisionMatrix& m = *p->low_precision();
+                EXPECT_EQ(m.type(), type) << name;
                 EXPECT_FALSE(p->requires_grad()) << name;
+                // Adopted from the mapped file, not copied.
+                const std::string file = out + "/model.safetensors";
+                if (type == WeightType::bf16) EXPECT_TRUE(in_mapping_of(m.bf16(), file)) << name;
+                else EXPECT_TRUE(in_mapping_of(m.int8(), file) && in_mapping_of(m.scales(), file)) << name;
             }
         }
         NoGradGuard no_grad;

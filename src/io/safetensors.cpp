@@ -340,7 +340,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
         if (!t.defined()) bad_file(path, "tensor '" + name + "' is undefined");
         written.push_back(as_written(t));
         const Written& w = written.back();
-        offset = (offset + 7) / 8 * 8;  // every tensor 8-byte aligned: after 1- or 2-byte data too
+        // Every tensor 4-byte aligned (after 1- or 2-byte data too), so F32 data and int8
+        // scales are read in place; an all-F32 file has no gaps, as before.
+        offset = (offset + 3) / 4 * 4;
         begins.push_back(offset);
         header[name] = {{"dtype", w.dtype}, {"shape", t.shape()}, {"data_offsets", {offset, offset + w.bytes}}};
         offset += w.bytes;
@@ -352,9 +354,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
         const uint64_t len = text.size();
         bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
         uint64_t at = 0;
-        static const char zeros[8] = {};
+        static const char zeros[4] = {};
         for (size_t i = 0; i < written.size() && ok; ++i) {
-            const uint64_t pad = begins[i] - at;  // the gap before an aligned tensor (< 8 bytes)
+            const uint64_t pad = begins[i] - at;  // the gap before an aligned tensor (< 4 bytes)
             ok = pad == 0 || std::fwrite(zeros, 1, pad, f) == pad;
             ok = ok && (written[i].bytes == 0 || std::fwrite(written[i].data, 1, written[i].bytes, f) == written[i].bytes);
             at = begins[i] + written[i].bytes;

@@ -88,7 +88,8 @@ SafetensorsContents parse_safetensors(const void* bytes, size_t size, const std:
 std::map<std::string, Tensor> load_safetensors(const std::string& path);
 
 // Writes F32 tensors — and low-precision ones as BF16 or I8 values (above) — atomically (a
-// temporary file beside it, fsync, rename), each tensor's data 8-byte aligned. Metadata keys must not be "__metadata__"-reserved; names must be non-empty.
+// temporary file beside it, fsync, rename), the data section 8-byte aligned and each tensor
+// in it 4-byte aligned. Metadata keys must not be "__metadata__"-reserved; names must be non-empty.
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
