@@ -209,6 +209,7 @@ TEST_F(CliModels, ConvertToInt8ThenGenerateFromTheCheckpoint) {
     const CliRun twice = run("convert --dtype bf16 " + shell_quote(out) + " " + shell_quote(path("again")));
     EXPECT_EQ(twice.status, 1);
     EXPECT_NE(twice.error.find("already int8"), std::string::npos) << twice.error;
+    EXPECT_EQ(twice.error.rfind("attend: error: " + out + ": ", 0), 0u) << twice.error;
     EXPECT_EQ(std::count(twice.error.begin(), twice.error.end(), '\n'), 1) << twice.error;
 }
 

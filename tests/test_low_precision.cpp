@@ -324,6 +324,31 @@ TEST(LowPrecisionIo, Bf16HuggingFaceFolderStaysBf16) {
     expect_bf16_close(f32.model, loaded.model, some_ids(20, f32.config.vocab_size, 4), 4, "bf16 HF folder");
 }
 
+TEST(LowPrecisionIo, SafetensorsKeepsBf16AndInt8OnlyWhenAsked) {
+    const TempDir tmp;
+    Generator gen(6);
+    const auto b = LowPrecisionMatrix::quantize(random_matrix(3, 5, gen), WeightType::bf16);
+    const auto q = LowPrecisionMatrix::quantize(random_matrix(4, 40, gen), WeightType::int8);
+    const Tensor scales = Tensor::from_vector({4, 2}, std::vector<float>(q->scales(), q->scales() + 8));
+    const Tensor odd = Tensor::ones({3});  // F32 after a's 30 bytes: the writer pads it to 4-byte alignment
+    const std::string path = tmp.path("t.safetensors");
+    save_safetensors(path, {{"a", low_precision_tensor(b)}, {"b", odd}, {"c", low_precision_tensor(q)}, {"c#s", scales}});
+    const LowPrecisionReading keep{.bf16 = [](const std::string&) { return true; }, .int8_scale_suffix = "#s"};
+    const std::string bytes = attend::testing::read_file(path);
+    // Mapped (in place) and from memory (copied): the same values, the scale folded into "c".
+    for (const auto& contents : {read_safetensors(path, {}, keep), parse_safetensors(bytes.data(), bytes.size(), "mem", {}, keep)}) {
+        ASSERT_EQ(contents.tensors.size(), 3u);
+        EXPECT_EQ(contents.tensors.at("a").low_precision()->dequantize().to_vector(), b->dequantize().to_vector());
+        EXPECT_EQ(contents.tensors.at("b").to_vector(), odd.to_vector());
+        EXPECT_EQ(contents.tensors.at("c").low_precision()->type(), WeightType::int8);
+        EXPECT_EQ(contents.tensors.at("c").low_precision()->dequantize().to_vector(), q->dequantize().to_vector());
+    }
+    // Not asked: BF16 widens (as before), I8 is a dtype attend cannot hold.
+    const auto widened = parse_safetensors(bytes.data(), bytes.size(), "mem", [](const std::string& n) { return n == "a"; });
+    EXPECT_EQ(widened.tensors.at("a").to_vector(), b->dequantize().to_vector());
+    EXPECT_MENTIONS(error_of([&] { read_safetensors(path); }), "tensor 'c' has dtype I8");
+}
+
 namespace {
 
 // An int8 checkpoint's file split into its header JSON and data section, to break and rewrite.

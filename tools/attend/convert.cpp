@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "attend/error.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
@@ -33,7 +34,12 @@ struct ConvertCliOptions {
 void run_convert(const ConvertCliOptions& o) {
     LoadedModel loaded = load_model(o.in);
     const int64_t bytes_before = loaded.model.weight_bytes();
-    const int64_t converted = loaded.model.convert_weights(parse_weight_type(o.dtype));
+    int64_t converted = 0;
+    try {
+        converted = loaded.model.convert_weights(parse_weight_type(o.dtype));
+    } catch (const Error& e) {  // e.g. int8 asked of a bf16 checkpoint: say which model
+        throw Error(o.in + ": " + e.what());
+    }
 
     std::map<std::string, std::string> metadata;  // load_ours reads these back
     for (const auto& [key, id] : {std::pair{"bos_id", loaded.bos_id}, {"eos_id", loaded.eos_id}, {"pad_id", loaded.pad_id}})
