@@ -186,6 +186,33 @@ TEST_F(CliModels, GenerateRunsEveryCheckpointFormat) {
     EXPECT_EQ(ours.output, original.output);
 }
 
+// ---- convert ---------------------------------------------------------------------------
+
+TEST_F(CliModels, ConvertToInt8ThenGenerateFromTheCheckpoint) {
+    require_data("stories260K/stories260K.bin");
+    const std::string out = path("stories-int8");
+    const CliRun c = run("convert --dtype int8 " + shell_quote(data("stories260K/stories260K.bin")) + " " + shell_quote(out));
+    ASSERT_EQ(c.status, 0) << c.error;
+    EXPECT_EQ(c.output, "");
+    for (const char* f : {"model.safetensors", "config.json", "tokenizer.bin"}) EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+    // The tokenizer was copied beside it, so no --tokenizer is needed; the checkpoint keeps
+    // llama2.c's BOS/EOS, so generation stops where the original's int8 run does.
+    const std::string args = " --prompt 'Once upon a time' --temperature 0 -n 8";
+    // --dtype int8 on an int8 checkpoint converts nothing (as --dtype bf16 on a bf16 one).
+    const CliRun g = run("generate --model " + shell_quote(out) + " --dtype int8" + args);
+    ASSERT_EQ(g.status, 0) << g.error;
+    EXPECT_EQ(g.output.rfind("Once upon a time", 0), 0u) << g.output;
+    const CliRun direct = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + " --dtype int8" + args);
+    ASSERT_EQ(direct.status, 0) << direct.error;
+    EXPECT_EQ(g.output, direct.output);
+    // Converting an int8 checkpoint to bf16 would round twice: one line, exit code 1.
+    const CliRun twice = run("convert --dtype bf16 " + shell_quote(out) + " " + shell_quote(path("again")));
+    EXPECT_EQ(twice.status, 1);
+    EXPECT_NE(twice.error.find("already int8"), std::string::npos) << twice.error;
+    EXPECT_EQ(twice.error.rfind("attend: error: " + out + ": ", 0), 0u) << twice.error;
+    EXPECT_EQ(std::count(twice.error.begin(), twice.error.end(), '\n'), 1) << twice.error;
+}
+
 // ---- tokenize -------------------------------------------------------------------------
 
 namespace {

@@ -1,12 +1,17 @@
 // The skinny product behind linear() for few rows (ops/gemv.hpp), against a float64 loop:
 // every row count of the dispatch (1, 2, 3, 4 and past 4), weight row counts that are not
 // multiples of its blocks or of the threads' 16-row shares, widths that are not multiples of
-// 16, with and without a bias, on one thread and on the pool.
+// 16, with and without a bias, on one thread and on the pool. Then the same with bf16 and int8
+// weights (attend/low_precision.hpp) against float64 over the dequantized matrix, and
+// linear() with many rows (W widened in row blocks before the fp32 GEMM).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
+#include "attend/autograd.hpp"
+#include "attend/low_precision.hpp"
+#include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/random.hpp"
 #include "ops/gemv.hpp"
@@ -51,6 +56,55 @@ TEST(SkinnyGemm, MatchesFloat64AtEveryShapeOfTheDispatch) {
                 }
     }
     set_num_threads(0);
+}
+
+// W (N, K) rounded to `type`, and its values widened back (what the kernels must multiply by).
+struct Rounded {
+    std::shared_ptr<const LowPrecisionMatrix> m;
+    std::vector<float> widened;
+};
+Rounded rounded(int64_t N, int64_t K, WeightType type, Generator& gen) {
+    const std::vector<float> W = random_vector(N * K, gen);
+    Rounded r{LowPrecisionMatrix::quantize(Tensor::from_vector({N, K}, W), type), {}};
+    r.widened = r.m->dequantize().to_vector();
+    return r;
+}
+
+TEST(SkinnyGemm, LowPrecisionWeightsMatchFloat64OverTheWidenedMatrix) {
+    Generator gen(8);
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        for (WeightType type : {WeightType::bf16, WeightType::int8})
+            for (int64_t M = 1; M <= 8; ++M)
+                for (auto [N, K] : {std::pair<int64_t, int64_t>{16, 32}, {37, 50}, {771, 131}, {50, 1001}, {33, 7}})
+                    for (bool with_bias : {false, true}) {
+                        const Rounded W = rounded(N, K, type, gen);
+                        const auto x = random_vector(M * K, gen), b = random_vector(N, gen);
+                        std::vector<float> y(size_t(M * N), NAN);
+                        skinny_gemm(M, x.data(), *W.m, with_bias ? b.data() : nullptr, y.data());
+                        EXPECT_LT(worst_error(M, N, K, x, W.widened, with_bias ? b.data() : nullptr, y), 1e-6)
+                            << name_of(type) << " threads " << threads << " M " << M << " N " << N << " K " << K
+                            << " bias " << with_bias;
+                    }
+    }
+    set_num_threads(0);
+}
+
+TEST(SkinnyGemm, LinearWithManyRowsWidensLowPrecisionBlocks) {
+    Generator gen(9);
+    NoGradGuard no_grad;
+    for (WeightType type : {WeightType::bf16, WeightType::int8})
+        for (int64_t M : {1, 9, 40})  // 1: the skinny kernel; 40: row blocks and the GEMM
+            for (auto [N, K] : {std::pair<int64_t, int64_t>{300, 77}, {513, 64}})  // N past one 256-row block
+                for (bool with_bias : {false, true}) {
+                    const Rounded W = rounded(N, K, type, gen);
+                    const auto x = random_vector(M * K, gen), b = random_vector(N, gen);
+                    const Tensor y = linear(Tensor::from_vector({M, K}, x), low_precision_tensor(W.m),
+                                            with_bias ? Tensor::from_vector({N}, b) : Tensor());
+                    ASSERT_EQ(y.shape(), (Shape{M, N}));
+                    EXPECT_LT(worst_error(M, N, K, x, W.widened, with_bias ? b.data() : nullptr, y.to_vector()), 1e-5)
+                        << name_of(type) << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
+                }
 }
 
 }  // namespace

@@ -16,7 +16,11 @@ void check_tokenizer_fits(const Tokenizer& tokenizer, const std::string& tokeniz
 
 TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path, WeightType weights) {
     TextModel out{load_model(model_path), nullptr, tokenizer_path};
-    out.loaded.model.convert_weights(weights);
+    try {
+        out.loaded.model.convert_weights(weights);
+    } catch (const Error& e) {  // e.g. int8 asked of a bf16 checkpoint: say which model
+        throw Error(model_path + ": " + e.what());
+    }
     if (out.tokenizer_path.empty()) out.tokenizer_path = out.loaded.tokenizer_path;
     if (out.tokenizer_path.empty())
         throw Error(model_path +

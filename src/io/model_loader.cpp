@@ -32,6 +32,17 @@ namespace {
 [[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 constexpr const char* kConfigKey = "attend_config";  // our config, in the safetensors metadata
+// An int8 matrix's scales are the F32 tensor <parameter>:scale. Parameter names are dotted
+// identifiers ([a-z0-9_.]), so no parameter can ever be named like a scale.
+constexpr const char* kInt8ScaleSuffix = ":scale";
+
+// How our checkpoints keep low-precision matrices: BF16 product matrices stay bf16 (adopted
+// from the mapping), I8 ones pair with their scales. Anything else widens, as before.
+LowPrecisionReading our_low_precision() {
+    // (The reader offers only 2-D tensors to the filter: the name decides.)
+    return {.bf16 = [](const std::string& name) { return Transformer::converts_to_low_precision(name, {1, 1}); },
+            .int8_scale_suffix = kInt8ScaleSuffix};
+}
 
 bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -106,10 +117,16 @@ bool may_go_unused(const std::string& name, const TransformerConfig& c) {
 }
 
 // model.safetensors, or the shards model.safetensors.index.json lists.
+// A bf16 checkpoint stays bf16: every BF16 matrix of a Hugging Face file is read as a bf16
+// low_precision_tensor (its names are theirs; load_hf widens again those that become no
+// product matrix of ours, and hf_names widens and re-rounds the ones it re-lays out).
+const LowPrecisionReading kHfLowPrecision{.bf16 = [](const std::string&) { return true; }, .int8_scale_suffix = {}};
+
 std::map<std::string, Tensor> read_hf_weights(const std::string& dir) {
     const fs::path folder(dir);
     const TensorFilter wanted = [](const std::string& name) { return !is_hf_buffer(name); };
-    if (fs::exists(folder / "model.safetensors")) return read_safetensors((folder / "model.safetensors").string(), wanted).tensors;
+    if (fs::exists(folder / "model.safetensors"))
+        return read_safetensors((folder / "model.safetensors").string(), wanted, kHfLowPrecision).tensors;
     const fs::path index = folder / "model.safetensors.index.json";
     if (fs::exists(index)) {
         const nlohmann::json j = nlohmann::json::parse(read_text(index.string()), nullptr, false);
@@ -126,7 +143,7 @@ std::map<std::string, Tensor> read_hf_weights(const std::string& dir) {
         std::map<std::string, Tensor> all;
         for (const auto& shard : shards) {
             const std::string path = (folder / shard).string();
-            for (auto& [name, t] : read_safetensors(path, wanted).tensors)
+            for (auto& [name, t] : read_safetensors(path, wanted, kHfLowPrecision).tensors)
                 if (!all.emplace(name, t).second) bad(path, "tensor '" + name + "' is also in another shard");
         }
         return all;
@@ -149,6 +166,11 @@ LoadedModel load_hf(const std::string& path, const std::string& config_path, std
     } catch (const Error& e) {
         bad(path, e.what());
     }
+    // A bf16 table that is no product matrix of ours (a position table) widens to fp32
+    // (exactly): other ops than linear/embedding read it.
+    for (auto& [name, t] : ours)
+        if (t.low_precision() && !Transformer::converts_to_low_precision(name, t.shape()))
+            t = t.low_precision()->dequantize();
     for (const auto& name : unused)
         if (!may_go_unused(name, hf.config))
             bad(path, "tensor '" + name + "' matches no parameter of the " + name_of(hf.config.head) + " model " +
@@ -175,7 +197,7 @@ int64_t metadata_id(const std::map<std::string, std::string>& metadata, const st
 }
 
 LoadedModel load_ours(const std::string& path, const std::string& file) {
-    SafetensorsContents contents = read_safetensors(file);
+    SafetensorsContents contents = read_safetensors(file, {}, our_low_precision());
     // A training checkpoint (train/checkpoint.hpp) holds the model under "model." beside the
     // optimizer's "optim." state: the model is what we load.
     auto format = contents.metadata.find("format");
@@ -231,7 +253,7 @@ void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& s
     for (const auto& [name, p] : params) {
         const Tensor& t = source.at(name);
         *p = t.is_contiguous() ? t.detach() : t.contiguous().detach();
-        p->requires_grad_(true);
+        p->requires_grad_(!t.low_precision());  // a bf16 / int8 matrix is for inference only
     }
 }
 
@@ -276,7 +298,7 @@ LoadedModel load_model(const std::string& path) {
             case ModelFormat::hf_safetensors: {
                 const TensorFilter wanted = [](const std::string& name) { return !is_hf_buffer(name); };
                 return load_hf(path, (fs::path(path).parent_path() / "config.json").string(),
-                               read_safetensors(path, wanted).tensors, format);
+                               read_safetensors(path, wanted, kHfLowPrecision).tensors, format);
             }
             case ModelFormat::attend_checkpoint: {
                 const std::string file =
@@ -296,7 +318,13 @@ void save_model(const std::string& path, const Transformer& model, const std::ma
     // collect_parameters is not const (it hands out pointers for optimizers); we only read.
     const NamedParameters params = const_cast<Transformer&>(model).parameters();
     std::map<std::string, Tensor> tensors;
-    for (const auto& [name, p] : params) tensors[name] = p->detach();
+    for (const auto& [name, p] : params) {
+        tensors[name] = p->detach();  // a bf16 / int8 matrix is written as BF16 / I8
+        if (const LowPrecisionMatrix* m = p->low_precision(); m && m->type() == WeightType::int8)
+            tensors[name + kInt8ScaleSuffix] = Tensor::from_vector(
+                {m->rows(), m->blocks_per_row()},
+                std::vector<float>(m->scales(), m->scales() + m->rows() * m->blocks_per_row()));
+    }
     std::map<std::string, std::string> meta = metadata;
     meta[kConfigKey] = config_to_json(model.config(), -1);
     if (ends_with(path, ".safetensors")) {

@@ -19,6 +19,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/low_precision.hpp"
 #include "core/atomic_file.hpp"
 #include "io/mapped_file.hpp"
 
@@ -75,19 +76,90 @@ std::string span_text(uint64_t begin, uint64_t end) {
     return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
 }
 
+// What keeps a low-precision matrix's mapped bytes alive: its spans of the mapping (released
+// when the matrix goes), or nothing when it was copied.
+std::shared_ptr<void> span_owner(const std::shared_ptr<MappedFile>& mapping, const unsigned char* bytes,
+                                 const std::vector<std::pair<const unsigned char*, size_t>>& spans) {
+    if (!mapping) return nullptr;
+    auto owned = std::make_shared<std::vector<std::shared_ptr<MappedSpan>>>();
+    for (const auto& [p, n] : spans) owned->push_back(std::make_shared<MappedSpan>(mapping, size_t(p - bytes), n));
+    return owned;
+}
+
+// A BF16 (R, C) entry kept in bf16: adopted in place when mapped and 2-byte aligned, else copied.
+Tensor bf16_matrix(const SafetensorsEntry& e, const unsigned char* src, const unsigned char* bytes,
+                   const std::shared_ptr<MappedFile>& mapping) {
+    const int64_t n = e.shape[0] * e.shape[1];
+    if (mapping && reinterpret_cast<uintptr_t>(src) % alignof(uint16_t) == 0)
+        return low_precision_tensor(LowPrecisionMatrix::adopt_bf16(e.shape[0], e.shape[1],
+                                                                   reinterpret_cast<const uint16_t*>(src),
+                                                                   span_owner(mapping, bytes, {{src, size_t(n) * 2}})));
+    std::vector<uint16_t> copy(static_cast<size_t>(n));
+    std::memcpy(copy.data(), src, size_t(n) * 2);
+    return low_precision_tensor(LowPrecisionMatrix::adopt_bf16(e.shape[0], e.shape[1], copy.data(), nullptr));
+}
+
+// An I8 (R, C) entry and its F32 scale entry (R, ceil(C / 32)), checked, as one int8 matrix.
+Tensor int8_matrix(const SafetensorsEntry& e, const SafetensorsEntry* scale, const unsigned char* bytes,
+                   uint64_t data_start, const std::shared_ptr<MappedFile>& mapping, const std::string& path) {
+    const std::string where = "tensor '" + e.name + "'";
+    if (e.shape.size() != 2 || e.shape[0] == 0 || e.shape[1] == 0)
+        bad_file(path, where + " is I8 of shape " + to_string(e.shape) + "; attend reads I8 only as a non-empty matrix");
+    if (!scale) bad_file(path, where + " is I8 but the file has no scale tensor for it");
+    const int64_t rows = e.shape[0], cols = e.shape[1];
+    const Shape want{rows, (cols + LowPrecisionMatrix::kBlock - 1) / LowPrecisionMatrix::kBlock};
+    if (scale->dtype != "F32" || scale->shape != want)
+        bad_file(path, "tensor '" + scale->name + "' (the scales of " + e.name + ") is " + scale->dtype + " " +
+                           to_string(scale->shape) + ", expected F32 " + to_string(want));
+    const unsigned char* values = bytes + data_start + e.begin;
+    const unsigned char* scales = bytes + data_start + scale->begin;
+    const size_t n_scales = size_t(want[0] * want[1]);
+    try {
+        if (mapping && reinterpret_cast<uintptr_t>(scales) % alignof(float) == 0)
+            return low_precision_tensor(LowPrecisionMatrix::adopt_int8(
+                rows, cols, reinterpret_cast<const int8_t*>(values), reinterpret_cast<const float*>(scales),
+                span_owner(mapping, bytes, {{values, size_t(rows * cols)}, {scales, n_scales * 4}})));
+        std::vector<float> copy(n_scales);  // a float* must be aligned
+        std::memcpy(copy.data(), scales, n_scales * 4);
+        return low_precision_tensor(
+            LowPrecisionMatrix::adopt_int8(rows, cols, reinterpret_cast<const int8_t*>(values), copy.data(), nullptr));
+    } catch (const Error& err) {  // a scale that is not finite and ≥ 0
+        bad_file(path, where + ": " + err.what());
+    }
+}
+
 // Tensors from a validated header over `bytes`. With a `mapping` (whose bytes they are),
 // aligned F32 spans are borrowed; without one, everything is copied.
 SafetensorsContents materialise(const SafetensorsHeader& header, const unsigned char* bytes,
                                 const std::shared_ptr<MappedFile>& mapping, const std::string& path,
-                                const TensorFilter& wanted) {
+                                const TensorFilter& wanted, const LowPrecisionReading& lp) {
     SafetensorsContents out;
     out.metadata = header.metadata;
+    // int8 matrices and their scale entries, paired by name (the scales are not returned alone).
+    std::map<std::string, const SafetensorsEntry*> by_name;
+    std::map<std::string, std::string> scale_of;  // scale entry name -> its matrix's name
+    if (!lp.int8_scale_suffix.empty()) {
+        for (const auto& e : header.tensors) by_name[e.name] = &e;
+        for (const auto& e : header.tensors)
+            if (e.dtype == "I8") scale_of[e.name + lp.int8_scale_suffix] = e.name;
+    }
     for (const auto& e : header.tensors) {
         if (wanted && !wanted(e.name)) continue;
+        if (scale_of.count(e.name)) continue;  // read with its matrix
+        const unsigned char* src = bytes + header.data_start + e.begin;
+        if (e.dtype == "I8" && !lp.int8_scale_suffix.empty()) {
+            auto s = by_name.find(e.name + lp.int8_scale_suffix);
+            out.tensors.emplace(e.name, int8_matrix(e, s == by_name.end() ? nullptr : s->second, bytes,
+                                                    header.data_start, mapping, path));
+            continue;
+        }
+        if (e.dtype == "BF16" && e.shape.size() == 2 && e.shape[0] > 0 && e.shape[1] > 0 && lp.bf16 && lp.bf16(e.name)) {
+            out.tensors.emplace(e.name, bf16_matrix(e, src, bytes, mapping));
+            continue;
+        }
         if (!loadable(e.dtype))
             bad_file(path, "tensor '" + e.name + "' has dtype " + e.dtype +
                                ", which attend cannot hold (it loads F32, and F16/BF16 widened to f32)");
-        const unsigned char* src = bytes + header.data_start + e.begin;
         const int64_t n = numel_of(e.shape);
         Tensor t;
         if (e.dtype == "F32") {
@@ -216,33 +288,64 @@ SafetensorsHeader parse_safetensors_header(const void* data, size_t size, const 
     return header;
 }
 
-SafetensorsContents read_safetensors(const std::string& path, const TensorFilter& wanted) {
+SafetensorsContents read_safetensors(const std::string& path, const TensorFilter& wanted,
+                                     const LowPrecisionReading& low_precision) {
     std::shared_ptr<MappedFile> mapping = map_file(path);
     const unsigned char* bytes = mapping->bytes();
     const SafetensorsHeader header = parse_safetensors_header(bytes, mapping->size(), path);
-    return materialise(header, bytes, mapping, path, wanted);
+    return materialise(header, bytes, mapping, path, wanted, low_precision);
 }
 
 SafetensorsContents parse_safetensors(const void* bytes, size_t size, const std::string& name,
-                                      const TensorFilter& wanted) {
+                                      const TensorFilter& wanted, const LowPrecisionReading& low_precision) {
     const SafetensorsHeader header = parse_safetensors_header(bytes, size, name);
-    return materialise(header, static_cast<const unsigned char*>(bytes), nullptr, name, wanted);
+    return materialise(header, static_cast<const unsigned char*>(bytes), nullptr, name, wanted, low_precision);
 }
 
 std::map<std::string, Tensor> load_safetensors(const std::string& path) { return read_safetensors(path).tensors; }
+
+namespace {
+
+// How a tensor is written: its dtype, and its bytes (a contiguous copy for F32 views).
+struct Written {
+    const char* dtype;
+    const void* data;
+    uint64_t bytes;
+    Tensor keep;  // the contiguous copy `data` points into, when one was made
+};
+
+Written as_written(const Tensor& t) {
+    if (const LowPrecisionMatrix* m = t.low_precision()) {
+        const uint64_t n = uint64_t(m->rows() * m->cols());
+        if (m->type() == WeightType::bf16) return {"BF16", m->bf16(), 2 * n, {}};
+        return {"I8", m->int8(), n, {}};
+    }
+    Tensor c = t.contiguous();
+    const void* data = c.numel() ? static_cast<const void*>(c.data()) : nullptr;
+    return {"F32", data, uint64_t(c.numel()) * 4, c};
+}
+
+}  // namespace
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
     NoGradGuard no_grad;
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::vector<Written> written;
+    std::vector<uint64_t> begins;
     uint64_t offset = 0;
     for (const auto& [name, t] : tensors) {
         if (name.empty() || name == "__metadata__") bad_file(path, "cannot write a tensor named '" + name + "'");
         if (!t.defined()) bad_file(path, "tensor '" + name + "' is undefined");
-        const uint64_t bytes = uint64_t(t.numel()) * 4;
-        header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
+        written.push_back(as_written(t));
+        const Written& w = written.back();
+        // Every tensor 4-byte aligned (after 1- or 2-byte data too), so F32 data and int8
+        // scales are read in place; an all-F32 file has no gaps, as before.
+        offset = (offset + 3) / 4 * 4;
+        begins.push_back(offset);
+        header[name] = {{"dtype", w.dtype}, {"shape", t.shape()}, {"data_offsets", {offset, offset + w.bytes}}};
+        offset += w.bytes;
     }
     std::string text = header.dump();
     while ((text.size() + 8) % 8) text += ' ';  // keep the data 8-byte aligned, as the format advises
@@ -250,11 +353,13 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     write_atomically(path, [&](std::FILE* f) {
         const uint64_t len = text.size();
         bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-        for (const auto& [name, t] : tensors) {
-            if (!ok) break;
-            const Tensor c = t.contiguous();
-            const size_t n = size_t(c.numel());
-            ok = n == 0 || std::fwrite(c.data(), 4, n, f) == n;
+        uint64_t at = 0;
+        static const char zeros[4] = {};
+        for (size_t i = 0; i < written.size() && ok; ++i) {
+            const uint64_t pad = begins[i] - at;  // the gap before an aligned tensor (< 4 bytes)
+            ok = pad == 0 || std::fwrite(zeros, 1, pad, f) == pad;
+            ok = ok && (written[i].bytes == 0 || std::fwrite(written[i].data, 1, written[i].bytes, f) == written[i].bytes);
+            at = begins[i] + written[i].bytes;
         }
         return ok;
     });

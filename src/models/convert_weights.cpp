@@ -6,22 +6,18 @@
 
 namespace attend {
 
-namespace {
-
 // Position and token-type tables are added row by row (ops other than linear/embedding read
 // them), and they are small: they stay fp32.
-bool is_product_matrix(const std::string& name, const Tensor& p) {
-    return p.defined() && p.dim() == 2 && name.find("position") == std::string::npos &&
+bool Transformer::converts_to_low_precision(const std::string& name, const Shape& shape) {
+    return shape.size() == 2 && name.find("position") == std::string::npos &&
            name.find("token_type") == std::string::npos;
 }
-
-}  // namespace
 
 int64_t Transformer::convert_weights(WeightType type) {
     if (type == WeightType::f32) return 0;
     int64_t converted = 0;
     for (auto& [name, p] : parameters()) {
-        if (!is_product_matrix(name, *p)) continue;
+        if (!p->defined() || !converts_to_low_precision(name, p->shape())) continue;
         if (const LowPrecisionMatrix* m = p->low_precision()) {
             ATTEND_CHECK(m->type() == type, "parameter ", name, " is already ", name_of(m->type()),
                          "; converting it to ", name_of(type), " would round twice (convert from the fp32 model)");

@@ -71,8 +71,24 @@ public:
     }
     // The same, for a tensor that is read once into a copy of another layout: the dict's
     // handle is dropped (its name stays, as used), so the caller's is the last one.
-    Tensor take_for_copy(const std::string& name, const std::string& ours) {
-        return std::exchange(take(name, ours), Tensor());
+    // A bf16 source (a loader keeps a bf16 checkpoint's matrices in bf16) is widened here, to
+    // be re-laid out in fp32, and its copies go back to bf16 through `relaid` — exactly, since
+    // every value came from bf16. Keeping it simple beats a transpose per storage type.
+    struct ForCopy {
+        Tensor w;          // fp32
+        bool bf16 = false;  // the source was bf16
+        Tensor relaid(const Tensor& copy) const {
+            return bf16 ? low_precision_tensor(LowPrecisionMatrix::quantize(copy, WeightType::bf16)) : copy;
+        }
+    };
+    ForCopy take_for_copy(const std::string& name, const std::string& ours) {
+        Tensor t = std::exchange(take(name, ours), Tensor());
+        if (const LowPrecisionMatrix* m = t.low_precision()) {
+            ATTEND_CHECK(m->type() == WeightType::bf16, "tensor ", name, " is ", name_of(m->type()),
+                         "; only bf16 sources are re-laid out");
+            return {m->dequantize(), true};
+        }
+        return {t, false};
     }
     void skip(const std::string& name, bool in_body = true) { used_.insert((in_body ? body_ : "") + name); }
 
@@ -87,7 +103,8 @@ public:
     }
     // GPT-2's Conv1D: (in, out) weight, so ours is its transpose.
     void conv1d(const std::string& ours, const std::string& theirs) {
-        put(ours + ".weight", transposed(take_for_copy(theirs + ".weight", ours + ".weight")));
+        const ForCopy w = take_for_copy(theirs + ".weight", ours + ".weight");
+        put(ours + ".weight", w.relaid(transposed(w.w)));
         put(ours + ".bias", take(theirs + ".bias", ours + ".bias"));
     }
     void norm(const std::string& ours, const std::string& theirs, bool in_body = true) {
@@ -155,14 +172,15 @@ void convert_gpt2(Converter& cv) {
         const std::string h = "h." + std::to_string(l) + ".", ours = layer(l) + ".";
         // c_attn: x · W + b with W (E, 3E) = [W_q | W_k | W_v] by columns.
         // Read once into three transposed copies; the biases stay views of the source.
-        const Tensor w = cv.take_for_copy(h + "attn.c_attn.weight", ours + "self_attn.{q,k,v}_proj.weight");
+        const Converter::ForCopy wc = cv.take_for_copy(h + "attn.c_attn.weight", ours + "self_attn.{q,k,v}_proj.weight");
+        const Tensor& w = wc.w;
         const Tensor& b = cv.take(h + "attn.c_attn.bias", ours + "self_attn.{q,k,v}_proj.bias");
         ATTEND_CHECK(w.dim() == 2 && w.size(1) == 3 * E && b.dim() == 1 && b.size(0) == 3 * E, h,
                      "attn.c_attn has weight ", to_string(w.shape()), " and bias ", to_string(b.shape()),
                      ", expected (", E, ", ", 3 * E, ") and (", 3 * E, ")");
         const char* names[] = {"q_proj", "k_proj", "v_proj"};
         for (int64_t i = 0; i < 3; ++i) {
-            cv.put(ours + "self_attn." + names[i] + ".weight", Converter::transposed(w.slice(1, i * E, (i + 1) * E)));
+            cv.put(ours + "self_attn." + names[i] + ".weight", wc.relaid(Converter::transposed(w.slice(1, i * E, (i + 1) * E))));
             cv.put(ours + "self_attn." + names[i] + ".bias", b.slice(0, i * E, (i + 1) * E).contiguous());
         }
         cv.conv1d(ours + "self_attn.out_proj", h + "attn.c_proj");

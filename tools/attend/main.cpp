@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     attend::cli::register_generate(app);
     attend::cli::register_tokenize(app);
     attend::cli::register_perplexity(app);
+    attend::cli::register_convert(app);
     attend::cli::register_encode(app);
     attend::cli::register_viz(app);
     attend::cli::register_bench(app);

@@ -18,6 +18,18 @@
 //                         equal what the header implies, to the byte.
 //   our checkpoint folder model.safetensors with the attend_config metadata (what save_model
 //                         writes when given a folder), config.json beside it for people to read.
+//                         Parameters are F32 under our names, except matrices converted to low
+//                         precision (Transformer::convert_weights; `attend convert`):
+//                           bf16  the parameter as a BF16 tensor of its shape
+//                           int8  the parameter as an I8 tensor (rows, cols) of quantised values,
+//                                 and "<parameter>:scale", an F32 tensor (rows, ceil(cols / 32)):
+//                                 value[r][c] = scale[r][c / 32] · q[r][c]. Parameter names are
+//                                 dotted identifiers, so no parameter can be named like a scale.
+//                         They load in that precision (BF16 adopted from the mapping, I8 and its
+//                         scales too), for inference only; a scale missing, of another dtype or
+//                         shape, or negative or not finite is an Error naming the file and tensor.
+//                         (A Hugging Face file's BF16 matrices load as bf16 too; its position
+//                         tables and 1-D tensors widen to f32.)
 //                         A training checkpoint (train/checkpoint.hpp: "model." and "optim."
 //                         tensors, format attend-checkpoint-1) loads too when its metadata
 //                         carries attend_config: its "model." tensors are the model.
@@ -82,7 +94,8 @@ LoadedModel load_model(const std::string& path);
 // Which format `path` holds, from names and the first bytes alone (nothing loaded).
 ModelFormat detect_model_format(const std::string& path);
 
-// Writes our checkpoint: every parameter under our names (F32) and, in the safetensors
+// Writes our checkpoint: every parameter under our names (F32; bf16 / int8 matrices as above,
+// with int8's scales) and, in the safetensors
 // metadata, "attend_config" = config_to_json(model.config()) and `metadata` (keys must not
 // be "attend_config"). A path ending in ".safetensors" is written as that file; any other
 // path is a folder (created if needed) receiving model.safetensors and config.json (the same

@@ -14,6 +14,18 @@
 // unaligned F32 data is copied; F16 and BF16 are widened to f32. Other dtypes attend cannot
 // hold (I64, F64, ...) are an Error — unless the caller's `wanted` filter skips the tensor.
 //
+// Low-precision weights (attend/low_precision.hpp), when the caller asks for them
+// (LowPrecisionReading):
+//   BF16 matrices it names stay bf16: a low_precision_tensor over the mapped values
+//        (2-byte aligned: adopted in place, the mapping its owner; else copied).
+//   I8   matrices (R, C) are int8 values whose F32 scales, shape (R, ceil(C / 32)), are the
+//        tensor named <name><int8_scale_suffix>; the pair becomes one int8
+//        low_precision_tensor (the scale is not returned on its own). A missing scale, a
+//        scale of another dtype or shape, or a non-finite or negative scale is an Error
+//        naming the file and the tensor.
+// The writer is the mirror: a low-precision tensor is written as BF16 or I8 (its values
+// only: an int8 matrix's scales are the caller's to write, under the name it reads them by).
+//
 // A mapped file must not be truncated by another process while its tensors live (the kernel
 // would raise SIGBUS); save_safetensors replaces files by rename, which is safe.
 #pragma once
@@ -58,18 +70,26 @@ struct SafetensorsContents {
 // may be one attend cannot hold). Empty: all.
 using TensorFilter = std::function<bool(const std::string& name)>;
 
+// Which tensors to keep in low precision (above). Default: none (BF16 widens, I8 is an Error).
+struct LowPrecisionReading {
+    TensorFilter bf16;              // BF16 2-D tensors for which it returns true stay bf16
+    std::string int8_scale_suffix;  // non-empty: I8 2-D tensors load as int8, scales under name + suffix
+};
+
 // mmaps and validates `path`, then makes the tensors (zero-copy F32 where aligned).
-SafetensorsContents read_safetensors(const std::string& path, const TensorFilter& wanted = {});
+SafetensorsContents read_safetensors(const std::string& path, const TensorFilter& wanted = {},
+                                     const LowPrecisionReading& low_precision = {});
 
 // The same from bytes in memory (copied into fresh Tensors; `bytes` need not outlive them).
 SafetensorsContents parse_safetensors(const void* bytes, size_t size, const std::string& name = "<memory>",
-                                      const TensorFilter& wanted = {});
+                                      const TensorFilter& wanted = {}, const LowPrecisionReading& low_precision = {});
 
 // Just the tensors of read_safetensors.
 std::map<std::string, Tensor> load_safetensors(const std::string& path);
 
-// Writes F32 tensors atomically (a temporary file beside it, fsync, rename), data 8-byte
-// aligned. Metadata keys must not be "__metadata__"-reserved; names must be non-empty.
+// Writes F32 tensors — and low-precision ones as BF16 or I8 values (above) — atomically (a
+// temporary file beside it, fsync, rename), the data section 8-byte aligned and each tensor
+// in it 4-byte aligned. Metadata keys must not be "__metadata__"-reserved; names must be non-empty.
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 

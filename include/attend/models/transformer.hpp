@@ -219,6 +219,10 @@ public:
     // position tables stay fp32 (small, and read by other ops). The model then runs forward
     // passes only. f32 leaves the model as it is. Returns how many matrices were converted.
     int64_t convert_weights(WeightType type);
+    // The rule convert_weights and the loaders share: parameter `name` of `shape` is a matrix
+    // only linear()/embedding() read (not a position or token-type table), so it may be held
+    // in low precision.
+    static bool converts_to_low_precision(const std::string& name, const Shape& shape);
     // The bytes the parameters occupy as they are held now (fp32, bf16 or int8).
     int64_t weight_bytes();
 
