@@ -133,6 +133,48 @@ TEST_F(CliModels, GenerateContinuesOnceUponATimeDeterministically) {
     EXPECT_EQ(a.output, utf8_sanitize(lm.tokenizer->decode(ids, true)) + "\n");
 }
 
+// --profile: a table of phases and op kinds on stderr after the run; stdout, the story, as
+// without it.
+TEST_F(CliModels, GenerateProfilePrintsPhasesAndOpsOnStderrOnly) {
+    require_data("stories260K/stories260K.bin");
+    const std::string args = "generate --model " + shell_quote(data("stories260K/stories260K.bin")) +
+                             " --prompt 'Once upon a time' -n 8 --temperature 0";
+    const CliRun plain = run(args), profiled = run(args + " --profile");
+    ASSERT_EQ(plain.status, 0) << plain.error;
+    ASSERT_EQ(profiled.status, 0) << profiled.error;
+    EXPECT_EQ(profiled.output, plain.output);
+    EXPECT_EQ(plain.error.find("profile"), std::string::npos) << plain.error;
+    std::cout << "stories260K, --profile:\n" << profiled.error;
+
+    const auto lines = lines_of(profiled.error);
+    // A table row: the name, then numbers (the first column is padded, so "linear" is not
+    // matched by "linear backward").
+    const auto row = [&](const std::string& name) -> std::vector<std::string> {
+        for (const std::string& line : lines) {
+            const auto words = split_ws(line);
+            if (line.rfind("  " + name + " ", 0) == 0 && words.size() > 1 && std::isdigit((unsigned char)words[1][0]))
+                return words;
+        }
+        return {};
+    };
+    for (const char* phase : {"load", "tokenize", "prefill", "decode", "sample"})
+        EXPECT_EQ(row(phase).size(), 3u) << phase << " missing from\n" << profiled.error;  // name, ms, share
+    for (const char* op : {"linear", "attention", "rms_norm", "embedding"})
+        EXPECT_EQ(row(op).size(), 5u) << op << " missing from\n" << profiled.error;  // name, calls, ms, share, mean
+    // Greedy decoding of 8 tokens: the prompt in one prefill step, then 7 decode steps (the
+    // last token drawn is never fed back).
+    EXPECT_NE(profiled.error.find("tokens/s"), std::string::npos) << profiled.error;
+    const auto decode = row("decode");
+    ASSERT_FALSE(decode.empty());
+    bool found = false;
+    for (const std::string& line : lines)
+        if (line.find("decode") != std::string::npos && line.find("tokens/s") != std::string::npos) {
+            EXPECT_EQ(split_ws(line)[1], "7") << line;
+            found = true;
+        }
+    EXPECT_TRUE(found) << profiled.error;
+}
+
 TEST_F(CliModels, GenerateSamplesReproduciblyWithASeed) {
     require_data("stories260K/stories260K.bin");
     const std::string base = "generate --model " + shell_quote(data("stories260K/stories260K.bin")) +

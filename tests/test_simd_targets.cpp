@@ -24,6 +24,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 #include "ops/activation_simd.hpp"
 #include "ops/pointwise.hpp"
 #include "ops/simd.hpp"

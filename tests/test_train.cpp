@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 
 #include "attend/error.hpp"
@@ -541,6 +542,30 @@ TEST(TrainLoop, CliTrainsFromFlagsAndFromAConfigFile) {
     const std::string bad = std::string(ATTEND_CLI) + " train --arch gpt --data /nonexistent --out " + dir + "/c 2> " + dir + "/err2.txt";
     EXPECT_NE(std::system(bad.c_str()), 0);
     EXPECT_NE(read_file(dir + "/err2.txt").find("cannot open"), std::string::npos);
+}
+
+// --profile: the phases of a training step and the ops' backwards, after the run.
+TEST(TrainLoop, ProfilePrintsTrainingPhasesAndBackwardOps) {
+    using attend::testing::run_cli;
+    const TempDir tmp;
+    const std::string dir = tmp.dir().string();
+    const std::string data = corpus_file(dir);
+    const auto r = run_cli("train --arch gpt --data " + data + " --out " + dir + "/gpt --layers 1 --heads 2 --dim 16"
+                           " --block-size 16 --batch-size 4 --steps 3 --warmup 1 --eval-every 0 --eval-batches 1"
+                           " --threads 1 --quiet --profile");
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::cout << r.output;
+    for (const char* name : {"  setup ", "  data ", "  forward ", "  backward ", "  optimizer ", "  eval ",
+                             "  checkpoint ", "  linear ", "  linear backward ", "  fused_attention backward ",
+                             "  adamw step ", "  cross_entropy "})
+        EXPECT_NE(r.output.find(name), std::string::npos) << name << " missing from\n" << r.output;
+    // Three steps: the optimizer stepped three times, one backward pass each.
+    const auto calls = [&](const std::string& name) {
+        const size_t at = r.output.find("  " + name + " ");
+        return at == std::string::npos ? -1L : std::strtol(r.output.c_str() + at + 2 + name.size(), nullptr, 10);
+    };
+    EXPECT_EQ(calls("adamw step"), 3);
+    EXPECT_EQ(calls("cross_entropy backward"), 3);
 }
 
 // A user's whole path with a real tokenizer: text → uint16 token file → train → the trained

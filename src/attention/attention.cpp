@@ -10,6 +10,7 @@
 
 #include "attend/attention.hpp"
 #include "attend/error.hpp"
+#include "attend/profile.hpp"
 #include "attention/mask.hpp"
 #include "attention/paths.hpp"
 
@@ -17,6 +18,9 @@ namespace attend {
 
 AttentionOutput attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionMask& mask,
                           const AttentionOptions& options) {
+    // Both paths: the fused one charges its tiles' GEMMs here, the reference one the public
+    // ops it is written with (matmul, softmax) to those ops (self time, attend/profile.hpp).
+    const ProfileScope op_scope("attention");
     ATTEND_CHECK(q_in.defined() && k_in.defined() && v_in.defined(), "q, k and v must all be defined tensors");
     const auto shapes = [&] {
         return "q " + to_string(q_in.shape()) + ", k " + to_string(k_in.shape()) + ", v " + to_string(v_in.shape());

@@ -1,10 +1,12 @@
 // autograd/tape.cpp — recording nodes and running the reverse pass.
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
@@ -78,9 +80,17 @@ void Tensor::backward(const Tensor& grad_output) const {
         Tensor g = pending[node];
         pending.erase(node);
         if (!g.defined()) continue;
-        std::vector<Tensor> grads = node->backward(g);
+        std::vector<Tensor> grads;
+        {
+            // One scope for every op's backward; `absorb`: the forward ops a backward is
+            // written with count as "<op> backward", not as themselves.
+            std::optional<ProfileScope> scope;
+            if (profile::enabled()) scope.emplace(node->name + " backward", profile::Kind::op, /*absorb=*/true);
+            grads = node->backward(g);
+        }
         ATTEND_CHECK(grads.size() == node->inputs.size(), "op ", node->name, " returned ", grads.size(),
                      " gradients for ", node->inputs.size(), " inputs");
+        const ProfileScope accumulate("grad accumulate", profile::Kind::op, /*absorb=*/true);
         for (size_t i = 0; i < grads.size(); ++i) {
             const Tensor& in = node->inputs[i];
             if (!in.defined() || !in.requires_grad() || !grads[i].defined()) continue;

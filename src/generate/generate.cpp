@@ -14,6 +14,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
@@ -87,8 +88,11 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     TokenBatch step = right_padded(prompts);  // step 0: the prompts
     const int64_t window = std::max<int64_t>(1, capacity / 2);
 
-    for (;;) {
-        const Tensor logits = model.forward_step(step, cache, mode, StepLogits::last).contiguous();  // (B, 1, V)
+    for (bool first = true;; first = false) {
+        const Tensor logits = [&] {
+            const PhaseScope phase(first ? "prefill" : "decode");  // the prompts, then one token a step
+            return model.forward_step(step, cache, mode, StepLogits::last).contiguous();  // (B, 1, V)
+        }();
         const float* z = logits.data();
 
         // Each running sequence's next input: its new token, or (context full, sliding) its
@@ -96,7 +100,10 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
         std::vector<std::vector<int64_t>> feed(static_cast<size_t>(B));
         for (int64_t b = 0; b < B; ++b) {
             if (!running[size_t(b)]) continue;
-            const int64_t token = samplers[size_t(b)](z + b * V, drawable);
+            const int64_t token = [&] {
+                const PhaseScope phase("sample");
+                return samplers[size_t(b)](z + b * V, drawable);
+            }();
             Generation& g = out[size_t(b)];
             if (std::find(options.stop_tokens.begin(), options.stop_tokens.end(), token) != options.stop_tokens.end()) {
                 g.finish = FinishReason::stop_token;

@@ -8,6 +8,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/models/config.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
@@ -73,6 +74,7 @@ AttentionMask KVCache::build_mask() const {
 }
 
 KVCache::View KVCache::append(int64_t layer, const Tensor& k_new_in, const Tensor& v_new_in) {
+    const ProfileScope op_scope("kv_cache append");  // copying the new keys and values in
     check_layer(layer, "KVCache::append");
     ATTEND_CHECK(in_step_, "KVCache::append outside a step (call begin_step first)");
     ATTEND_CHECK(!appended_[layer], "layer ", layer, " already appended in this step");

@@ -19,6 +19,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
@@ -170,6 +171,7 @@ Tensor RotaryEmbedding::forward(const Tensor& x, const std::vector<int64_t>& off
 }
 
 Tensor RotaryEmbedding::forward_at(const Tensor& x, const std::vector<int64_t>& positions) const {
+    const ProfileScope op_scope("rope");  // an op of its own (recorded on the tape as "rope")
     check_rope_input(x, head_dim_);
     const int64_t B = x.size(0), T = x.size(2), half = head_dim_ / 2;
     check_positions(positions, B, T);

@@ -18,6 +18,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 #include "ops/activation_simd.hpp"
 #include "ops/pointwise.hpp"
 
@@ -103,18 +104,26 @@ Tensor vector_pointwise(const char* name, Kind kind, const Tensor& x_in) {
 }  // namespace
 
 Tensor gelu(const Tensor& x, GeluApproximation approximate) {
+    const ProfileScope op_scope("gelu");
     if (approximate == GeluApproximation::tanh) return vector_pointwise("gelu_tanh", Kind::gelu_tanh, x);
     return vector_pointwise("gelu", Kind::gelu_erf, x);
 }
 
 Tensor relu(const Tensor& x) {
+    const ProfileScope op_scope("relu");
     return pointwise(
         "relu", x, [](float v) { return v < 0.f ? 0.f : v; },  // written so that NaN passes through
         [](float v) { return v > 0.f ? 1.f : 0.f; });
 }
 
-Tensor sigmoid(const Tensor& x) { return vector_pointwise("sigmoid", Kind::sigmoid, x); }
+Tensor sigmoid(const Tensor& x) {
+    const ProfileScope op_scope("sigmoid");
+    return vector_pointwise("sigmoid", Kind::sigmoid, x);
+}
 
-Tensor silu(const Tensor& x) { return vector_pointwise("silu", Kind::silu, x); }
+Tensor silu(const Tensor& x) {
+    const ProfileScope op_scope("silu");
+    return vector_pointwise("silu", Kind::silu, x);
+}
 
 }  // namespace attend

@@ -14,11 +14,13 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, int64_t ignore_index,
                      float label_smoothing) {
+    const ProfileScope op_scope("cross_entropy");
     ATTEND_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, C), got ", to_string(logits.shape()));
     const int64_t rows = logits.size(0), classes = logits.size(1);
     ATTEND_CHECK(int64_t(targets.size()) == rows, "cross_entropy: ", targets.size(), " targets for ", rows,

@@ -9,10 +9,12 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
 Tensor dropout(const Tensor& x_in, float p, Generator& gen, bool training) {
+    const ProfileScope op_scope("dropout");
     ATTEND_CHECK(p >= 0.f && p < 1.f, "dropout: probability p must be in [0, 1), got ", p);
     if (!training || p == 0.f) return x_in;
 

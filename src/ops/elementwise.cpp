@@ -11,6 +11,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 #include "ops/pointwise.hpp"
 
 namespace attend {
@@ -114,6 +115,7 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
 }  // namespace
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
+    const ProfileScope op_scope("sum_to");
     if (grad.shape() == shape) return grad;
     const Shape& gs = grad.shape();
     ATTEND_CHECK(gs.size() >= shape.size(), "sum_to: cannot reduce ", to_string(gs), " to ", to_string(shape));
@@ -150,6 +152,7 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+    const ProfileScope op_scope("add");
     Tensor out = binary(a, b, [](float x, float y) { return x + y; });
     return record(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
         return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
@@ -157,6 +160,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+    const ProfileScope op_scope("sub");
     Tensor out = binary(a, b, [](float x, float y) { return x - y; });
     return record(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
         return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
@@ -164,6 +168,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+    const ProfileScope op_scope("mul");
     Tensor out = binary(a, b, [](float x, float y) { return x * y; });
     return record(out, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
         return std::vector<Tensor>{sum_to(mul(g, b), a.shape()), sum_to(mul(g, a), b.shape())};
@@ -171,6 +176,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+    const ProfileScope op_scope("div");
     Tensor out = binary(a, b, [](float x, float y) { return x / y; });
     return record(out, "div", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g) {
         Tensor da = sum_to(div(g, b), a.shape());
@@ -180,31 +186,39 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scale(const Tensor& x, float s) {
+    const ProfileScope op_scope("scale");
     Tensor out = map_pointwise(x, [s](float v) { return v * s; });
     return record(out, "scale", {x}, [s](const Tensor& g) { return std::vector<Tensor>{scale(g, s)}; });
 }
 
 Tensor add_scalar(const Tensor& x, float s) {
+    const ProfileScope op_scope("add_scalar");
     Tensor out = map_pointwise(x, [s](float v) { return v + s; });
     return record(out, "add_scalar", {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
-Tensor neg(const Tensor& x) { return scale(x, -1.f); }
+Tensor neg(const Tensor& x) {
+    const ProfileScope op_scope("neg");
+    return scale(x, -1.f);
+}
 
 // y = eˣ        dx = dy · y
 Tensor exp(const Tensor& x) {
+    const ProfileScope op_scope("exp");
     Tensor y = map_pointwise(x, [](float v) { return std::exp(v); });
     return record(y, "exp", {x}, [y = y.detach()](const Tensor& g) { return std::vector<Tensor>{mul(g, y)}; });
 }
 
 // y = ln x      dx = dy / x
 Tensor log(const Tensor& x) {
+    const ProfileScope op_scope("log");
     Tensor y = map_pointwise(x, [](float v) { return std::log(v); });
     return record(y, "log", {x}, [x = x.detach()](const Tensor& g) { return std::vector<Tensor>{div(g, x)}; });
 }
 
 // y = √x        dx = dy / (2y)
 Tensor sqrt(const Tensor& x) {
+    const ProfileScope op_scope("sqrt");
     Tensor y = map_pointwise(x, [](float v) { return std::sqrt(v); });
     return record(y, "sqrt", {x}, [y = y.detach()](const Tensor& g) {
         return std::vector<Tensor>{div(g, scale(y, 2.f))};
@@ -213,6 +227,7 @@ Tensor sqrt(const Tensor& x) {
 
 // y = tanh x    dx = dy · (1 − y²)
 Tensor tanh(const Tensor& x) {
+    const ProfileScope op_scope("tanh");
     Tensor y = map_pointwise(x, [](float v) { return std::tanh(v); });
     return record(y, "tanh", {x}, [y = y.detach()](const Tensor& g) {
         return std::vector<Tensor>{mul(g, map_pointwise(y, [](float v) { return 1.f - v * v; }))};

@@ -12,10 +12,12 @@
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
 Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Shape& ids_shape) {
+    const ProfileScope op_scope("embedding");
     ATTEND_CHECK(weight.dim() == 2, "embedding: weight must be (vocab, dim), got ", to_string(weight.shape()));
     ATTEND_CHECK(int64_t(ids.size()) == numel_of(ids_shape), "embedding: ", ids.size(), " ids given for ids shape ",
                  to_string(ids_shape), " (", numel_of(ids_shape), " expected)");

@@ -9,6 +9,7 @@
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemv.hpp"
 
@@ -89,6 +90,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+    const ProfileScope op_scope("matmul");
     ATTEND_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul needs two tensors of at least 2 dims, got ",
                  to_string(a.shape()), " and ", to_string(b.shape()));
     ATTEND_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: ", to_string(a.shape()), " @ ",
@@ -143,6 +145,7 @@ Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor&
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    const ProfileScope op_scope("linear");
     ATTEND_CHECK(weight.dim() == 2, "linear: weight must be (out, in), got ", to_string(weight.shape()));
     ATTEND_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", to_string(x.shape()),
                  " does not end in the weight's input width ", weight.size(1));

@@ -27,6 +27,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -217,10 +218,12 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+    const ProfileScope op_scope("layer_norm");
     return normalize("layer_norm", true, x, weight, bias, eps);
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+    const ProfileScope op_scope("rms_norm");
     return normalize("rms_norm", false, x, weight, Tensor(), eps);
 }
 

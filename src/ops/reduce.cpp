@@ -8,6 +8,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
@@ -56,6 +57,7 @@ Tensor expand_along(const Tensor& g, const Shape& full, int64_t d, float factor)
 }  // namespace
 
 Tensor sum(const Tensor& x_in) {
+    const ProfileScope op_scope("sum");
     const Tensor x = x_in.contiguous();
     double s = 0;
     const float* p = x.data();
@@ -67,11 +69,13 @@ Tensor sum(const Tensor& x_in) {
 }
 
 Tensor mean(const Tensor& x) {
+    const ProfileScope op_scope("mean");
     ATTEND_CHECK(x.numel() > 0, "mean of an empty tensor");
     return scale(sum(x), 1.f / float(x.numel()));
 }
 
 Tensor sum(const Tensor& x_in, int64_t dim, bool keepdim) {
+    const ProfileScope op_scope("sum");
     const int64_t d = wrap(dim, x_in.dim());
     const Tensor x = x_in.contiguous();
     const Split3 s = split_around(x.shape(), d);
@@ -87,12 +91,14 @@ Tensor sum(const Tensor& x_in, int64_t dim, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, int64_t dim, bool keepdim) {
+    const ProfileScope op_scope("mean");
     const int64_t d = wrap(dim, x.dim());
     ATTEND_CHECK(x.shape()[d] > 0, "mean over an empty dimension");
     return scale(sum(x, d, keepdim), 1.f / float(x.shape()[d]));
 }
 
 Tensor max(const Tensor& x_in, int64_t dim, bool keepdim) {
+    const ProfileScope op_scope("max");
     const int64_t d = wrap(dim, x_in.dim());
     const Tensor x = x_in.contiguous();
     const Split3 s = split_around(x.shape(), d);

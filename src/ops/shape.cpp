@@ -12,6 +12,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
@@ -78,6 +79,7 @@ Tensor from_heads(const Tensor& x_in) {
 }  // namespace
 
 Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
+    const ProfileScope op_scope("concat");
     ATTEND_CHECK(!parts.empty(), "concat: no tensors to concatenate");
     for (size_t j = 0; j < parts.size(); ++j)
         ATTEND_CHECK(parts[j].defined(), "concat: part ", j, " is an undefined tensor");
@@ -122,6 +124,7 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim) {
 // The parts are views of x (no copy, as torch.split); each records its own backward, which
 // writes its block into a zero gradient without the generic strided scatter of slice().
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
+    const ProfileScope op_scope("split");
     const int64_t d = wrap_dim(dim, x.dim(), "split");
     int64_t total = 0;
     for (int64_t s : sizes) {
@@ -150,6 +153,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 }
 
 Tensor split_heads(const Tensor& x, int64_t n_heads) {
+    const ProfileScope op_scope("split_heads");
     ATTEND_CHECK(x.dim() == 3, "split_heads: expected (B, T, H·D), got ", to_string(x.shape()));
     ATTEND_CHECK(n_heads > 0 && x.size(2) % n_heads == 0, "split_heads: width ", x.size(2), " of ",
                  to_string(x.shape()), " is not divisible into ", n_heads, " heads");
@@ -158,6 +162,7 @@ Tensor split_heads(const Tensor& x, int64_t n_heads) {
 }
 
 Tensor merge_heads(const Tensor& x) {
+    const ProfileScope op_scope("merge_heads");
     ATTEND_CHECK(x.dim() == 4, "merge_heads: expected (B, H, T, D), got ", to_string(x.shape()));
     const int64_t H = x.size(1);
     Tensor out = from_heads(x);  // (B, T, H·D)

@@ -21,6 +21,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/profile.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -211,8 +212,14 @@ Tensor log_softmax_last(const Tensor& x_in) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return along(x, dim, "softmax", softmax_last); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+    const ProfileScope op_scope("softmax");
+    return along(x, dim, "softmax", softmax_last);
+}
 
-Tensor log_softmax(const Tensor& x, int64_t dim) { return along(x, dim, "log_softmax", log_softmax_last); }
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+    const ProfileScope op_scope("log_softmax");
+    return along(x, dim, "log_softmax", log_softmax_last);
+}
 
 }  // namespace attend

@@ -10,6 +10,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/parallel.hpp"
+#include "attend/profile.hpp"
 
 namespace attend {
 
@@ -34,6 +35,7 @@ void AdamW::zero_grad() {
 }
 
 void AdamW::step(float lr) {
+    const ProfileScope op_scope("adamw step");
     NoGradGuard no_grad;
     ++step_;
     const AdamWOptions& o = options_;
@@ -97,6 +99,7 @@ void AdamW::load_state(const std::map<std::string, Tensor>& state) {
 }
 
 float clip_grad_norm(const NamedParameters& params, float max_norm) {
+    const ProfileScope op_scope("clip_grad_norm");
     NoGradGuard no_grad;
     // ‖g‖ = √(Σ_p ‖g_p‖²), summed in double so the order of parameters barely matters.
     double total = 0;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
@@ -18,6 +19,7 @@
 #include "attend/models/transformer.hpp"
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
+#include "attend/profile.hpp"
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
 #include "attend/train/checkpoint.hpp"
@@ -199,6 +201,7 @@ struct HistoryRow {
 };
 
 void write_history(const std::string& out, const std::vector<HistoryRow>& rows) {
+    const PhaseScope phase("checkpoint");  // the run's files: loss.csv and loss.png too
     std::string csv = "step,train_loss,val_loss,lr\n";
     for (const HistoryRow& r : rows) {
         char line[128];
@@ -367,6 +370,7 @@ TrainResult train(const TrainOptions& o) {
     const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
 
     // ---- model, data, streams: fresh or from the checkpoint ----
+    std::optional<PhaseScope> setup_phase(std::in_place, "setup");  // closed before the first step
     std::map<std::string, std::string> resumed_meta;
     if (o.resume) {
         ATTEND_CHECK(fs::exists(checkpoint_path), "--resume: no checkpoint at ", checkpoint_path);
@@ -413,6 +417,7 @@ TrainResult train(const TrainOptions& o) {
 
     TrainResult result;
     auto evaluate = [&]() {
+        const PhaseScope phase("eval");
         NoGradGuard no_grad;
         Generator eval_gen(o.seed * 2 + 3);  // the same batches at every evaluation, no training stream moved
         double total = 0;
@@ -428,28 +433,36 @@ TrainResult train(const TrainOptions& o) {
         return total / double(o.eval_batches);
     };
     auto save = [&]() {
+        const PhaseScope phase("checkpoint");
         ATTEND_CHECK(all_finite(params), "parameters are not finite after step ", state.step,
                      "; the checkpoint at ", checkpoint_path, " is left as it was");
         state.metadata["history"] = history_json(history);
         save_training_checkpoint(checkpoint_path, params, optimizer, state);
     };
 
+    setup_phase.reset();
     const auto start = Clock::now();
     // eval_every 0: evaluate (and checkpoint) only at the end.
     const int64_t checkpoint_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every > 0 ? o.eval_every : o.steps;
     while (state.step < last) {
         const float lr = schedule.at(state.step);
+        // One phase open at a time: emplace closes the previous one.
+        std::optional<PhaseScope> phase(std::in_place, "optimizer");
         optimizer.zero_grad();
         double step_loss = 0;
         for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
+            phase.emplace("data");
             const Batch b = data.draw(false, o.batch_size, data_gen);
+            phase.emplace("forward");
             const ForwardMode mode{true, &dropout_gen, AttentionPath::fused};
             Tensor loss = batch_loss(model, b, mode);
             const float value = loss.item();
             step_loss += value / double(o.grad_accum);
             if (!std::isfinite(value)) break;
+            phase.emplace("backward");
             (o.grad_accum > 1 ? scale(loss, 1.f / float(o.grad_accum)) : loss).backward();
         }
+        phase.emplace("optimizer");  // zeroing (above), clipping and the step
         const float norm = std::isfinite(step_loss) ? clip_grad_norm(params, o.grad_clip) : NAN;
         if (!std::isfinite(step_loss) || !std::isfinite(norm)) {
             progress.finish();
@@ -460,6 +473,7 @@ TrainResult train(const TrainOptions& o) {
                          " is intact");
         }
         optimizer.step(lr);
+        phase.reset();
         ++state.step;
         result.train_losses.push_back(float(step_loss));
         history.push_back({state.step, step_loss, NAN, lr});
@@ -484,6 +498,7 @@ TrainResult train(const TrainOptions& o) {
 
     // ---- the trained model, for `attend generate` and the C++ API ----
     if (state.step == o.steps) {
+        const PhaseScope phase("checkpoint");
         std::map<std::string, Tensor> tensors;
         for (const auto& [name, p] : params) tensors[name] = p->detach();
         // io/model_loader.hpp's format: our names, the config in "attend_config".

@@ -17,4 +17,7 @@ void register_convert(CLI::App& app);     // convert.cpp
 
 // Options shared by the commands that run a model (options.cpp).
 void add_dtype_option(CLI::App* cmd, std::string& dtype);  // --dtype f32|bf16|int8
+void add_profile_option(CLI::App* cmd, bool& profile);     // --profile: time per phase and op kind
+// The --profile table (attend/profile.hpp's report), then `extra`, on stderr: stdout stays the run's.
+void print_profile(const std::string& extra = "");
 }

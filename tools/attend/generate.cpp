@@ -15,6 +15,7 @@
 #include "attend/error.hpp"
 #include "attend/generate/generate.hpp"
 #include "attend/generate/text_model.hpp"
+#include "attend/profile.hpp"
 #include "commands.hpp"
 
 namespace attend::cli {
@@ -27,7 +28,7 @@ struct GenerateCliOptions {
     int64_t top_k = 0;
     uint64_t seed = 0;
     std::string dtype = "f32";
-    bool verbose = false;
+    bool verbose = false, profile = false;
 };
 
 void print(const std::string& text) {
@@ -35,13 +36,37 @@ void print(const std::string& text) {
     std::fflush(stdout);  // streaming: show each piece as soon as it is whole
 }
 
+// --profile: tokens through the model per second of each forward phase (one sequence: a decode
+// step feeds one token).
+std::string throughput(size_t prompt_tokens) {
+    std::string out;
+    char line[120];
+    const auto rate = [&](const char* phase, double tokens) {
+        const profile::Entry e = profile::find(phase, profile::Kind::phase);
+        if (e.calls == 0) return;
+        std::snprintf(line, sizeof line, "  %-8s %6.0f tokens in %8.1f ms: %10.1f tokens/s\n", phase, tokens,
+                      e.inclusive_ms, e.inclusive_ms > 0 ? 1000.0 * tokens / e.inclusive_ms : 0.0);
+        out += line;
+    };
+    rate("prefill", double(prompt_tokens));
+    rate("decode", double(profile::find("decode", profile::Kind::phase).calls));
+    return out;
+}
+
 void run_generate(const GenerateCliOptions& o, bool seed_given) {
-    const TextModel lm = load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype));
+    profile::enable(o.profile);
+    const TextModel lm = [&] {
+        const PhaseScope phase("load");
+        return load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype));
+    }();
     if (lm.loaded.config.shape != ModelShape::decoder || lm.loaded.config.head != HeadType::lm)
         throw Error(o.model + ": needs a language model (a decoder with an lm head), this one is " +
                     name_of(lm.loaded.config.shape) + " with a " + name_of(lm.loaded.config.head) + " head" +
                     (lm.loaded.config.shape == ModelShape::encoder ? " (use encode)" : ""));
-    const std::vector<int64_t> prompt = lm.prompt_ids(o.prompt);
+    const std::vector<int64_t> prompt = [&] {
+        const PhaseScope phase("tokenize");
+        return lm.prompt_ids(o.prompt);
+    }();
 
     GenerateOptions g;
     g.max_new_tokens = o.new_tokens;
@@ -61,16 +86,24 @@ void run_generate(const GenerateCliOptions& o, bool seed_given) {
     // DecodeStream gives the text that is final so far, in whole, valid characters only (a stray
     // byte becomes U+FFFD).
     DecodeStream text(*lm.tokenizer, /*skip_special=*/true);
-    for (int64_t id : prompt) print(text.push(id));
+    const auto detokenize = [&](int64_t id) {
+        const PhaseScope phase("detokenize");  // includes writing the text out
+        print(text.push(id));
+    };
+    for (int64_t id : prompt) detokenize(id);
 
     const auto start = std::chrono::steady_clock::now();
-    const auto result = generate(lm.model(), {prompt}, g, [&](int64_t, int64_t token) { print(text.push(token)); });
+    const auto result = generate(lm.model(), {prompt}, g, [&](int64_t, int64_t token) { detokenize(token); });
     print(text.finish() + "\n");
     if (o.verbose) {
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const size_t n = result[0].tokens.size();
         std::fprintf(stderr, "[attend] %zu new tokens in %.3f s (%.1f tokens/s), finished by %s\n", n, s,
                      s > 0 ? double(n) / s : 0.0, name_of(result[0].finish));
+    }
+    if (o.profile) {
+        profile::enable(false);
+        print_profile(throughput(prompt.size()));
     }
 }
 
@@ -104,6 +137,7 @@ void register_generate(CLI::App& app) {
         ->capture_default_str();
     CLI::Option* seed = cmd->add_option("--seed", o->seed, "Random seed (default: from the clock)");
     add_dtype_option(cmd, o->dtype);
+    add_profile_option(cmd, o->profile);
     cmd->add_flag("-v,--verbose", o->verbose, "Print the model, tokenizer, seed and speed to stderr");
     cmd->callback([o, seed] { run_generate(*o, seed->count() > 0); });
 }

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "attend/profile.hpp"
 #include "attend/train/trainer.hpp"
 #include "commands.hpp"
 
@@ -12,6 +13,7 @@ void register_train(CLI::App& app) {
     auto opts = std::make_shared<TrainOptions>();
     auto arch = std::make_shared<std::string>("gpt");
     auto config = std::make_shared<std::string>();
+    auto profiled = std::make_shared<bool>(false);
     TrainOptions& o = *opts;
     cmd->add_option("--arch", *arch, "gpt (causal LM on text) | bert (masked LM on text) | seq2seq (TSV pairs)")
         ->check(CLI::IsMember({"gpt", "bert", "seq2seq"}));
@@ -49,7 +51,8 @@ void register_train(CLI::App& app) {
         ->check(CLI::IsMember({"pre", "post"}));
     cmd->add_flag("--resume", o.resume, "continue from OUT/checkpoint.safetensors");
     cmd->add_flag("--quiet", o.quiet, "no progress output");
-    cmd->callback([cmd, opts, arch, config] {
+    add_profile_option(cmd, *profiled);
+    cmd->callback([cmd, opts, arch, config, profiled] {
         TrainOptions o = *opts;
         if (!config->empty()) {
             // The file supplies the options; any flag given on the command line overrides it.
@@ -79,12 +82,15 @@ void register_train(CLI::App& app) {
         }
         if (o.data.empty()) throw CLI::RequiredError("--data (or \"data\" in --config)");
         if (o.out.empty()) throw CLI::RequiredError("--out (or \"out\" in --config)");
+        profile::enable(*profiled);
         const TrainResult r = train(o);
+        profile::enable(false);
         if (!o.quiet) {
             std::fprintf(stderr, "done: %lld steps in %.1f s", (long long)r.steps_done, r.seconds);
             if (!r.val_losses.empty()) std::fprintf(stderr, ", final val loss %.4f", r.val_losses.back().second);
             std::fprintf(stderr, "; model in %s\n", o.out.c_str());
         }
+        if (*profiled) print_profile();
     });
 }
 
