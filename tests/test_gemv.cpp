@@ -102,7 +102,11 @@ TEST(SkinnyGemm, LinearWithManyRowsWidensLowPrecisionBlocks) {
                     const Tensor y = linear(Tensor::from_vector({M, K}, x), low_precision_tensor(W.m),
                                             with_bias ? Tensor::from_vector({N}, b) : Tensor());
                     ASSERT_EQ(y.shape(), (Shape{M, N}));
-                    EXPECT_LT(worst_error(M, N, K, x, W.widened, with_bias ? b.data() : nullptr, y.to_vector()), 1e-5)
+                    // Many bf16 rows may run on the CPU's bf16 dot products (ops/bf16_gemm.cpp), which round
+                    // x to bf16 too: each product then carries ≤ 2⁻⁸ relative error (x's 2⁻⁹, and the sum's).
+                    const bool x_rounded = type == WeightType::bf16 && !use_skinny_gemm(M, N, K);
+                    EXPECT_LT(worst_error(M, N, K, x, W.widened, with_bias ? b.data() : nullptr, y.to_vector()),
+                              x_rounded ? 1.0 / 256 : 1e-5)
                         << name_of(type) << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
                 }
 }

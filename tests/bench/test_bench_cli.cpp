@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 #include <string>
 
 #include "support/cli.hpp"
@@ -68,10 +69,14 @@ TEST(CliBench, QuickJsonHoldsEveryWorkloadBothSidesAndTheLimits) {
     // Workloads: each kind at each thread count, both sides, a ratio and a fraction of the limit.
     ASSERT_TRUE(out["workloads"].is_array());
     std::set<std::pair<std::string, int>> seen;
+    std::set<std::tuple<std::string, std::string, int>> seen_dtypes;  // decode and prefill come per weight type
     for (const json& w : out["workloads"]) {
         const std::string where = w["name"].get<std::string>() + " at " + w["threads"].dump() + " threads";
         seen.insert({w["kind"].get<std::string>(), w["threads"].get<int>()});
-        EXPECT_EQ(w["dtype"], "f32") << where;
+        if (w["kind"] == "decode" || w["kind"] == "prefill")
+            seen_dtypes.insert({w["kind"].get<std::string>(), w["dtype"].get<std::string>(), w["threads"].get<int>()});
+        else
+            EXPECT_EQ(w["dtype"], "f32") << where;
         expect_stats(w["attend"], where + " attend");
         expect_stats(w["torch"], where + " torch");
         EXPECT_FALSE(w.contains("torch_error")) << where << ": " << w["torch_error"].dump();
@@ -87,6 +92,10 @@ TEST(CliBench, QuickJsonHoldsEveryWorkloadBothSidesAndTheLimits) {
     }
     for (const char* kind : {"decode", "prefill", "train", "attention"})
         for (int threads : {1, 2}) EXPECT_TRUE(seen.count({kind, threads})) << kind << " at " << threads << " threads";
+    for (const char* kind : {"decode", "prefill"})
+        for (const char* dtype : {"f32", "bf16", "int8"})
+            for (int threads : {1, 2})
+                EXPECT_TRUE(seen_dtypes.count({kind, dtype, threads})) << kind << " " << dtype << " at " << threads;
     // attention --quick: T = 512, causal and not, forward and forward+backward, 2 thread counts.
     int attention_rows = 0;
     for (const json& w : out["workloads"]) attention_rows += w["kind"] == "attention";
