@@ -13,6 +13,7 @@ clang++ -std=c++20 -O1 -g -fopenmp -fsanitize=fuzzer,address,undefined -fno-sani
   -I"$root/include" -I"$src" "$root/fuzz/safetensors.cpp" \
   "$src/io/safetensors.cpp" "$src/io/mapped_file.cpp" "$src/io/config_json.cpp" "$src/models/config.cpp" \
   "$src/core/tensor.cpp" "$src/core/atomic_file.cpp" "$src/core/random.cpp" "$src/core/parallel.cpp" "$src/autograd/tape.cpp" \
+  "$src/core/low_precision.cpp" "$src/core/profile.cpp" \
   "$src/ops/elementwise.cpp" -o "$work/fuzz_safetensors"
 python3 "$root/fuzz/make_safetensors_corpus.py" "$work/corpus"
 cd "$work"

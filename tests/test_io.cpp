@@ -547,8 +547,15 @@ TEST_F(IoTest, LoadingAdoptsTheMappedFileAndCopiesOnlyWhatItReLaysOut) {
         // tensors were read and given back (Hugging Face's): at most a few pages stay.
         EXPECT_LE(mapped_file_bytes() - file_before, 1 << 20) << dir << ": mapped pages stayed resident";
         // Ours: nothing is touched but the header. Hugging Face: the transposed copies, plus
-        // at most one source matrix resident at a time; 4 MB for the loader's own bookkeeping.
-        const int64_t allowed = (hf ? relaid_bytes + relaid_bytes / 6 : 0) + (4 << 20);
+        // at most one source matrix resident at a time; 4 MB for the loader's own bookkeeping
+        // (8 MB under AddressSanitizer, whose shadow memory and allocator grow RSS too:
+        // measured 5.0 MB there for our checkpoint, against the 21 MB of weights never read).
+#ifdef __SANITIZE_ADDRESS__
+        constexpr int64_t kBookkeeping = 8 << 20;
+#else
+        constexpr int64_t kBookkeeping = 4 << 20;
+#endif
+        const int64_t allowed = (hf ? relaid_bytes + relaid_bytes / 6 : 0) + kBookkeeping;
         EXPECT_LE(growth, allowed) << dir << ": peak RSS grew by " << growth << " bytes loading " << weight_bytes
                                    << " bytes of weights (" << (hf ? relaid_bytes : 0) << " re-laid out)";
         std::printf("%s: peak RSS grew by %.1f MB for %.1f MB of weights (%.1f MB re-laid out)\n", dir.c_str(),
