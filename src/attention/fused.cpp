@@ -189,11 +189,12 @@ void tile_scores(const Problem& p, int64_t b, int64_t h, const Tile& t, float* S
     }
 }
 
-// Threads only pay off past a few microseconds of work (waking a pool costs about that, and
-// far more on a busy machine): the score and value products, ~2·Tq·Tk·(D + Dv) flops.
-bool worth_threads(const Problem& p) {
-    return double(p.B * p.H) * double(p.Tq) * double(p.Tk) * double(p.D + p.Dv) > double(1 << 20);
-}
+// Multiply-adds of the score and value products, B·H·Tq·Tk·(D + Dv): what the threads share.
+int64_t product_work(const Problem& p) { return p.B * p.H * p.Tq * p.Tk * (p.D + p.Dv); }
+
+// The tiles' threads pay off past ~2²⁰ multiply-adds (a tile task is a GEMM call plus a
+// softmax row pass each): parallel.hpp's rule with the work counted in units of 16.
+bool worth_threads(const Problem& p, int64_t tasks = 2) { return worth_threading(product_work(p) / 16, tasks); }
 
 // ---- forward -------------------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ bool worth_threads(const Problem& p) {
 void forward(const Problem& p, float* out, float* stats) {
     const std::vector<KeyRange> spans = visible_key_tiles(p);
     const int64_t q_tiles = p.q_tiles(), tasks = p.B * p.H * q_tiles;
-#pragma omp parallel if (tasks > 1 && worth_threads(p))
+#pragma omp parallel if (worth_threads(p, tasks))
     {
         std::vector<float> S(size_t(kTileQ * kTileK));
         float m[kTileQ], l[kTileQ];
@@ -323,7 +324,7 @@ void forward_rows(const Problem& p, float* out, float* stats) {
     const int64_t width = 2 + p.Dv;  // per (head, split): m, l, O
     std::vector<float> partial(size_t(rows * splits * group * width));
     const int64_t tasks = rows * splits;
-#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(p.B * p.H * p.Tq * p.Tk * (p.D + p.Dv), tasks))
+#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(product_work(p), tasks))
     for (int64_t task = 0; task < tasks; ++task) {
         const int64_t split = task % splits, row = task / splits;
         const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
