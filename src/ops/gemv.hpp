@@ -22,8 +22,11 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K);
 // parallel region runs on the calling thread.
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y);
 
-// The same with W (N, K) in bf16 or int8, widened in registers.
-void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
+// The same with W (N, K) in bf16 or int8: on the CPU's bf16 / int8 dot products where it has
+// them and `dot_products` allows (x then rounded to W's precision, ops/gemv_dot.hpp), else
+// widened in registers (exact products; tests ask for this path on any CPU).
+void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y,
+                 bool dot_products = true);
 
 // y (M, N) = x · Wᵀ (+ bias) with W in bf16, on the CPU's bf16 dot products (oneDNN's matmul,
 // ops/bf16_gemm.cpp): false — nothing written — when the CPU has none or oneDNN declines.

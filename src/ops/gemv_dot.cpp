@@ -1,0 +1,245 @@
+// ops/gemv_dot.cpp — decoding products on vdpbf16ps and vpdpbusd (see ops/gemv_dot.hpp).
+//
+// The kernels are AVX-512 intrinsics compiled for the instructions they need (a target
+// pragma below), reached only after has_dot_products() asked the CPU. Everything that is not
+// a kernel — the activations' preparation, the standard library — stays above the pragma, so
+// no inline function the rest of the program shares is compiled with AVX-512 here.
+#include "ops/gemv_dot.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "attend/low_precision.hpp"
+
+namespace attend {
+
+namespace {
+
+constexpr int64_t kChunkBytes = 64;  // one cache line of weights: 32 bf16 or 64 int8 values
+
+bool cpu_has_bf16_dot() {
+    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+    return has;
+}
+bool cpu_has_int8_dot() {
+    static const bool has = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    return has;
+}
+
+void prepare_bf16(int64_t M, int64_t K, const float* x, DotActivations& a) {
+    const int64_t width = a.chunks * 32;
+    a.bf16.assign(size_t(M * width), 0);
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k) a.bf16[size_t(m * width + k)] = to_bf16(x[m * K + k]);
+}
+
+// Per block of 32 columns: sx = max|x|/127 and u = round(x/sx) + 128 (a zero block: sx = 0, u = 128).
+void prepare_int8(int64_t M, int64_t K, const float* x, DotActivations& a) {
+    constexpr int64_t B = LowPrecisionMatrix::kBlock;
+    static_assert(B == 32, "a 64-byte chunk holds two blocks: lanes 0–7 sum the first, 8–15 the second");
+    const int64_t width = a.chunks * kChunkBytes, blocks = a.chunks * 2;
+    a.offset_int8.assign(size_t(M * width), 128);
+    a.scales.assign(size_t(M * a.chunks * 16), 0.f);
+    for (int64_t m = 0; m < M; ++m) {
+        const float* xm = x + m * K;
+        uint8_t* um = a.offset_int8.data() + m * width;
+        float* sm = a.scales.data() + m * a.chunks * 16;
+        for (int64_t b = 0; b < blocks && b * B < K; ++b) {
+            const int64_t k0 = b * B, k1 = std::min(K, k0 + B);
+            float amax = 0.f;
+            for (int64_t k = k0; k < k1; ++k) amax = std::max(amax, std::fabs(xm[k]));
+            const float sx = amax / 127.f, inv = amax > 0.f ? 127.f / amax : 0.f;
+            for (int64_t k = k0; k < k1; ++k) um[k] = uint8_t(int(std::nearbyint(xm[k] * inv)) + 128);
+            for (int64_t l = 0; l < 8; ++l) sm[(b / 2) * 16 + (b % 2) * 8 + l] = sx;
+        }
+    }
+}
+
+}  // namespace
+
+bool has_dot_products(const LowPrecisionMatrix& W) {
+    switch (W.type()) {
+        case WeightType::bf16: return cpu_has_bf16_dot();
+        case WeightType::int8: return cpu_has_int8_dot();
+        default: return false;
+    }
+}
+
+void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrecisionMatrix& W, DotActivations& a) {
+    const int64_t bytes = W.type() == WeightType::bf16 ? 2 : 1;
+    a.M = M;
+    a.K = K;
+    a.chunks = (K * bytes + kChunkBytes - 1) / kChunkBytes;
+    if (W.type() == WeightType::bf16)
+        prepare_bf16(M, K, x, a);
+    else
+        prepare_int8(M, K, x, a);
+}
+
+// ---- kernels: AVX-512 from here on; no standard-library calls below this line ----
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16")
+// GCC 12 warns that the intrinsics' own _mm512_undefined_* placeholders "may be used
+// uninitialized" once they are inlined under a target pragma: a false report inside its headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// Σ of the 16 lanes, a tree of halves (_mm512_reduce_add_ps draws a GCC 12 warning).
+inline float sum16(__m512 v) {
+    const __m256 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                     __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m128 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    return (b[0] + b[2]) + (b[1] + b[3]);
+}
+
+// Columns left in a chunk that starts at column k, as a mask of its values.
+inline __mmask64 tail_mask8(int64_t left) { return left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1; }
+inline __mmask32 tail_mask16(int64_t left) { return left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1; }
+
+// bf16 weights: y[m, n + r] for m < MB, r < NB, acc += x·w over 32 columns per instruction.
+// x, y point at the block's first row of x (DotActivations::bf16) and of y.
+struct Bf16Kernel {
+    const uint16_t* x;
+    int64_t x_stride, chunks, K;
+    const uint16_t* w;
+    const float* bias;
+    float* y;
+    int64_t N;
+
+    Bf16Kernel rows_from(int64_t m) const {
+        Bf16Kernel k = *this;
+        k.x += m * x_stride;
+        k.y += m * N;
+        return k;
+    }
+
+    // One row n of W against MB rows of x. W is read front to back, one row after the other:
+    // a single stream the hardware prefetcher follows at full speed (rows of 1.5–6 KB read
+    // side by side are too short for it). U accumulators per row of x hide the latency of
+    // the dot-product instruction; they are added in a fixed order.
+    template <int MB>
+    void run(int64_t n) const {
+        constexpr int U = 4;
+        __m512 acc[MB][U];
+        for (int m = 0; m < MB; ++m)
+            for (int u = 0; u < U; ++u) acc[m][u] = _mm512_setzero_ps();
+        const uint16_t* row = w + n * K;
+        auto chunk = [&](int64_t c, int u) __attribute__((always_inline)) {
+            const int64_t k = c * 32;
+            const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(tail_mask16(K - k), row + k);
+            for (int m = 0; m < MB; ++m)
+                acc[m][u] = _mm512_dpbf16_ps(acc[m][u], (__m512bh)_mm512_loadu_si512(x + m * x_stride + k), wv);
+        };
+        int64_t c = 0;
+        for (; c + U <= chunks; c += U)
+            for (int u = 0; u < U; ++u) chunk(c + u, u);
+        for (int u = 0; c < chunks; ++c, ++u) chunk(c, u);
+        for (int m = 0; m < MB; ++m)
+            y[m * N + n] = sum16(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]))) +
+                           (bias ? bias[n] : 0.f);
+    }
+};
+
+// int8 weights with their block scales (the offset of the u's removed as the header says).
+struct Int8Kernel {
+    const uint8_t* u8;  // DotActivations::offset_int8 at the block's first row
+    const float* sx;    // DotActivations::scales at the same row
+    int64_t u_stride, sx_stride, chunks, K;
+    const int8_t* q;
+    const float* scales;
+    int64_t blocks;
+    const float* bias;
+    float* y;
+    int64_t N;
+
+    Int8Kernel rows_from(int64_t m) const {
+        Int8Kernel k = *this;
+        k.u8 += m * u_stride;
+        k.sx += m * sx_stride;
+        k.y += m * N;
+        return k;
+    }
+
+    // One row n of W against MB rows of x, front to back, as Bf16Kernel::run.
+    template <int MB>
+    void run(int64_t n) const {
+        constexpr int U = 4;
+        const __m512i ones = _mm512_set1_epi8(1);
+        // Lanes 0–7 sum columns of the chunk's first block, 8–15 of its second.
+        const __m512i spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        __m512 acc[MB][U];
+        for (int m = 0; m < MB; ++m)
+            for (int u = 0; u < U; ++u) acc[m][u] = _mm512_setzero_ps();
+        const int8_t* row = q + n * K;
+        const float* row_scales = scales + n * blocks;
+        auto chunk = [&](int64_t c, int u) __attribute__((always_inline)) {
+            const int64_t k = c * 64;
+            const __m512i wv = _mm512_maskz_loadu_epi8(tail_mask8(K - k), row + k);
+            // 128 · Σ qw per 4 columns: what the offset u = qx + 128 added.
+            const __m512i offset = _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, wv), 7);
+            const __m128 sw2 = _mm_maskz_loadu_ps(2 * c + 1 < blocks ? 0x3 : 0x1, row_scales + 2 * c);
+            const __m512 sw = _mm512_permutexvar_ps(spread, _mm512_zextps128_ps512(sw2));
+            for (int m = 0; m < MB; ++m) {
+                const __m512i uv = _mm512_loadu_si512(u8 + m * u_stride + k);
+                const __m512 sxv = _mm512_loadu_ps(sx + m * sx_stride + c * 16);
+                const __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), uv, wv), offset);
+                acc[m][u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sxv, sw), acc[m][u]);
+            }
+        };
+        int64_t c = 0;
+        for (; c + U <= chunks; c += U)
+            for (int u = 0; u < U; ++u) chunk(c + u, u);
+        for (int u = 0; c < chunks; ++c, ++u) chunk(c, u);
+        for (int m = 0; m < MB; ++m)
+            y[m * N + n] = sum16(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]))) +
+                           (bias ? bias[n] : 0.f);
+    }
+};
+
+// Rows [n0, n1) of W against the rows of x, 4 at a time (each weight loaded once per 4).
+template <class Kernel>
+inline void rows_of_w(int64_t M, int64_t n0, int64_t n1, const Kernel& kernel) {
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4)
+        for (int64_t n = n0; n < n1; ++n) kernel.rows_from(m).template run<4>(n);
+    const Kernel rest = kernel.rows_from(m);
+    switch (M - m) {
+        case 3: for (int64_t n = n0; n < n1; ++n) rest.template run<3>(n); break;
+        case 2: for (int64_t n = n0; n < n1; ++n) rest.template run<2>(n); break;
+        case 1: for (int64_t n = n0; n < n1; ++n) rest.template run<1>(n); break;
+        default: break;
+    }
+}
+
+void bf16_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+               float* y) {
+    const Bf16Kernel kernel{a.bf16.data(), a.chunks * 32, a.chunks, a.K, W.bf16(), bias, y, W.rows()};
+    rows_of_w(a.M, n0, n1, kernel);
+}
+
+void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+               float* y) {
+    const Int8Kernel kernel{a.offset_int8.data(), a.scales.data(), a.chunks * 64, a.chunks * 16, a.chunks, a.K,
+                            W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
+    rows_of_w(a.M, n0, n1, kernel);
+}
+
+}  // namespace
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+              float* y) {
+    if (W.type() == WeightType::bf16)
+        bf16_rows(a, W, n0, n1, bias, y);
+    else
+        int8_rows(a, W, n0, n1, bias, y);
+}
+
+}  // namespace attend

@@ -1,0 +1,49 @@
+// ops/gemv_dot.hpp — decoding products on the CPU's low-precision dot-product instructions,
+// private to ops/gemv.cpp.
+//
+// Widening bf16 or int8 weights to fp32 in registers (ops/gemv.cpp's portable kernel) costs
+// more instructions than the multiply-adds themselves, so low-precision decoding was bound by
+// arithmetic, not by the bytes it saved. With the activations brought to the weights'
+// precision, one instruction does the products of a whole 64-byte line of weights:
+//
+//   bf16  vdpbf16ps (AVX512-BF16): x rounded to bf16 once per call, then per 32 columns
+//         acc (16 × f32) += x[2l]·w[2l] + x[2l+1]·w[2l+1] — the weights are never widened.
+//   int8  vpdpbusd (AVX512-VNNI): x quantised per block of 32 columns like the weights
+//         (llama.cpp's Q8_0 × Q8_0): sx = max|x|/127, qx = round(x/sx). vpdpbusd multiplies
+//         unsigned by signed bytes, so the kernel feeds u = qx + 128 ∈ [1, 255] and removes
+//         the offset exactly:  Σ qx·qw = Σ u·qw − 128·Σ qw  (Σ qw by a second vpdpbusd with
+//         u = 1, shared by every row of x). Per block: y += (sx·sw) · Σ qx·qw.
+//
+// Each output is the same sequence of operations whatever the other rows of x, the block
+// shape or the thread split (as in gemv.cpp), so a sequence's tokens do not depend on what
+// else is in the batch. Rounding x costs accuracy the tests bound (tests/test_gemv.cpp,
+// tests/test_low_precision.cpp): bf16 like oneDNN's bf16 matmul used for prefill, int8 as
+// llama.cpp's q8_0 does.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace attend {
+
+class LowPrecisionMatrix;
+
+// x (M, K) in the form the kernel reads, made once per call and shared by the threads.
+struct DotActivations {
+    int64_t M = 0, K = 0, chunks = 0;  // chunks: of 64 bytes of weights (32 bf16 or 64 int8 columns)
+    std::vector<uint16_t> bf16;        // (M, chunks·32) x rounded, zero-padded
+    std::vector<uint8_t> offset_int8;  // (M, chunks·64) qx + 128, padded with 128 (× zero weights)
+    std::vector<float> scales;         // (M, chunks·16) sx of the block each int32 lane sums
+};
+
+// Whether this CPU has the instruction for `W`'s type (bf16: AVX512-BF16; int8: AVX512-VNNI).
+bool has_dot_products(const LowPrecisionMatrix& W);
+
+// Fills `a` for W's type from x (M, K); reuses a's buffers.
+void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrecisionMatrix& W, DotActivations& a);
+
+// y[m, n] = Σ_k x[m, k] · W[n, k] (+ bias[n]) for rows [n0, n1) of W; y is (M, N) row-major.
+// Call only where has_dot_products(W).
+void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+              float* y);
+
+}  // namespace attend
