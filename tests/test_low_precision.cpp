@@ -175,6 +175,20 @@ TEST(LowPrecision, Bf16WidensRowsExactly) {
     EXPECT_TRUE(std::equal(part.begin(), part.end(), dq.begin() + 8 * 33));
 }
 
+// −128 is outside attend's int8 (the dot-product kernel negates weights): refused, naming it.
+TEST(LowPrecision, Int8RefusesMinus128) {
+    std::vector<int8_t> values(2 * 40, 5);
+    const std::vector<float> scales(2 * 2, 0.5f);
+    EXPECT_NO_THROW(LowPrecisionMatrix::adopt_int8(2, 40, values.data(), scales.data(), nullptr));
+    values[57] = -128;
+    try {
+        LowPrecisionMatrix::adopt_int8(2, 40, values.data(), scales.data(), nullptr);
+        ADD_FAILURE() << "−128 accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("int8 value 57 is −128"), std::string::npos) << e.what();
+    }
+}
+
 // ---- models -----------------------------------------------------------------------------
 
 TEST(LowPrecisionModels, Bf16LogitsFollowFp32OnRealCheckpoints) {

@@ -104,6 +104,13 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::adopt_int8(int64_t
     for (int64_t i = 0; i < n_scales; ++i)
         ATTEND_CHECK(std::isfinite(scales[i]) && scales[i] >= 0.f, "int8 scale ", i, " is ", scales[i],
                      " (scales must be finite and ≥ 0)");
+    // −128 is outside the format (quantize() never writes it): the dot-product kernel moves x's
+    // sign onto the weights, and −128 has no positive twin (ops/gemv_dot.hpp).
+    bool has_minus_128 = false;
+    for (int64_t i = 0; i < rows * cols; ++i) has_minus_128 |= values[i] == -128;
+    if (has_minus_128)
+        for (int64_t i = 0; i < rows * cols; ++i)
+            ATTEND_CHECK(values[i] != -128, "int8 value ", i, " is −128 (attend's int8 weights are in [−127, 127])");
     if (owner) {
         m->owner_ = std::move(owner);
         m->int8_ = values;

@@ -10,9 +10,10 @@
 //         acc (16 × f32) += x[2l]·w[2l] + x[2l+1]·w[2l+1] — the weights are never widened.
 //   int8  vpdpbusd (AVX512-VNNI): x quantised per block of 32 columns like the weights
 //         (llama.cpp's Q8_0 × Q8_0): sx = max|x|/127, qx = round(x/sx). vpdpbusd multiplies
-//         unsigned by signed bytes, so the kernel feeds u = qx + 128 ∈ [1, 255] and removes
-//         the offset exactly:  Σ qx·qw = Σ u·qw − 128·Σ qw  (Σ qw by a second vpdpbusd with
-//         u = 1, shared by every row of x). Per block: y += (sx·sw) · Σ qx·qw.
+//         unsigned by signed bytes, so the kernel feeds |qx| and moves x's sign onto the
+//         weight: qx·qw = |qx| · (sign(qx)·qw), the sign a precomputed bit mask applied by one
+//         masked negation per 64 weights. Exact because qw ∈ [−127, 127] (−128 would not
+//         negate; LowPrecisionMatrix refuses it). Per block: y += (sx·sw) · Σ qx·qw.
 //
 // Each output is the same sequence of operations whatever the other rows of x, the block
 // shape or the thread split (as in gemv.cpp), so a sequence's tokens do not depend on what
@@ -31,7 +32,8 @@ class LowPrecisionMatrix;
 struct DotActivations {
     int64_t M = 0, K = 0, chunks = 0;  // chunks: of 64 bytes of weights (32 bf16 or 64 int8 columns)
     std::vector<uint16_t> bf16;        // (M, chunks·32) x rounded, zero-padded
-    std::vector<uint8_t> offset_int8;  // (M, chunks·64) qx + 128, padded with 128 (× zero weights)
+    std::vector<uint8_t> abs_int8;     // (M, chunks·64) |qx|, zero-padded
+    std::vector<uint64_t> negative;    // (M, chunks) bit j of chunk c: qx < 0 at column 64c + j
     std::vector<float> scales;         // (M, chunks·16) sx of the block each int32 lane sums
 };
 
