@@ -53,7 +53,8 @@ void save_training_checkpoint(const std::string& path, const NamedParameters& mo
 }
 
 TrainingState load_training_checkpoint(const std::string& path, const NamedParameters& model, AdamW& optimizer) {
-    const auto metadata = read_training_metadata(path);
+    const auto metadata = read_safetensors_metadata(path);
+    check_training_metadata(metadata, path);  // before a tensor is read
     const auto tensors = load_safetensors(path);
     std::map<std::string, Tensor> optim;
     for (const auto& [name, t] : tensors)

@@ -93,14 +93,10 @@ void check_training_metadata(const std::map<std::string, std::string>& metadata,
     auto step = metadata.find("step");
     if (step == metadata.end()) throw Error(where + ": field \"__metadata__.step\": expected a step count, got nothing");
     step_from(step->second, where);
-    for (const char* stream : {"rng.data", "rng.dropout"})
-        if (!metadata.count(stream))
-            throw Error(where + ": field \"__metadata__." + stream + "\": expected a random stream's state, got nothing");
     for (const auto& [key, value] : metadata)
         if (key.rfind("rng.", 0) == 0) generator_from(value, key, where);
-    auto config = metadata.find("config");
-    if (config == metadata.end()) throw Error(where + ": field \"__metadata__.config\": expected a model config, got nothing");
-    config_from_json(config->second, where + " (metadata config)");
+    if (auto config = metadata.find("config"); config != metadata.end())
+        config_from_json(config->second, where + " (metadata config)");
     if (auto arch = metadata.find("arch"); arch != metadata.end() && arch->second != "gpt" && arch->second != "bert" &&
                                            arch->second != "seq2seq")
         bad_field(where, "__metadata__.arch", "gpt, bert or seq2seq", arch->second);
@@ -110,6 +106,12 @@ void check_training_metadata(const std::map<std::string, std::string>& metadata,
 std::map<std::string, std::string> read_training_metadata(const std::string& path) {
     std::map<std::string, std::string> metadata = read_safetensors_metadata(path);
     check_training_metadata(metadata, path);
+    // What the trainer's checkpoints always hold, and `--resume` needs.
+    for (const char* stream : {"rng.data", "rng.dropout"})
+        if (!metadata.count(stream))
+            throw Error(path + ": field \"__metadata__." + stream + "\": expected a random stream's state, got nothing");
+    if (!metadata.count("config"))
+        throw Error(path + ": field \"__metadata__.config\": expected a model config, got nothing");
     return metadata;
 }
 

@@ -46,16 +46,19 @@ TrainingState load_training_checkpoint(const std::string& path, const NamedParam
 std::map<std::string, std::string> read_safetensors_metadata(const std::string& path);
 
 // The one reader of a training checkpoint's metadata (`attend train --resume`): the metadata
-// of `path`, every field the trainer wrote checked before anything is built from it —
+// of `path`, every field checked before anything is built from it —
 //   format   "attend-checkpoint-1"
 //   step     a decimal integer ≥ 0
-//   rng.<s>  four decimal 64-bit words, not all zero (xoshiro's one dead state)
-//   config   our config JSON (io/config_json.hpp), validated
+//   rng.<s>  four decimal 64-bit words, not all zero (xoshiro's one dead state); the
+//            trainer's rng.data and rng.dropout must be there
+//   config   our config JSON (io/config_json.hpp), validated; must be there
 //   arch     gpt, bert or seq2seq (when present)
-//   history  [[step ≥ 0, train, val or null, lr], ...]
+//   history  [[step ≥ 0, train, val or null, lr], ...] (when present)
 // An error is one line: <path>: field "<name>": expected <what>, got <what>.
 std::map<std::string, std::string> read_training_metadata(const std::string& path);
-// The same checks on metadata already read (`where` names the file).
+// The checks above on metadata already read (`where` names the file), for any checkpoint
+// save_training_checkpoint writes: format and step required, the other fields checked when
+// present (its streams may have other names).
 void check_training_metadata(const std::map<std::string, std::string>& metadata, const std::string& where);
 // The step, the random streams and the rest of checked metadata, as load_training_checkpoint
 // returns them.
