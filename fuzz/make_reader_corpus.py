@@ -78,6 +78,7 @@ def main():
     for i, value in enumerate(["17", "9 8 7 6", config, "seq2seq", "[[1,2.5,2.4,0.001],[2,2.0,null,0.002]]"]):
         write(d, "field%d.bin" % i, bytes([i + 1]) + value.encode())
     write(d, "history_nested.bin", b"\x05[[1]]")
+    write(d, "history_types.bin", b'\x05[["1",2,null,3],[null,2,2,3]]')
     write(d, "rng_zero.bin", b"\x020 0 0 0")
     write(d, "step_negative.bin", b"\x01-5")
 

@@ -34,8 +34,10 @@ for t in "${targets[@]}"; do
   cp -r "$corpora/$t/." "$work/corpus/" 2>/dev/null || true
   max_len=4096
   [[ $t == tokenizer_files ]] && max_len=32768
+  dict=()  # the JSON readers start from JSON's tokens and the values that break checked readers
+  case $t in hf_config|safetensors_index|train_options|checkpoint_metadata|safetensors) dict=(-dict="$root/fuzz/json.dict") ;; esac
   # One thread (OpenMP): the two cores are shared with the rest of the test run.
-  if (cd "$work" && OMP_NUM_THREADS=1 "$build/fuzz_$t" corpus -max_total_time="$seconds" -max_len="$max_len" \
+  if (cd "$work" && OMP_NUM_THREADS=1 "$build/fuzz_$t" corpus "${dict[@]}" -max_total_time="$seconds" -max_len="$max_len" \
         -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 > "$work/log" 2>&1); then
     echo "fuzz $t: no finding in $seconds s ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$' || echo '?') inputs)"
   else
