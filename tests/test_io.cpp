@@ -184,13 +184,13 @@ TEST(IoConfigJson, StrictAboutKeysAndValues) {
         const size_t end = t.find_first_of(",}", at);
         return t.substr(0, at) + "\"" + key + "\":" + value + t.substr(end);
     };
-    EXPECT_NE(message(base.substr(0, base.size() - 1) + ",\"d_modle\":3}").find("my.json: config has unknown key 'd_modle'"),
+    EXPECT_NE(message(base.substr(0, base.size() - 1) + ",\"d_modle\":3}").find("my.json: field \"d_modle\": is not a field of attend's config"),
               std::string::npos);
-    EXPECT_NE(message(with("norm", "\"batch_norm\"")).find("unknown value 'batch_norm'; known: layer_norm, rms_norm"),
+    EXPECT_NE(message(with("norm", "\"batch_norm\"")).find("field \"norm\": expected one of layer_norm, rms_norm, got the string \"batch_norm\""),
               std::string::npos);
-    EXPECT_NE(message(with("d_model", "\"768\"")).find("'d_model' must be an integer"), std::string::npos);
+    EXPECT_NE(message(with("d_model", "\"768\"")).find("field \"d_model\": expected an integer, got the string \"768\""), std::string::npos);
     EXPECT_NE(message(with("n_heads", "7")).find("not divisible by n_heads=7"), std::string::npos);
-    EXPECT_NE(message("{\"model_type\":\"gpt2\"}").find("not attend's own"), std::string::npos);
+    EXPECT_NE(message("{\"model_type\":\"gpt2\"}").find("expected attend's own \"attend\", got the string \"gpt2\""), std::string::npos);
     EXPECT_NE(message("[1, 2").find("my.json: config is not valid JSON"), std::string::npos);
 }
 

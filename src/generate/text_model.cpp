@@ -1,9 +1,14 @@
 // generate/text_model.cpp — a model and its tokenizer together (generate/text_model.hpp).
 #include "attend/generate/text_model.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include "attend/error.hpp"
 
 namespace attend {
+
+int64_t vocab_padding_allowed(int64_t tokenizer_vocab) { return std::max<int64_t>(128, tokenizer_vocab / 32); }
 
 void check_tokenizer_fits(const Tokenizer& tokenizer, const std::string& tokenizer_path, int64_t model_vocab,
                           const std::string& model_path) {
@@ -12,6 +17,17 @@ void check_tokenizer_fits(const Tokenizer& tokenizer, const std::string& tokeniz
         throw Error(tokenizer_path + ": a vocabulary of " + std::to_string(n) + " tokens does not fit the model " +
                     model_path + ", which has embeddings for " + std::to_string(model_vocab) +
                     " (is this the model's own tokenizer?)");
+    if (model_vocab - n > vocab_padding_allowed(n))
+        throw Error(tokenizer_path + ": a vocabulary of " + std::to_string(n) + " tokens does not fit the model " +
+                    model_path + ", which has embeddings for " + std::to_string(model_vocab) + " (more than the " +
+                    std::to_string(vocab_padding_allowed(n)) +
+                    " ids of padding a checkpoint may add: this is not the model's own tokenizer)");
+    const std::pair<const char*, std::optional<int64_t>> specials[] = {
+        {"bos", tokenizer.bos_id()}, {"eos", tokenizer.eos_id()}, {"pad", tokenizer.pad_id()}};
+    for (const auto& [name, id] : specials)
+        if (id && (*id < 0 || *id >= n))
+            throw Error(tokenizer_path + ": the " + name + " token id " + std::to_string(*id) +
+                        " lies outside its own vocabulary of " + std::to_string(n) + " tokens");
 }
 
 TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path, WeightType weights) {
@@ -28,6 +44,14 @@ TextModel load_text_model(const std::string& model_path, const std::string& toke
                     "vocab.txt, tokenizer.bin, tok*.bin); give one with --tokenizer");
     out.tokenizer = load_tokenizer(out.tokenizer_path);
     check_tokenizer_fits(*out.tokenizer, out.tokenizer_path, out.loaded.config.vocab_size, model_path);
+    // The model's own special ids (its config or metadata) must be tokens this tokenizer has.
+    const std::pair<const char*, int64_t> declared[] = {
+        {"bos", out.loaded.bos_id}, {"eos", out.loaded.eos_id}, {"pad", out.loaded.pad_id}};
+    for (const auto& [name, id] : declared)
+        if (id >= out.tokenizer->vocab_size())
+            throw Error(model_path + ": the model's " + name + " token id " + std::to_string(id) +
+                        " lies outside the vocabulary of " + std::to_string(out.tokenizer->vocab_size()) +
+                        " tokens of its tokenizer " + out.tokenizer_path);
     return out;
 }
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "attend/error.hpp"
+#include "io/json_fields.hpp"
 
 namespace attend {
 
@@ -22,29 +23,24 @@ using nlohmann::json;
 
 template <class Enum, size_t N>
 Enum enum_from(const json& value, const std::string& key, const Enum (&all)[N], const std::string& where) {
-    if (!value.is_string()) bad(where, "config key '" + key + "' must be a string");
-    const std::string s = value.get<std::string>();
     std::string known;
-    for (Enum e : all) {
+    for (Enum e : all) known += (known.empty() ? "" : ", ") + std::string(name_of(e));
+    const std::string s = json_string(value, where, key);
+    for (Enum e : all)
         if (s == name_of(e)) return e;
-        known += (known.empty() ? "" : ", ") + std::string(name_of(e));
-    }
-    bad(where, "config key '" + key + "' has unknown value '" + s + "'; known: " + known);
+    json_fail(where, key, "one of " + known, value);
 }
 
 int64_t int_from(const json& value, const std::string& key, const std::string& where) {
-    if (!value.is_number_integer()) bad(where, "config key '" + key + "' must be an integer");
-    return value.get<int64_t>();
+    return json_integer(value, where, key);  // the ranges are TransformerConfig::validate's
 }
 
 float float_from(const json& value, const std::string& key, const std::string& where) {
-    if (!value.is_number()) bad(where, "config key '" + key + "' must be a number");
-    return float(value.get<double>());
+    return float(json_number(value, where, key, -3.4e38, 3.4e38));  // finite as a float
 }
 
 bool bool_from(const json& value, const std::string& key, const std::string& where) {
-    if (!value.is_boolean()) bad(where, "config key '" + key + "' must be true or false");
-    return value.get<bool>();
+    return json_boolean(value, where, key);
 }
 
 constexpr NormType kNorms[] = {NormType::layer_norm, NormType::rms_norm};
@@ -111,8 +107,7 @@ const std::vector<Field>& fields() {
         BOOL_FIELD(init_scale_residual),
         {"name", [](const TransformerConfig& c) { return json(c.name); },
          [](TransformerConfig& c, const json& v, const std::string& w) {
-             if (!v.is_string()) bad(w, "config key 'name' must be a string");
-             c.name = v.get<std::string>();
+             c.name = json_string(v, w, "name");
          }},
     };
     return table;
@@ -128,22 +123,16 @@ std::string config_to_json(const TransformerConfig& config, int indent) {
 }
 
 TransformerConfig config_from_json(const std::string& text, const std::string& where) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        bad(where, std::string("config is not valid JSON: ") + e.what());
-    }
-    if (!j.is_object()) bad(where, "config is not a JSON object");
+    const json j = parse_json_object(text, where, "config");
     if (j.contains("model_type") && j["model_type"] != "attend")
-        bad(where, "config has model_type " + j["model_type"].dump() + ", not attend's own (\"attend\")");
+        json_fail(where, "model_type", "attend's own \"attend\"", j["model_type"]);
     TransformerConfig c;
     for (const auto& [key, value] : j.items()) {
         if (key == "model_type") continue;
         const Field* field = nullptr;
         for (const auto& f : fields())
             if (key == f.key) field = &f;
-        if (!field) bad(where, "config has unknown key '" + key + "'");
+        if (!field) json_fail(where, key, "is not a field of attend's config");
         field->read(c, value, where);
     }
     try {

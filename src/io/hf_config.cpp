@@ -11,6 +11,7 @@
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
+#include "io/json_fields.hpp"
 #include "io/loader_internal.hpp"
 
 namespace attend {
@@ -19,52 +20,39 @@ namespace {
 
 using nlohmann::json;
 
-// Reads one config.json's fields with the messages naming the file and the key.
+// Reads one config.json's fields (io/json_fields.hpp: messages name the file and the key).
 class Fields {
 public:
-    Fields(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
+    Fields(const json& j, std::string where) : j_(j), f_(j, where) {}
 
-    [[noreturn]] void fail(const std::string& what) const { throw Error(where_ + ": " + what); }
+    [[noreturn]] void fail(const std::string& what) const { throw Error(f_.file() + ": " + what); }
 
-    bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
+    bool has(const char* key) const { return f_.has(key); }
 
-    int64_t integer(const char* key) const {
-        if (!has(key)) fail(std::string("config has no '") + key + "'");
-        return integer(key, 0);
-    }
-    int64_t integer(const char* key, int64_t fallback) const {
-        if (!has(key)) return fallback;
-        if (!j_[key].is_number_integer()) fail(std::string("config '") + key + "' is " + j_[key].dump() + ", not an integer");
-        return j_[key].get<int64_t>();
+    int64_t integer(const char* key) const { return f_.integer(key); }
+    int64_t integer(const char* key, int64_t fallback) const { return f_.integer_or(key, fallback); }
+    // A size: 1 ≤ value ≤ limit (ConfigLimits), checked here so the message names HF's key.
+    int64_t size(const char* key, int64_t fallback, int64_t limit, int64_t lo = 1) const {
+        return f_.integer_or(key, fallback, lo, limit);
     }
     float number(const char* key, float fallback) const {
-        if (!has(key)) return fallback;
-        if (!j_[key].is_number()) fail(std::string("config '") + key + "' is " + j_[key].dump() + ", not a number");
-        return float(j_[key].get<double>());
+        return float(f_.number_or(key, fallback, -3.4e38, 3.4e38));  // finite as a float
     }
-    bool flag(const char* key, bool fallback) const {
-        if (!has(key)) return fallback;
-        if (!j_[key].is_boolean()) fail(std::string("config '") + key + "' is " + j_[key].dump() + ", not true/false");
-        return j_[key].get<bool>();
-    }
-    std::string text(const char* key, const std::string& fallback) const {
-        if (!has(key)) return fallback;
-        if (!j_[key].is_string()) fail(std::string("config '") + key + "' is " + j_[key].dump() + ", not a string");
-        return j_[key].get<std::string>();
-    }
+    bool flag(const char* key, bool fallback) const { return f_.boolean_or(key, fallback); }
+    std::string text(const char* key, const std::string& fallback) const { return f_.string_or(key, fallback); }
     // The first entry of "architectures" ("" when absent).
     std::string architecture() const {
         if (!has("architectures")) return "";
         const json& a = j_["architectures"];
-        if (!a.is_array() || a.empty() || !a[0].is_string()) fail("config 'architectures' is not a list of names");
+        if (!a.is_array() || a.empty() || !a[0].is_string()) f_.fail("architectures", "a list of class names", a);
         return a[0].get<std::string>();
     }
     const json& raw(const char* key) const { return j_[key]; }
-    const std::string& where() const { return where_; }
+    const std::string& where() const { return f_.file(); }
 
 private:
     const json& j_;
-    std::string where_;
+    JsonFields f_;
 };
 
 Activation activation_of(const Fields& f, const char* key, const std::string& fallback) {
@@ -81,12 +69,12 @@ TransformerConfig gpt2(const Fields& f) {
         f.fail("config 'scale_attn_by_inverse_layer_idx' true is not supported");
     if (f.flag("add_cross_attention", false)) f.fail("config 'add_cross_attention' true is not supported");
     TransformerConfig c = gpt2_small();  // the family's choices; the sizes follow
-    c.vocab_size = f.integer("vocab_size", 50257);
-    c.d_model = f.integer("n_embd", 768);
-    c.n_layers = f.integer("n_layer", 12);
-    c.n_heads = f.integer("n_head", 12);
-    c.d_ff = f.integer("n_inner", 4 * c.d_model);  // null means 4 · n_embd
-    c.max_positions = f.integer("n_positions", f.integer("n_ctx", 1024));
+    c.vocab_size = f.size("vocab_size", 50257, ConfigLimits::vocab_size);
+    c.d_model = f.size("n_embd", 768, ConfigLimits::d_model);
+    c.n_layers = f.size("n_layer", 12, ConfigLimits::n_layers);
+    c.n_heads = f.size("n_head", 12, ConfigLimits::d_model);
+    c.d_ff = f.size("n_inner", 4 * c.d_model, ConfigLimits::d_ff);  // null means 4 · n_embd
+    c.max_positions = f.size("n_positions", f.size("n_ctx", 1024, ConfigLimits::max_positions), ConfigLimits::max_positions);
     c.norm_eps = f.number("layer_norm_epsilon", 1e-5f);
     c.activation = activation_of(f, "activation_function", "gelu_new");
     c.dropout = f.number("resid_pdrop", 0.1f);
@@ -107,13 +95,13 @@ TransformerConfig bert(const Fields& f) {
     if (positions != "absolute")
         f.fail("config 'position_embedding_type' is \"" + positions + "\"; only \"absolute\" is supported");
     TransformerConfig c = bert_base();
-    c.vocab_size = f.integer("vocab_size", 30522);
-    c.d_model = f.integer("hidden_size", 768);
-    c.n_layers = f.integer("num_hidden_layers", 12);
-    c.n_heads = f.integer("num_attention_heads", 12);
-    c.d_ff = f.integer("intermediate_size", 3072);
-    c.max_positions = f.integer("max_position_embeddings", 512);
-    c.type_vocab_size = f.integer("type_vocab_size", 2);
+    c.vocab_size = f.size("vocab_size", 30522, ConfigLimits::vocab_size);
+    c.d_model = f.size("hidden_size", 768, ConfigLimits::d_model);
+    c.n_layers = f.size("num_hidden_layers", 12, ConfigLimits::n_layers);
+    c.n_heads = f.size("num_attention_heads", 12, ConfigLimits::d_model);
+    c.d_ff = f.size("intermediate_size", 3072, ConfigLimits::d_ff);
+    c.max_positions = f.size("max_position_embeddings", 512, ConfigLimits::max_positions);
+    c.type_vocab_size = f.size("type_vocab_size", 2, ConfigLimits::type_vocab_size, 0);
     c.norm_eps = f.number("layer_norm_eps", 1e-12f);
     c.activation = activation_of(f, "hidden_act", "gelu");
     c.dropout = f.number("hidden_dropout_prob", 0.1f);
@@ -126,7 +114,7 @@ TransformerConfig bert(const Fields& f) {
     } else if (arch == "BertForSequenceClassification") {
         c.head = HeadType::classifier;
         c.n_classes = f.has("id2label") && f.raw("id2label").is_object() ? int64_t(f.raw("id2label").size())
-                                                                         : f.integer("num_labels", 2);
+                                                                         : f.size("num_labels", 2, ConfigLimits::n_classes);
     } else if (arch.empty() || arch == "BertModel") {
         c.head = HeadType::none;
     } else {
@@ -138,7 +126,7 @@ TransformerConfig bert(const Fields& f) {
 }
 
 TransformerConfig llama(const Fields& f) {
-    if (f.has("rope_scaling")) f.fail("config 'rope_scaling' " + f.raw("rope_scaling").dump() + " is not supported");
+    if (f.has("rope_scaling")) f.fail("config 'rope_scaling' " + describe_json(f.raw("rope_scaling")) + " is not supported");
     const std::string act = f.text("hidden_act", "silu");
     if (act != "silu") f.fail("config 'hidden_act' is \"" + act + "\"; Llama's SwiGLU needs \"silu\"");
     const bool attention_bias = f.flag("attention_bias", false), mlp_bias = f.flag("mlp_bias", false);
@@ -146,13 +134,13 @@ TransformerConfig llama(const Fields& f) {
         f.fail("config has attention_bias=" + std::string(attention_bias ? "true" : "false") + " but mlp_bias=" +
                (mlp_bias ? "true" : "false") + "; attend's one bias flag needs them equal");
     TransformerConfig c = llama2_7b();
-    c.vocab_size = f.integer("vocab_size", 32000);
-    c.d_model = f.integer("hidden_size", 4096);
-    c.n_layers = f.integer("num_hidden_layers", 32);
-    c.n_heads = f.integer("num_attention_heads", 32);
-    c.n_kv_heads = f.integer("num_key_value_heads", c.n_heads);
-    c.d_ff = f.integer("intermediate_size", 11008);
-    c.max_positions = f.integer("max_position_embeddings", 2048);
+    c.vocab_size = f.size("vocab_size", 32000, ConfigLimits::vocab_size);
+    c.d_model = f.size("hidden_size", 4096, ConfigLimits::d_model);
+    c.n_layers = f.size("num_hidden_layers", 32, ConfigLimits::n_layers);
+    c.n_heads = f.size("num_attention_heads", 32, ConfigLimits::d_model);
+    c.n_kv_heads = f.size("num_key_value_heads", c.n_heads, ConfigLimits::d_model);
+    c.d_ff = f.size("intermediate_size", 11008, ConfigLimits::d_ff);
+    c.max_positions = f.size("max_position_embeddings", 2048, ConfigLimits::max_positions);
     c.norm_eps = f.number("rms_norm_eps", 1e-6f);  // LlamaConfig's default
     c.rope_theta = f.number("rope_theta", 10000.f);
     c.tie_embeddings = f.flag("tie_word_embeddings", false);
@@ -171,23 +159,25 @@ TransformerConfig llama(const Fields& f) {
 
 // A special token id: an integer, or a list of them (newer configs list several EOS ids;
 // the first is the one to emit), or absent (-1).
-int64_t special_id(const Fields& f, const char* key) {
+// Each must be a token of the model's vocabulary.
+int64_t special_id(const Fields& f, const char* key, int64_t vocab_size) {
     if (!f.has(key)) return -1;
     const json& v = f.raw(key);
-    if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<int64_t>();
-    return f.integer(key, -1);
+    const std::string what = "a token id in [0, " + std::to_string(vocab_size) + ") (the model's vocabulary)";
+    if (v.is_array()) {
+        if (v.empty()) return -1;
+        for (size_t i = 0; i < v.size(); ++i)
+            json_integer(v[i], f.where(), std::string(key) + "[" + std::to_string(i) + "]", 0, vocab_size - 1);
+        return v[0].get<int64_t>();
+    }
+    if (!v.is_number_integer()) json_fail(f.where(), key, what, v);
+    return json_integer(v, f.where(), key, 0, vocab_size - 1);
 }
 
 }  // namespace
 
 HfConfig parse_hf_config(const std::string& text, const std::string& where) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        throw Error(where + ": not valid JSON: " + e.what());
-    }
-    if (!j.is_object()) throw Error(where + ": not a JSON object");
+    const json j = parse_json_object(text, where);
     const Fields f(j, where);
     if (!f.has("model_type")) f.fail("config has no 'model_type' (expected gpt2, bert, llama or attend)");
     const std::string type = f.text("model_type", "");
@@ -206,9 +196,9 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     }
     out.config.name = type + " " + where;
     out.config.init_scale_residual = type == "gpt2";
-    out.bos_id = special_id(f, "bos_token_id");
-    out.eos_id = special_id(f, "eos_token_id");
-    out.pad_id = special_id(f, "pad_token_id");
+    out.bos_id = special_id(f, "bos_token_id", out.config.vocab_size);
+    out.eos_id = special_id(f, "eos_token_id", out.config.vocab_size);
+    out.pad_id = special_id(f, "pad_token_id", out.config.vocab_size);
     try {
         out.config.validate();
     } catch (const Error& e) {

@@ -1,6 +1,7 @@
 // io/loader_internal.hpp — what the loaders in src/io share (private to the library).
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 
 #include "attend/io/model_loader.hpp"
@@ -16,6 +17,15 @@ namespace attend {
 // stay zero-copy; each becomes a leaf with requires_grad, as a built model's parameters are.
 void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& source, const std::string& path);
 
+// Before a model is built from `config`: the config is valid (ConfigLimits bound every size),
+// its parameters are not far more (2× + 1 M) than the `values` the file's tensors hold (the
+// exact names and shapes are adopt_parameters' to check, on a model built uninitialised:
+// reserved, never written), and the position
+// tables it would compute (sinusoidal, RoPE) stay within a small multiple of that. So a small
+// file claiming a huge model fails here, in microseconds, naming the file and the sizes —
+// and whatever is built afterwards is bounded by the file's own size.
+void check_config_fits_file(const TransformerConfig& config, uint64_t values, const std::string& file);
+
 // A Hugging Face config.json, read: the config, the name mapping its tensors need, and the
 // special ids it declares (-1 when absent).
 struct HfConfig {
@@ -24,6 +34,9 @@ struct HfConfig {
     int64_t bos_id = -1, eos_id = -1, pad_id = -1;
 };
 HfConfig parse_hf_config(const std::string& json_text, const std::string& where);
+
+// model.safetensors.index.json: the shard files its weight_map names (plain file names).
+std::set<std::string> parse_safetensors_index(const std::string& json_text, const std::string& where);
 
 // The format loaders behind load_model.
 LoadedModel load_llama2c(const std::string& path);

@@ -19,8 +19,10 @@
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/safetensors.hpp"
+#include "attend/models/config.hpp"
 #include "attend/models/hf_names.hpp"
 #include "core/atomic_file.hpp"
+#include "io/json_fields.hpp"
 #include "io/loader_internal.hpp"
 
 namespace attend {
@@ -48,7 +50,15 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+// A JSON file we read whole (config.json, the shard index): real ones are kilobytes.
+constexpr uintmax_t kMaxJsonBytes = 64u << 20;
+
 std::string read_text(const std::string& path) {
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(path, ec);
+    if (!ec && size > kMaxJsonBytes)
+        bad(path, std::to_string(size) + " bytes is too large for a JSON file attend reads (limit " +
+                      std::to_string(kMaxJsonBytes) + ")");
     std::ifstream in(path, std::ios::binary);
     if (!in) bad(path, "cannot open");
     std::stringstream buffer;
@@ -129,17 +139,7 @@ std::map<std::string, Tensor> read_hf_weights(const std::string& dir) {
         return read_safetensors((folder / "model.safetensors").string(), wanted, kHfLowPrecision).tensors;
     const fs::path index = folder / "model.safetensors.index.json";
     if (fs::exists(index)) {
-        const nlohmann::json j = nlohmann::json::parse(read_text(index.string()), nullptr, false);
-        if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-            bad(index.string(), "no weight_map object");
-        std::set<std::string> shards;
-        for (const auto& [name, shard] : j["weight_map"].items()) {
-            if (!shard.is_string()) bad(index.string(), "weight_map entry for " + name + " is not a file name");
-            const std::string file = shard.get<std::string>();
-            if (file.find('/') != std::string::npos || file == "..")
-                bad(index.string(), "shard name '" + file + "' is not a plain file name");
-            shards.insert(file);
-        }
+        const std::set<std::string> shards = parse_safetensors_index(read_text(index.string()), index.string());
         std::map<std::string, Tensor> all;
         for (const auto& shard : shards) {
             const std::string path = (folder / shard).string();
@@ -156,9 +156,16 @@ std::map<std::string, Tensor> read_hf_weights(const std::string& dir) {
     bad(dir, "no model.safetensors (nor model.safetensors.index.json) in the folder");
 }
 
+uint64_t values_in(const std::map<std::string, Tensor>& tensors) {
+    uint64_t n = 0;
+    for (const auto& [name, t] : tensors) n += uint64_t(t.numel());
+    return n;
+}
+
 LoadedModel load_hf(const std::string& path, const std::string& config_path, std::map<std::string, Tensor> source,
                     ModelFormat format) {
     const HfConfig hf = parse_hf_config(read_text(config_path), config_path);
+    check_config_fits_file(hf.config, values_in(source), path);
     std::vector<std::string> unused;
     std::map<std::string, Tensor> ours;
     try {
@@ -183,17 +190,20 @@ LoadedModel load_hf(const std::string& path, const std::string& config_path, std
     return loaded;
 }
 
+// A special id in the metadata: absent (-1), or a decimal integer in [0, vocab_size).
 int64_t metadata_id(const std::map<std::string, std::string>& metadata, const std::string& key,
-                    const std::string& path) {
+                    const std::string& path, int64_t vocab_size) {
     auto it = metadata.find(key);
     if (it == metadata.end()) return -1;
-    try {
-        size_t used = 0;
-        const int64_t v = std::stoll(it->second, &used);
-        if (used == it->second.size()) return v;
-    } catch (const std::exception&) {
-    }
-    bad(path, "metadata " + key + " is \"" + it->second + "\", not an integer");
+    const std::string& text = it->second;
+    int64_t v = 0;
+    bool ok = !text.empty() && text.size() <= 18;  // 18 digits cannot overflow an int64
+    for (char ch : text) ok = ok && ch >= '0' && ch <= '9';
+    if (ok) v = std::stoll(text);
+    if (!ok || v >= vocab_size)
+        bad(path, "field \"__metadata__." + key + "\": expected an integer in [0, " + std::to_string(vocab_size) +
+                      ") (the model's vocabulary), got \"" + text.substr(0, 40) + "\"");
+    return v;
 }
 
 LoadedModel load_ours(const std::string& path, const std::string& file) {
@@ -213,11 +223,12 @@ LoadedModel load_ours(const std::string& path, const std::string& file) {
     if (it != contents.metadata.end()) config = config_from_json(it->second, file + " (metadata attend_config)");
     else if (fs::exists(beside)) config = config_from_json(read_text(beside.string()), beside.string());
     else bad(file, "has no attend_config metadata and no config.json beside it");
+    check_config_fits_file(config, values_in(contents.tensors), file);
     LoadedModel loaded{.model = Transformer(config, ParameterInit::uninitialised()), .config = config, .format = ModelFormat::attend_checkpoint, .path = path, .tokenizer_path = {}};
     adopt_parameters(loaded.model, contents.tensors, file);
-    loaded.bos_id = metadata_id(contents.metadata, "bos_id", file);
-    loaded.eos_id = metadata_id(contents.metadata, "eos_id", file);
-    loaded.pad_id = metadata_id(contents.metadata, "pad_id", file);
+    loaded.bos_id = metadata_id(contents.metadata, "bos_id", file, config.vocab_size);
+    loaded.eos_id = metadata_id(contents.metadata, "eos_id", file, config.vocab_size);
+    loaded.pad_id = metadata_id(contents.metadata, "pad_id", file, config.vocab_size);
     return loaded;
 }
 

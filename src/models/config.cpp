@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <utility>
 
 #include "attend/error.hpp"
 
@@ -65,6 +66,19 @@ void TransformerConfig::validate() const {
     // Every message starts with the config's name, so an error from a preset or a file says which.
     const std::string who = "TransformerConfig" + (name.empty() ? std::string() : " '" + name + "'") + ": ";
 
+    // Upper bounds first (ConfigLimits): a hostile file's sizes stop here, before any product
+    // of them is formed.
+    const std::pair<const char*, std::pair<int64_t, int64_t>> limits[] = {
+        {"vocab_size", {vocab_size, ConfigLimits::vocab_size}},  {"d_model", {d_model, ConfigLimits::d_model}},
+        {"n_layers", {n_layers, ConfigLimits::n_layers}},        {"n_encoder_layers", {n_encoder_layers, ConfigLimits::n_layers}},
+        {"n_heads", {n_heads, ConfigLimits::d_model}},           {"n_kv_heads", {n_kv_heads, ConfigLimits::d_model}},
+        {"d_ff", {d_ff, ConfigLimits::d_ff}},                    {"max_positions", {max_positions, ConfigLimits::max_positions}},
+        {"type_vocab_size", {type_vocab_size, ConfigLimits::type_vocab_size}},
+        {"n_classes", {n_classes, ConfigLimits::n_classes}},
+    };
+    for (const auto& [field, value_limit] : limits)
+        ATTEND_CHECK(value_limit.first <= value_limit.second, who, field, " must be ≤ ", value_limit.second, ", got ",
+                     value_limit.first);
     ATTEND_CHECK(vocab_size > 0, who, "vocab_size must be positive, got ", vocab_size);
     ATTEND_CHECK(d_model > 0, who, "d_model must be positive, got ", d_model);
     ATTEND_CHECK(n_layers > 0, who, "n_layers must be positive, got ", n_layers);

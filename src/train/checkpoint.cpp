@@ -1,13 +1,17 @@
-// train/checkpoint.cpp — model + optimizer + step + random streams in one atomic file.
+// train/checkpoint.cpp — model + optimizer + step + random streams in one atomic file, and
+// the one checked reader of it (train/checkpoint.hpp).
 //
 // Atomicity comes from save_safetensors (temporary file, fsync, rename): a reader sees the
 // old file or the new one, never a torn one, even when the writer is killed mid-write.
+// Reading trusts nothing: the metadata is read and checked by train/checkpoint_metadata.cpp
+// before anything else, the tensors' names, shapes and values here.
 #include "attend/train/checkpoint.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <array>
 
 #include "attend/error.hpp"
 #include "attend/io/safetensors.hpp"
@@ -23,37 +27,18 @@ std::string state_string(const Generator& g) {
     return s;
 }
 
-Generator generator_from(const std::string& text, const std::string& name) {
-    std::array<uint64_t, 4> s{};
-    size_t pos = 0;
-    for (auto& w : s) {
-        ATTEND_CHECK(pos < text.size(), "checkpoint random stream ", name, " has fewer than 4 words: \"", text, "\"");
-        size_t used = 0;
-        w = std::stoull(text.substr(pos), &used);
-        pos += used;
-    }
-    Generator g;
-    g.set_state(s);
-    return g;
+// Every value finite (and ≥ 0 where `non_negative`): a NaN carried into a resumed run would
+// only surface steps later as "the loss is not finite".
+void check_values(const Tensor& t, const std::string& name, bool non_negative, const std::string& where) {
+    const Tensor c = t.contiguous();
+    const float* d = c.data();
+    for (int64_t i = 0; i < c.numel(); ++i)
+        if (!std::isfinite(d[i]) || (non_negative && d[i] < 0.f))
+            throw Error(where + ": tensor '" + name + "' holds " + std::to_string(d[i]) + " at index " +
+                        std::to_string(i) + "; expected " + (non_negative ? "finite values ≥ 0" : "finite values"));
 }
 
 }  // namespace
-
-std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    ATTEND_CHECK(in.good(), "cannot open ", path);
-    uint64_t n = 0;
-    in.read(reinterpret_cast<char*>(&n), 8);
-    ATTEND_CHECK(in.good() && n < (uint64_t(1) << 30), path, ": not a safetensors file (header length ", n, ")");
-    std::string header(n, '\0');
-    in.read(header.data(), std::streamsize(n));
-    ATTEND_CHECK(in.good(), path, ": header truncated");
-    const nlohmann::json j = nlohmann::json::parse(header);
-    std::map<std::string, std::string> out;
-    if (j.contains("__metadata__"))
-        for (const auto& [k, v] : j["__metadata__"].items()) out[k] = v.get<std::string>();
-    return out;
-}
 
 void save_training_checkpoint(const std::string& path, const NamedParameters& model, const AdamW& optimizer,
                      const TrainingState& state) {
@@ -61,7 +46,7 @@ void save_training_checkpoint(const std::string& path, const NamedParameters& mo
     for (const auto& [name, p] : model) tensors["model." + name] = p->detach();
     for (const auto& [name, t] : optimizer.state()) tensors["optim." + name] = t;
     std::map<std::string, std::string> metadata = state.metadata;
-    metadata["format"] = "attend-checkpoint-1";
+    metadata["format"] = kTrainingCheckpointFormat;
     metadata["step"] = std::to_string(state.step);
     for (const auto& [name, g] : state.generators) metadata["rng." + name] = state_string(g);
     save_safetensors(path, tensors, metadata);
@@ -69,9 +54,7 @@ void save_training_checkpoint(const std::string& path, const NamedParameters& mo
 
 TrainingState load_training_checkpoint(const std::string& path, const NamedParameters& model, AdamW& optimizer) {
     const auto metadata = read_safetensors_metadata(path);
-    auto format = metadata.find("format");
-    ATTEND_CHECK(format != metadata.end() && format->second == "attend-checkpoint-1", path,
-                 ": not an attend training checkpoint (no format attend-checkpoint-1 in its metadata)");
+    check_training_metadata(metadata, path);  // before a tensor is read
     const auto tensors = load_safetensors(path);
     std::map<std::string, Tensor> optim;
     for (const auto& [name, t] : tensors)
@@ -79,20 +62,28 @@ TrainingState load_training_checkpoint(const std::string& path, const NamedParam
     // Check both halves before writing either: a mismatch leaves the model untouched.
     for (const auto& [name, p] : model) {
         auto it = tensors.find("model." + name);
-        ATTEND_CHECK(it != tensors.end(), path, ": checkpoint has no parameter ", name);
-        ATTEND_CHECK(it->second.shape() == p->shape(), path, ": parameter ", name, " has shape ",
-                     to_string(it->second.shape()), " in the checkpoint but ", to_string(p->shape()), " in the model");
+        if (it == tensors.end()) throw Error(path + ": checkpoint has no parameter " + name);
+        if (it->second.shape() != p->shape())
+            throw Error(path + ": parameter " + name + " has shape " + to_string(it->second.shape()) +
+                        " in the checkpoint but " + to_string(p->shape()) + " in the model");
+        check_values(it->second, "model." + name, false, path);
     }
-    optimizer.load_state(optim);
+    // AdamW's state: a step count, first moments finite, second moments ≥ 0 (their square
+    // roots divide the update).
+    for (const auto& [name, t] : optim) {
+        const bool second = name.rfind("v.", 0) == 0;
+        check_values(t, "optim." + name, second || name == "step", path);
+        if (name == "step" && t.numel() == 1 && (t.item() != std::floor(t.item()) || t.item() > 1e15f))
+            throw Error(path + ": tensor 'optim.step' holds " + std::to_string(t.item()) + "; expected a whole step count");
+    }
+    try {
+        optimizer.load_state(optim);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
     load_parameters(model, tensors, "model.", false);
 
-    TrainingState state;
-    state.step = std::stoll(metadata.at("step"));
-    for (const auto& [key, value] : metadata) {
-        if (key.rfind("rng.", 0) == 0) state.generators[key.substr(4)] = generator_from(value, key);
-        else if (key != "step" && key != "format") state.metadata[key] = value;
-    }
-    return state;
+    return training_state_from(metadata, path);
 }
 
 }  // namespace attend

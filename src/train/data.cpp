@@ -20,17 +20,27 @@ TokenSequence::TokenSequence(std::vector<int64_t> ids) {
     keep_ = std::move(owned);
 }
 
+void check_uint16_tokens(const void* bytes, size_t size, int64_t vocab_size, const std::string& path) {
+    if (size % 2 != 0)
+        throw Error(path + ": a uint16 token file must have an even size, this one has " + std::to_string(size) +
+                    " bytes (truncated?)");
+    if (size == 0) throw Error(path + ": the token file is empty");
+    const auto* p = static_cast<const unsigned char*>(bytes);
+    for (size_t i = 0; i < size / 2; ++i) {
+        const int64_t id = int64_t(p[2 * i]) | int64_t(p[2 * i + 1]) << 8;  // little-endian
+        if (id >= vocab_size)
+            throw Error(path + ": token " + std::to_string(i) + " is " + std::to_string(id) +
+                        ", outside the tokenizer's vocabulary of " + std::to_string(vocab_size) +
+                        " (a token file made with another tokenizer?)");
+    }
+}
+
 TokenSequence TokenSequence::map_uint16(const std::string& path, int64_t vocab_size) {
     std::shared_ptr<MappedFile> file = map_file(path);
-    ATTEND_CHECK(file->size() % 2 == 0, path, ": a uint16 token file must have an even size, this one has ",
-                 file->size(), " bytes (truncated?)");
-    ATTEND_CHECK(file->size() > 0, path, ": the token file is empty");
+    check_uint16_tokens(file->bytes(), file->size(), vocab_size, path);
     TokenSequence s;
     s.u16_ = reinterpret_cast<const uint16_t*>(file->bytes());
     s.size_ = int64_t(file->size() / 2);
-    for (int64_t i = 0; i < s.size_; ++i)
-        ATTEND_CHECK(int64_t(s.u16_[i]) < vocab_size, path, ": token ", i, " is ", s.u16_[i],
-                     ", outside the tokenizer's vocabulary of ", vocab_size, " (a token file made with another tokenizer?)");
     s.keep_ = std::move(file);
     return s;
 }
@@ -54,6 +64,9 @@ void write_uint16_tokens(const std::string& path, const std::vector<int64_t>& id
 }
 
 std::string read_text_file(const std::string& path) {
+    // A folder opens as a stream that reads nothing: say so instead of returning "".
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, not a text file");
     std::ifstream in(path, std::ios::binary);
     ATTEND_CHECK(in.good(), "cannot open ", path);
     std::ostringstream s;
@@ -138,18 +151,27 @@ void mask_tokens(Batch& batch, int64_t mask_id, int64_t vocab_size, Generator& g
 
 // ---- seq2seq pairs ----
 std::vector<std::pair<std::string, std::string>> read_pairs(const std::string& path) {
-    std::ifstream in(path);
-    ATTEND_CHECK(in.good(), "cannot open ", path);
+    return parse_pairs(read_text_file(path), path);
+}
+
+std::vector<std::pair<std::string, std::string>> parse_pairs(std::string_view text, const std::string& path) {
     std::vector<std::pair<std::string, std::string>> pairs;
-    std::string line;
-    for (int64_t number = 1; std::getline(in, line); ++number) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
+    int64_t number = 0;
+    for (size_t at = 0; at < text.size();) {
+        const size_t end = std::min(text.find('\n', at), text.size());
+        std::string_view line = text.substr(at, end - at);
+        at = end + 1;
+        ++number;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty()) continue;
         const size_t tab = line.find('\t');
-        ATTEND_CHECK(tab != std::string::npos, path, " line ", number, ": expected \"source<TAB>target\", found no tab");
+        const std::string where = path + " line " + std::to_string(number) + ": ";
+        if (tab == std::string_view::npos) throw Error(where + "expected \"source<TAB>target\", found no tab");
+        if (tab == 0 || tab + 1 == line.size())
+            throw Error(where + "expected \"source<TAB>target\", found an empty " + (tab == 0 ? "source" : "target"));
         pairs.emplace_back(line.substr(0, tab), line.substr(tab + 1));
     }
-    ATTEND_CHECK(!pairs.empty(), path, " holds no pairs");
+    if (pairs.empty()) throw Error(path + " holds no pairs");
     return pairs;
 }
 

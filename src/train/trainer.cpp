@@ -32,58 +32,8 @@ namespace attend {
 
 namespace fs = std::filesystem;
 
-TrainArch train_arch(const std::string& name) {
-    if (name == "gpt") return TrainArch::gpt;
-    if (name == "bert") return TrainArch::bert;
-    if (name == "seq2seq") return TrainArch::seq2seq;
-    ATTEND_CHECK(false, "unknown --arch \"", name, "\" (known: gpt, bert, seq2seq)");
-}
-
 static const char* arch_name(TrainArch a) {
     return a == TrainArch::gpt ? "gpt" : a == TrainArch::bert ? "bert" : "seq2seq";
-}
-
-TrainOptions read_train_options(const std::string& path, TrainOptions o) {
-    std::ifstream in(path);
-    ATTEND_CHECK(in.good(), "cannot open config ", path);
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-        ATTEND_CHECK(false, path, ": not valid JSON: ", e.what());
-    }
-    for (const auto& [key, value] : j.items()) {
-        auto set = [&](auto& field) { field = value.get<std::decay_t<decltype(field)>>(); };
-        if (key == "arch") o.arch = train_arch(value.get<std::string>());
-        else if (key == "data") set(o.data);
-        else if (key == "tokenizer") set(o.tokenizer);
-        else if (key == "norm_placement") set(o.norm_placement);
-        else if (key == "out") set(o.out);
-        else if (key == "layers") set(o.layers);
-        else if (key == "heads") set(o.heads);
-        else if (key == "kv_heads") set(o.kv_heads);
-        else if (key == "dim") set(o.dim);
-        else if (key == "block_size") set(o.block_size);
-        else if (key == "batch_size") set(o.batch_size);
-        else if (key == "steps") set(o.steps);
-        else if (key == "grad_accum") set(o.grad_accum);
-        else if (key == "lr") set(o.lr);
-        else if (key == "min_lr") set(o.min_lr);
-        else if (key == "warmup") set(o.warmup);
-        else if (key == "weight_decay") set(o.weight_decay);
-        else if (key == "beta1") set(o.beta1);
-        else if (key == "beta2") set(o.beta2);
-        else if (key == "grad_clip") set(o.grad_clip);
-        else if (key == "dropout") set(o.dropout);
-        else if (key == "attention_dropout") set(o.attention_dropout);
-        else if (key == "eval_every") set(o.eval_every);
-        else if (key == "eval_batches") set(o.eval_batches);
-        else if (key == "checkpoint_every") set(o.checkpoint_every);
-        else if (key == "seed") set(o.seed);
-        else if (key == "threads") set(o.threads);
-        else ATTEND_CHECK(false, path, ": unknown option \"", key, "\"");
-    }
-    return o;
 }
 
 TransformerConfig training_config(const TrainOptions& o, int64_t vocab_size) {
@@ -195,11 +145,6 @@ private:
     Clock::time_point start_;
 };
 
-struct HistoryRow {
-    int64_t step;
-    double train, val, lr;
-};
-
 void write_history(const std::string& out, const std::vector<HistoryRow>& rows) {
     const PhaseScope phase("checkpoint");  // the run's files: loss.csv and loss.png too
     std::string csv = "step,train_loss,val_loss,lr\n";
@@ -222,13 +167,6 @@ std::string history_json(const std::vector<HistoryRow>& rows) {
     nlohmann::json j = nlohmann::json::array();
     for (const HistoryRow& r : rows) j.push_back({r.step, r.train, std::isnan(r.val) ? nlohmann::json() : nlohmann::json(r.val), r.lr});
     return j.dump();
-}
-
-std::vector<HistoryRow> history_from_json(const std::string& text) {
-    std::vector<HistoryRow> rows;
-    for (const auto& r : nlohmann::json::parse(text))
-        rows.push_back({r[0].get<int64_t>(), r[1].get<double>(), r[2].is_null() ? NAN : r[2].get<double>(), r[3].get<double>()});
-    return rows;
 }
 
 // Everything data-related the loop needs, per architecture.
@@ -374,15 +312,15 @@ TrainResult train(const TrainOptions& o) {
     std::map<std::string, std::string> resumed_meta;
     if (o.resume) {
         ATTEND_CHECK(fs::exists(checkpoint_path), "--resume: no checkpoint at ", checkpoint_path);
-        resumed_meta = read_safetensors_metadata(checkpoint_path);
-        ATTEND_CHECK(resumed_meta.count("config"), checkpoint_path, ": checkpoint has no config");
+        resumed_meta = read_training_metadata(checkpoint_path);  // every field checked (train/checkpoint.hpp)
     }
     // A resumed run reads the tokenizer its first run wrote into the output folder.
     const DataSource data = load_data(o, o.resume ? std::shared_ptr<const Tokenizer>(load_tokenizer(o.out))
                                                   : prepare_tokenizer(o));
     const int64_t vocab_size = data.tokenizer->vocab_size();
     const TransformerConfig config =
-        o.resume ? config_from_json(resumed_meta.at("config")) : training_config(o, vocab_size);
+        o.resume ? config_from_json(resumed_meta.at("config"), checkpoint_path + " (metadata config)")
+                 : training_config(o, vocab_size);
     ATTEND_CHECK(config.vocab_size == vocab_size, checkpoint_path, ": the checkpoint's model has ", config.vocab_size,
                  " token embeddings but the tokenizer in ", o.out, " has ", vocab_size, " tokens");
     Transformer model(config, o.seed);
@@ -399,7 +337,7 @@ TrainResult train(const TrainOptions& o) {
         state = load_training_checkpoint(checkpoint_path, params, optimizer);
         ATTEND_CHECK(state.generators.count("data") && state.generators.count("dropout"), checkpoint_path,
                      ": checkpoint lacks the data or dropout random stream");
-        if (state.metadata.count("history")) history = history_from_json(state.metadata.at("history"));
+        if (state.metadata.count("history")) history = parse_training_history(state.metadata.at("history"), checkpoint_path);
     }
     state.metadata["config"] = config_to_json(config);
     state.metadata["arch"] = arch_name(o.arch);

@@ -18,6 +18,7 @@
 
 #include "attend/error.hpp"
 #include "attend/generate/beam_search.hpp"
+#include "attend/generate/text_model.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/parallel.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
@@ -103,6 +104,7 @@ void run_demo(const DemoOptions& o) {
     const LoadedModel loaded = load_model(model_dir);
     const Transformer& model = loaded.model;
     const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(loaded.tokenizer_path);
+    check_tokenizer_fits(*tokenizer, loaded.tokenizer_path, loaded.config.vocab_size, model_dir);
 
     // ---- 3. translate ----
     std::printf("== 3. Translations of held-out dates (greedy | beam search, width %lld) ==\n",

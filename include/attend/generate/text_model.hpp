@@ -9,8 +9,13 @@
 //   <model>: no tokenizer beside the model (...)            none given, none found
 //   <tokenizer>: a vocabulary of N tokens does not fit ...   the tokenizer has ids the model
 //                                                             has no embedding for
-// A model vocabulary larger than the tokenizer's is accepted (GPT-2 checkpoints pad theirs to
-// a multiple of 64): vocab_limit() says which ids can be decoded.
+//   <tokenizer>: ... more than the N ids of padding ...      the model's vocabulary is much
+//                                                             larger: another model's tokenizer
+//   <tokenizer>: the bos token id ... outside ...             a special id past the vocabulary
+// A model vocabulary somewhat larger than the tokenizer's is accepted — checkpoints pad theirs
+// (nanoGPT's GPT-2: 50257 → 50304, Phi-2: 50295 → 51200) — by up to max(128, n/32) ids:
+// vocab_limit() says which ids can be decoded. A 512-token tokenizer on a 32000-token model
+// is another model's tokenizer, and its output would be garbage.
 //
 // Implemented in src/generate/text_model.cpp.
 #pragma once
@@ -51,8 +56,8 @@ struct TextModel {
 TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path = "",
                           WeightType weights = WeightType::f32);
 
-// Checks `tokenizer` (read from tokenizer_path) against a model of `model_vocab` tokens; the
-// Error names the tokenizer file.
+// Checks `tokenizer` (read from tokenizer_path) against a model of `model_vocab` tokens (the
+// sizes above, its special ids in range); the Error names the tokenizer file and both sizes.
 void check_tokenizer_fits(const Tokenizer& tokenizer, const std::string& tokenizer_path, int64_t model_vocab,
                           const std::string& model_path);
 

@@ -134,6 +134,8 @@ struct Llama2cHeader {
 // dim divisible by n_heads, n_heads by n_kv_heads, an even head size, sizes that fit in
 // memory) and the file size against it. Errors name the file, the field and its value.
 Llama2cHeader read_llama2c_header(const std::string& path);
+// The same checks on a whole file's bytes in memory (`path` names it in errors).
+Llama2cHeader parse_llama2c_header(const void* bytes, size_t size, const std::string& path);
 
 // The TransformerConfig of a llama2.c checkpoint: decoder, LM head (tied when shared),
 // RMSNorm eps 1e-5, SwiGLU, RoPE θ = 10000 interleaved, no biases, max_positions = seq_len.

@@ -23,6 +23,20 @@ enum class HeadType { none, lm, mlm, classifier, seq2seq };
 //   xavier         Vaswani et al. 2017 (as the Annotated Transformer): Xavier-uniform on every matrix
 enum class InitScheme { torch_default, normal, xavier };
 
+// The largest sizes a config may give: beyond any published model (vocabularies reach ~256 K,
+// widths 16 K, depths ~128), and small enough that a config read from a hostile file cannot
+// ask for an absurd model before its weights are checked against the file (io/model_loader.cpp
+// then holds the parameter count to the values the file really has).
+struct ConfigLimits {
+    static constexpr int64_t vocab_size = int64_t(1) << 23;      // 8 M tokens
+    static constexpr int64_t d_model = int64_t(1) << 16;         // 65 536
+    static constexpr int64_t n_layers = 1024;                    // per stack
+    static constexpr int64_t d_ff = int64_t(1) << 20;            // 1 M
+    static constexpr int64_t max_positions = int64_t(1) << 24;   // 16 M
+    static constexpr int64_t type_vocab_size = int64_t(1) << 16;
+    static constexpr int64_t n_classes = int64_t(1) << 20;
+};
+
 struct TransformerConfig {
     ModelShape shape = ModelShape::decoder;
     HeadType head = HeadType::lm;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,10 @@ private:
     const uint16_t* u16_ = nullptr;
     int64_t offset_ = 0, size_ = 0;
 };
+
+// The checks map_uint16 makes on a token file's bytes: an even, non-zero size and every id
+// below vocab_size; the Error names `path` and the first bad token.
+void check_uint16_tokens(const void* bytes, size_t size, int64_t vocab_size, const std::string& path);
 
 // Writes ids as the uint16 token file TokenSequence::map_uint16 reads (atomically); an id
 // over 65535 is an error (the format has 16 bits).
@@ -91,8 +96,10 @@ void mask_tokens(Batch& batch, int64_t mask_id, int64_t vocab_size, Generator& g
 struct Pair {
     std::vector<int64_t> source, target;
 };
-// Lines "source\ttarget" (empty lines skipped; a line without a tab is an Error naming it).
+// Lines "source\ttarget" (empty lines skipped; a line without a tab, or with an empty side,
+// is an Error naming the file and the line).
 std::vector<std::pair<std::string, std::string>> read_pairs(const std::string& path);
+std::vector<std::pair<std::string, std::string>> parse_pairs(std::string_view text, const std::string& path);
 
 // B random pairs: source right-padded; input = [bos] target, targets = target [eos], padded
 // with `pad` / kIgnore. Sequences longer than max_length are cut.

@@ -67,6 +67,8 @@ struct TrainResult {
 
 // Reads options from a JSON file whose keys are the option names ("layers", "lr", "arch": "gpt", ...).
 TrainOptions read_train_options(const std::string& path, TrainOptions defaults = {});
+// The same from the file's text (`path` names it in errors).
+TrainOptions parse_train_options(const std::string& json_text, const std::string& path, TrainOptions defaults = {});
 TrainArch train_arch(const std::string& name);  // "gpt" | "bert" | "seq2seq"
 
 TrainResult train(const TrainOptions& options);

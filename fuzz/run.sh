@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# fuzz/run.sh — builds every libFuzzer target in fuzz/ (fuzz/CMakeLists.txt, clang) and runs
+# each over a freshly generated seed corpus, TOTAL_SECONDS shared equally among them.
+# Usage: fuzz/run.sh [TOTAL_SECONDS] [TARGET...]   (default 240 s; all targets: fuzz/*.cpp)
+# Builds into build-fuzz/ (ATTEND_FUZZ_BUILD_DIR), one work folder per target there; exit
+# status non-zero when a target finds a crash (its reproducer stays in build-fuzz/<target>/).
+set -euo pipefail
+total=${1:-240}
+shift || true
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${ATTEND_FUZZ_BUILD_DIR:-$root/build-fuzz}
+jobs=${ATTEND_JOBS:-2}
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  for f in "$root"/fuzz/*.cpp; do targets+=("$(basename "$f" .cpp)"); done
+fi
+mkdir -p "$build"
+cmake -S "$root/fuzz" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None > "$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log"; exit 1; }
+cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}"
+
+seconds=$((total / ${#targets[@]}))
+((seconds >= 1)) || seconds=1
+corpora=$build/corpora
+rm -rf "$corpora"
+python3 "$root/fuzz/make_reader_corpus.py" "$corpora"
+python3 "$root/fuzz/make_safetensors_corpus.py" "$corpora/safetensors"
+python3 "$root/fuzz/make_tokenizer_corpus.py" "$corpora/tokenizer_files"
+
+failed=()
+for t in "${targets[@]}"; do
+  work=$build/$t
+  mkdir -p "$work/corpus"
+  cp -r "$corpora/$t/." "$work/corpus/" 2>/dev/null || true
+  max_len=4096
+  [[ $t == tokenizer_files ]] && max_len=32768
+  dict=()  # the JSON readers start from JSON's tokens and the values that break checked readers
+  case $t in hf_config|safetensors_index|train_options|checkpoint_metadata|safetensors) dict=(-dict="$root/fuzz/json.dict") ;; esac
+  # One thread (OpenMP): the two cores are shared with the rest of the test run.
+  if (cd "$work" && OMP_NUM_THREADS=1 "$build/fuzz_$t" corpus "${dict[@]}" -max_total_time="$seconds" -max_len="$max_len" \
+        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 > "$work/log" 2>&1); then
+    echo "fuzz $t: no finding in $seconds s ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$' || echo '?') inputs)"
+  else
+    tail -n 40 "$work/log"
+    echo "fuzz $t: FAILED (log: $work/log)" >&2
+    failed+=("$t")
+  fi
+done
+if ((${#failed[@]})); then
+  echo "fuzz: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
