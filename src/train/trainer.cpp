@@ -10,11 +10,15 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <optional>
+#include <sstream>
+#include <type_traits>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
+#include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/ops.hpp"
@@ -27,6 +31,7 @@
 #include "attend/train/optimizer.hpp"
 #include "attend/train/plot.hpp"
 #include "core/atomic_file.hpp"
+#include "train/output_folder.hpp"
 
 namespace attend {
 
@@ -46,15 +51,41 @@ static const char* arch_name(TrainArch a) {
 TrainOptions read_train_options(const std::string& path, TrainOptions o) {
     std::ifstream in(path);
     ATTEND_CHECK(in.good(), "cannot open config ", path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return train_options_from_json(text.str(), path, o);
+}
+
+TrainOptions train_options_from_json(const std::string& text, const std::string& path, TrainOptions o) {
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(in);
+        j = nlohmann::json::parse(text);
     } catch (const std::exception& e) {
         ATTEND_CHECK(false, path, ": not valid JSON: ", e.what());
     }
+    ATTEND_CHECK(j.is_object(), path, ": expected a JSON object of options");
     for (const auto& [key, value] : j.items()) {
-        auto set = [&](auto& field) { field = value.get<std::decay_t<decltype(field)>>(); };
-        if (key == "arch") o.arch = train_arch(value.get<std::string>());
+        // A value of the wrong type, or a count that is negative or not whole, is an error
+        // naming the key (nlohmann's get would wrap -1 into an unsigned seed, truncate 2.5).
+        auto set = [&](auto& field) {
+            using T = std::decay_t<decltype(field)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                ATTEND_CHECK(value.is_string(), path, ": option \"", key, "\" must be a string, got ", value.dump());
+            } else if constexpr (std::is_integral_v<T>) {
+                ATTEND_CHECK(value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0), path,
+                             ": option \"", key, "\" must be a whole number >= 0, got ", value.dump());
+                ATTEND_CHECK(value.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max()), path, ": option \"", key,
+                             "\" is out of range: ", value.dump());
+            } else {
+                ATTEND_CHECK(value.is_number(), path, ": option \"", key, "\" must be a number, got ", value.dump());
+            }
+            field = value.get<T>();
+        };
+        if (key == "arch") {
+            std::string name;
+            set(name);
+            o.arch = train_arch(name);
+        }
         else if (key == "data") set(o.data);
         else if (key == "tokenizer") set(o.tokenizer);
         else if (key == "norm_placement") set(o.norm_placement);
@@ -345,6 +376,8 @@ struct Hits {
     }
 };
 
+TrainResult train_in(const TrainOptions& o, bool& checkpointed);  // train's body, in its folder (below)
+
 bool all_finite(const NamedParameters& params) {
     for (const auto& [name, p] : params) {
         const float* d = p->data();
@@ -354,19 +387,26 @@ bool all_finite(const NamedParameters& params) {
     return true;
 }
 
-
 }  // namespace
 
 TrainResult train(const TrainOptions& o) {
     ATTEND_CHECK(!o.out.empty(), "no output folder (--out)");
-    ATTEND_CHECK(o.steps > 0 && o.batch_size > 0 && o.grad_accum > 0 && o.block_size > 1,
-                 "steps, batch_size, grad_accum must be positive and block_size > 1; found steps ", o.steps,
-                 ", batch_size ", o.batch_size, ", grad_accum ", o.grad_accum, ", block_size ", o.block_size);
-    ATTEND_CHECK(o.eval_every >= 0 && o.eval_batches > 0 && o.checkpoint_every >= 0,
-                 "eval_every and checkpoint_every must be ≥ 0 (0: at the end) and eval_batches > 0; found ", o.eval_every,
-                 ", ", o.checkpoint_every, ", ", o.eval_batches);
+    check_train_options(o);
+    OutputFolder folder(o.out);  // locked until train returns
+    if (!o.resume) folder.claim_for_fresh_run(o.overwrite);
+    bool checkpointed = false;
+    try {
+        return train_in(o, checkpointed);
+    } catch (...) {
+        if (!o.resume && !checkpointed) folder.discard_additions();  // a failed start leaves nothing behind
+        throw;
+    }
+}
+
+namespace {
+
+TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
     if (o.threads > 0) set_num_threads(o.threads);
-    fs::create_directories(o.out);
     const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
 
     // ---- model, data, streams: fresh or from the checkpoint ----
@@ -375,14 +415,16 @@ TrainResult train(const TrainOptions& o) {
     if (o.resume) {
         ATTEND_CHECK(fs::exists(checkpoint_path), "--resume: no checkpoint at ", checkpoint_path);
         resumed_meta = read_safetensors_metadata(checkpoint_path);
-        ATTEND_CHECK(resumed_meta.count("config"), checkpoint_path, ": checkpoint has no config");
+        ATTEND_CHECK(resumed_meta.count("attend_config"), checkpoint_path, ": checkpoint has no attend_config");
+        check_resume_options(o, recorded_train_options(o.out), checkpoint_path);
     }
     // A resumed run reads the tokenizer its first run wrote into the output folder.
     const DataSource data = load_data(o, o.resume ? std::shared_ptr<const Tokenizer>(load_tokenizer(o.out))
                                                   : prepare_tokenizer(o));
     const int64_t vocab_size = data.tokenizer->vocab_size();
     const TransformerConfig config =
-        o.resume ? config_from_json(resumed_meta.at("config")) : training_config(o, vocab_size);
+        o.resume ? config_from_json(resumed_meta.at("attend_config"), checkpoint_path + " (metadata attend_config)")
+                 : training_config(o, vocab_size);
     ATTEND_CHECK(config.vocab_size == vocab_size, checkpoint_path, ": the checkpoint's model has ", config.vocab_size,
                  " token embeddings but the tokenizer in ", o.out, " has ", vocab_size, " tokens");
     Transformer model(config, o.seed);
@@ -401,8 +443,8 @@ TrainResult train(const TrainOptions& o) {
                      ": checkpoint lacks the data or dropout random stream");
         if (state.metadata.count("history")) history = history_from_json(state.metadata.at("history"));
     }
-    state.metadata["config"] = config_to_json(config);
     state.metadata["arch"] = arch_name(o.arch);
+    state.metadata["train_options"] = train_options_to_json(o);
     Generator& data_gen = state.generators["data"];
     Generator& dropout_gen = state.generators["dropout"];
 
@@ -437,7 +479,8 @@ TrainResult train(const TrainOptions& o) {
         ATTEND_CHECK(all_finite(params), "parameters are not finite after step ", state.step,
                      "; the checkpoint at ", checkpoint_path, " is left as it was");
         state.metadata["history"] = history_json(history);
-        save_training_checkpoint(checkpoint_path, params, optimizer, state);
+        save_training_checkpoint(checkpoint_path, model, optimizer, state);
+        checkpointed = true;
     };
 
     setup_phase.reset();
@@ -499,15 +542,13 @@ TrainResult train(const TrainOptions& o) {
     // ---- the trained model, for `attend generate` and the C++ API ----
     if (state.step == o.steps) {
         const PhaseScope phase("checkpoint");
-        std::map<std::string, Tensor> tensors;
-        for (const auto& [name, p] : params) tensors[name] = p->detach();
-        // io/model_loader.hpp's format: our names, the config in "attend_config".
-        save_safetensors(o.out + "/model.safetensors", tensors, {{"attend_config", config_to_json(config)}});
-        write_text_atomically(o.out + "/config.json", config_to_json(config) + "\n");  // the tokenizer is already beside it
+        save_model(o.out, model);  // model.safetensors + config.json; the tokenizer is already beside it
     }
     result.steps_done = state.step;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
 }
+
+}  // namespace
 
 }  // namespace attend

@@ -2,11 +2,14 @@
 //
 // One safetensors file, written atomically (temporary file, fsync, rename — a crash while
 // writing leaves the previous checkpoint untouched):
-//   model.<name>               every parameter
+//   model.<name>               every parameter, written by io/model_loader.hpp's
+//                              model_record (the one writer of the model format), so that
+//                              load_model, `attend generate`, `perplexity` and `viz` open a
+//                              checkpoint as a model
 //   optim.m.<name> optim.v.<name> optim.step   AdamW's state
-//   __metadata__               "step", "rng.<stream>" (the generators' 4×64-bit states as
-//                              decimal words), and free-form strings the trainer adds
-//                              (config JSON, vocabulary, options)
+//   __metadata__               "attend_config" (the model's config), "step", "rng.<stream>"
+//                              (the generators' 4×64-bit states as decimal words), and
+//                              free-form strings the trainer adds (options, history)
 //
 // Implemented in src/train/checkpoint.cpp.
 #pragma once
@@ -14,6 +17,7 @@
 #include <map>
 #include <string>
 
+#include "attend/models/transformer.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/random.hpp"
 #include "attend/train/optimizer.hpp"
@@ -26,7 +30,7 @@ struct TrainingState {
     std::map<std::string, std::string> metadata;   // anything else, as strings
 };
 
-void save_training_checkpoint(const std::string& path, const NamedParameters& model, const AdamW& optimizer,
+void save_training_checkpoint(const std::string& path, const Transformer& model, const AdamW& optimizer,
                      const TrainingState& state);
 
 // Loads into `model` and `optimizer` (every name and shape checked first) and returns the rest.
