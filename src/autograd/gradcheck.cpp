@@ -2,6 +2,7 @@
 //
 // L(inputs) = Σ f(inputs) ⊙ P for a fixed random probe P, so every output element matters.
 // Numeric: ∂L/∂x_i ≈ (L(x + ε e_i) − L(x − ε e_i)) / 2ε, accumulated in double.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

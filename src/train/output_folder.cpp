@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +22,19 @@
 namespace attend {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// A flag or folder mistake is the user's: the message names the flag and the value, not the
+// function that noticed (ATTEND_CHECK's prefix).
+template <class... Parts>
+void require(bool ok, const Parts&... parts) {
+    if (ok) return;
+    std::ostringstream message;
+    (message << ... << parts);
+    throw Error(message.str());
+}
+}  // namespace
 
 namespace {
 
@@ -63,7 +78,7 @@ const std::vector<std::string>& OutputFolder::run_files() {
 }
 
 OutputFolder::OutputFolder(const std::string& path) : path_(path) {
-    ATTEND_CHECK(!path.empty(), "no output folder (--out)");
+    require(!path.empty(), "no output folder (--out)");
     std::error_code ec;
     // The folders this run creates, deepest first, so that a failed start can take them back.
     for (fs::path p = fs::absolute(path, ec); !p.empty() && !fs::exists(fs::symlink_status(p, ec)); p = p.parent_path()) {
@@ -71,19 +86,19 @@ OutputFolder::OutputFolder(const std::string& path) : path_(path) {
         if (p == p.parent_path()) break;
     }
     fs::create_directories(path, ec);
-    ATTEND_CHECK(!ec, "--out ", path, ": cannot create the folder: ", ec.message());
+    require(!ec, "--out ", path, ": cannot create the folder: ", ec.message());
     fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ATTEND_CHECK(fd_ >= 0, "--out ", path, ": ",
+    require(fd_ >= 0, "--out ", path, ": ",
                  errno == ENOTDIR ? std::string("not a folder") : std::string("cannot open: ") + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
         const int error = errno;
         const long holder = error == EWOULDBLOCK ? flock_holder(fd_) : -1;
         ::close(fd_);
         fd_ = -1;
-        ATTEND_CHECK(error != EWOULDBLOCK, "--out ", path, " is in use by another training run (pid ",
+        require(error != EWOULDBLOCK, "--out ", path, " is in use by another training run (pid ",
                      holder > 0 ? std::to_string(holder) : std::string("unknown"),
                      "): wait for it to end, or choose another --out");
-        ATTEND_CHECK(false, "--out ", path, ": cannot lock the folder: ", std::strerror(error));
+        require(false, "--out ", path, ": cannot lock the folder: ", std::strerror(error));
     }
     remove_stale_temporaries(path);
 }
@@ -98,7 +113,7 @@ void OutputFolder::claim_for_fresh_run(bool overwrite) {
     for (const std::string& name : run_files())
         if (fs::exists(fs::symlink_status(fs::path(path_) / name, ec))) present += (present.empty() ? "" : ", ") + name;
     if (!present.empty()) {
-        ATTEND_CHECK(overwrite, "--out ", path_, " already holds a training run (", present,
+        require(overwrite, "--out ", path_, " already holds a training run (", present,
                      "): pass --resume to continue it, or --overwrite to replace it");
         for (const std::string& name : run_files()) fs::remove(fs::path(path_) / name, ec);
         fsync_folder(path_);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "attend/error.hpp"
@@ -14,6 +15,19 @@
 namespace attend {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// A flag or folder mistake is the user's: the message names the flag and the value, not the
+// function that noticed (ATTEND_CHECK's prefix).
+template <class... Parts>
+void require(bool ok, const Parts&... parts) {
+    if (ok) return;
+    std::ostringstream message;
+    (message << ... << parts);
+    throw Error(message.str());
+}
+}  // namespace
 
 namespace {
 
@@ -57,8 +71,9 @@ const Range kRanges[] = {
 };
 
 std::string number(double v) {
+    if (v >= 18446744073709551615.0) return "18446744073709551615";  // 2^64 - 1, the largest seed
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%.9g", v);
+    std::snprintf(buf, sizeof buf, v == std::floor(v) && std::fabs(v) < 1e15 ? "%.0f" : "%.9g", v);
     return buf;
 }
 
@@ -81,10 +96,8 @@ std::string flag_of(const std::string& key) {
     return flag;
 }
 
-std::string text_of(double v) { return number(v); }
 std::string text_of(int64_t v) { return std::to_string(v); }
 std::string text_of(uint64_t v) { return std::to_string(v); }
-std::string text_of(int v) { return std::to_string(v); }
 std::string text_of(float v) { return number(double(v)); }
 
 }  // namespace
@@ -114,10 +127,10 @@ std::string train_option_problem(const std::string& key, const std::string& text
 void check_train_options(const TrainOptions& o) {
     auto check = [](const char* key, auto value) {
         const std::string problem = train_option_problem(key, text_of(value));
-        ATTEND_CHECK(problem.empty(), flag_of(key), ": ", problem);
+        require(problem.empty(), flag_of(key), ": ", problem);
     };
     auto check_signed = [&](const char* key, int64_t value) {
-        ATTEND_CHECK(value >= 0, flag_of(key), ": got ", value, ", expected ", expected(*range_of(key)));
+        require(value >= 0, flag_of(key), ": got ", value, ", expected ", expected(*range_of(key)));
         check(key, value);
     };
     check_signed("layers", o.layers), check_signed("heads", o.heads), check_signed("kv_heads", o.kv_heads);
@@ -130,10 +143,10 @@ void check_train_options(const TrainOptions& o) {
     if (o.min_lr != -1.f) check("min_lr", o.min_lr);  // -1: lr / 10
     check("weight_decay", o.weight_decay), check("beta1", o.beta1), check("beta2", o.beta2);
     check("grad_clip", o.grad_clip), check("dropout", o.dropout), check("attention_dropout", o.attention_dropout);
-    ATTEND_CHECK(o.dim % o.heads == 0, "--dim ", o.dim, " is not divisible by --heads ", o.heads);
-    ATTEND_CHECK(o.kv_heads == 0 || o.heads % o.kv_heads == 0, "--heads ", o.heads,
+    require(o.dim % o.heads == 0, "--dim ", o.dim, " is not divisible by --heads ", o.heads);
+    require(o.kv_heads == 0 || o.heads % o.kv_heads == 0, "--heads ", o.heads,
                  " is not divisible by --kv-heads ", o.kv_heads);
-    ATTEND_CHECK(!(o.resume && o.overwrite), "--resume and --overwrite contradict each other: continue the run in ",
+    require(!(o.resume && o.overwrite), "--resume and --overwrite contradict each other: continue the run in ",
                  o.out, ", or replace it");
 }
 
@@ -167,7 +180,7 @@ std::string train_options_to_json(const TrainOptions& o) {
 
 void check_resume_options(const TrainOptions& o, const TrainOptions& recorded, const std::string& checkpoint) {
     auto same = [&](const char* key, const std::string& given, const std::string& was) {
-        ATTEND_CHECK(given == was, "--resume: ", flag_of(key), " ", given.empty() ? "\"\"" : given,
+        require(given == was, "--resume: ", flag_of(key), " ", given.empty() ? "\"\"" : given,
                      " contradicts the checkpoint's ", was.empty() ? "\"\"" : was, " (", checkpoint,
                      "); a resumed run keeps its model, data and seed — leave the flag out, or start afresh with --overwrite");
     };
@@ -187,10 +200,10 @@ void check_resume_options(const TrainOptions& o, const TrainOptions& recorded, c
 
 TrainOptions recorded_train_options(const std::string& out) {
     const std::string checkpoint = out + "/checkpoint.safetensors";
-    ATTEND_CHECK(fs::exists(checkpoint), "--resume: no checkpoint at ", checkpoint);
+    require(fs::exists(checkpoint), "--resume: no checkpoint at ", checkpoint);
     const auto metadata = read_safetensors_metadata(checkpoint);
     auto it = metadata.find("train_options");
-    ATTEND_CHECK(it != metadata.end(), checkpoint, ": the checkpoint records no train_options");
+    require(it != metadata.end(), checkpoint, ": the checkpoint records no train_options");
     TrainOptions o = train_options_from_json(it->second, checkpoint + " (metadata train_options)", TrainOptions{});
     o.out = out;
     return o;

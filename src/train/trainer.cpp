@@ -69,15 +69,17 @@ TrainOptions train_options_from_json(const std::string& text, const std::string&
         // naming the key (nlohmann's get would wrap -1 into an unsigned seed, truncate 2.5).
         auto set = [&](auto& field) {
             using T = std::decay_t<decltype(field)>;
+            auto require = [&](bool ok, const std::string& expected) {
+                if (!ok) throw Error(path + ": option \"" + key + "\" must be " + expected + ", got " + value.dump());
+            };
             if constexpr (std::is_same_v<T, std::string>) {
-                ATTEND_CHECK(value.is_string(), path, ": option \"", key, "\" must be a string, got ", value.dump());
+                require(value.is_string(), "a string");
             } else if constexpr (std::is_integral_v<T>) {
-                ATTEND_CHECK(value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0), path,
-                             ": option \"", key, "\" must be a whole number >= 0, got ", value.dump());
-                ATTEND_CHECK(value.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max()), path, ": option \"", key,
-                             "\" is out of range: ", value.dump());
+                require(value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0),
+                        "a whole number >= 0");
+                require(value.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max()), "a smaller number");
             } else {
-                ATTEND_CHECK(value.is_number(), path, ": option \"", key, "\" must be a number, got ", value.dump());
+                require(value.is_number(), "a number");
             }
             field = value.get<T>();
         };
