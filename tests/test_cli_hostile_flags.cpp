@@ -207,20 +207,21 @@ TEST(OutputFolder, LockedWhileARunGoesOnKilledThenResumed) {
         << second.error;
     EXPECT_LT(second.seconds, 20.0) << "the second run must fail at once, not wait";
 
-    // Mid-run, the folder (its checkpoint) is a model.
-    const CliRun mid = attend::testing::run_cli("generate --model " + shell_quote(out) + " --prompt 'the ' -n 3 --temperature 0",
-                                                {.stdin_path = "", .separate_stderr = true});
-    EXPECT_EQ(mid.status, 0) << mid.error;
-    EXPECT_EQ(mid.output.rfind("the ", 0), 0u) << mid.output;
-    const CliRun ppl = attend::testing::run_cli("perplexity --model " + shell_quote(checkpoint) + " --file " + shell_quote(data),
-                                                {.stdin_path = "", .separate_stderr = true});
-    EXPECT_EQ(ppl.status, 0) << ppl.error;
-    EXPECT_NE(ppl.output.find("perplexity"), std::string::npos) << ppl.output;
-
     ::kill(first, SIGKILL);
     int status = 0;
     ::waitpid(first, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status));
+    // The unfinished run's folder (its checkpoint) is a model.
+    const CliRun mid = attend::testing::run_cli("generate --model " + shell_quote(out) + " --prompt 'the ' -n 3 --temperature 0",
+                                                {.stdin_path = "", .separate_stderr = true});
+    EXPECT_EQ(mid.status, 0) << mid.error;
+    EXPECT_EQ(mid.output.rfind("the ", 0), 0u) << mid.output;
+    const CliRun ppl = attend::testing::run_cli("perplexity --model " + shell_quote(checkpoint) + " --file " +
+                                                    shell_quote(tmp.write("short.txt", "the cat sat on the mat.\n")),
+                                                {.stdin_path = "", .separate_stderr = true});
+    EXPECT_EQ(ppl.status, 0) << ppl.error;
+    EXPECT_NE(ppl.output.find("perplexity"), std::string::npos) << ppl.output;
+
     // What a kill in the middle of a write leaves (the dead writer's temporary), planted so the
     // test does not depend on where the kill landed.
     const std::string torn = checkpoint + ".tmp." + std::to_string(first) + ".0123456789abcdef";
@@ -256,7 +257,7 @@ TEST(OutputFolder, OverwriteReplacesAFinishedRun) {
     std::ofstream(out + "/notes.txt") << "mine";
     const CliRun again = attend::testing::run_cli(args + " --steps 3 --eval-every 3 --overwrite");
     ASSERT_EQ(again.status, 0) << again.output;
-    EXPECT_EQ(lines_in(read_file(out + "/loss.csv")), 2u) << "only the new run's evaluation";
+    EXPECT_EQ(lines_in(read_file(out + "/loss.csv")), 4u) << "a header and the new run's 3 steps, not the old run's";
     EXPECT_EQ(attend::read_safetensors_metadata(out + "/checkpoint.safetensors").at("step"), "3");
     EXPECT_EQ(read_file(out + "/notes.txt"), "mine");
 }

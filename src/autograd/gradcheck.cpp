@@ -4,8 +4,6 @@
 // Numeric: ∂L/∂x_i ≈ (L(x + ε e_i) − L(x − ε e_i)) / 2ε, accumulated in double.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <sstream>
 
 #include "attend/autograd.hpp"
@@ -70,9 +68,6 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
             result.max_abs_error = std::max(result.max_abs_error, abs_err);
         }
     }
-    if (std::getenv("ATTEND_GRADCHECK_LOG"))
-        std::fprintf(stderr, "[gradcheck-log] ratio %.3g atol %.3g max_abs %.3g %s\n", result.error_ratio, result.atol,
-                     result.max_abs_error, result.worst.c_str());
     return result;
 }
 
