@@ -25,7 +25,7 @@ std::map<std::string, std::string> valid_metadata() {
             {"rng.data", "1 2 3 4"},
             {"rng.dropout", "5 6 7 8"},
             {"arch", "gpt"},
-            {"config", R"({"model_type":"attend","vocab_size":16,"d_model":8,"n_layers":1,"n_heads":2,"d_ff":16,)"
+            {"attend_config", R"({"model_type":"attend","vocab_size":16,"d_model":8,"n_layers":1,"n_heads":2,"d_ff":16,)"
                        R"("max_positions":8,"positions":"learned"})"},
             {"history", "[[1,2.5,null,0.001],[2,2.25,2.4,0.001]]"}};
 }
@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
     std::map<std::string, std::string> metadata;
     try {
-        const char* fields[] = {"step", "rng.data", "config", "arch", "history"};
+        const char* fields[] = {"step", "rng.data", "attend_config", "arch", "history"};
         if (data[0] % 6 == 0) {
             metadata = attend::parse_safetensors_header(rest.data(), rest.size(), "fuzz/checkpoint.safetensors").metadata;
         } else {

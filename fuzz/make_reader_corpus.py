@@ -73,7 +73,7 @@ def main():
     d = os.path.join(out, "checkpoint_metadata")
     config = json.dumps(ours)
     meta = {"format": "attend-checkpoint-1", "step": "3", "rng.data": "1 2 3 4", "rng.dropout": "5 6 7 8",
-            "arch": "gpt", "config": config, "history": "[[1,2.5,null,0.001]]"}
+            "arch": "gpt", "attend_config": config, "history": "[[1,2.5,null,0.001]]"}
     write(d, "file.bin", b"\0" + safetensors(meta))
     for i, value in enumerate(["17", "9 8 7 6", config, "seq2seq", "[[1,2.5,2.4,0.001],[2,2.0,null,0.002]]"]):
         write(d, "field%d.bin" % i, bytes([i + 1]) + value.encode())

@@ -178,10 +178,10 @@ TEST(BasicSelfAttention, GradientFlowsThroughQueryKeyAndValueRoles) {
     for (int64_t window : {-1, 1}) {
         auto r = gradcheck([window](const std::vector<Tensor>& in) { return basic_self_attention(in[0], window); },
                            {Tensor::randn({5, 3}, gen)});
-        EXPECT_LT(r.max_rel_error, 1e-2) << "window " << window << ": " << r.worst;
+        EXPECT_TRUE(r.ok()) << "window " << window << ": " << r.worst;
         auto rb = gradcheck([window](const std::vector<Tensor>& in) { return basic_self_attention(in[0], window); },
                             {Tensor::randn({2, 4, 3}, gen)});
-        EXPECT_LT(rb.max_rel_error, 1e-2) << "batched, window " << window << ": " << rb.worst;
+        EXPECT_TRUE(rb.ok()) << "batched, window " << window << ": " << rb.worst;
     }
     // The value role alone would give dz/dx = w (the weights); the query and key roles add
     // more, so the gradient must differ from it.
@@ -295,7 +295,7 @@ TEST(Attention, FullyMaskedRowGivesZerosAndZeroGradient) {
         o.path = AttentionPath::reference;
         return attention(in[0], in[1], in[2], by_bool, o).output;
     }, {q0, k0, v0});
-    EXPECT_LT(r.max_rel_error, 1e-2) << r.worst;
+    EXPECT_TRUE(r.ok()) << r.worst;
 }
 
 // Scores of ±1e4 (and far beyond) must not overflow exp: the softmax is then one-hot.
@@ -554,7 +554,7 @@ TEST(Attention, ReferenceGradcheckEveryMaskWithGroupedQueries) {
             };
             auto r = gradcheck(f, {Tensor::randn({s.B, s.H, s.Tq, s.D}, gen), Tensor::randn({s.B, s.Hkv, s.Tk, s.D}, gen),
                                    Tensor::randn({s.B, s.Hkv, s.Tk, s.Dv}, gen)});
-            EXPECT_LT(r.max_rel_error, 1e-2) << kind << " (B, H, Hkv, Tq, Tk) = (" << s.B << ", " << s.H << ", " << s.Hkv
+            EXPECT_TRUE(r.ok()) << kind << " (B, H, Hkv, Tq, Tk) = (" << s.B << ", " << s.H << ", " << s.Hkv
                                              << ", " << s.Tq << ", " << s.Tk << "): " << r.worst;
         }
 }

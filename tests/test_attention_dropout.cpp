@@ -130,7 +130,7 @@ TEST(AttentionDropout, FusedGradientMatchesFiniteDifferences) {
     const auto r = gradcheck(f, {Tensor::randn({B, H, Tq, D}, gen), Tensor::randn({B, Hkv, Tk, D}, gen),
                                  Tensor::randn({B, Hkv, Tk, D}, gen)},
                              1e-2f);
-    EXPECT_LT(r.max_rel_error, 2e-3) << r.worst;
+    EXPECT_TRUE(r.ok()) << r.worst;
 }
 
 }  // namespace

@@ -104,7 +104,7 @@ TEST(CliHostileFiles, ResumeFromACorruptCheckpoint) {
     CharTokenizer::from_text("ab").save(dir.path("run/tokenizer.json"));
     const std::map<std::string, std::string> good = {
         {"format", "attend-checkpoint-1"}, {"step", "1"}, {"rng.data", "1 2 3 4"}, {"rng.dropout", "5 6 7 8"},
-        {"arch", "gpt"}, {"config", config_to_json(tiny_config())}, {"history", "[[1,2.5,null,0.001]]"}};
+        {"arch", "gpt"}, {"attend_config", config_to_json(tiny_config())}, {"history", "[[1,2.5,null,0.001]]"}};
     const std::string args = "train --data " + shell_quote(dir.path("data.txt")) + " --out " + shell_quote(dir.path("run")) +
                              " --resume --steps 2 --quiet";
     const std::string checkpoint = dir.path("run/checkpoint.safetensors");
@@ -112,7 +112,7 @@ TEST(CliHostileFiles, ResumeFromACorruptCheckpoint) {
         {{"history", "[[1]]"}, "field \"__metadata__.history[0]\""},
         {{"step", "-3"}, "field \"__metadata__.step\""},
         {{"rng.data", "0 0 0 0"}, "not all zero"},
-        {{"config", "{\"n_layers\": \"1\"}"}, "field \"n_layers\": expected an integer"},
+        {{"attend_config", "{\"n_layers\": \"1\"}"}, "field \"n_layers\": expected an integer"},
     };
     for (const auto& [edit, expected] : rows) {
         auto metadata = good;

@@ -67,7 +67,7 @@ std::string claimed_model(const TempDir& dir, const std::string& name, const std
 
 std::map<std::string, std::string> good_metadata() {
     return {{"format", "attend-checkpoint-1"}, {"step", "3"},  {"rng.data", "1 2 3 4"}, {"rng.dropout", "5 6 7 8"},
-            {"arch", "gpt"}, {"config", config_to_json(tiny_config())}, {"history", "[[1,2.5,null,0.001]]"}};
+            {"arch", "gpt"}, {"attend_config", config_to_json(tiny_config())}, {"history", "[[1,2.5,null,0.001]]"}};
 }
 
 }  // namespace
@@ -167,7 +167,7 @@ TEST(HostileFiles, CheckpointMetadataEveryFieldChecked) {
         {"rng.data", "1 2 3", {"__metadata__.rng.data", "got \"1 2 3\""}},
         {"rng.data", "1 2 3 4 5", {"__metadata__.rng.data"}},
         {"rng.dropout", "1 2 x 4", {"__metadata__.rng.dropout"}},
-        {"config", "{\"d_model\": [1]}", {"ck.safetensors (metadata config): field \"d_model\": expected an integer, got an array of 1"}},
+        {"attend_config", "{\"d_model\": [1]}", {"ck.safetensors (metadata attend_config): field \"d_model\": expected an integer, got an array of 1"}},
         {"arch", "transformer", {"field \"__metadata__.arch\": expected gpt, bert or seq2seq, got \"transformer\""}},
         {"format", "attend-checkpoint-0", {"not an attend training checkpoint", "got \"attend-checkpoint-0\""}},
     };
@@ -183,7 +183,7 @@ TEST(HostileFiles, CheckpointMetadataEveryFieldChecked) {
     EXPECT_NO_THROW(check_training_metadata(good_metadata(), f));
     // What `--resume` needs beyond a valid checkpoint: the trainer's streams and its config.
     TempDir dir;
-    for (const char* key : {"rng.dropout", "config"}) {
+    for (const char* key : {"rng.dropout", "attend_config"}) {
         auto metadata = good_metadata();
         metadata.erase(key);
         const std::string path = dir.path("ck.safetensors");
@@ -206,9 +206,9 @@ TEST(HostileFiles, CheckpointTensorsCheckedBeforeTheModelIsTouched) {
     state.step = 2;
     state.generators["data"] = Generator(1);
     state.generators["dropout"] = Generator(2);
-    state.metadata = {{"config", config_to_json(tiny_config())}, {"arch", "gpt"}};
+    state.metadata = {{"arch", "gpt"}};  // attend_config: written from the model
     const std::string path = dir.path("checkpoint.safetensors");
-    save_training_checkpoint(path, params, optimizer, state);
+    save_training_checkpoint(path, model, optimizer, state);
     auto contents = read_safetensors(path);
 
     const Tensor before = params.front().second->detach().contiguous();

@@ -20,6 +20,8 @@
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
+#include "attend/train/checkpoint.hpp"
+#include "attend/train/optimizer.hpp"
 #include "io/mapped_file.hpp"
 #include "support/files.hpp"
 #include "support/reference.hpp"
@@ -61,7 +63,8 @@ TEST_F(IoTest, SafetensorsRoundTripsAndMapsF32InPlace) {
                                              {"scalar", Tensor::full({}, 2.5f)},
                                              {"t", Tensor::randn({4, 3}, gen).transpose(0, 1)}};  // not contiguous
     save_safetensors(path("x.safetensors"), tensors, {{"k", "v"}});
-    EXPECT_FALSE(fs::exists(path("x.safetensors.tmp." + std::to_string(::getpid()))));
+    for (const auto& entry : fs::directory_iterator(dir_.dir()))  // the temporary was renamed, none left
+        EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
     const SafetensorsContents back = read_safetensors(path("x.safetensors"));
     EXPECT_EQ(back.metadata, (std::map<std::string, std::string>{{"k", "v"}}));
     ASSERT_EQ(back.tensors.size(), tensors.size());
@@ -421,19 +424,36 @@ TEST_F(IoTest, TokenizerIsFoundBesideTheModel) {
     EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("tokenizer.json"));
 }
 
-TEST_F(IoTest, TrainingCheckpointWithItsConfigLoads) {
-    // train/checkpoint.hpp's layout: "model." parameters, "optim." state, format in the metadata.
+TEST_F(IoTest, TrainingCheckpointIsAModel) {
+    // The layout the trainer writes, from its own writer (train/checkpoint.hpp, through
+    // model_record): "model." parameters, "optim." state, attend_config and the step.
     Transformer model(small_gpt2(), 8);
-    std::map<std::string, Tensor> tensors;
-    for (const auto& [name, p] : model.parameters()) {
-        tensors["model." + name] = p->detach();
-        tensors["optim.m." + name] = Tensor::zeros(p->shape());
-    }
-    save_safetensors(path("ckpt.safetensors"), tensors,
-                     {{"format", "attend-checkpoint-1"}, {"step", "10"}, {"attend_config", config_to_json(model.config())}});
-    LoadedModel back = load_model(path("ckpt.safetensors"));
+    NamedParameters params = model.parameters();
+    AdamW optimizer(params);
+    TrainingState state;
+    state.step = 10;
+    state.generators["data"] = Generator(1);
+    state.metadata["arch"] = "gpt";
+    save_training_checkpoint(path("checkpoint.safetensors"), model, optimizer, state);
+    const SafetensorsContents raw = read_safetensors(path("checkpoint.safetensors"));
+    EXPECT_EQ(raw.metadata.at("format"), "attend-checkpoint-1");
+    EXPECT_EQ(raw.metadata.at("step"), "10");
+    EXPECT_EQ(config_from_json(raw.metadata.at("attend_config")).d_model, model.config().d_model);
+    EXPECT_TRUE(std::any_of(raw.tensors.begin(), raw.tensors.end(), [](const auto& t) { return t.first.rfind("model.", 0) == 0; }));
+    EXPECT_TRUE(std::any_of(raw.tensors.begin(), raw.tensors.end(), [](const auto& t) { return t.first.rfind("optim.", 0) == 0; }));
+
+    LoadedModel back = load_model(path("checkpoint.safetensors"));
     EXPECT_EQ(back.format, ModelFormat::attend_checkpoint);
     expect_same_model(model, back.model);
+    // A run's folder before the run has finished (no model.safetensors yet): its checkpoint.
+    LoadedModel folder = load_model(dir_.dir().string());
+    EXPECT_EQ(folder.format, ModelFormat::attend_checkpoint);
+    expect_same_model(model, folder.model);
+    // Once model.safetensors is there (save_model: the same writer), the folder is that model.
+    Transformer other(small_gpt2(), 9);
+    save_model(dir_.dir().string(), other);
+    LoadedModel finished = load_model(dir_.dir().string());
+    expect_same_model(other, finished.model);
 }
 
 // ---- loading without waste ---------------------------------------------------------------

@@ -259,7 +259,7 @@ TEST(RopeGradcheck, BothLayoutsWithOffsets) {
         const Tensor x = Tensor::randn({2, 2, 3, 6}, gen);
         const GradcheckResult r = gradcheck(
             [&](const std::vector<Tensor>& in) { return apply_rope(in[0], 100.f, layout, {2, 9}); }, {x});
-        EXPECT_LT(r.max_rel_error, 1e-3) << r.worst;
+        EXPECT_TRUE(r.ok()) << r.worst;
     }
 }
 
@@ -368,7 +368,7 @@ TEST(BlockGradcheck, EveryShapeMatchesFiniteDifferences) {
                 return b.forward(in[0], args, mode);
             };
             const GradcheckResult r = gradcheck(f, inputs);
-            EXPECT_LT(r.max_rel_error, 1e-2) << s.name << (path == AttentionPath::fused ? " (fused): " : " (reference): ")
+            EXPECT_TRUE(r.ok()) << s.name << (path == AttentionPath::fused ? " (fused): " : " (reference): ")
                                              << r.worst;
         }
     }

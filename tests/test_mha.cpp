@@ -237,7 +237,7 @@ TEST(MultiHeadAttention, GradcheckEveryInputAndParameter) {
                 return m.forward(in[0], in[1], in[2], s.mask, path);
             };
             const GradcheckResult r = gradcheck(f, inputs);
-            EXPECT_LT(r.max_rel_error, 1e-2) << (path == AttentionPath::fused ? "fused: " : "reference: ") << r.worst;
+            EXPECT_TRUE(r.ok()) << (path == AttentionPath::fused ? "fused: " : "reference: ") << r.worst;
         }
     }
 }

@@ -55,10 +55,10 @@ TEST(Autograd, MatmulGradientMatchesFiniteDifferences) {
     Generator gen(1);
     Tensor a = Tensor::randn({2, 3, 4}, gen), b = Tensor::randn({4, 5}, gen);
     auto r = gradcheck([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, {a, b});
-    EXPECT_LT(r.max_rel_error, 1e-2) << r.worst;
+    EXPECT_TRUE(r.ok()) << r.worst;
     auto rt = gradcheck([](const std::vector<Tensor>& in) { return matmul(in[0].transpose(-1, -2), in[1]); },
                         {Tensor::randn({3, 4, 2}, gen), Tensor::randn({3, 4, 5}, gen)});
-    EXPECT_LT(rt.max_rel_error, 1e-2) << rt.worst;
+    EXPECT_TRUE(rt.ok()) << rt.worst;
 }
 
 TEST(Generator, IsDeterministicAndRestorable) {

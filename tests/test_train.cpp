@@ -290,25 +290,27 @@ TEST(TrainData, Seq2SeqBatchesPadAndTeacherForce) {
 TEST(Checkpoint, RoundTripsModelOptimizerAndStreams) {
     const TempDir tmp;
     const std::string dir = tmp.dir().string();
-    Tensor w = Tensor::from_vector({2, 2}, {1, 2, 3, 4});
-    w.requires_grad_(true);
-    NamedParameters params = {{"w", &w}};
+    Transformer model(training_config(tiny_gpt(dir), 11), 5);
+    NamedParameters params = model.parameters();
+    for (auto& [name, p] : params) p->requires_grad_(true), p->set_grad(Tensor::ones(p->shape()));
     AdamW opt(params);
-    w.set_grad(Tensor::ones({2, 2}));
     opt.step(0.1f);
     TrainingState state;
     state.step = 1;
     state.generators["data"] = Generator(42);
     state.generators["data"].next_u64();
     state.metadata["note"] = "hello";
-    save_training_checkpoint(dir + "/c.safetensors", params, opt, state);
+    save_training_checkpoint(dir + "/c.safetensors", model, opt, state);
 
-    Tensor w2 = Tensor::zeros({2, 2});
-    NamedParameters params2 = {{"w", &w2}};
+    Transformer back_model(training_config(tiny_gpt(dir), 11), 6);  // other weights, overwritten
+    NamedParameters params2 = back_model.parameters();
     AdamW opt2(params2);
     const TrainingState back = load_training_checkpoint(dir + "/c.safetensors", params2, opt2);
-    EXPECT_EQ(w2.to_vector(), w.to_vector());
-    EXPECT_EQ(opt2.state().at("v.w").to_vector(), opt.state().at("v.w").to_vector());
+    ASSERT_EQ(params.size(), params2.size());
+    for (size_t i = 0; i < params.size(); ++i)  // the same config: the same names in the same order
+        EXPECT_EQ(params2[i].second->to_vector(), params[i].second->to_vector()) << params[i].first;
+    const std::string some = params.begin()->first;
+    EXPECT_EQ(opt2.state().at("v." + some).to_vector(), opt.state().at("v." + some).to_vector());
     EXPECT_EQ(opt2.steps(), 1);
     EXPECT_EQ(back.step, 1);
     EXPECT_EQ(back.metadata.at("note"), "hello");
@@ -321,12 +323,18 @@ TEST(Checkpoint, KilledWriterLeavesThePreviousCheckpointLoadable) {
     const TempDir tmp;
     const std::string dir = tmp.dir().string();
     const std::string path = dir + "/c.safetensors";
-    Tensor big = Tensor::full({1536, 1024}, 1.f);  // 6 MB of parameter, 3 × that with the moments
-    NamedParameters params = {{"big", &big}};
+    TrainOptions shape = tiny_gpt(dir);
+    shape.layers = 1, shape.dim = 256;
+    Transformer model(training_config(shape, 5500), 1);  // ~1.5 M parameters, 3 × that with the moments
+    NamedParameters params = model.parameters();
     AdamW opt(params);
+    auto fill = [&](float v) {
+        for (auto& [name, p] : params) std::fill_n(p->data(), p->numel(), v);
+    };
+    fill(1.f);
     TrainingState state;
     state.step = 1;
-    save_training_checkpoint(path, params, opt, state);
+    save_training_checkpoint(path, model, opt, state);
     std::mt19937 rng(1234);
     int killed_mid_write = 0;
     for (int round = 0; round < 8; ++round) {
@@ -334,9 +342,9 @@ TEST(Checkpoint, KilledWriterLeavesThePreviousCheckpointLoadable) {
         ASSERT_GE(child, 0);
         if (child == 0) {  // the writer: new versions forever, step 2, 3, ...
             for (int64_t version = 2;; ++version) {
-                std::fill_n(big.data(), big.numel(), float(version));
+                fill(float(version));
                 state.step = version;
-                save_training_checkpoint(path, params, opt, state);
+                save_training_checkpoint(path, model, opt, state);
             }
         }
         ::usleep(useconds_t(std::uniform_int_distribution<int>(5000, 120000)(rng)));
@@ -344,7 +352,7 @@ TEST(Checkpoint, KilledWriterLeavesThePreviousCheckpointLoadable) {
         int status = 0;
         ::waitpid(child, &status, 0);
         ASSERT_TRUE(WIFSIGNALED(status));
-        // A torn temporary ("c.safetensors.tmp.<pid>") means the kill interrupted a write.
+        // A torn temporary ("c.safetensors.tmp.<pid>.<random>") means the kill interrupted a write.
         bool torn = false;
         for (const auto& entry : fs::directory_iterator(dir))
             if (entry.path().filename().string().rfind("c.safetensors.tmp", 0) == 0) {
@@ -353,12 +361,17 @@ TEST(Checkpoint, KilledWriterLeavesThePreviousCheckpointLoadable) {
             }
         killed_mid_write += torn;
 
-        Tensor loaded = Tensor::zeros({1536, 1024});
-        NamedParameters into = {{"big", &loaded}};
+        Transformer into_model(training_config(shape, 5500), 2);
+        NamedParameters into = into_model.parameters();
+        for (auto& [name, p] : into) std::fill_n(p->data(), p->numel(), 0.f);
         AdamW opt2(into);
         TrainingState back;
         ASSERT_NO_THROW(back = load_training_checkpoint(path, into, opt2)) << "round " << round;
-        const std::vector<float> v = loaded.to_vector();
+        std::vector<float> v;
+        for (const auto& [name, p] : into) {
+            const std::vector<float> part = p->to_vector();
+            v.insert(v.end(), part.begin(), part.end());
+        }
         const float first = v.front();
         EXPECT_EQ(std::count(v.begin(), v.end(), first), int64_t(v.size())) << "a torn checkpoint in round " << round;
         EXPECT_EQ(int64_t(first), back.step > 1 ? back.step : 1) << "the data belongs to the step recorded";

@@ -34,6 +34,7 @@ namespace {
 [[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 constexpr const char* kConfigKey = "attend_config";  // our config, in the safetensors metadata
+constexpr const char* kTrainingCheckpointFile = "checkpoint.safetensors";  // a training run's (train/trainer.hpp)
 // An int8 matrix's scales are the F32 tensor <parameter>:scale. Parameter names are dotted
 // identifiers ([a-z0-9_.]), so no parameter can ever be named like a scale.
 constexpr const char* kInt8ScaleSuffix = ":scale";
@@ -214,7 +215,7 @@ LoadedModel load_ours(const std::string& path, const std::string& file) {
     if (format != contents.metadata.end() && format->second == "attend-checkpoint-1") {
         std::map<std::string, Tensor> model;
         for (auto& [name, t] : contents.tensors)
-            if (name.rfind("model.", 0) == 0) model[name.substr(6)] = t;
+            if (name.rfind(kTrainingCheckpointPrefix, 0) == 0) model[name.substr(std::strlen(kTrainingCheckpointPrefix))] = t;
         contents.tensors = std::move(model);
     }
     TransformerConfig config;
@@ -277,6 +278,9 @@ ModelFormat detect_model_format(const std::string& path) {
         const fs::path config = dir / "config.json", weights = dir / "model.safetensors";
         if (fs::exists(config)) return config_is_ours(config.string()) ? ModelFormat::attend_checkpoint : ModelFormat::hf_folder;
         if (fs::exists(weights) && has_attend_config(weights.string())) return ModelFormat::attend_checkpoint;
+        // A training run's folder before the run has finished: its checkpoint is the model.
+        if (const fs::path training = dir / kTrainingCheckpointFile; fs::exists(training) && has_attend_config(training.string()))
+            return ModelFormat::attend_checkpoint;
         if (fs::exists(dir / "pytorch_model.bin")) pickle_out_of_scope((dir / "pytorch_model.bin").string());
         bad(path, "folder has no config.json (a Hugging Face folder needs config.json + model.safetensors; "
                   "ours, model.safetensors with attend_config metadata)");
@@ -312,9 +316,16 @@ LoadedModel load_model(const std::string& path) {
                                read_safetensors(path, wanted, kHfLowPrecision).tensors, format);
             }
             case ModelFormat::attend_checkpoint: {
-                const std::string file =
-                    fs::is_directory(path) ? (fs::path(path) / "model.safetensors").string() : path;
-                if (!fs::exists(file)) bad(path, "attend checkpoint folder has no model.safetensors");
+                std::string file = path;
+                if (fs::is_directory(path)) {
+                    // The trained model, or (a run not finished yet) its latest training checkpoint.
+                    file = (fs::path(path) / "model.safetensors").string();
+                    if (const fs::path training = fs::path(path) / kTrainingCheckpointFile; !fs::exists(file) && fs::exists(training))
+                        file = training.string();
+                }
+                if (!fs::exists(file))
+                    bad(path, std::string("attend checkpoint folder has no model.safetensors (nor a training ") +
+                                  kTrainingCheckpointFile + ")");
                 return load_ours(path, file);
             }
         }
@@ -324,28 +335,34 @@ LoadedModel load_model(const std::string& path) {
     return loaded;
 }
 
-void save_model(const std::string& path, const Transformer& model, const std::map<std::string, std::string>& metadata) {
-    if (metadata.count(kConfigKey)) bad(path, std::string("metadata key ") + kConfigKey + " is reserved for the config");
+ModelRecord model_record(const Transformer& model, const std::map<std::string, std::string>& metadata,
+                         const std::string& prefix) {
+    ATTEND_CHECK(!metadata.count(kConfigKey), "metadata key ", kConfigKey, " is reserved for the config");
     // collect_parameters is not const (it hands out pointers for optimizers); we only read.
     const NamedParameters params = const_cast<Transformer&>(model).parameters();
-    std::map<std::string, Tensor> tensors;
+    ModelRecord record{{}, metadata};
     for (const auto& [name, p] : params) {
-        tensors[name] = p->detach();  // a bf16 / int8 matrix is written as BF16 / I8
+        record.tensors[prefix + name] = p->detach();  // a bf16 / int8 matrix is written as BF16 / I8
         if (const LowPrecisionMatrix* m = p->low_precision(); m && m->type() == WeightType::int8)
-            tensors[name + kInt8ScaleSuffix] = Tensor::from_vector(
+            record.tensors[prefix + name + kInt8ScaleSuffix] = Tensor::from_vector(
                 {m->rows(), m->blocks_per_row()},
                 std::vector<float>(m->scales(), m->scales() + m->rows() * m->blocks_per_row()));
     }
-    std::map<std::string, std::string> meta = metadata;
-    meta[kConfigKey] = config_to_json(model.config(), -1);
+    record.metadata[kConfigKey] = config_to_json(model.config(), -1);
+    return record;
+}
+
+void save_model(const std::string& path, const Transformer& model, const std::map<std::string, std::string>& metadata) {
+    if (metadata.count(kConfigKey)) bad(path, std::string("metadata key ") + kConfigKey + " is reserved for the config");
+    const ModelRecord record = model_record(model, metadata);
     if (ends_with(path, ".safetensors")) {
-        save_safetensors(path, tensors, meta);
+        save_safetensors(path, record.tensors, record.metadata);
         return;
     }
     std::error_code ec;
     fs::create_directories(path, ec);
     if (ec) bad(path, "cannot create the folder: " + ec.message());
-    save_safetensors((fs::path(path) / "model.safetensors").string(), tensors, meta);
+    save_safetensors((fs::path(path) / "model.safetensors").string(), record.tensors, record.metadata);
     write_text_atomically((fs::path(path) / "config.json").string(), config_to_json(model.config()) + "\n");
 }
 

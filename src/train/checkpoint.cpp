@@ -14,6 +14,7 @@
 #include <array>
 
 #include "attend/error.hpp"
+#include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
 
 namespace attend {
@@ -40,16 +41,17 @@ void check_values(const Tensor& t, const std::string& name, bool non_negative, c
 
 }  // namespace
 
-void save_training_checkpoint(const std::string& path, const NamedParameters& model, const AdamW& optimizer,
+void save_training_checkpoint(const std::string& path, const Transformer& model, const AdamW& optimizer,
                      const TrainingState& state) {
-    std::map<std::string, Tensor> tensors;
-    for (const auto& [name, p] : model) tensors["model." + name] = p->detach();
-    for (const auto& [name, t] : optimizer.state()) tensors["optim." + name] = t;
+    // The model through io's one writer of the model format: the checkpoint is a model too.
     std::map<std::string, std::string> metadata = state.metadata;
+    metadata.erase("attend_config");  // a loaded checkpoint's: model_record writes the model's own
     metadata["format"] = kTrainingCheckpointFormat;
     metadata["step"] = std::to_string(state.step);
     for (const auto& [name, g] : state.generators) metadata["rng." + name] = state_string(g);
-    save_safetensors(path, tensors, metadata);
+    ModelRecord record = model_record(model, metadata, kTrainingCheckpointPrefix);
+    for (const auto& [name, t] : optimizer.state()) record.tensors["optim." + name] = t;
+    save_safetensors(path, record.tensors, record.metadata);
 }
 
 TrainingState load_training_checkpoint(const std::string& path, const NamedParameters& model, AdamW& optimizer) {

@@ -95,8 +95,8 @@ void check_training_metadata(const std::map<std::string, std::string>& metadata,
     step_from(step->second, where);
     for (const auto& [key, value] : metadata)
         if (key.rfind("rng.", 0) == 0) generator_from(value, key, where);
-    if (auto config = metadata.find("config"); config != metadata.end())
-        config_from_json(config->second, where + " (metadata config)");
+    if (auto config = metadata.find("attend_config"); config != metadata.end())
+        config_from_json(config->second, where + " (metadata attend_config)");
     if (auto arch = metadata.find("arch"); arch != metadata.end() && arch->second != "gpt" && arch->second != "bert" &&
                                            arch->second != "seq2seq")
         bad_field(where, "__metadata__.arch", "gpt, bert or seq2seq", arch->second);
@@ -110,8 +110,8 @@ std::map<std::string, std::string> read_training_metadata(const std::string& pat
     for (const char* stream : {"rng.data", "rng.dropout"})
         if (!metadata.count(stream))
             throw Error(path + ": field \"__metadata__." + stream + "\": expected a random stream's state, got nothing");
-    if (!metadata.count("config"))
-        throw Error(path + ": field \"__metadata__.config\": expected a model config, got nothing");
+    if (!metadata.count("attend_config"))
+        throw Error(path + ": field \"__metadata__.attend_config\": expected a model config, got nothing");
     return metadata;
 }
 

@@ -10,11 +10,15 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <optional>
+#include <sstream>
+#include <type_traits>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
+#include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/ops.hpp"
@@ -27,6 +31,7 @@
 #include "attend/train/optimizer.hpp"
 #include "attend/train/plot.hpp"
 #include "core/atomic_file.hpp"
+#include "train/output_folder.hpp"
 
 namespace attend {
 
@@ -283,6 +288,8 @@ struct Hits {
     }
 };
 
+TrainResult train_in(const TrainOptions& o, bool& checkpointed);  // train's body, in its folder (below)
+
 bool all_finite(const NamedParameters& params) {
     for (const auto& [name, p] : params) {
         const float* d = p->data();
@@ -292,19 +299,26 @@ bool all_finite(const NamedParameters& params) {
     return true;
 }
 
-
 }  // namespace
 
 TrainResult train(const TrainOptions& o) {
     ATTEND_CHECK(!o.out.empty(), "no output folder (--out)");
-    ATTEND_CHECK(o.steps > 0 && o.batch_size > 0 && o.grad_accum > 0 && o.block_size > 1,
-                 "steps, batch_size, grad_accum must be positive and block_size > 1; found steps ", o.steps,
-                 ", batch_size ", o.batch_size, ", grad_accum ", o.grad_accum, ", block_size ", o.block_size);
-    ATTEND_CHECK(o.eval_every >= 0 && o.eval_batches > 0 && o.checkpoint_every >= 0,
-                 "eval_every and checkpoint_every must be ≥ 0 (0: at the end) and eval_batches > 0; found ", o.eval_every,
-                 ", ", o.checkpoint_every, ", ", o.eval_batches);
+    check_train_options(o);
+    OutputFolder folder(o.out);  // locked until train returns
+    if (!o.resume) folder.claim_for_fresh_run(o.overwrite);
+    bool checkpointed = false;
+    try {
+        return train_in(o, checkpointed);
+    } catch (...) {
+        if (!o.resume && !checkpointed) folder.discard_additions();  // a failed start leaves nothing behind
+        throw;
+    }
+}
+
+namespace {
+
+TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
     if (o.threads > 0) set_num_threads(o.threads);
-    fs::create_directories(o.out);
     const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
 
     // ---- model, data, streams: fresh or from the checkpoint ----
@@ -313,13 +327,14 @@ TrainResult train(const TrainOptions& o) {
     if (o.resume) {
         ATTEND_CHECK(fs::exists(checkpoint_path), "--resume: no checkpoint at ", checkpoint_path);
         resumed_meta = read_training_metadata(checkpoint_path);  // every field checked (train/checkpoint.hpp)
+        check_resume_options(o, recorded_train_options(o.out), checkpoint_path);
     }
     // A resumed run reads the tokenizer its first run wrote into the output folder.
     const DataSource data = load_data(o, o.resume ? std::shared_ptr<const Tokenizer>(load_tokenizer(o.out))
                                                   : prepare_tokenizer(o));
     const int64_t vocab_size = data.tokenizer->vocab_size();
     const TransformerConfig config =
-        o.resume ? config_from_json(resumed_meta.at("config"), checkpoint_path + " (metadata config)")
+        o.resume ? config_from_json(resumed_meta.at("attend_config"), checkpoint_path + " (metadata attend_config)")
                  : training_config(o, vocab_size);
     ATTEND_CHECK(config.vocab_size == vocab_size, checkpoint_path, ": the checkpoint's model has ", config.vocab_size,
                  " token embeddings but the tokenizer in ", o.out, " has ", vocab_size, " tokens");
@@ -339,8 +354,8 @@ TrainResult train(const TrainOptions& o) {
                      ": checkpoint lacks the data or dropout random stream");
         if (state.metadata.count("history")) history = parse_training_history(state.metadata.at("history"), checkpoint_path);
     }
-    state.metadata["config"] = config_to_json(config);
     state.metadata["arch"] = arch_name(o.arch);
+    state.metadata["train_options"] = train_options_to_json(o);
     Generator& data_gen = state.generators["data"];
     Generator& dropout_gen = state.generators["dropout"];
 
@@ -375,7 +390,8 @@ TrainResult train(const TrainOptions& o) {
         ATTEND_CHECK(all_finite(params), "parameters are not finite after step ", state.step,
                      "; the checkpoint at ", checkpoint_path, " is left as it was");
         state.metadata["history"] = history_json(history);
-        save_training_checkpoint(checkpoint_path, params, optimizer, state);
+        save_training_checkpoint(checkpoint_path, model, optimizer, state);
+        checkpointed = true;
     };
 
     setup_phase.reset();
@@ -437,15 +453,13 @@ TrainResult train(const TrainOptions& o) {
     // ---- the trained model, for `attend generate` and the C++ API ----
     if (state.step == o.steps) {
         const PhaseScope phase("checkpoint");
-        std::map<std::string, Tensor> tensors;
-        for (const auto& [name, p] : params) tensors[name] = p->detach();
-        // io/model_loader.hpp's format: our names, the config in "attend_config".
-        save_safetensors(o.out + "/model.safetensors", tensors, {{"attend_config", config_to_json(config)}});
-        write_text_atomically(o.out + "/config.json", config_to_json(config) + "\n");  // the tokenizer is already beside it
+        save_model(o.out, model);  // model.safetensors + config.json; the tokenizer is already beside it
     }
     result.steps_done = state.step;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
 }
+
+}  // namespace
 
 }  // namespace attend

@@ -344,7 +344,7 @@ void register_bench(CLI::App& app) {
     cmd->add_flag("--quick", o->quick, "A seconds-long smoke test: tiny shapes, one repetition");
     cmd->add_flag("--json", o->json, "Print the numbers as JSON instead of a table");
     cmd->add_option("--threads", *threads, "Thread counts, comma-separated")->capture_default_str();
-    cmd->add_option("--repeat", o->repeat, "Repetitions (default 3; --quick: 1)")->check(CLI::PositiveNumber);
+    cmd->add_option("--repeat", o->repeat, "Repetitions (default 3; --quick: 1)")->check(whole_number(1, 1000));
     cmd->add_option("--workloads", *workloads, "Comma-separated: decode, prefill, train, attention")
         ->capture_default_str();
     cmd->add_option("--dtypes", *dtypes, "Weight types for decode and prefill, comma-separated: f32, bf16, int8")

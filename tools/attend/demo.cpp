@@ -164,17 +164,17 @@ void register_demo(CLI::App& app) {
         "  attend demo --out /tmp/demo --retrain --steps 400");
     cmd->add_option("--out", o->out, "output folder")->capture_default_str();
     cmd->add_flag("--retrain", o->retrain, "train again even if OUT/model holds a trained model");
-    cmd->add_option("--steps", o->steps, "training steps")->capture_default_str();
-    cmd->add_option("--layers", o->layers, "encoder and decoder layers (each)")->capture_default_str();
-    cmd->add_option("--dim", o->dim, "model width")->capture_default_str();
-    cmd->add_option("--heads", o->heads, "attention heads")->capture_default_str();
-    cmd->add_option("--batch-size", o->batch_size, "pairs per training step")->capture_default_str();
-    cmd->add_option("--lr", o->lr, "peak learning rate")->capture_default_str();
-    cmd->add_option("--train-pairs", o->train_pairs, "training pairs to generate")->capture_default_str();
-    cmd->add_option("--heldout", o->heldout, "held-out pairs to generate and evaluate")->capture_default_str();
-    cmd->add_option("--beam", o->beam_width, "beam width")->capture_default_str();
-    cmd->add_option("--seed", o->seed, "seed of the data and the training")->capture_default_str();
-    cmd->add_option("--threads", o->threads, "threads (0: all cores)")->capture_default_str();
+    cmd->add_option("--steps", o->steps, "training steps")->check(whole_number(1, uint64_t(1) << 40))->capture_default_str();
+    cmd->add_option("--layers", o->layers, "encoder and decoder layers (each)")->check(whole_number(1, 1024))->capture_default_str();
+    cmd->add_option("--dim", o->dim, "model width")->check(whole_number(1, 65536))->capture_default_str();
+    cmd->add_option("--heads", o->heads, "attention heads")->check(whole_number(1, 1024))->capture_default_str();
+    cmd->add_option("--batch-size", o->batch_size, "pairs per training step")->check(whole_number(1, uint64_t(1) << 20))->capture_default_str();
+    cmd->add_option("--lr", o->lr, "peak learning rate")->check(real_number(0, 1e300, true))->capture_default_str();
+    cmd->add_option("--train-pairs", o->train_pairs, "training pairs to generate")->check(whole_number(1, uint64_t(1) << 30))->capture_default_str();
+    cmd->add_option("--heldout", o->heldout, "held-out pairs to generate and evaluate")->check(whole_number(1, uint64_t(1) << 30))->capture_default_str();
+    cmd->add_option("--beam", o->beam_width, "beam width")->check(whole_number(1, 1024))->capture_default_str();
+    cmd->add_option("--seed", o->seed, "seed of the data and the training")->check(whole_number(0, kMaxSeed))->capture_default_str();
+    cmd->add_option("--threads", o->threads, "threads (0: all cores)")->check(whole_number(0, 4096))->capture_default_str();
     cmd->callback([o] { run_demo(*o); });
 }
 

@@ -355,21 +355,17 @@ void register_explain(CLI::App& app) {
         "  attend explain --scaled --dim 4 --dk 3 \"the cat sat on the mat\"");
     cmd->add_option("text", options->text, "The sentence to explain (words are lower-cased; punctuation is dropped)")
         ->required();
-    cmd->add_option("--dim", options->dim, "Embedding dimension")->check(CLI::Range(int64_t(1), int64_t(64)))
+    cmd->add_option("--dim", options->dim, "Embedding dimension")->check(whole_number(1, 64))
         ->capture_default_str();
     CLI::Option* dk = cmd->add_option("--dk", options->d_k, "Query/key/value dimension d_k for --scaled (default: --dim)")
-                          ->check(CLI::Range(int64_t(1), int64_t(64)));
+                          ->check(whole_number(1, 64));
     cmd->add_option("--window", options->window, "Neighbourhood: token i attends only to tokens j with |i-j| <= W")
-        ->check(CLI::Validator(
-            [](std::string& value) {
-                return value.find_first_not_of("0123456789") == std::string::npos
-                           ? std::string()
-                           : "the window must be a whole number >= 0 (|i - j| <= W), got " + value;
-            },
-            "INT>=0"));
+        ->check(whole_number(0, uint64_t(1) << 30));
     CLI::Option* scaled = cmd->add_flag("--scaled", options->scaled, "Show the Q/K/V form: softmax(Q K^T / sqrt(d_k)) V");
     dk->needs(scaled);
-    cmd->add_option("--seed", options->seed, "Seed mixed into the embeddings and projections")->capture_default_str();
+    cmd->add_option("--seed", options->seed, "Seed mixed into the embeddings and projections")
+        ->check(whole_number(0, kMaxSeed))
+        ->capture_default_str();
     cmd->callback([options] { run_explain(*options); });
 }
 

@@ -124,18 +124,19 @@ void register_generate(CLI::App& app) {
     cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: found beside the model)");
     cmd->add_option("--prompt", o->prompt, "Text to continue (default: empty, i.e. start from BOS)");
     cmd->add_option("-n,--new-tokens", o->new_tokens, "How many tokens to generate at most")
-        ->check(CLI::Range(int64_t(0), int64_t(1) << 30))
+        ->check(whole_number(0, uint64_t(1) << 30))
         ->capture_default_str();
     cmd->add_option("--temperature", o->temperature, "Softmax temperature; 0 = greedy")
-        ->check(CLI::NonNegativeNumber)
+        ->check(real_number(0, 1e6))
         ->capture_default_str();
     cmd->add_option("--top-k", o->top_k, "Sample among the K most probable tokens; 0 = off")
-        ->check(CLI::NonNegativeNumber)
+        ->check(whole_number(0, uint64_t(1) << 31))
         ->capture_default_str();
     cmd->add_option("--top-p", o->top_p, "Nucleus: the smallest set of tokens with probability >= P; 1 = off")
-        ->check(CLI::Range(1e-6f, 1.f))
+        ->check(real_number(0, 1, true, false))
         ->capture_default_str();
-    CLI::Option* seed = cmd->add_option("--seed", o->seed, "Random seed (default: from the clock)");
+    CLI::Option* seed =
+        cmd->add_option("--seed", o->seed, "Random seed (default: from the clock)")->check(whole_number(0, kMaxSeed));
     add_dtype_option(cmd, o->dtype);
     add_profile_option(cmd, o->profile);
     cmd->add_flag("-v,--verbose", o->verbose, "Print the model, tokenizer, seed and speed to stderr");

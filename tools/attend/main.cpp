@@ -11,6 +11,11 @@ int main(int argc, char** argv) {
     CLI::App app{"attend — transformers from first principles: define, train, run and explain them"};
     app.set_version_flag("--version", std::string("attend ") + attend::version());
     app.require_subcommand(1);
+    // A bad command line is one line on stderr, like every other error (CLI11's own adds a
+    // second, "Run with --help ..."): the flag, the value, what was expected.
+    app.failure_message([](const CLI::App*, const CLI::Error& e) {
+        return std::string("attend: error: ") + e.what() + " (see --help)\n";
+    });
     attend::cli::register_explain(app);
     attend::cli::register_demo(app);
     attend::cli::register_train(app);

@@ -1,5 +1,8 @@
 // tools/attend/options.cpp — options that several subcommands share, spelled once.
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "attend/profile.hpp"
 #include "commands.hpp"
@@ -18,6 +21,38 @@ void add_profile_option(CLI::App* cmd, bool& profile) {
     cmd->add_flag("--profile", profile,
                   "After the run, print to stderr the time per phase and per op kind (calls, self time, share, "
                   "mean per call)");
+}
+
+CLI::Validator whole_number(uint64_t min, uint64_t max) {
+    return CLI::Validator(
+        [min, max](std::string& value) -> std::string {
+            // Digits only: "-1" must not wrap into an unsigned seed, "1e3" or "2.5" not truncate.
+            bool fits = !value.empty() && value.size() <= 20 && value.find_first_not_of("0123456789") == std::string::npos;
+            if (fits) {
+                errno = 0;
+                const unsigned long long v = std::strtoull(value.c_str(), nullptr, 10);
+                fits = errno != ERANGE && v >= min && v <= max;
+            }
+            return fits ? std::string()
+                        : "got " + value + ", expected a whole number in [" + std::to_string(min) + ", " +
+                              std::to_string(max) + "]";
+        },
+        "INT in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+}
+
+CLI::Validator real_number(double min, double max, bool min_open, bool max_open) {
+    char range[96];
+    std::snprintf(range, sizeof range, "%s%g, %g%s", min_open ? "(" : "[", min, max, max_open ? ")" : "]");
+    const std::string text = range;
+    return CLI::Validator(
+        [=](std::string& value) -> std::string {
+            char* end = nullptr;
+            const double v = value.empty() ? NAN : std::strtod(value.c_str(), &end);
+            const bool fits = !value.empty() && end == value.c_str() + value.size() && std::isfinite(v) &&
+                              (min_open ? v > min : v >= min) && (max_open ? v < max : v <= max);
+            return fits ? std::string() : "got " + value + ", expected a finite number in " + text;
+        },
+        "NUMBER in " + text);
 }
 
 void print_profile(const std::string& extra) {

@@ -83,9 +83,9 @@ void register_perplexity(CLI::App& app) {
     cmd->add_option("--file", o->file, "Text file to score")->required();
     cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: found beside the model)");
     cmd->add_option("--window", o->window, "Tokens per window (default: the model's max positions)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(whole_number(0, uint64_t(1) << 30));
     cmd->add_option("--stride", o->stride, "Tokens between window starts (default: half the window)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(whole_number(0, uint64_t(1) << 30));
     add_dtype_option(cmd, o->dtype);
     cmd->add_flag("-v,--verbose", o->verbose, "Print each token's negative log-likelihood");
     cmd->callback([o] { run_perplexity(*o); });

@@ -111,7 +111,7 @@ void register_viz(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--no-special", o->no_special, "Do not add the tokenizer's special tokens ([CLS], [SEP], BOS)");
     cmd->add_option("--cell", o->cell, "Heatmap cell size in pixels (default: from the text length)")
-        ->check(CLI::Range(0, 64));
+        ->check(whole_number(0, 64));
     cmd->callback([o] { run_viz(*o); });
 }
 

@@ -31,8 +31,11 @@
 //                         (A Hugging Face file's BF16 matrices load as bf16 too; its position
 //                         tables and 1-D tensors widen to f32.)
 //                         A training checkpoint (train/checkpoint.hpp: "model." and "optim."
-//                         tensors, format attend-checkpoint-1) loads too when its metadata
-//                         carries attend_config: its "model." tensors are the model.
+//                         tensors, format attend-checkpoint-1, written through model_record
+//                         so it always carries attend_config) loads too: its "model." tensors
+//                         are the model. A training run's folder (train/trainer.hpp) loads
+//                         before the run has finished: without model.safetensors, its
+//                         checkpoint.safetensors is the model.
 //
 // Every file is validated before use and every failure is an attend::Error naming the file
 // and the problem. Loading costs little beyond the file itself:
@@ -103,6 +106,20 @@ ModelFormat detect_model_format(const std::string& path);
 // load_model(path) then gives back bit-identical parameters.
 void save_model(const std::string& path, const Transformer& model,
                 const std::map<std::string, std::string>& metadata = {});
+
+// The one writer of our model format, for save_model and for files that hold a model beside
+// other things (a training checkpoint, train/checkpoint.hpp, adds its optimizer state under
+// "optim." and keeps the model under kTrainingCheckpointPrefix): every parameter under
+// `prefix` + its name (bf16 / int8 matrices as above, int8's scales beside), and the metadata:
+// "attend_config" = config_to_json(model.config()) plus `metadata` (keys must not be
+// "attend_config"). load_model opens any file written from it.
+struct ModelRecord {
+    std::map<std::string, Tensor> tensors;
+    std::map<std::string, std::string> metadata;
+};
+ModelRecord model_record(const Transformer& model, const std::map<std::string, std::string>& metadata = {},
+                         const std::string& prefix = "");
+inline constexpr const char* kTrainingCheckpointPrefix = "model.";
 
 // The tokenizer beside `model_path` (the rules of LoadedModel::tokenizer_path); `vocab_size`
 // > 0 lets tok<vocab_size>.bin be preferred. Empty when none is found.

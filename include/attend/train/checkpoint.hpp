@@ -2,11 +2,14 @@
 //
 // One safetensors file, written atomically (temporary file, fsync, rename — a crash while
 // writing leaves the previous checkpoint untouched):
-//   model.<name>               every parameter
+//   model.<name>               every parameter, written by io/model_loader.hpp's
+//                              model_record (the one writer of the model format), so that
+//                              load_model, `attend generate`, `perplexity` and `viz` open a
+//                              checkpoint as a model
 //   optim.m.<name> optim.v.<name> optim.step   AdamW's state
-//   __metadata__               "step", "rng.<stream>" (the generators' 4×64-bit states as
-//                              decimal words), and free-form strings the trainer adds
-//                              (config JSON, vocabulary, options)
+//   __metadata__               "attend_config" (the model's config), "step", "rng.<stream>"
+//                              (the generators' 4×64-bit states as decimal words), and
+//                              free-form strings the trainer adds (options, history)
 //
 // Implemented in src/train/checkpoint.cpp.
 #pragma once
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/models/transformer.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/random.hpp"
 #include "attend/train/optimizer.hpp"
@@ -35,7 +39,7 @@ struct HistoryRow {
     double train, val, lr;  // val: NaN where the step was not evaluated
 };
 
-void save_training_checkpoint(const std::string& path, const NamedParameters& model, const AdamW& optimizer,
+void save_training_checkpoint(const std::string& path, const Transformer& model, const AdamW& optimizer,
                      const TrainingState& state);
 
 // Loads into `model` and `optimizer` (every name and shape checked first) and returns the rest.
@@ -51,7 +55,7 @@ std::map<std::string, std::string> read_safetensors_metadata(const std::string& 
 //   step     a decimal integer ≥ 0
 //   rng.<s>  four decimal 64-bit words, not all zero (xoshiro's one dead state); the
 //            trainer's rng.data and rng.dropout must be there
-//   config   our config JSON (io/config_json.hpp), validated; must be there
+//   attend_config  our config JSON (io/config_json.hpp), validated; must be there
 //   arch     gpt, bert or seq2seq (when present)
 //   history  [[step ≥ 0, train, val or null, lr], ...] (when present)
 // An error is one line: <path>: field "<name>": expected <what>, got <what>.

@@ -13,10 +13,24 @@
 // dropout from the "dropout" stream, and both are in the checkpoint with the step, so
 // `resume` reproduces an uninterrupted run's losses bit for bit.
 //
-// The output folder: checkpoint.safetensors (resumable state), model.safetensors +
+// The output folder: checkpoint.safetensors (resumable state, and a model load_model opens:
+// `attend generate --model OUT` works while the run goes on), model.safetensors +
 // config.json (the trained model, as io/model_loader.hpp's
 // load_model reads it: config in the "attend_config" metadata), the tokenizer (tokenizer.json
 // for a character vocabulary, else copies of --tokenizer's files), loss.csv, loss.png.
+// A run holds an exclusive lock on the folder for its life (a second run into it fails at
+// once, naming the first one's pid), clears the temporaries a killed run left, and — when
+// fresh — refuses a folder that holds a run unless `overwrite`; a fresh run that fails before
+// its first checkpoint leaves nothing behind (train/output_folder.hpp).
+//
+// Options: every numeric one is range-checked (check_train_options) whatever its source —
+// flags, --config, the library. A run records its options in the checkpoint
+// ("train_options"); a resumed run must agree with it on what makes the model, the data and
+// the seed (arch, data, tokenizer, norm_placement, layers, heads, kv_heads, dim, block_size,
+// dropout, attention_dropout, seed): a contradiction is an Error naming both values. The
+// schedule and the rest (steps, lr, min_lr, warmup, weight_decay, betas, grad_clip,
+// batch_size, grad_accum, eval_every, eval_batches, checkpoint_every, threads) may change on
+// resume, e.g. --steps to train longer.
 //
 // Implemented in src/train/trainer.cpp.
 #pragma once
@@ -49,6 +63,7 @@ struct TrainOptions {
     int threads = 0;      // 0: leave the pool as it is
     std::string norm_placement;  // "pre" | "post"; empty: the architecture's own (BERT post, GPT and seq2seq pre)
     bool resume = false;  // continue from out/checkpoint.safetensors
+    bool overwrite = false;  // a fresh run may replace the run already in `out`
     int64_t stop_after = -1;  // stop (with a checkpoint) after this many steps of the schedule; -1: run all
     bool quiet = false;       // no progress output
     int progress = -1;        // 1: bar, 0: plain lines, -1: bar when stderr is a terminal
@@ -69,6 +84,22 @@ struct TrainResult {
 TrainOptions read_train_options(const std::string& path, TrainOptions defaults = {});
 // The same from the file's text (`path` names it in errors).
 TrainOptions parse_train_options(const std::string& json_text, const std::string& path, TrainOptions defaults = {});
+
+// Implemented in src/train/train_options.cpp:
+// Why `text` is no valid value for the numeric option `key` ("lr", "layers", ... as in
+// --config), as "got -1, expected a learning rate: a finite number > 0"; empty when it is
+// fine (or `key` is not numeric). The CLI's flags and check_train_options share it.
+std::string train_option_problem(const std::string& key, const std::string& text);
+// Every numeric option in range, dim divisible by heads, heads by kv_heads, not both resume
+// and overwrite: else an Error naming the flag and the value ("--lr: got -1, expected ...").
+void check_train_options(const TrainOptions& options);
+// The options as the checkpoint records them (metadata "train_options"; paths absolute).
+std::string train_options_to_json(const TrainOptions& options);
+// The options recorded in out/checkpoint.safetensors (what --resume starts from).
+TrainOptions recorded_train_options(const std::string& out);
+// An Error naming both values when `options` contradicts `recorded` on what a resumed run
+// must keep (see the top of this file).
+void check_resume_options(const TrainOptions& options, const TrainOptions& recorded, const std::string& checkpoint);
 TrainArch train_arch(const std::string& name);  // "gpt" | "bert" | "seq2seq"
 
 TrainResult train(const TrainOptions& options);

@@ -72,7 +72,7 @@ int text_width(std::string_view utf8, int scale = 1);
 // The 7 rows of a glyph, 5 bits each, the high bit on the left; c: printable ASCII or kVisibleSpace.
 const uint8_t* glyph_rows(char c);
 
-// PNG, 8-bit RGB. write_png writes `path.tmp.<pid>` then renames it over `path`, so a reader
+// PNG, 8-bit RGB. write_png writes a temporary beside `path` (core/atomic_file.hpp) then renames it over `path`, so a reader
 // sees the old file or the new one, never half of one; errors name the path.
 void write_png(const std::string& path, const Image& image);
 // Reads any PNG libpng decodes (grey, palette, 16-bit, alpha — composited on white) as RGB.
