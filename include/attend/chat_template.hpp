@@ -35,7 +35,7 @@ private:
 struct ChatRenderOptions {
     bool add_generation_prompt = false;
     std::string bos_token, eos_token;  // passed as given ("" renders nothing): see default_options()
-    nlohmann::json tools = nullptr;    // null: `tools` is none, as transformers passes it
+    nlohmann::ordered_json tools = nullptr;  // null: `tools` is none, as transformers passes it
 };
 
 class ChatTemplate {
@@ -51,6 +51,9 @@ public:
     static std::optional<ChatTemplate> from_model_dir(const std::filesystem::path& dir);
 
     // messages: a JSON array (of {"role", "content", ...} objects). Throws ChatTemplateError.
+    // Objects keep their keys' order (tojson and `for k in d` follow it, as in Python), so
+    // parse requests into nlohmann::ordered_json; a plain nlohmann::json has them sorted.
+    std::string render(const nlohmann::ordered_json& messages, const ChatRenderOptions& options) const;
     std::string render(const nlohmann::json& messages, const ChatRenderOptions& options) const;
 
     // Options with bos_token/eos_token set to the model's (tokenizer_config.json), the rest default.

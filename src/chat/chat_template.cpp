@@ -128,6 +128,10 @@ ChatRenderOptions ChatTemplate::default_options() const {
 }
 
 std::string ChatTemplate::render(const nlohmann::json& messages, const ChatRenderOptions& options) const {
+    return render(nlohmann::ordered_json(messages), options);
+}
+
+std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const ChatRenderOptions& options) const {
     if (!messages.is_array()) throw ChatTemplateError(name_, 0, "messages: expected a JSON array", false);
     if (!options.tools.is_null() && !options.tools.is_array())
         throw ChatTemplateError(name_, 0, "tools: expected a JSON array or null", false);

@@ -17,6 +17,19 @@ std::string object_repr(const Value& v) {
     return type_name(v) + " object";
 }
 
+// Jinja's message for a missing attribute or element, e.g. "'dict object' has no attribute 'x'"
+// (appended piece by piece: GCC 12 warns falsely, -Wrestrict, on long operator+ chains).
+Value missing(const std::string& owner, const std::string& what, const std::string& name) {
+    std::string m = "'";
+    m += owner;
+    m += "' has no ";
+    m += what;
+    m += ' ';
+    m += name;
+    return Value::undefined(std::move(m));
+}
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
 Value bound(const std::string& name, std::function<Value(Evaluator&, CallArgs&)> fn) {
     return Value::from_callable(name, std::move(fn));
 }
@@ -140,7 +153,7 @@ Value string_method(const Value& self, const std::string& name) {
             return ev.make_string(std::move(out));
         });
     }
-    return Value::undefined("'str object' has no attribute '" + name + "'");
+    return missing("str object", "attribute", quoted(name));
 }
 
 Value dict_method(const Value& self, const std::string& name) {
@@ -207,7 +220,7 @@ Value list_method(const Value& self, const std::string& name) {
             return Value::from_int(n);
         });
     }
-    return Value::undefined("'" + type_name(self) + " object' has no attribute '" + name + "'");
+    return missing(type_name(self) + " object", "attribute", quoted(name));
 }
 
 }  // namespace
@@ -223,15 +236,15 @@ Value get_attribute(const Value& obj, const std::string& name) {
             Value method = dict_method(obj, name);
             if (!method.is_undefined() || !method.text.empty()) return method;
             if (const Value* v = obj.dict->find(std::string_view(name))) return *v;
-            return Value::undefined("'dict object' has no attribute '" + name + "'");
+            return missing("dict object", "attribute", quoted(name));
         }
         case Value::Type::List:
             if (mutating_method(obj, name)) return unsafe(obj, name);
             return list_method(obj, name);
         case Value::Type::Namespace:
             if (const Value* v = obj.ns->attributes.find(std::string_view(name))) return *v;
-            return Value::undefined("'Namespace object' has no attribute '" + name + "'");
-        default: return Value::undefined("'" + object_repr(obj) + "' has no attribute '" + name + "'");
+            return missing("Namespace object", "attribute", quoted(name));
+        default: return missing(object_repr(obj), "attribute", quoted(name));
     }
 }
 
@@ -261,8 +274,8 @@ Value get_item(const Value& obj, const Value& key) {
         Value method = dict_method(obj, key.text);
         if (method.type == Value::Type::Callable) return method;
     }
-    if (key.is_string()) return Value::undefined("'" + object_repr(obj) + "' has no attribute '" + key.text + "'");
-    return Value::undefined("'" + object_repr(obj) + "' has no element " + repr(key));
+    if (key.is_string()) return missing(object_repr(obj), "attribute", quoted(key.text));
+    return missing(object_repr(obj), "element", repr(key));
 }
 
 List iterate(const Value& v) {

@@ -44,6 +44,7 @@ struct Expr {
     std::vector<std::string> ops;
     bool negated = false;
     bool index = false;
+    size_t height = 1;  // of the tree below: evaluating (and freeing) recurses this deep
 };
 
 struct Stmt;

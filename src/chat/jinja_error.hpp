@@ -22,9 +22,9 @@ struct TemplateError : std::runtime_error {
 // Limits that keep a hostile template bounded in time and memory.
 struct Limits {
     size_t max_output_bytes = size_t(64) << 20;   // the rendered text, and any one string value
-    size_t max_steps = 20'000'000;                // statements, expressions, loop items, elements filtered
+    size_t max_steps = 5'000'000;                 // statements, expressions, loop items, elements filtered, 64-byte units of long strings read
     size_t max_call_depth = 128;                  // macro recursion, nested loops
-    size_t max_parse_depth = 200;                 // nesting of blocks and of expressions
+    size_t max_parse_depth = 200;                 // nesting of blocks, and height of an expression
     size_t max_collection_size = 1'000'000;       // range(n), list * n
 };
 

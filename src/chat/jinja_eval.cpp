@@ -127,7 +127,11 @@ bool contains(const Value& needle, const Value& hay) {
     }
 }
 
-bool compare(const std::string& op, const Value& a, const Value& b) {
+bool compare(Evaluator& ev, const std::string& op, const Value& a, const Value& b) {
+    if (a.is_list()) ev.spend(a.list->size());  // == and `in` walk lists
+    if (b.is_list()) ev.spend(b.list->size());
+    if (a.is_dict()) ev.spend(a.dict->items.size());
+    if (b.is_dict()) ev.spend(b.dict->items.size());
     if (op == "==") return equal(a, b);
     if (op == "!=") return !equal(a, b);
     if (op == "in") return contains(a, b);
@@ -422,6 +426,14 @@ Value Evaluator::call(const Value& callee, CallArgs& args, int line) {
 
 Value Evaluator::eval(const Expr& e) {
     spend(1);
+    Value v = eval_node(e);
+    // Reading a long string costs in proportion (its length, a search in it, a copy), so
+    // a loop over a huge string runs out of steps rather than running for hours.
+    if (v.is_string() && v.text.size() > 4096) spend(v.text.size() / 64);
+    return v;
+}
+
+Value Evaluator::eval_node(const Expr& e) {
     try {
         switch (e.kind) {
             case Expr::Kind::Literal: return e.value;
@@ -495,7 +507,7 @@ Value Evaluator::eval(const Expr& e) {
                 Value left = eval(*e.a);
                 for (size_t i = 0; i < e.ops.size(); ++i) {
                     Value right = eval(*e.args[i]);
-                    if (!compare(e.ops[i], left, right)) return Value::from_bool(false);
+                    if (!compare(*this, e.ops[i], left, right)) return Value::from_bool(false);
                     left = std::move(right);
                 }
                 return Value::from_bool(true);

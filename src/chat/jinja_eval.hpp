@@ -29,7 +29,7 @@ public:
 
     std::string render(const Body& body);
 
-    Value eval(const Expr& e);
+    Value eval(const Expr& e);  // charges the step budget, then eval_node
     Value call(const Value& callee, CallArgs& args, int line);
 
     // Budgets: every statement, expression and element a filter touches spends a step.
@@ -44,6 +44,7 @@ private:
     Flow exec(const Stmt& s, std::string& out);
     void exec_for(const Stmt& s, std::string& out);
     void assign(const Target& target, Value value, int line);
+    Value eval_node(const Expr& e);
     Value lookup(const std::string& name) const;
     Value make_macro(const Stmt& s);
     Value filter(const Expr& e, Value input);

@@ -3,6 +3,8 @@
 // place of Jinja's HTML-escaping one. Unknown filters fail, as Jinja's compiler does.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "chat/jinja_eval.hpp"
 #include "chat/jinja_strings.hpp"
@@ -109,13 +111,17 @@ std::string html_escape(const std::string& s) {
     return out;
 }
 
+// Python's round(x, n): the decimal nearest to x's exact binary value, ties to even — what
+// glibc's printf does for %.nf (and Python's own dtoa-based round).
 double round_half_even(double x, int64_t digits) {
-    // Python's round(x, n): the decimal nearest to x, ties to even (done on the exact binary value).
-    const double scale = std::pow(10.0, double(digits));
-    const double y = x * scale;
-    double r = std::nearbyint(y);  // ties to even under the default rounding mode
-    if (std::fabs(y - std::trunc(y)) != 0.5) r = std::round(y);
-    return r / scale;
+    if (!std::isfinite(x)) return x;
+    if (digits >= 0) {
+        char buf[512];
+        std::snprintf(buf, sizeof buf, "%.*f", int(std::min<int64_t>(digits, 300)), x);
+        return std::strtod(buf, nullptr);
+    }
+    const double scale = std::pow(10.0, double(-digits));
+    return std::nearbyint(x / scale) * scale;
 }
 
 Value minmax(Evaluator& ev, const Value& input, CallArgs& args, bool want_max) {
@@ -311,7 +317,14 @@ Value apply_filter(Evaluator& ev, const std::string& name, const Value& input, C
         const std::string method = str_arg(arg(1, "method"), "common", "round method");
         if (!input.is_number()) fail("round: expected a number, got " + type_name(input));
         const double x = input.as_double(), scale = std::pow(10.0, double(precision));
-        if (method == "common") return Value::from_float(round_half_even(x, precision));
+        if (method == "common") {
+            if (input.type != Value::Type::Float) {  // Python's round(int, n) stays an int
+                const int64_t i = input.type == Value::Type::Bool ? input.boolean : input.integer;
+                if (precision >= 0) return Value::from_int(i);
+                return Value::from_int(int64_t(round_half_even(double(i), precision)));
+            }
+            return Value::from_float(round_half_even(x, precision));
+        }
         if (method == "ceil") return Value::from_float(std::ceil(x * scale) / scale);
         if (method == "floor") return Value::from_float(std::floor(x * scale) / scale);
         fail("method must be common, ceil or floor");

@@ -156,11 +156,11 @@ private:
     }
 
     // After a tag's end marker: `-` strips all whitespace, `+` keeps it, otherwise trim_blocks
-    // removes one newline. line_starting_ remembers whether that left us at a line start.
-    void finish_tag(char sign) {
+    // removes one newline after a block tag or comment (never after `}}`). line_starting_ remembers whether that left us at a line start.
+    void finish_tag(char sign, bool block = true) {
         const size_t start = pos_;
         if (sign == '-') pos_ = skip_space(s_, pos_);
-        else if (sign == 0 && pos_ < s_.size() && s_[pos_] == '\n') ++pos_;
+        else if (sign == 0 && block && pos_ < s_.size() && s_[pos_] == '\n') ++pos_;  // trim_blocks: not after }}
         line_ += count_newlines(std::string_view(s_).substr(start, pos_ - start));
         line_starting_ = pos_ > 0 && s_[pos_ - 1] == '\n' && pos_ > start;
     }
@@ -235,14 +235,14 @@ private:
                 if (s_.compare(pos_, 2, end) == 0) {
                     tokens_.push_back({block ? Token::Kind::BlockEnd : Token::Kind::VariableEnd, "", line_});
                     pos_ += 2;
-                    finish_tag(0);
+                    finish_tag(0, block);
                     return;
                 }
                 if ((s_[pos_] == '-' || (block && s_[pos_] == '+')) && s_.compare(pos_ + 1, 2, end) == 0) {
                     tokens_.push_back({block ? Token::Kind::BlockEnd : Token::Kind::VariableEnd, "", line_});
                     const char sign = s_[pos_];
                     pos_ += 3;
-                    finish_tag(sign);
+                    finish_tag(sign, block);
                     return;
                 }
             }

@@ -76,6 +76,21 @@ private:
         size_t& d_;
     };
 
+    // Sets e's height from its children; fails past the nesting limit. Chains that the parser
+    // builds in a loop (1+1+1..., a.b.c..., x|f|g...) grow deep without recursing here, so
+    // every node that takes children is sealed.
+    ExprPtr seal(ExprPtr e) const {
+        size_t h = 0;
+        if (e->a) h = e->a->height;
+        for (const auto& c : e->args)
+            if (c) h = std::max(h, c->height);
+        for (const auto& [k, c] : e->kwargs) h = std::max(h, c->height);
+        e->height = h + 1;
+        if (e->height > limits_.max_parse_depth)
+            fail("expression nested too deeply (more than " + std::to_string(limits_.max_parse_depth) + " levels)", e->line);
+        return e;
+    }
+
     static ExprPtr node(Expr::Kind kind, int line) {
         auto e = std::make_unique<Expr>();
         e->kind = kind;
@@ -265,7 +280,7 @@ private:
         if (!comma) return std::move(items[0]);
         auto e = node(Expr::Kind::Tuple, line);
         e->args = std::move(items);
-        return e;
+        return seal(std::move(e));
     }
 
     ExprPtr parse_expression() {
@@ -277,7 +292,7 @@ private:
             e->a = parse_or();
             e->args.push_back(std::move(expr));
             e->args.push_back(skip_name("else") ? parse_expression() : nullptr);
-            expr = std::move(e);
+            expr = seal(std::move(e));
         }
         return expr;
     }
@@ -287,7 +302,7 @@ private:
         e->name = op;
         e->a = std::move(left);
         e->args.push_back(std::move(right));
-        return e;
+        return seal(std::move(e));
     }
 
     ExprPtr parse_or() {
@@ -312,7 +327,7 @@ private:
             auto e = node(Expr::Kind::Unary, next().line);
             e->name = "not";
             e->a = parse_not();
-            return e;
+            return seal(std::move(e));
         }
         return parse_compare();
     }
@@ -341,7 +356,7 @@ private:
             result->ops.push_back(op);
             result->args.push_back(parse_math1());
         }
-        return result ? std::move(result) : std::move(first);
+        return result ? seal(std::move(result)) : std::move(first);
     }
     ExprPtr parse_math1() {
         ExprPtr left = parse_concat();
@@ -383,6 +398,7 @@ private:
             e = node(Expr::Kind::Unary, t.line);
             e->name = t.text;
             e->a = parse_unary(false);
+            e = seal(std::move(e));
         } else {
             e = parse_primary();
         }
@@ -439,7 +455,7 @@ private:
                         if (skip_op("]")) break;
                         e->args.push_back(parse_expression());
                     }
-                    return e;
+                    return seal(std::move(e));
                 }
                 if (t.text == "{") {
                     ++pos_;
@@ -451,7 +467,7 @@ private:
                         expect_op(":");
                         e->args.push_back(parse_expression());
                     }
-                    return e;
+                    return seal(std::move(e));
                 }
                 break;
             default: break;
@@ -475,7 +491,7 @@ private:
                     unexpected("an attribute name");
                 }
                 g->a = std::move(e);
-                e = std::move(g);
+                e = seal(std::move(g));
             } else if (is_op("[")) {
                 e = parse_subscript(std::move(e));
             } else if (is_op("(")) {
@@ -500,7 +516,7 @@ private:
         auto e = node(slice ? Expr::Kind::Slice : Expr::Kind::GetItem, line);
         e->a = std::move(target);
         for (int i = 0; i < (slice ? 3 : 1); ++i) e->args.push_back(std::move(parts[i]));
-        return e;
+        return seal(std::move(e));
     }
 
     void parse_call_args(Expr& e) {
@@ -527,7 +543,7 @@ private:
         auto e = node(Expr::Kind::Call, cur().line);
         e->a = std::move(callee);
         parse_call_args(*e);
-        return e;
+        return seal(std::move(e));
     }
 
     // `| name(args) | name ...` applied to `input` (null: a {% filter %} block's body).
@@ -541,7 +557,7 @@ private:
             while (skip_op(".")) f->name += "." + expect_name();
             if (is_op("(")) parse_call_args(*f);
             f->a = std::move(input);
-            input = std::move(f);
+            input = seal(std::move(f));
         }
         return input;
     }
@@ -565,7 +581,7 @@ private:
                     t->args.push_back(parse_postfix(parse_primary()));
                 }
                 t->a = std::move(e);
-                e = std::move(t);
+                e = seal(std::move(t));
             } else if (is_op("(")) {
                 e = parse_call(std::move(e));
             } else {

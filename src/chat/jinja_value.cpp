@@ -35,25 +35,25 @@ Value Value::from_callable(std::string name, std::function<Value(Evaluator&, Cal
     v.callable = std::make_shared<const Callable>(Callable{std::move(name), std::move(fn)});
     return v;
 }
-Value Value::from_json(const nlohmann::json& j, uint32_t depth) {
+Value Value::from_json(const nlohmann::ordered_json& j, uint32_t depth) {
     if (depth > max_depth) fail("JSON nested too deeply (over " + std::to_string(max_depth) + " levels)");
     switch (j.type()) {
-        case nlohmann::json::value_t::null: return none();
-        case nlohmann::json::value_t::boolean: return from_bool(j.get<bool>());
-        case nlohmann::json::value_t::number_integer: return from_int(j.get<int64_t>());
-        case nlohmann::json::value_t::number_unsigned: {
+        case nlohmann::ordered_json::value_t::null: return none();
+        case nlohmann::ordered_json::value_t::boolean: return from_bool(j.get<bool>());
+        case nlohmann::ordered_json::value_t::number_integer: return from_int(j.get<int64_t>());
+        case nlohmann::ordered_json::value_t::number_unsigned: {
             const uint64_t u = j.get<uint64_t>();
             return u <= uint64_t(INT64_MAX) ? from_int(int64_t(u)) : from_float(double(u));
         }
-        case nlohmann::json::value_t::number_float: return from_float(j.get<double>());
-        case nlohmann::json::value_t::string: return from_string(j.get<std::string>());
-        case nlohmann::json::value_t::array: {
+        case nlohmann::ordered_json::value_t::number_float: return from_float(j.get<double>());
+        case nlohmann::ordered_json::value_t::string: return from_string(j.get<std::string>());
+        case nlohmann::ordered_json::value_t::array: {
             List items;
             items.reserve(j.size());
             for (const auto& e : j) items.push_back(from_json(e, depth + 1));
             return from_list(std::move(items));
         }
-        case nlohmann::json::value_t::object: {
+        case nlohmann::ordered_json::value_t::object: {
             Dict d;
             d.items.reserve(j.size());
             for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(from_string(it.key()), from_json(it.value(), depth + 1));
@@ -414,7 +414,14 @@ std::string encode(std::u32string_view s) {
 
 size_t code_point_count(std::string_view s) {
     size_t n = 0;
-    for (size_t i = 0; i < s.size(); i += unicode::next_utf8(s, i).len) ++n;
+    for (size_t i = 0; i < s.size();) {
+        if (uint8_t(s[i]) < 0x80) {  // ASCII: one byte, one code point
+            ++i;
+        } else {
+            i += unicode::next_utf8(s, i).len;
+        }
+        ++n;
+    }
     return n;
 }
 

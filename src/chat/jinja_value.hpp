@@ -59,7 +59,7 @@ struct Value {
     static Value from_list(List items, bool tuple = false);
     static Value from_dict(Dict d);
     static Value from_callable(std::string name, std::function<Value(Evaluator&, CallArgs&)> fn);
-    static Value from_json(const nlohmann::json& j, uint32_t depth = 0);
+    static Value from_json(const nlohmann::ordered_json& j, uint32_t depth = 0);  // objects keep their key order
 
     bool is_undefined() const { return type == Type::Undefined; }
     bool is_none() const { return type == Type::None; }

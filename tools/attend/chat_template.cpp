@@ -21,11 +21,11 @@ struct ChatTemplateOptions {
     bool add_generation_prompt = false;
 };
 
-nlohmann::json read_json_file(const std::string& path, const char* what) {
+nlohmann::ordered_json read_json_file(const std::string& path, const char* what) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open (" + what + ")");
     try {
-        return nlohmann::json::parse(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        return nlohmann::ordered_json::parse(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     } catch (const nlohmann::json::exception& e) {
         std::string message = e.what();
         for (char& c : message)
@@ -43,7 +43,7 @@ void run_chat_template(const ChatTemplateOptions& o, bool bos_given, bool eos_gi
     } else {
         tmpl = ChatTemplate::from_file(o.template_file);
     }
-    const nlohmann::json messages = read_json_file(o.messages, "--messages");
+    const nlohmann::ordered_json messages = read_json_file(o.messages, "--messages");
     if (!messages.is_array()) throw Error(o.messages + ": --messages: expected a JSON array of messages");
     ChatRenderOptions options = tmpl->default_options();
     options.add_generation_prompt = o.add_generation_prompt;
