@@ -156,7 +156,9 @@ TEST(ChatTemplate, RandomTemplatesNeverCrash) {
         const int n = 1 + int(rng() % 24);
         for (int i = 0; i < n; ++i) source += parts[rng() % parts.size()];
         const std::string r = render_or_error(source, messages);
-        if (r.rfind("ERROR ", 0) == 0) EXPECT_EQ(r.find('\n'), std::string::npos) << source;
+        if (r.rfind("ERROR ", 0) == 0) {
+            EXPECT_EQ(r.find('\n'), std::string::npos) << source;
+        }
     }
 }
 
@@ -183,7 +185,7 @@ TEST(ChatTemplate, HostileTemplatesAreBounded) {
     expect_one_line_error("{{ 'x' * 10000000000 }}");
     expect_one_line_error("{{ [1] * 10000000000 }}");
     expect_one_line_error("{% for i in range(1000000) %}{{ 'x' * 1000 }}{% endfor %}");
-    expect_one_line_error("{{ 'ab' | replace('', 'x' * 10000000) }}");
+    expect_one_line_error("{{ 'abcdefgh' | replace('', 'x' * 10000000) }}");
     // Nesting values and recursion.
     expect_one_line_error("{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}{% endfor %}");
     expect_one_line_error("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}");
@@ -240,7 +242,7 @@ TEST(ChatTemplate, FromModelDir) {
 TEST(ChatTemplateCli, ModelDirToolsAndErrors) {
     TempDir tmp;
     tmp.write("model/tokenizer_config.json", R"({"bos_token": "<s>", "eos_token": null,
-        "chat_template": "{{ bos_token }}{% for t in tools %}{{ t.function.name }};{% endfor %}{% for m in messages %}{{ m.role }}:{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}A:{% endif %}"})");
+        "chat_template": "{{ bos_token }}{% for t in tools or [] %}{{ t.function.name }};{% endfor %}{% for m in messages %}{{ m.role }}:{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}A:{% endif %}"})");
     const std::string messages = tmp.write("m.json", R"([{"role": "user", "content": "héllo"}])");
     const std::string tools = tmp.write("tools.json", R"([{"type": "function", "function": {"name": "f"}}])");
     auto run = run_cli("chat-template --model " + shell_quote(tmp.path("model")) + " --messages " + shell_quote(messages) +

@@ -159,6 +159,7 @@ Evaluator::Evaluator(const Limits& limits, std::unordered_map<std::string, Value
 
 Evaluator::~Evaluator() {
     for (auto& ns : namespaces_) ns->attributes.items.clear();
+    for (auto& f : macro_frames_) f->vars.clear();
 }
 
 Value Evaluator::make_namespace() {
@@ -310,6 +311,7 @@ void Evaluator::exec_for(const Stmt& s, std::string& out) {
 
 Value Evaluator::make_macro(const Stmt& s) {
     std::shared_ptr<Frame> closure = frame_;
+    macro_frames_.push_back(frame_);  // the frame will hold the macro, which holds the frame
     const Stmt* def = &s;
     return Value::from_callable(s.kind == Stmt::Kind::Macro ? s.name : "caller", [def, closure](Evaluator& ev, CallArgs& args) {
         auto frame = child_of(closure);

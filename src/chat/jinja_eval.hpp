@@ -24,7 +24,7 @@ struct Frame {
 class Evaluator {
 public:
     Evaluator(const Limits& limits, std::unordered_map<std::string, Value> variables);
-    ~Evaluator();  // empties the namespaces made, so a namespace that holds itself is freed
+    ~Evaluator();  // breaks the reference cycles below
     Value make_namespace();
 
     std::string render(const Body& body);
@@ -53,7 +53,10 @@ private:
     const Limits& limits_;
     std::shared_ptr<Frame> frame_;
     size_t steps_ = 0, depth_ = 0;
+    // Reference cycles a render can make (a namespace holding itself, a macro and the frame it
+    // closes over), broken when the render ends so they are freed.
     std::vector<std::shared_ptr<Namespace>> namespaces_;
+    std::vector<std::shared_ptr<Frame>> macro_frames_;
 };
 
 // jinja_access.cpp
