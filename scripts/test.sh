@@ -2,8 +2,8 @@
 # scripts/test.sh — build and run the whole test suite twice:
 #   1. build/       Release, everything (library, CLI, tests, benchmarks); ctest
 #   2. build-asan/  RelWithDebInfo under AddressSanitizer + UndefinedBehaviorSanitizer; ctest
-#   3. build-fuzz/  libFuzzer (clang) on the safetensors and tokenizer-file parsers,
-#                   ATTEND_FUZZ_SECONDS each (default 60) over generated seed corpora
+#   3. build-fuzz/  libFuzzer (clang) on the safetensors and tokenizer-file parsers and the
+#                   chat-template interpreter, ATTEND_FUZZ_SECONDS each (default 60) over generated seed corpora
 # Prints CTest's summary of each and exits non-zero if anything failed to build or pass.
 #
 # Environment: ATTEND_JOBS (parallel jobs, default 2), ATTEND_SHARED_DATA (passed to CMake
@@ -48,7 +48,7 @@ fi
 
 if [[ "${ATTEND_SKIP_FUZZ:-0}" != 1 ]]; then
   fuzz_seconds=${ATTEND_FUZZ_SECONDS:-60}
-  for target in safetensors tokenizer_files; do
+  for target in safetensors tokenizer_files chat_template; do
     echo "==== fuzz: ${target}, ${fuzz_seconds} s ===="
     mkdir -p build-fuzz
     if bash "fuzz/${target}.sh" "${fuzz_seconds}" > "build-fuzz/${target}.log" 2>&1; then
