@@ -34,11 +34,17 @@ for t in "${targets[@]}"; do
   cp -r "$corpora/$t/." "$work/corpus/" 2>/dev/null || true
   max_len=4096
   [[ $t == tokenizer_files ]] && max_len=32768
+  if [[ $t == chat_template ]]; then  # seeds: the real templates, and two that use most of the language
+    max_len=8192
+    cp "${ATTEND_SHARED_DATA:-$root/../shared/data}"/chat_templates/*.jinja "$work/corpus/"
+    printf '%s' "{% macro m(a, b=2) %}{{ a ~ b }}{% endmacro %}{% set ns = namespace(n=0) %}{% for k, v in messages[1].items() if k != 'n' %}{{ m(k) }}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}" > "$work/corpus/seed_macro"
+    printf '%s' "{%- for x in messages | selectattr('role', 'equalto', 'user') | map(attribute='n') | first -%} {{ x | tojson(indent=2) }} {%+ if x is mapping %}{{ x | dictsort }}{% endif +%}{% endfor %}{# c #}{% raw %}{{ }}{% endraw %}" > "$work/corpus/seed_filters"
+  fi
   dict=()  # the JSON readers start from JSON's tokens and the values that break checked readers
   case $t in hf_config|safetensors_index|train_options|checkpoint_metadata|safetensors) dict=(-dict="$root/fuzz/json.dict") ;; esac
   # One thread (OpenMP): the two cores are shared with the rest of the test run.
   if (cd "$work" && OMP_NUM_THREADS=1 "$build/fuzz_$t" corpus "${dict[@]}" -max_total_time="$seconds" -max_len="$max_len" \
-        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 > "$work/log" 2>&1); then
+        -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 > "$work/log" 2>&1); then
     echo "fuzz $t: no finding in $seconds s ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$' || echo '?') inputs)"
   else
     tail -n 40 "$work/log"

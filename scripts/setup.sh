@@ -19,6 +19,7 @@
 #                                it, through LD_LIBRARY_PATH) at it, so torch's BLAS shares torch's
 #                                thread pool; the system default stays openblas-pthread
 #   python3-torch python3-numpy  PyTorch 1.13: tests/reference/*.py compute expected values
+#   python3-jinja2               tests/reference/chat_templates.py: the chat-template renderings
 #   git ca-certificates          cloning the repository
 set -euo pipefail
 
@@ -29,7 +30,7 @@ packages=(
   libpng-dev chromium fonts-dejavu-core
   clang libclang-rt-dev libomp-dev
   libopenblas-dev libblis-dev libopenblas0-openmp
-  python3-torch python3-numpy
+  python3-torch python3-numpy python3-jinja2
   git ca-certificates
 )
 

@@ -3,7 +3,8 @@
 #   1. build/       Release, everything (library, CLI, tests, benchmarks); ctest
 #   2. build-asan/  RelWithDebInfo under AddressSanitizer + UndefinedBehaviorSanitizer; ctest
 #   3. build-fuzz/  libFuzzer (clang): every target in fuzz/ (fuzz/run.sh), one file reader
-#                   each, ATTEND_FUZZ_SECONDS in total (default 240) shared among them
+#                   each and the chat-template interpreter, ATTEND_FUZZ_SECONDS in total (default
+#                   240) shared among them
 # Prints CTest's summary of each and exits non-zero if anything failed to build or pass.
 #
 # Environment: ATTEND_JOBS (parallel jobs, default 2), ATTEND_SHARED_DATA (passed to CMake
