@@ -14,6 +14,7 @@ void register_encode(CLI::App& app);      // encode.cpp
 void register_viz(CLI::App& app);         // viz.cpp
 void register_bench(CLI::App& app);       // bench.cpp
 void register_convert(CLI::App& app);     // convert.cpp
+void register_serve(CLI::App& app);       // serve.cpp
 
 // Options shared by the commands that run a model (options.cpp).
 void add_dtype_option(CLI::App* cmd, std::string& dtype);  // --dtype f32|bf16|int8
