@@ -327,7 +327,15 @@ void forward_rows(const Problem& p, float* out, float* stats) {
     const int64_t width = 2 + p.Dv;  // per (head, split): m, l, O
     std::vector<float> partial(size_t(rows * splits * group * width));
     const int64_t tasks = rows * splits;
-#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(product_work(p), tasks))
+    // The work is what the rows can see, not the buffer: a KV cache's capacity (Tk) may be far
+    // past its sequences' lengths, and idle rows of a serving batch see nothing — threads woken
+    // for them only cost (on a busy machine, milliseconds per step).
+    int64_t visible = 0;
+    for (int64_t row = 0; row < rows; ++row) {
+        const KeyRange r = p.mask->key_range((row / p.Tq) / p.Hkv, row % p.Tq);
+        visible += std::max<int64_t>(0, r.end - r.begin);
+    }
+#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(visible * group * (p.D + p.Dv), tasks))
     for (int64_t task = 0; task < tasks; ++task) {
         const int64_t split = task % splits, row = task / splits;
         const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
