@@ -5,7 +5,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -26,6 +31,29 @@ std::string model_id(const std::string& path) {
     while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "dir/" → "dir"
     if (std::filesystem::is_directory(p)) return p.filename().string();
     return p.stem().string();
+}
+
+// cpp-httplib 0.11 listens with a backlog of 5 (compiled into Debian's library): a burst of
+// clients connecting at once overflows it and some get reset. Linux lets listen() be called
+// again on the bound socket to raise it; the socket is the one of ours listening on `port`.
+void widen_backlog(int port) {
+    DIR* dir = opendir("/proc/self/fd");
+    if (!dir) return;
+    while (const dirent* e = readdir(dir)) {
+        const int fd = std::atoi(e->d_name);
+        if (fd <= 2) continue;
+        int listening = 0;
+        socklen_t n = sizeof listening;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n) != 0 || !listening) continue;
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
+        const int bound = addr.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                          : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                                       : -1;
+        if (bound == port) ::listen(fd, SOMAXCONN);
+    }
+    closedir(dir);
 }
 
 }  // namespace
@@ -71,6 +99,7 @@ int run_server(const ServeOptions& o) {
 
     const int port = o.port == 0 ? server.bind_to_any_port(o.host) : (server.bind_to_port(o.host, o.port) ? o.port : -1);
     if (port < 0) throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or no such address)");
+    widen_backlog(port);
     if (o.on_listening) o.on_listening(port);
 
     // The signal: cancel what runs, then close the listener (listen_after_bind returns).
