@@ -12,6 +12,9 @@
 #   libgtest-dev libgmock-dev    the test suite
 #   libbenchmark-dev             bench/ (Google Benchmark)
 #   libpng-dev                   loss curves and attention heatmaps (PNG)
+#   libcpp-httplib-dev           attend serve's HTTP server (cpp-httplib, found with pkg-config)
+#   nodejs npm                   tests/serve: the official openai npm client against attend serve
+#                                (npm only when no npm is on PATH: NodeSource's nodejs has its own)
 #   chromium fonts-dejavu-core   the browser test of the attention page (headless)
 #   clang libclang-rt-dev libomp-dev  libFuzzer targets under fuzz/ (run by scripts/test.sh)
 #   libopenblas-dev libblis-dev  the other BLAS candidates, measured by bench/gemm_libraries
@@ -28,11 +31,13 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev chromium fonts-dejavu-core
+  libcpp-httplib-dev pkg-config nodejs
   clang libclang-rt-dev libomp-dev
   libopenblas-dev libblis-dev libopenblas0-openmp
   python3-torch python3-numpy python3-jinja2
   git ca-certificates
 )
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -264,6 +264,7 @@ void forward(const Problem& p, float* out, float* stats) {
 constexpr int64_t kRowChunk = 128;      // keys scored at a time (a stack buffer per head)
 constexpr int64_t kMaxGroupRows = 16;   // query heads per kv head handled in one task
 constexpr int64_t kMinSplitKeys = 256;  // a span shorter than this is not worth a merge
+constexpr int64_t kMaxSplits = 8;       // spans per row at most (2048+ keys: 8 tasks per row)
 
 bool use_rows_path(const Problem& p) {
     return p.Tq <= 4 && p.group() <= kMaxGroupRows && !p.dropout.active() && p.Dv <= 1024;
@@ -317,21 +318,34 @@ ATTEND_SIMD_CLONES void attend_span(const Problem& p, int64_t b, int64_t h0, int
 
 void forward_rows(const Problem& p, float* out, float* stats) {
     const int64_t group = p.group(), rows = p.B * p.Hkv * p.Tq;  // a "row" is one query position of a kv head
-    const int64_t threads = omp_get_max_threads();
-    // Split each row's keys when there are fewer rows than ~4 per thread and keys to share.
-    const int64_t splits =
-        rows >= 4 * threads ? 1 : std::clamp<int64_t>(p.Tk / kMinSplitKeys, 1, (4 * threads + rows - 1) / rows);
+    // Each row splits its own visible keys into clamp(len / 256, 1, kMaxSplits) spans — a count
+    // that depends on that row alone, never on the other rows, the buffer's capacity or the
+    // thread count, so a sequence's output is bit-identical whichever batch it decodes in (the
+    // server's continuous batching relies on it: serve/scheduler.cpp). Tasks past a row's own
+    // count do nothing and merge as empty.
+    const int64_t splits = std::clamp<int64_t>(p.Tk / kMinSplitKeys, 1, kMaxSplits);
     const int64_t width = 2 + p.Dv;  // per (head, split): m, l, O
     std::vector<float> partial(size_t(rows * splits * group * width));
     const int64_t tasks = rows * splits;
-#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(product_work(p), tasks))
+    // The work is what the rows can see, not the buffer: a KV cache's capacity (Tk) may be far
+    // past its sequences' lengths, and idle rows of a serving batch see nothing — threads woken
+    // for them only cost (on a busy machine, milliseconds per step).
+    int64_t visible = 0;
+    for (int64_t row = 0; row < rows; ++row) {
+        const KeyRange r = p.mask->key_range((row / p.Tq) / p.Hkv, row % p.Tq);
+        visible += std::max<int64_t>(0, r.end - r.begin);
+    }
+#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(visible * group * (p.D + p.Dv), tasks))
     for (int64_t task = 0; task < tasks; ++task) {
         const int64_t split = task % splits, row = task / splits;
         const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
         // The keys every head of the group may see (the mask's range does not depend on h).
         const KeyRange range = p.mask->key_range(b, i);
-        const int64_t span = (range.end - range.begin + splits - 1) / splits;
-        const int64_t j0 = std::min(range.end, range.begin + split * span), j1 = std::min(range.end, j0 + span);
+        const int64_t len = std::max<int64_t>(0, range.end - range.begin);
+        const int64_t own = std::clamp<int64_t>(len / kMinSplitKeys, 1, kMaxSplits);
+        const int64_t span = (len + own - 1) / own;
+        const int64_t j0 = split < own ? std::min(range.end, range.begin + split * span) : range.end;
+        const int64_t j1 = std::min(range.end, j0 + span);
         RowState state[kMaxGroupRows];
         float* mine = partial.data() + (row * splits + split) * group * width;
         for (int64_t g = 0; g < group; ++g) {

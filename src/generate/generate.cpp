@@ -32,17 +32,9 @@ std::vector<int64_t> last_tokens(const std::vector<int64_t>& prompt, const std::
 
 }  // namespace
 
-const char* name_of(FinishReason reason) {
-    switch (reason) {
-        case FinishReason::stop_token: return "stop_token";
-        case FinishReason::max_new_tokens: return "max_new_tokens";
-        case FinishReason::context_full: return "context_full";
-    }
-    return "?";
-}
-
 std::vector<Generation> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
-                                 const GenerateOptions& options, const TokenCallback& on_token) {
+                                 const GenerateOptions& options, const TokenCallback& on_token,
+                                 const StopCallback& stop_after) {
     const TransformerConfig& config = model.config();
     ATTEND_CHECK(config.shape == ModelShape::decoder && config.head == HeadType::lm,
                  "generate needs a decoder-only model with an lm head, this one is ", name_of(config.shape), " with a ",
@@ -78,9 +70,15 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     const int64_t capacity =
         context > 0 ? std::min(context, longest + options.max_new_tokens) : longest + options.max_new_tokens;
     KVCache cache = model.make_cache(B, capacity);
-    std::vector<Sampler> samplers;
-    for (int64_t b = 0; b < B; ++b) samplers.emplace_back(sampling, options.seed + uint64_t(b));
+    std::vector<SequenceDecoder> seqs;
+    for (int64_t b = 0; b < B; ++b)
+        seqs.emplace_back(sampling, options.seed + uint64_t(b), options.stop_tokens, options.max_new_tokens, drawable);
     std::vector<bool> running(size_t(B), true);
+    const auto close = [&](int64_t b) {
+        const SequenceDecoder& s = seqs[size_t(b)];
+        out[size_t(b)] = {s.tokens(), s.finish(), s.stop_token()};
+        running[size_t(b)] = false;
+    };
 
     // Each step feeds every sequence's new tokens right-padded (the padding id 0 is never
     // stored in the cache); a sequence's next-token logits are those of its last fed row, the
@@ -100,31 +98,23 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
         std::vector<std::vector<int64_t>> feed(static_cast<size_t>(B));
         for (int64_t b = 0; b < B; ++b) {
             if (!running[size_t(b)]) continue;
-            const int64_t token = [&] {
-                const PhaseScope phase("sample");
-                return samplers[size_t(b)](z + b * V, drawable);
-            }();
-            Generation& g = out[size_t(b)];
-            if (std::find(options.stop_tokens.begin(), options.stop_tokens.end(), token) != options.stop_tokens.end()) {
-                g.finish = FinishReason::stop_token;
-                g.stop_token = token;
-                running[size_t(b)] = false;
-                continue;
+            SequenceDecoder& seq = seqs[size_t(b)];
+            const SequenceDecoder::Step drawn = seq.next(z + b * V);
+            if (drawn.kept) {
+                if (on_token) on_token(b, drawn.token);
+                if (stop_after && stop_after(b)) seq.finish_with(FinishReason::stop_string);
             }
-            g.tokens.push_back(token);
-            if (on_token) on_token(b, token);
-            if (int64_t(g.tokens.size()) >= options.max_new_tokens) {
-                g.finish = FinishReason::max_new_tokens;
-                running[size_t(b)] = false;
+            if (seq.finished()) {
+                close(b);
             } else if (cache.lengths()[size_t(b)] + 1 <= capacity) {
-                feed[size_t(b)] = {token};
+                feed[size_t(b)] = {drawn.token};
             } else if (options.slide_window) {
-                feed[size_t(b)] = last_tokens(prompts[size_t(b)], g.tokens, window);
+                feed[size_t(b)] = last_tokens(prompts[size_t(b)], seq.tokens(), window);
                 cache.reset(b);
             } else {
                 // The new token has no room to be fed back: the context is full.
-                g.finish = FinishReason::context_full;
-                running[size_t(b)] = false;
+                seq.finish_with(FinishReason::context_full);
+                close(b);
             }
         }
         if (std::all_of(feed.begin(), feed.end(), [](const auto& f) { return f.empty(); })) break;

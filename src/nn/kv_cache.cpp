@@ -176,6 +176,27 @@ void KVCache::reorder(const std::vector<int64_t>& rows) {
     lengths_ = std::move(lengths);
 }
 
+void KVCache::load_sequence(int64_t b, const KVCache& from, int64_t from_b) {
+    ATTEND_CHECK(!in_step_ && !from.in_step_, "KVCache::load_sequence during an open step");
+    ATTEND_CHECK(b >= 0 && b < batch_, "KVCache::load_sequence: sequence ", b, " is outside the batch of ", batch_);
+    ATTEND_CHECK(from_b >= 0 && from_b < from.batch_, "KVCache::load_sequence: source sequence ", from_b,
+                 " is outside the batch of ", from.batch_);
+    ATTEND_CHECK(from.n_layers() == n_layers() && from.n_kv_heads_ == n_kv_heads_ && from.head_dim_ == head_dim_,
+                 "KVCache::load_sequence: the caches have different layer, head or head-size counts");
+    const int64_t n = from.lengths_[size_t(from_b)];
+    ATTEND_CHECK(n <= capacity_, "KVCache::load_sequence: ", n, " tokens do not fit a capacity of ", capacity_);
+    // Row (b, h) of a (B, Hkv, capacity, Dh) buffer starts at ((b·Hkv + h)·capacity)·Dh.
+    const auto copy = [&](Tensor& dst, const Tensor& src_t) {
+        const Tensor src = src_t.contiguous();
+        for (int64_t h = 0; h < n_kv_heads_; ++h)
+            std::memcpy(dst.data() + (b * n_kv_heads_ + h) * capacity_ * head_dim_,
+                        src.data() + (from_b * n_kv_heads_ + h) * from.capacity_ * head_dim_,
+                        sizeof(float) * size_t(n * head_dim_));
+    };
+    for (int64_t l = 0; l < n_layers(); ++l) copy(k_[size_t(l)], from.k_[size_t(l)]), copy(v_[size_t(l)], from.v_[size_t(l)]);
+    lengths_[size_t(b)] = n;
+}
+
 const Tensor& KVCache::k(int64_t layer) const {
     check_layer(layer, "KVCache::k");
     return k_[layer];

@@ -16,6 +16,7 @@ void register_viz(CLI::App& app);         // viz.cpp
 void register_bench(CLI::App& app);       // bench.cpp
 void register_convert(CLI::App& app);     // convert.cpp
 void register_chat_template(CLI::App& app);  // chat_template.cpp
+void register_serve(CLI::App& app);       // serve.cpp
 
 // Options shared by the commands that run a model (options.cpp).
 void add_dtype_option(CLI::App* cmd, std::string& dtype);  // --dtype f32|bf16|int8

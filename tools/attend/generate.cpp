@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "attend/error.hpp"
 #include "attend/generate/generate.hpp"
 #include "attend/generate/text_model.hpp"
+#include "attend/generate/text_stream.hpp"
 #include "attend/profile.hpp"
 #include "commands.hpp"
 
@@ -23,6 +25,7 @@ namespace {
 
 struct GenerateCliOptions {
     std::string model, tokenizer, prompt;
+    std::vector<std::string> stop;
     int64_t new_tokens = 128;
     float temperature = 1.f, top_p = 0.9f;
     int64_t top_k = 0;
@@ -83,17 +86,23 @@ void run_generate(const GenerateCliOptions& o, bool seed_given) {
                      std::string(lm.tokenizer->kind()).c_str(), prompt.size(), (unsigned long long)g.seed);
 
     // The prompt is printed as the tokenizer reads it back, then every new piece after it:
-    // DecodeStream gives the text that is final so far, in whole, valid characters only (a stray
-    // byte becomes U+FFFD).
-    DecodeStream text(*lm.tokenizer, /*skip_special=*/true);
+    // TextStream (the server's too) gives the text that is final so far, in whole, valid
+    // characters only (a stray byte becomes U+FFFD), holding back what could begin a --stop
+    // string; a stop string ends the generation and is not printed.
+    TextStream text(*lm.tokenizer, o.stop, /*skip_special=*/true);
+    {
+        const PhaseScope phase("detokenize");
+        print(text.prime(prompt));
+    }
     const auto detokenize = [&](int64_t id) {
         const PhaseScope phase("detokenize");  // includes writing the text out
         print(text.push(id));
     };
-    for (int64_t id : prompt) detokenize(id);
 
     const auto start = std::chrono::steady_clock::now();
-    const auto result = generate(lm.model(), {prompt}, g, [&](int64_t, int64_t token) { detokenize(token); });
+    const auto result = generate(
+        lm.model(), {prompt}, g, [&](int64_t, int64_t token) { detokenize(token); },
+        [&](int64_t) { return text.stopped(); });
     print(text.finish() + "\n");
     if (o.verbose) {
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -135,6 +144,8 @@ void register_generate(CLI::App& app) {
     cmd->add_option("--top-p", o->top_p, "Nucleus: the smallest set of tokens with probability >= P; 1 = off")
         ->check(real_number(0, 1, true, false))
         ->capture_default_str();
+    cmd->add_option("--stop", o->stop,
+                    "Stop at this text (repeatable); matched across tokens, not printed");
     CLI::Option* seed =
         cmd->add_option("--seed", o->seed, "Random seed (default: from the clock)")->check(whole_number(0, kMaxSeed));
     add_dtype_option(cmd, o->dtype);

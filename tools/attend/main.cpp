@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     attend::cli::register_viz(app);
     attend::cli::register_bench(app);
     attend::cli::register_chat_template(app);
+    attend::cli::register_serve(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -11,7 +11,8 @@
 // new token is handed to the callback as soon as it is chosen — the streaming hook — in
 // sequence order within a step.
 //
-// Sequence b samples with its own Generator seeded `seed + b`, so a prompt's continuation
+// Each sequence's draws and stops are a SequenceDecoder (generate/sequence.hpp), the same
+// object the server's scheduler uses. Sequence b samples with its own Generator seeded `seed + b`, so a prompt's continuation
 // does not depend on which other prompts share its batch (greedy is the same either way).
 //
 // Runs under NoGradGuard. Implemented in src/generate/generate.cpp.
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "attend/generate/sampler.hpp"
+#include "attend/generate/sequence.hpp"
 #include "attend/models/transformer.hpp"
 
 namespace attend {
@@ -43,9 +45,6 @@ struct GenerateOptions {
     SamplingOptions sampling() const { return {temperature, top_k, top_p}; }
 };
 
-enum class FinishReason { stop_token, max_new_tokens, context_full };
-const char* name_of(FinishReason reason);  // "stop_token", ...
-
 struct Generation {
     std::vector<int64_t> tokens;  // the new tokens (the stop token excluded)
     FinishReason finish = FinishReason::max_new_tokens;
@@ -54,12 +53,16 @@ struct Generation {
 
 // Called with (sequence index, new token) for every kept token, in the order generated.
 using TokenCallback = std::function<void(int64_t sequence, int64_t token)>;
+// Called after on_token; true ends that sequence with FinishReason::stop_string (the caller
+// saw a stop string in its text: generate/text_stream.hpp).
+using StopCallback = std::function<bool(int64_t sequence)>;
 
 // prompts: one non-empty vector of token ids per sequence, any lengths ≤ max_positions.
 // Every new token is drawn from the logits of the whole (windowed) sequence, as a full forward
 // pass over that window would give them.
 // The model must be decoder-only with an lm head.
 std::vector<Generation> generate(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts,
-                                 const GenerateOptions& options, const TokenCallback& on_token = {});
+                                 const GenerateOptions& options, const TokenCallback& on_token = {},
+                                 const StopCallback& stop_after = {});
 
 }  // namespace attend

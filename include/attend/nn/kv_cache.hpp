@@ -101,6 +101,11 @@ public:
     // [0, batch()), repeats allowed (two beams continuing one parent). No step may be open.
     void reorder(const std::vector<int64_t>& rows);
 
+    // Sequence b takes sequence from_b of another cache (its keys, values and length; not the
+    // cross memory): a prompt prefilled alone joins a decoding batch (serve/scheduler.cpp).
+    // Same layers and head sizes; its length must fit this capacity. No step may be open.
+    void load_sequence(int64_t b, const KVCache& from, int64_t from_b);
+
     const Tensor& k(int64_t layer) const;
     const Tensor& v(int64_t layer) const;
 

@@ -1,0 +1,56 @@
+// serve/chat_prompt.cpp — messages → prompt (serve/chat_prompt.hpp).
+#include "serve/chat_prompt.hpp"
+
+#include <cctype>
+
+#include "serve/api_error.hpp"
+
+namespace attend::serve {
+
+namespace {
+
+// The text of message i's content (string, null, or text parts).
+std::string content_text(const nlohmann::json& content, size_t i) {
+    const std::string where = "messages[" + std::to_string(i) + "].content";
+    if (content.is_null()) return "";
+    if (content.is_string()) return content.get<std::string>();
+    if (!content.is_array()) throw ApiError(400, where + " must be a string or a list of parts", where);
+    std::string out;
+    for (const auto& part : content) {
+        if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
+            throw ApiError(400, where + ": each part must be an object with a \"type\"", where);
+        if (part["type"] != "text") continue;  // images and audio: not for a text model
+        if (!part.contains("text") || !part["text"].is_string())
+            throw ApiError(400, where + ": a text part needs a string \"text\"", where);
+        out += part["text"].get<std::string>();
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string chat_prompt(const ServedModel& model, const nlohmann::json& messages, bool add_generation_prompt) {
+    (void)model;  // the seam: a model with a chat template renders through it here
+    if (!messages.is_array() || messages.empty())
+        throw ApiError(400, "messages must be a non-empty list of {role, content} objects", "messages");
+    std::string out;
+    for (size_t i = 0; i < messages.size(); ++i) {
+        const auto& m = messages[i];
+        const std::string where = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object()) throw ApiError(400, where + " must be an object", where);
+        if (!m.contains("role") || !m["role"].is_string() || m["role"].get<std::string>().empty())
+            throw ApiError(400, where + ".role must be a non-empty string", where + ".role");
+        std::string role = m["role"].get<std::string>();
+        role[0] = char(std::toupper(static_cast<unsigned char>(role[0])));
+        out += role + ": " + content_text(m.contains("content") ? m["content"] : nlohmann::json(nullptr), i) + "\n";
+    }
+    if (add_generation_prompt) out += "Assistant:";
+    return out;
+}
+
+std::vector<int64_t> chat_prompt_ids(const ServedModel& model, const nlohmann::json& messages,
+                                     bool add_generation_prompt) {
+    return model.lm.prompt_ids(chat_prompt(model, messages, add_generation_prompt));
+}
+
+}  // namespace attend::serve
