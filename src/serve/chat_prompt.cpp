@@ -30,9 +30,20 @@ std::string content_text(const nlohmann::json& content, size_t i) {
 }  // namespace
 
 std::string chat_prompt(const ServedModel& model, const nlohmann::json& messages, bool add_generation_prompt) {
-    (void)model;  // the seam: a model with a chat template renders through it here
     if (!messages.is_array() || messages.empty())
         throw ApiError(400, "messages must be a non-empty list of {role, content} objects", "messages");
+    if (model.chat_template) {
+        // The model's own template, as transformers' apply_chat_template renders it. (The
+        // request was parsed into sorted-key JSON, so a template's tojson of a message shows
+        // keys in sorted order.) A template's raise_exception is the client's error.
+        ChatRenderOptions options = model.chat_template->default_options();
+        options.add_generation_prompt = add_generation_prompt;
+        try {
+            return model.chat_template->render(nlohmann::ordered_json(messages), options);
+        } catch (const ChatTemplateError& e) {
+            throw ApiError(400, std::string("the model's chat template: ") + e.what(), "messages");
+        }
+    }
     std::string out;
     for (size_t i = 0; i < messages.size(); ++i) {
         const auto& m = messages[i];

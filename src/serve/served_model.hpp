@@ -2,8 +2,10 @@
 #pragma once
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "attend/chat_template.hpp"
 #include "attend/generate/text_model.hpp"
 
 namespace attend::serve {
@@ -15,6 +17,9 @@ struct ServedModel {
     std::string path;  // as given with --model (also accepted as a name)
     int64_t ctx = 0;   // positions per sequence: --ctx, at most the model's max_positions
     int64_t created = 0;
+    // The folder's Jinja chat template (chat_template.jinja or tokenizer_config.json's), if
+    // it has one: /v1/chat/completions renders messages with it (serve/chat_prompt.cpp).
+    std::optional<ChatTemplate> chat_template;
     // Held by every forward pass: the scheduler's steps and the embeddings, so no two passes
     // compete for the cores (each is parallel already).
     mutable std::mutex forward_mutex;

@@ -75,6 +75,10 @@ int run_server(const ServeOptions& o) {
     serve::ServedModel model(load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype)));
     model.path = o.model;
     model.id = model_id(o.model);
+    {  // a folder's template, or the one beside a model file
+        const std::filesystem::path where(o.model);
+        model.chat_template = ChatTemplate::from_model_dir(std::filesystem::is_directory(where) ? where : where.parent_path());
+    }
     model.created = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
     const int64_t max_positions = model.lm.loaded.config.max_positions;

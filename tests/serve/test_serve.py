@@ -15,9 +15,14 @@ standard-library client. One check per run (--check NAME), each on its own serve
                 after the first 100
   signals       SIGTERM with a stream in flight: the stream ends with an error event and
                 [DONE], the server exits 0
+  chat_template a model folder with a Jinja chat template: a chat's reply equals `attend
+                generate` on the prompt `attend chat-template` renders; a template's
+                raise_exception is a 400 naming it
 """
 import argparse
 import json
+import os
+import tempfile
 import socket
 import subprocess
 import sys
@@ -130,6 +135,46 @@ def check_concurrency(args):
               f"({steps} batched decode steps)")
     finally:
         assert srv.stop() == 0
+
+
+# A small template in the usual shape: roles must alternate (raise_exception otherwise), the
+# generation prompt opens the assistant's turn.
+TEMPLATE = """{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}\
+{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}\
+{{ m['role'] | upper }}> {{ m['content'] | trim }}
+{% endfor %}{% if add_generation_prompt %}ASSISTANT>{% endif %}"""
+
+
+def check_chat_template(args):
+    with tempfile.TemporaryDirectory() as folder:
+        model = os.path.join(folder, os.path.basename(args.model))
+        os.symlink(os.path.abspath(args.model), model)
+        tokenizer = os.path.join(os.path.dirname(os.path.abspath(args.model)), "tok512.bin")
+        os.symlink(tokenizer, os.path.join(folder, "tok512.bin"))
+        with open(os.path.join(folder, "chat_template.jinja"), "w") as f:
+            f.write(TEMPLATE)
+        messages = [{"role": "user", "content": "Tell me about Lily. "}, {"role": "assistant", "content": "Lily had a cat."},
+                    {"role": "user", "content": "And then?"}]
+        with open(os.path.join(folder, "messages.json"), "w") as f:
+            json.dump(messages, f)
+        rendered = subprocess.run([args.attend, "chat-template", "--model", folder, "--messages",
+                                   os.path.join(folder, "messages.json"), "--add-generation-prompt"],
+                                  check=True, capture_output=True, timeout=60).stdout.decode("utf-8")
+        assert rendered.endswith("ASSISTANT>") and "USER> Tell me about Lily.\n" in rendered, rendered
+        want = expected_completion(args.attend, model, rendered, 30, 0, 1, 0, 0, [], {})
+        srv = Server(args.attend, model)
+        try:
+            body = {"messages": messages, "max_tokens": 30, "temperature": 0}
+            status, res, _ = srv.request("POST", "/v1/chat/completions", body)
+            assert status == 200, res
+            got = res["choices"][0]["message"]["content"]
+            assert got == want, (got, want)
+            status, res, _ = srv.request("POST", "/v1/chat/completions",
+                                         {"messages": messages[1:], "max_tokens": 5})
+            assert status == 400 and "roles must alternate" in res["error"]["message"], (status, res)
+        finally:
+            assert srv.stop() == 0
+        print(f"chat_template: the reply to a 3-message chat equals attend generate on the rendered prompt ({len(want)} chars)")
 
 
 def check_errors(args):
@@ -329,7 +374,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--attend", required=True)
     p.add_argument("--model", required=True)
-    p.add_argument("--check", required=True, choices=["concurrency", "errors", "disconnect", "memory", "signals"])
+    p.add_argument("--check", required=True, choices=["concurrency", "errors", "disconnect", "memory", "signals", "chat_template"])
     p.add_argument("--rss-bound-kb", type=int, default=16384)
     args = p.parse_args()
     globals()["check_" + args.check](args)
