@@ -265,7 +265,7 @@ void check_resume_options(const TrainOptions& o, const TrainOptions& recorded, c
 TrainOptions recorded_train_options(const std::string& out) {
     const std::string checkpoint = out + "/checkpoint.safetensors";
     require(fs::exists(checkpoint), "--resume: no checkpoint at ", checkpoint);
-    const auto metadata = read_safetensors_metadata(checkpoint);
+    const auto metadata = read_training_metadata(checkpoint);  // every field checked first
     auto it = metadata.find("train_options");
     require(it != metadata.end(), checkpoint, ": the checkpoint records no train_options");
     TrainOptions o = parse_train_options(it->second, checkpoint + " (metadata train_options)", TrainOptions{});
