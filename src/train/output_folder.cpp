@@ -17,24 +17,12 @@
 #include <sstream>
 
 #include "attend/error.hpp"
+#include "core/require.hpp"
 #include "core/atomic_file.hpp"
 
 namespace attend {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// A flag or folder mistake is the user's: the message names the flag and the value, not the
-// function that noticed (ATTEND_CHECK's prefix).
-template <class... Parts>
-void require(bool ok, const Parts&... parts) {
-    if (ok) return;
-    std::ostringstream message;
-    (message << ... << parts);
-    throw Error(message.str());
-}
-}  // namespace
 
 namespace {
 

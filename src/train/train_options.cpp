@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attend/error.hpp"
+#include "core/require.hpp"
 #include "attend/train/checkpoint.hpp"
 #include "attend/train/data.hpp"
 #include "attend/train/trainer.hpp"
@@ -79,19 +80,6 @@ TrainOptions parse_train_options(const std::string& text, const std::string& pat
 
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// A flag or folder mistake is the user's: the message names the flag and the value, not the
-// function that noticed (ATTEND_CHECK's prefix).
-template <class... Parts>
-void require(bool ok, const Parts&... parts) {
-    if (ok) return;
-    std::ostringstream message;
-    (message << ... << parts);
-    throw Error(message.str());
-}
-}  // namespace
 
 namespace {
 
