@@ -564,8 +564,10 @@ TEST_F(IoTest, LoadingAdoptsTheMappedFileAndCopiesOnlyWhatItReLaysOut) {
         LoadedModel loaded = load_model(dir);
         const int64_t growth = status_bytes("VmHWM") - rss_before;
         // Of the file, only the header was read (ours), or the pages of the re-laid-out
-        // tensors were read and given back (Hugging Face's): at most a few pages stay.
-        EXPECT_LE(mapped_file_bytes() - file_before, 1 << 20) << dir << ": mapped pages stayed resident";
+        // tensors were read and given back (Hugging Face's): at most a few pages stay. Each
+        // touch maps the kernel's fault-around window (64 KiB) with it, so "a few" is counted
+        // in those: 2 MB, a tenth of the 21 MB of weights (measured 1.06 MB under ASan).
+        EXPECT_LE(mapped_file_bytes() - file_before, 2 << 20) << dir << ": mapped pages stayed resident";
         // Ours: nothing is touched but the header. Hugging Face: the transposed copies, plus
         // at most one source matrix resident at a time; 4 MB for the loader's own bookkeeping
         // (8 MB under AddressSanitizer, whose shadow memory and allocator grow RSS too:
