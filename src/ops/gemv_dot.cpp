@@ -122,7 +122,30 @@ inline float sum16(__m512 v) {
 inline __mmask64 tail_mask8(int64_t left) { return left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1; }
 inline __mmask32 tail_mask16(int64_t left) { return left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1; }
 
-// bf16 weights: y[m, n + r] for m < MB, r < NB, acc += x·w over 32 columns per instruction.
+// One row n of W against MB rows of x, for either kernel: chunk(c, sum, whole) adds chunk c
+// into sum[m · U] for each row m of x (`whole`: no column of it lies past K). W is read front
+// to back, one row after the other: a single stream the hardware prefetcher follows at full
+// speed (rows of 1.5–6 KB read side by side are too short for it). U accumulators per row of
+// x hide the dot-product instruction's latency: whole chunks U at a time, the rest (the
+// last one masked where K ends inside it) into the first — constant indices keep them in
+// registers — added in a fixed order, the same for every MB.
+constexpr int U = 4;
+template <int MB, class Chunk>
+inline void dot_row(int64_t whole, int64_t chunks, const Chunk& chunk, int64_t n, int64_t N, const float* bias,
+                    float* y) {
+    __m512 acc[MB][U];
+    for (int m = 0; m < MB; ++m)
+        for (int u = 0; u < U; ++u) acc[m][u] = _mm512_setzero_ps();
+    int64_t c = 0;
+    for (; c + U <= whole; c += U)
+        for (int u = 0; u < U; ++u) chunk(c + u, &acc[0][u], true);
+    for (; c < chunks; ++c) chunk(c, &acc[0][0], false);
+    for (int m = 0; m < MB; ++m)
+        y[m * N + n] = sum16(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]))) +
+                       (bias ? bias[n] : 0.f);
+}
+
+// bf16 weights: acc += x·w over 32 columns per instruction.
 // x, y point at the block's first row of x (DotActivations::bf16) and of y.
 struct Bf16Kernel {
     const uint16_t* x;
@@ -139,33 +162,16 @@ struct Bf16Kernel {
         return k;
     }
 
-    // One row n of W against MB rows of x. W is read front to back, one row after the other:
-    // a single stream the hardware prefetcher follows at full speed (rows of 1.5–6 KB read
-    // side by side are too short for it). U accumulators per row of x hide the latency of
-    // the dot-product instruction; they are added in a fixed order.
     template <int MB>
     void run(int64_t n) const {
-        constexpr int U = 4;
-        __m512 acc[MB][U];
-        for (int m = 0; m < MB; ++m)
-            for (int u = 0; u < U; ++u) acc[m][u] = _mm512_setzero_ps();
         const uint16_t* row = w + n * K;
-        auto chunk = [&](int64_t c, __m512* sum, __mmask32 keep) __attribute__((always_inline)) {
+        auto chunk = [&](int64_t c, __m512* sum, bool whole) __attribute__((always_inline)) {
             const int64_t k = c * 32;
-            const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(keep, row + k);
+            const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(whole ? ~__mmask32(0) : tail_mask16(K - k), row + k);
             for (int m = 0; m < MB; ++m)
                 sum[m * U] = _mm512_dpbf16_ps(sum[m * U], (__m512bh)_mm512_loadu_si512(x + m * x_stride + k), wv);
         };
-        // Whole chunks U at a time, then the rest (the last one masked where K ends inside it)
-        // into the first accumulator: constant indices keep the accumulators in registers.
-        const int64_t whole = K / 32;
-        int64_t c = 0;
-        for (; c + U <= whole; c += U)
-            for (int u = 0; u < U; ++u) chunk(c + u, &acc[0][u], ~__mmask32(0));
-        for (; c < chunks; ++c) chunk(c, &acc[0][0], tail_mask16(K - c * 32));
-        for (int m = 0; m < MB; ++m)
-            y[m * N + n] = sum16(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]))) +
-                           (bias ? bias[n] : 0.f);
+        dot_row<MB>(K / 32, chunks, chunk, n, N, bias, y);
     }
 };
 
@@ -191,20 +197,17 @@ struct Int8Kernel {
         return k;
     }
 
-    // One row n of W against MB rows of x, front to back, as Bf16Kernel::run.
     template <int MB>
     void run(int64_t n) const {
-        constexpr int U = 4;
         // Lanes 0–7 sum columns of the chunk's first block, 8–15 of its second.
         const __m512i spread = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
         const __m512i zero = _mm512_setzero_si512();
-        __m512 acc[MB][U];
-        for (int m = 0; m < MB; ++m)
-            for (int u = 0; u < U; ++u) acc[m][u] = _mm512_setzero_ps();
         const int8_t* row = q + n * K;
         const float* row_scales = scales + n * blocks;
-        auto chunk = [&](int64_t c, __m512* sum, __mmask64 keep, __mmask8 scale_count) __attribute__((always_inline)) {
+        auto chunk = [&](int64_t c, __m512* sum, bool whole) __attribute__((always_inline)) {
             const int64_t k = c * 64;
+            const __mmask64 keep = whole ? ~__mmask64(0) : tail_mask8(K - k);
+            const __mmask8 scale_count = whole || 2 * c + 1 < blocks ? 0x3 : 0x1;
             _mm_prefetch(reinterpret_cast<const char*>(row + k) + kInt8PrefetchBytes, _MM_HINT_T0);
             const __m512i wv = _mm512_maskz_loadu_epi8(keep, row + k);
             const __m512 sw = _mm512_permutexvar_ps(spread, _mm512_zextps128_ps512(_mm_maskz_loadu_ps(scale_count, row_scales + 2 * c)));
@@ -216,15 +219,7 @@ struct Int8Kernel {
                 sum[m * U] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sxv, sw), sum[m * U]);
             }
         };
-        // As Bf16Kernel::run: whole chunks U at a time, the rest into the first accumulator.
-        const int64_t whole = K / 64;
-        int64_t c = 0;
-        for (; c + U <= whole; c += U)
-            for (int u = 0; u < U; ++u) chunk(c + u, &acc[0][u], ~__mmask64(0), 0x3);
-        for (; c < chunks; ++c) chunk(c, &acc[0][0], tail_mask8(K - c * 64), 2 * c + 1 < blocks ? 0x3 : 0x1);
-        for (int m = 0; m < MB; ++m)
-            y[m * N + n] = sum16(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]))) +
-                           (bias ? bias[n] : 0.f);
+        dot_row<MB>(K / 64, chunks, chunk, n, N, bias, y);
     }
 };
 
