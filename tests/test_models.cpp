@@ -316,7 +316,8 @@ TEST(ModelInit, SameSeedSameModel) {
 }
 
 // A model built for a checkpoint (ParameterInit::uninitialised) has every parameter a seeded
-// one has — names, shapes, leaves wanting gradients — without a Generator to draw from; and
+// one has — names, shapes, leaves wanting gradients — without a Generator to draw from and
+// without memory behind its matrices; and
 // building through a Generator lvalue is the seeded build, draw for draw.
 TEST(ModelInit, UninitialisedHasTheShapesAndNoGenerator) {
     EXPECT_FALSE(ParameterInit::uninitialised().draws());
@@ -330,6 +331,15 @@ TEST(ModelInit, UninitialisedHasTheShapesAndNoGenerator) {
             EXPECT_EQ(ps[i].second->shape(), pb[i].second->shape()) << pb[i].first;
             EXPECT_TRUE(pb[i].second->requires_grad()) << pb[i].first;
             EXPECT_EQ(pb[i].second->grad_fn(), nullptr) << pb[i].first;
+            // Matrices and embeddings have no memory at all until a loader adopts a tensor.
+            if (pb[i].second->dim() == 2) {
+                try {
+                    (void)pb[i].second->data();
+                    ADD_FAILURE() << pb[i].first << " of a model built uninitialised has values";
+                } catch (const Error& e) {
+                    EXPECT_NE(std::string(e.what()).find("has a shape and no values"), std::string::npos) << e.what();
+                }
+            }
         }
         Generator gen(5), after(5);
         Transformer drawn(c, gen);

@@ -31,6 +31,9 @@ struct Storage {
     explicit Storage(int64_t n);
     Storage(float* data, int64_t n, std::shared_ptr<void> owner);
     explicit Storage(std::shared_ptr<const LowPrecisionMatrix> values);
+    // A size and no values (data stays null): what Tensor::shape_only stands on.
+    struct NoValues {};
+    Storage(NoValues, int64_t n);
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
@@ -46,6 +49,9 @@ public:
 
     // ---- creation ----
     static Tensor empty(const Shape& shape);  // uninitialised
+    // A shape and no values at all (data() is an Error): the parameters of a model built for
+    // a loader, which replaces every handle before anything reads one (nn/init.hpp).
+    static Tensor shape_only(const Shape& shape);
     static Tensor zeros(const Shape& shape);
     static Tensor ones(const Shape& shape);
     static Tensor full(const Shape& shape, float value);

@@ -49,6 +49,7 @@ Storage::Storage(std::shared_ptr<const LowPrecisionMatrix> values)
     : data(nullptr), size(values ? values->rows() * values->cols() : 0), low_precision(std::move(values)) {
     ATTEND_CHECK(low_precision != nullptr, "a low-precision Storage needs its values");
 }
+Storage::Storage(NoValues, int64_t n) : data(nullptr), size(n) {}
 Storage::~Storage() {
     if (!owner) std::free(data);
 }
@@ -63,6 +64,11 @@ Tensor Tensor::empty(const Shape& shape) {
     t.impl_->shape = shape;
     t.impl_->strides = contiguous_strides(shape);
     return t;
+}
+
+Tensor Tensor::shape_only(const Shape& shape) {
+    for (int64_t d : shape) ATTEND_CHECK(d >= 0, "negative dimension in shape ", to_string(shape));
+    return from_storage(std::make_shared<Storage>(Storage::NoValues{}, numel_of(shape)), shape);
 }
 
 Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, const Shape& shape, int64_t offset) {
@@ -149,14 +155,19 @@ bool Tensor::is_contiguous() const {
     return true;
 }
 
-// A low-precision weight has no fp32 values to point at: say so instead of handing out null.
+// A low-precision weight has no fp32 values to point at, a shape-only tensor none at all: say
+// so instead of handing out null.
 static float* data_of(const std::shared_ptr<TensorImpl>& impl) {
     require_defined(impl);
     const Storage& s = *impl->storage;
-    ATTEND_CHECK(s.data != nullptr || s.size == 0, "this tensor ", to_string(impl->shape), " holds ",
-                 name_of(s.low_precision->type()),
-                 " weights (converted for inference): only linear() and embedding() read it, and it cannot be "
-                 "trained or saved as fp32 (dequantize it first)");
+    if (s.data == nullptr && s.size > 0) {
+        ATTEND_CHECK(s.low_precision == nullptr, "this tensor ", to_string(impl->shape), " holds ",
+                     name_of(s.low_precision->type()),
+                     " weights (converted for inference): only linear() and embedding() read it, and it cannot be "
+                     "trained or saved as fp32 (dequantize it first)");
+        ATTEND_CHECK(false, "this tensor ", to_string(impl->shape),
+                     " has a shape and no values (a parameter of a model built for a loader, never adopted)");
+    }
     return s.data + impl->offset;
 }
 float* Tensor::data() { return data_of(impl_); }

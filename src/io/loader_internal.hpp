@@ -20,7 +20,7 @@ void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& s
 // Before a model is built from `config`: the config is valid (ConfigLimits bound every size),
 // its parameters are not far more (2× + 1 M) than the `values` the file's tensors hold (the
 // exact names and shapes are adopt_parameters' to check, on a model built uninitialised:
-// reserved, never written), and the position
+// shapes with no memory behind them), and the position
 // tables it would compute (sinusoidal, RoPE) stay within a small multiple of that. So a small
 // file claiming a huge model fails here, in microseconds, naming the file and the sizes —
 // and whatever is built afterwards is bounded by the file's own size.

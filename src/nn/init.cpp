@@ -1,4 +1,4 @@
-// nn/init.cpp — parameters drawn from a Generator, or left uninitialised (nn/init.hpp).
+// nn/init.cpp — parameters drawn from a Generator, or shapes only (nn/init.hpp).
 #include "attend/nn/init.hpp"
 
 #include "attend/error.hpp"
@@ -8,11 +8,11 @@ namespace attend {
 // The draws are Tensor::uniform / Tensor::randn exactly, so a seeded model stays
 // bit-identical to the one built before ParameterInit existed (the parity tests rely on it).
 Tensor ParameterInit::uniform(const Shape& shape, float low, float high) const {
-    return gen_ ? Tensor::uniform(shape, *gen_, low, high) : Tensor::empty(shape);
+    return gen_ ? Tensor::uniform(shape, *gen_, low, high) : Tensor::shape_only(shape);
 }
 
 Tensor ParameterInit::normal(const Shape& shape, float stddev) const {
-    return gen_ ? Tensor::randn(shape, *gen_, stddev) : Tensor::empty(shape);
+    return gen_ ? Tensor::randn(shape, *gen_, stddev) : Tensor::shape_only(shape);
 }
 
 Generator& ParameterInit::generator() const {

@@ -1,11 +1,16 @@
 // tokenizers/load.cpp — which reader a file or folder needs, tokenizer.json dispatch, and the
 // streaming decoder.
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <filesystem>
 
 #include "attend/error.hpp"
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
+#include "core/atomic_file.hpp"
 #include "tokenizers/common.hpp"
 #include "tokenizers/unicode.hpp"
 
@@ -180,8 +185,17 @@ void copy_tokenizer_files(const std::string& path, const std::string& folder) {
     for (const auto& [from, to] : copies) {
         const fs::path target = fs::path(folder) / to;
         if (fs::exists(target, ec) && fs::equivalent(from, target, ec)) continue;  // already there
-        fs::copy_file(from, target, fs::copy_options::overwrite_existing, ec);
-        if (ec) bad_file(from.string(), "cannot copy to " + target.string() + ": " + ec.message());
+        // Written atomically as every file attend writes (core/atomic_file.hpp): a reader of
+        // the folder never sees half a vocabulary.
+        std::FILE* in = std::fopen(from.string().c_str(), "rb");
+        if (!in) bad_file(from.string(), "cannot open to copy to " + target.string() + ": " + std::strerror(errno));
+        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closing(in, std::fclose);
+        write_atomically(target.string(), [&](std::FILE* out) {
+            char buffer[1 << 16];
+            for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, in)) > 0;)
+                if (std::fwrite(buffer, 1, n, out) != n) return false;
+            return std::ferror(in) == 0;
+        });
     }
 }
 

@@ -159,9 +159,9 @@ class Transformer {
 public:
     // Validates the config, builds every module and initialises it as config.init says,
     // drawing from the Generator `init` holds. With ParameterInit::uninitialised() nothing is
-    // drawn, and no matrix or embedding is written (only norms' 1s and some biases' 0s, a few
-    // KB): every parameter has its shape and no value, for a loader to replace the handles
-    // (io/model_loader.hpp builds models for checkpoints so).
+    // drawn and no matrix or embedding has memory (only norms' 1s and some biases' 0s, a few
+    // KB): every parameter has its shape and no value, for a loader to match and replace the
+    // handles (io/model_loader.hpp builds models for checkpoints so).
     Transformer(const TransformerConfig& config, ParameterInit init);
     explicit Transformer(const TransformerConfig& config, uint64_t seed = 0);
 

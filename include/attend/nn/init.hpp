@@ -5,8 +5,10 @@
 // model is bit-identical to PyTorch's. A model whose values come from a checkpoint needs
 // none of that: drawing 124 M normals for GPT-2 small only to overwrite them cost seconds.
 // ParameterInit says which: drawn from a Generator, or none at all (uninitialised) — the
-// parameters then get their shapes and nothing else, and a loader replaces the handles
-// (io/model_loader.hpp, adopt_parameters).
+// parameters then get their shapes and nothing else, not even memory, and a loader matches
+// the checkpoint's names and shapes against them and replaces the handles
+// (io/model_loader.hpp, adopt_parameters). So no parameter memory exists before the
+// checkpoint has been matched, and none beyond the checkpoint's own after.
 //
 // Implemented in src/nn/init.cpp.
 #pragma once
@@ -20,16 +22,15 @@ public:
     // Draw from `gen`. Implicit, so a module is still built as Linear(in, out, bias, gen).
     ParameterInit(Generator& gen) : gen_(&gen) {}  // NOLINT(google-explicit-constructor)
 
-    // No values and no random numbers: each parameter is Tensor::empty of its shape —
-    // memory the OS commits only when written, which a loader never does (it swaps in the
-    // checkpoint's tensors). Reading such a parameter before that reads garbage.
+    // No values and no random numbers: each parameter is Tensor::shape_only of its shape —
+    // no memory; reading one before a loader swaps in the checkpoint's tensor is an Error.
     static ParameterInit uninitialised() { return ParameterInit(); }
 
     bool draws() const { return gen_ != nullptr; }
 
-    // U[low, high) of `shape`, or an empty tensor when uninitialised.
+    // U[low, high) of `shape`, or a shape-only tensor when uninitialised.
     Tensor uniform(const Shape& shape, float low, float high) const;
-    // N(0, stddev²) of `shape`, or an empty tensor when uninitialised.
+    // N(0, stddev²) of `shape`, or a shape-only tensor when uninitialised.
     Tensor normal(const Shape& shape, float stddev) const;
     // The Generator, for a recipe that draws otherwise; an Error when uninitialised.
     Generator& generator() const;
