@@ -31,6 +31,7 @@
 #include "attend/train/optimizer.hpp"
 #include "attend/train/plot.hpp"
 #include "core/atomic_file.hpp"
+#include "train/memory_budget.hpp"
 #include "train/output_folder.hpp"
 
 namespace attend {
@@ -338,6 +339,7 @@ TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
                  : training_config(o, vocab_size);
     ATTEND_CHECK(config.vocab_size == vocab_size, checkpoint_path, ": the checkpoint's model has ", config.vocab_size,
                  " token embeddings but the tokenizer in ", o.out, " has ", vocab_size, " tokens");
+    check_training_fits_memory(config, o.batch_size, o.block_size);  // before anything of its size exists
     Transformer model(config, o.seed);
     NamedParameters params = model.parameters();
     for (auto& [name, p] : params) p->requires_grad_(true);
