@@ -1,4 +1,5 @@
-// Every op in ops.hpp against PyTorch 1.13 (tests/reference/ops.py): the script saves seeded
+// Every op in ops.hpp against PyTorch 1.13 (tests/reference/ops.py) — sum_to, the backward of
+// broadcasting, through the gradients of the broadcasting cases: the script saves seeded
 // inputs, outputs, an upstream gradient and every input gradient; each case here recomputes
 // them and holds the forward to 1e-5 and the gradients to 1e-4, relative to the reference's scale.
 // Also the edge cases torch does not define (fully masked softmax rows, all targets ignored).

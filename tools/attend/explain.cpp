@@ -221,7 +221,7 @@ std::string mask_note(int64_t window) {
 }
 
 void explain_basic(const ExplainOptions& o, const std::vector<std::string>& words, const Tensor& x) {
-    const int64_t T = x.size(0), D = x.size(1);
+    const int64_t D = x.size(1);
     const auto labels = token_labels(words);
     auto masked = [&](int64_t i, int64_t j) { return o.window >= 0 && std::llabs(i - j) > o.window; };
 
@@ -253,7 +253,6 @@ void explain_basic(const ExplainOptions& o, const std::vector<std::string>& word
     print_table(matrix_table(z, "token", labels, numbered("d", D), 3));
 
     summarise(weights, words);
-    (void)T;
 }
 
 void explain_scaled(const ExplainOptions& o, const std::vector<std::string>& words, const Tensor& x) {

@@ -78,7 +78,7 @@ struct LoadedModel {
     std::string path;          // the path given to load_model
     // The tokenizer file found beside the model, or empty when there is none. Looked for in
     // the model's folder (or the folder holding the file): tokenizer.json, vocab.json (with
-    // merges.txt), encoder.json (with vocab.bpe), vocab.txt, char_vocab.json, tokenizer.bin,
+    // merges.txt), encoder.json (with vocab.bpe), vocab.txt, tokenizer.bin,
     // tok<vocab_size>.bin, then the first other tok<N>.bin — the llama2.c names first when the
     // model is a llama2.c .bin.
     std::string tokenizer_path;

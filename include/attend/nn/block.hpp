@@ -12,9 +12,9 @@
 //       y = Norm₃(h + drop(FF(h)))
 //
 // `drop` is the residual dropout (p = config.dropout, as torch's dropout1/2/3); FeedForward
-// also drops its hidden activations with the same p. Dropout on the attention weights
-// (torch's MultiheadAttention(dropout=p)) is not implemented: the fused kernel never builds
-// the weights.
+// also drops its hidden activations with the same p. config.attention_dropout drops the
+// attention weights (torch's MultiheadAttention(dropout=p)) inside the attention kernel,
+// which draws the mask per tile without building the weights (attention/dropout.hpp).
 //
 // From the config: d_model, n_heads, kv_heads() (GQA), d_ff, norm, norm_placement, norm_eps,
 // activation, bias, dropout, and positions == rope (with rope_theta, rope_layout,
