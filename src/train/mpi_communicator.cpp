@@ -3,13 +3,14 @@
 //
 // Why a deadline of our own: a blocking MPI_Allreduce waits forever for a rank that hangs
 // (stopped, swapping, stuck on a dead file system), and Open MPI notices a dead one only when
-// its launcher does. So every round is non-blocking and polled: at the start of a round each
-// rank also tells rank 0 "I am here" (and rank 0 tells every rank), on a communicator of its
-// own; when the deadline passes, rank 0 knows exactly which ranks never came, names them and
-// stops the job (MPI_Abort). A rank other than 0 names rank 0 if rank 0 never came, else
-// leaves rank 0 a moment to decide, then stops the job itself. A rank that dies outright is
-// caught sooner by the launcher (mpirun: "process rank 1 ... exited on signal 9"), which
-// kills the others at once.
+// its launcher does. So every round is non-blocking and polled, and while it polls a rank
+// also answers "are you there?" from any other, on a communicator of its own. When a round
+// passes its deadline, the rank asks every other rank; those that do not answer within a
+// grace period (the timeout, at most 10 s) are the hung ones: it names them and stops the job
+// (MPI_Abort). A rank that computes, or is stopped, answers nobody — it is the one everybody
+// waits for, whichever round each of the others is in. A rank that dies outright is caught
+// sooner by the launcher (mpirun: "process rank 1 ... exited on signal 9"), which kills the
+// others at once.
 #include <mpi.h>
 
 #include <algorithm>
@@ -64,18 +65,21 @@ public:
         // Our own copies of the world: MPI errors come back as codes (turned into messages
         // naming the rank), and the "I am here" messages never meet the sums.
         MPI_Comm_dup(MPI_COMM_WORLD, &sums_);
-        MPI_Comm_dup(MPI_COMM_WORLD, &arrivals_);
+        MPI_Comm_dup(MPI_COMM_WORLD, &control_);
         MPI_Comm_set_errhandler(sums_, MPI_ERRORS_RETURN);
-        MPI_Comm_set_errhandler(arrivals_, MPI_ERRORS_RETURN);
+        MPI_Comm_set_errhandler(control_, MPI_ERRORS_RETURN);
         MPI_Comm_rank(sums_, &rank_);
         MPI_Comm_size(sums_, &size_);
         MPI_Comm local;
         MPI_Comm_split_type(sums_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
         MPI_Comm_size(local, &local_size_);
         MPI_Comm_free(&local);
+        listen();
     }
     ~Mpi() override {
-        MPI_Comm_free(&arrivals_);
+        MPI_Cancel(&question_);
+        MPI_Wait(&question_, MPI_STATUS_IGNORE);
+        MPI_Comm_free(&control_);
         MPI_Comm_free(&sums_);
     }
 
@@ -87,27 +91,13 @@ public:
     void start_sum(std::span<double> values) override { start(values.data(), values.size(), MPI_DOUBLE); }
 
     void finish(const std::string& what) override {
-        announce();
-        std::vector<bool> done(requests_.size(), false);
         const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_);
-        for (int idle = 0;;) {
-            bool all = true;
-            for (size_t i = 0; i < requests_.size(); ++i) {
-                if (done[i]) continue;
-                int flag = 0;
-                check(MPI_Test(&requests_[i], &flag, MPI_STATUS_IGNORE), what);
-                done[i] = flag != 0;
-                all = all && done[i];
-            }
-            if (all) break;
-            if (Clock::now() > deadline) timed_out(what, done);
-            // Spin briefly (a sum of small buckets completes in microseconds), then poll
-            // gently so that ranks sharing cores leave them to the ones still computing.
-            if (++idle > 200) std::this_thread::sleep_for(std::chrono::microseconds(50));
+        for (int idle = 0; !all_done(requests_, what); ++idle) {
+            answer_questions();
+            if (Clock::now() > deadline) timed_out(what);
+            pause(idle);
         }
         requests_.clear();
-        arrival_index_.clear();
-        ++round_;
     }
 
     [[noreturn]] void abort(const std::string& message) override {
@@ -130,44 +120,71 @@ private:
         }
     }
 
-    // "I am here, at round r": every rank to rank 0, rank 0 to every rank.
-    void announce() {
-        out_ = round_;
-        in_.assign(size_t(size_), -1);
-        const std::vector<int> peers = rank_ == 0 ? others() : std::vector<int>{0};
-        for (int peer : peers) {
-            requests_.push_back(MPI_REQUEST_NULL);
-            check(MPI_Isend(&out_, 1, MPI_LONG_LONG, peer, 0, arrivals_, &requests_.back()), "a round's start");
-            requests_.push_back(MPI_REQUEST_NULL);
-            arrival_index_.push_back({peer, requests_.size() - 1});
-            check(MPI_Irecv(&in_[size_t(peer)], 1, MPI_LONG_LONG, peer, 0, arrivals_, &requests_.back()),
-                  "a round's start");
+    // True when every request completed (completed ones become MPI_REQUEST_NULL).
+    bool all_done(std::vector<MPI_Request>& requests, const std::string& what) {
+        int flag = 0;
+        check(MPI_Testall(int(requests.size()), requests.data(), &flag, MPI_STATUSES_IGNORE), what);
+        return flag != 0;
+    }
+
+    // Spin briefly (a sum of small buckets completes in microseconds), then poll gently, so
+    // that ranks sharing cores leave them to the ones still computing.
+    static void pause(int idle) {
+        if (idle > 200) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+
+    // "Are you there?" from another rank: "yes".
+    void answer_questions() {
+        for (;;) {
+            int flag = 0;
+            MPI_Status status;
+            check(MPI_Test(&question_, &flag, &status), "answering another rank");
+            if (!flag) return;
+            MPI_Request answer;
+            check(MPI_Isend(&yes_, 1, MPI_INT, status.MPI_SOURCE, kAnswer, control_, &answer), "answering another rank");
+            MPI_Request_free(&answer);
+            listen();
         }
     }
 
-    std::vector<int> others() const {
-        std::vector<int> r;
-        for (int i = 1; i < size_; ++i) r.push_back(i);
-        return r;
+    void listen() {
+        check(MPI_Irecv(&asked_, 1, MPI_INT, MPI_ANY_SOURCE, kQuestion, control_, &question_), "listening");
     }
 
-    [[noreturn]] void timed_out(const std::string& what, const std::vector<bool>& done) {
-        std::vector<int> missing;
-        for (const auto& [peer, index] : arrival_index_)
-            if (!done[index]) missing.push_back(peer);
-        char seconds[32];
-        std::snprintf(seconds, sizeof seconds, "%g s", timeout_);
-        if (rank_ != 0 && missing.empty()) {
-            // Rank 0 came, so it knows who did not: give it a moment to say so and stop the job.
-            std::this_thread::sleep_for(std::chrono::duration<double>(std::min(10.0, timeout_)));
-            abort(what + " did not finish within " + seconds + " (rank 0 reached it; another rank did not)");
+    [[noreturn]] void timed_out(const std::string& what) {
+        // Ask everybody, keep answering (and polling) for the grace period, name the silent.
+        std::vector<MPI_Request> asks, answers(size_t(size_), MPI_REQUEST_NULL);
+        std::vector<int> replies(size_t(size_), 0);
+        for (int peer = 0; peer < size_; ++peer) {
+            if (peer == rank_) continue;
+            asks.push_back(MPI_REQUEST_NULL);
+            check(MPI_Isend(&yes_, 1, MPI_INT, peer, kQuestion, control_, &asks.back()), "asking the other ranks");
+            check(MPI_Irecv(&replies[size_t(peer)], 1, MPI_INT, peer, kAnswer, control_, &answers[size_t(peer)]),
+                  "asking the other ranks");
         }
-        if (missing.empty()) abort("every rank reached " + what + " but it did not finish within " + seconds);
-        std::string names;
-        for (int peer : missing) names += (names.empty() ? "" : ", ") + std::to_string(peer);
-        abort(std::string(missing.size() == 1 ? "rank " : "ranks ") + names + (missing.size() == 1 ? " has" : " have") +
-              " not reached " + what + " within " + seconds +
-              " (hung, or dead without the launcher noticing; --comm-timeout sets the wait); stopping every rank");
+        const double grace = std::min(10.0, timeout_);
+        const auto end = Clock::now() + std::chrono::duration<double>(grace);
+        for (int idle = 0; Clock::now() < end && !all_done(answers, "asking the other ranks"); ++idle) {
+            answer_questions();
+            all_done(requests_, what);  // keep our own sums moving
+            pause(idle);
+        }
+        std::string silent;
+        int n_silent = 0;
+        for (int peer = 0; peer < size_; ++peer) {
+            if (answers[size_t(peer)] == MPI_REQUEST_NULL) continue;
+            int flag = 0;
+            MPI_Test(&answers[size_t(peer)], &flag, MPI_STATUS_IGNORE);
+            if (flag) continue;
+            silent += (silent.empty() ? "" : ", ") + std::to_string(peer), ++n_silent;
+        }
+        char waited[64];
+        std::snprintf(waited, sizeof waited, "%g s (--comm-timeout) and %g s more", timeout_, grace);
+        if (n_silent == 0)
+            abort("every rank answers, but " + what + " did not finish within " + waited);
+        abort(std::string(n_silent == 1 ? "rank " : "ranks ") + silent + (n_silent == 1 ? " does" : " do") +
+              " not respond (hung, or dead without the launcher noticing): " + what + " waited " + waited +
+              "; stopping every rank");
     }
 
     void check(int code, const std::string& what) {
@@ -179,13 +196,13 @@ private:
               " (another rank may have died)");
     }
 
+    static constexpr int kQuestion = 1, kAnswer = 2;  // tags on control_
     double timeout_;
-    MPI_Comm sums_ = MPI_COMM_NULL, arrivals_ = MPI_COMM_NULL;
+    MPI_Comm sums_ = MPI_COMM_NULL, control_ = MPI_COMM_NULL;  // the sums; the questions and answers
     int rank_ = 0, size_ = 1, local_size_ = 1;
-    long long round_ = 0, out_ = 0;
-    std::vector<long long> in_;
-    std::vector<MPI_Request> requests_;
-    std::vector<std::pair<int, size_t>> arrival_index_;  // (peer, index of its "I am here" in requests_)
+    int yes_ = 1, asked_ = 0;
+    MPI_Request question_ = MPI_REQUEST_NULL;  // listening for "are you there?" from any rank
+    std::vector<MPI_Request> requests_;        // the round's sums
 };
 
 }  // namespace

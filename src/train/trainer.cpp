@@ -547,6 +547,7 @@ TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpoint
         save_model(o.out, model);  // model.safetensors + config.json; the tokenizer is already beside it
     }
     result.steps_done = state.step;
+    result.rank = me, result.ranks = world;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
 }

@@ -113,6 +113,7 @@ void register_train(CLI::App& app) {
         profile::enable(*profiled);
         const TrainResult r = train(o);
         profile::enable(false);
+        if (r.rank != 0) return;  // under MPI, rank 0 alone reports
         if (!o.quiet) {
             std::fprintf(stderr, "done: %lld steps in %.1f s", (long long)r.steps_done, r.seconds);
             if (!r.val_losses.empty()) std::fprintf(stderr, ", final val loss %.4f", r.val_losses.back().second);

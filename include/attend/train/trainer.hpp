@@ -90,6 +90,7 @@ struct TrainResult {
     // most frequent token (the unigram baseline). NaN when no evaluation ran.
     double val_accuracy = NAN, unigram_accuracy = NAN;
     double seconds = 0;
+    int rank = 0, ranks = 1;  // under MPI: this process's rank and the run's count (rank 0 prints)
 };
 
 // Reads options from a JSON file whose keys are the option names ("layers", "lr", "arch": "gpt", ...).
