@@ -313,6 +313,8 @@ TrainResult train(const TrainOptions& o) {
     // Several ranks under a launcher, or this process alone (train/communicator.hpp).
     const std::unique_ptr<Communicator> comm = make_communicator(o.comm_timeout);
     try {
+        ATTEND_CHECK(o.batch_size >= comm->size(), "--batch-size ", o.batch_size, " is smaller than the ", comm->size(),
+                     " ranks: each rank takes at least one sequence of every micro-batch");
         // Rank 0 owns the output folder; the others only read it (on --resume).
         std::optional<OutputFolder> folder;
         if (comm->rank() == 0) folder.emplace(o.out);  // locked until train returns
@@ -325,8 +327,13 @@ TrainResult train(const TrainOptions& o) {
             throw;
         }
     } catch (const std::exception& e) {
-        // The other ranks would wait for this one: stop them all, naming it.
-        if (comm->size() > 1) comm->abort(e.what());
+        // The other ranks would wait for this one: stop them all, naming it. Most errors
+        // (a missing file, a non-finite loss) strike every rank alike; the others leave
+        // rank 0 a moment to stop first, having removed what a failed start wrote.
+        if (comm->size() > 1) {
+            if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+            comm->abort(e.what());
+        }
         throw;
     }
 }
@@ -369,8 +376,6 @@ TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpoint
     // each takes its part rather than all of them.
     else if (world > 1 && std::getenv("OMP_NUM_THREADS") == nullptr)
         set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / comm.local_size()));
-    ATTEND_CHECK(o.batch_size >= world, "--batch-size ", o.batch_size, " is smaller than the ", world,
-                 " ranks: each rank takes at least one sequence of every micro-batch");
     const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
 
     // ---- model, data, streams: fresh or from the checkpoint ----

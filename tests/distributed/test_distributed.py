@@ -17,6 +17,8 @@ check takes seconds. One check per run (--check NAME):
                 checkpoint left behind resumes on 2 ranks with an uninterrupted run's losses
   hang          SIGSTOP to rank 2 of 3 mid-run: the others stop within --comm-timeout (2 s)
                 and a grace period, naming rank 2; the checkpoint resumes on 1 rank
+  errors        a batch smaller than the rank count: a one-line error from the ranks, every
+                rank stopped within 60 s, no output folder left behind
 """
 import argparse
 import csv
@@ -240,12 +242,28 @@ def check_fault(run, text, kind):
         print("(the interrupted run left %s; the resumed run cleared them)" % leftovers)
 
 
+def check_errors(run, text):
+    out = os.path.join(run.work, "small-batch")
+    cmd = run.command(3, model_args("gpt", text, out, steps=5, batch_size=2))
+    started = time.time()
+    r = subprocess.run(cmd, env=run.env, capture_output=True, text=True, timeout=60)
+    took = time.time() - started
+    output = r.stdout + r.stderr
+    want = "--batch-size 2 is smaller than the 3 ranks"
+    if r.returncode == 0 or want not in output or "attend: error: rank " not in output:
+        fail("expected a non-zero exit and %r, got %d:\n%s" % (want, r.returncode, output))
+    if os.path.exists(out):
+        fail("the failed start left %s behind: %s" % (out, os.listdir(out)))
+    print("batch of 2 on 3 ranks: stopped in %.1f s with %r" % (took, want))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--attend", required=True)
     ap.add_argument("--mpirun", default="mpirun")
     ap.add_argument("--check", required=True,
-                    choices=["equivalence_gpt", "equivalence_bert", "equivalence_seq2seq", "resume", "kill", "hang"])
+                    choices=["equivalence_gpt", "equivalence_bert", "equivalence_seq2seq", "resume", "kill", "hang",
+                             "errors"])
     a = ap.parse_args()
     if shutil.which(a.mpirun) is None:
         fail("no %s (scripts/setup.sh installs openmpi-bin)" % a.mpirun)
@@ -261,6 +279,8 @@ def main():
             check_equivalence(run, arch, pairs if arch == "seq2seq" else text)
         elif a.check == "resume":
             check_resume(run, text)
+        elif a.check == "errors":
+            check_errors(run, text)
         else:
             check_fault(run, text, a.check)
     finally:
