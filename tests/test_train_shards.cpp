@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "attend/error.hpp"
 #include "attend/train/data.hpp"
 #include "attend/train/trainer.hpp"
 #include "support/files.hpp"
@@ -51,8 +52,11 @@ TEST(DataShard, BatchRowsKeepEverythingOfTheirRows) {
         for (int64_t i = 0; i < (end - begin) * S; ++i)
             EXPECT_EQ(part.source.ids[size_t(i)], b.source.ids[size_t(begin * S + i)]);
         for (int64_t i = 0; i < end - begin; ++i) {
-            if (!b.input.lengths.empty()) EXPECT_EQ(part.input.lengths[size_t(i)], b.input.lengths[size_t(begin + i)]);
-            if (!b.source.lengths.empty()) EXPECT_EQ(part.source.lengths[size_t(i)], b.source.lengths[size_t(begin + i)]);
+            ASSERT_FALSE(b.source.lengths.empty());  // seq2seq sources are padded, their lengths kept
+            EXPECT_EQ(part.source.lengths[size_t(i)], b.source.lengths[size_t(begin + i)]);
+            if (!b.input.lengths.empty()) {
+                EXPECT_EQ(part.input.lengths[size_t(i)], b.input.lengths[size_t(begin + i)]);
+            }
         }
         targets += part.n_targets();
     }

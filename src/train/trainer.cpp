@@ -426,7 +426,8 @@ TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpoint
         reducer.emplace(params);
         check_in_step(comm, params, state.step, "at the start");
         progress.line("data-parallel over " + std::to_string(world) + " ranks (" + std::to_string(comm.local_size()) +
-                      " on this machine), " + std::to_string(num_threads()) + " threads each; all-reduce of " +
+                      " on this machine), " + std::to_string(num_threads()) +
+                      (num_threads() == 1 ? " thread" : " threads") + " each; all-reduce of " +
                       std::to_string(reducer->gradient_bytes()) + " gradient bytes a step in " +
                       std::to_string(reducer->buckets()) + " buckets");
     }
