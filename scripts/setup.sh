@@ -23,6 +23,8 @@
 #                                thread pool; the system default stays openblas-pthread
 #   python3-torch python3-numpy  PyTorch 1.13: tests/reference/*.py compute expected values
 #   python3-jinja2               tests/reference/chat_templates.py: the chat-template renderings
+#   libopenmpi-dev openmpi-bin   MPI: data-parallel `attend train` (docs/distributed.md); its tests
+#                                run mpirun on localhost
 #   git ca-certificates          cloning the repository
 set -euo pipefail
 
@@ -35,6 +37,7 @@ packages=(
   clang libclang-rt-dev libomp-dev
   libopenblas-dev libblis-dev libopenblas0-openmp
   python3-torch python3-numpy python3-jinja2
+  libopenmpi-dev openmpi-bin
   git ca-certificates
 )
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -97,6 +97,7 @@ const std::vector<Row>& rows() {
         {"negative dropout", "train --data {DATA} --out {NEW} --dropout -0.1", {"--dropout", "-0.1"}},
         {"attention dropout above 1", "train --data {DATA} --out {NEW} --attention-dropout 2", {"--attention-dropout", "2"}},
         {"beta2 of 1", "train --data {DATA} --out {NEW} --beta2 1", {"--beta2", "got 1"}},
+        {"zero comm timeout", "train --data {DATA} --out {NEW} --comm-timeout 0", {"--comm-timeout", "got 0", "(0, 1000000]"}},
         {"zero layers", "train --data {DATA} --out {NEW} --layers 0", {"--layers", "got 0"}},
         {"layers in exponent form", "train --data {DATA} --out {NEW} --layers 1e3", {"--layers", "1e3"}},
         {"absurd width", "train --data {DATA} --out {NEW} --dim 100000000", {"--dim", "100000000"}},

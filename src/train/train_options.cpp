@@ -73,6 +73,7 @@ TrainOptions parse_train_options(const std::string& text, const std::string& pat
         else if (key == "checkpoint_every") set(o.checkpoint_every);
         else if (key == "seed") set(o.seed);
         else if (key == "threads") set(o.threads);
+        else if (key == "comm_timeout") set(o.comm_timeout);
         else ATTEND_CHECK(false, path, ": unknown option \"", key, "\"");
     }
     return o;
@@ -120,6 +121,7 @@ const Range kRanges[] = {
     {"grad_clip", false, 0, kHuge, false, false, "a gradient norm (0: off)"},
     {"dropout", false, 0, 1, false, true, "a dropout probability"},
     {"attention_dropout", false, 0, 1, false, true, "a dropout probability"},
+    {"comm_timeout", false, 0, 1e6, true, false, "a wait in seconds"},
 };
 
 std::string number(double v) {
@@ -195,6 +197,7 @@ void check_train_options(const TrainOptions& o) {
     if (o.min_lr != -1.f) check("min_lr", o.min_lr);  // -1: lr / 10
     check("weight_decay", o.weight_decay), check("beta1", o.beta1), check("beta2", o.beta2);
     check("grad_clip", o.grad_clip), check("dropout", o.dropout), check("attention_dropout", o.attention_dropout);
+    check("comm_timeout", o.comm_timeout);
     require(o.dim % o.heads == 0, "--dim ", o.dim, " is not divisible by --heads ", o.heads);
     require(o.kv_heads == 0 || o.heads % o.kv_heads == 0, "--heads ", o.heads,
                  " is not divisible by --kv-heads ", o.kv_heads);
@@ -226,7 +229,8 @@ std::string train_options_to_json(const TrainOptions& o) {
         {"grad_accum", o.grad_accum}, {"lr", o.lr}, {"min_lr", o.min_lr}, {"warmup", o.warmup},
         {"weight_decay", o.weight_decay}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"grad_clip", o.grad_clip},
         {"dropout", o.dropout}, {"attention_dropout", o.attention_dropout}, {"eval_every", o.eval_every},
-        {"eval_batches", o.eval_batches}, {"checkpoint_every", o.checkpoint_every}, {"seed", o.seed}};
+        {"eval_batches", o.eval_batches}, {"checkpoint_every", o.checkpoint_every}, {"seed", o.seed},
+        {"comm_timeout", o.comm_timeout}};
     return j.dump();
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <type_traits>
 
 #include "attend/autograd.hpp"
@@ -31,6 +33,9 @@
 #include "attend/train/optimizer.hpp"
 #include "attend/train/plot.hpp"
 #include "core/atomic_file.hpp"
+#include "train/communicator.hpp"
+#include "train/data_shard.hpp"
+#include "train/gradient_reducer.hpp"
 #include "train/memory_budget.hpp"
 #include "train/output_folder.hpp"
 
@@ -205,10 +210,11 @@ std::string vocabulary_text(const TrainOptions& o) {
     return all;
 }
 
-// The tokenizer of a new run, written into the output folder so that `attend generate` (and
-// `--resume`) find it beside the model: --tokenizer's files copied under their standard
-// names, or a character vocabulary of the data saved as tokenizer.json.
-std::shared_ptr<const Tokenizer> prepare_tokenizer(const TrainOptions& o) {
+// The tokenizer of a new run, written into the output folder (by rank 0 alone: `write`) so
+// that `attend generate` (and `--resume`) find it beside the model: --tokenizer's files
+// copied under their standard names, or a character vocabulary of the data saved as
+// tokenizer.json.
+std::shared_ptr<const Tokenizer> prepare_tokenizer(const TrainOptions& o, bool write) {
     if (o.tokenizer.empty()) {
         ATTEND_CHECK(!is_token_file(o.data), o.data, ": a token file needs --tokenizer (the tokenizer that made it)");
         const std::vector<std::string> specials =
@@ -216,11 +222,11 @@ std::shared_ptr<const Tokenizer> prepare_tokenizer(const TrainOptions& o) {
             : o.arch == TrainArch::bert  ? std::vector<std::string>{"[PAD]", "[MASK]"}
                                          : std::vector<std::string>{};
         auto chars = std::make_shared<CharTokenizer>(CharTokenizer::from_text(vocabulary_text(o), specials));
-        chars->save(o.out + "/tokenizer.json");
+        if (write) chars->save(o.out + "/tokenizer.json");
         return chars;
     }
     std::shared_ptr<const Tokenizer> loaded = load_tokenizer(o.tokenizer);
-    copy_tokenizer_files(o.tokenizer, o.out);
+    if (write) copy_tokenizer_files(o.tokenizer, o.out);
     return loaded;
 }
 
@@ -289,7 +295,7 @@ struct Hits {
     }
 };
 
-TrainResult train_in(const TrainOptions& o, bool& checkpointed);  // train's body, in its folder (below)
+TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpointed);  // train's body (below)
 
 bool all_finite(const NamedParameters& params) {
     for (const auto& [name, p] : params) {
@@ -305,21 +311,72 @@ bool all_finite(const NamedParameters& params) {
 TrainResult train(const TrainOptions& o) {
     ATTEND_CHECK(!o.out.empty(), "no output folder (--out)");
     check_train_options(o);
-    OutputFolder folder(o.out);  // locked until train returns
-    if (!o.resume) folder.claim_for_fresh_run(o.overwrite);
-    bool checkpointed = false;
+    // Several ranks under a launcher, or this process alone (train/communicator.hpp).
+    const std::unique_ptr<Communicator> comm = make_communicator(o.comm_timeout);
     try {
-        return train_in(o, checkpointed);
-    } catch (...) {
-        if (!o.resume && !checkpointed) folder.discard_additions();  // a failed start leaves nothing behind
+        ATTEND_CHECK(o.batch_size >= comm->size(), "--batch-size ", o.batch_size, " is smaller than the ", comm->size(),
+                     " ranks: each rank takes at least one sequence of every micro-batch");
+        // Rank 0 owns the output folder; the others only read it (on --resume).
+        std::optional<OutputFolder> folder;
+        if (comm->rank() == 0) folder.emplace(o.out);  // locked until train returns
+        if (folder && !o.resume) folder->claim_for_fresh_run(o.overwrite);
+        bool checkpointed = false;
+        try {
+            return train_in(o, *comm, checkpointed);
+        } catch (...) {
+            if (folder && !o.resume && !checkpointed) folder->discard_additions();  // a failed start leaves nothing behind
+            throw;
+        }
+    } catch (const std::exception& e) {
+        // The other ranks would wait for this one: stop them all, naming it. Most errors
+        // (a missing file, a non-finite loss) strike every rank alike; the others leave
+        // rank 0 a moment to stop first, having removed what a failed start wrote.
+        if (comm->size() > 1) {
+            if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+            comm->abort(e.what());
+        }
         throw;
     }
 }
 
 namespace {
 
-TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
+// Identical on every rank that holds the same parameters and step: the check that the ranks
+// start (and stay) in step — say, after a resume from output folders that differ between
+// machines. Two 32-bit halves, so the sum over ranks is exact in a double.
+std::array<double, 2> fingerprint(const NamedParameters& params, int64_t step) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ uint64_t(step);
+    for (const auto& [name, p] : params) {
+        const auto* bits = reinterpret_cast<const uint32_t*>(p->data());
+        for (int64_t i = 0; i < p->numel(); ++i) h = (h ^ bits[i]) * 0x100000001B3ull;
+    }
+    return {double(h & 0xFFFFFFFFu), double(h >> 32)};
+}
+
+void check_in_step(Communicator& comm, const NamedParameters& params, int64_t step, const std::string& when) {
+    if (comm.size() == 1) return;
+    const std::array<double, 2> mine = fingerprint(params, step);
+    std::array<double, 2> all = mine;
+    comm.sum(all, when);
+    ATTEND_CHECK(all[0] == mine[0] * comm.size() && all[1] == mine[1] * comm.size(), "the ranks hold different "
+                 "parameters ", when, " (a checkpoint that differs between machines?); every rank must resume from "
+                 "the same output folder");
+}
+
+// The dropout stream of rank r > 0 for one step: rank 0 draws from the run's own "dropout"
+// stream (the one the checkpoint keeps), the others from streams of their own, so that their
+// shares get masks of their own, and that a resume on any rank count can rebuild.
+Generator rank_dropout_stream(uint64_t seed, int64_t step, int rank) {
+    return Generator(seed * 0x9E3779B97F4A7C15ull + uint64_t(step) * 0xBF58476D1CE4E5B9ull + uint64_t(rank));
+}
+
+TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpointed) {
+    const int world = comm.size(), me = comm.rank();
     if (o.threads > 0) set_num_threads(o.threads);
+    // Ranks that share a machine share its cores: unless told (--threads, OMP_NUM_THREADS),
+    // each takes its part rather than all of them.
+    else if (world > 1 && std::getenv("OMP_NUM_THREADS") == nullptr)
+        set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / comm.local_size()));
     const std::string checkpoint_path = o.out + "/checkpoint.safetensors";
 
     // ---- model, data, streams: fresh or from the checkpoint ----
@@ -332,7 +389,7 @@ TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
     }
     // A resumed run reads the tokenizer its first run wrote into the output folder.
     const DataSource data = load_data(o, o.resume ? std::shared_ptr<const Tokenizer>(load_tokenizer(o.out))
-                                                  : prepare_tokenizer(o));
+                                                  : prepare_tokenizer(o, me == 0));
     const int64_t vocab_size = data.tokenizer->vocab_size();
     const TransformerConfig config =
         o.resume ? config_from_json(resumed_meta.at("attend_config"), checkpoint_path + " (metadata attend_config)")
@@ -363,12 +420,24 @@ TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
 
     const int64_t last = o.stop_after >= 0 ? std::min(o.steps, o.stop_after) : o.steps;
     const int64_t tokens_per_step = o.batch_size * o.block_size * o.grad_accum;
-    Progress progress(o, state.step, last, tokens_per_step);
-    if (!o.quiet && state.step == 0)
+    TrainOptions shown = o;
+    shown.quiet = o.quiet || me != 0;  // rank 0 alone prints
+    Progress progress(shown, state.step, last, tokens_per_step);
+    std::optional<GradientReducer> reducer;
+    if (world > 1) {
+        reducer.emplace(params);
+        check_in_step(comm, params, state.step, "at the start");
+        progress.line("data-parallel over " + std::to_string(world) + " ranks (" + std::to_string(comm.local_size()) +
+                      " on this machine), " + std::to_string(num_threads()) +
+                      (num_threads() == 1 ? " thread" : " threads") + " each; all-reduce of " +
+                      std::to_string(reducer->gradient_bytes()) + " gradient bytes a step in " +
+                      std::to_string(reducer->buckets()) + " buckets");
+    }
+    if (state.step == 0)
         progress.line(std::string("training ") + arch_name(o.arch) + ": " +
                       std::to_string(count_parameters(params)) + " parameters, vocabulary " +
                       std::to_string(vocab_size) + ", " + std::to_string(o.steps) + " steps");
-    else if (!o.quiet) progress.line("resuming at step " + std::to_string(state.step));
+    else progress.line("resuming at step " + std::to_string(state.step));
 
     TrainResult result;
     auto evaluate = [&]() {
@@ -378,16 +447,21 @@ TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
         double total = 0;
         Hits hits;
         for (int64_t i = 0; i < o.eval_batches; ++i) {
-            const Batch b = data.draw(true, o.batch_size, eval_gen);
+            const Batch b = data.draw(true, o.batch_size, eval_gen);  // every rank draws every batch...
+            if (i % world != me) continue;                              // ...and evaluates its own
             const Tensor logits = batch_logits(model, b, ForwardMode{});
             total += Transformer::loss(logits, b.targets, kIgnore).item();
             hits.add(logits, b.targets, data.most_frequent);
         }
-        result.val_accuracy = double(hits.correct) / double(std::max<int64_t>(1, hits.total));
-        result.unigram_accuracy = double(hits.unigram) / double(std::max<int64_t>(1, hits.total));
-        return total / double(o.eval_batches);
+        std::array<double, 4> sums = {total, double(hits.correct), double(hits.unigram), double(hits.total)};
+        comm.sum(sums, "the evaluation after step " + std::to_string(state.step));
+        result.val_accuracy = sums[1] / std::max(1.0, sums[3]);
+        result.unigram_accuracy = sums[2] / std::max(1.0, sums[3]);
+        return sums[0] / double(o.eval_batches);
     };
     auto save = [&]() {
+        check_in_step(comm, params, state.step, "at the checkpoint of step " + std::to_string(state.step));
+        if (me != 0) return;  // rank 0 alone writes
         const PhaseScope phase("checkpoint");
         ATTEND_CHECK(all_finite(params), "parameters are not finite after step ", state.step,
                      "; the checkpoint at ", checkpoint_path, " is left as it was");
@@ -405,18 +479,41 @@ TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
         // One phase open at a time: emplace closes the previous one.
         std::optional<PhaseScope> phase(std::in_place, "optimizer");
         optimizer.zero_grad();
+        // The step's global batch, whatever the rank count; this rank's shares of its
+        // micro-batches, each weighted by its share of the batch's targets (train/data_shard.hpp).
+        phase.emplace("data");
+        const Batch global = data.draw(false, o.batch_size * o.grad_accum, data_gen);
+        const bool whole = world == 1 && o.grad_accum == 1;  // one share: the batch itself, weight 1
+        const double global_targets = double(global.n_targets());
+        Generator rank_dropout = rank_dropout_stream(o.seed, state.step, me);
         double step_loss = 0;
         for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
             phase.emplace("data");
-            const Batch b = data.draw(false, o.batch_size, data_gen);
+            Batch share;
+            if (!whole) {
+                const auto [begin, end] = rank_share(o.batch_size, me, world);
+                share = batch_rows(global, micro * o.batch_size + begin, micro * o.batch_size + end);
+            }
+            const Batch& b = whole ? global : share;
+            const double weight = whole ? 1.0 : double(b.n_targets()) / global_targets;
+            if (weight == 0) continue;  // no target in this share: nothing in it to learn from
             phase.emplace("forward");
-            const ForwardMode mode{true, &dropout_gen, AttentionPath::fused};
+            const ForwardMode mode{true, me == 0 ? &dropout_gen : &rank_dropout, AttentionPath::fused};
             Tensor loss = batch_loss(model, b, mode);
             const float value = loss.item();
-            step_loss += value / double(o.grad_accum);
+            step_loss += double(value) * weight;
             if (!std::isfinite(value)) break;
             phase.emplace("backward");
-            (o.grad_accum > 1 ? scale(loss, 1.f / float(o.grad_accum)) : loss).backward();
+            (weight != 1.0 ? scale(loss, float(weight)) : loss).backward();
+        }
+        if (reducer) {  // every rank, whatever its loss, so that all stay in the same round
+            phase.emplace("all-reduce");
+            std::array<double, 1> loss_sum = {step_loss};
+            reducer->start(comm);
+            comm.start_sum(loss_sum);
+            comm.finish("the gradients of step " + std::to_string(state.step + 1));
+            reducer->finish();
+            step_loss = loss_sum[0];
         }
         phase.emplace("optimizer");  // zeroing (above), clipping and the step
         const float norm = std::isfinite(step_loss) ? clip_grad_norm(params, o.grad_clip) : NAN;
@@ -445,19 +542,20 @@ TrainResult train_in(const TrainOptions& o, bool& checkpointed) {
                           (long long)state.step, step_loss, val, o.arch == TrainArch::bert ? "masked-token " : "",
                           100 * result.val_accuracy, 100 * result.unigram_accuracy);
             progress.line(text);
-            write_history(o.out, history);
+            if (me == 0) write_history(o.out, history);
         }
         if (state.step % checkpoint_every == 0 || at_end) save();
     }
     progress.finish();
-    if (!history.empty()) write_history(o.out, history);
+    if (me == 0 && !history.empty()) write_history(o.out, history);
 
     // ---- the trained model, for `attend generate` and the C++ API ----
-    if (state.step == o.steps) {
+    if (me == 0 && state.step == o.steps) {
         const PhaseScope phase("checkpoint");
         save_model(o.out, model);  // model.safetensors + config.json; the tokenizer is already beside it
     }
     result.steps_done = state.step;
+    result.rank = me, result.ranks = world;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
 }

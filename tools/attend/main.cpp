@@ -4,12 +4,13 @@
 #include <exception>
 
 #include "attend/error.hpp"
+#include "attend/train/distributed.hpp"
 #include "attend/version.hpp"
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"attend — transformers from first principles: define, train, run and explain them"};
-    app.set_version_flag("--version", std::string("attend ") + attend::version());
+    app.set_version_flag("--version", std::string("attend ") + attend::version() + "\n" + attend::mpi_support());
     app.require_subcommand(1);
     // A bad command line is one line on stderr, like every other error (CLI11's own adds a
     // second, "Run with --help ..."): the flag, the value, what was expected.

@@ -46,8 +46,9 @@ void register_train(CLI::App& app) {
     number("--kv-heads", "kv_heads", o.kv_heads, "key/value heads (GQA); 0 = heads");
     number("--dim", "dim", o.dim, "model width d_model");
     number("--block-size", "block_size", o.block_size, "context length");
-    number("--batch-size", "batch_size", o.batch_size, "sequences per micro-batch");
-    number("--grad-accum", "grad_accum", o.grad_accum, "micro-batches per optimizer step");
+    number("--batch-size", "batch_size", o.batch_size, "sequences per micro-batch (under MPI: over all ranks)");
+    number("--grad-accum", "grad_accum", o.grad_accum,
+           "micro-batches per optimizer step (the step's batch: batch-size × grad-accum sequences)");
     number("--steps", "steps", o.steps, "optimizer steps (on --resume: may grow, to train longer)");
     number("--lr", "lr", o.lr, "peak learning rate");
     cmd->add_option("--min-lr", o.min_lr, "final learning rate of the cosine decay (default lr/10)")
@@ -61,7 +62,9 @@ void register_train(CLI::App& app) {
     number("--eval-every", "eval_every", o.eval_every, "evaluate, log and checkpoint every N steps");
     number("--eval-batches", "eval_batches", o.eval_batches, "validation batches per evaluation");
     number("--seed", "seed", o.seed, "random seed (initialisation, batches, dropout)");
-    number("--threads", "threads", o.threads, "threads (0: all cores)");
+    number("--threads", "threads", o.threads, "threads (0: all cores; under MPI, shared among the machine's ranks)");
+    number("--comm-timeout", "comm_timeout", o.comm_timeout,
+           "under MPI: seconds a rank waits for the others before stopping the run, naming the missing rank");
     cmd->add_option("--norm-placement", o.norm_placement,
                     "pre or post: LayerNorm before or after each sub-layer (default: GPT and seq2seq pre, BERT post)")
         ->check(CLI::IsMember({"pre", "post"}));
@@ -102,7 +105,7 @@ void register_train(CLI::App& app) {
         pick("--dropout", o.dropout, base.dropout), pick("--eval-every", o.eval_every, base.eval_every);
         pick("--attention-dropout", o.attention_dropout, base.attention_dropout);
         pick("--eval-batches", o.eval_batches, base.eval_batches), pick("--seed", o.seed, base.seed);
-        pick("--threads", o.threads, base.threads);
+        pick("--threads", o.threads, base.threads), pick("--comm-timeout", o.comm_timeout, base.comm_timeout);
         o.beta1 = base.beta1, o.checkpoint_every = base.checkpoint_every;
         o.arch = cmd->count("--arch") ? train_arch(*arch) : base.arch;
         if (o.out.empty()) throw CLI::RequiredError("--out (or \"out\" in --config)");
@@ -110,6 +113,7 @@ void register_train(CLI::App& app) {
         profile::enable(*profiled);
         const TrainResult r = train(o);
         profile::enable(false);
+        if (r.rank != 0) return;  // under MPI, rank 0 alone reports
         if (!o.quiet) {
             std::fprintf(stderr, "done: %lld steps in %.1f s", (long long)r.steps_done, r.seconds);
             if (!r.val_losses.empty()) std::fprintf(stderr, ", final val loss %.4f", r.val_losses.back().second);

@@ -3,7 +3,9 @@
 // The loop (nanoGPT's, for GPT, BERT and seq2seq alike):
 //   for step in [start, steps):
 //     lr = schedule(step)
-//     Σ over grad_accum micro-batches: loss/grad_accum backward   (gradients accumulate)
+//     draw the global batch (batch_size × grad_accum sequences)
+//     Σ over its grad_accum micro-batches: loss × (its targets / the batch's) backward
+//     (several ranks: each takes its share of every micro-batch; gradients summed over ranks)
 //     non-finite loss or gradient norm → stop; the last checkpoint stays as it was
 //     clip to the global norm, AdamW step
 //     every eval_every steps (and at the end): mean loss over eval_batches validation
@@ -29,8 +31,17 @@
 // the seed (arch, data, tokenizer, norm_placement, layers, heads, kv_heads, dim, block_size,
 // dropout, attention_dropout, seed): a contradiction is an Error naming both values. The
 // schedule and the rest (steps, lr, min_lr, warmup, weight_decay, betas, grad_clip,
-// batch_size, grad_accum, eval_every, eval_batches, checkpoint_every, threads) may change on
-// resume, e.g. --steps to train longer.
+// batch_size, grad_accum, eval_every, eval_batches, checkpoint_every, threads, comm_timeout)
+// may change on resume, e.g. --steps to train longer.
+//
+// Data parallel (docs/distributed.md): started by an MPI launcher as N ranks, each rank takes
+// a disjoint share of every micro-batch of the step's global batch (batch_size × grad_accum
+// sequences, drawn as one rank draws them), the gradients are summed over ranks, and every
+// rank clips and steps alike; evaluation batches are split among the ranks. Rank 0 alone
+// prints and writes the output folder. Each share's loss is weighted by its part of the
+// global batch's targets, so N ranks, 1 rank, and 1 rank with grad_accum micro-batches
+// follow the same losses (to rounding) for the same batch_size × grad_accum; dropout masks
+// differ between rank counts. An error on one rank stops them all (MPI_Abort).
 //
 // Implemented in src/train/trainer.cpp.
 #pragma once
@@ -60,7 +71,8 @@ struct TrainOptions {
     float attention_dropout = 0.f;  // on the attention weights (TransformerConfig::attention_dropout)
     int64_t eval_every = 250, eval_batches = 20, checkpoint_every = 0;  // 0: at each evaluation
     uint64_t seed = 1337;
-    int threads = 0;      // 0: leave the pool as it is
+    int threads = 0;      // 0: leave the pool as it is (under MPI: the machine's cores shared among its ranks)
+    float comm_timeout = 600.f;  // seconds a rank waits for the others in a sum before stopping the run
     std::string norm_placement;  // "pre" | "post"; empty: the architecture's own (BERT post, GPT and seq2seq pre)
     bool resume = false;  // continue from out/checkpoint.safetensors
     bool overwrite = false;  // a fresh run may replace the run already in `out`
@@ -78,6 +90,7 @@ struct TrainResult {
     // most frequent token (the unigram baseline). NaN when no evaluation ran.
     double val_accuracy = NAN, unigram_accuracy = NAN;
     double seconds = 0;
+    int rank = 0, ranks = 1;  // under MPI: this process's rank and the run's count (rank 0 prints)
 };
 
 // Reads options from a JSON file whose keys are the option names ("layers", "lr", "arch": "gpt", ...).
