@@ -1,20 +1,36 @@
-// ops/bf16_gemm.cpp — y (M, N) = x (M, K) · Wᵀ + b with W in bf16, for many rows (a prompt).
+// ops/bf16_gemm.cpp — y (M, N) = x (M, K) · Wᵀ + b with W in bf16, for many rows (a prompt),
+// on the CPU's bf16 dot products (vdpbf16ps, AVX512-BF16).
 //
-// Where the CPU has AVX512-BF16, a bf16 dot-product instruction does twice the multiply-adds
-// of an fp32 FMA per cycle, so a prompt's products run up to twice as fast: oneDNN's matmul
-// primitive (bf16 × bf16 → fp32 accumulate and output) takes x rounded to bf16 and W as it
-// is stored, (N, K) row-major read as the (K, N) weights with strides (1, K). Rounding x costs
-// ~3 significant digits per input (bf16 keeps 8 bits), the same precision the weights already
-// have. A primitive is built (JIT-compiled) once per shape and kept.
-// Without AVX512-BF16 (or if oneDNN refuses the shape) this returns false and the caller
-// widens W instead.
+// One vdpbf16ps does 32 multiply-adds (16 lanes × a pair of k) where an fp32 FMA does 16, so
+// a prompt's products run up to twice as fast as the fp32 GEMM. x is rounded to bf16 once per
+// call (~3 significant digits per input, the precision the weights already have); products of
+// bf16 are exact in fp32 and the sums are fp32.
+//
+// The kernel is our own rather than oneDNN's bf16 matmul: oneDNN takes W (N, K) as stored and
+// re-packs it into its blocked layout over and over inside every call (once per block of rows
+// of x, in each thread), which cost more than the bf16 products saved at 2 threads. Here W is
+// packed once per call and per thread, for exactly the columns that thread computes:
+//
+//   micro-panel (kNR = 48 rows of W, a block of kKC = 256 columns), pair-interleaved:
+//     packed[p · 48 + c] = (W[n0 + c, k0 + 2p], W[n0 + c, k0 + 2p + 1])   32 bits, c < 48
+//   (rows past N and columns past K are zeros). 24 KiB: it stays in L1 while every row of x
+//   goes past it.
+//   micro-tile: kMR = 8 rows of x × 48 columns = 24 vector accumulators; per pair of k, three
+//   64-byte loads of the panel and 8 broadcasts of x's pair, 24 vdpbf16ps.
+//
+// Packing reads each weight once per call (a 16 × 16 transpose of 32-bit pairs in registers
+// for even K), ~1% of the products' instructions at a 512-token prompt; keeping a packed copy
+// per matrix instead would double the weights in memory (decoding reads the (N, K) rows,
+// ops/gemv_dot.cpp) for no measurable gain. The threads split W's micro-panels, so each packs
+// and reads only its own share and no output is written by two threads. Each output is the
+// same sequence of operations (k blocks in order, pairs in order, one accumulator) whatever M,
+// the thread count or the split.
+//
+// Without AVX512-BF16 this returns false and the caller widens W instead (ops/matmul.cpp).
 #include <omp.h>
 
-#include <map>
-#include <mutex>
-#include <unordered_map>
-#include <oneapi/dnnl/dnnl.hpp>
-#include <tuple>
+#include <immintrin.h>
+
 #include <vector>
 
 #include "attend/low_precision.hpp"
@@ -25,76 +41,185 @@ namespace attend {
 
 namespace {
 
+constexpr int64_t kMR = 8;    // rows of x per micro-tile
+constexpr int64_t kNR = 48;   // rows of W (columns of y) per micro-panel: 3 vectors of 16
+constexpr int64_t kKC = 256;  // columns of W per block (even)
+
 bool cpu_has_bf16_dot() {
-    static const bool has = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512bf16") != 0;
-    }();
+    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
     return has;
 }
 
-struct Bf16Matmul {
-    dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-    std::map<std::tuple<int64_t, int64_t, int64_t, bool>, dnnl::matmul> primitives;  // (M, N, K, bias)
-    std::mutex mutex;
-
-    // The primitive for this shape, or nullopt-like empty when oneDNN has none.
-    bool get(int64_t M, int64_t N, int64_t K, bool bias, dnnl::matmul& out) {
-        std::lock_guard<std::mutex> lock(mutex);
-        const auto key = std::make_tuple(M, N, K, bias);
-        if (auto it = primitives.find(key); it != primitives.end()) {
-            out = it->second;
-            return true;
-        }
-        using dt = dnnl::memory::data_type;
-        const dnnl::memory::desc src({M, K}, dt::bf16, dnnl::memory::dims{K, 1});
-        const dnnl::memory::desc weights({K, N}, dt::bf16, dnnl::memory::dims{1, K});  // W (N, K) read as Wᵀ
-        const dnnl::memory::desc dst({M, N}, dt::f32, dnnl::memory::dims{N, 1});
-        try {
-            const dnnl::matmul::desc desc = bias ? dnnl::matmul::desc(src, weights,
-                                                                       dnnl::memory::desc({1, N}, dt::f32,
-                                                                                          dnnl::memory::dims{N, 1}),
-                                                                       dst)
-                                                 : dnnl::matmul::desc(src, weights, dst);
-            out = dnnl::matmul(dnnl::matmul::primitive_desc(desc, engine));
-        } catch (const dnnl::error&) {
-            return false;
-        }
-        primitives.emplace(key, out);
-        return true;
-    }
+// What one call needs, made on the calling thread and read by the workers.
+struct Bf16Problem {
+    int64_t M, N, K, Kp;  // Kp: K rounded up to even (a pair per 32-bit lane)
+    const uint16_t* x;    // (M, Kp) x rounded, a zero at column K when K is odd
+    const uint16_t* w;    // (N, K) as stored
+    const float* bias;    // (N) or null
+    float* y;             // (M, N)
 };
 
-Bf16Matmul& matmuls() {
-    static Bf16Matmul m;
-    return m;
-}
+void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint16_t* out);
+void panel(const Bf16Problem& p, int64_t j, uint32_t* packed);
 
 }  // namespace
 
 bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y) {
-    if (!cpu_has_bf16_dot() || W.type() != WeightType::bf16 || omp_get_level() > 0) return false;
-    const int64_t N = W.rows(), K = W.cols();
-    dnnl::matmul primitive;
-    if (!matmuls().get(M, N, K, bias != nullptr, primitive)) return false;
-    std::vector<uint16_t> x16(static_cast<size_t>(M * K));
-#pragma omp parallel for schedule(static) if (worth_threading(M * K))
-    for (int64_t i = 0; i < M * K; ++i) x16[size_t(i)] = to_bf16(x[i]);
-
-    using dt = dnnl::memory::data_type;
-    dnnl::engine& engine = matmuls().engine;
-    dnnl::stream stream(engine);
-    const dnnl::memory src({{M, K}, dt::bf16, dnnl::memory::dims{K, 1}}, engine, x16.data());
-    const dnnl::memory weights({{K, N}, dt::bf16, dnnl::memory::dims{1, K}}, engine,
-                               const_cast<uint16_t*>(W.bf16()));
-    const dnnl::memory dst({{M, N}, dt::f32, dnnl::memory::dims{N, 1}}, engine, y);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
-    if (bias)
-        args.emplace(DNNL_ARG_BIAS,
-                     dnnl::memory({{1, N}, dt::f32, dnnl::memory::dims{N, 1}}, engine, const_cast<float*>(bias)));
-    primitive.execute(stream, args);
-    stream.wait();
+    if (!cpu_has_bf16_dot() || W.type() != WeightType::bf16) return false;
+    const int64_t N = W.rows(), K = W.cols(), Kp = K + (K & 1);
+    if (M <= 0 || N <= 0) return true;
+    // Reused across calls: a prompt's products would otherwise fault in fresh pages each time.
+    thread_local std::vector<uint16_t> reused;
+    std::vector<uint16_t>& x16 = reused;
+    x16.resize(size_t(M * Kp));
+    round_x(M, K, Kp, x, x16.data());
+    const Bf16Problem p{M, N, K, Kp, x16.data(), W.bf16(), bias, y};
+    const int64_t panels = (N + kNR - 1) / kNR;
+#pragma omp parallel if (worth_threading(M * N * K / 8, panels))
+    {
+        alignas(64) uint32_t packed[kKC / 2 * kNR];  // 24 KiB, this thread's micro-panel
+        const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+        for (int64_t j = panels * t / threads; j < panels * (t + 1) / threads; ++j) panel(p, j, packed);
+    }
     return true;
 }
+
+// ---- kernels: AVX-512 from here on; no standard-library calls below this line ----
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")
+// GCC 12 warns that the intrinsics' own _mm512_undefined_* placeholders "may be used
+// uninitialized" once they are inlined under a target pragma: a false report inside its headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+inline __mmask16 first_lanes(int64_t n) {
+    return n >= 16 ? __mmask16(0xffff) : n > 0 ? __mmask16((1u << n) - 1) : __mmask16(0);
+}
+
+// x (M, K) → bf16 (M, Kp), rounded to nearest even (vcvtneps2bf16), zero past K.
+void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint16_t* out) {
+#pragma omp parallel for schedule(static) if (worth_threading(M * K, M))
+    for (int64_t m = 0; m < M; ++m) {
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16)
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + m * Kp + k),
+                                (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + m * K + k)));
+        if (k < Kp) {  // the tail (and the pad): masked, so nothing past row m is read or written
+            const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(first_lanes(K - k), x + m * K + k));
+            _mm256_mask_storeu_epi16(out + m * Kp + k, first_lanes(Kp - k), (__m256i)h);
+        }
+    }
+}
+
+// Rows [n0, n0 + 48) ∩ [0, N) of W, columns [k0, k0 + kc) (kc even), into the micro-panel
+// layout above. Even K: a 16 × 16 transpose of 32-bit pairs per 16 rows and 16 pairs.
+void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* packed) {
+    const int64_t pairs = kc / 2;
+    if (p.K % 2 != 0) {  // odd K: a row's last pair would straddle two rows; pair by pair
+        for (int64_t q = 0; q < pairs; ++q)
+            for (int64_t c = 0; c < kNR; ++c) {
+                const int64_t n = n0 + c, k = k0 + 2 * q;
+                const uint32_t lo = n < p.N && k < p.K ? p.w[n * p.K + k] : 0;
+                const uint32_t hi = n < p.N && k + 1 < p.K ? p.w[n * p.K + k + 1] : 0;
+                packed[q * kNR + c] = lo | hi << 16;
+            }
+        return;
+    }
+    for (int64_t c0 = 0; c0 < kNR; c0 += 16)
+        for (int64_t q0 = 0; q0 < pairs; q0 += 16) {
+            const __mmask16 keep = first_lanes(pairs - q0);
+            __m512i r[16];
+            for (int i = 0; i < 16; ++i) {
+                const int64_t n = n0 + c0 + i;
+                r[i] = n < p.N ? _mm512_maskz_loadu_epi32(keep, p.w + n * p.K + k0 + 2 * q0) : _mm512_setzero_si512();
+            }
+            // Transpose: t pairs rows, u quads, then 128-bit lanes across 4 and 16 rows.
+            __m512i t[16], u[16];
+            for (int i = 0; i < 8; ++i) {
+                t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+            }
+            for (int i = 0; i < 4; ++i) {  // rows 4i .. 4i + 3
+                u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);      // pairs 0, 4, 8, 12
+                u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);      // 1, 5, 9, 13
+                u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);  // 2, 6, 10, 14
+                u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);  // 3, 7, 11, 15
+            }
+            for (int s = 0; s < 4; ++s) {  // u[s + 4i]: pairs s + 4L (128-bit lane L) of rows 4i .. 4i + 3
+                const __m512i a0 = _mm512_shuffle_i32x4(u[s], u[s + 4], 0x88);       // s, s+8 of rows 0–7
+                const __m512i a1 = _mm512_shuffle_i32x4(u[s], u[s + 4], 0xdd);       // s+4, s+12
+                const __m512i b0 = _mm512_shuffle_i32x4(u[s + 8], u[s + 12], 0x88);  // rows 8–15
+                const __m512i b1 = _mm512_shuffle_i32x4(u[s + 8], u[s + 12], 0xdd);
+                const __m512i col[4] = {_mm512_shuffle_i32x4(a0, b0, 0x88), _mm512_shuffle_i32x4(a1, b1, 0x88),
+                                        _mm512_shuffle_i32x4(a0, b0, 0xdd), _mm512_shuffle_i32x4(a1, b1, 0xdd)};
+                for (int e = 0; e < 4; ++e) {  // pair s + 4e of the 16
+                    const int64_t q = q0 + s + 4 * e;
+                    if (q < pairs) _mm512_store_si512(packed + q * kNR + c0, col[e]);
+                }
+            }
+        }
+}
+
+// y[m0 .. m0 + MR, n0 .. n0 + 48) (+)= x's rows · the packed micro-panel over `pairs` pairs.
+// first: the block starts the sum (y = acc + bias), else y += acc.
+template <int MR>
+void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pairs, const uint32_t* packed,
+          bool first) {
+    __m512 acc[MR][3];
+    for (int m = 0; m < MR; ++m)
+        for (int v = 0; v < 3; ++v) acc[m][v] = _mm512_setzero_ps();
+    const uint16_t* x = p.x + m0 * p.Kp + k0;
+    for (int64_t q = 0; q < pairs; ++q) {
+        const __m512bh w0 = (__m512bh)_mm512_load_si512(packed + q * kNR);
+        const __m512bh w1 = (__m512bh)_mm512_load_si512(packed + q * kNR + 16);
+        const __m512bh w2 = (__m512bh)_mm512_load_si512(packed + q * kNR + 32);
+        for (int m = 0; m < MR; ++m) {
+            int32_t pair;
+            __builtin_memcpy(&pair, x + m * p.Kp + 2 * q, sizeof pair);
+            const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
+            acc[m][0] = _mm512_dpbf16_ps(acc[m][0], xv, w0);
+            acc[m][1] = _mm512_dpbf16_ps(acc[m][1], xv, w1);
+            acc[m][2] = _mm512_dpbf16_ps(acc[m][2], xv, w2);
+        }
+    }
+    for (int v = 0; v < 3; ++v) {
+        const int64_t n = n0 + 16 * v;
+        const __mmask16 keep = first_lanes(p.N - n);
+        if (!keep) break;
+        const __m512 b = first && p.bias ? _mm512_maskz_loadu_ps(keep, p.bias + n) : _mm512_setzero_ps();
+        for (int m = 0; m < MR; ++m) {
+            float* out = p.y + (m0 + m) * p.N + n;
+            const __m512 base = first ? b : _mm512_maskz_loadu_ps(keep, out);
+            _mm512_mask_storeu_ps(out, keep, _mm512_add_ps(acc[m][v], base));
+        }
+    }
+}
+
+// Micro-panel j: all rows of x against W's rows [48j, 48j + 48), block of columns by block.
+void panel(const Bf16Problem& p, int64_t j, uint32_t* packed) {
+    const int64_t n0 = j * kNR;
+    for (int64_t k0 = 0; k0 < p.Kp; k0 += kKC) {
+        const int64_t kc = p.Kp - k0 < kKC ? p.Kp - k0 : kKC, pairs = kc / 2;
+        pack(p, n0, k0, kc, packed);
+        int64_t m0 = 0;
+        for (; m0 + kMR <= p.M; m0 += kMR) tile<kMR>(p, m0, n0, k0, pairs, packed, k0 == 0);
+        switch (p.M - m0) {
+            case 7: tile<7>(p, m0, n0, k0, pairs, packed, k0 == 0); break;
+            case 6: tile<6>(p, m0, n0, k0, pairs, packed, k0 == 0); break;
+            case 5: tile<5>(p, m0, n0, k0, pairs, packed, k0 == 0); break;
+            case 4: tile<4>(p, m0, n0, k0, pairs, packed, k0 == 0); break;
+            case 3: tile<3>(p, m0, n0, k0, pairs, packed, k0 == 0); break;
+            case 2: tile<2>(p, m0, n0, k0, pairs, packed, k0 == 0); break;
+            case 1: tile<1>(p, m0, n0, k0, pairs, packed, k0 == 0); break;
+            default: break;
+        }
+    }
+}
+
+}  // namespace
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
 
 }  // namespace attend
