@@ -2,7 +2,7 @@
 // micro-panels, vdpbf16ps) against an unpacked float64 loop over the same bf16 values, at
 // shapes that leave every block ragged: rows of x not a multiple of the 8-row tile, rows of W
 // not a multiple of the 48-row panel or of 16, K odd (pairs straddling rows, packed one by
-// one), K past one 256-column block with a short last one; with and without a bias, on one
+// one), K cut into 2 and 3 column blocks with a short last one; with and without a bias, on one
 // thread and two. Then each output the same bits whatever M and the thread count.
 // On a CPU without AVX512-BF16 the product must decline (return false) instead.
 #include <gtest/gtest.h>
@@ -24,7 +24,7 @@ struct Shape3 {
 };
 // Ragged in every dimension the kernel blocks; the last are prompt-sized and split over threads.
 const Shape3 kShapes[] = {{9, 37, 50},  {13, 100, 257}, {40, 49, 513},  {17, 96, 768}, {64, 300, 77},
-                          {8, 48, 256}, {11, 16, 3},    {33, 771, 600}, {130, 200, 130}};
+                          {8, 48, 256}, {11, 16, 3},    {33, 771, 600}, {130, 200, 130}, {10, 60, 1100}};
 
 std::vector<float> random_vector(int64_t n, Generator& gen) {
     std::vector<float> v(static_cast<size_t>(n));

@@ -7,24 +7,25 @@
 // bf16 are exact in fp32 and the sums are fp32.
 //
 // The kernel is our own rather than oneDNN's bf16 matmul: oneDNN takes W (N, K) as stored and
-// re-packs it into its blocked layout over and over inside every call (once per block of rows
-// of x, in each thread), which cost more than the bf16 products saved at 2 threads. Here W is
-// packed once per call and per thread, for exactly the columns that thread computes:
+// re-packs it into its blocked layout inside every call, per block of rows of x and in each
+// thread, and it scaled poorly to 2 threads (prefill at 2 threads was slower in bf16 than in
+// fp32). Here each operand is laid out once per call for the micro-kernel:
 //
-//   micro-panel (kNR = 48 rows of W, a block of kKC = 256 columns), pair-interleaved:
-//     packed[p · 48 + c] = (W[n0 + c, k0 + 2p], W[n0 + c, k0 + 2p + 1])   32 bits, c < 48
-//   (rows past N and columns past K are zeros). 24 KiB: it stays in L1 while every row of x
-//   goes past it.
-//   micro-tile: kMR = 8 rows of x × 48 columns = 24 vector accumulators; per pair of k, three
-//   64-byte loads of the panel and 8 broadcasts of x's pair, 24 vdpbf16ps.
+//   x tiles (round_x): 8 rows of x, pair-interleaved: tile[q · 8 + r] = (x[r, 2q], x[r, 2q + 1])
+//     as bf16 in 32 bits, zero past K and past M — a tile's broadcasts are one contiguous stream.
+//   micro-panel (pack): 48 rows of W, a block of ≤ kKC = 512 columns (K cut into equal blocks):
+//     packed[q · 48 + c] = (W[n0 + c, k0 + 2q], W[n0 + c, k0 + 2q + 1]), zero past N and K.
+//     ≤ 48 KiB, packed by the thread that uses it, for each block, and read by all tiles of x.
+//   micro-tile: 8 rows of x × 48 columns = 24 vector accumulators; per pair of k, three 64-byte
+//     loads of the panel, 8 broadcasts of x's pairs, 24 vdpbf16ps.
 //
-// Packing reads each weight once per call (a 16 × 16 transpose of 32-bit pairs in registers
-// for even K), ~1% of the products' instructions at a 512-token prompt; keeping a packed copy
-// per matrix instead would double the weights in memory (decoding reads the (N, K) rows,
-// ops/gemv_dot.cpp) for no measurable gain. The threads split W's micro-panels, so each packs
-// and reads only its own share and no output is written by two threads. Each output is the
-// same sequence of operations (k blocks in order, pairs in order, one accumulator) whatever M,
-// the thread count or the split.
+// Packing reads each weight once per call (a 16 × 16 transpose of 32-bit pairs in registers for
+// even K), ~1% of the products' instructions at a 512-token prompt. Keeping a packed copy per
+// matrix instead would double the bf16 weights in memory (decoding reads the (N, K) rows,
+// ops/gemv_dot.cpp) to save that 1%. The threads split W's micro-panels, so each packs and reads
+// only its share and no output is written by two threads. Each output is the same sequence of
+// operations (k blocks in order, pairs in order, one accumulator) whatever M, the thread count
+// or the split.
 //
 // Without AVX512-BF16 this returns false and the caller widens W instead (ops/matmul.cpp).
 #include <omp.h>
@@ -43,7 +44,7 @@ namespace {
 
 constexpr int64_t kMR = 8;    // rows of x per micro-tile
 constexpr int64_t kNR = 48;   // rows of W (columns of y) per micro-panel: 3 vectors of 16
-constexpr int64_t kKC = 256;  // columns of W per block (even)
+constexpr int64_t kKC = 512;  // columns of W per block at most (even); K is cut into equal blocks
 
 bool cpu_has_bf16_dot() {
     static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
@@ -53,13 +54,13 @@ bool cpu_has_bf16_dot() {
 // What one call needs, made on the calling thread and read by the workers.
 struct Bf16Problem {
     int64_t M, N, K, Kp;  // Kp: K rounded up to even (a pair per 32-bit lane)
-    const uint16_t* x;    // (M, Kp) x rounded, a zero at column K when K is odd
+    const uint32_t* x;    // x rounded, in tiles of 8 rows: [M / 8][Kp / 2][8] pairs (see round_x)
     const uint16_t* w;    // (N, K) as stored
     const float* bias;    // (N) or null
     float* y;             // (M, N)
 };
 
-void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint16_t* out);
+void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out);
 void panel(const Bf16Problem& p, int64_t j, uint32_t* packed);
 
 }  // namespace
@@ -69,15 +70,15 @@ bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const flo
     const int64_t N = W.rows(), K = W.cols(), Kp = K + (K & 1);
     if (M <= 0 || N <= 0) return true;
     // Reused across calls: a prompt's products would otherwise fault in fresh pages each time.
-    thread_local std::vector<uint16_t> reused;
-    std::vector<uint16_t>& x16 = reused;
-    x16.resize(size_t(M * Kp));
-    round_x(M, K, Kp, x, x16.data());
-    const Bf16Problem p{M, N, K, Kp, x16.data(), W.bf16(), bias, y};
+    thread_local std::vector<uint32_t> reused;
+    std::vector<uint32_t>& x_tiles = reused;
+    x_tiles.resize(size_t((M + kMR - 1) / kMR * kMR * Kp / 2));
+    round_x(M, K, Kp, x, x_tiles.data());
+    const Bf16Problem p{M, N, K, Kp, x_tiles.data(), W.bf16(), bias, y};
     const int64_t panels = (N + kNR - 1) / kNR;
 #pragma omp parallel if (worth_threading(M * N * K / 8, panels))
     {
-        alignas(64) uint32_t packed[kKC / 2 * kNR];  // 24 KiB, this thread's micro-panel
+        alignas(64) uint32_t packed[kKC / 2 * kNR];  // 48 KiB at most, this thread's micro-panel
         const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
         for (int64_t j = panels * t / threads; j < panels * (t + 1) / threads; ++j) panel(p, j, packed);
     }
@@ -98,19 +99,42 @@ inline __mmask16 first_lanes(int64_t n) {
     return n >= 16 ? __mmask16(0xffff) : n > 0 ? __mmask16((1u << n) - 1) : __mmask16(0);
 }
 
-// x (M, K) → bf16 (M, Kp), rounded to nearest even (vcvtneps2bf16), zero past K.
-void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint16_t* out) {
-#pragma omp parallel for schedule(static) if (worth_threading(M * K, M))
-    for (int64_t m = 0; m < M; ++m) {
-        int64_t k = 0;
-        for (; k + 16 <= K; k += 16)
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + m * Kp + k),
-                                (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + m * K + k)));
-        if (k < Kp) {  // the tail (and the pad): masked, so nothing past row m is read or written
-            const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(first_lanes(K - k), x + m * K + k));
-            _mm256_mask_storeu_epi16(out + m * Kp + k, first_lanes(Kp - k), (__m256i)h);
+// x (M, K) → bf16, rounded to nearest even (vcvtneps2bf16), zero past K and past M, laid out
+// as the micro-tile reads it: tile t holds rows [8t, 8t + 8), pair q of row r at
+// out[(t · Kp/2 + q) · 8 + r] — a tile's broadcasts walk one contiguous stream, 32 bytes a pair.
+// Per 8 rows and 8 pairs: 8 conversions of 16 floats, then an 8 × 8 transpose of the pairs.
+void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out) {
+    const int64_t tiles = (M + kMR - 1) / kMR, pairs = Kp / 2;
+#pragma omp parallel for schedule(static) if (worth_threading(M * K, tiles))
+    for (int64_t t = 0; t < tiles; ++t)
+        for (int64_t q0 = 0; q0 < pairs; q0 += 8) {
+            const __mmask16 keep = first_lanes(K - 2 * q0);
+            __m256i v[8], u[8];
+            for (int r = 0; r < 8; ++r) {
+                const int64_t m = t * kMR + r;
+                v[r] = m < M ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(keep, x + m * K + 2 * q0))
+                             : _mm256_setzero_si256();
+            }
+            for (int i = 0; i < 4; ++i) {
+                u[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);      // pairs 0, 1 | 4, 5
+                u[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);  // 2, 3 | 6, 7
+            }
+            for (int h = 0; h < 2; ++h) {  // rows 4h .. 4h + 3
+                const __m256i a = u[4 * h], b = u[4 * h + 1], c = u[4 * h + 2], d = u[4 * h + 3];
+                v[4 * h + 0] = _mm256_unpacklo_epi64(a, c);  // pair 0 | 4 of the 4 rows
+                v[4 * h + 1] = _mm256_unpackhi_epi64(a, c);  // 1 | 5
+                v[4 * h + 2] = _mm256_unpacklo_epi64(b, d);  // 2 | 6
+                v[4 * h + 3] = _mm256_unpackhi_epi64(b, d);  // 3 | 7
+            }
+            uint32_t* tile = out + (t * pairs + q0) * kMR;
+            for (int e = 0; e < 4; ++e) {
+                if (q0 + e < pairs)
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + e * kMR), _mm256_permute2x128_si256(v[e], v[4 + e], 0x20));
+                if (q0 + e + 4 < pairs)
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + (e + 4) * kMR),
+                                        _mm256_permute2x128_si256(v[e], v[4 + e], 0x31));
+            }
         }
-    }
 }
 
 // Rows [n0, n0 + 48) ∩ [0, N) of W, columns [k0, k0 + kc) (kc even), into the micro-panel
@@ -170,15 +194,13 @@ void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pair
     __m512 acc[MR][3];
     for (int m = 0; m < MR; ++m)
         for (int v = 0; v < 3; ++v) acc[m][v] = _mm512_setzero_ps();
-    const uint16_t* x = p.x + m0 * p.Kp + k0;
+    const uint32_t* x = p.x + (m0 / kMR * p.Kp / 2 + k0 / 2) * kMR;  // m0 is a tile's first row
     for (int64_t q = 0; q < pairs; ++q) {
         const __m512bh w0 = (__m512bh)_mm512_load_si512(packed + q * kNR);
         const __m512bh w1 = (__m512bh)_mm512_load_si512(packed + q * kNR + 16);
         const __m512bh w2 = (__m512bh)_mm512_load_si512(packed + q * kNR + 32);
         for (int m = 0; m < MR; ++m) {
-            int32_t pair;
-            __builtin_memcpy(&pair, x + m * p.Kp + 2 * q, sizeof pair);
-            const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
+            const __m512bh xv = (__m512bh)_mm512_set1_epi32(int32_t(x[q * kMR + m]));
             acc[m][0] = _mm512_dpbf16_ps(acc[m][0], xv, w0);
             acc[m][1] = _mm512_dpbf16_ps(acc[m][1], xv, w1);
             acc[m][2] = _mm512_dpbf16_ps(acc[m][2], xv, w2);
@@ -200,8 +222,9 @@ void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pair
 // Micro-panel j: all rows of x against W's rows [48j, 48j + 48), block of columns by block.
 void panel(const Bf16Problem& p, int64_t j, uint32_t* packed) {
     const int64_t n0 = j * kNR;
-    for (int64_t k0 = 0; k0 < p.Kp; k0 += kKC) {
-        const int64_t kc = p.Kp - k0 < kKC ? p.Kp - k0 : kKC, pairs = kc / 2;
+    const int64_t blocks = (p.Kp + kKC - 1) / kKC, block = (p.Kp / 2 + blocks - 1) / blocks * 2;  // even, ≤ kKC
+    for (int64_t k0 = 0; k0 < p.Kp; k0 += block) {
+        const int64_t kc = p.Kp - k0 < block ? p.Kp - k0 : block, pairs = kc / 2;
         pack(p, n0, k0, kc, packed);
         int64_t m0 = 0;
         for (; m0 + kMR <= p.M; m0 += kMR) tile<kMR>(p, m0, n0, k0, pairs, packed, k0 == 0);
