@@ -45,6 +45,8 @@ namespace {
 constexpr int64_t kMR = 8;    // rows of x per micro-tile
 constexpr int64_t kNR = 48;   // rows of W (columns of y) per micro-panel: 3 vectors of 16
 constexpr int64_t kKC = 512;  // columns of W per block at most (even); K is cut into equal blocks
+constexpr int64_t kScaleBlock = LowPrecisionMatrix::kBlock;  // int8: columns per scale (32)
+static_assert(kKC % kScaleBlock == 0 && kScaleBlock % 2 == 0, "a block of columns holds whole scale blocks");
 
 bool cpu_has_bf16_dot() {
     static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
@@ -55,18 +57,21 @@ bool cpu_has_bf16_dot() {
 struct Bf16Problem {
     int64_t M, N, K, Kp;  // Kp: K rounded up to even (a pair per 32-bit lane)
     const uint32_t* x;    // x rounded, in tiles of 8 rows: [M / 8][Kp / 2][8] pairs (see round_x)
-    const uint16_t* w;    // (N, K) as stored
+    const uint16_t* w;    // bf16 W (N, K) as stored, or null
+    const int8_t* q;      // int8 W (N, K) as stored, or null
+    const float* scales;  // int8: (N, blocks) per 32 columns
+    int64_t blocks;
     const float* bias;    // (N) or null
     float* y;             // (M, N)
 };
 
 void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out);
-void panel(const Bf16Problem& p, int64_t j, uint32_t* packed);
+void panel(const Bf16Problem& p, int64_t j, uint32_t* packed, float* panel_scales);
 
 }  // namespace
 
 bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y) {
-    if (!cpu_has_bf16_dot() || W.type() != WeightType::bf16) return false;
+    if (!cpu_has_bf16_dot() || (W.type() != WeightType::bf16 && W.type() != WeightType::int8)) return false;
     const int64_t N = W.rows(), K = W.cols(), Kp = K + (K & 1);
     if (M <= 0 || N <= 0) return true;
     // Reused across calls: a prompt's products would otherwise fault in fresh pages each time.
@@ -74,13 +79,16 @@ bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const flo
     std::vector<uint32_t>& x_tiles = reused;
     x_tiles.resize(size_t((M + kMR - 1) / kMR * kMR * Kp / 2));
     round_x(M, K, Kp, x, x_tiles.data());
-    const Bf16Problem p{M, N, K, Kp, x_tiles.data(), W.bf16(), bias, y};
+    const bool int8 = W.type() == WeightType::int8;
+    const Bf16Problem p{M,    N, K, Kp, x_tiles.data(), int8 ? nullptr : W.bf16(), int8 ? W.int8() : nullptr,
+                        int8 ? W.scales() : nullptr, W.blocks_per_row(), bias, y};
     const int64_t panels = (N + kNR - 1) / kNR;
 #pragma omp parallel if (worth_threading(M * N * K / 8, panels))
     {
         alignas(64) uint32_t packed[kKC / 2 * kNR];  // 48 KiB at most, this thread's micro-panel
+        alignas(64) float panel_scales[kKC / kScaleBlock * kNR];  // int8: its scales, [block][48]
         const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-        for (int64_t j = panels * t / threads; j < panels * (t + 1) / threads; ++j) panel(p, j, packed);
+        for (int64_t j = panels * t / threads; j < panels * (t + 1) / threads; ++j) panel(p, j, packed, panel_scales);
     }
     return true;
 }
@@ -139,14 +147,27 @@ void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out) {
 
 // Rows [n0, n0 + 48) ∩ [0, N) of W, columns [k0, k0 + kc) (kc even), into the micro-panel
 // layout above. Even K: a 16 × 16 transpose of 32-bit pairs per 16 rows and 16 pairs.
-void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* packed) {
+// W[n, k] as bf16 bits; an int8 value is exact in bf16 (≤ 8 significant bits).
+inline uint32_t bf16_bits(const Bf16Problem& p, int64_t n, int64_t k) {
+    if (p.w) return p.w[n * p.K + k];
+    const float v = float(p.q[n * p.K + k]);
+    uint32_t bits;
+    __builtin_memcpy(&bits, &v, sizeof bits);
+    return bits >> 16;
+}
+
+void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* packed, float* panel_scales) {
     const int64_t pairs = kc / 2;
+    if (p.q)  // int8: the scales of the block's 32-column groups, [group][48]
+        for (int64_t g = 0; g < (kc + kScaleBlock - 1) / kScaleBlock; ++g)
+            for (int64_t c = 0; c < kNR; ++c)
+                panel_scales[g * kNR + c] = n0 + c < p.N ? p.scales[(n0 + c) * p.blocks + k0 / kScaleBlock + g] : 0.f;
     if (p.K % 2 != 0) {  // odd K: a row's last pair would straddle two rows; pair by pair
         for (int64_t q = 0; q < pairs; ++q)
             for (int64_t c = 0; c < kNR; ++c) {
                 const int64_t n = n0 + c, k = k0 + 2 * q;
-                const uint32_t lo = n < p.N && k < p.K ? p.w[n * p.K + k] : 0;
-                const uint32_t hi = n < p.N && k + 1 < p.K ? p.w[n * p.K + k + 1] : 0;
+                const uint32_t lo = n < p.N && k < p.K ? bf16_bits(p, n, k) : 0;
+                const uint32_t hi = n < p.N && k + 1 < p.K ? bf16_bits(p, n, k + 1) : 0;
                 packed[q * kNR + c] = lo | hi << 16;
             }
         return;
@@ -157,7 +178,18 @@ void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* pa
             __m512i r[16];
             for (int i = 0; i < 16; ++i) {
                 const int64_t n = n0 + c0 + i;
-                r[i] = n < p.N ? _mm512_maskz_loadu_epi32(keep, p.w + n * p.K + k0 + 2 * q0) : _mm512_setzero_si512();
+                if (n >= p.N) {
+                    r[i] = _mm512_setzero_si512();
+                } else if (p.w) {
+                    r[i] = _mm512_maskz_loadu_epi32(keep, p.w + n * p.K + k0 + 2 * q0);
+                } else {  // int8: 32 values widened to fp32, then to bf16 (exact), in column order
+                    const int64_t cols = kc - 2 * q0 < 32 ? kc - 2 * q0 : 32;
+                    const __m256i b = _mm256_maskz_loadu_epi8(cols >= 32 ? ~__mmask32(0) : (__mmask32(1) << cols) - 1,
+                                                              p.q + n * p.K + k0 + 2 * q0);
+                    const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(b)));
+                    const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(b, 1)));
+                    r[i] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+                }
             }
             // Transpose: t pairs rows, u quads, then 128-bit lanes across 4 and 16 rows.
             __m512i t[16], u[16];
@@ -186,26 +218,9 @@ void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* pa
         }
 }
 
-// y[m0 .. m0 + MR, n0 .. n0 + 48) (+)= x's rows · the packed micro-panel over `pairs` pairs.
-// first: the block starts the sum (y = acc + bias), else y += acc.
+// y[m0 .. m0 + MR, n0 .. n0 + 48) (+)= acc. first: the block starts the sum (y = acc + bias).
 template <int MR>
-void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pairs, const uint32_t* packed,
-          bool first) {
-    __m512 acc[MR][3];
-    for (int m = 0; m < MR; ++m)
-        for (int v = 0; v < 3; ++v) acc[m][v] = _mm512_setzero_ps();
-    const uint32_t* x = p.x + (m0 / kMR * p.Kp / 2 + k0 / 2) * kMR;  // m0 is a tile's first row
-    for (int64_t q = 0; q < pairs; ++q) {
-        const __m512bh w0 = (__m512bh)_mm512_load_si512(packed + q * kNR);
-        const __m512bh w1 = (__m512bh)_mm512_load_si512(packed + q * kNR + 16);
-        const __m512bh w2 = (__m512bh)_mm512_load_si512(packed + q * kNR + 32);
-        for (int m = 0; m < MR; ++m) {
-            const __m512bh xv = (__m512bh)_mm512_set1_epi32(int32_t(x[q * kMR + m]));
-            acc[m][0] = _mm512_dpbf16_ps(acc[m][0], xv, w0);
-            acc[m][1] = _mm512_dpbf16_ps(acc[m][1], xv, w1);
-            acc[m][2] = _mm512_dpbf16_ps(acc[m][2], xv, w2);
-        }
-    }
+inline void store_tile(const Bf16Problem& p, int64_t m0, int64_t n0, const __m512 (&acc)[MR][3], bool first) {
     for (int v = 0; v < 3; ++v) {
         const int64_t n = n0 + 16 * v;
         const __mmask16 keep = first_lanes(p.N - n);
@@ -219,13 +234,87 @@ void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pair
     }
 }
 
+// x's rows m0 .. m0 + MR (within one 8-row tile) in the block starting at column k0.
+inline const uint32_t* x_at(const Bf16Problem& p, int64_t m0, int64_t k0) {
+    return p.x + (m0 / kMR * p.Kp / 2 + k0 / 2) * kMR + m0 % kMR;
+}
+
+// y[m0 .. m0 + MR, n0 .. n0 + 48) (+)= x's rows · the packed micro-panel over `pairs` pairs.
+template <int MR>
+void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pairs, const uint32_t* packed,
+          bool first) {
+    __m512 acc[MR][3];
+    for (int m = 0; m < MR; ++m)
+        for (int v = 0; v < 3; ++v) acc[m][v] = _mm512_setzero_ps();
+    const uint32_t* x = x_at(p, m0, k0);
+    for (int64_t q = 0; q < pairs; ++q) {
+        const __m512bh w0 = (__m512bh)_mm512_load_si512(packed + q * kNR);
+        const __m512bh w1 = (__m512bh)_mm512_load_si512(packed + q * kNR + 16);
+        const __m512bh w2 = (__m512bh)_mm512_load_si512(packed + q * kNR + 32);
+        for (int m = 0; m < MR; ++m) {
+            const __m512bh xv = (__m512bh)_mm512_set1_epi32(int32_t(x[q * kMR + m]));
+            acc[m][0] = _mm512_dpbf16_ps(acc[m][0], xv, w0);
+            acc[m][1] = _mm512_dpbf16_ps(acc[m][1], xv, w1);
+            acc[m][2] = _mm512_dpbf16_ps(acc[m][2], xv, w2);
+        }
+    }
+    store_tile<MR>(p, m0, n0, acc, first);
+}
+
+// The same for int8 weights: each 32-column group's sum (in `group`) is scaled by its weights'
+// scales, acc += group · s[n], so 2 × 12 accumulators: at most 4 rows of x per tile.
+template <int MR>
+void tile_scaled(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pairs, const uint32_t* packed,
+                 const float* panel_scales, bool first) {
+    static_assert(MR <= 4, "24 accumulators");
+    __m512 acc[MR][3];
+    for (int m = 0; m < MR; ++m)
+        for (int v = 0; v < 3; ++v) acc[m][v] = _mm512_setzero_ps();
+    const uint32_t* x = x_at(p, m0, k0);
+    for (int64_t q0 = 0, g = 0; q0 < pairs; q0 += kScaleBlock / 2, ++g) {
+        __m512 group[MR][3];
+        for (int m = 0; m < MR; ++m)
+            for (int v = 0; v < 3; ++v) group[m][v] = _mm512_setzero_ps();
+        const int64_t q1 = q0 + kScaleBlock / 2 < pairs ? q0 + kScaleBlock / 2 : pairs;
+        for (int64_t q = q0; q < q1; ++q) {
+            const __m512bh w0 = (__m512bh)_mm512_load_si512(packed + q * kNR);
+            const __m512bh w1 = (__m512bh)_mm512_load_si512(packed + q * kNR + 16);
+            const __m512bh w2 = (__m512bh)_mm512_load_si512(packed + q * kNR + 32);
+            for (int m = 0; m < MR; ++m) {
+                const __m512bh xv = (__m512bh)_mm512_set1_epi32(int32_t(x[q * kMR + m]));
+                group[m][0] = _mm512_dpbf16_ps(group[m][0], xv, w0);
+                group[m][1] = _mm512_dpbf16_ps(group[m][1], xv, w1);
+                group[m][2] = _mm512_dpbf16_ps(group[m][2], xv, w2);
+            }
+        }
+        for (int v = 0; v < 3; ++v) {
+            const __m512 s = _mm512_load_ps(panel_scales + g * kNR + 16 * v);
+            for (int m = 0; m < MR; ++m) acc[m][v] = _mm512_fmadd_ps(group[m][v], s, acc[m][v]);
+        }
+    }
+    store_tile<MR>(p, m0, n0, acc, first);
+}
+
 // Micro-panel j: all rows of x against W's rows [48j, 48j + 48), block of columns by block.
-void panel(const Bf16Problem& p, int64_t j, uint32_t* packed) {
+void panel(const Bf16Problem& p, int64_t j, uint32_t* packed, float* panel_scales) {
     const int64_t n0 = j * kNR;
-    const int64_t blocks = (p.Kp + kKC - 1) / kKC, block = (p.Kp / 2 + blocks - 1) / blocks * 2;  // even, ≤ kKC
+    // Equal blocks of ≤ kKC columns: of pairs (bf16), of whole 32-column scale groups (int8).
+    const int64_t unit = p.q ? kScaleBlock : 2, units = (p.Kp + unit - 1) / unit;
+    const int64_t blocks = (p.Kp + kKC - 1) / kKC, block = (units + blocks - 1) / blocks * unit;
     for (int64_t k0 = 0; k0 < p.Kp; k0 += block) {
         const int64_t kc = p.Kp - k0 < block ? p.Kp - k0 : block, pairs = kc / 2;
-        pack(p, n0, k0, kc, packed);
+        pack(p, n0, k0, kc, packed, panel_scales);
+        if (p.q) {
+            int64_t m0 = 0;
+            for (; m0 + 4 <= p.M; m0 += 4) tile_scaled<4>(p, m0, n0, k0, pairs, packed, panel_scales, k0 == 0);
+            switch (p.M - m0) {
+                case 3: tile_scaled<3>(p, m0, n0, k0, pairs, packed, panel_scales, k0 == 0); break;
+                case 2: tile_scaled<2>(p, m0, n0, k0, pairs, packed, panel_scales, k0 == 0); break;
+                case 1: tile_scaled<1>(p, m0, n0, k0, pairs, packed, panel_scales, k0 == 0); break;
+                default: break;
+            }
+            continue;
+        }
         int64_t m0 = 0;
         for (; m0 + kMR <= p.M; m0 += kMR) tile<kMR>(p, m0, n0, k0, pairs, packed, k0 == 0);
         switch (p.M - m0) {

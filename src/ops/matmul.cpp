@@ -106,10 +106,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 namespace {
 
 // y (rows, N) = x · Wᵀ + b with W in bf16 / int8 (low_precision.hpp), for inference. Few rows:
-// the skinny kernel widens W in registers. Many (a prompt): bf16 goes to the CPU's bf16 dot
-// products where it has them (ops/bf16_gemm.cpp); otherwise W is widened in blocks of rows
-// into a buffer the size of a few cache-resident tiles, and each block goes through the
-// fp32 GEMM — the widening is paid once per row of W, and amortised over all rows of x.
+// the skinny kernel widens W in registers. Many (a prompt): bf16 and int8 go to the CPU's bf16
+// dot products where it has them (ops/bf16_gemm.cpp; int8 values are exact in bf16, scaled
+// per block); otherwise W is widened in blocks of rows into a buffer the size of a few
+// cache-resident tiles, and each block goes through the fp32 GEMM — the widening is paid once
+// per row of W, and amortised over all rows of x.
 Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const LowPrecisionMatrix& W = *weight.low_precision();
     ATTEND_CHECK(weight.offset() == 0 && weight.is_contiguous() && weight.size(0) == W.rows() &&
