@@ -3,7 +3,8 @@
 // multiples of its blocks or of the threads' 16-row shares, widths that are not multiples of
 // 16, with and without a bias, on one thread and on the pool. Then the same with bf16 and int8
 // weights (attend/low_precision.hpp) against float64 over the dequantized matrix, and
-// linear() with many rows (W widened in row blocks before the fp32 GEMM); the CPU's bf16 / int8
+// linear() with many rows (on the CPU's bf16 dot products where it has them, ops/bf16_gemm.cpp;
+// W widened in row blocks before the fp32 GEMM, asked for directly on any CPU); the CPU's bf16 / int8
 // dot products (ops/gemv_dot.hpp) within what rounding x costs, and every row the same bits
 // alone or in a batch.
 #include <gtest/gtest.h>
@@ -210,6 +211,12 @@ TEST(SkinnyGemm, LinearWithManyRowsWidensLowPrecisionBlocks) {
                                                           Tensor::zeros({1, 1}), WeightType::bf16));
                     EXPECT_LT(worst_error(M, N, K, x, W.widened, pb, y.to_vector()), x_rounded ? 1.0 / 256 : 1e-5)
                         << name_of(type) << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
+                    // The widened blocks (what a CPU without bf16 dot products runs), asked for directly.
+                    std::vector<float> widened(size_t(M * N), NAN);
+                    widened_gemm(M, x.data(), *W.m, pb, widened.data());
+                    EXPECT_LT(worst_error(M, N, K, x, W.widened, pb, widened), 1e-5)
+                        << "widened " << name_of(type) << " M " << M << " N " << N << " K " << K << " bias "
+                        << with_bias;
                 }
 }
 

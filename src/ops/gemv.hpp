@@ -33,4 +33,8 @@ void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const f
 // none (AVX512-BF16).
 bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
 
+// The same on any CPU, exact products: W widened to fp32 in blocks of rows, each block through
+// the fp32 GEMM (ops/matmul.cpp). linear()'s many-row product where bf16_gemm declines.
+void widened_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
+
 }  // namespace attend
