@@ -3,7 +3,8 @@
 // multiples of its blocks or of the threads' 16-row shares, widths that are not multiples of
 // 16, with and without a bias, on one thread and on the pool. Then the same with bf16 and int8
 // weights (attend/low_precision.hpp) against float64 over the dequantized matrix, and
-// linear() with many rows (W widened in row blocks before the fp32 GEMM); the CPU's bf16 / int8
+// linear() with many rows (on the CPU's bf16 dot products where it has them, ops/bf16_gemm.cpp;
+// W widened in row blocks before the fp32 GEMM, asked for directly on any CPU); the CPU's bf16 / int8
 // dot products (ops/gemv_dot.hpp) within what rounding x costs, and every row the same bits
 // alone or in a batch.
 #include <gtest/gtest.h>
@@ -194,8 +195,9 @@ TEST(SkinnyGemm, LinearWithManyRowsWidensLowPrecisionBlocks) {
                     const Tensor y = linear(Tensor::from_vector({M, K}, x), low_precision_tensor(W.m),
                                             with_bias ? Tensor::from_vector({N}, b) : Tensor());
                     ASSERT_EQ(y.shape(), (Shape{M, N}));
-                    // Many bf16 rows may run on the CPU's bf16 dot products (ops/bf16_gemm.cpp), which round
-                    // x to bf16 too: each product then carries ≤ 2⁻⁸ relative error (x's 2⁻⁹, and the sum's).
+                    // Many rows run on the CPU's bf16 dot products where it has them (ops/bf16_gemm.cpp, bf16
+                    // and int8 weights), which round x to bf16: each product then carries ≤ 2⁻⁸ relative
+                    // error (x's 2⁻⁹, and the sum's).
                     // A few rows run on the CPU's dot products where it has them (ops/gemv_dot.hpp), which
                     // round x to W's precision: held to what that rounding may cost.
                     const bool skinny = use_skinny_gemm(M, N, K);
@@ -205,9 +207,16 @@ TEST(SkinnyGemm, LinearWithManyRowsWidensLowPrecisionBlocks) {
                             << name_of(type) << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
                         continue;
                     }
-                    const bool x_rounded = type == WeightType::bf16 && !skinny;
+                    const bool x_rounded = !skinny && has_dot_products(*LowPrecisionMatrix::quantize(
+                                                          Tensor::zeros({1, 1}), WeightType::bf16));
                     EXPECT_LT(worst_error(M, N, K, x, W.widened, pb, y.to_vector()), x_rounded ? 1.0 / 256 : 1e-5)
                         << name_of(type) << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
+                    // The widened blocks (what a CPU without bf16 dot products runs), asked for directly.
+                    std::vector<float> widened(size_t(M * N), NAN);
+                    widened_gemm(M, x.data(), *W.m, pb, widened.data());
+                    EXPECT_LT(worst_error(M, N, K, x, W.widened, pb, widened), 1e-5)
+                        << "widened " << name_of(type) << " M " << M << " N " << N << " K " << K << " bias "
+                        << with_bias;
                 }
 }
 

@@ -28,8 +28,13 @@ void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W
 void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y,
                  bool dot_products = true);
 
-// y (M, N) = x · Wᵀ (+ bias) with W in bf16, on the CPU's bf16 dot products (oneDNN's matmul,
-// ops/bf16_gemm.cpp): false — nothing written — when the CPU has none or oneDNN declines.
+// y (M, N) = x · Wᵀ (+ bias) with W in bf16 or int8, for many rows, on the CPU's bf16 dot
+// products (ops/bf16_gemm.cpp; x rounded to bf16): false — nothing written — when the CPU has
+// none (AVX512-BF16).
 bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
+
+// The same on any CPU, exact products: W widened to fp32 in blocks of rows, each block through
+// the fp32 GEMM (ops/matmul.cpp). linear()'s many-row product where bf16_gemm declines.
+void widened_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y);
 
 }  // namespace attend

@@ -18,7 +18,7 @@
 // Each output is the same sequence of operations whatever the other rows of x, the block
 // shape or the thread split (as in gemv.cpp), so a sequence's tokens do not depend on what
 // else is in the batch. Rounding x costs accuracy the tests bound (tests/test_gemv.cpp,
-// tests/test_low_precision.cpp): bf16 like oneDNN's bf16 matmul used for prefill, int8 as
+// tests/test_low_precision.cpp): bf16 like the bf16 GEMM used for prefill (ops/bf16_gemm.cpp), int8 as
 // llama.cpp's q8_0 does.
 #pragma once
 #include <cstdint>

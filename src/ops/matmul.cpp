@@ -106,10 +106,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 namespace {
 
 // y (rows, N) = x · Wᵀ + b with W in bf16 / int8 (low_precision.hpp), for inference. Few rows:
-// the skinny kernel widens W in registers. Many (a prompt): bf16 goes to the CPU's bf16 dot
-// products where it has them (ops/bf16_gemm.cpp); otherwise W is widened in blocks of rows
-// into a buffer the size of a few cache-resident tiles, and each block goes through the
-// fp32 GEMM — the widening is paid once per row of W, and amortised over all rows of x.
+// the skinny kernel widens W in registers. Many (a prompt): bf16 and int8 go to the CPU's bf16
+// dot products where it has them (ops/bf16_gemm.cpp; int8 values are exact in bf16, scaled
+// per block); otherwise W is widened in blocks of rows into a buffer the size of a few
+// cache-resident tiles, and each block goes through the fp32 GEMM — the widening is paid once
+// per row of W, and amortised over all rows of x.
 Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const LowPrecisionMatrix& W = *weight.low_precision();
     ATTEND_CHECK(weight.offset() == 0 && weight.is_contiguous() && weight.size(0) == W.rows() &&
@@ -128,21 +129,25 @@ Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor&
         skinny_gemm(rows, xc.data(), W, pb, py);
         return y;
     }
-    if (bf16_gemm(rows, xc.data(), W, pb, py)) return y;
+    if (!bf16_gemm(rows, xc.data(), W, pb, py)) widened_gemm(rows, xc.data(), W, pb, py);
+    return y;
+}
+
+}  // namespace
+
+void widened_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y) {
+    const int64_t N = W.rows(), K = W.cols();
     constexpr int64_t kRowsPerBlock = 256;
     std::vector<float> block(size_t(std::min(N, kRowsPerBlock) * K));
     for (int64_t n0 = 0; n0 < N; n0 += kRowsPerBlock) {
         const int64_t n = std::min(kRowsPerBlock, N - n0);
 #pragma omp parallel for schedule(static) if (worth_threading(n * K, n))
         for (int64_t r = 0; r < n; ++r) W.dequantize_rows(n0 + r, n0 + r + 1, block.data() + r * K);
-        if (pb)
-            for (int64_t r = 0; r < rows; ++r) std::copy_n(pb + n0, n, py + r * N + n0);
-        sgemm(false, true, rows, n, K, 1.f, xc.data(), K, block.data(), K, pb ? 1.f : 0.f, py + n0, N);
+        if (bias)
+            for (int64_t r = 0; r < M; ++r) std::copy_n(bias + n0, n, y + r * N + n0);
+        sgemm(false, true, M, n, K, 1.f, x, K, block.data(), K, bias ? 1.f : 0.f, y + n0, N);
     }
-    return y;
 }
-
-}  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const ProfileScope op_scope("linear");
