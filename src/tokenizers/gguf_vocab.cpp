@@ -22,6 +22,15 @@ using json = nlohmann::json;
 constexpr const char* kSpace = "\xe2\x96\x81";  // U+2581, SentencePiece's word boundary
 constexpr int64_t kControl = 3;                  // llama.cpp's token_type for special tokens
 
+// The restated tokenizer.json: tokens that are not UTF-8 cannot be JSON text.
+std::string dump(const json& j, const GgufFile& f) {
+    try {
+        return j.dump();
+    } catch (const json::exception&) {
+        f.fail_key("tokenizer.ggml.tokens", "holds a token that is not valid UTF-8");
+    }
+}
+
 bool starts_with(const std::string& s, const char* head) { return s.compare(0, std::strlen(head), head) == 0; }
 
 // token_type, when present, as long as the vocabulary.
@@ -54,7 +63,7 @@ std::unique_ptr<Tokenizer> gpt2(const GgufFile& f, const std::vector<std::string
                     {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
                     {"decoder", {{"type", "ByteLevel"}}},
                     {"added_tokens", added_controls(tokens, token_types(f, tokens.size()))}};
-    return tokenizers::parse_hf_tokenizer_json(j.dump(), f.path());
+    return tokenizers::parse_hf_tokenizer_json(dump(j, f), f.path());
 }
 
 std::unique_ptr<Tokenizer> llama(const GgufFile& f, const std::vector<std::string>& tokens) {
@@ -113,7 +122,7 @@ std::unique_ptr<Tokenizer> bert(const GgufFile& f, const std::vector<std::string
                                         {"sep", {sep, sep_id}}}},
                     {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
                     {"added_tokens", added_controls(tokens, token_types(f, tokens.size()))}};
-    return tokenizers::parse_hf_tokenizer_json(j.dump(), f.path());
+    return tokenizers::parse_hf_tokenizer_json(dump(j, f), f.path());
 }
 
 }  // namespace
