@@ -290,6 +290,14 @@ TEST(GgufCli, ConvertedStoriesGenerateTheSameStory) {
     EXPECT_EQ(f.get_string_array("tokenizer.ggml.tokens").size(), 512u);
     EXPECT_EQ(f.get_u32("tokenizer.ggml.bos_token_id"), 1u);
 
+    // Back to an attend checkpoint: the tokenizer stays in the GGUF file, named with --tokenizer.
+    const std::string folder = dir.path("from-gguf");
+    const auto back = run_cli("convert --dtype f32 " + shell_quote(gguf) + " " + shell_quote(folder));
+    ASSERT_EQ(back.status, 0) << back.output;
+    EXPECT_MENTIONS(back.output, "the tokenizer is in the GGUF file's metadata");
+    const auto again = run_cli("generate --model " + shell_quote(folder) + " --tokenizer " + shell_quote(gguf) + args);
+    EXPECT_EQ(again.output, original.output);
+
     const auto bad = run_cli("convert --to gguf --dtype int8 " + shell_quote(bin) + " " + shell_quote(gguf));
     EXPECT_NE(bad.status, 0);
     EXPECT_MENTIONS(bad.output, "with --to gguf use --type");

@@ -234,12 +234,15 @@ Tensor read_param(const GgufFile& f, const GgufTensorInfo& t, const std::string&
     const bool matrix = shape.size() == 2 && Transformer::converts_to_low_precision(ours, part);
     if (matrix && (t.type == GgmlType::Q8_0 || t.type == GgmlType::Q4_0)) return int8_from_blocks(f, t, r0, r1);
     if (matrix && t.type == GgmlType::BF16) {
-        const auto* src = reinterpret_cast<const uint16_t*>(f.tensor_data(t)) + r0 * shape[1];
-        std::shared_ptr<void> owner;
-        if (f.mapping())
-            owner = std::make_shared<MappedSpan>(f.mapping(), size_t(reinterpret_cast<const unsigned char*>(src) - f.bytes()),
-                                                 size_t(part[0] * part[1]) * 2);
-        return low_precision_tensor(LowPrecisionMatrix::adopt_bf16(part[0], part[1], src, owner));
+        const unsigned char* src = f.tensor_data(t) + size_t(r0 * shape[1]) * 2;
+        const size_t bytes = size_t(part[0] * part[1]) * 2;
+        if (f.mapping() && reinterpret_cast<uintptr_t>(src) % alignof(uint16_t) == 0)  // borrowed from the mapping
+            return low_precision_tensor(LowPrecisionMatrix::adopt_bf16(
+                part[0], part[1], reinterpret_cast<const uint16_t*>(src),
+                std::make_shared<MappedSpan>(f.mapping(), size_t(src - f.bytes()), bytes)));
+        std::vector<uint16_t> copy(bytes / 2);  // general.alignment 1 may leave it odd: copied
+        std::memcpy(copy.data(), src, bytes);
+        return low_precision_tensor(LowPrecisionMatrix::adopt_bf16(part[0], part[1], copy.data(), nullptr));
     }
     Tensor whole = f.tensor_f32(t);  // F32 borrowed from the mapping; others decoded
     return sliced ? whole.slice(0, r0, r1) : whole;

@@ -79,7 +79,13 @@ void run_convert(const ConvertCliOptions& o) {
     // The tokenizer goes where find_tokenizer_beside will look for it: in the folder, or beside the file.
     const bool is_file = o.out.size() >= 12 && o.out.compare(o.out.size() - 12, 12, ".safetensors") == 0;
     const std::string folder = is_file ? fs::path(o.out).parent_path().string() : o.out;
-    if (!loaded.tokenizer_path.empty()) copy_tokenizer_files(loaded.tokenizer_path, folder.empty() ? "." : folder);
+    if (loaded.format == ModelFormat::gguf && loaded.tokenizer_path == o.in)
+        // Its tokenizer lives in the GGUF metadata, beside the weights: not copied (that would
+        // copy the model), so it is named on the command line instead.
+        std::fprintf(stderr, "[attend] %s: the tokenizer is in the GGUF file's metadata; run %s with --tokenizer %s\n",
+                     o.in.c_str(), o.out.c_str(), o.in.c_str());
+    else if (!loaded.tokenizer_path.empty())
+        copy_tokenizer_files(loaded.tokenizer_path, folder.empty() ? "." : folder);
 
     if (o.verbose)
         std::fprintf(stderr, "[attend] %s (%s): %lld matrices converted to %s, weights %.2f MB -> %.2f MB%s%s\n",
