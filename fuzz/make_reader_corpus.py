@@ -31,6 +31,33 @@ def llama2c(dim, hidden, layers, heads, kv, vocab, seq):
     return struct.pack("<7i", dim, hidden, layers, heads, kv, vocab, seq) + b"\0" * (4 * floats)
 
 
+def gguf(kv, tensors=(), version=3, alignment=32):
+    """A GGUF file: kv [(key, type, value)] with type a GGUF value type number (9 = array:
+    value (element type, [items])), tensors [(name, dims innermost first, ggml type, raw)]."""
+    def s(text):
+        b = text.encode()
+        return struct.pack("<Q", len(b)) + b
+
+    def scalar(t, v):
+        return s(v) if t == 8 else struct.pack("<" + "BbHhIif?" [t] if t < 8 else "<" + {10: "Q", 11: "q", 12: "d"}[t], v)
+
+    out = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kv))
+    for key, t, v in kv:
+        out += s(key) + struct.pack("<I", t)
+        if t == 9:
+            out += struct.pack("<IQ", v[0], len(v[1])) + b"".join(scalar(v[0], x) for x in v[1])
+        else:
+            out += scalar(t, v)
+    data, offsets = b"", []
+    for name, dims, gtype, raw in tensors:
+        data += b"\0" * (-len(data) % alignment)
+        offsets.append(len(data))
+        data += raw
+    for (name, dims, gtype, raw), at in zip(tensors, offsets):
+        out += s(name) + struct.pack("<I", len(dims)) + struct.pack("<%dQ" % len(dims), *dims) + struct.pack("<IQ", gtype, at)
+    return out + b"\0" * (-len(out) % alignment) + data
+
+
 def main():
     out = sys.argv[1]
     gpt2 = {"model_type": "gpt2", "vocab_size": 16, "n_embd": 8, "n_layer": 1, "n_head": 2, "n_positions": 8,
@@ -69,6 +96,35 @@ def main():
     write(d, "ok.json", json.dumps({"arch": "gpt", "layers": 2, "dim": 32, "lr": 0.001, "seed": 7, "data": "x.txt",
                                     "threads": 1, "dropout": 0.1}))
     write(d, "types.json", json.dumps({"layers": "2", "seed": -1, "lr": [1]}))
+
+    # GGUF (fuzz/gguf.cpp): a tiny model with every tensor type attend decodes, and one
+    # vocabulary-only file per tokenizer model (gpt2 needs all 256 byte tokens).
+    d = os.path.join(out, "gguf")
+    f32 = struct.pack("<32f", *[i / 8 for i in range(32)])
+    q8 = struct.pack("<e", 0.5) + bytes(range(32))
+    q4 = struct.pack("<e", -0.25) + bytes(range(0, 256, 16))
+    half = struct.pack("<32e", *[i / 4 for i in range(32)])
+    bf16 = struct.pack("<32H", *[0x3f80 + i for i in range(32)])
+    write(d, "model.gguf", gguf([("general.architecture", 8, "llama"), ("general.alignment", 4, 32),
+                                 ("llama.block_count", 4, 1), ("llama.rope.freq_base", 6, 10000.0),
+                                 ("tokenizer.ggml.add_bos_token", 7, True), ("x.u64s", 9, (10, [1, 2])),
+                                 ("x.f64", 12, 0.5), ("x.i16", 3, -2)],
+                                [("a", [32], 0, f32), ("b", [32, 1], 8, q8), ("c", [32], 2, q4), ("d", [32], 1, half),
+                                 ("e", [32], 30, bf16)]))
+    write(d, "v2.gguf", gguf([("general.architecture", 8, "gpt2")], [("a", [32], 0, f32)], version=2))
+    byte_tokens = [chr(c) if 33 <= c <= 126 else chr(256 + c) for c in range(256)]
+    write(d, "gpt2_vocab.gguf", gguf([("tokenizer.ggml.model", 8, "gpt2"), ("tokenizer.ggml.pre", 8, "gpt-2"),
+                                      ("tokenizer.ggml.tokens", 9, (8, byte_tokens + ["he", "<|endoftext|>"])),
+                                      ("tokenizer.ggml.token_type", 9, (5, [1] * 257 + [3])),
+                                      ("tokenizer.ggml.merges", 9, (8, ["h e"]))]))
+    write(d, "spm_vocab.gguf", gguf([("tokenizer.ggml.model", 8, "llama"),
+                                     ("tokenizer.ggml.tokens", 9, (8, ["<unk>", "<s>", "</s>", "<0x41>", "\u2581a", "b"])),
+                                     ("tokenizer.ggml.scores", 9, (6, [0.0, 0.0, 0.0, 0.0, -1.0, -2.0])),
+                                     ("tokenizer.ggml.bos_token_id", 4, 1)]))
+    write(d, "bert_vocab.gguf", gguf([("tokenizer.ggml.model", 8, "bert"),
+                                      ("tokenizer.ggml.tokens", 9, (8, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "\u2581hi", "s"])),
+                                      ("tokenizer.ggml.unknown_token_id", 4, 1), ("tokenizer.ggml.cls_token_id", 4, 2),
+                                      ("tokenizer.ggml.seperator_token_id", 4, 3)]))
 
     d = os.path.join(out, "checkpoint_metadata")
     config = json.dumps(ours)
