@@ -245,7 +245,7 @@ TransformerConfig llama_family(const Fields& f, const LlamaFamily& family) {
     c.rope_theta = f.number("rope_theta", 10000.f);
     c.tie_embeddings = f.flag("tie_word_embeddings", family.tie);
     c.bias = attention_bias;
-    c.qkv_bias = qwen2;  // Qwen2Attention: q/k/v with bias, o_proj without
+    c.qkv_bias = qwen2 && !attention_bias;  // Qwen2Attention: q/k/v with bias, o_proj without
     c.dropout = phi3 ? f.number("resid_pdrop", 0.f) : 0.f;  // Llama has no residual dropout
     c.attention_dropout = f.number("attention_dropout", 0.f);
     c.init_std = f.number("initializer_range", 0.02f);
