@@ -69,7 +69,17 @@ def main():
              "num_key_value_heads": 1, "intermediate_size": 16, "max_position_embeddings": 8, "eos_token_id": [1, 2]}
     ours = {"model_type": "attend", "vocab_size": 16, "d_model": 8, "n_layers": 1, "n_heads": 2, "d_ff": 16,
             "max_positions": 8, "positions": "learned"}
+    # The Llama family's other members: rope_scaling, windows, biases, head_dim.
+    llama3 = dict(llama, rope_theta=500000.0, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                           "high_freq_factor": 4.0, "original_max_position_embeddings": 4})
+    mistral = dict(llama, model_type="mistral", sliding_window=3, head_dim=6)
+    qwen2 = dict(llama, model_type="qwen2", tie_word_embeddings=True)
+    phi3 = dict(llama, model_type="phi3", original_max_position_embeddings=4,
+                rope_scaling={"type": "longrope", "short_factor": [1.0, 2.0], "long_factor": [3.0, 4.0]})
+    gemma = dict(llama, model_type="gemma", head_dim=4, hidden_activation="gelu_pytorch_tanh")
     d = os.path.join(out, "hf_config")
+    for name, j in [("llama3", llama3), ("mistral", mistral), ("qwen2", qwen2), ("phi3", phi3), ("gemma", gemma)]:
+        write(d, name + ".json", json.dumps(j))
     for name, j in [("gpt2", gpt2), ("bert", bert), ("llama", llama), ("ours", ours),
                     ("huge_layers", dict(gpt2, n_layer=1 << 20)), ("huge_vocab", dict(llama, vocab_size=1 << 26))]:
         write(d, name + ".json", json.dumps(j))

@@ -225,8 +225,8 @@ TEST_F(IoErrors, UnsupportedHfFeatures) {
     config.replace(config.find("\"scale_attn_by_inverse_layer_idx\": false"), 40, "\"scale_attn_by_inverse_layer_idx\": true");
     const std::string folder = gpt2_copy(path("scaled"), config);
     expect_error([&] { load_model(folder); }, {folder + "/config.json", "scale_attn_by_inverse_layer_idx"});
-    expect_error([&] { hf_config_from_json(R"({"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 2.0}})", "l.json"); },
-                 {"l.json: ", "rope_scaling"});
+    expect_error([&] { hf_config_from_json(R"({"model_type": "llama", "rope_scaling": {"type": "yarn", "factor": 2.0}})", "l.json"); },
+                 {"l.json: ", "rope_scaling.type", "\"yarn\" is not supported"});
     expect_error([&] { hf_config_from_json(R"({"model_type": "gpt2", "activation_function": "swish"})", "g.json"); },
                  {"g.json: ", "'activation_function' is \"swish\""});
 }

@@ -45,7 +45,67 @@ bool bool_from(const json& value, const std::string& key, const std::string& whe
 
 constexpr NormType kNorms[] = {NormType::layer_norm, NormType::rms_norm};
 constexpr NormPlacement kPlacements[] = {NormPlacement::pre, NormPlacement::post};
-constexpr Activation kActivations[] = {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::swiglu};
+constexpr Activation kActivations[] = {Activation::relu, Activation::gelu, Activation::gelu_tanh, Activation::swiglu,
+                                       Activation::geglu};
+constexpr RopeScalingType kRopeScalings[] = {RopeScalingType::none, RopeScalingType::linear, RopeScalingType::llama3,
+                                             RopeScalingType::longrope};
+
+// rope_scaling as Hugging Face's config.json spells it: null for none, else an object with
+// rope_type and the numbers that type uses.
+json rope_scaling_to_json(const RopeScaling& r) {
+    if (r.rope_type == RopeScalingType::none) return nullptr;
+    json j = {{"rope_type", name_of(r.rope_type)}};
+    switch (r.rope_type) {
+        case RopeScalingType::none: break;
+        case RopeScalingType::linear: j["factor"] = double(r.factor); break;
+        case RopeScalingType::llama3:
+            j["factor"] = double(r.factor);
+            j["low_freq_factor"] = double(r.low_freq_factor);
+            j["high_freq_factor"] = double(r.high_freq_factor);
+            j["original_max_position_embeddings"] = r.original_max_position_embeddings;
+            break;
+        case RopeScalingType::longrope: {
+            j["original_max_position_embeddings"] = r.original_max_position_embeddings;
+            json shorts = json::array(), longs = json::array();
+            for (float v : r.short_factor) shorts.push_back(double(v));
+            for (float v : r.long_factor) longs.push_back(double(v));
+            j["short_factor"] = shorts;
+            j["long_factor"] = longs;
+            j["attention_factor"] = double(r.attention_factor);
+            break;
+        }
+    }
+    return j;
+}
+
+RopeScaling rope_scaling_from_json(const json& v, const std::string& where) {
+    RopeScaling r;
+    if (v.is_null()) return r;
+    json_object(v, where, "rope_scaling");
+    const JsonFields f(v, where, "rope_scaling.");
+    r.rope_type = enum_from(f.required("rope_type"), "rope_scaling.rope_type", kRopeScalings, where);
+    const auto number = [&](const char* key, float fallback) {
+        return float(f.number_or(key, fallback, -3.4e38, 3.4e38));
+    };
+    r.factor = number("factor", 1.f);
+    r.low_freq_factor = number("low_freq_factor", 1.f);
+    r.high_freq_factor = number("high_freq_factor", 4.f);
+    r.original_max_position_embeddings = f.integer_or("original_max_position_embeddings", 0);
+    r.attention_factor = number("attention_factor", 1.f);
+    for (auto [key, list] : {std::pair{"short_factor", &r.short_factor}, std::pair{"long_factor", &r.long_factor}}) {
+        if (!f.has(key)) continue;
+        const json& a = json_array(v[key], where, f.field(key));
+        if (a.size() > size_t(ConfigLimits::d_model)) json_fail(where, f.field(key), "at most one factor per rotated pair");
+        for (size_t i = 0; i < a.size(); ++i)
+            list->push_back(float(json_number(a[i], where, f.field(key) + "[" + std::to_string(i) + "]", -3.4e38, 3.4e38)));
+    }
+    for (const auto& [key, value] : v.items())
+        if (key != "rope_type" && key != "factor" && key != "low_freq_factor" && key != "high_freq_factor" &&
+            key != "original_max_position_embeddings" && key != "attention_factor" && key != "short_factor" &&
+            key != "long_factor")
+            json_fail(where, f.field(key), "is not a field of attend's rope_scaling");
+    return r;
+}
 constexpr PositionType kPositions[] = {PositionType::none, PositionType::sinusoidal, PositionType::learned,
                                        PositionType::rope};
 constexpr RopeLayout kRopeLayouts[] = {RopeLayout::interleaved, RopeLayout::rotate_half};
@@ -84,6 +144,7 @@ const std::vector<Field>& fields() {
         INT_FIELD(n_encoder_layers),
         INT_FIELD(n_heads),
         INT_FIELD(n_kv_heads),
+        INT_FIELD(head_size),
         INT_FIELD(d_ff),
         INT_FIELD(max_positions),
         INT_FIELD(type_vocab_size),
@@ -96,7 +157,13 @@ const std::vector<Field>& fields() {
         ENUM_FIELD(positions, kPositions),
         ENUM_FIELD(rope_layout, kRopeLayouts),
         FLOAT_FIELD(rope_theta),
+        {"rope_scaling", [](const TransformerConfig& c) { return rope_scaling_to_json(c.rope_scaling); },
+         [](TransformerConfig& c, const json& v, const std::string& w) {
+             c.rope_scaling = rope_scaling_from_json(v, w);
+         }},
+        INT_FIELD(sliding_window),
         BOOL_FIELD(bias),
+        BOOL_FIELD(qkv_bias),
         BOOL_FIELD(tie_embeddings),
         FLOAT_FIELD(dropout),
         FLOAT_FIELD(attention_dropout),

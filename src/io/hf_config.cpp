@@ -1,9 +1,12 @@
-// io/hf_config.cpp — Hugging Face config.json -> TransformerConfig for GPT-2, BERT and Llama.
+// io/hf_config.cpp — Hugging Face config.json -> TransformerConfig for GPT-2, BERT and the
+// Llama family (Llama 2/3, Mistral, Qwen2, Phi-3, Gemma).
 //
 // Each family's reader takes the fields its transformers class reads, with that class's
 // defaults (GPT2Config, BertConfig, LlamaConfig), and refuses what our one model cannot
-// reproduce (rope scaling, GPT-2's per-layer attention scaling, BERT as a causal decoder,
-// relative positions...) rather than load something that would compute different numbers.
+// reproduce (rope scaling types other than linear/llama3/longrope, GPT-2's per-layer attention
+// scaling, BERT as a causal decoder, relative positions, Qwen2's per-layer windows...) rather
+// than load something that would compute different numbers.
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -28,6 +31,7 @@ public:
     [[noreturn]] void fail(const std::string& what) const { throw Error(f_.file() + ": " + what); }
 
     bool has(const char* key) const { return f_.has(key); }
+    bool is_null(const char* key) const { return j_.contains(key) && j_[key].is_null(); }  // given as null
 
     int64_t integer(const char* key) const { return f_.integer(key); }
     int64_t integer(const char* key, int64_t fallback) const { return f_.integer_or(key, fallback); }
@@ -125,35 +129,145 @@ TransformerConfig bert(const Fields& f) {
     return c;
 }
 
-TransformerConfig llama(const Fields& f) {
-    if (f.has("rope_scaling")) f.fail("config 'rope_scaling' " + describe_json(f.raw("rope_scaling")) + " is not supported");
-    const std::string act = f.text("hidden_act", "silu");
-    if (act != "silu") f.fail("config 'hidden_act' is \"" + act + "\"; Llama's SwiGLU needs \"silu\"");
+// rope_scaling (HF: "rope_type", or "type" in older configs), for a head dim D and the
+// model's max_position_embeddings. Types attend does not implement are refused by name.
+RopeScaling rope_scaling_of(const Fields& f, int64_t D, int64_t max_positions) {
+    RopeScaling r;
+    if (!f.has("rope_scaling")) return r;
+    const json& j = f.raw("rope_scaling");
+    if (!j.is_object()) json_fail(f.where(), "rope_scaling", "an object (or null)", j);
+    const JsonFields s(j, f.where(), "rope_scaling.");
+    const std::string type = s.has("rope_type") ? s.string("rope_type") : s.string_or("type", "");
+    const auto number = [&](const char* key) { return float(s.number_or(key, 0.0, 1e-30, 3.4e38)); };
+    const auto original = [&] {  // Phi-3 keeps it beside rope_scaling; Llama 3.1 inside
+        if (s.has("original_max_position_embeddings"))
+            return s.integer("original_max_position_embeddings", 1, ConfigLimits::max_positions);
+        return f.size("original_max_position_embeddings", 0, ConfigLimits::max_positions, 1);
+    };
+    if (type == "default") return r;
+    if (type == "linear") {
+        r.rope_type = RopeScalingType::linear;
+        if (!s.has("factor")) s.fail("factor", "a positive number", nullptr);
+        r.factor = number("factor");
+    } else if (type == "llama3") {
+        r.rope_type = RopeScalingType::llama3;
+        for (const char* key : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
+            if (!s.has(key)) s.fail(key, "a positive number (llama3 scaling needs it)", nullptr);
+        r.factor = number("factor");
+        r.low_freq_factor = number("low_freq_factor");
+        r.high_freq_factor = number("high_freq_factor");
+        r.original_max_position_embeddings = original();
+        if (r.high_freq_factor <= r.low_freq_factor)
+            s.fail("high_freq_factor", "must exceed low_freq_factor (" + std::to_string(r.low_freq_factor) + ")");
+    } else if (type == "longrope" || type == "su") {
+        r.rope_type = RopeScalingType::longrope;
+        r.original_max_position_embeddings = original();
+        if (r.original_max_position_embeddings <= 0)
+            s.fail("original_max_position_embeddings", "a positive integer (here or beside rope_scaling)", nullptr);
+        for (auto [key, list] : {std::pair{"short_factor", &r.short_factor}, std::pair{"long_factor", &r.long_factor}}) {
+            const json& a = s.required(key);
+            if (!a.is_array() || int64_t(a.size()) != D / 2)
+                s.fail(key, "a list of " + std::to_string(D / 2) + " numbers (head_dim / 2)", a);
+            for (size_t i = 0; i < a.size(); ++i)
+                list->push_back(float(json_number(a[i], f.where(), s.field(key) + "[" + std::to_string(i) + "]",
+                                                  1e-30, 3.4e38)));
+        }
+        // Phi-3: the ratio of the context it was extended to and the one it was trained at.
+        const double ratio = double(max_positions) / double(r.original_max_position_embeddings);
+        r.attention_factor = s.has("attention_factor") ? number("attention_factor")
+                             : ratio <= 1.0
+                                 ? 1.f
+                                 : float(std::sqrt(1.0 + std::log(ratio) /
+                                                             std::log(double(r.original_max_position_embeddings))));
+    } else {
+        s.fail(s.has("rope_type") ? "rope_type" : "type",
+               "\"" + type + "\" is not supported (attend implements default, linear, llama3, longrope/su)");
+    }
+    return r;
+}
+
+// The Llama family and the models laid out like it. Each has its transformers config class's
+// defaults; what differs between them is data here, the blocks are the same.
+struct LlamaFamily {
+    const char* model_type;   // "llama", ...
+    const char* causal_lm;    // "LlamaForCausalLM"
+    const char* base_model;   // "LlamaModel"
+    int64_t vocab, hidden, layers, heads, kv_heads, ff, positions;  // kv_heads 0: = heads
+    float eps;
+    bool tie;
+    CheckpointFormat format;
+};
+
+constexpr LlamaFamily kLlama{"llama", "LlamaForCausalLM", "LlamaModel", 32000, 4096, 32, 32, 0, 11008, 2048,
+                             1e-6f, false, CheckpointFormat::hf_llama};
+constexpr LlamaFamily kMistral{"mistral", "MistralForCausalLM", "MistralModel", 32000, 4096, 32, 32, 8, 14336,
+                               4096 * 32, 1e-6f, false, CheckpointFormat::hf_llama};
+constexpr LlamaFamily kQwen2{"qwen2", "Qwen2ForCausalLM", "Qwen2Model", 151936, 4096, 32, 32, 32, 22016, 32768,
+                             1e-6f, false, CheckpointFormat::hf_llama};
+constexpr LlamaFamily kPhi3{"phi3", "Phi3ForCausalLM", "Phi3Model", 32064, 3072, 32, 32, 0, 8192, 4096,
+                            1e-5f, false, CheckpointFormat::hf_phi3};
+constexpr LlamaFamily kGemma{"gemma", "GemmaForCausalLM", "GemmaModel", 256000, 3072, 28, 16, 16, 24576, 8192,
+                             1e-6f, true, CheckpointFormat::hf_gemma};
+
+TransformerConfig llama_family(const Fields& f, const LlamaFamily& family) {
+    const std::string type = family.model_type;
+    const bool gemma = type == "gemma", phi3 = type == "phi3", qwen2 = type == "qwen2", mistral = type == "mistral";
+    TransformerConfig c = llama2_7b();
+    if (gemma) {
+        // GemmaMLP reads hidden_activation and ignores hidden_act (absent: gelu_pytorch_tanh).
+        const std::string act = f.text("hidden_activation", "gelu_pytorch_tanh");
+        if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")
+            f.fail("config 'hidden_activation' is \"" + act +
+                   "\"; attend's GeGLU is the tanh form (gelu_pytorch_tanh)");
+        c.activation = Activation::geglu;
+    } else {
+        const std::string act = f.text("hidden_act", "silu");
+        if (act != "silu") f.fail("config 'hidden_act' is \"" + act + "\"; the " + type + " SwiGLU needs \"silu\"");
+    }
     const bool attention_bias = f.flag("attention_bias", false), mlp_bias = f.flag("mlp_bias", false);
     if (attention_bias != mlp_bias)
         f.fail("config has attention_bias=" + std::string(attention_bias ? "true" : "false") + " but mlp_bias=" +
                (mlp_bias ? "true" : "false") + "; attend's one bias flag needs them equal");
-    TransformerConfig c = llama2_7b();
-    c.vocab_size = f.size("vocab_size", 32000, ConfigLimits::vocab_size);
-    c.d_model = f.size("hidden_size", 4096, ConfigLimits::d_model);
-    c.n_layers = f.size("num_hidden_layers", 32, ConfigLimits::n_layers);
-    c.n_heads = f.size("num_attention_heads", 32, ConfigLimits::d_model);
-    c.n_kv_heads = f.size("num_key_value_heads", c.n_heads, ConfigLimits::d_model);
-    c.d_ff = f.size("intermediate_size", 11008, ConfigLimits::d_ff);
-    c.max_positions = f.size("max_position_embeddings", 2048, ConfigLimits::max_positions);
-    c.norm_eps = f.number("rms_norm_eps", 1e-6f);  // LlamaConfig's default
+    if (qwen2 && f.flag("use_sliding_window", false))
+        f.fail("config 'use_sliding_window' true is not supported for qwen2 (its window covers only the layers "
+               "from max_window_layers on)");
+    if (phi3 && f.number("partial_rotary_factor", 1.f) != 1.f)
+        f.fail("config 'partial_rotary_factor' " + std::to_string(f.number("partial_rotary_factor", 1.f)) +
+               " is not supported (RoPE on the whole head only)");
+    c.vocab_size = f.size("vocab_size", family.vocab, ConfigLimits::vocab_size);
+    c.d_model = f.size("hidden_size", family.hidden, ConfigLimits::d_model);
+    c.n_layers = f.size("num_hidden_layers", family.layers, ConfigLimits::n_layers);
+    c.n_heads = f.size("num_attention_heads", family.heads, ConfigLimits::d_model);
+    c.n_kv_heads = f.size("num_key_value_heads", family.kv_heads ? family.kv_heads : c.n_heads, ConfigLimits::d_model);
+    c.d_ff = f.size("intermediate_size", family.ff, ConfigLimits::d_ff);
+    c.max_positions = f.size("max_position_embeddings", family.positions, ConfigLimits::max_positions);
+    c.norm_eps = f.number("rms_norm_eps", family.eps);
     c.rope_theta = f.number("rope_theta", 10000.f);
-    c.tie_embeddings = f.flag("tie_word_embeddings", false);
+    c.tie_embeddings = f.flag("tie_word_embeddings", family.tie);
     c.bias = attention_bias;
-    c.dropout = 0.f;  // Llama has no residual dropout, only on the attention weights
+    c.qkv_bias = qwen2 && !attention_bias;  // Qwen2Attention: q/k/v with bias, o_proj without
+    c.dropout = phi3 ? f.number("resid_pdrop", 0.f) : 0.f;  // Llama has no residual dropout
     c.attention_dropout = f.number("attention_dropout", 0.f);
     c.init_std = f.number("initializer_range", 0.02f);
-    if (f.has("head_dim") && f.integer("head_dim") != c.d_model / std::max<int64_t>(c.n_heads, 1))
-        f.fail("config 'head_dim' " + std::to_string(f.integer("head_dim")) + " differs from hidden_size/num_attention_heads");
+    // head_dim: its own field in Gemma (default 256) and newer Llama/Mistral configs.
+    const int64_t natural = c.d_model % c.n_heads == 0 ? c.d_model / c.n_heads : 0;
+    const int64_t head_dim = f.size("head_dim", gemma ? 256 : natural, ConfigLimits::d_model);
+    if (head_dim == 0)
+        f.fail("config: hidden_size " + std::to_string(c.d_model) + " is not divisible by num_attention_heads " +
+               std::to_string(c.n_heads) + " and there is no 'head_dim'");
+    c.head_size = head_dim == natural ? 0 : head_dim;
+    if (gemma) c.embedding_scale = float(std::sqrt(double(c.d_model)));  // GemmaModel's normalizer
+    // sliding_window: Mistral's default is 4096 when the key is absent; null means none.
+    // Phi-3 has the key too (null by default). Llama, Qwen2 (without use_sliding_window), Gemma: none.
+    if (mistral || phi3) {
+        const bool null = f.is_null("sliding_window");
+        c.sliding_window = null ? 0 : f.size("sliding_window", mistral ? 4096 : 0, ConfigLimits::max_positions, 0);
+    }
+    c.rope_scaling = rope_scaling_of(f, c.head_dim(), c.max_positions);
     const std::string arch = f.architecture();
-    if (arch == "LlamaModel") c.head = HeadType::none;
-    else if (arch.empty() || arch == "LlamaForCausalLM") c.head = HeadType::lm;
-    else f.fail("architecture " + arch + " is not supported (LlamaForCausalLM and LlamaModel are)");
+    if (arch == family.base_model) c.head = HeadType::none;
+    else if (arch.empty() || arch == family.causal_lm) c.head = HeadType::lm;
+    else f.fail("architecture " + arch + " is not supported (" + family.causal_lm + " and " + family.base_model + " are)");
     return c;
 }
 
@@ -179,7 +293,8 @@ int64_t special_id(const Fields& f, const char* key, int64_t vocab_size) {
 HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     const json j = parse_json_object(text, where);
     const Fields f(j, where);
-    if (!f.has("model_type")) f.fail("config has no 'model_type' (expected gpt2, bert, llama or attend)");
+    if (!f.has("model_type"))
+        f.fail("config has no 'model_type' (expected gpt2, bert, llama, mistral, qwen2, phi3, gemma or attend)");
     const std::string type = f.text("model_type", "");
     HfConfig out;
     if (type == "gpt2") {
@@ -188,11 +303,15 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     } else if (type == "bert") {
         out.config = bert(f);
         out.format = CheckpointFormat::hf_bert;
-    } else if (type == "llama") {
-        out.config = llama(f);
-        out.format = CheckpointFormat::hf_llama;
     } else {
-        f.fail("unknown model_type \"" + type + "\" (attend loads gpt2, bert, llama and its own \"attend\")");
+        const LlamaFamily* family = nullptr;
+        for (const LlamaFamily* fam : {&kLlama, &kMistral, &kQwen2, &kPhi3, &kGemma})
+            if (type == fam->model_type) family = fam;
+        if (!family)
+            f.fail("unknown model_type \"" + type +
+                   "\" (attend loads gpt2, bert, llama, mistral, qwen2, phi3, gemma and its own \"attend\")");
+        out.config = llama_family(f, *family);
+        out.format = family->format;
     }
     out.config.name = type + " " + where;
     out.config.init_scale_residual = type == "gpt2";

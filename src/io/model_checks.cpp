@@ -6,6 +6,7 @@
 
 #include "attend/error.hpp"
 #include "attend/models/config.hpp"
+#include "attend/nn/positions.hpp"
 #include "io/loader_internal.hpp"
 
 namespace attend {
@@ -35,10 +36,13 @@ void check_config_fits_file(const TransformerConfig& c, uint64_t values, const s
                       " parameters, but the file's tensors hold only " + std::to_string(values) +
                       " values (not this model's weights, or a corrupt config)");
     // Tables the model computes from the config rather than reads: the sinusoidal table
-    // (P, E) per stack, RoPE's cos/sin (P, head_dim) per layer at most.
+    // (P, E) per stack, RoPE's cos/sin (P, head_dim) per layer at most (P capped by the
+    // rotary cache, nn/positions.hpp: later positions are computed on the spot).
     int64_t computed = 0;
     if (c.positions == PositionType::sinusoidal) computed = 2 * c.max_positions * c.d_model;
-    if (c.positions == PositionType::rope) computed = c.max_positions * c.head_dim() * (c.n_layers + c.encoder_layers());
+    if (c.positions == PositionType::rope)
+        computed = std::min(c.max_positions, RotaryEmbedding::kMaxCachedPositions) * c.head_dim() *
+                   (c.n_layers + c.encoder_layers());
     const int64_t allowed = std::max<int64_t>(int64_t(1) << 26, 4 * params);
     if (computed > allowed)
         bad(file, "the config (" + sizes + ") asks for position tables of " + std::to_string(computed) +

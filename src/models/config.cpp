@@ -22,6 +22,7 @@ const char* name_of(Activation v) {
         case Activation::gelu: return "gelu";
         case Activation::gelu_tanh: return "gelu_tanh";
         case Activation::swiglu: return "swiglu";
+        case Activation::geglu: return "geglu";
     }
     return "?";
 }
@@ -62,6 +63,56 @@ const char* name_of(InitScheme v) {
     return "?";
 }
 
+const char* name_of(RopeScalingType v) {
+    switch (v) {
+        case RopeScalingType::none: return "none";
+        case RopeScalingType::linear: return "linear";
+        case RopeScalingType::llama3: return "llama3";
+        case RopeScalingType::longrope: return "longrope";
+    }
+    return "?";
+}
+
+namespace {
+
+// rope_scaling's numbers, for a config whose positions are RoPE of head dim D.
+void validate_rope_scaling(const RopeScaling& r, int64_t D, const std::string& who) {
+    auto positive = [&](float v, const char* field) {
+        ATTEND_CHECK(std::isfinite(v) && v > 0.f, who, "rope_scaling.", field, " must be finite and positive, got ", v);
+    };
+    switch (r.rope_type) {
+        case RopeScalingType::none: return;
+        case RopeScalingType::linear: positive(r.factor, "factor"); return;
+        case RopeScalingType::llama3:
+            positive(r.factor, "factor");
+            positive(r.low_freq_factor, "low_freq_factor");
+            positive(r.high_freq_factor, "high_freq_factor");
+            ATTEND_CHECK(r.high_freq_factor > r.low_freq_factor, who, "rope_scaling.high_freq_factor (",
+                         r.high_freq_factor, ") must exceed low_freq_factor (", r.low_freq_factor,
+                         "): the blend divides by their difference");
+            ATTEND_CHECK(r.original_max_position_embeddings > 0 &&
+                             r.original_max_position_embeddings <= ConfigLimits::max_positions,
+                         who, "rope_scaling.original_max_position_embeddings must be in [1, ",
+                         ConfigLimits::max_positions, "], got ", r.original_max_position_embeddings);
+            return;
+        case RopeScalingType::longrope:
+            ATTEND_CHECK(r.original_max_position_embeddings > 0 &&
+                             r.original_max_position_embeddings <= ConfigLimits::max_positions,
+                         who, "rope_scaling.original_max_position_embeddings must be in [1, ",
+                         ConfigLimits::max_positions, "], got ", r.original_max_position_embeddings);
+            for (const auto* list : {&r.short_factor, &r.long_factor}) {
+                const char* field = list == &r.short_factor ? "short_factor" : "long_factor";
+                ATTEND_CHECK(int64_t(list->size()) == D / 2, who, "rope_scaling.", field, " has ", list->size(),
+                             " entries; head_dim ", D, " needs ", D / 2, " (one per rotated pair)");
+                for (float v : *list) positive(v, field);
+            }
+            positive(r.attention_factor, "attention_factor");
+            return;
+    }
+}
+
+}  // namespace
+
 void TransformerConfig::validate() const {
     // Every message starts with the config's name, so an error from a preset or a file says which.
     const std::string who = "TransformerConfig" + (name.empty() ? std::string() : " '" + name + "'") + ": ";
@@ -74,7 +125,8 @@ void TransformerConfig::validate() const {
         {"n_heads", {n_heads, ConfigLimits::d_model}},           {"n_kv_heads", {n_kv_heads, ConfigLimits::d_model}},
         {"d_ff", {d_ff, ConfigLimits::d_ff}},                    {"max_positions", {max_positions, ConfigLimits::max_positions}},
         {"type_vocab_size", {type_vocab_size, ConfigLimits::type_vocab_size}},
-        {"n_classes", {n_classes, ConfigLimits::n_classes}},
+        {"n_classes", {n_classes, ConfigLimits::n_classes}},     {"head_size", {head_size, ConfigLimits::d_model}},
+        {"sliding_window", {sliding_window, ConfigLimits::max_positions}},
     };
     for (const auto& [field, value_limit] : limits)
         ATTEND_CHECK(value_limit.first <= value_limit.second, who, field, " must be ≤ ", value_limit.second, ", got ",
@@ -84,7 +136,16 @@ void TransformerConfig::validate() const {
     ATTEND_CHECK(n_layers > 0, who, "n_layers must be positive, got ", n_layers);
     ATTEND_CHECK(n_heads > 0, who, "n_heads must be positive, got ", n_heads);
     ATTEND_CHECK(d_ff > 0, who, "d_ff must be positive, got ", d_ff);
-    ATTEND_CHECK(d_model % n_heads == 0, who, "d_model=", d_model, " is not divisible by n_heads=", n_heads);
+    ATTEND_CHECK(head_size >= 0, who, "head_size must be ≥ 0 (0 means d_model/n_heads), got ", head_size);
+    ATTEND_CHECK(head_size > 0 || d_model % n_heads == 0, who, "d_model=", d_model, " is not divisible by n_heads=",
+                 n_heads, " (or give head_size)");
+    ATTEND_CHECK(n_heads * head_dim() <= ConfigLimits::d_model, who, "n_heads·head_dim = ", n_heads, "·",
+                 head_dim(), " exceeds ", ConfigLimits::d_model);
+    ATTEND_CHECK(sliding_window >= 0, who, "sliding_window must be ≥ 0 (0 means none), got ", sliding_window);
+    ATTEND_CHECK(sliding_window == 0 || shape == ModelShape::decoder, who,
+                 "sliding_window is for causal decoders; this config is ", name_of(shape));
+    ATTEND_CHECK(!qkv_bias || !bias, who, "qkv_bias is for models without `bias` (Qwen2); with bias=true every "
+                 "projection has one already");
     ATTEND_CHECK(n_kv_heads >= 0, who, "n_kv_heads must be ≥ 0 (0 means n_heads), got ", n_kv_heads);
     ATTEND_CHECK(n_heads % kv_heads() == 0, who, "n_heads=", n_heads, " is not a multiple of n_kv_heads=",
                  kv_heads(), " (each key/value head serves a whole group of query heads)");
@@ -108,13 +169,16 @@ void TransformerConfig::validate() const {
                          " needs max_positions > 0 (the table's length), got ", max_positions);
             break;
         case PositionType::rope:
-            ATTEND_CHECK(head_dim() % 2 == 0, who, "RoPE rotates pairs of coordinates, so head_dim = d_model/n_heads = ",
-                         d_model, "/", n_heads, " = ", head_dim(), " must be even");
+            ATTEND_CHECK(head_dim() % 2 == 0, who, "RoPE rotates pairs of coordinates, so head_dim = ", head_dim(),
+                         " must be even");
             ATTEND_CHECK(std::isfinite(rope_theta) && rope_theta > 0.f, who, "rope_theta must be positive, got ",
                          rope_theta);
+            validate_rope_scaling(rope_scaling, head_dim(), who);
             break;
         case PositionType::none: break;
     }
+    ATTEND_CHECK(positions == PositionType::rope || rope_scaling.rope_type == RopeScalingType::none, who,
+                 "rope_scaling ", name_of(rope_scaling.rope_type), " needs positions=rope, got ", name_of(positions));
 
     // Which heads sit on which shape.
     switch (head) {
@@ -124,9 +188,9 @@ void TransformerConfig::validate() const {
             break;
         case HeadType::mlm:
             ATTEND_CHECK(shape == ModelShape::encoder, who, "head=mlm needs shape encoder, got ", name_of(shape));
-            ATTEND_CHECK(activation != Activation::swiglu, who,
+            ATTEND_CHECK(!is_gated(activation), who,
                          "the MLM head's transform applies the config's activation to one linear; "
-                         "activation=swiglu needs two");
+                         "activation=", name_of(activation), " needs two");
             break;
         case HeadType::classifier:
             ATTEND_CHECK(shape == ModelShape::encoder, who, "head=classifier (BERT's pooler on the first token) needs "
@@ -325,9 +389,10 @@ TransformerConfig preset(const std::string& name) {
 int64_t parameter_count(const TransformerConfig& c) {
     c.validate();
     const int64_t E = c.d_model, V = c.vocab_size, F = c.d_ff, kv = c.kv_heads() * c.head_dim();
+    const int64_t A = c.attention_width();  // H·Dh
     const int64_t norm = c.norm == NormType::layer_norm ? 2 * E : E;  // LayerNorm: weight and bias
-    const int64_t attention = E * E + 2 * kv * E + E * E + (c.bias ? E + 2 * kv + E : 0);
-    const int64_t ff = c.activation == Activation::swiglu ? 3 * E * F + (c.bias ? 2 * F + E : 0)
+    const int64_t attention = A * E + 2 * kv * E + E * A + (c.bias ? A + 2 * kv + E : c.qkv_bias ? A + 2 * kv : 0);
+    const int64_t ff = is_gated(c.activation) ? 3 * E * F + (c.bias ? 2 * F + E : 0)
                                                           : 2 * E * F + (c.bias ? F + E : 0);
     const int64_t block = attention + ff + 2 * norm;
     const int64_t cross_block = block + attention + norm;

@@ -23,7 +23,8 @@ Tensor activate(const Tensor& x, Activation a) {
         case Activation::relu: return relu(x);
         case Activation::gelu: return gelu(x);
         case Activation::gelu_tanh: return gelu(x, GeluApproximation::tanh);
-        case Activation::swiglu: break;  // validate() rejects it for the MLM head
+        case Activation::swiglu:
+        case Activation::geglu: break;  // validate() rejects gated activations for the MLM head
     }
     ATTEND_CHECK(false, "the MLM head's transform cannot apply activation ", name_of(a));
     return {};

@@ -22,6 +22,8 @@ const char* name_of(CheckpointFormat f) {
         case CheckpointFormat::hf_gpt2: return "hf_gpt2";
         case CheckpointFormat::hf_bert: return "hf_bert";
         case CheckpointFormat::hf_llama: return "hf_llama";
+        case CheckpointFormat::hf_phi3: return "hf_phi3";
+        case CheckpointFormat::hf_gemma: return "hf_gemma";
         case CheckpointFormat::torch_transformer: return "torch_transformer";
     }
     return "?";
@@ -29,9 +31,10 @@ const char* name_of(CheckpointFormat f) {
 
 CheckpointFormat checkpoint_format(const std::string& name) {
     for (CheckpointFormat f : {CheckpointFormat::hf_gpt2, CheckpointFormat::hf_bert, CheckpointFormat::hf_llama,
-                               CheckpointFormat::torch_transformer})
+                               CheckpointFormat::hf_phi3, CheckpointFormat::hf_gemma, CheckpointFormat::torch_transformer})
         if (name == name_of(f)) return f;
-    ATTEND_CHECK(false, "unknown checkpoint format '", name, "'; known: hf_gpt2, hf_bert, hf_llama, torch_transformer");
+    ATTEND_CHECK(false, "unknown checkpoint format '", name,
+                 "'; known: hf_gpt2, hf_bert, hf_llama, hf_phi3, hf_gemma, torch_transformer");
     return {};
 }
 
@@ -108,10 +111,35 @@ public:
         put(ours + ".bias", take(theirs + ".bias", ours + ".bias"));
     }
     void norm(const std::string& ours, const std::string& theirs, bool in_body = true) {
-        put(ours + ".weight", take(theirs + ".weight", ours + ".weight", in_body, theirs + ".gamma"));
+        if (norm_weight_offset != 0.f) {
+            // Gemma's RMSNorm scales by (1 + w): ours by w' = 1 + w, formed once here in float
+            // as Gemma forms it on every call (llama.cpp's GGUF files store w' too).
+            const ForCopy w = take_for_copy(theirs + ".weight", ours + ".weight");
+            const Tensor src = w.w.contiguous();
+            Tensor shifted = Tensor::empty(src.shape());
+            for (int64_t i = 0; i < src.numel(); ++i) shifted.data()[i] = src.data()[i] + norm_weight_offset;
+            put(ours + ".weight", shifted);
+        } else {
+            put(ours + ".weight", take(theirs + ".weight", ours + ".weight", in_body, theirs + ".gamma"));
+        }
         if (c.norm == NormType::layer_norm)
             put(ours + ".bias", take(theirs + ".bias", ours + ".bias", in_body, theirs + ".beta"));
     }
+    // Row blocks of a packed nn.Linear weight (out = Σ rows[i], in) as separate parameters:
+    // Phi-3's qkv_proj (q | k | v) and gate_up_proj (gate | up).
+    void split_rows(const std::string& theirs, const std::vector<std::pair<std::string, int64_t>>& ours) {
+        int64_t rows = 0;
+        for (const auto& [name, n] : ours) rows += n;
+        const ForCopy w = take_for_copy(theirs, ours.front().first + ", ...");
+        ATTEND_CHECK(w.w.dim() == 2 && w.w.size(0) == rows && w.w.size(1) == c.d_model, "tensor ", theirs,
+                     " has shape ", to_string(w.w.shape()), ", expected (", rows, ", ", c.d_model, ")");
+        int64_t at = 0;
+        for (const auto& [name, n] : ours) {
+            put(name, w.relaid(w.w.slice(0, at, at + n).contiguous()));
+            at += n;
+        }
+    }
+    float norm_weight_offset = 0.f;  // hf_gemma: 1
 
     // wᵀ, contiguous, written once into the buffer that becomes the parameter. w (R, C) may
     // be a strided view (a column block of c_attn). Tiled: a row-by-row gather of a transpose
@@ -229,20 +257,39 @@ void convert_bert(Converter& cv) {
     }
 }
 
-void convert_llama(Converter& cv) {
+// Llama and the families laid out like it: Mistral and Qwen2 (hf_llama; Qwen2's q/k/v
+// biases come with config.qkv_bias), Gemma (hf_gemma: norms stored as w for (1 + w)), Phi-3
+// (hf_phi3: q|k|v packed in qkv_proj, gate|up in gate_up_proj, split here by rows).
+void convert_llama(Converter& cv, CheckpointFormat format) {
     const auto& c = cv.c;
     ATTEND_CHECK(c.positions != PositionType::rope || c.rope_layout == RopeLayout::rotate_half,
                  "Hugging Face Llama checkpoints order q/k for rope_layout=rotate_half; model '", c.name,
                  "' has rope_layout=", name_of(c.rope_layout));
+    if (format == CheckpointFormat::hf_gemma) cv.norm_weight_offset = 1.f;
+    const bool packed = format == CheckpointFormat::hf_phi3;
+    ATTEND_CHECK(!packed || (!c.bias && !c.qkv_bias && is_gated(c.activation)), "hf_phi3 checkpoints have packed ",
+                 "qkv_proj and gate_up_proj without biases; model '", c.name, "' does not fit");
+    const bool in_bias = c.bias || c.qkv_bias;
+    const int64_t A = c.attention_width(), kv = c.kv_heads() * c.head_dim();
     cv.put("embeddings.token.weight", cv.take("embed_tokens.weight", "embeddings.token.weight"));
     for (int64_t l = 0; l < c.n_layers; ++l) {
         const std::string h = "layers." + std::to_string(l) + ".", ours = layer(l) + ".";
-        cv.linear(ours + "self_attn.q_proj", h + "self_attn.q_proj", c.bias);
-        cv.linear(ours + "self_attn.k_proj", h + "self_attn.k_proj", c.bias);
-        cv.linear(ours + "self_attn.v_proj", h + "self_attn.v_proj", c.bias);
+        if (packed) {
+            cv.split_rows(h + "self_attn.qkv_proj.weight", {{ours + "self_attn.q_proj.weight", A},
+                                                            {ours + "self_attn.k_proj.weight", kv},
+                                                            {ours + "self_attn.v_proj.weight", kv}});
+        } else {
+            cv.linear(ours + "self_attn.q_proj", h + "self_attn.q_proj", in_bias);
+            cv.linear(ours + "self_attn.k_proj", h + "self_attn.k_proj", in_bias);
+            cv.linear(ours + "self_attn.v_proj", h + "self_attn.v_proj", in_bias);
+        }
         cv.linear(ours + "self_attn.out_proj", h + "self_attn.o_proj", c.bias);
         cv.norm(ours + "self_attn_norm", h + "input_layernorm");
-        if (c.activation == Activation::swiglu) {
+        if (packed) {
+            cv.split_rows(h + "mlp.gate_up_proj.weight", {{ours + "ff.gate_proj.weight", c.d_ff},
+                                                          {ours + "ff.up_proj.weight", c.d_ff}});
+            cv.linear(ours + "ff.down_proj", h + "mlp.down_proj", false);
+        } else if (is_gated(c.activation)) {
             cv.linear(ours + "ff.gate_proj", h + "mlp.gate_proj", c.bias);
             cv.linear(ours + "ff.up_proj", h + "mlp.up_proj", c.bias);
             cv.linear(ours + "ff.down_proj", h + "mlp.down_proj", c.bias);
@@ -320,25 +367,30 @@ std::map<std::string, Tensor> convert_checkpoint(const TransformerConfig& config
     ATTEND_CHECK(config.shape == expected, name_of(format), " checkpoints hold ", name_of(expected),
                  " models; model '", config.name, "' is ", name_of(config.shape));
     ATTEND_CHECK(format != CheckpointFormat::hf_gpt2 || (config.bias && config.positions == PositionType::learned &&
-                                                         config.activation != Activation::swiglu),
+                                                         !is_gated(config.activation)),
                  "hf_gpt2 checkpoints have biases, learned positions and a two-linear MLP; model '", config.name,
                  "' does not");
     ATTEND_CHECK(format != CheckpointFormat::hf_bert ||
-                     (config.positions == PositionType::learned && config.activation != Activation::swiglu),
+                     (config.positions == PositionType::learned && !is_gated(config.activation)),
                  "hf_bert checkpoints have learned positions and a two-linear MLP; model '", config.name, "' does not");
-    ATTEND_CHECK(format != CheckpointFormat::torch_transformer || config.activation != Activation::swiglu,
-                 "nn.Transformer layers have a two-linear feed-forward; model '", config.name, "' has swiglu");
+    ATTEND_CHECK(format != CheckpointFormat::torch_transformer || !is_gated(config.activation),
+                 "nn.Transformer layers have a two-linear feed-forward; model '", config.name, "' has ",
+                 name_of(config.activation));
 
     NoGradGuard no_grad;
     const char* body = format == CheckpointFormat::hf_gpt2    ? "transformer."
                        : format == CheckpointFormat::hf_bert  ? "bert."
-                       : format == CheckpointFormat::hf_llama ? "model."
-                                                              : "transformer.";
+                       : format == CheckpointFormat::hf_llama || format == CheckpointFormat::hf_phi3 ||
+                               format == CheckpointFormat::hf_gemma
+                           ? "model."
+                           : "transformer.";
     Converter cv(config, source, body);
     switch (format) {
         case CheckpointFormat::hf_gpt2: convert_gpt2(cv); break;
         case CheckpointFormat::hf_bert: convert_bert(cv); break;
-        case CheckpointFormat::hf_llama: convert_llama(cv); break;
+        case CheckpointFormat::hf_llama:
+        case CheckpointFormat::hf_phi3:
+        case CheckpointFormat::hf_gemma: convert_llama(cv, format); break;
         case CheckpointFormat::torch_transformer: convert_torch_transformer(cv); break;
     }
     if (unused) *unused = cv.unused();

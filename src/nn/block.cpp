@@ -26,22 +26,30 @@ MultiHeadAttentionConfig attention_config(const TransformerConfig& c) {
     a.embed_dim = c.d_model;
     a.n_heads = c.n_heads;
     a.n_kv_heads = c.kv_heads();
+    a.head_dim = c.head_size;
     a.bias = c.bias;
+    a.qkv_bias = c.qkv_bias;
     a.dropout = c.attention_dropout;
+    return a;
+}
+
+MultiHeadAttentionConfig self_attention_config(const TransformerConfig& c) {
+    MultiHeadAttentionConfig a = attention_config(c);
+    a.sliding_window = c.sliding_window;  // a window over the sequence's own past: self-attention only
     return a;
 }
 
 }  // namespace
 
 Block::Block(const TransformerConfig& config, const BlockOptions& options, ParameterInit init)
-    : self_attn(attention_config(config), init),
+    : self_attn(self_attention_config(config), init),
       dropout(config.dropout),
       options_(options),
       placement_(config.norm_placement) {
     ATTEND_CHECK(config.dropout >= 0.f && config.dropout < 1.f, "dropout must be in [0, 1), got ", config.dropout);
     const int64_t E = config.d_model;
     if (config.positions == PositionType::rope)
-        self_attn.set_rotary(config.rope_theta, config.rope_layout, config.max_positions);
+        self_attn.set_rotary(config.rope_theta, config.rope_layout, config.max_positions, config.rope_scaling);
     self_attn_norm = Norm(config.norm, E, config.norm_eps);
     if (options.cross_attention) {
         cross_attn.emplace(attention_config(config), init);

@@ -3,6 +3,7 @@
 //
 //   two linears:  y = linear2(drop(act(linear1(x))))          (Vaswani et al. 2017, §3.3)
 //   SwiGLU:       y = down(drop(silu(gate(x)) ⊙ up(x)))        (Shazeer 2020, "GLU Variants")
+//   GeGLU:        y = down(drop(gelu_tanh(gate(x)) ⊙ up(x)))   (the same paper; Gemma)
 #include "attend/nn/feed_forward.hpp"
 
 #include "attend/error.hpp"
@@ -32,6 +33,7 @@ Tensor FeedForward::forward(const Tensor& x, const ForwardMode& mode) const {
         case Activation::gelu: hidden = gelu(up.forward(x)); break;
         case Activation::gelu_tanh: hidden = gelu(up.forward(x), GeluApproximation::tanh); break;
         case Activation::swiglu: hidden = mul(silu(gate.forward(x)), up.forward(x)); break;
+        case Activation::geglu: hidden = mul(gelu(gate.forward(x), GeluApproximation::tanh), up.forward(x)); break;
     }
     return down.forward(apply_dropout(hidden, dropout, mode));  // (..., d_model)
 }

@@ -41,10 +41,12 @@ void assign(Tensor& target, const Tensor& source, const char* what) {
     std::copy_n(s.data(), s.numel(), target.data());
 }
 
-// Biases come in and out together with config.bias: an unexpected or a missing one is an error.
-void check_bias_presence(bool has_bias, const Tensor& in_bias, const Tensor& out_bias) {
-    ATTEND_CHECK(in_bias.defined() == has_bias && out_bias.defined() == has_bias,
-                 "this MultiHeadAttention was built with bias=", has_bias ? "true" : "false", " but in_proj_bias is ",
+// Biases follow config.bias (all four) and config.qkv_bias (q, k, v): an unexpected or a
+// missing one is an error.
+void check_bias_presence(bool has_in_bias, bool has_out_bias, const Tensor& in_bias, const Tensor& out_bias) {
+    ATTEND_CHECK(in_bias.defined() == has_in_bias && out_bias.defined() == has_out_bias,
+                 "this MultiHeadAttention was built with ", has_in_bias ? "" : "no ", "in-projection biases and ",
+                 has_out_bias ? "an" : "no", " out-projection bias, but in_proj_bias is ",
                  in_bias.defined() ? "given" : "missing", " and out_proj_bias is ",
                  out_bias.defined() ? "given" : "missing");
 }
@@ -55,7 +57,12 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, P
     auto& c = config_;
     ATTEND_CHECK(c.embed_dim > 0 && c.n_heads > 0, "embed_dim and n_heads must be positive, got embed_dim=",
                  c.embed_dim, " n_heads=", c.n_heads);
-    ATTEND_CHECK(c.embed_dim % c.n_heads == 0, "embed_dim=", c.embed_dim, " is not divisible by n_heads=", c.n_heads);
+    ATTEND_CHECK(c.head_dim >= 0, "head_dim must be ≥ 0 (0 means embed_dim/n_heads), got ", c.head_dim);
+    ATTEND_CHECK(c.head_dim > 0 || c.embed_dim % c.n_heads == 0, "embed_dim=", c.embed_dim,
+                 " is not divisible by n_heads=", c.n_heads);
+    ATTEND_CHECK(!c.qkv_bias || !c.bias, "qkv_bias is for attention without `bias` (bias=true has every bias already)");
+    ATTEND_CHECK(c.sliding_window >= 0, "sliding_window must be ≥ 0 (0 means none), got ", c.sliding_window);
+    if (c.head_dim == 0) c.head_dim = c.embed_dim / c.n_heads;
     if (c.n_kv_heads == 0) c.n_kv_heads = c.n_heads;
     if (c.kdim == 0) c.kdim = c.embed_dim;
     if (c.vdim == 0) c.vdim = c.embed_dim;
@@ -64,30 +71,31 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, P
     ATTEND_CHECK(c.kdim > 0 && c.vdim > 0, "kdim and vdim must be positive, got kdim=", c.kdim, " vdim=", c.vdim);
     ATTEND_CHECK(c.dropout >= 0.f && c.dropout < 1.f, "attention dropout must be in [0, 1), got ", c.dropout);
 
-    const int64_t E = c.embed_dim, kv = c.n_kv_heads * head_dim();
+    const int64_t E = c.embed_dim, A = query_width(), kv = c.n_kv_heads * head_dim();
     // Xavier/Glorot uniform: U(−a, a), a = √(6 / (fan_in + fan_out)). torch packs the three
     // in-projections into one (3E, E) matrix when key and value are E wide and initialises
     // it as one; we follow, so both libraries draw from the same distribution.
     auto xavier_bound = [](int64_t fan_in, int64_t fan_out) { return std::sqrt(6.f / float(fan_in + fan_out)); };
     if (c.kdim == E && c.vdim == E) {
-        const float a = xavier_bound(E, E + 2 * kv);
-        w_q = init.uniform({E, E}, -a, a);
+        const float a = xavier_bound(E, A + 2 * kv);
+        w_q = init.uniform({A, E}, -a, a);
         w_k = init.uniform({kv, E}, -a, a);
         w_v = init.uniform({kv, E}, -a, a);
     } else {
-        const float aq = xavier_bound(E, E), ak = xavier_bound(c.kdim, kv), av = xavier_bound(c.vdim, kv);
-        w_q = init.uniform({E, E}, -aq, aq);
+        const float aq = xavier_bound(E, A), ak = xavier_bound(c.kdim, kv), av = xavier_bound(c.vdim, kv);
+        w_q = init.uniform({A, E}, -aq, aq);
         w_k = init.uniform({kv, c.kdim}, -ak, ak);
         w_v = init.uniform({kv, c.vdim}, -av, av);
     }
     // nn.Linear's default, kaiming_uniform(a=√5): U(−1/√fan_in, 1/√fan_in).
-    const float ao = 1.f / std::sqrt(float(E));
-    w_o = init.uniform({E, E}, -ao, ao);
+    const float ao = 1.f / std::sqrt(float(A));
+    w_o = init.uniform({E, A}, -ao, ao);
     for (Tensor* w : {&w_q, &w_k, &w_v, &w_o}) w->requires_grad_(true);
-    if (c.bias) {
-        b_q = Tensor::zeros({E}), b_k = Tensor::zeros({kv}), b_v = Tensor::zeros({kv}), b_o = Tensor::zeros({E});
-        for (Tensor* b : {&b_q, &b_k, &b_v, &b_o}) b->requires_grad_(true);
+    if (c.bias || c.qkv_bias) {
+        b_q = Tensor::zeros({A}), b_k = Tensor::zeros({kv}), b_v = Tensor::zeros({kv});
+        for (Tensor* b : {&b_q, &b_k, &b_v}) b->requires_grad_(true);
     }
+    if (c.bias) b_o = Tensor::zeros({E}), b_o.requires_grad_(true);
 }
 
 namespace {
@@ -181,11 +189,13 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
         q = rotary_->forward(q, offsets);
         k = rotary_->forward(k, offsets);
     }
-    if (!cache) return attend_and_project(q, k, v, mask, args.path, args.weights, args.dropout_generator);
+    if (!cache) return attend_and_project(q, k, v, windowed(mask), args.path, args.weights, args.dropout_generator);
 
-    // Decoding: store this step's keys and values, attend over all the sequence holds.
+    // Decoding: store this step's keys and values, attend over all the sequence holds (the
+    // window, if any, masks the keys that slid out: the cache keeps them, unread).
     const KVCache::View view = cache->append(args.layer, k, v);  // (B, Hkv, capacity, Dh)
-    return attend_and_project(q, view.k, view.v, view.mask, args.path, args.weights, args.dropout_generator);
+    return attend_and_project(q, view.k, view.v, windowed(view.mask), args.path, args.weights,
+                              args.dropout_generator);
 }
 
 Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask,
@@ -212,9 +222,21 @@ Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& me
     return attend_and_project(q, k, v, mask, path, weights, dropout_generator);
 }
 
-void MultiHeadAttention::set_rotary(float theta, RopeLayout layout, int64_t max_positions) {
+void MultiHeadAttention::set_rotary(float theta, RopeLayout layout, int64_t max_positions,
+                                    const RopeScaling& scaling) {
     ATTEND_CHECK(head_dim() % 2 == 0, "RoPE needs an even head dim, this attention has ", head_dim());
-    rotary_ = std::make_shared<const RotaryEmbedding>(head_dim(), theta, layout, max_positions);
+    rotary_ = std::make_shared<const RotaryEmbedding>(head_dim(), theta, layout, max_positions, scaling);
+}
+
+// The self-attention mask with the sliding window added: query at position p sees keys
+// j ∈ [p − (W − 1), p], so AttentionMask::window = W − 1 (it bounds |p − j|; causal bounds
+// the other side). A tighter window already in the mask stays.
+AttentionMask MultiHeadAttention::windowed(const AttentionMask& mask) const {
+    if (config_.sliding_window <= 0) return mask;
+    AttentionMask m = mask;
+    const int64_t w = config_.sliding_window - 1;
+    m.window = m.window < 0 ? w : std::min(m.window, w);
+    return m;
 }
 
 void MultiHeadAttention::collect_parameters(const std::string& prefix, NamedParameters& out) {
@@ -236,23 +258,23 @@ std::vector<std::pair<std::string, Tensor&>> MultiHeadAttention::named_parameter
 void MultiHeadAttention::load_torch_packed(const Tensor& in_proj_weight, const Tensor& in_proj_bias,
                                            const Tensor& out_proj_weight, const Tensor& out_proj_bias) {
     const auto& c = config_;
-    const int64_t E = c.embed_dim, kv = c.n_kv_heads * head_dim(), rows = E + 2 * kv;
+    const int64_t E = c.embed_dim, A = query_width(), kv = c.n_kv_heads * head_dim(), rows = A + 2 * kv;
     ATTEND_CHECK(c.kdim == E && c.vdim == E, "in_proj_weight packs W_q, W_k, W_v only when kdim == vdim == embed_dim",
                  " (this module has embed_dim=", E, " kdim=", c.kdim, " vdim=", c.vdim,
                  "); use load_torch_separate");
     ATTEND_CHECK(in_proj_weight.defined() && in_proj_weight.shape() == Shape({rows, E}), "in_proj_weight has shape ",
                  in_proj_weight.defined() ? to_string(in_proj_weight.shape()) : "(undefined)", ", expected ",
                  to_string({rows, E}));
-    // Rows [0, E) are W_q, [E, E+kv) W_k, [E+kv, rows) W_v: the separate form's three matrices.
-    load_torch_separate(in_proj_weight.slice(0, 0, E), in_proj_weight.slice(0, E, E + kv),
-                        in_proj_weight.slice(0, E + kv, rows), in_proj_bias, out_proj_weight, out_proj_bias);
+    // Rows [0, A) are W_q, [A, A+kv) W_k, [A+kv, rows) W_v: the separate form's three matrices.
+    load_torch_separate(in_proj_weight.slice(0, 0, A), in_proj_weight.slice(0, A, A + kv),
+                        in_proj_weight.slice(0, A + kv, rows), in_proj_bias, out_proj_weight, out_proj_bias);
 }
 
 void MultiHeadAttention::load_torch_separate(const Tensor& q_proj_weight, const Tensor& k_proj_weight,
                                              const Tensor& v_proj_weight, const Tensor& in_proj_bias,
                                              const Tensor& out_proj_weight, const Tensor& out_proj_bias) {
     const auto& c = config_;
-    const int64_t E = c.embed_dim, kv = c.n_kv_heads * head_dim(), rows = E + 2 * kv;
+    const int64_t A = query_width(), kv = c.n_kv_heads * head_dim(), rows = A + 2 * kv;
     auto check = [](const Tensor& t, const Tensor& like, const char* what) {
         ATTEND_CHECK(t.defined() && t.shape() == like.shape(), what, " has shape ",
                      t.defined() ? to_string(t.shape()) : "(undefined)", ", expected ", to_string(like.shape()));
@@ -261,24 +283,23 @@ void MultiHeadAttention::load_torch_separate(const Tensor& q_proj_weight, const 
     check(k_proj_weight, w_k, "k_proj_weight");
     check(v_proj_weight, w_v, "v_proj_weight");
     check(out_proj_weight, w_o, "out_proj_weight");
-    check_bias_presence(c.bias, in_proj_bias, out_proj_bias);
-    if (c.bias) {
+    check_bias_presence(b_q.defined(), c.bias, in_proj_bias, out_proj_bias);
+    if (b_q.defined())
         ATTEND_CHECK(in_proj_bias.shape() == Shape({rows}), "in_proj_bias has shape ",
                      to_string(in_proj_bias.shape()), ", expected ", to_string({rows}));
-        check(out_proj_bias, b_o, "out_proj_bias");
-    }
+    if (c.bias) check(out_proj_bias, b_o, "out_proj_bias");
 
     NoGradGuard no_grad;
     assign(w_q, q_proj_weight, "q_proj_weight");
     assign(w_k, k_proj_weight, "k_proj_weight");
     assign(w_v, v_proj_weight, "v_proj_weight");
     assign(w_o, out_proj_weight, "out_proj_weight");
-    if (c.bias) {
-        assign(b_q, in_proj_bias.slice(0, 0, E), "in_proj_bias[0:E]");
-        assign(b_k, in_proj_bias.slice(0, E, E + kv), "in_proj_bias[E:E+kv]");
-        assign(b_v, in_proj_bias.slice(0, E + kv, rows), "in_proj_bias[E+kv:]");
-        assign(b_o, out_proj_bias, "out_proj_bias");
+    if (b_q.defined()) {
+        assign(b_q, in_proj_bias.slice(0, 0, A), "in_proj_bias[0:A]");
+        assign(b_k, in_proj_bias.slice(0, A, A + kv), "in_proj_bias[A:A+kv]");
+        assign(b_v, in_proj_bias.slice(0, A + kv, rows), "in_proj_bias[A+kv:]");
     }
+    if (c.bias) assign(b_o, out_proj_bias, "out_proj_bias");
 }
 
 }  // namespace attend

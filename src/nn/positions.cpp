@@ -13,8 +13,10 @@
 // and a position of 10⁵ keeps its phase.
 #include "attend/nn/positions.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <numbers>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
@@ -25,14 +27,50 @@ namespace attend {
 
 namespace {
 
-// cos/sin(pos · θ^{−2i/D}) for i in [0, D/2).
-void rope_angles(int64_t pos, int64_t D, double theta, float* cos_row, float* sin_row) {
-    for (int64_t i = 0; i < D / 2; ++i) {
-        const double omega = std::pow(theta, -double(2 * i) / double(D));
-        const double phi = double(pos) * omega;
-        cos_row[i] = float(std::cos(phi));
-        sin_row[i] = float(std::sin(phi));
+// cos/sin(pos · ω_i) for i in [0, D/2), times `scale` (longrope's attention factor; 1 otherwise).
+void rope_angles(int64_t pos, const std::vector<double>& omega, double scale, float* cos_row, float* sin_row) {
+    for (size_t i = 0; i < omega.size(); ++i) {
+        const double phi = double(pos) * omega[i];
+        cos_row[i] = float(std::cos(phi) * scale);
+        sin_row[i] = float(std::sin(phi) * scale);
     }
+}
+
+// ω_i = θ^{−2i/D}, then rope_scaling's change of them (models/config.hpp). `long_factors`
+// picks longrope's long list instead of the short one.
+std::vector<double> rope_frequencies(int64_t D, double theta, const RopeScaling& r, bool long_factors) {
+    std::vector<double> omega(size_t(D / 2));
+    for (int64_t i = 0; i < D / 2; ++i) omega[i] = std::pow(theta, -double(2 * i) / double(D));
+    switch (r.rope_type) {
+        case RopeScalingType::none: break;
+        case RopeScalingType::linear:
+            for (double& w : omega) w /= r.factor;
+            break;
+        case RopeScalingType::llama3: {
+            const double L = double(r.original_max_position_embeddings), low = r.low_freq_factor,
+                         high = r.high_freq_factor;
+            const double low_wavelength = L / low, high_wavelength = L / high;
+            for (double& w : omega) {
+                const double wavelength = 2.0 * std::numbers::pi / w;
+                if (wavelength < high_wavelength) continue;  // high frequencies: as trained
+                if (wavelength > low_wavelength) {
+                    w /= r.factor;  // low frequencies: interpolated
+                } else {
+                    const double smooth = (L / wavelength - low) / (high - low);
+                    w = (1.0 - smooth) * w / r.factor + smooth * w;
+                }
+            }
+            break;
+        }
+        case RopeScalingType::longrope: {
+            const std::vector<float>& f = long_factors ? r.long_factor : r.short_factor;
+            ATTEND_CHECK(f.size() == omega.size(), "longrope needs ", omega.size(), " factors for head dim ", D,
+                         ", got ", f.size());
+            for (size_t i = 0; i < omega.size(); ++i) omega[i] /= double(f[i]);
+            break;
+        }
+    }
+    return omega;
 }
 
 // Per (b, t) row of x: the cos and sin of its position, (B·T, D/2) each.
@@ -154,15 +192,25 @@ void LearnedPositions::collect_parameters(const std::string& prefix, NamedParame
     embedding.collect_parameters(prefix, out);
 }
 
-RotaryEmbedding::RotaryEmbedding(int64_t head_dim, float theta, RopeLayout layout, int64_t max_positions)
-    : head_dim_(head_dim), theta_(theta), layout_(layout), n_cached_(std::max<int64_t>(max_positions, 0)) {
+RotaryEmbedding::RotaryEmbedding(int64_t head_dim, float theta, RopeLayout layout, int64_t max_positions,
+                                 const RopeScaling& scaling)
+    : head_dim_(head_dim),
+      theta_(theta),
+      layout_(layout),
+      n_cached_(std::min<int64_t>(std::max<int64_t>(max_positions, 0), kMaxCachedPositions)) {
     ATTEND_CHECK(head_dim > 0 && head_dim % 2 == 0, "RoPE needs an even, positive head dim, got ", head_dim);
     ATTEND_CHECK(theta > 0.f && std::isfinite(theta), "RoPE theta must be positive and finite, got ", theta);
+    omega_ = rope_frequencies(head_dim, theta, scaling, false);
+    if (scaling.rope_type == RopeScalingType::longrope) {
+        long_omega_ = rope_frequencies(head_dim, theta, scaling, true);
+        long_after_ = scaling.original_max_position_embeddings;
+        scale_ = scaling.attention_factor;
+    }
     const int64_t half = head_dim / 2;
     cos_.resize(size_t(n_cached_ * half));
     sin_.resize(size_t(n_cached_ * half));
     for (int64_t pos = 0; pos < n_cached_; ++pos)
-        rope_angles(pos, head_dim, theta, cos_.data() + pos * half, sin_.data() + pos * half);
+        rope_angles(pos, omega_, scale_, cos_.data() + pos * half, sin_.data() + pos * half);
 }
 
 Tensor RotaryEmbedding::forward(const Tensor& x, const std::vector<int64_t>& offsets) const {
@@ -178,15 +226,23 @@ Tensor RotaryEmbedding::forward_at(const Tensor& x, const std::vector<int64_t>& 
     auto angles = std::make_shared<RowAngles>();
     angles->cos.resize(size_t(B * T * half));
     angles->sin.resize(size_t(B * T * half));
-    for (int64_t n = 0; n < B * T; ++n) {
-        float* c = angles->cos.data() + n * half;
-        float* s = angles->sin.data() + n * half;
-        const int64_t pos = positions[n];
-        if (pos < n_cached_) {
-            std::copy_n(cos_.data() + pos * half, half, c);
-            std::copy_n(sin_.data() + pos * half, half, s);
-        } else {
-            rope_angles(pos, head_dim_, theta_, c, s);
+    for (int64_t b = 0; b < B; ++b) {
+        // longrope: a sequence whose call reaches past original_max_position_embeddings turns
+        // with the long factors, all of this call's tokens alike (HF decides per forward by
+        // max(position_ids) + 1; per sequence here, so batch-mates do not change each other).
+        bool use_long = false;
+        if (long_after_ > 0)
+            for (int64_t t = 0; t < T; ++t) use_long = use_long || positions[b * T + t] + 1 > long_after_;
+        for (int64_t t = 0; t < T; ++t) {
+            const int64_t n = b * T + t, pos = positions[n];
+            float* c = angles->cos.data() + n * half;
+            float* s = angles->sin.data() + n * half;
+            if (!use_long && pos < n_cached_) {
+                std::copy_n(cos_.data() + pos * half, half, c);
+                std::copy_n(sin_.data() + pos * half, half, s);
+            } else {
+                rope_angles(pos, use_long ? long_omega_ : omega_, scale_, c, s);
+            }
         }
     }
     return rope_op(x, std::move(angles), layout_);

@@ -3,8 +3,9 @@
 // A user arrives with a model in one of five shapes, and `load_model` tells them apart:
 //
 //   Hugging Face folder   config.json + model.safetensors (or model.safetensors.index.json and
-//                         its shards); model_type gpt2, bert or llama. config.json becomes a
-//                         TransformerConfig; the tensors are renamed and re-laid out by
+//                         its shards); model_type gpt2, bert, llama, mistral, qwen2, phi3 or
+//                         gemma. config.json becomes a TransformerConfig; the tensors are
+//                         renamed and re-laid out by
 //                         models/hf_names.hpp (GPT-2's transposed Conv1D, packed c_attn, tied
 //                         heads). pytorch_model.bin (pickle) is out of scope: an Error says so.
 //   .safetensors file     ours: the TransformerConfig as JSON in __metadata__["attend_config"]

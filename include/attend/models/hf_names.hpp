@@ -13,7 +13,11 @@
 //   Llama   model.embed_tokens, model.layers.N.self_attn.{q,k,v,o}_proj,
 //           mlp.{gate,up,down}_proj, input_layernorm, post_attention_layernorm, model.norm,
 //           lm_head (HF's q/k rows are already in the rotate_half order: config.rope_layout
-//           must be rotate_half)
+//           must be rotate_half). Mistral and Qwen2 (q/k/v biases: config.qkv_bias) too.
+//   Phi-3   Llama's names, but self_attn.qkv_proj (H·Dh + 2·Hkv·Dh, E) rows q|k|v and
+//           mlp.gate_up_proj (2·d_ff, E) rows gate|up, split by rows (hf_phi3)
+//   Gemma   Llama's names; every RMSNorm weight w is stored for a (1 + w) scale, so ours
+//           is 1 + w (hf_gemma)
 //   torch   an nn.Transformer under "transformer." (in_proj_weight rows q|k|v; norm1/2/3;
 //           linear1/2; multihead_attn; encoder.norm, decoder.norm), the shared embedding
 //           "embedding.weight" and the generator "generator.weight" (tests/reference/models.py)
@@ -35,7 +39,7 @@ namespace attend {
 
 class Transformer;
 
-enum class CheckpointFormat { hf_gpt2, hf_bert, hf_llama, torch_transformer };
+enum class CheckpointFormat { hf_gpt2, hf_bert, hf_llama, hf_phi3, hf_gemma, torch_transformer };
 
 // "hf_gpt2", ... and back (an unknown name is an Error listing the known ones).
 const char* name_of(CheckpointFormat f);

@@ -6,6 +6,7 @@
 //   SwiGLU (Shazeer 2020; Llama):
 //                 FF(x) = down(dropout(silu(gate(x)) ⊙ up(x)))
 //                 gate (w1), up (w3): E -> d_ff,  down (w2): d_ff -> E
+//   GeGLU (Gemma): the same with gelu_tanh in place of silu
 //
 // Parameter names: "linear1", "linear2" for the two-linear form (torch's
 // TransformerEncoderLayer), "gate_proj", "up_proj", "down_proj" for SwiGLU (Hugging Face's
@@ -37,7 +38,7 @@ public:
     void collect_parameters(const std::string& prefix, NamedParameters& out);
 
     Activation activation() const { return activation_; }
-    bool gated() const { return activation_ == Activation::swiglu; }
+    bool gated() const { return is_gated(activation_); }
 
     // Two-linear form: up = linear1, down = linear2. SwiGLU: gate = gate_proj (w1),
     // up = up_proj (w3), down = down_proj (w2). `gate` is empty unless gated().

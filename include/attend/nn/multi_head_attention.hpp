@@ -41,7 +41,12 @@ struct MultiHeadAttentionConfig {
     int64_t n_kv_heads = 0;  // Hkv: key/value heads; 0 means H; H must be a multiple of Hkv
     int64_t kdim = 0;        // key width; 0 means E
     int64_t vdim = 0;        // value width; 0 means E
+    int64_t head_dim = 0;    // Dh; 0 means E / H (E must then be a multiple of H). Gemma: H·Dh ≠ E
     bool bias = true;        // b_q, b_k, b_v, b_o
+    bool qkv_bias = false;   // b_q, b_k, b_v without b_o (Qwen2); only with bias = false
+    // Self-attention only: > 0, a token sees itself and the sliding_window − 1 keys before it
+    // (Mistral), with or without a KV cache. 0: no window.
+    int64_t sliding_window = 0;
     // Dropout on the attention weights, as torch.nn.MultiheadAttention's `dropout`: applied
     // when a call is given a dropout generator (training), never otherwise.
     float dropout = 0.f;
@@ -91,7 +96,7 @@ public:
 
     // RoPE on q and k of self-attention (and of forward(query, key, value), positions from 0).
     // head_dim must be even. max_positions: size of the precomputed cos/sin tables.
-    void set_rotary(float theta, RopeLayout layout, int64_t max_positions = 0);
+    void set_rotary(float theta, RopeLayout layout, int64_t max_positions = 0, const RopeScaling& scaling = {});
     const RotaryEmbedding* rotary() const { return rotary_.get(); }
 
     // The module convention (nn/module.hpp): prefix + ".q_proj.weight", ... as named_parameters().
@@ -112,18 +117,21 @@ public:
                              const Tensor& in_proj_bias, const Tensor& out_proj_weight, const Tensor& out_proj_bias);
 
     const MultiHeadAttentionConfig& config() const { return config_; }  // zeros resolved
-    int64_t head_dim() const { return config_.embed_dim / config_.n_heads; }
+    int64_t head_dim() const { return config_.head_dim; }
+    int64_t query_width() const { return config_.n_heads * config_.head_dim; }  // H·Dh
 
     // Parameters: leaf tensors with requires_grad. Weights are (out, in), as nn.Linear.
-    Tensor w_q, b_q;  // (E, E), (E)
+    Tensor w_q, b_q;  // (H·Dh, E), (H·Dh)       H·Dh = E unless config.head_dim says otherwise
     Tensor w_k, b_k;  // (Hkv·Dh, kdim), (Hkv·Dh)
     Tensor w_v, b_v;  // (Hkv·Dh, vdim), (Hkv·Dh)
-    Tensor w_o, b_o;  // (E, E), (E)
+    Tensor w_o, b_o;  // (E, H·Dh), (E)
 
 private:
     // softmax attention over the heads, then W_o: (B, H, Tq, Dh) → (B, Tq, E).
     Tensor attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                               AttentionPath path, Tensor* weights, Generator* dropout_generator) const;
+
+    AttentionMask windowed(const AttentionMask& mask) const;  // + config.sliding_window
 
     MultiHeadAttentionConfig config_;
     std::shared_ptr<const RotaryEmbedding> rotary_;  // null: no rotary step

@@ -81,12 +81,20 @@ Tensor apply_rope(const Tensor& x, float theta, RopeLayout layout, const std::ve
 // RoPE at explicit positions: positions has B·T entries (row-major (B, T)), each ≥ 0.
 Tensor apply_rope_at(const Tensor& x, const std::vector<int64_t>& positions, float theta, RopeLayout layout);
 
-// RoPE with the cos/sin tables precomputed once for positions [0, max_positions); a later
-// position is computed on the spot (the tables are a cache, not a limit). Same results as
-// apply_rope, bit for bit; what a MultiHeadAttention keeps to rotate q and k.
+// RoPE with the cos/sin tables precomputed once for positions [0, min(max_positions,
+// kMaxCachedPositions)); a later position is computed on the spot (the tables are a cache,
+// not a limit). Same results as apply_rope, bit for bit; what a MultiHeadAttention keeps to
+// rotate q and k. `scaling` changes the frequencies (models/config.hpp, RopeScaling):
+// linear and llama3 once for all positions; longrope picks its short or long factors per
+// call and sequence: long when any of the sequence's positions in the call is ≥
+// original_max_position_embeddings (HF: max(position_ids) + 1 > L), so a KV cache's keys
+// keep the factors they were rotated with, as in Hugging Face's generate.
 class RotaryEmbedding {
 public:
-    RotaryEmbedding(int64_t head_dim, float theta, RopeLayout layout, int64_t max_positions = 0);
+    static constexpr int64_t kMaxCachedPositions = 4096;  // 4096 · D/2 · 8 bytes per layer at most
+
+    RotaryEmbedding(int64_t head_dim, float theta, RopeLayout layout, int64_t max_positions = 0,
+                    const RopeScaling& scaling = {});
 
     Tensor forward(const Tensor& x, const std::vector<int64_t>& offsets = {}) const;      // x (B, H, T, D)
     Tensor forward_at(const Tensor& x, const std::vector<int64_t>& positions) const;      // positions (B·T)
@@ -100,7 +108,11 @@ private:
     float theta_;
     RopeLayout layout_;
     int64_t n_cached_;
-    std::vector<float> cos_, sin_;  // (n_cached, D/2): cos/sin(pos · θ^{−2i/D})
+    std::vector<double> omega_;       // (D/2) frequencies (longrope: the short ones)
+    std::vector<double> long_omega_;  // longrope's long frequencies; empty otherwise
+    int64_t long_after_ = 0;          // longrope: original_max_position_embeddings; 0: never long
+    double scale_ = 1.0;              // longrope's attention_factor on cos and sin
+    std::vector<float> cos_, sin_;    // (n_cached, D/2): cos/sin(pos · ω_i) · scale
 };
 
 }  // namespace attend
