@@ -50,6 +50,14 @@ TEST(BufferReuse, SmallTensorsAndOtherClassesAreNotServed) {
     EXPECT_EQ(BufferReuse::cached_bytes(), kPooled ? kBig * 4 : 0);
 }
 
+TEST(BufferReuse, ABufferFromBeforeTheScopeIsNotKept) {
+    // It was allocated at its exact size, which may be less than its class: never pooled.
+    Tensor before = Tensor::empty({kBig - 1000});
+    const BufferReuse reuse;
+    before = Tensor();
+    EXPECT_EQ(BufferReuse::cached_bytes(), 0);
+}
+
 TEST(BufferReuse, ThePoolLivesUntilTheLastScopeCloses) {
     {
         const BufferReuse outer;

@@ -3,10 +3,11 @@
 // A training step allocates the same activations and gradients every step. Without reuse each
 // large buffer is a fresh mmap: zero-filled pages faulted in one by one (measured ~13% of a
 // 1-thread step's CPU time, as system time) and handed back at the end of the step. While a
-// BufferReuse scope is open anywhere in the process, a freed buffer of at least 256 KiB is kept
-// in a size-class pool (four classes per power of two) and handed to the next Tensor of that
-// class, so from the second step on the step allocates nothing new. At most 2 GiB is kept
-// (beyond that a buffer is freed as before); closing the last scope frees the pool.
+// BufferReuse scope is open anywhere in the process, a buffer of at least 256 KiB is allocated
+// at its size class (four per power of two), kept in a pool when freed, and handed to the next
+// Tensor of that class, so from the second step on the step allocates nothing new. At most
+// 2 GiB is kept (beyond that a buffer is freed as before); closing the last scope frees the
+// pool. Outside scopes allocation is exactly as without the pool (no rounding, nothing kept).
 //
 //   { BufferReuse reuse; for (step ...) { forward; backward; optimizer; } }
 //

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "attend/buffer_reuse.hpp"
@@ -20,7 +21,7 @@ constexpr bool kPoolAllowed = false;  // ASan should see every free
 constexpr bool kPoolAllowed = true;
 #endif
 
-// Bytes actually allocated for n floats: 64-byte multiples below the pool's threshold; above
+// Bytes a pooled buffer of n floats takes: 64-byte multiples below the pool's threshold; above
 // it, the next of four classes per power of two (1, 1.25, 1.5, 1.75 · 2^k), so a length that
 // varies a little (a last, shorter batch) still finds a buffer; at most 25% is unused.
 size_t bytes_for(int64_t n) {
@@ -36,10 +37,18 @@ struct Pool {
     int scopes = 0;
     size_t held = 0;
     std::map<size_t, std::vector<float*>> free;  // by class size in bytes
+    // Buffers allocated at their class size (inside a scope), whether in use or kept. Only
+    // these are ever kept: a buffer allocated outside a scope has its exact size, which may
+    // be less than its class. Outside scopes nothing is rounded up, so allocation there is
+    // exactly as it was without the pool.
+    std::unordered_set<float*> classed;
 
     void clear() {  // caller holds the mutex
         for (auto& [bytes, list] : free)
-            for (float* p : list) std::free(p);
+            for (float* p : list) {
+                classed.erase(p);
+                std::free(p);
+            }
         free.clear();
         held = 0;
     }
@@ -73,19 +82,25 @@ int64_t BufferReuse::cached_bytes() {
 namespace buffer_pool {
 
 float* allocate(int64_t floats) {
-    const size_t bytes = bytes_for(floats);
-    if (kPoolAllowed && bytes >= kMinPooledBytes) {
+    const size_t exact = (size_t(floats < 1 ? 1 : floats) * sizeof(float) + 63) / 64 * 64;
+    if (kPoolAllowed && exact >= kMinPooledBytes) {
+        const size_t bytes = bytes_for(floats);
         Pool& p = pool();
         std::lock_guard lock(p.mutex);
-        const auto it = p.free.find(bytes);
-        if (it != p.free.end() && !it->second.empty()) {
-            float* data = it->second.back();
-            it->second.pop_back();
-            p.held -= bytes;
+        if (p.scopes > 0) {
+            const auto it = p.free.find(bytes);
+            if (it != p.free.end() && !it->second.empty()) {
+                float* data = it->second.back();
+                it->second.pop_back();
+                p.held -= bytes;
+                return data;
+            }
+            float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
+            if (data) p.classed.insert(data);
             return data;
         }
     }
-    return static_cast<float*>(std::aligned_alloc(64, bytes));
+    return static_cast<float*>(std::aligned_alloc(64, exact));
 }
 
 void release(float* data, int64_t floats) {
@@ -94,10 +109,14 @@ void release(float* data, int64_t floats) {
     if (kPoolAllowed && bytes >= kMinPooledBytes) {
         Pool& p = pool();
         std::lock_guard lock(p.mutex);
-        if (p.scopes > 0 && p.held + bytes <= kMaxPooledBytes) {
-            p.free[bytes].push_back(data);
-            p.held += bytes;
-            return;
+        const auto it = p.classed.find(data);
+        if (it != p.classed.end()) {
+            if (p.scopes > 0 && p.held + bytes <= kMaxPooledBytes) {
+                p.free[bytes].push_back(data);
+                p.held += bytes;
+                return;
+            }
+            p.classed.erase(it);
         }
     }
     std::free(data);
