@@ -14,6 +14,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "ops/bias_gelu.hpp"
 #include "attend/random.hpp"
 
 using namespace attend;
@@ -116,6 +117,8 @@ std::vector<GradCase> gradcheck_table() {
         // ---- activations ----
         {"gelu", [](V in) { return gelu(in[0]); }, {{3, 5}}},
         {"gelu_tanh", [](V in) { return gelu(in[0], GeluApproximation::tanh); }, {{3, 5}}},
+        {"bias_gelu", [](V in) { return bias_gelu(in[0], in[1]); }, {{3, 5}, {5}}},
+        {"bias_gelu_tanh", [](V in) { return bias_gelu(in[0], in[1], GeluApproximation::tanh); }, {{2, 3, 4}, {4}}},
         {"relu", [](V in) { return relu(in[0]); }, {{3, 5}}, {Init::away_from_zero}},
         {"silu", [](V in) { return silu(in[0]); }, {{3, 5}}},
         {"sigmoid", [](V in) { return sigmoid(in[0]); }, {{3, 5}}},

@@ -14,6 +14,8 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "ops/bias_gelu.hpp"
+#include "attend/parallel.hpp"
 #include "attend/random.hpp"
 #include "support/reference.hpp"
 
@@ -224,6 +226,41 @@ TEST(OpsParityTable, CoversEveryReferenceCase) {
 // ---- defined edge cases torch leaves as NaN ----
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// bias_gelu is gelu(x + b) in one pass (FeedForward's fused bias; gelu and add are each held
+// to torch above): the same output bits, dx within rounding of the two-op graph, db the column
+// sums of dx; at a size that threads, the same bits at 1 and 2 threads.
+TEST(OpsEdge, BiasGeluEqualsGeluOfTheSum) {
+    for (GeluApproximation form : {GeluApproximation::none, GeluApproximation::tanh}) {
+        std::vector<std::vector<float>> by_threads;
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            Generator g2(12);
+            Tensor x = Tensor::randn({2, 300, 257}, g2, 2.f), b = Tensor::randn({257}, g2);
+            const Tensor dy = Tensor::randn({2, 300, 257}, g2);
+            x.requires_grad_(), b.requires_grad_();
+            const Tensor fused = bias_gelu(x, b, form);
+            fused.backward(dy);
+            const Tensor dx = x.grad(), db = b.grad();
+            x.zero_grad(), b.zero_grad();
+            const Tensor plain = gelu(add(x, b), form);
+            plain.backward(dy);
+            EXPECT_EQ(fused.to_vector(), plain.to_vector());
+            const std::vector<float> a = dx.to_vector(), e = x.grad().to_vector();
+            for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], e[i], 1e-6f * (1 + std::abs(e[i]))) << i;
+            const std::vector<float> ab = db.to_vector(), eb = b.grad().to_vector();
+            for (size_t i = 0; i < ab.size(); ++i) ASSERT_NEAR(ab[i], eb[i], 1e-4f * (1 + std::abs(eb[i]))) << i;
+            std::vector<float> all = fused.to_vector();
+            all.insert(all.end(), a.begin(), a.end());
+            all.insert(all.end(), ab.begin(), ab.end());
+            by_threads.push_back(all);
+        }
+        set_num_threads(0);
+        EXPECT_EQ(by_threads[0], by_threads[1]);
+    }
+    Tensor x = Tensor::ones({2, 3});
+    EXPECT_THROW(bias_gelu(x, Tensor::ones({2})), Error);  // the bias must match the last dimension
+}
 
 TEST(OpsEdge, SoftmaxFullyMaskedRowIsZeroWithZeroGradient) {
     // row 0 ordinary, row 1 entirely −inf, row 2 partly masked

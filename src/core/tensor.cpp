@@ -10,6 +10,7 @@
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/random.hpp"
+#include "core/buffer_pool.hpp"
 #include "core/tensor_impl.hpp"
 
 namespace attend {
@@ -37,8 +38,7 @@ Shape contiguous_strides(const Shape& shape) {
 }
 
 Storage::Storage(int64_t n) : data(nullptr), size(n) {
-    size_t bytes = (size_t(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
-    data = static_cast<float*>(std::aligned_alloc(64, bytes));
+    data = buffer_pool::allocate(n);  // 64-byte aligned; reused while a BufferReuse scope is open
     ATTEND_CHECK(data != nullptr, "out of memory allocating ", n, " floats");
 }
 Storage::Storage(float* data_, int64_t n, std::shared_ptr<void> owner_)
@@ -51,7 +51,7 @@ Storage::Storage(std::shared_ptr<const LowPrecisionMatrix> values)
 }
 Storage::Storage(NoValues, int64_t n) : data(nullptr), size(n) {}
 Storage::~Storage() {
-    if (!owner) std::free(data);
+    if (!owner) buffer_pool::release(data, size);
 }
 
 // ---- creation ----------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "ops/bias_gelu.hpp"
 
 namespace attend {
 
@@ -30,8 +31,15 @@ Tensor FeedForward::forward(const Tensor& x, const ForwardMode& mode) const {
     Tensor hidden;  // (..., d_ff)
     switch (activation_) {
         case Activation::relu: hidden = relu(up.forward(x)); break;
-        case Activation::gelu: hidden = gelu(up.forward(x)); break;
-        case Activation::gelu_tanh: hidden = gelu(up.forward(x), GeluApproximation::tanh); break;
+        // With a bias, the bias rides in the activation's pass (ops/bias_gelu.hpp), not the GEMM's.
+        case Activation::gelu:
+        case Activation::gelu_tanh: {
+            const GeluApproximation form =
+                activation_ == Activation::gelu ? GeluApproximation::none : GeluApproximation::tanh;
+            hidden = up.bias.defined() ? bias_gelu(linear(x, up.weight, Tensor()), up.bias, form)
+                                       : gelu(up.forward(x), form);
+            break;
+        }
         case Activation::swiglu: hidden = mul(silu(gate.forward(x)), up.forward(x)); break;
         case Activation::geglu: hidden = mul(gelu(gate.forward(x), GeluApproximation::tanh), up.forward(x)); break;
     }

@@ -14,12 +14,14 @@
 // Each backward recomputes what it needs from x (cheap) rather than keeping extra tensors.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
 #include "attend/profile.hpp"
 #include "ops/activation_simd.hpp"
+#include "ops/bias_gelu.hpp"
 #include "ops/pointwise.hpp"
 
 namespace attend {
@@ -107,6 +109,69 @@ Tensor gelu(const Tensor& x, GeluApproximation approximate) {
     const ProfileScope op_scope("gelu");
     if (approximate == GeluApproximation::tanh) return vector_pointwise("gelu_tanh", Kind::gelu_tanh, x);
     return vector_pointwise("gelu", Kind::gelu_erf, x);
+}
+
+// bias_gelu (ops/bias_gelu.hpp) row by row: z = x + b written into y, then the activation in
+// place. Backward recomputes z per row into a scratch row, writes dx = dy · gelu′(z) and sums
+// db from it: rows go in fixed blocks of kBiasRows, each block's partial db added in block order.
+Tensor bias_gelu(const Tensor& x_in, const Tensor& bias_in, GeluApproximation approximate) {
+    const ProfileScope op_scope("bias_gelu");
+    ATTEND_CHECK(x_in.dim() >= 1 && x_in.size(-1) > 0, "bias_gelu: input ", to_string(x_in.shape()),
+                 " needs a non-empty last dimension");
+    ATTEND_CHECK(bias_in.defined() && bias_in.dim() == 1 && bias_in.size(0) == x_in.size(-1), "bias_gelu: bias ",
+                 bias_in.defined() ? to_string(bias_in.shape()) : std::string("(undefined)"),
+                 " does not match the last dimension of ", to_string(x_in.shape()));
+    const Kind kind = approximate == GeluApproximation::tanh ? Kind::gelu_tanh : Kind::gelu_erf;
+    const Tensor x = x_in.contiguous(), b = bias_in.contiguous();
+    const int64_t C = b.numel(), rows = x.numel() / C;
+    Tensor y = Tensor::empty(x.shape());  // (rows, C)
+    {
+        const float* px = x.data();
+        const float* pb = b.data();
+        float* py = y.data();
+#pragma omp parallel for schedule(static) if (rows * C > kPointwiseParallelMin)
+        for (int64_t r = 0; r < rows; ++r) {
+            float* yr = py + r * C;
+            const float* xr = px + r * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] + pb[c];
+            forward_rows(kind, yr, yr, C);
+        }
+    }
+    return record(y, approximate == GeluApproximation::tanh ? "bias_gelu_tanh" : "bias_gelu", {x_in, bias_in},
+                  [x = x.detach(), b = b.detach(), kind, rows, C](const Tensor& g_in) {
+                      constexpr int64_t kBiasRows = 32;
+                      const Tensor g = g_in.contiguous();
+                      Tensor dx = Tensor::empty(x.shape());
+                      const int64_t blocks = (rows + kBiasRows - 1) / kBiasRows;
+                      std::vector<float> partial(size_t(blocks * C), 0.f);  // (blocks, C)
+                      const float* px = x.data();
+                      const float* pb = b.data();
+                      const float* pg = g.data();
+                      float* pd = dx.data();
+#pragma omp parallel if (rows * C > kPointwiseParallelMin)
+                      {
+                          std::vector<float> z(static_cast<size_t>(C));
+#pragma omp for schedule(static)
+                          for (int64_t blk = 0; blk < blocks; ++blk) {
+                              float* acc = partial.data() + blk * C;
+                              for (int64_t r = blk * kBiasRows; r < std::min(rows, (blk + 1) * kBiasRows); ++r) {
+                                  const float* xr = px + r * C;
+#pragma omp simd
+                                  for (int64_t c = 0; c < C; ++c) z[size_t(c)] = xr[c] + pb[c];
+                                  backward_rows(kind, z.data(), pg + r * C, pd + r * C, C);
+                                  const float* dr = pd + r * C;
+#pragma omp simd
+                                  for (int64_t c = 0; c < C; ++c) acc[c] += dr[c];
+                              }
+                          }
+                      }
+                      Tensor db = Tensor::zeros({C});
+                      float* pdb = db.data();
+                      for (int64_t blk = 0; blk < blocks; ++blk)
+                          for (int64_t c = 0; c < C; ++c) pdb[c] += partial[size_t(blk * C + c)];
+                      return std::vector<Tensor>{dx, db};
+                  });
 }
 
 Tensor relu(const Tensor& x) {

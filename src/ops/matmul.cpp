@@ -4,6 +4,8 @@
 //   y = x · Wᵀ + b       dx = dy · W,   dW = dyᵀ · x,   db = Σ_rows dy
 #include <omp.h>
 
+#include <algorithm>
+
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
@@ -105,6 +107,30 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 namespace {
 
+// y (rows, N) ← b in every row, for the GEMM to add x · Wᵀ onto (beta = 1). Threads take rows.
+void fill_rows_with_bias(const float* b, int64_t rows, int64_t N, float* y) {
+#pragma omp parallel for schedule(static) if (worth_threading(rows * N, rows))
+    for (int64_t r = 0; r < rows; ++r) std::copy_n(b, N, y + r * N);
+}
+
+// db (N) = Σ_r g[r, :], each column summed in row order whatever the thread count (threads
+// take blocks of columns), so the bias gradient does not depend on it.
+void sum_rows(const float* g, int64_t rows, int64_t N, float* db) {
+    constexpr int64_t kColumns = 256;  // a block's partial sums stay in L1
+    const int64_t blocks = (N + kColumns - 1) / kColumns;
+#pragma omp parallel for schedule(static) if (worth_threading(rows * N, blocks))
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+        const int64_t o0 = blk * kColumns, n = std::min(kColumns, N - o0);
+        float* d = db + o0;
+        std::fill_n(d, n, 0.f);
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* row = g + r * N + o0;
+#pragma omp simd
+            for (int64_t o = 0; o < n; ++o) d[o] += row[o];
+        }
+    }
+}
+
 // y (rows, N) = x · Wᵀ + b with W in bf16 / int8 (low_precision.hpp), for inference. Few rows:
 // the skinny kernel widens W in registers. Many (a prompt): bf16 and int8 go to the CPU's bf16
 // dot products where it has them (ops/bf16_gemm.cpp; int8 values are exact in bf16, scaled
@@ -168,8 +194,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (use_skinny_gemm(rows, out_features, in)) {  // decoding: stream W once (ops/gemv.hpp)
         skinny_gemm(rows, out_features, in, xc.data(), wc.data(), bc.defined() ? bc.data() : nullptr, py);
     } else {
-        if (bc.defined())
-            for (int64_t r = 0; r < rows; ++r) std::copy_n(bc.data(), out_features, py + r * out_features);
+        if (bc.defined()) fill_rows_with_bias(bc.data(), rows, out_features, py);
         sgemm(false, true, rows, out_features, in, 1.f, xc.data(), in, wc.data(), in, bc.defined() ? 1.f : 0.f, py,
               out_features);
     }
@@ -185,9 +210,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                             dw.data(), in);  // dyᵀ · x
                       Tensor db;
                       if (has_bias) {
-                          db = Tensor::zeros({out_features});
-                          for (int64_t r = 0; r < rows; ++r)
-                              for (int64_t o = 0; o < out_features; ++o) db.data()[o] += g.data()[r * out_features + o];
+                          db = Tensor::empty({out_features});
+                          sum_rows(g.data(), rows, out_features, db.data());
                       }
                       return std::vector<Tensor>{dx, dw, db};
                   });

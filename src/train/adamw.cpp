@@ -3,16 +3,74 @@
 //   p ← p·(1 − lr·wd)                                   decoupled decay (decaying parameters only)
 //   m ← β1·m + (1−β1)·g,   v ← β2·v + (1−β2)·g²
 //   p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)    torch's grouping of the bias corrections
+//
+// Both passes over the parameters are memory-bound (AdamW reads p, g, m, v and writes p, m, v:
+// 28 bytes a parameter), so each is one loop per tensor compiled as target clones (ops/simd.hpp)
+// and split over the threads in fixed chunks. The file is compiled with -fno-math-errno
+// (CMakeLists.txt): otherwise GCC keeps sqrtf scalar for errno's sake and nothing vectorises.
 #include "attend/train/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "ops/simd.hpp"
 
 namespace attend {
+
+namespace {
+
+struct AdamWConstants {
+    float beta1, beta2, eps, keep, step_size, correction2_sqrt;
+};
+
+// One AdamW update of n parameters, in torch's order of operations (each line one torch op).
+ATTEND_SIMD_CLONES void adamw_update(float* w, float* m, float* v, const float* g, int64_t n, AdamWConstants c) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+        w[j] *= c.keep;
+        m[j] = m[j] * c.beta1 + (1.f - c.beta1) * g[j];         // torch 1.13: mul_(β1).add_(g, 1-β1)
+        v[j] = v[j] * c.beta2 + (1.f - c.beta2) * g[j] * g[j];  // torch: mul_(β2).addcmul_(g, g, 1-β2)
+        const float denom = std::sqrt(v[j]) / c.correction2_sqrt + c.eps;
+        w[j] -= c.step_size * (m[j] / denom);
+    }
+}
+
+// Σ g² in double; the vector lanes are separate partial sums, added in a fixed order.
+ATTEND_SIMD_CLONES double sum_squares(const float* g, int64_t n) {
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; ++j) s += double(g[j]) * double(g[j]);
+    return s;
+}
+
+ATTEND_SIMD_CLONES void scale_in_place(float* g, int64_t n, float coef) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) g[j] *= coef;
+}
+
+// Tensors are cut into chunks of this many floats: the unit of threading, and of summation
+// (chunk sums are added in chunk order, so the norm does not depend on the thread count).
+constexpr int64_t kChunk = int64_t(1) << 15;
+
+struct Chunk {
+    float* data;
+    int64_t n;
+    size_t tensor;
+};
+
+std::vector<Chunk> chunks_of(const std::vector<float*>& data, const std::vector<int64_t>& sizes) {
+    std::vector<Chunk> out;
+    for (size_t t = 0; t < data.size(); ++t)
+        for (int64_t j = 0; j < sizes[t]; j += kChunk) out.push_back({data[t] + j, std::min(kChunk, sizes[t] - j), t});
+    return out;
+}
+
+}  // namespace
 
 bool takes_weight_decay(const std::string& name, const Tensor& p) {
     if (p.dim() < 2) return false;  // biases, norm weights
@@ -45,25 +103,31 @@ void AdamW::step(float lr) {
     const double correction2 = 1.0 - std::pow(double(o.beta2), double(step_));
     const float step_size = float(double(lr) / correction1);
     const float correction2_sqrt = float(std::sqrt(correction2));
+    // Every parameter with a gradient, cut into chunks; one parallel loop over all of them.
+    std::vector<Tensor> grads;  // contiguous, kept alive for the loop
+    std::vector<float*> weights;
+    std::vector<int64_t> sizes;
+    std::vector<size_t> index;
     for (size_t i = 0; i < params_.size(); ++i) {
-        Tensor& p = *params_[i].second;
-        const Tensor g_tensor = p.grad();
-        if (!g_tensor.defined()) continue;
-        const Tensor g_c = g_tensor.contiguous();
-        const float* g = g_c.data();
-        float* w = p.data();
-        float* m = m_[i].data();
-        float* v = v_[i].data();
+        const Tensor g = params_[i].second->grad();
+        if (!g.defined()) continue;
+        grads.push_back(g.contiguous());
+        weights.push_back(params_[i].second->data());
+        sizes.push_back(params_[i].second->numel());
+        index.push_back(i);
+    }
+    const std::vector<Chunk> chunks = chunks_of(weights, sizes);
+    const int64_t n_chunks = int64_t(chunks.size());
+    int64_t total = 0;
+    for (int64_t n : sizes) total += n;
+#pragma omp parallel for schedule(static) if (worth_threading(total, n_chunks))
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        const Chunk& k = chunks[size_t(c)];
+        const size_t i = index[k.tensor];
+        const int64_t at = k.data - weights[k.tensor];
         const float keep = decay_[i] ? 1.f - lr * o.weight_decay : 1.f;
-        const int64_t n = p.numel();
-#pragma omp parallel for schedule(static) if (n > 32768)
-        for (int64_t j = 0; j < n; ++j) {
-            w[j] *= keep;
-            m[j] = m[j] * o.beta1 + (1.f - o.beta1) * g[j];          // torch 1.13: mul_(β1).add_(g, 1-β1)
-            v[j] = v[j] * o.beta2 + (1.f - o.beta2) * g[j] * g[j];   // torch: mul_(β2).addcmul_(g, g, 1-β2)
-            const float denom = std::sqrt(v[j]) / correction2_sqrt + o.eps;
-            w[j] -= step_size * (m[j] / denom);
-        }
+        adamw_update(k.data, m_[i].data() + at, v_[i].data() + at, grads[k.tensor].data() + at, k.n,
+                     {o.beta1, o.beta2, o.eps, keep, step_size, correction2_sqrt});
     }
 }
 
@@ -102,27 +166,35 @@ float clip_grad_norm(const NamedParameters& params, float max_norm) {
     const ProfileScope op_scope("clip_grad_norm");
     NoGradGuard no_grad;
     // ‖g‖ = √(Σ_p ‖g_p‖²), summed in double so the order of parameters barely matters.
-    double total = 0;
+    std::vector<Tensor> grads;
+    std::vector<float*> data;
+    std::vector<int64_t> sizes;
+    int64_t total_size = 0;
     for (const auto& [name, p] : params) {
         const Tensor g = p->grad();
         if (!g.defined()) continue;
-        const Tensor c = g.contiguous();
-        const float* d = c.data();
-        double s = 0;
-        for (int64_t j = 0; j < c.numel(); ++j) s += double(d[j]) * d[j];
-        total += s;
+        grads.push_back(g.contiguous());
+        data.push_back(grads.back().data());
+        sizes.push_back(g.numel());
+        total_size += g.numel();
     }
+    const std::vector<Chunk> chunks = chunks_of(data, sizes);
+    const int64_t n_chunks = int64_t(chunks.size());
+    std::vector<double> partial(chunks.size());
+#pragma omp parallel for schedule(static) if (worth_threading(total_size, n_chunks))
+    for (int64_t c = 0; c < n_chunks; ++c) partial[size_t(c)] = sum_squares(chunks[size_t(c)].data, chunks[size_t(c)].n);
+    double total = 0;
+    for (double s : partial) total += s;
     const float norm = float(std::sqrt(total));
     if (max_norm <= 0.f || !std::isfinite(norm)) return norm;
     const float coef = max_norm / (norm + 1e-6f);  // torch: clip_coef = max_norm / (total_norm + 1e-6)
     if (coef >= 1.f) return norm;
     for (const auto& [name, p] : params) {
-        Tensor g = p->grad();
-        if (!g.defined()) continue;
-        ATTEND_CHECK(g.is_contiguous(), "gradient of ", name, " is not contiguous");
-        float* d = g.data();
-        for (int64_t j = 0; j < g.numel(); ++j) d[j] *= coef;
+        const Tensor g = p->grad();
+        if (g.defined()) ATTEND_CHECK(g.is_contiguous(), "gradient of ", name, " is not contiguous");
     }
+#pragma omp parallel for schedule(static) if (worth_threading(total_size, n_chunks))
+    for (int64_t c = 0; c < n_chunks; ++c) scale_in_place(chunks[size_t(c)].data, chunks[size_t(c)].n, coef);
     return norm;
 }
 

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "attend/autograd.hpp"
+#include "attend/buffer_reuse.hpp"
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
@@ -471,6 +472,7 @@ TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpoint
     };
 
     setup_phase.reset();
+    const BufferReuse reuse;  // every step allocates what the last one freed (attend/buffer_reuse.hpp)
     const auto start = Clock::now();
     // eval_every 0: evaluate (and checkpoint) only at the end.
     const int64_t checkpoint_every = o.checkpoint_every > 0 ? o.checkpoint_every : o.eval_every > 0 ? o.eval_every : o.steps;

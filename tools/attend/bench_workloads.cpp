@@ -25,6 +25,7 @@
 
 #include "attend/attention.hpp"
 #include "attend/autograd.hpp"
+#include "attend/buffer_reuse.hpp"
 #include "attend/error.hpp"
 #include "attend/generate/generate.hpp"
 #include "attend/low_precision.hpp"
@@ -282,6 +283,7 @@ Sample AttendRunner::run(const Workload& w, bool warmup, double min_time) {
         TokenBatch x{random_ids(w.batch * w.T, w.model.vocab, 3), {w.batch, w.T}, {}, {}};
         const std::vector<int64_t> y = random_ids(w.batch * w.T, w.model.vocab, 4);
         const ForwardMode mode{true, &t.dropout, AttentionPath::fused};
+        const BufferReuse reuse;  // as `attend train` steps (attend/buffer_reuse.hpp)
         return {timed(
             [&] {
                 t.optimizer->zero_grad();

@@ -1,0 +1,127 @@
+// core/buffer_reuse.cpp — the size-class pool behind BufferReuse and Storage's allocation.
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "attend/buffer_reuse.hpp"
+#include "core/buffer_pool.hpp"
+
+namespace attend {
+
+namespace {
+
+constexpr size_t kMinPooledBytes = size_t(256) << 10;  // smaller ones: malloc's own bins serve them well
+constexpr size_t kMaxPooledBytes = size_t(2) << 30;    // total kept; beyond it a buffer is freed
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPoolAllowed = false;  // ASan should see every free
+#else
+constexpr bool kPoolAllowed = true;
+#endif
+
+// Bytes a pooled buffer of n floats takes: 64-byte multiples below the pool's threshold; above
+// it, the next of four classes per power of two (1, 1.25, 1.5, 1.75 · 2^k), so a length that
+// varies a little (a last, shorter batch) still finds a buffer; at most 25% is unused.
+size_t bytes_for(int64_t n) {
+    const size_t bytes = (size_t(n < 1 ? 1 : n) * sizeof(float) + 63) / 64 * 64;
+    if (bytes < kMinPooledBytes) return bytes;
+    const int top = 63 - __builtin_clzll(bytes);  // 2^top <= bytes
+    const size_t quarter = size_t(1) << (top - 2);
+    return (bytes + quarter - 1) / quarter * quarter;
+}
+
+struct Pool {
+    std::mutex mutex;
+    int scopes = 0;
+    size_t held = 0;
+    std::map<size_t, std::vector<float*>> free;  // by class size in bytes
+    // Buffers allocated at their class size (inside a scope), whether in use or kept. Only
+    // these are ever kept: a buffer allocated outside a scope has its exact size, which may
+    // be less than its class. Outside scopes nothing is rounded up, so allocation there is
+    // exactly as it was without the pool.
+    std::unordered_set<float*> classed;
+
+    void clear() {  // caller holds the mutex
+        for (auto& [bytes, list] : free)
+            for (float* p : list) {
+                classed.erase(p);
+                std::free(p);
+            }
+        free.clear();
+        held = 0;
+    }
+};
+
+Pool& pool() {
+    static Pool* p = new Pool;  // never destroyed: Storages may be freed during static destruction
+    return *p;
+}
+
+}  // namespace
+
+BufferReuse::BufferReuse() {
+    Pool& p = pool();
+    std::lock_guard lock(p.mutex);
+    ++p.scopes;
+}
+
+BufferReuse::~BufferReuse() {
+    Pool& p = pool();
+    std::lock_guard lock(p.mutex);
+    if (--p.scopes == 0) p.clear();
+}
+
+int64_t BufferReuse::cached_bytes() {
+    Pool& p = pool();
+    std::lock_guard lock(p.mutex);
+    return int64_t(p.held);
+}
+
+namespace buffer_pool {
+
+float* allocate(int64_t floats) {
+    const size_t exact = (size_t(floats < 1 ? 1 : floats) * sizeof(float) + 63) / 64 * 64;
+    if (kPoolAllowed && exact >= kMinPooledBytes) {
+        const size_t bytes = bytes_for(floats);
+        Pool& p = pool();
+        std::lock_guard lock(p.mutex);
+        if (p.scopes > 0) {
+            const auto it = p.free.find(bytes);
+            if (it != p.free.end() && !it->second.empty()) {
+                float* data = it->second.back();
+                it->second.pop_back();
+                p.held -= bytes;
+                return data;
+            }
+            float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
+            if (data) p.classed.insert(data);
+            return data;
+        }
+    }
+    return static_cast<float*>(std::aligned_alloc(64, exact));
+}
+
+void release(float* data, int64_t floats) {
+    if (data == nullptr) return;
+    const size_t bytes = bytes_for(floats);
+    if (kPoolAllowed && bytes >= kMinPooledBytes) {
+        Pool& p = pool();
+        std::lock_guard lock(p.mutex);
+        const auto it = p.classed.find(data);
+        if (it != p.classed.end()) {
+            if (p.scopes > 0 && p.held + bytes <= kMaxPooledBytes) {
+                p.free[bytes].push_back(data);
+                p.held += bytes;
+                return;
+            }
+            p.classed.erase(it);
+        }
+    }
+    std::free(data);
+}
+
+}  // namespace buffer_pool
+
+}  // namespace attend
