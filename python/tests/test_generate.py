@@ -77,7 +77,8 @@ def test_seed_none_draws_from_the_clock(model):
 
 def test_logits_shape_and_greedy_agree(model):
     tok = model.tokenizer
-    ids = [tok.bos_id] + tok.encode("Once upon a time")
+    ids = tok.encode("Once upon a time", add_special_tokens=True)  # BOS first, as generate's prompt
+    assert ids[0] == tok.bos_id
     logits = model.logits(ids)
     assert logits.shape == (1, len(ids), model.config["vocab_size"]) and logits.dtype.name == "float32"
     # The greedy next token is the argmax at the last position.

@@ -6,7 +6,7 @@ import pytest
 import attend
 
 SMALL = dict(layers=1, heads=2, dim=32, block_size=32, batch_size=4, eval_every=5, eval_batches=2,
-             warmup=2, quiet=True, seed=7, threads=1)
+             warmup=2, quiet=True, seed=7)
 
 
 def test_train_calls_back_each_step_and_stops(shared, tmp_path):
