@@ -24,8 +24,22 @@ void register_train(py::module_& m) {
                 options.attr("update")(config);
             }
             options.attr("update")(kwargs);
+            // How to run rather than what to train (the CLI's flags, not --config keys): taken
+            // out here; the rest goes through the --config parser.
+            const auto pop = [&](const char* key) {
+                py::object v = options.attr("pop")(key, py::none());
+                return v;
+            };
+            const py::object quiet = pop("quiet"), progress = pop("progress"), resume = pop("resume"),
+                             overwrite = pop("overwrite"), stop_after = pop("stop_after");
             const std::string json = py::module_::import("json").attr("dumps")(options).cast<std::string>();
             TrainOptions o = parse_train_options(json, "attend.train()");
+            if (!quiet.is_none()) o.quiet = quiet.cast<bool>();
+            if (!progress.is_none()) o.progress = progress.cast<bool>() ? 1 : 0;
+            if (!resume.is_none()) o.resume = resume.cast<bool>();
+            if (!overwrite.is_none()) o.overwrite = overwrite.cast<bool>();
+            if (!stop_after.is_none()) o.stop_after = stop_after.cast<int64_t>();
+            check_train_options(o);
             if (!on_step.is_none() && !PyCallable_Check(on_step.ptr()))
                 throw py::type_error("train: on_step must be callable (step, loss, lr) -> bool | None");
             o.on_step = [&on_step](int64_t step, float loss, float lr) {

@@ -89,9 +89,10 @@ def test_logits_shape_and_greedy_agree(model):
     assert abs(batch[1, :3] - logits[0, :3]).max() < 1e-4
 
 
-def test_perplexity_equals_cli(model, cli, stories):
+def test_perplexity_equals_cli(model, cli, stories, tmp_path):
     text = "Once upon a time, there was a little girl named Lily."
-    r = run_cli(cli, "perplexity", "--model", str(stories), "--text", text)
+    (tmp_path / "text.txt").write_text(text)
+    r = run_cli(cli, "perplexity", "--model", str(stories), "--file", str(tmp_path / "text.txt"))
     assert r.returncode == 0, r.stderr.decode()
     ppl = model.perplexity(text)
     assert 1.0 < ppl < 512

@@ -30,10 +30,14 @@ def vectors(shared: Path, vocab: str):
 def test_ids_equal_cli_and_hugging_face(shared, cli, tmp_path, path, vocab):
     tok = attend.Tokenizer(str(shared / path))
     cases = vectors(shared, vocab)
-    # One CLI run per text (the text from a file, byte for byte).
+    # Every text against Hugging Face's ids; every fourth also against one CLI run (the text
+    # from a file, byte for byte) — the C++ suite holds the CLI's tokenizers to all 46, and a
+    # CLI run loading GPT-2's vocabulary costs a second on a loaded machine.
     for i, (text, expected) in enumerate(cases):
         ids = tok.encode(text)
         assert ids == expected, f"{path} on {text!r}: {ids}, Hugging Face {expected}"
+        if i % 4:
+            continue
         f = tmp_path / f"case{i}.txt"
         f.write_bytes(text.encode("utf-8"))
         r = run_cli(cli, "tokenize", "--tokenizer", str(shared / path), "--file", str(f))
