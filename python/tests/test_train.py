@@ -45,6 +45,22 @@ def test_callback_exception_ends_training(shared, tmp_path):
                      on_step=on_step, **SMALL)
 
 
+def test_interrupt_stops_training(shared, tmp_path):
+    import _thread
+    import threading
+    import time
+
+    steps = []
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        attend.train(data=str(shared / "tinyshakespeare" / "input.txt"), out=str(tmp_path / "run"), steps=1_000_000,
+                     on_step=lambda step, loss, lr: steps.append(step), **SMALL)
+    timer.cancel()
+    assert time.monotonic() - start < 60 and len(steps) < 1_000_000  # setup may outlast the timer
+
+
 def test_viz_writes_the_report(model, tmp_path):
     files = attend.viz(model, "Once upon a time", str(tmp_path / "viz"), formats=["png", "html", "json"])
     assert files["html"] and files["json"] and len(files["png"]) == 2 * model.config["n_layers"]
