@@ -1,7 +1,9 @@
 """Builds attend._attend with this repository's CMake project (see pyproject.toml).
 
 Environment: ATTEND_CMAKE_ARGS adds arguments to the configure step (e.g. -DCMAKE_CXX_COMPILER_LAUNCHER=ccache);
-ATTEND_BUILD_JOBS sets the parallel build (default: the CPU count).
+ATTEND_BUILD_JOBS sets the parallel build (default: the CPU count); ATTEND_BUILD_DIR names an
+already configured CMake build folder (e.g. build/) to build the module in instead of a fresh
+one (no reconfiguring: its options stay as they are).
 """
 import os
 import shlex
@@ -18,14 +20,16 @@ ROOT = Path(__file__).resolve().parent
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext: Extension) -> None:
-        build = Path(self.build_temp).resolve() / "cmake"
+        reuse = os.environ.get("ATTEND_BUILD_DIR")
+        build = Path(reuse).resolve() if reuse else Path(self.build_temp).resolve() / "cmake"
         configure = [
             "cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
             "-DATTEND_BUILD_TESTS=OFF", "-DATTEND_BUILD_BENCH=OFF", "-DATTEND_BUILD_PYTHON=ON",
             f"-DATTEND_PYTHON={sys.executable}",
             *shlex.split(os.environ.get("ATTEND_CMAKE_ARGS", "")),
         ]
-        subprocess.run(configure, check=True)
+        if not reuse:
+            subprocess.run(configure, check=True)
         jobs = os.environ.get("ATTEND_BUILD_JOBS", str(os.cpu_count() or 1))
         subprocess.run(["cmake", "--build", str(build), "--target", "attend_python", "-j", jobs], check=True)
         module = next((build / "python" / "attend").glob("_attend*.so"), None)
@@ -47,5 +51,6 @@ setup(
     package_data={"attend": ["__init__.pyi", "py.typed", "libattend.so.*"]},
     ext_modules=[Extension("attend._attend", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
+    options={"build": {"build_base": "build-python"}, "egg_info": {"egg_base": "build-python"}},
     zip_safe=False,
 )
