@@ -25,6 +25,9 @@
 #   python3-jinja2               tests/reference/chat_templates.py: the chat-template renderings
 #   libopenmpi-dev openmpi-bin   MPI: data-parallel `attend train` (docs/distributed.md); its tests
 #                                run mpirun on localhost
+#   python3-dev pybind11-dev     the Python module (python/: import attend)
+#   python3-pytest               its tests (python/tests, run by CTest)
+#   python3-setuptools python3-pip  pip install . --no-build-isolation (pyproject.toml, offline)
 #   git ca-certificates          cloning the repository
 set -euo pipefail
 
@@ -38,6 +41,7 @@ packages=(
   libopenblas-dev libblis-dev libopenblas0-openmp
   python3-torch python3-numpy python3-jinja2
   libopenmpi-dev openmpi-bin
+  python3-dev pybind11-dev python3-pytest python3-setuptools python3-pip
   git ca-certificates
 )
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -68,5 +72,5 @@ else
 fi
 
 # The reference scripts run with Debian's interpreter; fail here, not halfway through the tests.
-/usr/bin/python3 -c 'import torch, numpy; print("setup: torch", torch.__version__, "numpy", numpy.__version__)'
+/usr/bin/python3 -c 'import torch, numpy, pytest; print("setup: torch", torch.__version__, "numpy", numpy.__version__, "pytest", pytest.__version__)'
 cmake --version | head -n 1

@@ -546,7 +546,12 @@ TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpoint
             progress.line(text);
             if (me == 0) write_history(o.out, history);
         }
-        if (state.step % checkpoint_every == 0 || at_end) save();
+        const bool saved = state.step % checkpoint_every == 0 || at_end;
+        if (saved) save();
+        if (o.on_step && !o.on_step(state.step, float(step_loss), lr)) {
+            if (!saved) save();  // the caller stopped the run: resumable from here
+            break;
+        }
     }
     progress.finish();
     if (me == 0 && !history.empty()) write_history(o.out, history);

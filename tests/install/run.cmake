@@ -25,3 +25,14 @@ if(rc)
   message(FATAL_ERROR "the installed attend CLI failed: ${rc}")
 endif()
 message("installed CLI: ${out}")
+
+# The Python package, imported from the prefix (when the build has it).
+if(PYTHON)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PYTHONPATH=${WORK_DIR}/prefix/${PYTHON_DIR} PYTHONDONTWRITEBYTECODE=1
+                          ${PYTHON} -c "import attend, sys; print(attend.__version__, attend.__file__); sys.exit(not attend.__file__.startswith('${WORK_DIR}/prefix/'))"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc)
+    message(FATAL_ERROR "importing the installed attend package failed: ${rc} ${out} ${err}")
+  endif()
+  message("installed Python package: ${out}")
+endif()

@@ -47,6 +47,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,10 @@ struct TrainOptions {
     int64_t stop_after = -1;  // stop (with a checkpoint) after this many steps of the schedule; -1: run all
     bool quiet = false;       // no progress output
     int progress = -1;        // 1: bar, 0: plain lines, -1: bar when stderr is a terminal
+    // Called after every optimizer step with (steps done, that step's loss, its learning rate);
+    // false stops the run there, with a checkpoint (as stop_after does). An exception it throws
+    // ends train() with that exception (the Python bindings' Ctrl-C). Not recorded anywhere.
+    std::function<bool(int64_t step, float loss, float lr)> on_step;
 };
 
 struct TrainResult {
