@@ -6,7 +6,9 @@
 #include "attend/error.hpp"
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
+#include "io/gguf.hpp"
 #include "tokenizers/common.hpp"
+#include "tokenizers/gguf_vocab.hpp"
 #include "tokenizers/pipeline.hpp"
 #include "tokenizers/unicode.hpp"
 
@@ -96,6 +98,7 @@ fs::path partner(const fs::path& file, const std::vector<const char*>& names, co
 std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
     const std::string origin = path.string();
     const std::string name = lower(path.filename().string()), ext = lower(path.extension().string());
+    if (ext == ".gguf") return tokenizer_from_gguf(GgufFile::open(origin));  // the tokenizer in its metadata
     if (name == "merges.txt" || ext == ".bpe")
         return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
     if (ext == ".json") {
