@@ -40,5 +40,6 @@ std::set<std::string> parse_safetensors_index(const std::string& json_text, cons
 
 // The format loaders behind load_model.
 LoadedModel load_llama2c(const std::string& path);
+LoadedModel load_gguf(const std::string& path);  // io/gguf_model.cpp
 
 }  // namespace attend

@@ -241,6 +241,7 @@ const char* name_of(ModelFormat f) {
         case ModelFormat::hf_safetensors: return "hf_safetensors";
         case ModelFormat::attend_checkpoint: return "attend_checkpoint";
         case ModelFormat::llama2c: return "llama2c";
+        case ModelFormat::gguf: return "gguf";
     }
     return "?";
 }
@@ -286,6 +287,7 @@ ModelFormat detect_model_format(const std::string& path) {
                   "ours, model.safetensors with attend_config metadata)");
     }
     if (!fs::is_regular_file(status)) bad(path, "not a regular file or folder");
+    if (head_bytes(path, 4) == "GGUF") return ModelFormat::gguf;
     if (looks_like_safetensors(path)) {
         if (has_attend_config(path)) return ModelFormat::attend_checkpoint;
         const fs::path config = fs::path(path).parent_path() / "config.json";
@@ -299,8 +301,9 @@ ModelFormat detect_model_format(const std::string& path) {
     }
     if (looks_like_pickle(path)) pickle_out_of_scope(path);
     if (ends_with(path, ".bin")) return ModelFormat::llama2c;
-    bad(path, "unknown model format (expected a Hugging Face folder, a .safetensors file, a llama2.c .bin or "
-              "an attend checkpoint)");
+    if (ends_with(path, ".gguf")) bad(path, "not a GGUF file (its first bytes are not \"GGUF\")");
+    bad(path, "unknown model format (expected a Hugging Face folder, a .safetensors file, a GGUF file, a llama2.c "
+              ".bin or an attend checkpoint)");
 }
 
 LoadedModel load_model(const std::string& path) {
@@ -308,6 +311,7 @@ LoadedModel load_model(const std::string& path) {
     LoadedModel loaded = [&]() {
         switch (format) {
             case ModelFormat::llama2c: return load_llama2c(path);
+            case ModelFormat::gguf: return load_gguf(path);
             case ModelFormat::hf_folder:
                 return load_hf(path, (fs::path(path) / "config.json").string(), read_hf_weights(path), format);
             case ModelFormat::hf_safetensors: {
@@ -331,7 +335,8 @@ LoadedModel load_model(const std::string& path) {
         }
         bad(path, "unhandled model format");
     }();
-    loaded.tokenizer_path = find_tokenizer_beside(path, loaded.config.vocab_size);
+    // A GGUF file carries its tokenizer (load_gguf named the file itself); others look beside.
+    if (loaded.tokenizer_path.empty()) loaded.tokenizer_path = find_tokenizer_beside(path, loaded.config.vocab_size);
     return loaded;
 }
 

@@ -169,6 +169,25 @@ public:
     std::optional<int64_t> eos_id() const override { return eot_; }
     std::string_view kind() const override { return "gpt2-bpe"; }
 
+    std::optional<TokenizerVocabulary> vocabulary() const override {
+        TokenizerVocabulary v{.model = "gpt2", .tokens = {}, .scores = {}, .types = {}, .merges = {}};
+        std::unordered_map<int64_t, int32_t> added;  // id → control (special) or user-defined
+        for (const SpecialToken& a : always_added_) added[a.id] = 4;
+        for (const SpecialToken& a : specials_) added[a.id] = 3;
+        for (size_t id = 0; id < tokens_.size(); ++id) {
+            const auto a = added.find(int64_t(id));
+            if (!present_[id]) v.tokens.push_back("[PAD" + std::to_string(id) + "]"), v.types.push_back(5);
+            else if (a != added.end()) v.tokens.push_back(tokens_[id]), v.types.push_back(a->second);
+            else v.tokens.push_back(vocab_text_from_bytes(tokens_[id])), v.types.push_back(1);
+        }
+        std::vector<std::pair<int32_t, uint64_t>> ranked;  // (rank, pair)
+        for (const auto& [key, m] : merges_) ranked.emplace_back(m.first, key);
+        std::sort(ranked.begin(), ranked.end());
+        for (const auto& [rank, key] : ranked)
+            v.merges.push_back(v.tokens[size_t(key >> 32)] + " " + v.tokens[size_t(key & 0xffffffffu)]);
+        return v;
+    }
+
 private:
     static uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 

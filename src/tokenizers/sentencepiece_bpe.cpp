@@ -160,6 +160,22 @@ public:
     std::optional<int64_t> eos_id() const override { return options_.eos; }
     std::string_view kind() const override { return "llama2c-bpe"; }
 
+std::optional<TokenizerVocabulary> vocabulary() const override {
+        TokenizerVocabulary v{.model = "llama", .tokens = {}, .scores = scores_, .types = {}, .merges = {}};
+        for (size_t id = 0; id < pieces_.size(); ++id) {
+            if (kind_[id] == Control) {
+                v.tokens.push_back(names_[id]);
+                v.types.push_back(id == 0 ? 2 : 3);  // <unk>, then <s> and </s>
+                continue;
+            }
+            std::string piece;  // llama2.c writes SentencePiece's U+2581 as a space
+            for (char c : pieces_[id]) piece += c == ' ' ? std::string("\xe2\x96\x81") : std::string(1, c);
+            v.tokens.push_back(piece);
+            v.types.push_back(kind_[id] == Byte ? 6 : 1);
+        }
+        return v;
+    }
+
 private:
     enum PieceKind : uint8_t { Normal, Byte, Control, UserDefined };
 

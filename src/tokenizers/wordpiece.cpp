@@ -145,6 +145,23 @@ public:
     std::optional<int64_t> pad_id() const override { return pad_; }
     std::string_view kind() const override { return "wordpiece"; }
 
+std::optional<TokenizerVocabulary> vocabulary() const override {
+        TokenizerVocabulary v{.model = "bert", .tokens = {}, .scores = {}, .types = {}, .merges = {}};
+        std::unordered_map<int64_t, bool> special;
+        for (const SpecialToken& a : specials_) special[a.id] = true;
+        for (const SpecialToken& a : always_added_) special[a.id] = true;
+        for (size_t id = 0; id < tokens_.size(); ++id) {
+            const std::string& t = tokens_[id];
+            const bool bracketed = t.size() >= 2 && t.front() == '[' && t.back() == ']';
+            if (!present_[id]) v.tokens.push_back("[PAD" + std::to_string(id) + "]"), v.types.push_back(5);
+            else if (bracketed || special.count(int64_t(id))) v.tokens.push_back(t), v.types.push_back(special.count(int64_t(id)) ? 3 : 1);
+            else if (t.compare(0, prefix_.size(), prefix_) == 0 && t.size() > prefix_.size()) v.tokens.push_back(t.substr(prefix_.size())), v.types.push_back(1);
+            else v.tokens.push_back("\xe2\x96\x81" + t), v.types.push_back(1);
+        }
+        if (int64_t(v.types.size()) > unk_ && unk_ >= 0) v.types[size_t(unk_)] = 2;
+        return v;
+    }
+
 private:
     static inline const std::vector<std::pair<std::string, std::string>> kCleanup = {
         {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},

@@ -1,6 +1,9 @@
 // tools/attend/convert.cpp — `attend convert --dtype bf16|int8 IN OUT`: any model attend loads,
 // written back as attend's checkpoint with its matrices in low precision, so that loading it
 // later maps half (bf16) or about 0.28× (int8) of the fp32 bytes and converts nothing.
+// `attend convert --to gguf [--type f32|f16|bf16|q8_0|q4_0] IN OUT.gguf` writes a GGUF file for
+// llama.cpp instead (io/model_loader.hpp save_gguf), with the tokenizer found beside IN (or
+// in IN, when IN is a GGUF file) in its metadata.
 //
 //   load      io/model_loader.hpp load_model (HF folder, .safetensors, llama2.c .bin, ours)
 //   convert   Transformer::convert_weights (the matrices linear/embedding read; norms, biases
@@ -28,10 +31,37 @@ namespace fs = std::filesystem;
 struct ConvertCliOptions {
     std::string in, out;
     std::string dtype = "bf16";
+    std::string to = "attend";
+    std::string type = "f32";
     bool verbose = false;
 };
 
+void run_convert_gguf(const ConvertCliOptions& o) {
+    const LoadedModel loaded = load_model(o.in);
+    GgufWriteOptions w{.type = o.type, .tokenizer = nullptr, .bos_id = loaded.bos_id, .eos_id = loaded.eos_id,
+                       .pad_id = loaded.pad_id, .name = fs::path(o.in).filename().string()};
+    if (loaded.config.shape == ModelShape::encoder && loaded.config.head != HeadType::none) {
+        w.encoder_only = true;  // llama.cpp's bert is an embedding model
+        std::fprintf(stderr, "[attend] %s: its %s head is not written (llama.cpp's bert holds the encoder alone)\n",
+                     o.in.c_str(), name_of(loaded.config.head));
+    }
+    std::unique_ptr<Tokenizer> tokenizer;
+    if (!loaded.tokenizer_path.empty()) {
+        tokenizer = load_tokenizer(loaded.tokenizer_path);
+        if (tokenizer->vocabulary()) w.tokenizer = tokenizer.get();
+        else  // the model is still worth writing; llama.cpp just needs a tokenizer from elsewhere
+            std::fprintf(stderr, "[attend] %s: the %s tokenizer has no GGUF form; %s is written without one\n",
+                         loaded.tokenizer_path.c_str(), std::string(tokenizer->kind()).c_str(), o.out.c_str());
+    }
+    save_gguf(o.out, loaded.model, w);
+    if (o.verbose)
+        std::fprintf(stderr, "[attend] %s (%s) -> %s: GGUF, matrices %s%s%s\n", o.in.c_str(), name_of(loaded.format),
+                     o.out.c_str(), o.type.c_str(), w.tokenizer ? ", tokenizer " : "",
+                     w.tokenizer ? loaded.tokenizer_path.c_str() : "");
+}
+
 void run_convert(const ConvertCliOptions& o) {
+    if (o.to == "gguf") return run_convert_gguf(o);
     LoadedModel loaded = load_model(o.in);
     const int64_t bytes_before = loaded.model.weight_bytes();
     int64_t converted = 0;
@@ -62,7 +92,7 @@ void run_convert(const ConvertCliOptions& o) {
 
 void register_convert(CLI::App& app) {
     auto o = std::make_shared<ConvertCliOptions>();
-    CLI::App* cmd = app.add_subcommand("convert", "Write a model as an attend checkpoint with bf16 or int8 weights");
+    CLI::App* cmd = app.add_subcommand("convert", "Write a model as an attend checkpoint with bf16 or int8 weights, or as GGUF");
     cmd->footer(
         "\nIN is anything `attend generate` loads (Hugging Face folder, .safetensors, llama2.c .bin,\n"
         "attend checkpoint). OUT is a folder (model.safetensors + config.json + the tokenizer) or a\n"
@@ -70,14 +100,30 @@ void register_convert(CLI::App& app) {
         "BF16, or as I8 with one F32 scale per 32 values of a row (tensor <name>:scale); norms,\n"
         "biases and position tables stay F32. f32 re-saves as it is. Loading OUT keeps the weights\n"
         "in that precision (inference only).\n\n"
+        "With --to gguf, OUT is a GGUF file llama.cpp runs (architectures llama, gpt2, bert): matrices\n"
+        "as --type (f32, f16, bf16, q8_0, q4_0), norms and biases F32, and the tokenizer (GPT-2 BPE,\n"
+        "SentencePiece, WordPiece) in its metadata.\n\n"
         "Example:\n"
         "  attend convert --dtype int8 stories260K/stories260K.bin stories-int8\n"
+        "  attend convert --to gguf --type q8_0 stories260K/stories260K.bin stories.gguf\n"
         "  attend generate --model stories-int8 --prompt \"Once upon a time\" --temperature 0");
     cmd->add_option("IN", o->in, "Model to convert")->required();
     cmd->add_option("OUT", o->out, "Checkpoint to write: a folder, or a .safetensors file")->required();
     add_dtype_option(cmd, o->dtype);
+    cmd->add_option("--to", o->to, "Output format: attend (a checkpoint) or gguf (llama.cpp's)")
+        ->check(CLI::IsMember({"attend", "gguf"}))
+        ->capture_default_str();
+    cmd->add_option("--type", o->type, "With --to gguf: how matrices are stored (f32, f16, bf16, q8_0, q4_0)")
+        ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0"}))
+        ->capture_default_str();
     cmd->add_flag("-v,--verbose", o->verbose, "Print what was converted and the weights' size");
-    cmd->callback([o] { run_convert(*o); });
+    cmd->callback([o, cmd] {
+        if (o->to == "gguf" && cmd->count("--dtype"))
+            throw CLI::ValidationError("--dtype", "is for attend checkpoints; with --to gguf use --type");
+        if (o->to != "gguf" && cmd->count("--type"))
+            throw CLI::ValidationError("--type", "is for --to gguf; attend checkpoints take --dtype");
+        run_convert(*o);
+    });
 }
 
 }  // namespace attend::cli

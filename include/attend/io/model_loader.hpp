@@ -1,6 +1,6 @@
 // io/model_loader.hpp — one call from a path on disk to a ready Transformer.
 //
-// A user arrives with a model in one of four shapes, and `load_model` tells them apart:
+// A user arrives with a model in one of five shapes, and `load_model` tells them apart:
 //
 //   Hugging Face folder   config.json + model.safetensors (or model.safetensors.index.json and
 //                         its shards); model_type gpt2, bert or llama. config.json becomes a
@@ -16,6 +16,12 @@
 //                         run.c's memory_map_weights order. q/k rows pair up (2i, 2i+1) for RoPE,
 //                         so the config says rope_layout = interleaved. The file size must
 //                         equal what the header implies, to the byte.
+//   GGUF file             llama.cpp's format (versions 2 and 3, recognised by its "GGUF" magic):
+//                         general.architecture llama (mistral as llama), gpt2 or bert, its
+//                         <arch>.* sizes, llama.cpp's tensor names, F32/F16/BF16/Q8_0/Q4_0
+//                         tensors (BF16 matrices stay bf16, Q8_0/Q4_0 matrices become int8),
+//                         and the tokenizer in its tokenizer.ggml.* metadata (tokenizer_path is
+//                         the file itself). The mapping is src/io/gguf_model.cpp's.
 //   our checkpoint folder model.safetensors with the attend_config metadata (what save_model
 //                         writes when given a folder), config.json beside it for people to read.
 //                         Parameters are F32 under our names, except matrices converted to low
@@ -66,6 +72,7 @@ enum class ModelFormat {
     hf_safetensors,     // a Hugging Face .safetensors file with config.json beside it
     attend_checkpoint,  // our safetensors (config in the metadata), as a file or in a folder
     llama2c,            // a llama2.c version-0 .bin
+    gguf,               // a GGUF file (llama.cpp's format): architectures llama/mistral, gpt2, bert
 };
 const char* name_of(ModelFormat f);  // "hf_folder", ...
 
@@ -106,6 +113,24 @@ ModelFormat detect_model_format(const std::string& path);
 // load_model(path) then gives back bit-identical parameters.
 void save_model(const std::string& path, const Transformer& model,
                 const std::map<std::string, std::string>& metadata = {});
+
+// Writes `model` as a GGUF file llama.cpp runs (atomically): general.architecture llama (a
+// RoPE/RMSNorm/SwiGLU decoder; q/k rows stored in Meta's interleaved pair order, as llama.cpp's
+// converter stores them), gpt2 (learned positions, LayerNorm, GELU-tanh) or bert (a head-less
+// BERT encoder; with encoder_only, a BERT's head is left out), with the <arch>.* keys and tensor names of llama.cpp. Matrices are stored as
+// `type` (f32, f16, bf16, q8_0, q4_0; a matrix whose rows are not whole blocks stays F32), norms,
+// biases and position tables as F32. With a tokenizer, its vocabulary goes into the
+// tokenizer.ggml.* keys (tokenizers/gguf_vocab.hpp); the special ids given are written either way.
+// A model no llama.cpp architecture computes is an Error naming the first difference.
+class Tokenizer;
+struct GgufWriteOptions {
+    std::string type = "f32";
+    const Tokenizer* tokenizer = nullptr;
+    int64_t bos_id = -1, eos_id = -1, pad_id = -1;
+    std::string name;  // general.name (default: the config's name)
+    bool encoder_only = false;  // an encoder with a head (BERT's MLM, classifier): write the encoder alone
+};
+void save_gguf(const std::string& path, const Transformer& model, const GgufWriteOptions& options = {});
 
 // The one writer of our model format, for save_model and for files that hold a model beside
 // other things (a training checkpoint, train/checkpoint.hpp, adds its optimizer state under

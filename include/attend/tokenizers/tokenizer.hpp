@@ -31,6 +31,20 @@
 
 namespace attend {
 
+// A vocabulary as a writer of another format needs it (GGUF's tokenizer.ggml.* keys), in
+// llama.cpp's spelling: "gpt2" tokens byte-mapped as in vocab.json ("Ġthe") with merges
+// "left right" in rank order; "llama" SentencePiece pieces with U+2581 for spaces and their
+// scores; "bert" WordPiece tokens with word-initial pieces prefixed by U+2581 and "##" removed
+// from continuations. types: llama.cpp's token types (1 normal, 2 unknown, 3 control,
+// 4 user-defined, 5 unused, 6 byte), one per token.
+struct TokenizerVocabulary {
+    std::string model;
+    std::vector<std::string> tokens;
+    std::vector<float> scores;        // "llama" only
+    std::vector<int32_t> types;
+    std::vector<std::string> merges;  // "gpt2" only
+};
+
 class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
@@ -62,6 +76,9 @@ public:
     virtual std::optional<int64_t> eos_id() const { return std::nullopt; }
     virtual std::optional<int64_t> pad_id() const { return std::nullopt; }
     virtual std::optional<int64_t> unk_id() const { return std::nullopt; }
+
+    // The vocabulary in the form above; nothing for kinds that have no GGUF form ("char").
+    virtual std::optional<TokenizerVocabulary> vocabulary() const { return std::nullopt; }
 
     // "gpt2-bpe", "wordpiece", "llama2c-bpe" or "char".
     virtual std::string_view kind() const = 0;

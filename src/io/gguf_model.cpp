@@ -1,0 +1,462 @@
+// io/gguf_model.cpp — GGUF models: llama.cpp's architectures, metadata keys and tensor names
+// in attend's TransformerConfig and parameter names, both ways (load_gguf, save_gguf). The one
+// place the mapping lives.
+//
+//   GGUF arch   attend config                                   llama.cpp tensors → ours
+//   llama       decoder, RMSNorm, SwiGLU, RoPE (interleaved:    token_embd, blk.N.attn_norm, attn_q/k/v,
+//   (mistral)   llama.cpp's convert_hf_to_gguf permutes HF's    attn_output, ffn_norm, ffn_gate/up/down,
+//               q/k rows back to Meta's pairs), no biases       output_norm, output (absent: tied)
+//   gpt2        decoder, LayerNorm, GELU-tanh, learned          token_embd, position_embd, blk.N.attn_norm,
+//               positions, biases                               attn_qkv (rows q|k|v), attn_output, ffn_norm,
+//                                                               ffn_up, ffn_down, output_norm, output
+//   bert        encoder (no head), post-norm, GELU, learned     token_embd, token_types, position_embd,
+//               positions, token types, embedding LayerNorm     token_embd_norm, blk.N.attn_q/k/v, attn_output,
+//                                                               attn_output_norm, ffn_up, ffn_down, layer_output_norm
+// A GGUF matrix of dims {in, out} is attend's (out, in): the reader's shape() reverses dims.
+//
+// Loading keeps the weights' precision where attend's kernels read it (Transformer::
+// converts_to_low_precision names the matrices): BF16 stays bf16 (borrowed from the mapping),
+// Q8_0 becomes int8 with its f16 block scales widened (the same per-32-column blocks as
+// attend's int8), Q4_0 becomes int8 too (its values −8..7 times the block scale are int8 values
+// exactly); F32 is borrowed from the mapping; everything else is widened to f32.
+// Refused, each with a message naming the file and key or tensor: other architectures (qwen2,
+// phi3, gemma: their biases, fused projections and GeGLU are not configurations attend has
+// yet), rope scaling, partial rotary dimensions, mixture of experts, other tensor types.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/io/model_loader.hpp"
+#include "attend/low_precision.hpp"
+#include "attend/ops.hpp"
+#include "attend/tokenizers/tokenizer.hpp"
+#include <optional>
+#include "io/gguf.hpp"
+#include "io/gguf_writer.hpp"
+#include "io/loader_internal.hpp"
+#include "io/mapped_file.hpp"
+#include "tokenizers/gguf_vocab.hpp"
+
+namespace attend {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
+
+enum class Arch { llama, gpt2, bert };
+const char* gguf_name(Arch a) { return a == Arch::llama ? "llama" : a == Arch::gpt2 ? "gpt2" : "bert"; }
+
+// One of our parameters and where it lives in the GGUF file: a whole tensor, or (GPT-2's
+// fused attn_qkv) rows [row0, row1) of its outermost dimension.
+struct Place {
+    std::string ours, theirs;
+    int64_t row0 = 0, row1 = -1;  // -1: the whole tensor
+};
+
+// Every parameter of a model of `c` as architecture `arch`, in llama.cpp's names.
+std::vector<Place> places(const TransformerConfig& c, Arch arch) {
+    std::vector<Place> out;
+    const auto both = [&](const std::string& ours, const std::string& theirs, bool bias) {
+        out.push_back({ours + ".weight", theirs + ".weight"});
+        if (bias) out.push_back({ours + ".bias", theirs + ".bias"});
+    };
+    const bool ln = c.norm == NormType::layer_norm;
+    out.push_back({"embeddings.token.weight", "token_embd.weight"});
+    if (c.positions == PositionType::learned) out.push_back({"embeddings.position.weight", "position_embd.weight"});
+    if (c.type_vocab_size > 0) out.push_back({"embeddings.token_type.weight", "token_types.weight"});
+    if (c.embedding_norm) both("embeddings.norm", "token_embd_norm", ln);
+    const int64_t E = c.d_model, kv = c.kv_heads() * c.head_dim();
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+        const std::string ours = "layers." + std::to_string(l) + ".", blk = "blk." + std::to_string(l) + ".";
+        if (arch == Arch::gpt2) {
+            const int64_t start[] = {0, E, E + kv}, end[] = {E, E + kv, E + 2 * kv};
+            const char* names[] = {"q_proj", "k_proj", "v_proj"};
+            for (int i = 0; i < 3; ++i) {
+                out.push_back({ours + "self_attn." + names[i] + ".weight", blk + "attn_qkv.weight", start[i], end[i]});
+                out.push_back({ours + "self_attn." + names[i] + ".bias", blk + "attn_qkv.bias", start[i], end[i]});
+            }
+        } else {
+            both(ours + "self_attn.q_proj", blk + "attn_q", c.bias);
+            both(ours + "self_attn.k_proj", blk + "attn_k", c.bias);
+            both(ours + "self_attn.v_proj", blk + "attn_v", c.bias);
+        }
+        both(ours + "self_attn.out_proj", blk + "attn_output", c.bias);
+        both(ours + "self_attn_norm", blk + (arch == Arch::bert ? "attn_output_norm" : "attn_norm"), ln);
+        if (c.activation == Activation::swiglu) {
+            both(ours + "ff.gate_proj", blk + "ffn_gate", c.bias);
+            both(ours + "ff.up_proj", blk + "ffn_up", c.bias);
+            both(ours + "ff.down_proj", blk + "ffn_down", c.bias);
+        } else {
+            both(ours + "ff.linear1", blk + "ffn_up", c.bias);
+            both(ours + "ff.linear2", blk + "ffn_down", c.bias);
+        }
+        both(ours + "ff_norm", blk + (arch == Arch::bert ? "layer_output_norm" : "ffn_norm"), ln);
+    }
+    if (c.final_norm) both("norm", "output_norm", ln);
+    if (c.head == HeadType::lm && !c.tie_embeddings) out.push_back({"lm_head.weight", "output.weight"});
+    return out;
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+// A size from "<arch>.<key>": an integer in [1, limit].
+int64_t size_key(const GgufFile& f, const std::string& key, int64_t limit) {
+    const uint64_t v = f.get_u64(key);
+    if (v < 1 || v > uint64_t(limit)) f.fail_key(key, std::to_string(v) + " is outside [1, " + std::to_string(limit) + "]");
+    return int64_t(v);
+}
+
+float eps_key(const GgufFile& f, const std::string& key) {
+    const float v = f.get_f32(key);
+    if (!(v > 0.f && v < 1.f)) f.fail_key(key, "epsilon " + std::to_string(v) + " is not in (0, 1)");
+    return v;
+}
+
+Arch arch_of(const GgufFile& f) {
+    const std::string a = f.get_string("general.architecture");
+    if (a == "llama" || a == "mistral") return Arch::llama;
+    if (a == "gpt2") return Arch::gpt2;
+    if (a == "bert") return Arch::bert;
+    if (a == "qwen2" || a == "phi3" || a == "gemma" || a == "gemma2")
+        f.fail_key("general.architecture", "\"" + a + "\" is refused: its " +
+                                               (a == "qwen2"  ? std::string("q/k/v biases")
+                                                : a == "phi3" ? std::string("fused qkv/gate_up projections and longrope scaling")
+                                                              : std::string("GeGLU, √d embedding scale and 1 + w norms")) +
+                                               " are not configurations attend has yet (attend reads llama, mistral, gpt2, bert)");
+    f.fail_key("general.architecture", "\"" + a + "\" is not an architecture attend builds (llama, mistral, gpt2, bert)");
+}
+
+TransformerConfig config_of(const GgufFile& f, Arch arch) {
+    const std::string p = f.get_string("general.architecture") + ".";
+    TransformerConfig c = arch == Arch::llama ? llama2_7b() : arch == Arch::gpt2 ? gpt2_small() : bert_base();
+    c.d_model = size_key(f, p + "embedding_length", ConfigLimits::d_model);
+    c.n_layers = size_key(f, p + "block_count", ConfigLimits::n_layers);
+    c.n_heads = size_key(f, p + "attention.head_count", ConfigLimits::d_model);
+    c.n_kv_heads = f.has(p + "attention.head_count_kv") ? size_key(f, p + "attention.head_count_kv", ConfigLimits::d_model) : 0;
+    c.d_ff = size_key(f, p + "feed_forward_length", ConfigLimits::d_ff);
+    c.max_positions = size_key(f, p + "context_length", ConfigLimits::max_positions);
+    const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
+    if (!embd) bad(f.path(), "has no tensor token_embd.weight (the token embedding)");
+    if (embd->dims.size() != 2) bad(f.path(), "tensor token_embd.weight has " + std::to_string(embd->dims.size()) + " dims, expected 2");
+    c.vocab_size = int64_t(std::min<uint64_t>(embd->dims[1], uint64_t(ConfigLimits::vocab_size) + 1));
+    if (f.has(p + "expert_count") && f.get_u32(p + "expert_count") > 0)
+        f.fail_key(p + "expert_count", "mixture-of-experts models are refused (attend has no expert routing)");
+    c.dropout = c.attention_dropout = 0.f;
+    c.name = f.get_string("general.name", gguf_name(arch)) + " (" + f.path() + ")";
+    if (arch == Arch::llama) {
+        c.norm_eps = eps_key(f, p + "attention.layer_norm_rms_epsilon");
+        c.rope_theta = f.get_f32(p + "rope.freq_base", 10000.f);
+        if (!(c.rope_theta > 1.f && std::isfinite(c.rope_theta)))
+            f.fail_key(p + "rope.freq_base", std::to_string(c.rope_theta) + " is not a finite base above 1");
+        c.rope_layout = RopeLayout::interleaved;  // llama.cpp's llama rope pairs (2i, 2i+1)
+        const std::string scaling = f.get_string(p + "rope.scaling.type", "none");
+        if (scaling != "none") f.fail_key(p + "rope.scaling.type", "\"" + scaling + "\": rope scaling is refused (attend has plain RoPE)");
+        if (f.find_tensor("rope_freqs.weight"))
+            bad(f.path(), "tensor rope_freqs.weight (Llama-3 rope scaling factors) is refused: attend has plain RoPE");
+        if (c.d_model % c.n_heads == 0) {
+            const uint64_t head = uint64_t(c.d_model / c.n_heads);
+            for (const std::string& key : {p + "rope.dimension_count", p + "attention.key_length", p + "attention.value_length"})
+                if (f.has(key) && f.get_u64(key) != head)
+                    f.fail_key(key, std::to_string(f.get_u64(key)) + " differs from the head size " + std::to_string(head) +
+                                        " (embedding_length / head_count): partial rotary or odd head sizes are refused");
+        }
+        c.bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
+        if (c.bias) bad(f.path(), "tensor blk.0.attn_q.bias: llama models with attention biases are refused");
+        c.tie_embeddings = f.find_tensor("output.weight") == nullptr;
+    } else if (arch == Arch::gpt2) {
+        c.norm_eps = eps_key(f, p + "attention.layer_norm_epsilon");
+        c.tie_embeddings = f.find_tensor("output.weight") == nullptr;
+        c.n_kv_heads = 0;
+    } else {
+        c.norm_eps = eps_key(f, p + "attention.layer_norm_epsilon");
+        if (f.get_bool(p + "attention.causal", false)) f.fail_key(p + "attention.causal", "true: a causal BERT is refused");
+        c.head = HeadType::none;
+        const GgufTensorInfo* types = f.find_tensor("token_types.weight");
+        c.type_vocab_size = types && types->dims.size() == 2 ? int64_t(std::min<uint64_t>(types->dims[1], 1u << 16)) : 0;
+        c.n_kv_heads = 0;
+    }
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        bad(f.path(), e.what());
+    }
+    return c;
+}
+
+// An int8 matrix (rows, cols) from Q8_0 or Q4_0 blocks: each block's f16 scale widened, its
+// values as int8 (Q4_0's q − 8). A negative scale flips its block's signs (attend's scales are
+// ≥ 0). Rows [r0, r1) of the tensor.
+Tensor int8_from_blocks(const GgufFile& f, const GgufTensorInfo& t, int64_t r0, int64_t r1) {
+    const int64_t cols = int64_t(t.dims[0]), rows = r1 - r0, blocks = cols / 32;
+    const GgmlTypeInfo& info = ggml_type_info(t.type);
+    const unsigned char* src = f.tensor_data(t) + size_t(r0 * blocks) * info.block_bytes;
+    std::vector<int8_t> values(size_t(rows * cols));
+    std::vector<float> scales(size_t(rows * blocks));
+    int8_t q[32];
+    for (int64_t b = 0; b < rows * blocks; ++b, src += info.block_bytes) {
+        uint16_t h;
+        std::memcpy(&h, src, 2);
+        float d = half_to_float(h);
+        bool low = false;  // Q8_0's −128 has no positive twin
+        if (t.type == GgmlType::Q8_0)
+            for (int j = 0; j < 32; ++j) q[j] = int8_t(src[2 + j]);
+        else
+            for (int j = 0; j < 16; ++j) q[j] = int8_t((src[2 + j] & 15) - 8), q[j + 16] = int8_t((src[2 + j] >> 4) - 8);
+        if (d < 0) {
+            d = -d;
+            for (int j = 0; j < 32; ++j) low = low || q[j] == -128, q[j] = int8_t(-q[j]);
+        }
+        if (low) bad(f.path(), "tensor '" + t.name + "' has a negative scale on a block holding -128");
+        std::memcpy(values.data() + b * 32, q, 32);
+        scales[size_t(b)] = d;
+    }
+    try {
+        return low_precision_tensor(LowPrecisionMatrix::adopt_int8(rows, cols, values.data(), scales.data(), nullptr));
+    } catch (const Error& e) {
+        bad(f.path(), "tensor '" + t.name + "': " + e.what());
+    }
+}
+
+// Our parameter `ours` from tensor t (rows [r0, r1) of it when r1 ≥ 0), in the precision the
+// top of this file describes.
+Tensor read_param(const GgufFile& f, const GgufTensorInfo& t, const std::string& ours, int64_t r0, int64_t r1) {
+    const Shape shape = t.shape();
+    const bool sliced = r1 >= 0;
+    if (sliced && (r0 < 0 || r1 > shape[0] || r0 >= r1))
+        bad(f.path(), "tensor '" + t.name + "' " + to_string(shape) + " has no rows [" + std::to_string(r0) + ", " +
+                          std::to_string(r1) + ") for " + ours);
+    if (!sliced) r0 = 0, r1 = shape[0];
+    Shape part = shape;
+    part[0] = r1 - r0;
+    const bool matrix = shape.size() == 2 && Transformer::converts_to_low_precision(ours, part);
+    if (matrix && (t.type == GgmlType::Q8_0 || t.type == GgmlType::Q4_0)) return int8_from_blocks(f, t, r0, r1);
+    if (matrix && t.type == GgmlType::BF16) {
+        const auto* src = reinterpret_cast<const uint16_t*>(f.tensor_data(t)) + r0 * shape[1];
+        std::shared_ptr<void> owner;
+        if (f.mapping())
+            owner = std::make_shared<MappedSpan>(f.mapping(), size_t(reinterpret_cast<const unsigned char*>(src) - f.bytes()),
+                                                 size_t(part[0] * part[1]) * 2);
+        return low_precision_tensor(LowPrecisionMatrix::adopt_bf16(part[0], part[1], src, owner));
+    }
+    Tensor whole = f.tensor_f32(t);  // F32 borrowed from the mapping; others decoded
+    return sliced ? whole.slice(0, r0, r1) : whole;
+}
+
+}  // namespace
+
+LoadedModel load_gguf(const std::string& path) {
+    const GgufFile f = GgufFile::open(path);
+    const Arch arch = arch_of(f);
+    const TransformerConfig config = config_of(f, arch);
+    uint64_t values = 0;
+    for (const auto& t : f.tensors()) values += t.numel();
+    check_config_fits_file(config, values, path);
+
+    std::map<std::string, Tensor> ours;
+    std::set<std::string> used;
+    for (const Place& p : places(config, arch)) {
+        const GgufTensorInfo* t = f.find_tensor(p.theirs);
+        if (!t) bad(path, "has no tensor " + p.theirs + " (for parameter " + p.ours + " of the " + gguf_name(arch) + " model)");
+        ours[p.ours] = read_param(f, *t, p.ours, p.row0, p.row1);
+        used.insert(p.theirs);
+    }
+    for (const auto& t : f.tensors())
+        if (!used.count(t.name))
+            bad(path, "tensor '" + t.name + "' " + to_string(t.shape()) + " matches no parameter of the " + gguf_name(arch) +
+                          " model its metadata describes");
+    LoadedModel loaded{.model = Transformer(config, ParameterInit::uninitialised()), .config = config,
+                       .format = ModelFormat::gguf, .path = path, .tokenizer_path = {}};
+    adopt_parameters(loaded.model, ours, path);
+    const auto id = [&](const char* key) -> int64_t {
+        if (!f.has(key)) return -1;
+        const uint32_t v = f.get_u32(key);
+        if (v >= config.vocab_size) f.fail_key(key, std::to_string(v) + " is not a token of the model's " +
+                                                        std::to_string(config.vocab_size) + "-token vocabulary");
+        return v;
+    };
+    loaded.bos_id = id("tokenizer.ggml.bos_token_id");
+    loaded.eos_id = id("tokenizer.ggml.eos_token_id");
+    loaded.pad_id = id("tokenizer.ggml.padding_token_id");
+    // The tokenizer is in the file's metadata (tokenizers/gguf_vocab.hpp) when it has one.
+    if (f.has("tokenizer.ggml.model")) loaded.tokenizer_path = path;
+    return loaded;
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+namespace {
+
+// Which llama.cpp architecture computes what a model of `c` computes; an Error naming the
+// first difference otherwise.
+Arch arch_for(const TransformerConfig& c, const std::string& path) {
+    const auto need = [&](bool ok, const std::string& what) {
+        if (!ok) bad(path, "model '" + c.name + "' cannot be written as GGUF: " + what);
+    };
+    need(c.embedding_scale == 1.f, "its embeddings are scaled (no llama.cpp architecture does that)");
+    if (c.shape == ModelShape::encoder) {
+        need(c.head == HeadType::none, std::string("llama.cpp's bert holds the encoder alone; this model has a ") +
+                                           name_of(c.head) + " head (write the encoder alone: encoder_only)");
+        need(c.norm == NormType::layer_norm && c.norm_placement == NormPlacement::post && c.embedding_norm &&
+                 !c.final_norm && c.positions == PositionType::learned && c.bias &&
+                 (c.activation == Activation::gelu || c.activation == Activation::gelu_tanh) && c.n_kv_heads == 0,
+             "an encoder must be BERT's (post-norm LayerNorm, embedding norm, learned positions, biases, GELU)");
+        return Arch::bert;
+    }
+    need(c.shape == ModelShape::decoder, "encoder-decoder models have no llama.cpp architecture");
+    need(c.head == HeadType::lm, "a decoder needs its LM head");
+    need(c.norm_placement == NormPlacement::pre && c.final_norm && !c.embedding_norm && c.type_vocab_size == 0,
+         "decoders must be pre-norm with a final norm, no embedding norm and no token types");
+    if (c.positions == PositionType::rope) {
+        need(c.norm == NormType::rms_norm && c.activation == Activation::swiglu && !c.bias,
+             "a RoPE decoder must be Llama's (RMSNorm, SwiGLU, no biases)");
+        return Arch::llama;
+    }
+    need(c.positions == PositionType::learned && c.norm == NormType::layer_norm && c.bias &&
+             c.activation == Activation::gelu_tanh && c.n_kv_heads == 0,
+         "a decoder with learned positions must be GPT-2's (LayerNorm, biases, GELU-tanh, no GQA)");
+    return Arch::gpt2;
+}
+
+GgmlType parse_ggml_type(const std::string& name) {
+    if (name == "f32") return GgmlType::F32;
+    if (name == "f16") return GgmlType::F16;
+    if (name == "bf16") return GgmlType::BF16;
+    if (name == "q8_0") return GgmlType::Q8_0;
+    if (name == "q4_0") return GgmlType::Q4_0;
+    throw Error("GGUF tensor type '" + name + "' is not one attend writes (f32, f16, bf16, q8_0, q4_0)");
+}
+
+// llama.cpp's general.file_type for a file of mostly `t` (its LLAMA_FTYPE numbers).
+uint32_t file_type(GgmlType t) {
+    switch (t) {
+        case GgmlType::F32: return 0;
+        case GgmlType::F16: return 1;
+        case GgmlType::Q4_0: return 2;
+        case GgmlType::Q8_0: return 7;
+        case GgmlType::BF16: return 32;
+        default: return 0;
+    }
+}
+
+// HF's rotate_half q/k rows in Meta's interleaved order, per head: row h·D + 2i + j of the
+// result is row h·D + j·D/2 + i of w (j ∈ {0, 1}) — what convert_hf_to_gguf's permute does.
+Tensor interleave_rows(const Tensor& w, int64_t heads) {
+    const Tensor dense = w.low_precision() ? w.low_precision()->dequantize() : w.contiguous();
+    const int64_t rows = dense.size(0), cols = dense.numel() / rows, D = rows / heads;
+    Tensor out = Tensor::empty(dense.shape());
+    for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < D / 2; ++i)
+            for (int64_t j = 0; j < 2; ++j)
+                std::memcpy(out.data() + (h * D + 2 * i + j) * cols, dense.data() + (h * D + j * D / 2 + i) * cols,
+                            size_t(cols) * 4);
+    return out;
+}
+
+// The tokenizer.ggml.* keys of `tok`'s vocabulary (Tokenizer::vocabulary), padded with unused
+// tokens up to the model's vocabulary (llama.cpp sizes the vocabulary by the token list).
+void write_tokenizer(const Tokenizer& tok, int64_t vocab_size, GgufWriter& w, const std::string& path) {
+    std::optional<TokenizerVocabulary> v = tok.vocabulary();
+    if (!v) bad(path, std::string("the ") + std::string(tok.kind()) + " tokenizer " + tok.source() +
+                          " has no GGUF form (llama.cpp reads gpt2, llama and bert vocabularies)");
+    if (int64_t(v->tokens.size()) > vocab_size)
+        bad(path, "the tokenizer " + tok.source() + " has " + std::to_string(v->tokens.size()) +
+                      " tokens, more than the model's vocabulary of " + std::to_string(vocab_size));
+    for (int64_t id = int64_t(v->tokens.size()); id < vocab_size; ++id) {
+        v->tokens.push_back("[PAD" + std::to_string(id) + "]");
+        v->types.push_back(5);  // unused
+        if (v->model == "llama") v->scores.push_back(0.f);
+    }
+    w.set_string("tokenizer.ggml.model", v->model);
+    w.set_string("tokenizer.ggml.pre", v->model == "gpt2" ? "gpt-2" : "default");
+    w.set_strings("tokenizer.ggml.tokens", v->tokens);
+    if (v->model == "llama") w.set_f32s("tokenizer.ggml.scores", v->scores);
+    w.set_i32s("tokenizer.ggml.token_type", v->types);
+    if (v->model == "gpt2") w.set_strings("tokenizer.ggml.merges", v->merges);
+    if (v->model == "llama") {
+        w.set_bool("tokenizer.ggml.add_bos_token", true);  // as Llama's tokenizer does
+        w.set_bool("tokenizer.ggml.add_eos_token", false);
+    }
+}
+
+}  // namespace
+
+void save_gguf(const std::string& path, const Transformer& model, const GgufWriteOptions& options) {
+    NoGradGuard no_grad;
+    TransformerConfig c = model.config();
+    // llama.cpp's bert is the encoder alone: a head is left out only when the caller says so.
+    if (c.shape == ModelShape::encoder && options.encoder_only) c.head = HeadType::none, c.n_classes = 0;
+    const Arch arch = arch_for(c, path);
+    const GgmlType type = parse_ggml_type(options.type);
+    const std::string a = gguf_name(arch), p = a + ".";
+    GgufWriter w;
+    w.set_string("general.architecture", a);
+    w.set_string("general.name", options.name.empty() ? c.name : options.name);
+    w.set_u32("general.file_type", file_type(type));
+    if (type == GgmlType::Q8_0 || type == GgmlType::Q4_0) w.set_u32("general.quantization_version", 2);
+    w.set_u32(p + "context_length", uint32_t(c.max_positions));
+    w.set_u32(p + "embedding_length", uint32_t(c.d_model));
+    w.set_u32(p + "block_count", uint32_t(c.n_layers));
+    w.set_u32(p + "feed_forward_length", uint32_t(c.d_ff));
+    w.set_u32(p + "attention.head_count", uint32_t(c.n_heads));
+    if (arch == Arch::llama) {
+        w.set_u32(p + "attention.head_count_kv", uint32_t(c.kv_heads()));
+        w.set_f32(p + "attention.layer_norm_rms_epsilon", c.norm_eps);
+        w.set_f32(p + "rope.freq_base", c.rope_theta);
+        w.set_u32(p + "rope.dimension_count", uint32_t(c.head_dim()));
+        w.set_u32(p + "vocab_size", uint32_t(c.vocab_size));
+    } else {
+        w.set_f32(p + "attention.layer_norm_epsilon", c.norm_eps);
+    }
+    if (arch == Arch::bert) {
+        w.set_bool(p + "attention.causal", false);
+        w.set_u32(p + "pooling_type", 0);  // none: the hidden states, as attend's head-less encoder gives
+    }
+    if (options.tokenizer) write_tokenizer(*options.tokenizer, c.vocab_size, w, path);
+    // Special ids: the caller's (the source model's files), else the tokenizer's own.
+    const auto special = [&](const char* key, int64_t given, std::optional<int64_t> own) {
+        const int64_t id = given >= 0 ? given : own.value_or(-1);
+        if (id >= c.vocab_size) bad(path, std::string(key) + " " + std::to_string(id) + " is outside the model's vocabulary");
+        if (id >= 0) w.set_u32(key, uint32_t(id));
+    };
+    const Tokenizer* tok = options.tokenizer;
+    special("tokenizer.ggml.bos_token_id", options.bos_id, tok ? tok->bos_id() : std::nullopt);
+    special("tokenizer.ggml.eos_token_id", options.eos_id, tok ? tok->eos_id() : std::nullopt);
+    special("tokenizer.ggml.padding_token_id", options.pad_id, tok ? tok->pad_id() : std::nullopt);
+    special("tokenizer.ggml.unknown_token_id", -1, tok ? tok->unk_id() : std::nullopt);
+    if (tok && arch == Arch::bert) {
+        special("tokenizer.ggml.cls_token_id", -1, tok->token_id("[CLS]"));
+        special("tokenizer.ggml.seperator_token_id", -1, tok->token_id("[SEP]"));  // llama.cpp's spelling
+        special("tokenizer.ggml.mask_token_id", -1, tok->token_id("[MASK]"));
+        w.set_u32("tokenizer.ggml.token_type_count", uint32_t(c.type_vocab_size));
+    }
+
+    const NamedParameters params = const_cast<Transformer&>(model).parameters();
+    std::map<std::string, Tensor*> by_name(params.begin(), params.end());
+    std::map<std::string, std::vector<Tensor>> fused;  // GPT-2's attn_qkv parts, in row order
+    for (const Place& pl : places(c, arch)) {
+        auto it = by_name.find(pl.ours);
+        if (it == by_name.end()) bad(path, "model '" + c.name + "' has no parameter " + pl.ours);
+        Tensor t = *it->second;
+        // Meta's pair order for llama.cpp's rope, unless the model already uses it.
+        if (arch == Arch::llama && c.rope_layout == RopeLayout::rotate_half &&
+            (pl.ours.find("q_proj.weight") != std::string::npos || pl.ours.find("k_proj.weight") != std::string::npos))
+            t = interleave_rows(t, pl.ours.find("q_proj") != std::string::npos ? c.n_heads : c.kv_heads());
+        if (pl.row1 >= 0) {
+            fused[pl.theirs].push_back(t.low_precision() ? t.low_precision()->dequantize() : t.contiguous());
+            if (fused[pl.theirs].size() < 3) continue;
+            t = concat(fused[pl.theirs], 0);
+        }
+        // Matrices attend keeps in low precision take the asked type; norms, biases and
+        // position tables stay F32, as llama.cpp's converter keeps them.
+        const bool matrix = t.dim() == 2 && Transformer::converts_to_low_precision(pl.ours, t.shape());
+        GgmlType stored = matrix ? type : GgmlType::F32;
+        if (t.shape().back() % ggml_type_info(stored).block != 0) stored = GgmlType::F32;  // no whole blocks
+        w.add_tensor(pl.theirs, t, stored);
+    }
+    w.write(path);
+}
+
+}  // namespace attend
