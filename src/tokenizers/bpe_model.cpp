@@ -54,6 +54,7 @@ public:
             const auto iab = ids_.find(joined);
             if (iab == ids_.end()) bad_file(origin, where + " makes " + quote_token(joined) + ", which is not in the vocabulary");
             merges_.emplace(key(ia->second, ib->second), std::pair<int32_t, int32_t>{int32_t(rank), iab->second});
+            merge_list_.push_back(a + " " + b);
         }
     }
 
@@ -114,6 +115,7 @@ public:
         return id >= 0 && id < int64_t(tokens_.size()) && present_[id] ? &tokens_[id] : nullptr;
     }
     int64_t size() const override { return int64_t(tokens_.size()); }
+    std::vector<std::string> merge_list() const override { return merge_list_; }
 
 private:
     static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
@@ -122,6 +124,7 @@ private:
     std::vector<bool> present_;
     std::unordered_map<std::string, int32_t> ids_;
     std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (a, b) → (rank, merged id)
+    std::vector<std::string> merge_list_;
     std::optional<int32_t> unk_;
     std::string prefix_, suffix_;
     bool fuse_unk_, byte_fallback_, ignore_merges_;

@@ -115,6 +115,7 @@ std::unique_ptr<Tokenizer> gpt2(const GgufFile& f, const std::vector<std::string
     tokenizers::PipelineSpec spec;
     spec.origin = f.path();
     spec.kind = "gguf-bpe";
+    spec.gguf_pre = pre == "default" ? "gpt-2" : pre;
     std::unordered_set<std::string> seen;
     for (size_t i = 0; i < tokens.size(); ++i) {
         if (!seen.insert(tokens[i]).second) f.fail_key("tokenizer.ggml.tokens", "holds " + tokenizers::quote_token(tokens[i]) + " twice");

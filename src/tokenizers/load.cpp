@@ -223,7 +223,7 @@ std::string DecodeStream::push(int64_t id) {
     // before "##"-less tokens, cleanup, Metaspace's first-token strip): only what the previous
     // ids already decoded to is final. The byte-exact kinds concatenate.
     const std::string_view kind = tokenizer_.kind();
-    if (kind != "gpt2-bpe" && kind != "llama2c-bpe" && kind != "char") {
+    if (kind != "gpt2-bpe" && kind != "llama2c-bpe" && kind != "char" && kind != "gguf-bpe") {
         const std::string before = tokenizer_.decode({ids_.begin(), ids_.end() - 1}, skip_special_);
         stable = std::mismatch(text.begin(), text.end(), before.begin(), before.end()).first - text.begin();
     }

@@ -122,6 +122,22 @@ public:
     std::optional<int64_t> unk_id() const override { return s_.unk; }
     std::string_view kind() const override { return s_.kind; }
 
+    // A GGUF "gpt2" vocabulary restated (attend convert --to gguf); other pipelines have no GGUF form.
+    std::optional<TokenizerVocabulary> vocabulary() const override {
+        if (s_.gguf_pre.empty()) return std::nullopt;
+        TokenizerVocabulary v;
+        v.model = "gpt2";
+        v.pre = s_.gguf_pre;
+        v.merges = s_.model->merge_list();
+        for (int64_t id = 0; id < size_; ++id) {
+            const int32_t k = added_by_id_[id];
+            const std::string* t = s_.model->id_to_token(id);
+            v.tokens.push_back(k >= 0 ? s_.added[k].content : t ? *t : "[UNUSED_" + std::to_string(id) + "]");
+            v.types.push_back(k >= 0 ? (s_.added[k].special ? 3 : 4) : t ? 1 : 5);
+        }
+        return v;
+    }
+
     void set_special_ids(std::optional<int64_t> bos, std::optional<int64_t> eos, std::optional<int64_t> pad,
                          std::optional<int64_t> unk) {
         s_.bos = bos, s_.eos = eos, s_.pad = pad, s_.unk = unk;

@@ -36,6 +36,8 @@ struct PipelineSpec {
     std::optional<int64_t> bos, eos, pad, unk;
     std::string origin;
     std::string kind = "tokenizer.json";
+    // Built from a GGUF "gpt2" vocabulary: its tokenizer.ggml.pre, so vocabulary() can restate it.
+    std::string gguf_pre;
 };
 
 std::unique_ptr<Tokenizer> make_pipeline(PipelineSpec spec);

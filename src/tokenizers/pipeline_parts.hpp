@@ -48,6 +48,7 @@ public:
     virtual std::optional<int64_t> token_to_id(std::string_view token) const = 0;
     virtual const std::string* id_to_token(int64_t id) const = 0;  // null when the id has no token
     virtual int64_t size() const = 0;                                // one past the largest id
+    virtual std::vector<std::string> merge_list() const { return {}; }  // BPE: "a b" in rank order
 };
 
 class Decoder {

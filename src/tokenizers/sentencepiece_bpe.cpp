@@ -163,9 +163,11 @@ public:
 std::optional<TokenizerVocabulary> vocabulary() const override {
         TokenizerVocabulary v{.model = "llama", .tokens = {}, .scores = scores_, .types = {}, .merges = {}};
         for (size_t id = 0; id < pieces_.size(); ++id) {
-            if (kind_[id] == Control) {
-                v.tokens.push_back(names_[id]);
-                v.types.push_back(id == 0 ? 2 : 3);  // <unk>, then <s> and </s>
+            if (kind_[id] == Control || kind_[id] == UserDefined) {
+                v.tokens.push_back(names_.at(id));
+                v.types.push_back(!options_.types.empty() ? int32_t(options_.types[id])
+                                  : kind_[id] == UserDefined ? 4
+                                  : int64_t(id) == options_.unk ? 2 : 3);  // <unk>, then <s> and </s>
                 continue;
             }
             std::string piece;  // llama2.c writes SentencePiece's U+2581 as a space

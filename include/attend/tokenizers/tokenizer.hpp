@@ -43,6 +43,7 @@ struct TokenizerVocabulary {
     std::vector<float> scores;        // "llama" only
     std::vector<int32_t> types;
     std::vector<std::string> merges;  // "gpt2" only
+    std::string pre;                  // "gpt2": tokenizer.ggml.pre (empty: "gpt-2")
 };
 
 class Tokenizer {
