@@ -115,6 +115,18 @@ TEST(Tokenizers, LlamaMatchesHuggingFace) {
     EXPECT_EQ(count_matches(cached("llama2c_tokenizer_32k/tokenizer.bin"), cases, "llama-2 tokenizer.bin"), 46);
 }
 
+// The vocabularies as llama.cpp stores them (GGUF tokenizer.ggml.*), all seven; decoding round
+// trips and metadata are in test_tokenizer_pipeline.cpp.
+TEST(Tokenizers, GgufVocabulariesMatchHuggingFace) {
+    for (const char* vocab : {"gpt-2", "bert-bge", "llama-spm", "phi-3", "deepseek-llm", "falcon", "starcoder"}) {
+        const auto cases = llamacpp_cases(vocab);
+        ASSERT_EQ(cases.size(), 46u) << vocab;
+        EXPECT_EQ(count_matches(cached(std::string("llamacpp_vocab_tests/ggml-vocab-") + vocab + ".gguf"), cases,
+                                std::string(vocab) + ".gguf"),
+                  46);
+    }
+}
+
 TEST(Tokenizers, Llama2cTestVectorsWithBos) {  // llama2.c's test.c
     const Tokenizer& tok = cached("llama2c_tokenizer_32k/tokenizer.bin");
     EXPECT_EQ(tok.encode("", true), (std::vector<int64_t>{1}));
