@@ -450,7 +450,7 @@ TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
 
     // tokenizer.json
     expect_error(dir.write("j0/tokenizer.json", "{\"model\": {\"type\": \"BPE\", "), "not valid JSON");
-    expect_error(dir.write("j1/tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}"), "not supported");
+    expect_error(dir.write("j1/tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}"), "not supported");
     expect_error(dir.write("j2/tokenizer.json", "[1, 2, 3]"), "not a tokenizer file");
     expect_error(dir.write("j3/tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, "
                                                 "\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"normalizer\": null}"),
@@ -465,8 +465,8 @@ TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
                                                 " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}"),
                  "merges");
     expect_error(dir.write("j7/tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
-                                                "\"pre_tokenizer\": {\"type\": \"Metaspace\"}}"),
-                 "ByteLevel");
+                                                "\"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}}"),
+                 "pre_tokenizer type \"UnicodeScripts\"");
     expect_error(dir.write("j8/tokenizer.json", "{\"type\": \"char\", \"chars\": [\"a\", \"a\"]}"), "appears twice");
     expect_error(dir.write("j9/tokenizer.json", "{\"type\": \"char\", \"chars\": [\"ab\"]}"), "not exactly one UTF-8 character");
 

@@ -33,6 +33,15 @@ std::string lower(std::string s) {
     return s;
 }
 
+// Whether an added token asks for lstrip, rstrip or single_word (only the pipeline does them).
+bool added_flags_set(const json& j) {
+    if (!j.contains("added_tokens") || !j["added_tokens"].is_array()) return false;
+    for (const json& a : j["added_tokens"])
+        for (const char* key : {"lstrip", "rstrip", "single_word"})
+            if (a.is_object() && a.contains(key) && a[key] == true) return true;
+    return false;
+}
+
 // tokenizer.json (Hugging Face) or our character vocabulary, already parsed.
 std::unique_ptr<Tokenizer> from_tokenizer_json(const json& j, std::string_view text, const std::string& origin) {
     if (j.is_object() && j.contains("type") && j["type"] == "char")
@@ -54,7 +63,7 @@ std::unique_ptr<Tokenizer> from_tokenizer_json(const json& j, std::string_view t
     if (type == "BPE" && type_of("normalizer") == "null" && type_of("pre_tokenizer") == "ByteLevel" &&
         (type_of("decoder") == "null" || type_of("decoder") == "ByteLevel") && !set("byte_fallback") &&
         !set("continuing_subword_prefix") && !set("end_of_word_suffix") && !set("ignore_merges") &&
-        !(model.contains("dropout") && !model["dropout"].is_null()))
+        !(model.contains("dropout") && !model["dropout"].is_null()) && !added_flags_set(j))
         return tokenizers::parse_hf_bpe(j, origin);
     if (type == "WordPiece" && (type_of("normalizer") == "null" || type_of("normalizer") == "BertNormalizer") &&
         type_of("pre_tokenizer") == "BertPreTokenizer")

@@ -68,19 +68,28 @@ public:
     }
 
     std::string decode(const std::vector<int64_t>& ids, bool skip_special) const override {
+        // Non-special added tokens (GGUF's user-defined ones) are text as written, not model
+        // tokens: they go around the decoder, as llama.cpp and recent Hugging Face decode them
+        // (DeepSeek's added "ü" would otherwise be ByteLevel's byte 0xFC).
         std::vector<std::string> tokens;
-        tokens.reserve(ids.size());
+        std::string out;
         for (int64_t id : ids) {
             check_id(id);
             const int32_t k = added_by_id_[id];
+            if (k >= 0 && !s_.added[k].special) {
+                out += join(std::move(tokens));
+                tokens.clear();
+                out += s_.added[k].content;
+                continue;
+            }
             if (k >= 0) {
-                if (skip_special && s_.added[k].special) continue;
+                if (skip_special) continue;
                 tokens.push_back(s_.added[k].content);
             } else {
                 tokens.push_back(*s_.model->id_to_token(id));
             }
         }
-        return join(std::move(tokens));
+        return out + join(std::move(tokens));
     }
 
     std::string token_text(int64_t id) const override {

@@ -399,11 +399,12 @@ def wordpiece_pipeline():
     def decode(ids):
         toks = [inv[i] for i in ids]
         s = ""
-        for k, t in enumerate(toks):
-            s += (t[2:] if t.startswith("##") else t) if k == 0 or t.startswith("##") else " " + t
-        for a, b in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
-                     (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]:
-            s = s.replace(a, b)
+        for k, t in enumerate(toks):  # the cleanup applies to each token (with its space), not the whole
+            t = (t[2:] if t.startswith("##") else t) if k == 0 or t.startswith("##") else " " + t
+            for a, b in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+                         (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]:
+                t = t.replace(a, b)
+            s += t
         return s
 
     case("wordpiece_pipeline", tok, ["  Hello, WORLDS!  ", "unaffable café 123", "the zzz world's"], encode, decode,
@@ -418,7 +419,9 @@ def unigram_case():
     pieces += [("<0x%02X>" % b, -10.0) for b in range(256)]
     tok = {"normalizer": {"type": "NFKC"},
            "pre_tokenizer": {"type": "Metaspace", "replacement": SP, "prepend_scheme": "first", "split": True},
-           "decoder": {"type": "Metaspace", "replacement": SP, "prepend_scheme": "first", "split": True},
+           "decoder": {"type": "Sequence", "decoders": [
+               {"type": "ByteFallback"},
+               {"type": "Metaspace", "replacement": SP, "prepend_scheme": "first", "split": True}]},
            "model": {"type": "Unigram", "unk_id": 0, "byte_fallback": True, "vocab": [[p, s] for p, s in pieces]}}
     ids = {p: i for i, (p, _) in reversed(list(enumerate(pieces)))}
 
