@@ -13,6 +13,7 @@
 #   libbenchmark-dev             bench/ (Google Benchmark)
 #   libpng-dev                   loss curves and attention heatmaps (PNG)
 #   libcpp-httplib-dev           attend serve's HTTP server (cpp-httplib, found with pkg-config)
+#   libpcre2-dev                 tokenizer.json's regex Split pre-tokenizers (\p{L}, lookaheads)
 #   nodejs npm                   tests/serve: the official openai npm client against attend serve
 #                                (npm only when no npm is on PATH: NodeSource's nodejs has its own)
 #   chromium fonts-dejavu-core   the browser test of the attention page (headless)
@@ -36,7 +37,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev chromium fonts-dejavu-core
-  libcpp-httplib-dev pkg-config nodejs
+  libcpp-httplib-dev libpcre2-dev pkg-config nodejs
   clang libclang-rt-dev libomp-dev
   libopenblas-dev libblis-dev libopenblas0-openmp
   python3-torch python3-numpy python3-jinja2

@@ -299,6 +299,15 @@ TEST_F(CliModels, TokenizeMatchesHuggingFaceOnEveryVocabulary) {
         {"gpt-2", data("gpt2_bpe_openai"), 5},                     // OpenAI's encoder.json + vocab.bpe
         {"bert-bge", data("bert_vocab/vocab.txt"), 1},              // WordPiece
         {"llama-spm", data("llama2c_tokenizer_32k/tokenizer.bin"), 1},  // Llama 2's 32k, llama2.c format
+        // GGUF files (tokenizer.ggml.*): every vocabulary, every 15th string (all 46 are in
+        // test_tokenizer_pipeline.cpp, in process).
+        {"gpt-2", data("llamacpp_vocab_tests/ggml-vocab-gpt-2.gguf"), 15},
+        {"bert-bge", data("llamacpp_vocab_tests/ggml-vocab-bert-bge.gguf"), 15},
+        {"llama-spm", data("llamacpp_vocab_tests/ggml-vocab-llama-spm.gguf"), 15},
+        {"phi-3", data("llamacpp_vocab_tests/ggml-vocab-phi-3.gguf"), 15},
+        {"deepseek-llm", data("llamacpp_vocab_tests/ggml-vocab-deepseek-llm.gguf"), 15},
+        {"falcon", data("llamacpp_vocab_tests/ggml-vocab-falcon.gguf"), 15},
+        {"starcoder", data("llamacpp_vocab_tests/ggml-vocab-starcoder.gguf"), 15},
     };
     for (const Vocabulary& v : vocabularies) {
         ASSERT_TRUE(fs::exists(v.tokenizer)) << "shared test data missing: " << v.tokenizer;

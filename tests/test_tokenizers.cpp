@@ -115,6 +115,18 @@ TEST(Tokenizers, LlamaMatchesHuggingFace) {
     EXPECT_EQ(count_matches(cached("llama2c_tokenizer_32k/tokenizer.bin"), cases, "llama-2 tokenizer.bin"), 46);
 }
 
+// The vocabularies as llama.cpp stores them (GGUF tokenizer.ggml.*), all seven; decoding round
+// trips and metadata are in test_tokenizer_pipeline.cpp.
+TEST(Tokenizers, GgufVocabulariesMatchHuggingFace) {
+    for (const char* vocab : {"gpt-2", "bert-bge", "llama-spm", "phi-3", "deepseek-llm", "falcon", "starcoder"}) {
+        const auto cases = llamacpp_cases(vocab);
+        ASSERT_EQ(cases.size(), 46u) << vocab;
+        EXPECT_EQ(count_matches(cached(std::string("llamacpp_vocab_tests/ggml-vocab-") + vocab + ".gguf"), cases,
+                                std::string(vocab) + ".gguf"),
+                  46);
+    }
+}
+
 TEST(Tokenizers, Llama2cTestVectorsWithBos) {  // llama2.c's test.c
     const Tokenizer& tok = cached("llama2c_tokenizer_32k/tokenizer.bin");
     EXPECT_EQ(tok.encode("", true), (std::vector<int64_t>{1}));
@@ -438,7 +450,7 @@ TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
 
     // tokenizer.json
     expect_error(dir.write("j0/tokenizer.json", "{\"model\": {\"type\": \"BPE\", "), "not valid JSON");
-    expect_error(dir.write("j1/tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}"), "not supported");
+    expect_error(dir.write("j1/tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}"), "not supported");
     expect_error(dir.write("j2/tokenizer.json", "[1, 2, 3]"), "not a tokenizer file");
     expect_error(dir.write("j3/tokenizer.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, "
                                                 "\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"normalizer\": null}"),
@@ -453,8 +465,8 @@ TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
                                                 " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}"),
                  "merges");
     expect_error(dir.write("j7/tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
-                                                "\"pre_tokenizer\": {\"type\": \"Metaspace\"}}"),
-                 "ByteLevel");
+                                                "\"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}}"),
+                 "pre_tokenizer type \"UnicodeScripts\"");
     expect_error(dir.write("j8/tokenizer.json", "{\"type\": \"char\", \"chars\": [\"a\", \"a\"]}"), "appears twice");
     expect_error(dir.write("j9/tokenizer.json", "{\"type\": \"char\", \"chars\": [\"ab\"]}"), "not exactly one UTF-8 character");
 

@@ -373,7 +373,7 @@ void write_tokenizer(const Tokenizer& tok, int64_t vocab_size, GgufWriter& w, co
         if (v->model == "llama") v->scores.push_back(0.f);
     }
     w.set_string("tokenizer.ggml.model", v->model);
-    w.set_string("tokenizer.ggml.pre", v->model == "gpt2" ? "gpt-2" : "default");
+    w.set_string("tokenizer.ggml.pre", !v->pre.empty() ? v->pre : v->model == "gpt2" ? "gpt-2" : "default");
     w.set_strings("tokenizer.ggml.tokens", v->tokens);
     if (v->model == "llama") w.set_f32s("tokenizer.ggml.scores", v->scores);
     w.set_i32s("tokenizer.ggml.token_type", v->types);

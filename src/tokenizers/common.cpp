@@ -29,6 +29,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& origin) {
         return nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::parse_error& e) {
         bad_file(origin, "not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+    } catch (const nlohmann::json::exception& e) {  // a number too large for a double (out_of_range 406)
+        bad_file(origin, std::string("not valid JSON: ") + e.what());
     }
 }
 

@@ -67,4 +67,14 @@ void check_id_range(int64_t max_id, size_t tokens, const std::string& origin);
 std::unique_ptr<Tokenizer> parse_hf_bpe(const nlohmann::json& j, const std::string& origin);
 std::unique_ptr<Tokenizer> parse_hf_wordpiece(const nlohmann::json& j, const std::string& origin);
 
+// SentencePiece BPE by scores (sentencepiece_bpe.cpp) from pieces written with ' ' for U+2581.
+// types: llama.cpp's token types per piece (empty: llama2.c's layout, controls at 0..2).
+struct SentencePieceOptions {
+    std::vector<int64_t> types;
+    std::optional<int64_t> bos, eos, unk;
+    bool add_bos = true, add_eos = false;  // what add_special puts around the ids
+};
+std::unique_ptr<Tokenizer> make_sentencepiece_bpe(std::vector<std::string> pieces, std::vector<float> scores,
+                                                  SentencePieceOptions options, const std::string& origin);
+
 }  // namespace attend::tokenizers

@@ -14,6 +14,7 @@
 #include "io/gguf.hpp"
 #include "tokenizers/common.hpp"
 #include "tokenizers/gguf_vocab.hpp"
+#include "tokenizers/pipeline.hpp"
 #include "tokenizers/unicode.hpp"
 
 namespace attend {
@@ -37,6 +38,15 @@ std::string lower(std::string s) {
     return s;
 }
 
+// Whether an added token asks for lstrip, rstrip or single_word (only the pipeline does them).
+bool added_flags_set(const json& j) {
+    if (!j.contains("added_tokens") || !j["added_tokens"].is_array()) return false;
+    for (const json& a : j["added_tokens"])
+        for (const char* key : {"lstrip", "rstrip", "single_word"})
+            if (a.is_object() && a.contains(key) && a[key] == true) return true;
+    return false;
+}
+
 // tokenizer.json (Hugging Face) or our character vocabulary, already parsed.
 std::unique_ptr<Tokenizer> from_tokenizer_json(const json& j, std::string_view text, const std::string& origin) {
     if (j.is_object() && j.contains("type") && j["type"] == "char")
@@ -46,11 +56,24 @@ std::unique_ptr<Tokenizer> from_tokenizer_json(const json& j, std::string_view t
     const json& model = j["model"];
     std::string type = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>() : "";
     if (type.empty()) type = model.contains("merges") ? "BPE" : model.contains("continuing_subword_prefix") ? "WordPiece" : "";
-    if (type == "BPE") return tokenizers::parse_hf_bpe(j, origin);
-    if (type == "WordPiece") return tokenizers::parse_hf_wordpiece(j, origin);
-    bad_file(origin, "model type " + quote_token(type.empty() ? "(none)" : type) +
-                         " is not supported (attend reads BPE with GPT-2's byte-level pre-tokeniser and BERT's WordPiece;"
-                         " for Llama use llama2.c's tokenizer.bin)");
+    // GPT-2's and BERT's own forms keep their dedicated readers (bpe.cpp, wordpiece.cpp);
+    // everything else goes through the general pipeline (pipeline.cpp).
+    const auto type_of = [&](const char* key) -> std::string {
+        if (!j.contains(key) || j[key].is_null()) return "null";
+        return j[key].is_object() && j[key].contains("type") && j[key]["type"].is_string() ? j[key]["type"].get<std::string>() : "?";
+    };
+    const auto set = [&](const char* key) {
+        return model.contains(key) && !model[key].is_null() && !(model[key].is_string() && model[key] == "") && model[key] != false;
+    };
+    if (type == "BPE" && type_of("normalizer") == "null" && type_of("pre_tokenizer") == "ByteLevel" &&
+        (type_of("decoder") == "null" || type_of("decoder") == "ByteLevel") && !set("byte_fallback") &&
+        !set("continuing_subword_prefix") && !set("end_of_word_suffix") && !set("ignore_merges") &&
+        !(model.contains("dropout") && !model["dropout"].is_null()) && !added_flags_set(j))
+        return tokenizers::parse_hf_bpe(j, origin);
+    if (type == "WordPiece" && (type_of("normalizer") == "null" || type_of("normalizer") == "BertNormalizer") &&
+        type_of("pre_tokenizer") == "BertPreTokenizer")
+        return tokenizers::parse_hf_wordpiece(j, origin);
+    return tokenizers::read_pipeline(j, origin);
 }
 
 // BertTokenizer's options from tokenizer_config.json beside vocab.txt, when there is one.
@@ -219,7 +242,11 @@ std::string DecodeStream::push(int64_t id) {
     ids_.push_back(id);
     const std::string text = tokenizer_.decode(ids_, skip_special_);
     size_t stable = text.size();
-    if (tokenizer_.kind() == "wordpiece") {  // only what the previous ids already decoded to is final
+    // WordPiece and the general pipeline's decoders may rewrite what came before (a space
+    // before "##"-less tokens, cleanup, Metaspace's first-token strip): only what the previous
+    // ids already decoded to is final. The byte-exact kinds concatenate.
+    const std::string_view kind = tokenizer_.kind();
+    if (kind != "gpt2-bpe" && kind != "llama2c-bpe" && kind != "char" && kind != "gguf-bpe") {
         const std::string before = tokenizer_.decode({ids_.begin(), ids_.end() - 1}, skip_special_);
         stable = std::mismatch(text.begin(), text.end(), before.begin(), before.end()).first - text.begin();
     }

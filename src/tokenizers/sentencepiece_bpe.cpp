@@ -43,8 +43,9 @@ namespace {
 
 class SentencePieceBPE final : public Tokenizer {
 public:
-    SentencePieceBPE(std::vector<std::string> pieces, std::vector<float> scores, const std::string& origin)
-        : pieces_(std::move(pieces)), scores_(std::move(scores)) {
+    SentencePieceBPE(std::vector<std::string> pieces, std::vector<float> scores, SentencePieceOptions options,
+                     const std::string& origin)
+        : pieces_(std::move(pieces)), scores_(std::move(scores)), options_(std::move(options)) {
         source_ = origin;
         const int32_t n = int32_t(pieces_.size());
         byte_ids_.fill(-1);
@@ -59,32 +60,56 @@ public:
                 kind_[id] = Byte;
             }
         }
-        for (int32_t id = 0; id < std::min(n, 3); ++id) kind_[id] = Control;  // <unk>, <s>, </s>
+        if (options_.types.empty()) {
+            for (int32_t id = 0; id < std::min(n, 3); ++id) kind_[id] = Control;  // <unk>, <s>, </s>
+        } else {
+            if (options_.types.size() != size_t(n)) bad_file(origin, "token types and tokens differ in number");
+            // llama.cpp's token types: 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
+            for (int32_t id = 0; id < n; ++id) {
+                const int64_t t = options_.types[id];
+                if (t == 2 || t == 3 || t == 5) kind_[id] = Control;
+                else if (t == 4) kind_[id] = UserDefined;
+                else if (t == 6 && kind_[id] != Byte) bad_file(origin, "token " + std::to_string(id) + " " + quote_token(pieces_[id]) + " has the byte type but is not <0xXX>");
+                else if (t != 6) kind_[id] = Normal;
+            }
+            byte_ids_.fill(-1);  // only pieces typed as bytes stand for bytes
+            for (int32_t id = 0; id < n; ++id)
+                if (kind_[id] == Byte && byte_ids_[byte_of(id)] < 0) byte_ids_[byte_of(id)] = id;
+        }
+        for (const std::optional<int64_t>& special : {options_.bos, options_.eos, options_.unk})
+            if (special && (*special < 0 || *special >= n))
+                bad_file(origin, "special token id " + std::to_string(*special) + " is outside the vocabulary (" + std::to_string(n) + " tokens)");
         for (int32_t id = 0; id < n; ++id)
             if (kind_[id] == Normal) ids_.emplace(pieces_[id], id);  // a repeated piece keeps its first id
         // Control pieces are written "\n<s>\n" in llama2.c's files; their names drop the newlines.
-        for (int32_t id = 0; id < std::min(n, 3); ++id) {
+        for (int32_t id = 0; id < n; ++id) {
+            if (kind_[id] != Control && kind_[id] != UserDefined) continue;
             std::string name = pieces_[id];
             while (!name.empty() && name.front() == '\n') name.erase(0, 1);
             while (!name.empty() && name.back() == '\n') name.pop_back();
-            names_.push_back(name);
-            specials_.push_back({name, id});
+            names_[id] = name;
+            if (name.empty() || (options_.types.size() && options_.types[id] == 5)) continue;  // unused slots never match
+            (kind_[id] == Control ? specials_ : always_).push_back({name, id});
         }
     }
 
     std::vector<int64_t> encode(std::string_view text, bool add_special) const override {
         std::vector<int64_t> out;
-        if (add_special && bos_id()) out.push_back(*bos_id());  // Llama adds BOS, not EOS
-        if (!add_special) {
+        if (add_special && options_.add_bos && bos_id()) out.push_back(*bos_id());  // Llama adds BOS, not EOS
+        // "<s>" written in the text is BOS (with add_special), and the text after it gets its own
+        // dummy prefix, as in Hugging Face's (legacy) Llama tokenizer. User-defined pieces
+        // (GGUF token type 4) are always matched, as llama.cpp does.
+        std::vector<SpecialToken> matched = always_;
+        if (add_special) matched.insert(matched.end(), specials_.begin(), specials_.end());
+        if (matched.empty()) {
             encode_text(text, out);
-            return out;
+        } else {
+            for (const Segment& seg : split_on_special(text, matched)) {
+                if (seg.id >= 0) out.push_back(seg.id);
+                else encode_text(seg.text, out);
+            }
         }
-        // "<s>" written in the text is BOS, and the text after it gets its own dummy prefix, as
-        // in Hugging Face's (legacy) Llama tokenizer.
-        for (const Segment& seg : split_on_special(text, specials_)) {
-            if (seg.id >= 0) out.push_back(seg.id);
-            else encode_text(seg.text, out);
-        }
+        if (add_special && options_.add_eos && eos_id()) out.push_back(*eos_id());
         return out;
     }
 
@@ -96,8 +121,13 @@ public:
         bool at_start = true;
         for (int64_t id : ids) {
             check_id(id);
+            if (kind_[id] == UserDefined) {
+                out += names_.at(id);
+                at_start = false;
+                continue;
+            }
             if (kind_[id] == Control) {
-                if (!skip_special) out += names_[id];
+                if (!skip_special) out += names_.at(id);
                 if (id != bos_id()) at_start = false;
                 continue;
             }
@@ -114,28 +144,30 @@ public:
 
     std::string token_text(int64_t id) const override {
         check_id(id);
-        return kind_[id] == Control ? names_[id] : pieces_[id];
+        return kind_[id] == Control || kind_[id] == UserDefined ? names_.at(id) : pieces_[id];
     }
     std::optional<int64_t> token_id(std::string_view token) const override {
-        for (int64_t id = 0; id < int64_t(names_.size()); ++id)
-            if (names_[id] == token) return id;
+        for (const auto& [id, name] : names_)
+            if (name == token) return id;
         if (const auto it = ids_.find(std::string(token)); it != ids_.end()) return it->second;
         for (int64_t id = 0; id < int64_t(pieces_.size()); ++id)  // byte pieces by name
             if (kind_[id] == Byte && pieces_[id] == token) return id;
         return std::nullopt;
     }
     int64_t vocab_size() const override { return int64_t(pieces_.size()); }
-    std::optional<int64_t> unk_id() const override { return pieces_.size() > 0 ? std::optional<int64_t>(0) : std::nullopt; }
-    std::optional<int64_t> bos_id() const override { return pieces_.size() > 1 ? std::optional<int64_t>(1) : std::nullopt; }
-    std::optional<int64_t> eos_id() const override { return pieces_.size() > 2 ? std::optional<int64_t>(2) : std::nullopt; }
+    std::optional<int64_t> unk_id() const override { return options_.unk; }
+    std::optional<int64_t> bos_id() const override { return options_.bos; }
+    std::optional<int64_t> eos_id() const override { return options_.eos; }
     std::string_view kind() const override { return "llama2c-bpe"; }
 
 std::optional<TokenizerVocabulary> vocabulary() const override {
         TokenizerVocabulary v{.model = "llama", .tokens = {}, .scores = scores_, .types = {}, .merges = {}};
         for (size_t id = 0; id < pieces_.size(); ++id) {
-            if (kind_[id] == Control) {
-                v.tokens.push_back(names_[id]);
-                v.types.push_back(id == 0 ? 2 : 3);  // <unk>, then <s> and </s>
+            if (kind_[id] == Control || kind_[id] == UserDefined) {
+                v.tokens.push_back(names_.at(id));
+                v.types.push_back(!options_.types.empty() ? int32_t(options_.types[id])
+                                  : kind_[id] == UserDefined ? 4
+                                  : int64_t(id) == options_.unk ? 2 : 3);  // <unk>, then <s> and </s>
                 continue;
             }
             std::string piece;  // llama2.c writes SentencePiece's U+2581 as a space
@@ -147,7 +179,7 @@ std::optional<TokenizerVocabulary> vocabulary() const override {
     }
 
 private:
-    enum PieceKind : uint8_t { Normal, Byte, Control };
+    enum PieceKind : uint8_t { Normal, Byte, Control, UserDefined };
 
     void check_id(int64_t id) const {
         if (id < 0 || id >= int64_t(pieces_.size()))
@@ -167,7 +199,7 @@ private:
                     return;
                 }
             for (unsigned char b : piece)  // byte fallback; <unk> if the vocabulary has no byte pieces
-                symbols.push_back(byte_ids_[b] >= 0 ? byte_ids_[b] : 0);
+                symbols.push_back(byte_ids_[b] >= 0 ? byte_ids_[b] : int32_t(options_.unk.value_or(0)));
         };
         add_piece(" ", true);  // the dummy prefix
         for (size_t i = 0; i < text.size();) {
@@ -191,8 +223,10 @@ private:
     std::vector<PieceKind> kind_;
     std::array<int32_t, 256> byte_ids_{};
     std::unordered_map<std::string, int32_t> ids_;  // normal pieces only
-    std::vector<std::string> names_;                // "<unk>", "<s>", "</s>"
-    std::vector<SpecialToken> specials_;
+    SentencePieceOptions options_;
+    std::unordered_map<int64_t, std::string> names_;  // control and user-defined: "<unk>", "<s>", "</s>", ...
+    std::vector<SpecialToken> specials_;              // control pieces, matched with add_special
+    std::vector<SpecialToken> always_;                // user-defined pieces, always matched
 };
 
 }  // namespace
@@ -229,7 +263,16 @@ std::unique_ptr<Tokenizer> parse_llama2c(std::string_view bytes, const std::stri
         at += 8 + size_t(len);
     }
     if (pieces.size() < 3) bad_file(origin, "has " + std::to_string(pieces.size()) + " tokens; llama2.c needs at least <unk>, <s>, </s>");
-    return std::make_unique<SentencePieceBPE>(std::move(pieces), std::move(scores), origin);
+    SentencePieceOptions options;  // llama2.c's layout: <unk> 0, <s> 1, </s> 2; BOS added
+    options.unk = 0, options.bos = 1, options.eos = 2;
+    return std::make_unique<SentencePieceBPE>(std::move(pieces), std::move(scores), std::move(options), origin);
+}
+
+std::unique_ptr<Tokenizer> make_sentencepiece_bpe(std::vector<std::string> pieces, std::vector<float> scores,
+                                                  SentencePieceOptions options, const std::string& origin) {
+    if (pieces.size() != scores.size()) bad_file(origin, "scores and tokens differ in number");
+    if (pieces.empty()) bad_file(origin, "has no tokens");
+    return std::make_unique<SentencePieceBPE>(std::move(pieces), std::move(scores), std::move(options), origin);
 }
 
 }  // namespace attend::tokenizers

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <optional>
 
 namespace attend::unicode {
 namespace {
@@ -74,6 +75,104 @@ void append_decomposition(char32_t c, std::u32string& out) {
     }
     const size_t i = size_t(it - std::begin(kDecompKeys));
     for (size_t k = kDecompOffsets[i]; k < kDecompOffsets[i + 1]; ++k) out += char32_t(kDecompData[k]);
+}
+
+uint8_t combining_class(char32_t c) {
+    if (c < 0x300 || c > 0x10FFFF) return 0;
+    const uint32_t key = (uint32_t(c) << 8) | 0xFF;
+    const uint32_t* it = std::upper_bound(std::begin(kCombiningRuns), std::end(kCombiningRuns), key);
+    return uint8_t(*(it - 1) & 0xFF);
+}
+
+namespace {
+
+// Full decomposition of one code point, compatibility mappings included when asked.
+void decompose(char32_t c, bool compat, std::u32string& out) {
+    if (compat && c >= 0xA0) {
+        const uint32_t* it = std::lower_bound(std::begin(kCompatKeys), std::end(kCompatKeys), uint32_t(c));
+        if (it != std::end(kCompatKeys) && *it == c) {
+            const size_t i = size_t(it - std::begin(kCompatKeys));
+            for (size_t k = kCompatOffsets[i]; k < kCompatOffsets[i + 1]; ++k) out += char32_t(kCompatData[k]);
+            return;
+        }
+    }
+    append_decomposition(c, out);
+}
+
+std::optional<char32_t> compose_pair(char32_t a, char32_t b) {
+    // Hangul: L + V → LV, LV + T → LVT (Unicode §3.12).
+    if (a >= kLeadBase && a < kLeadBase + 19 && b >= kVowelBase && b < kVowelBase + kVowelCount)
+        return kHangulFirst + ((a - kLeadBase) * kVowelCount + (b - kVowelBase)) * kTrailCount;
+    if (a >= kHangulFirst && a <= kHangulLast && (a - kHangulFirst) % kTrailCount == 0 && b > kTrailBase &&
+        b < kTrailBase + kTrailCount)
+        return a + (b - kTrailBase);
+    const uint64_t key = (uint64_t(a) << 21) | b;
+    const auto* it = std::lower_bound(std::begin(kCompose), std::end(kCompose), key,
+                                      [](const uint64_t(&e)[2], uint64_t k) { return e[0] < k; });
+    if (it == std::end(kCompose) || (*it)[0] != key) return std::nullopt;
+    return char32_t((*it)[1]);
+}
+
+void normalize_run(std::u32string_view in, Form form, std::string& out) {
+    std::u32string d;
+    d.reserve(in.size());
+    const bool compat = form == Form::NFKC || form == Form::NFKD;
+    for (char32_t c : in) decompose(c, compat, d);
+    // Canonical ordering: a stable sort of each run of marks (nonzero class) by class.
+    for (size_t i = 0; i < d.size();) {
+        if (combining_class(d[i]) == 0) {
+            ++i;
+            continue;
+        }
+        size_t j = i;
+        while (j < d.size() && combining_class(d[j]) != 0) ++j;
+        std::stable_sort(d.begin() + i, d.begin() + j,
+                         [](char32_t x, char32_t y) { return combining_class(x) < combining_class(y); });
+        i = j;
+    }
+    if (form == Form::NFC || form == Form::NFKC) {
+        // Canonical composition: each character joins the last starter unless a mark of the same
+        // or a higher class (or a starter) stands between them.
+        std::u32string c;
+        c.reserve(d.size());
+        size_t starter = std::u32string::npos;
+        int last_class = 0;  // of the last character kept after the starter
+        for (char32_t ch : d) {
+            const int cc = combining_class(ch);
+            const bool adjacent = starter != std::u32string::npos && c.size() == starter + 1;
+            if (starter != std::u32string::npos && (adjacent || (last_class != 0 && last_class < cc)))
+                if (const auto composed = compose_pair(c[starter], ch)) {
+                    c[starter] = *composed;
+                    continue;
+                }
+            if (cc == 0) starter = c.size();
+            last_class = cc;
+            c += ch;
+        }
+        d.swap(c);
+    }
+    for (char32_t ch : d) append_utf8(out, ch);
+}
+
+}  // namespace
+
+std::string normalize(std::string_view text, Form form) {
+    std::string out;
+    out.reserve(text.size());
+    std::u32string run;
+    for (size_t i = 0; i < text.size();) {
+        const Utf8Step s = next_utf8(text, i);
+        if (s.valid) {
+            run += s.cp;
+        } else {
+            normalize_run(run, form, out);
+            run.clear();
+            out += text[i];
+        }
+        i += s.len;
+    }
+    normalize_run(run, form, out);
+    return out;
 }
 
 const char* data_version() { return kUnicodeVersion; }

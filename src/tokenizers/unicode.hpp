@@ -42,6 +42,14 @@ void append_lower(char32_t c, std::u32string& out);
 // except 25 spacing marks (Mc with a nonzero combining class) whose relative order stays as written.
 void append_decomposition(char32_t c, std::u32string& out);
 
+// The Unicode normalization forms (UAX #15): full decomposition (canonical, or compatibility
+// for the K forms), canonical reordering of combining marks, then for NFC/NFKC canonical
+// composition. Text that is not UTF-8 keeps its bad bytes as they are; the valid runs between
+// them are normalized (tokenizer.json's NFC/NFKC/NFD/NFKD normalizers).
+enum class Form { NFC, NFD, NFKC, NFKD };
+std::string normalize(std::string_view text, Form form);
+uint8_t combining_class(char32_t c);
+
 const char* data_version();  // "14.0.0"
 
 // ---- UTF-8 -------------------------------------------------------------------------------

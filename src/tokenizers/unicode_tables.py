@@ -15,6 +15,11 @@ Three tables, each searched by binary search in unicode.cpp:
                   whose lower case is two, is handled in code).
   kDecomp*        canonical decompositions (NFD of one code point, fully applied), Hangul syllables
                   excepted: they are decomposed arithmetically in code.
+  kCompat*        compatibility decompositions (NFKD of one code point) where they differ from NFD.
+  kCombiningRuns  (first code point << 8) | canonical combining class, one entry where it changes:
+                  canonical reordering sorts runs of marks by it.
+  kCompose        (first << 21 | second, composite): the pairs canonical composition (NFC, NFKC)
+                  joins, Hangul excepted (arithmetic in code), composition exclusions left out.
 """
 import sys
 import unicodedata
@@ -81,6 +86,61 @@ def decompositions():
     return table
 
 
+def compat_decompositions():
+    table = []
+    for cp in range(0x110000):
+        if 0xAC00 <= cp <= 0xD7A3:
+            continue
+        nfkd = unicodedata.normalize("NFKD", chr(cp))
+        if nfkd != unicodedata.normalize("NFD", chr(cp)):
+            table.append((cp, [ord(c) for c in nfkd]))
+    return table
+
+
+def combining_runs():
+    runs, prev = [], None
+    for cp in range(0x110000):
+        k = unicodedata.combining(chr(cp))
+        if k != prev:
+            runs.append((cp << 8) | k)
+            prev = k
+    return runs
+
+
+def compositions():
+    # A primary composite: a two-code-point canonical mapping that NFC joins back (the
+    # composition exclusions and singletons do not).
+    pairs = []
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if not d or d.startswith("<"):
+            continue
+        parts = [int(x, 16) for x in d.split()]
+        if len(parts) == 2 and unicodedata.normalize("NFC", chr(parts[0]) + chr(parts[1])) == chr(cp):
+            pairs.append(((parts[0] << 21) | parts[1], cp))
+    pairs.sort()
+    return pairs
+
+
+def emit_table(out, name, table):
+    keys, offsets, data = [], [], []
+    for cp, seq in table:
+        keys.append(cp)
+        offsets.append(len(data))
+        data.extend(seq)
+    offsets.append(len(data))
+    out.write(f"static constexpr uint32_t k{name}Keys[{len(keys)}] = {{\n")
+    emit_numbers(out, keys, 10, lambda v: f"0x{v:05X}")
+    out.write("};\n\n")
+    out.write(f"// decomposition of k{name}Keys[i] = k{name}Data[k{name}Offsets[i] .. k{name}Offsets[i + 1])\n")
+    out.write(f"static constexpr uint16_t k{name}Offsets[{len(offsets)}] = {{\n")
+    emit_numbers(out, offsets, 14, lambda v: f"{v}")
+    out.write("};\n\n")
+    out.write(f"static constexpr uint32_t k{name}Data[{len(data)}] = {{\n")
+    emit_numbers(out, data, 10, lambda v: f"0x{v:05X}")
+    out.write("};\n\n")
+
+
 def emit_numbers(out, values, per_line, fmt):
     for i in range(0, len(values), per_line):
         out.write("    " + " ".join(fmt(v) + "," for v in values[i:i + per_line]) + "\n")
@@ -101,22 +161,16 @@ def main():
     for f, l, d, s in lows:
         out.write(f"    {{0x{f:05X}, 0x{l:05X}, {d}, {s}}},\n")
     out.write("};\n\n")
-    dec = decompositions()
-    keys, offsets, data = [], [], []
-    for cp, seq in dec:
-        keys.append(cp)
-        offsets.append(len(data))
-        data.extend(seq)
-    offsets.append(len(data))
-    out.write(f"static constexpr uint32_t kDecompKeys[{len(keys)}] = {{\n")
-    emit_numbers(out, keys, 10, lambda v: f"0x{v:05X}")
+    emit_table(out, "Decomp", decompositions())
+    emit_table(out, "Compat", compat_decompositions())
+    ccc = combining_runs()
+    out.write(f"static constexpr uint32_t kCombiningRuns[{len(ccc)}] = {{\n")
+    emit_numbers(out, ccc, 8, lambda v: f"0x{v:08X}")
     out.write("};\n\n")
-    out.write(f"// decomposition of kDecompKeys[i] = kDecompData[kDecompOffsets[i] .. kDecompOffsets[i + 1])\n")
-    out.write(f"static constexpr uint16_t kDecompOffsets[{len(offsets)}] = {{\n")
-    emit_numbers(out, offsets, 14, lambda v: f"{v}")
-    out.write("};\n\n")
-    out.write(f"static constexpr uint32_t kDecompData[{len(data)}] = {{\n")
-    emit_numbers(out, data, 10, lambda v: f"0x{v:05X}")
+    comp = compositions()
+    out.write(f"static constexpr uint64_t kCompose[{len(comp)}][2] = {{  // (first << 21 | second), composite\n")
+    for k, c in comp:
+        out.write(f"    {{0x{k:011X}, 0x{c:05X}}},\n")
     out.write("};\n")
 
 

@@ -9,6 +9,10 @@
 //   "llama2c-bpe" SentencePiece BPE          llama2.c's tokenizer.bin (Llama-2's 32k vocabulary,
 //                 with byte fallback        stories260K's tok512.bin, ...)
 //   "char"        one token per character   our own JSON file (see char_level.hpp)
+//   "tokenizer.json"  the general pipeline   any other tokenizer.json: normalizers, regex Split and
+//                                           other pre-tokenizers, BPE (byte_fallback, ...),
+//                                           WordPiece, Unigram, decoders (src/tokenizers/pipeline.hpp)
+//   "gguf-*"      a GGUF file's vocabulary   tokenizer.ggml.* metadata (gguf_vocab.hpp)
 //
 //   auto tok = attend::load_tokenizer("gpt2_folder");     // a file or a folder holding one
 //   std::vector<int64_t> ids = tok->encode("Hello world");  // {15496, 995}
@@ -39,6 +43,7 @@ struct TokenizerVocabulary {
     std::vector<float> scores;        // "llama" only
     std::vector<int32_t> types;
     std::vector<std::string> merges;  // "gpt2" only
+    std::string pre;                  // "gpt2": tokenizer.ggml.pre (empty: "gpt-2")
 };
 
 class Tokenizer {
@@ -126,8 +131,8 @@ std::unique_ptr<Tokenizer> parse_llama2c(std::string_view tokenizer_bin, const s
 // make a character print as U+FFFD (as Hugging Face's decode, errors="replace"); finish() returns
 // what is held. It decodes the whole sequence at each push (cheap at generation lengths), so the
 // pieces add up to utf8_sanitize(decode(ids)) exactly. WordPiece's decoder rewrites the space
-// before a token when the next one arrives ("don ' t" → "don't"), so for it the newest token's
-// text is held back one step.
+// before a token when the next one arrives ("don ' t" → "don't"), and tokenizer.json decoders
+// may too, so for those the newest token's text is held back one step.
 class DecodeStream {
 public:
     explicit DecodeStream(const Tokenizer& tokenizer, bool skip_special = true)
