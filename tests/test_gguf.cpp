@@ -17,6 +17,7 @@
 #include "attend/random.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
 #include "io/ggml_types.hpp"
+#include "io/half_float.hpp"
 #include "io/gguf.hpp"
 #include "support/cli.hpp"
 #include "support/errors.hpp"

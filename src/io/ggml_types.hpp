@@ -46,8 +46,4 @@ void dequantize_ggml(GgmlType type, const unsigned char* src, float* dst, size_t
 // magnitude, q = clamp(round(x / d), −8, 7)) — the rounding llama.cpp's reference quantiser uses.
 void quantize_ggml(GgmlType type, const float* src, unsigned char* dst, size_t n);
 
-// IEEE half ↔ float (round to nearest even; subnormals, infinities and NaNs kept).
-float half_to_float(uint16_t h);
-uint16_t float_to_half(float x);
-
 }  // namespace attend

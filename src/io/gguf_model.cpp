@@ -34,6 +34,7 @@
 #include "attend/ops.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
 #include <optional>
+#include "io/half_float.hpp"
 #include "io/gguf.hpp"
 #include "io/gguf_writer.hpp"
 #include "io/loader_internal.hpp"

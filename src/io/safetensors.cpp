@@ -21,6 +21,7 @@
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
 #include "core/atomic_file.hpp"
+#include "io/half_float.hpp"
 #include "io/mapped_file.hpp"
 
 namespace attend {
@@ -53,23 +54,6 @@ const DtypeInfo* find_dtype(const std::string& name) {
 
 bool loadable(const std::string& dtype) { return dtype == "F32" || dtype == "F16" || dtype == "BF16"; }
 
-// IEEE half -> float, subnormals, infinities and NaNs included.
-float f16_to_f32(uint16_t h) {
-    const uint32_t sign = uint32_t(h & 0x8000) << 16;
-    uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff, bits;
-    if (exponent == 0) {
-        if (mantissa == 0) bits = sign;
-        else {  // subnormal: shift the mantissa up until its leading 1 is the implicit bit
-            exponent = 127 - 15 + 1;
-            while (!(mantissa & 0x400)) { mantissa <<= 1; --exponent; }
-            bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
-        }
-    } else if (exponent == 31) bits = sign | 0x7f800000 | (mantissa << 13);
-    else bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-    return std::bit_cast<float>(bits);
-}
-
-// bfloat16 is the top half of a float.
 float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 
 std::string span_text(uint64_t begin, uint64_t end) {
@@ -181,7 +165,7 @@ SafetensorsContents materialise(const SafetensorsHeader& header, const unsigned 
             for (int64_t i = 0; i < n; ++i) {
                 uint16_t h;
                 std::memcpy(&h, src + 2 * i, 2);
-                dst[i] = half ? f16_to_f32(h) : bf16_to_f32(h);
+                dst[i] = half ? half_to_float(h) : bf16_to_f32(h);
             }
         }
         out.tensors.emplace(e.name, std::move(t));

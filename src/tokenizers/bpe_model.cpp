@@ -20,39 +20,26 @@ namespace {
 
 using json = nlohmann::json;
 
-class BpeModel final : public Model {
+class BpeModel final : public VocabModel {
 public:
     BpeModel(const BpeModelSpec& spec, const std::string& origin)
-        : prefix_(spec.continuing_subword_prefix), suffix_(spec.end_of_word_suffix), fuse_unk_(spec.fuse_unk),
-          byte_fallback_(spec.byte_fallback), ignore_merges_(spec.ignore_merges) {
-        int64_t max_id = -1;
-        for (const auto& [text, id] : spec.vocab) {
-            if (id < 0 || id > INT32_MAX) bad_file(origin, "model.vocab token " + quote_token(text) + " has id " + std::to_string(id));
-            max_id = std::max(max_id, id);
-        }
-        check_id_range(max_id, spec.vocab.size(), origin);
-        tokens_.assign(size_t(max_id + 1), std::string());
-        present_.assign(size_t(max_id + 1), false);
-        for (const auto& [text, id] : spec.vocab) {
-            tokens_[id] = text;
-            present_[id] = true;
-            ids_[text] = int32_t(id);
-        }
+        : VocabModel(spec.vocab, origin), prefix_(spec.continuing_subword_prefix), suffix_(spec.end_of_word_suffix),
+          fuse_unk_(spec.fuse_unk), byte_fallback_(spec.byte_fallback), ignore_merges_(spec.ignore_merges) {
         if (spec.unk) {
-            const auto it = ids_.find(*spec.unk);
-            if (it == ids_.end()) bad_file(origin, "model unk_token " + quote_token(*spec.unk) + " is not in the vocabulary");
+            const auto it = ids().find(*spec.unk);
+            if (it == ids().end()) bad_file(origin, "model unk_token " + quote_token(*spec.unk) + " is not in the vocabulary");
             unk_ = it->second;
         }
         for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
             const auto& [a, b] = spec.merges[rank];
             const std::string where = "merge " + std::to_string(rank) + " " + quote_token(a + " " + b);
-            const auto ia = ids_.find(a), ib = ids_.find(b);
-            if (ia == ids_.end()) bad_file(origin, where + " refers to " + quote_token(a) + ", which is not in the vocabulary");
-            if (ib == ids_.end()) bad_file(origin, where + " refers to " + quote_token(b) + ", which is not in the vocabulary");
+            const auto ia = ids().find(a), ib = ids().find(b);
+            if (ia == ids().end()) bad_file(origin, where + " refers to " + quote_token(a) + ", which is not in the vocabulary");
+            if (ib == ids().end()) bad_file(origin, where + " refers to " + quote_token(b) + ", which is not in the vocabulary");
             const bool prefixed = !prefix_.empty() && b.compare(0, prefix_.size(), prefix_) == 0;
             const std::string joined = a + (prefixed ? b.substr(prefix_.size()) : b);
-            const auto iab = ids_.find(joined);
-            if (iab == ids_.end()) bad_file(origin, where + " makes " + quote_token(joined) + ", which is not in the vocabulary");
+            const auto iab = ids().find(joined);
+            if (iab == ids().end()) bad_file(origin, where + " makes " + quote_token(joined) + ", which is not in the vocabulary");
             merges_.emplace(key(ia->second, ib->second), std::pair<int32_t, int32_t>{int32_t(rank), iab->second});
             merge_list_.push_back(a + " " + b);
         }
@@ -61,7 +48,7 @@ public:
     void tokenize(std::string_view word, std::vector<int64_t>& out) const override {
         if (word.empty()) return;
         if (ignore_merges_)
-            if (const auto it = ids_.find(std::string(word)); it != ids_.end()) {
+            if (const auto it = ids().find(std::string(word)); it != ids().end()) {
                 out.push_back(it->second);
                 return;
             }
@@ -73,7 +60,7 @@ public:
             const bool first = i == 0, last = i + step.len == word.size();
             s.assign(first ? "" : prefix_).append(word.substr(i, step.len)).append(last ? suffix_ : "");
             i += step.len;
-            if (const auto it = ids_.find(s); it != ids_.end()) {
+            if (const auto it = ids().find(s); it != ids().end()) {
                 symbols.push_back(it->second);
                 last_unk = false;
                 continue;
@@ -83,8 +70,8 @@ public:
                 for (unsigned char b : word.substr(i - step.len, step.len)) {
                     char name[8];
                     std::snprintf(name, sizeof name, "<0x%02X>", unsigned(b));
-                    const auto it = ids_.find(name);
-                    if (it == ids_.end()) break;
+                    const auto it = ids().find(name);
+                    if (it == ids().end()) break;
                     bytes.push_back(it->second);
                 }
                 if (bytes.size() == step.len) {
@@ -106,23 +93,11 @@ public:
         out.insert(out.end(), symbols.begin(), symbols.end());
     }
 
-    std::optional<int64_t> token_to_id(std::string_view token) const override {
-        const auto it = ids_.find(std::string(token));
-        if (it == ids_.end()) return std::nullopt;
-        return it->second;
-    }
-    const std::string* id_to_token(int64_t id) const override {
-        return id >= 0 && id < int64_t(tokens_.size()) && present_[id] ? &tokens_[id] : nullptr;
-    }
-    int64_t size() const override { return int64_t(tokens_.size()); }
     std::vector<std::string> merge_list() const override { return merge_list_; }
 
 private:
     static uint64_t key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 
-    std::vector<std::string> tokens_;
-    std::vector<bool> present_;
-    std::unordered_map<std::string, int32_t> ids_;
     std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (a, b) → (rank, merged id)
     std::vector<std::string> merge_list_;
     std::optional<int32_t> unk_;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -71,6 +72,25 @@ std::unique_ptr<Model> read_model(const nlohmann::json& j, const std::string& or
 std::unique_ptr<PreTokenizer> make_regex_byte_level(const std::vector<std::string>& patterns, bool gpt2_regex,
                                                     const std::string& origin);
 std::unique_ptr<Decoder> make_byte_level_decoder();
+
+// A model whose vocabulary is a table of (token, id) pairs (BPE, WordPiece): both lookups and
+// the checks on the ids (each in [0, INT32_MAX], not absurdly sparse), in one place
+// (vocab_model.cpp).
+class VocabModel : public Model {
+public:
+    std::optional<int64_t> token_to_id(std::string_view token) const override;
+    const std::string* id_to_token(int64_t id) const override;
+    int64_t size() const override { return int64_t(tokens_.size()); }
+
+protected:
+    VocabModel(const std::vector<std::pair<std::string, int64_t>>& vocab, const std::string& origin);
+    const std::unordered_map<std::string, int64_t>& ids() const { return ids_; }
+
+private:
+    std::vector<std::string> tokens_;  // by id; "" where no token has the id
+    std::vector<bool> present_;
+    std::unordered_map<std::string, int64_t> ids_;
+};
 
 struct BpeModelSpec {
     std::vector<std::pair<std::string, int64_t>> vocab;

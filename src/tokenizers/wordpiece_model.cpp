@@ -16,26 +16,13 @@ namespace {
 
 using json = nlohmann::json;
 
-class WordPieceModel final : public Model {
+class WordPieceModel final : public VocabModel {
 public:
     WordPieceModel(const std::vector<std::pair<std::string, int64_t>>& vocab, const std::string& unk, std::string prefix,
                    size_t max_chars, const std::string& origin)
-        : prefix_(std::move(prefix)), max_chars_(max_chars) {
-        int64_t max_id = -1;
-        for (const auto& [text, id] : vocab) {
-            if (id < 0 || id > INT32_MAX) bad_file(origin, "model.vocab token " + quote_token(text) + " has id " + std::to_string(id));
-            max_id = std::max(max_id, id);
-        }
-        check_id_range(max_id, vocab.size(), origin);
-        tokens_.assign(size_t(max_id + 1), std::string());
-        present_.assign(size_t(max_id + 1), false);
-        for (const auto& [text, id] : vocab) {
-            tokens_[id] = text;
-            present_[id] = true;
-            ids_[text] = id;
-        }
-        const auto it = ids_.find(unk);
-        if (it == ids_.end()) bad_file(origin, "model WordPiece unk_token " + quote_token(unk) + " is not in the vocabulary");
+        : VocabModel(vocab, origin), prefix_(std::move(prefix)), max_chars_(max_chars) {
+        const auto it = ids().find(unk);
+        if (it == ids().end()) bad_file(origin, "model WordPiece unk_token " + quote_token(unk) + " is not in the vocabulary");
         unk_ = it->second;
     }
 
@@ -55,7 +42,7 @@ public:
             size_t end = bounds.size() - 1;
             for (; end > start; --end) {
                 s.assign(start ? prefix_ : "").append(word.substr(bounds[start], bounds[end] - bounds[start]));
-                if (const auto it = ids_.find(s); it != ids_.end()) {
+                if (const auto it = ids().find(s); it != ids().end()) {
                     found = it->second;
                     break;
                 }
@@ -70,20 +57,8 @@ public:
         out.insert(out.end(), pieces.begin(), pieces.end());
     }
 
-    std::optional<int64_t> token_to_id(std::string_view token) const override {
-        const auto it = ids_.find(std::string(token));
-        if (it == ids_.end()) return std::nullopt;
-        return it->second;
-    }
-    const std::string* id_to_token(int64_t id) const override {
-        return id >= 0 && id < int64_t(tokens_.size()) && present_[id] ? &tokens_[id] : nullptr;
-    }
-    int64_t size() const override { return int64_t(tokens_.size()); }
 
 private:
-    std::vector<std::string> tokens_;
-    std::vector<bool> present_;
-    std::unordered_map<std::string, int64_t> ids_;
     int64_t unk_ = 0;
     std::string prefix_;
     size_t max_chars_;
