@@ -1,7 +1,7 @@
 // serve/chat_prompt.hpp — chat messages to the prompt a model continues.
 //
-// Today every model gets the plain fallback below (README, "Serve a model"); a model whose
-// folder has a Jinja chat template will be rendered by it instead, here and nowhere else.
+// A model whose folder has a Jinja chat template is rendered by it (ServedModel::chat_template),
+// here and nowhere else; any other model gets the plain fallback below (README, "Serve a model").
 //
 // The plain fallback, for messages [{role, content}, ...]:
 //     "<Role>: <content>\n" per message, Role capitalised ("System", "User", "Assistant", ...)
@@ -22,8 +22,10 @@ namespace attend::serve {
 
 std::string chat_prompt(const ServedModel& model, const nlohmann::json& messages, bool add_generation_prompt);
 
-// The ids of that prompt (whether special tokens are added depends on where it came from: a
-// template writes its own BOS).
+// The ids of that prompt, encoded as a completion prompt is (add_special: special-token text
+// maps to its ids, and the tokenizer's own BOS is added). Known gap: transformers encodes a
+// rendered template with add_special_tokens=False, so a template that writes its own BOS
+// ("<s>", "<|begin_of_text|>") gets it twice here.
 std::vector<int64_t> chat_prompt_ids(const ServedModel& model, const nlohmann::json& messages,
                                      bool add_generation_prompt);
 
