@@ -27,6 +27,7 @@
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::ids_of;
 using attend::testing::read_file;
 using attend::testing::safetensors_bytes;
 using attend::testing::write_file;
@@ -337,12 +338,6 @@ std::map<std::string, Tensor> with_prefix_removed(const std::map<std::string, Te
     return out;
 }
 
-std::vector<int64_t> ints(const Tensor& t) {
-    std::vector<int64_t> out;
-    for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
-    return out;
-}
-
 constexpr const char* kLlamaConfig = R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
     "vocab_size": 89, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
     "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 16,
@@ -352,9 +347,9 @@ constexpr const char* kLlamaConfig = R"({"model_type": "llama", "architectures":
 void expect_llama_logits(const LoadedModel& m, const std::map<std::string, Tensor>& ref) {
     TokenBatch tokens;
     const Tensor ids = ref.at("llama.ids");
-    tokens.ids = ints(ids);
+    tokens.ids = ids_of(ids);
     tokens.shape = ids.shape();
-    tokens.lengths = ints(ref.at("llama.lengths"));
+    tokens.lengths = ids_of(ref.at("llama.lengths"));
     NoGradGuard no_grad;
     EXPECT_TRUE(close_to(m.model.forward(tokens), ref.at("llama.logits"), 1e-4, "HF llama folder logits"));
 }

@@ -27,6 +27,7 @@
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::ids_of;
 using attend::testing::close_to;
 using attend::testing::error_of;
 using attend::testing::relative_error;
@@ -47,13 +48,6 @@ Tensor ref(const std::string& key) {
         return Tensor();
     }
     return it->second;
-}
-
-std::vector<int64_t> ints(const Tensor& t) {
-    std::vector<int64_t> out;
-    if (!t.defined()) return out;
-    for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
-    return out;
 }
 
 std::string folder(const std::string& family) { return std::string(ATTEND_REFERENCE_DIR) + "/hf_families/" + family; }
@@ -136,7 +130,7 @@ TEST_P(ModelFamily, LogitsMatchPyTorch) {
         for (AttentionPath path : {AttentionPath::fused, AttentionPath::reference}) {
             ForwardMode mode;
             mode.attention_path = path;
-            const Tensor logits = m.model.forward(one_sequence(ints(ids)), mode);  // (1, T, V)
+            const Tensor logits = m.model.forward(one_sequence(ids_of(ids)), mode);  // (1, T, V)
             const Tensor rows = logits.reshape({logits.size(1), logits.size(2)});
             const std::string what = family() + " " + which + "logits (T=" + std::to_string(ids.size(1)) +
                                      (path == AttentionPath::fused ? ", fused)" : ", reference)");
@@ -148,7 +142,7 @@ TEST_P(ModelFamily, LogitsMatchPyTorch) {
 
 TEST_P(ModelFamily, GreedyDecodingMatchesPyTorch) {
     const LoadedModel m = load_model(folder(family()));
-    const std::vector<int64_t> prompt = ints(ref("prompt")), expected = ints(ref("greedy"));
+    const std::vector<int64_t> prompt = ids_of(ref("prompt")), expected = ids_of(ref("greedy"));
     ASSERT_EQ(prompt.size(), 10u);
     ASSERT_EQ(expected.size(), 22u);  // to position 31: 6 windows of Mistral's 5, past Phi-3's 16
     EXPECT_GT(ref("margin").to_vector().at(0), 5e-3f);  // far above float32 noise
@@ -167,7 +161,7 @@ TEST_P(ModelFamily, OurFormatKeepsTheFamily) {
     EXPECT_EQ(back.config.qkv_bias, m.config.qkv_bias);
     EXPECT_EQ(back.config.activation, m.config.activation);
     NoGradGuard no_grad;
-    const TokenBatch ids = one_sequence(ints(ref("ids")));
+    const TokenBatch ids = one_sequence(ids_of(ref("ids")));
     const Tensor a = m.model.forward(ids), b = back.model.forward(ids);
     EXPECT_EQ(a.to_vector(), b.to_vector());
 }

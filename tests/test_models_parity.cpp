@@ -20,6 +20,7 @@
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::ids_of;
 using attend::testing::close_to;
 using attend::testing::relative_error;
 
@@ -116,12 +117,6 @@ std::map<std::string, Tensor> group(const std::string& prefix) {
     return out;
 }
 
-std::vector<int64_t> ints(const Tensor& t) {
-    std::vector<int64_t> out;
-    for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
-    return out;
-}
-
 struct Param {
     size_t index;
     AttentionPath path;
@@ -146,10 +141,10 @@ protected:
     TokenBatch tokens(const std::string& ids, const std::string& lengths, const std::string& types = "") const {
         TokenBatch t;
         const Tensor i = get(ids);
-        t.ids = ints(i);
+        t.ids = ids_of(i);
         t.shape = i.shape();
-        t.lengths = ints(get(lengths));
-        if (!types.empty()) t.token_types = ints(get(types));
+        t.lengths = ids_of(get(lengths));
+        if (!types.empty()) t.token_types = ids_of(get(types));
         return t;
     }
 };
@@ -181,7 +176,7 @@ TEST_P(ModelParity, MatchesTorch) {
         logits = model.forward(tokens("src", "src_lengths"), tokens("tgt", "tgt_lengths"), mode);
     else
         logits = model.forward(tokens("ids", "lengths", has("token_types") ? "token_types" : ""), mode);
-    const Tensor loss = Transformer::loss(logits, ints(get("targets")));
+    const Tensor loss = Transformer::loss(logits, ids_of(get("targets")));
     zero_grad(params);
     loss.backward();
 

@@ -40,13 +40,7 @@ Tensor ref_tensor(const std::string& key) {
     return it->second;
 }
 
-std::vector<int64_t> ref_ints(const std::string& key) {
-    std::vector<int64_t> out;
-    const Tensor t = ref_tensor(key);
-    if (t.defined())
-        for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
-    return out;
-}
+std::vector<int64_t> ref_ints(const std::string& key) { return attend::testing::ids_of(ref_tensor(key)); }
 
 using MultiFn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;

@@ -22,6 +22,7 @@
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::ids_of;
 using attend::testing::close_to;
 using attend::testing::relative_error;
 using attend::testing::shared_data;
@@ -47,19 +48,12 @@ Tensor expect_tensor(const std::string& file, const std::string& key) {
     return it->second;
 }
 
-std::vector<int64_t> ints(const Tensor& t) {
-    std::vector<int64_t> out;
-    if (!t.defined()) return out;
-    for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
-    return out;
-}
-
 TokenBatch batch_of(const Tensor& ids, const Tensor& lengths = Tensor(), const Tensor& types = Tensor()) {
     TokenBatch b;
-    b.ids = ints(ids);
+    b.ids = ids_of(ids);
     b.shape = ids.dim() == 1 ? Shape{1, ids.size(0)} : ids.shape();
-    b.lengths = ints(lengths);
-    b.token_types = ints(types);
+    b.lengths = ids_of(lengths);
+    b.token_types = ids_of(types);
     return b;
 }
 
@@ -151,7 +145,7 @@ TEST_P(Llama2c, LogitsMatchPyTorch) {
 
 TEST_P(Llama2c, GreedyDecodingMatchesPyTorch) {
     const LoadedModel m = load_model(checkpoint());
-    const std::vector<int64_t> prompt = ints(ref("prompt_ids")), expected = ints(ref("greedy_ids"));
+    const std::vector<int64_t> prompt = ids_of(ref("prompt_ids")), expected = ids_of(ref("greedy_ids"));
     ASSERT_FALSE(prompt.empty());
     ASSERT_EQ(expected.size(), 60u);
     // The reference's top-1 lead at every step: far above float32 noise, so ids must agree.
@@ -196,7 +190,7 @@ TEST(RealModel, Gpt2FakeHfMatchesPyTorch) {
     ASSERT_TRUE(ids.defined() && lengths.defined() && expected.defined());
     NoGradGuard no_grad;
     const Tensor logits = m.model.forward(batch_of(ids, lengths));
-    const Tensor a = real_rows(logits, ints(lengths)), e = real_rows(expected, ints(lengths));
+    const Tensor a = real_rows(logits, ids_of(lengths)), e = real_rows(expected, ids_of(lengths));
     EXPECT_TRUE(close_to(a, e, kTolerance, "gpt2_fake_hf logits"));
     std::printf("gpt2_fake_hf logits: relative error %.3g\n", relative_error(a, e));
 }
@@ -219,7 +213,7 @@ TEST(RealModel, BertTiniestHfMatchesPyTorch) {
     ASSERT_TRUE(ids.defined() && lengths.defined() && types.defined() && expected.defined());
     NoGradGuard no_grad;
     const Tensor logits = m.model.forward(batch_of(ids, lengths, types));
-    const Tensor a = real_rows(logits, ints(lengths)), e = real_rows(expected, ints(lengths));
+    const Tensor a = real_rows(logits, ids_of(lengths)), e = real_rows(expected, ids_of(lengths));
     EXPECT_TRUE(close_to(a, e, kTolerance, "bert_tiniest_hf logits"));
     std::printf("bert_tiniest_hf logits: relative error %.3g\n", relative_error(a, e));
 }

@@ -13,6 +13,7 @@
 #include "support/reference.hpp"
 
 using namespace attend;
+using attend::testing::ids_of;
 
 namespace {
 
@@ -36,17 +37,11 @@ const Tensor& get(const std::string& key) {
     return it->second;
 }
 
-std::vector<int64_t> ints(const Tensor& t) {
-    std::vector<int64_t> out;
-    for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
-    return out;
-}
-
 TokenBatch tokens(const std::string& ids, const std::string& lengths = "") {
     TokenBatch b;
-    b.ids = ints(get(ids));
+    b.ids = ids_of(get(ids));
     b.shape = get(ids).shape();
-    if (!lengths.empty()) b.lengths = ints(get(lengths));
+    if (!lengths.empty()) b.lengths = ids_of(get(lengths));
     return b;
 }
 
@@ -108,7 +103,7 @@ TEST(TrainParity, Gpt2TenAdamWStepsMatchTorch) {
     Transformer model(c, 0);
     check_ten_steps(model, "gpt2", CheckpointFormat::hf_gpt2, [&](int step) {
         const std::string s = "gpt2.step" + std::to_string(step) + ".";
-        return Transformer::loss(model.forward(tokens(s + "ids")), ints(get(s + "targets")));
+        return Transformer::loss(model.forward(tokens(s + "ids")), ids_of(get(s + "targets")));
     });
 }
 
@@ -125,6 +120,6 @@ TEST(TrainParity, Seq2SeqTenAdamWStepsMatchTorch) {
     check_ten_steps(model, "seq2seq", CheckpointFormat::torch_transformer, [&](int step) {
         const std::string s = "seq2seq.step" + std::to_string(step) + ".";
         const Tensor logits = model.forward(tokens(s + "src", s + "src_lengths"), tokens(s + "tgt", s + "tgt_lengths"));
-        return Transformer::loss(logits, ints(get(s + "targets")));
+        return Transformer::loss(logits, ids_of(get(s + "targets")));
     });
 }

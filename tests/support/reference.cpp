@@ -38,4 +38,11 @@ double relative_error(const Tensor& actual, const Tensor& expected, double floor
     return ::testing::AssertionFailure() << what << ": relative error " << err << " > " << tolerance;
 }
 
+std::vector<int64_t> ids_of(const Tensor& t) {
+    std::vector<int64_t> out;
+    if (!t.defined()) return out;
+    for (float v : t.to_vector()) out.push_back(int64_t(std::lround(v)));
+    return out;
+}
+
 }  // namespace attend::testing
