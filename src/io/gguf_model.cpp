@@ -126,7 +126,8 @@ Arch arch_of(const GgufFile& f) {
                                                (a == "qwen2"  ? std::string("q/k/v biases")
                                                 : a == "phi3" ? std::string("fused qkv/gate_up projections and longrope scaling")
                                                               : std::string("GeGLU, √d embedding scale and 1 + w norms")) +
-                                               " are not configurations attend has yet (attend reads llama, mistral, gpt2, bert)");
+                                               " load from a Hugging Face folder, but the GGUF mapping for them is not written yet "
+                                                 "(attend reads GGUF llama, mistral, gpt2, bert)");
     f.fail_key("general.architecture", "\"" + a + "\" is not an architecture attend builds (llama, mistral, gpt2, bert)");
 }
 
