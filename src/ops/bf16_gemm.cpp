@@ -239,15 +239,12 @@ inline const uint32_t* x_at(const Bf16Problem& p, int64_t m0, int64_t k0) {
     return p.x + (m0 / kMR * p.Kp / 2 + k0 / 2) * kMR + m0 % kMR;
 }
 
-// y[m0 .. m0 + MR, n0 .. n0 + 48) (+)= x's rows · the packed micro-panel over `pairs` pairs.
+// acc[m][v] += x's row m · the packed micro-panel's 16 columns v, over pairs [q0, q1): the
+// one product loop of both tiles below.
 template <int MR>
-void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pairs, const uint32_t* packed,
-          bool first) {
-    __m512 acc[MR][3];
-    for (int m = 0; m < MR; ++m)
-        for (int v = 0; v < 3; ++v) acc[m][v] = _mm512_setzero_ps();
-    const uint32_t* x = x_at(p, m0, k0);
-    for (int64_t q = 0; q < pairs; ++q) {
+[[gnu::always_inline]] inline void dot_pairs(__m512 (&acc)[MR][3], const uint32_t* x, const uint32_t* packed,
+                                             int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
         const __m512bh w0 = (__m512bh)_mm512_load_si512(packed + q * kNR);
         const __m512bh w1 = (__m512bh)_mm512_load_si512(packed + q * kNR + 16);
         const __m512bh w2 = (__m512bh)_mm512_load_si512(packed + q * kNR + 32);
@@ -258,6 +255,16 @@ void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pair
             acc[m][2] = _mm512_dpbf16_ps(acc[m][2], xv, w2);
         }
     }
+}
+
+// y[m0 .. m0 + MR, n0 .. n0 + 48) (+)= x's rows · the packed micro-panel over `pairs` pairs.
+template <int MR>
+void tile(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64_t pairs, const uint32_t* packed,
+          bool first) {
+    __m512 acc[MR][3];
+    for (int m = 0; m < MR; ++m)
+        for (int v = 0; v < 3; ++v) acc[m][v] = _mm512_setzero_ps();
+    dot_pairs<MR>(acc, x_at(p, m0, k0), packed, 0, pairs);
     store_tile<MR>(p, m0, n0, acc, first);
 }
 
@@ -276,17 +283,7 @@ void tile_scaled(const Bf16Problem& p, int64_t m0, int64_t n0, int64_t k0, int64
         for (int m = 0; m < MR; ++m)
             for (int v = 0; v < 3; ++v) group[m][v] = _mm512_setzero_ps();
         const int64_t q1 = q0 + kScaleBlock / 2 < pairs ? q0 + kScaleBlock / 2 : pairs;
-        for (int64_t q = q0; q < q1; ++q) {
-            const __m512bh w0 = (__m512bh)_mm512_load_si512(packed + q * kNR);
-            const __m512bh w1 = (__m512bh)_mm512_load_si512(packed + q * kNR + 16);
-            const __m512bh w2 = (__m512bh)_mm512_load_si512(packed + q * kNR + 32);
-            for (int m = 0; m < MR; ++m) {
-                const __m512bh xv = (__m512bh)_mm512_set1_epi32(int32_t(x[q * kMR + m]));
-                group[m][0] = _mm512_dpbf16_ps(group[m][0], xv, w0);
-                group[m][1] = _mm512_dpbf16_ps(group[m][1], xv, w1);
-                group[m][2] = _mm512_dpbf16_ps(group[m][2], xv, w2);
-            }
-        }
+        dot_pairs<MR>(group, x, packed, q0, q1);
         for (int v = 0; v < 3; ++v) {
             const __m512 s = _mm512_load_ps(panel_scales + g * kNR + 16 * v);
             for (int m = 0; m < MR; ++m) acc[m][v] = _mm512_fmadd_ps(group[m][v], s, acc[m][v]);
