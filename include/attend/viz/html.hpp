@@ -19,7 +19,8 @@
 // attributes naming what is shown; the data sits in <script id="attend-data"
 // type="application/json"> (attention_json with 4 decimals, '<' written \u003c).
 //
-// Implemented in src/viz/html.cpp.
+// Implemented in src/viz/html.cpp; the page itself is src/viz/page/attention.{html,css,js},
+// embedded at build time (cmake/embed_page.cmake).
 #pragma once
 #include <string>
 
