@@ -522,6 +522,10 @@ TEST(VizHtml, PageIsSelfContainedAndEmbedsTheWeights) {
     // No network: no external scripts, styles, images or fonts (the SVG namespace is a name, not a fetch).
     for (const char* bad : {"<script src", "<link rel=\"stylesheet\"", "<img", "@import", "url(", "https://"})
         EXPECT_EQ(page.find(bad), std::string::npos) << bad;
+    // src/viz/page/attention.js spells its hole /*@VIRIDIS@*/null (so it parses alone); the
+    // embedded page has it filled with the colour stops.
+    EXPECT_EQ(page.find("@VIRIDIS@"), std::string::npos);
+    EXPECT_NE(page.find("const VIRIDIS = [[68, 1, 84], "), std::string::npos);
     // The token "</script><b>x" does not end the data early: exactly the two real script ends.
     size_t ends = 0;
     for (size_t at = page.find("</script>"); at != std::string::npos; at = page.find("</script>", at + 1)) ++ends;
