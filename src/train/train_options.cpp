@@ -157,7 +157,7 @@ void assign(O& o, const TrainOption& r, const std::string& value) {
             if constexpr (std::is_same_v<T, std::string>) o.*field = value;
             else if constexpr (std::is_same_v<T, TrainArch>) o.*field = train_arch(value);
             else if constexpr (std::is_same_v<T, bool>) o.*field = value == "true";
-            else if constexpr (std::is_floating_point_v<T>) o.*field = T(std::strtod(value.c_str(), nullptr));
+            else if constexpr (std::is_floating_point_v<T>) o.*field = std::strtof(value.c_str(), nullptr);  // rounded once
             else if (!value.empty() && value[0] == '-') o.*field = T(std::strtoll(value.c_str(), nullptr, 10));
             else o.*field = T(std::strtoull(value.c_str(), nullptr, 10));
         },

@@ -48,43 +48,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpointed);  // train's body (below)
-
-}  // namespace
-
-TrainResult train(const TrainOptions& o) {
-    ATTEND_CHECK(!o.out.empty(), "no output folder (--out)");
-    check_train_options(o);
-    // Several ranks under a launcher, or this process alone (train/communicator.hpp).
-    const std::unique_ptr<Communicator> comm = make_communicator(o.comm_timeout);
-    try {
-        ATTEND_CHECK(o.batch_size >= comm->size(), "--batch-size ", o.batch_size, " is smaller than the ", comm->size(),
-                     " ranks: each rank takes at least one sequence of every micro-batch");
-        // Rank 0 owns the output folder; the others only read it (on --resume).
-        std::optional<OutputFolder> folder;
-        if (comm->rank() == 0) folder.emplace(o.out);  // locked until train returns
-        if (folder && !o.resume) folder->claim_for_fresh_run(o.overwrite);
-        bool checkpointed = false;
-        try {
-            return train_in(o, *comm, checkpointed);
-        } catch (...) {
-            if (folder && !o.resume && !checkpointed) folder->discard_additions();  // a failed start leaves nothing behind
-            throw;
-        }
-    } catch (const std::exception& e) {
-        // The other ranks would wait for this one: stop them all, naming it. Most errors
-        // (a missing file, a non-finite loss) strike every rank alike; the others leave
-        // rank 0 a moment to stop first, having removed what a failed start wrote.
-        if (comm->size() > 1) {
-            if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
-            comm->abort(e.what());
-        }
-        throw;
-    }
-}
-
-namespace {
-
+// train's body, on every rank; `checkpointed` says whether it wrote a checkpoint.
 TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpointed) {
     const int world = comm.size(), me = comm.rank();
     if (o.threads > 0) set_num_threads(o.threads);
@@ -282,5 +246,36 @@ TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpoint
 }
 
 }  // namespace
+
+TrainResult train(const TrainOptions& o) {
+    ATTEND_CHECK(!o.out.empty(), "no output folder (--out)");
+    check_train_options(o);
+    // Several ranks under a launcher, or this process alone (train/communicator.hpp).
+    const std::unique_ptr<Communicator> comm = make_communicator(o.comm_timeout);
+    try {
+        ATTEND_CHECK(o.batch_size >= comm->size(), "--batch-size ", o.batch_size, " is smaller than the ", comm->size(),
+                     " ranks: each rank takes at least one sequence of every micro-batch");
+        // Rank 0 owns the output folder; the others only read it (on --resume).
+        std::optional<OutputFolder> folder;
+        if (comm->rank() == 0) folder.emplace(o.out);  // locked until train returns
+        if (folder && !o.resume) folder->claim_for_fresh_run(o.overwrite);
+        bool checkpointed = false;
+        try {
+            return train_in(o, *comm, checkpointed);
+        } catch (...) {
+            if (folder && !o.resume && !checkpointed) folder->discard_additions();  // a failed start leaves nothing behind
+            throw;
+        }
+    } catch (const std::exception& e) {
+        // The other ranks would wait for this one: stop them all, naming it. Most errors
+        // (a missing file, a non-finite loss) strike every rank alike; the others leave
+        // rank 0 a moment to stop first, having removed what a failed start wrote.
+        if (comm->size() > 1) {
+            if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+            comm->abort(e.what());
+        }
+        throw;
+    }
+}
 
 }  // namespace attend
