@@ -46,11 +46,11 @@ void register_train(CLI::App& app) {
         CLI::Option* flag = cmd->add_option(option.flag(), (*given)[option.key], option.help)->check(train_check(option));
         std::visit([flag](auto field) { flag->type_name(type_name(field)); }, option.field);
         if (*option.default_text && !option.unset) flag->default_str(option.default_text);
-        if (option.key == std::string("out"))  // --config sits beside --out, as before the numbers
+        if (option.key == std::string("out"))  // --help lists --config right after --out, as it did
             cmd->add_option("--config", *config, "JSON file of options (keys as the flags, with _ for -); flags given too win");
     }
     add_profile_option(cmd, *profiled);
-    cmd->callback([cmd, given, switches, config, profiled] {  // (switches: its flags point into it)
+    cmd->callback([cmd, given, switches, config, profiled] {  // (holding `switches`: the flags point into it)
         auto flag_given = [&](const TrainOption& option) { return cmd->count(option.flag()) > 0; };
         const TrainOption& resume = *find_train_option("resume");
         const TrainOption& out_option = *find_train_option("out");
