@@ -1,6 +1,6 @@
 // python/src/train.cpp — attend.train(config or keyword arguments, on_step=callback).
 //
-// The options are `attend train --config`'s JSON keys (train/trainer.hpp's TrainOptions), so
+// The options are `attend train --config`'s JSON keys (train/train_options.hpp's table), so
 // one parser checks both: a dict and keyword arguments are merged (keywords win), written as
 // JSON and read by parse_train_options, whose errors name "attend.train()" and the key.
 // on_step(step, loss, lr) runs after every optimizer step with the GIL held; returning False

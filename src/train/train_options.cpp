@@ -1,215 +1,168 @@
-// train/train_options.cpp — `attend train`'s options outside the flags: the --config file
-// (each value's type checked; fuzzed by fuzz/train_options.cpp), the ranges every option
-// must lie in (flags, --config and library callers alike), the options a run records in its
-// checkpoint, and what a resumed run may change (see train/trainer.hpp).
+// train/train_options.cpp — the table of `attend train`'s options and everything read from it:
+// the defaults, the --config file (each value's type and range checked; fuzzed by
+// fuzz/train_options.cpp), the range check of any caller, the options a run records in its
+// checkpoint, and what a resumed run may change (train/train_options.hpp).
+#include "attend/train/train_options.hpp"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
-#include <sstream>
-#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "attend/error.hpp"
-#include "core/require.hpp"
 #include "attend/train/checkpoint.hpp"
 #include "attend/train/data.hpp"
-#include "attend/train/trainer.hpp"
+#include "core/require.hpp"
 #include "io/json_fields.hpp"
 
 namespace attend {
-
-TrainArch train_arch(const std::string& name) {
-    if (name == "gpt") return TrainArch::gpt;
-    if (name == "bert") return TrainArch::bert;
-    if (name == "seq2seq") return TrainArch::seq2seq;
-    ATTEND_CHECK(false, "unknown --arch \"", name, "\" (known: gpt, bert, seq2seq)");
-}
-
-TrainOptions read_train_options(const std::string& path, TrainOptions o) {
-    return parse_train_options(read_text_file(path), path, std::move(o));
-}
-
-TrainOptions parse_train_options(const std::string& text, const std::string& path, TrainOptions o) {
-    const nlohmann::json j = parse_json_object(text, path);
-    for (auto item = j.begin(); item != j.end(); ++item) {
-        const std::string& key = item.key();  // (named, not bound: a lambda below captures them)
-        const nlohmann::json& value = item.value();
-        // Each value's type checked (io/json_fields.hpp): one line naming the file and the key.
-        auto set = [&](auto& field) {
-            using T = std::decay_t<decltype(field)>;
-            if constexpr (std::is_same_v<T, std::string>) field = json_string(value, path, key);
-            else if constexpr (std::is_same_v<T, bool>) field = json_boolean(value, path, key);
-            else if constexpr (std::is_floating_point_v<T>) field = T(json_number(value, path, key, -3.4e38, 3.4e38));
-            else if constexpr (std::is_unsigned_v<T>) field = T(json_integer(value, path, key, 0));
-            else field = T(json_integer(value, path, key, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
-        };
-        if (key == "arch") o.arch = train_arch(json_string(value, path, key));
-        else if (key == "data") set(o.data);
-        else if (key == "tokenizer") set(o.tokenizer);
-        else if (key == "norm_placement") set(o.norm_placement);
-        else if (key == "out") set(o.out);
-        else if (key == "layers") set(o.layers);
-        else if (key == "heads") set(o.heads);
-        else if (key == "kv_heads") set(o.kv_heads);
-        else if (key == "dim") set(o.dim);
-        else if (key == "block_size") set(o.block_size);
-        else if (key == "batch_size") set(o.batch_size);
-        else if (key == "steps") set(o.steps);
-        else if (key == "grad_accum") set(o.grad_accum);
-        else if (key == "lr") set(o.lr);
-        else if (key == "min_lr") set(o.min_lr);
-        else if (key == "warmup") set(o.warmup);
-        else if (key == "weight_decay") set(o.weight_decay);
-        else if (key == "beta1") set(o.beta1);
-        else if (key == "beta2") set(o.beta2);
-        else if (key == "grad_clip") set(o.grad_clip);
-        else if (key == "dropout") set(o.dropout);
-        else if (key == "attention_dropout") set(o.attention_dropout);
-        else if (key == "eval_every") set(o.eval_every);
-        else if (key == "eval_batches") set(o.eval_batches);
-        else if (key == "checkpoint_every") set(o.checkpoint_every);
-        else if (key == "seed") set(o.seed);
-        else if (key == "threads") set(o.threads);
-        else if (key == "comm_timeout") set(o.comm_timeout);
-        else ATTEND_CHECK(false, path, ": unknown option \"", key, "\"");
-    }
-    return o;
-}
-
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// One numeric option: its --config key, and what it accepts. Counts are whole decimal
-// numbers (no sign, no exponent: "-1" never wraps into a huge unsigned value); reals are
-// finite decimal numbers.
-struct Range {
-    const char* key;
-    bool integer;
-    double min, max;
-    bool min_open, max_open;
-    const char* meaning;  // for the message
-};
-
-constexpr double kHuge = 1e300;
+constexpr double kHuge = 1e300;     // "no upper bound"
 constexpr double kMaxCount = 1e12;  // steps and the like: far beyond any run, far below 2^63
+constexpr double kMaxSeed = 18446744073709551615.0;  // 2^64 - 1
 
-const Range kRanges[] = {
-    {"layers", true, 1, 1024, false, false, "a layer count"},
-    {"heads", true, 1, 1024, false, false, "a head count"},
-    {"kv_heads", true, 0, 1024, false, false, "a key/value head count (0: as many as heads)"},
-    {"dim", true, 1, 65536, false, false, "a model width"},
-    {"block_size", true, 2, 1 << 20, false, false, "a context length"},
-    {"batch_size", true, 1, 1 << 20, false, false, "a batch size"},
-    {"grad_accum", true, 1, 1 << 20, false, false, "a micro-batch count"},
-    {"steps", true, 1, kMaxCount, false, false, "a step count"},
-    {"warmup", true, 0, kMaxCount, false, false, "a step count"},
-    {"eval_every", true, 0, kMaxCount, false, false, "a step count (0: at the end only)"},
-    {"eval_batches", true, 1, 1 << 20, false, false, "a batch count"},
-    {"checkpoint_every", true, 0, kMaxCount, false, false, "a step count (0: at each evaluation)"},
-    {"seed", true, 0, 18446744073709551615.0, false, false, "a seed"},
-    {"threads", true, 0, 4096, false, false, "a thread count (0: all cores)"},
-    {"lr", false, 0, kHuge, true, false, "a learning rate"},
-    {"min_lr", false, 0, kHuge, false, false, "a learning rate"},
-    {"weight_decay", false, 0, kHuge, false, false, "a weight decay"},
-    {"beta1", false, 0, 1, false, true, "an Adam beta"},
-    {"beta2", false, 0, 1, false, true, "an Adam beta"},
-    {"grad_clip", false, 0, kHuge, false, false, "a gradient norm (0: off)"},
-    {"dropout", false, 0, 1, false, true, "a dropout probability"},
-    {"attention_dropout", false, 0, 1, false, true, "a dropout probability"},
-    {"comm_timeout", false, 0, 1e6, true, false, "a wait in seconds"},
-};
+using O = TrainOptions;
+
+// The type of the member a table row's field points to.
+template <class P> struct Member;
+template <class T> struct Member<T O::*> { using type = T; };
+template <class P> using member_type = typename Member<P>::type;
+
+// Rows, in --help's order. Builders keep each row on a line or two.
+TrainOption text(const char* key, std::string O::*field, const char* help, const char* choices = nullptr) {
+    TrainOption r{key, field, "", help};
+    r.choices = choices;
+    return r;
+}
+template <class T>
+TrainOption count(const char* key, T O::*field, const char* fallback, double min, double max, const char* meaning,
+                  const char* help) {
+    TrainOption r{key, field, fallback, help, meaning, min, max};
+    return r;
+}
+TrainOption real(const char* key, float O::*field, const char* fallback, double min, double max, bool min_open,
+                 bool max_open, const char* meaning, const char* help) {
+    TrainOption r{key, field, fallback, help, meaning, min, max, min_open, max_open};
+    return r;
+}
+TrainOption flag(const char* key, bool O::*field, const char* help) { return TrainOption{key, field, "false", help}; }
+TrainOption recorded(TrainOption r) { return r.recorded = true, r; }
+TrainOption kept(TrainOption r) { return r.recorded = r.kept = true, r; }  // kept on resume: recorded too
+TrainOption path(TrainOption r) { return r.path = true, r; }
+
+std::vector<TrainOption> make_table() {
+    TrainOption arch{"arch", &O::arch, "gpt", "gpt (causal LM on text) | bert (masked LM on text) | seq2seq (TSV pairs)"};
+    arch.choices = "gpt|bert|seq2seq";
+    TrainOption min_lr = real("min_lr", &O::min_lr, "-1", 0, kHuge, false, false, "a learning rate",
+                              "final learning rate of the cosine decay (default lr/10)");
+    min_lr.unset = "-1";
+    return {
+        kept(arch),
+        kept(path(text("data", &O::data,
+                       "text file (gpt, bert), FILE.bin of uint16 tokens from `attend tokenize --out` (gpt, bert; "
+                       "with --tokenizer), or tab-separated source/target lines (seq2seq); on --resume, the run's own"))),
+        kept(path(text("tokenizer", &O::tokenizer,
+                       "tokenizer file or folder (vocab.json, vocab.txt, tokenizer.json, tokenizer.bin, ...); "
+                       "default: the characters of the data"))),
+        text("out", &O::out, "output folder: checkpoint, model, loss.csv, loss.png (locked while the run goes on)"),
+        kept(count("layers", &O::layers, "4", 1, 1024, "a layer count",
+                   "transformer layers (encoder and decoder each, for seq2seq)")),
+        kept(count("heads", &O::heads, "4", 1, 1024, "a head count", "attention heads")),
+        kept(count("kv_heads", &O::kv_heads, "0", 0, 1024, "a key/value head count (0: as many as heads)",
+                   "key/value heads (GQA); 0 = heads")),
+        kept(count("dim", &O::dim, "128", 1, 65536, "a model width", "model width d_model")),
+        kept(count("block_size", &O::block_size, "64", 2, 1 << 20, "a context length", "context length")),
+        kept(text("norm_placement", &O::norm_placement,
+                  "pre or post: LayerNorm before or after each sub-layer (default: GPT and seq2seq pre, BERT post)",
+                  "|pre|post")),
+        recorded(count("batch_size", &O::batch_size, "12", 1, 1 << 20, "a batch size",
+                       "sequences per micro-batch (under MPI: over all ranks)")),
+        recorded(count("grad_accum", &O::grad_accum, "1", 1, 1 << 20, "a micro-batch count",
+                       "micro-batches per optimizer step (the step's batch: batch-size × grad-accum sequences)")),
+        recorded(count("steps", &O::steps, "2000", 1, kMaxCount, "a step count",
+                       "optimizer steps (on --resume: may grow, to train longer)")),
+        recorded(real("lr", &O::lr, "0.001", 0, kHuge, true, false, "a learning rate", "peak learning rate")),
+        recorded(min_lr),
+        recorded(count("warmup", &O::warmup, "100", 0, kMaxCount, "a step count", "linear warm-up steps")),
+        recorded(real("weight_decay", &O::weight_decay, "0.1", 0, kHuge, false, false, "a weight decay",
+                      "AdamW decoupled weight decay (matrices only)")),
+        recorded(real("beta1", &O::beta1, "0.9", 0, 1, false, true, "an Adam beta", "AdamW β1")),
+        recorded(real("beta2", &O::beta2, "0.99", 0, 1, false, true, "an Adam beta", "AdamW β2")),
+        recorded(real("grad_clip", &O::grad_clip, "1", 0, kHuge, false, false, "a gradient norm (0: off)",
+                      "clip the global gradient norm (0: off)")),
+        kept(real("dropout", &O::dropout, "0", 0, 1, false, true, "a dropout probability",
+                  "dropout probability (embeddings, sub-layer outputs)")),
+        kept(real("attention_dropout", &O::attention_dropout, "0", 0, 1, false, true, "a dropout probability",
+                  "dropout probability on the attention weights")),
+        recorded(count("eval_every", &O::eval_every, "250", 0, kMaxCount, "a step count (0: at the end only)",
+                       "evaluate, log and checkpoint every N steps (0: at the end only)")),
+        recorded(count("eval_batches", &O::eval_batches, "20", 1, 1 << 20, "a batch count",
+                       "validation batches per evaluation")),
+        recorded(count("checkpoint_every", &O::checkpoint_every, "0", 0, kMaxCount,
+                       "a step count (0: at each evaluation)", "checkpoint every N steps (0: at each evaluation)")),
+        kept(count("seed", &O::seed, "1337", 0, kMaxSeed, "a seed", "random seed (initialisation, batches, dropout)")),
+        count("threads", &O::threads, "0", 0, 4096, "a thread count (0: all cores)",
+              "threads (0: all cores; under MPI, shared among the machine's ranks)"),
+        recorded(real("comm_timeout", &O::comm_timeout, "600", 0, 1e6, true, false, "a wait in seconds",
+                      "under MPI: seconds a rank waits for the others before stopping the run, naming the missing rank")),
+        flag("resume", &O::resume,
+             "continue from OUT/checkpoint.safetensors with the options it records; flags that shape the model, the "
+             "data or the seed must agree with them, the schedule's (--steps, --lr, ...) may change"),
+        flag("overwrite", &O::overwrite, "replace the run already in OUT (a fresh run refuses one otherwise)"),
+        flag("quiet", &O::quiet, "no progress output"),
+    };
+}
 
 std::string number(double v) {
-    if (v >= 18446744073709551615.0) return "18446744073709551615";  // 2^64 - 1, the largest seed
+    if (v >= kMaxSeed) return "18446744073709551615";
     char buf[40];
     std::snprintf(buf, sizeof buf, v == std::floor(v) && std::fabs(v) < 1e15 ? "%.0f" : "%.9g", v);
     return buf;
 }
 
-std::string expected(const Range& r) {
-    std::string s = std::string(r.meaning) + ": " + (r.integer ? "a whole number" : "a finite number");
+bool is_integer(const TrainOption& r) {
+    return !std::holds_alternative<float O::*>(r.field) && !r.is_switch() &&
+           !std::holds_alternative<std::string O::*>(r.field) && !std::holds_alternative<TrainArch O::*>(r.field);
+}
+bool is_number(const TrainOption& r) { return is_integer(r) || std::holds_alternative<float O::*>(r.field); }
+
+std::string expected(const TrainOption& r) {
+    if (r.is_switch()) return "true or false";
+    if (r.choices) {
+        std::string s = "one of ";
+        for (const char* c = r.choices; *c; ++c) s += *c == '|' ? std::string(", ") : std::string(1, *c);
+        return r.choices[0] == '|' ? s.insert(7, "\"\" (the default)") : s;
+    }
+    std::string s = std::string(r.meaning) + ": " + (is_integer(r) ? "a whole number" : "a finite number");
     if (r.max >= kHuge) return s + (r.min_open ? " > " : " >= ") + number(r.min);
     return s + " in " + (r.min_open ? "(" : "[") + number(r.min) + ", " + number(r.max) + (r.max_open ? ")" : "]");
 }
 
-const Range* range_of(const std::string& key) {
-    for (const Range& r : kRanges)
-        if (key == r.key) return &r;
-    return nullptr;
+bool in_range(const TrainOption& r, double v) {
+    return (r.min_open ? v > r.min : v >= r.min) && (r.max_open ? v < r.max : v <= r.max);
 }
 
-std::string flag_of(const std::string& key) {
-    std::string flag = "--" + key;
-    for (char& c : flag)
-        if (c == '_') c = '-';
-    return flag;
+// Text → the field, once checked (or for the table's own defaults).
+void assign(O& o, const TrainOption& r, const std::string& value) {
+    std::visit(
+        [&](auto field) {
+            using T = member_type<decltype(field)>;
+            if constexpr (std::is_same_v<T, std::string>) o.*field = value;
+            else if constexpr (std::is_same_v<T, TrainArch>) o.*field = train_arch(value);
+            else if constexpr (std::is_same_v<T, bool>) o.*field = value == "true";
+            else if constexpr (std::is_floating_point_v<T>) o.*field = std::strtof(value.c_str(), nullptr);  // rounded once
+            else if (!value.empty() && value[0] == '-') o.*field = T(std::strtoll(value.c_str(), nullptr, 10));
+            else o.*field = T(std::strtoull(value.c_str(), nullptr, 10));
+        },
+        r.field);
 }
-
-std::string text_of(int64_t v) { return std::to_string(v); }
-std::string text_of(uint64_t v) { return std::to_string(v); }
-std::string text_of(float v) { return number(double(v)); }
-
-}  // namespace
-
-std::string train_option_problem(const std::string& key, const std::string& text) {
-    const Range* r = range_of(key);
-    if (r == nullptr) return "";
-    double value = 0;
-    bool parsed = false;
-    if (r->integer) {
-        if (!text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos) {
-            errno = 0;
-            const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-            parsed = errno != ERANGE;
-            value = double(v);
-        }
-    } else if (!text.empty()) {
-        char* end = nullptr;
-        value = std::strtod(text.c_str(), &end);
-        parsed = end == text.c_str() + text.size() && std::isfinite(value);
-    }
-    const bool fits = parsed && (r->min_open ? value > r->min : value >= r->min) &&
-                      (r->max_open ? value < r->max : value <= r->max);
-    return fits ? "" : "got " + text + ", expected " + expected(*r);
-}
-
-void check_train_options(const TrainOptions& o) {
-    auto check = [](const char* key, auto value) {
-        const std::string problem = train_option_problem(key, text_of(value));
-        require(problem.empty(), flag_of(key), ": ", problem);
-    };
-    auto check_signed = [&](const char* key, int64_t value) {
-        require(value >= 0, flag_of(key), ": got ", value, ", expected ", expected(*range_of(key)));
-        check(key, value);
-    };
-    check_signed("layers", o.layers), check_signed("heads", o.heads), check_signed("kv_heads", o.kv_heads);
-    check_signed("dim", o.dim), check_signed("block_size", o.block_size), check_signed("batch_size", o.batch_size);
-    check_signed("grad_accum", o.grad_accum), check_signed("steps", o.steps), check_signed("warmup", o.warmup);
-    check_signed("eval_every", o.eval_every), check_signed("eval_batches", o.eval_batches);
-    check_signed("checkpoint_every", o.checkpoint_every), check_signed("threads", o.threads);
-    check("seed", o.seed);
-    check("lr", o.lr);
-    if (o.min_lr != -1.f) check("min_lr", o.min_lr);  // -1: lr / 10
-    check("weight_decay", o.weight_decay), check("beta1", o.beta1), check("beta2", o.beta2);
-    check("grad_clip", o.grad_clip), check("dropout", o.dropout), check("attention_dropout", o.attention_dropout);
-    check("comm_timeout", o.comm_timeout);
-    require(o.dim % o.heads == 0, "--dim ", o.dim, " is not divisible by --heads ", o.heads);
-    require(o.kv_heads == 0 || o.heads % o.kv_heads == 0, "--heads ", o.heads,
-                 " is not divisible by --kv-heads ", o.kv_heads);
-    require(!(o.resume && o.overwrite), "--resume and --overwrite contradict each other: continue the run in ",
-                 o.out, ", or replace it");
-}
-
-// ---- the options a run records, and what a resumed run may change ----------------------------
-
-namespace {
-
-const char* arch_text(TrainArch a) { return a == TrainArch::gpt ? "gpt" : a == TrainArch::bert ? "bert" : "seq2seq"; }
 
 // A path as recorded: absolute, so a resume from another working directory finds it.
 std::string recorded_path(const std::string& path) {
@@ -221,37 +174,173 @@ std::string recorded_path(const std::string& path) {
 
 }  // namespace
 
+const std::vector<TrainOption>& train_option_table() {
+    static const std::vector<TrainOption> table = make_table();
+    return table;
+}
+
+TrainOptions::TrainOptions() {
+    for (const TrainOption& r : train_option_table()) assign(*this, r, r.default_text);
+}
+
+std::string TrainOption::flag() const {
+    std::string flag = std::string("--") + key;
+    for (char& c : flag)
+        if (c == '_') c = '-';
+    return flag;
+}
+
+const TrainOption* find_train_option(const std::string& name) {
+    for (const TrainOption& r : train_option_table())
+        if (name == r.key || name == r.flag()) return &r;
+    return nullptr;
+}
+
+const char* train_arch_name(TrainArch a) {
+    return a == TrainArch::gpt ? "gpt" : a == TrainArch::bert ? "bert" : "seq2seq";
+}
+
+TrainArch train_arch(const std::string& name) {
+    if (name == "gpt") return TrainArch::gpt;
+    if (name == "bert") return TrainArch::bert;
+    if (name == "seq2seq") return TrainArch::seq2seq;
+    require(false, "unknown --arch \"", name, "\" (known: gpt, bert, seq2seq)");
+    return TrainArch::gpt;
+}
+
+std::string train_option_problem(const TrainOption& r, const std::string& text, bool unset_ok) {
+    if (unset_ok && r.unset && text == r.unset) return "";
+    const std::string got = "got " + (text.empty() ? std::string("\"\"") : text) + ", expected " + expected(r);
+    if (r.is_switch()) return text == "true" || text == "false" ? "" : got;
+    if (r.choices) {
+        for (const char *c = r.choices, *start = c;; ++c)
+            if (*c == '|' || *c == 0) {
+                if (text == std::string(start, c)) return "";
+                if (*c == 0) return got;
+                start = c + 1;
+            }
+    }
+    if (!is_number(r)) return "";
+    double value = 0;
+    bool parsed = false;
+    if (is_integer(r)) {
+        if (!text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos) {
+            errno = 0;
+            const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+            parsed = errno != ERANGE;
+            value = double(v);
+        }
+    } else if (!text.empty()) {
+        char* end = nullptr;
+        value = std::strtod(text.c_str(), &end);
+        parsed = end == text.c_str() + text.size() && std::isfinite(value);
+    }
+    return parsed && in_range(r, value) ? "" : got;
+}
+
+std::string train_option_problem(const std::string& key, const std::string& text) {
+    const TrainOption* r = find_train_option(key);
+    return r ? train_option_problem(*r, text) : "";
+}
+
+void set_train_option(TrainOptions& o, const TrainOption& r, const std::string& text) {
+    const std::string problem = train_option_problem(r, text);
+    require(problem.empty(), r.flag(), ": ", problem);
+    assign(o, r, text);
+}
+
+std::string train_option_text(const TrainOptions& o, const TrainOption& r) {
+    return std::visit(
+        [&](auto field) -> std::string {
+            using T = member_type<decltype(field)>;
+            if constexpr (std::is_same_v<T, std::string>) return o.*field;
+            else if constexpr (std::is_same_v<T, TrainArch>) return train_arch_name(o.*field);
+            else if constexpr (std::is_same_v<T, bool>) return o.*field ? "true" : "false";
+            else if constexpr (std::is_floating_point_v<T>) return number(double(o.*field));
+            else return std::to_string(o.*field);
+        },
+        r.field);
+}
+
+// ---- the --config file, and the checkpoint's record ------------------------------------------
+
+TrainOptions read_train_options(const std::string& path, TrainOptions o) {
+    return parse_train_options(read_text_file(path), path, std::move(o));
+}
+
+TrainOptions parse_train_options(const std::string& json_text, const std::string& path, TrainOptions o) {
+    const nlohmann::json j = parse_json_object(json_text, path);
+    for (auto item = j.begin(); item != j.end(); ++item) {
+        const std::string& key = item.key();
+        const nlohmann::json& value = item.value();
+        const TrainOption* r = find_train_option(key);
+        require(r != nullptr && key == r->key, path, ": unknown option \"", key, "\"");
+        // The type first (io/json_fields.hpp's message), then the value as a flag would spell
+        // it through the flags' own check, so that the range is the flags' too.
+        std::string text;
+        std::visit(
+            [&](auto field) {
+                using T = member_type<decltype(field)>;
+                if constexpr (std::is_same_v<T, bool>) text = json_boolean(value, path, key) ? "true" : "false";
+                else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, TrainArch>)
+                    text = json_string(value, path, key);
+                else if constexpr (std::is_floating_point_v<T>) text = number(json_number(value, path, key));
+                else if constexpr (std::is_unsigned_v<T>)  // above 2^63 too (a seed)
+                    text = value.is_number_unsigned() ? std::to_string(value.get<uint64_t>())
+                                                      : std::to_string(json_integer(value, path, key, 0));
+                else text = std::to_string(json_integer(value, path, key, std::numeric_limits<T>::min(),
+                                                         std::numeric_limits<T>::max()));
+            },
+            r->field);
+        const std::string problem = train_option_problem(*r, text, true);
+        require(problem.empty(), path, ": field \"", key, "\" (", r->flag(), "): ", problem);
+        if (std::holds_alternative<float O::*>(r->field))  // the JSON number itself, not its text
+            o.*std::get<float O::*>(r->field) = float(value.get<double>());
+        else assign(o, *r, text);
+    }
+    return o;
+}
+
+void check_train_options(const TrainOptions& o) {
+    for (const TrainOption& r : train_option_table()) {
+        const std::string value = train_option_text(o, r);
+        const std::string problem = train_option_problem(r, value, true);
+        require(problem.empty(), r.flag(), ": ", problem);
+    }
+    require(o.dim % o.heads == 0, "--dim ", o.dim, " is not divisible by --heads ", o.heads);
+    require(o.kv_heads == 0 || o.heads % o.kv_heads == 0, "--heads ", o.heads, " is not divisible by --kv-heads ",
+            o.kv_heads);
+    require(!(o.resume && o.overwrite), "--resume and --overwrite contradict each other: continue the run in ", o.out,
+            ", or replace it");
+}
+
 std::string train_options_to_json(const TrainOptions& o) {
-    nlohmann::json j = {
-        {"arch", arch_text(o.arch)}, {"data", recorded_path(o.data)}, {"tokenizer", recorded_path(o.tokenizer)},
-        {"norm_placement", o.norm_placement}, {"layers", o.layers}, {"heads", o.heads}, {"kv_heads", o.kv_heads},
-        {"dim", o.dim}, {"block_size", o.block_size}, {"batch_size", o.batch_size}, {"steps", o.steps},
-        {"grad_accum", o.grad_accum}, {"lr", o.lr}, {"min_lr", o.min_lr}, {"warmup", o.warmup},
-        {"weight_decay", o.weight_decay}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"grad_clip", o.grad_clip},
-        {"dropout", o.dropout}, {"attention_dropout", o.attention_dropout}, {"eval_every", o.eval_every},
-        {"eval_batches", o.eval_batches}, {"checkpoint_every", o.checkpoint_every}, {"seed", o.seed},
-        {"comm_timeout", o.comm_timeout}};
+    nlohmann::json j = nlohmann::json::object();
+    for (const TrainOption& r : train_option_table()) {
+        if (!r.recorded) continue;
+        std::visit(
+            [&](auto field) {
+                using T = member_type<decltype(field)>;
+                if constexpr (std::is_same_v<T, TrainArch>) j[r.key] = train_arch_name(o.*field);
+                else if constexpr (std::is_same_v<T, std::string>) j[r.key] = r.path ? recorded_path(o.*field) : o.*field;
+                else if constexpr (std::is_floating_point_v<T>) j[r.key] = double(o.*field);
+                else j[r.key] = o.*field;
+            },
+            r.field);
+    }
     return j.dump();
 }
 
 void check_resume_options(const TrainOptions& o, const TrainOptions& recorded, const std::string& checkpoint) {
-    auto same = [&](const char* key, const std::string& given, const std::string& was) {
-        require(given == was, "--resume: ", flag_of(key), " ", given.empty() ? "\"\"" : given,
-                     " contradicts the checkpoint's ", was.empty() ? "\"\"" : was, " (", checkpoint,
-                     "); a resumed run keeps its model, data and seed — leave the flag out, or start afresh with --overwrite");
-    };
-    same("arch", arch_text(o.arch), arch_text(recorded.arch));
-    same("data", recorded_path(o.data), recorded.data);
-    same("tokenizer", recorded_path(o.tokenizer), recorded.tokenizer);
-    same("norm_placement", o.norm_placement, recorded.norm_placement);
-    same("layers", text_of(o.layers), text_of(recorded.layers));
-    same("heads", text_of(o.heads), text_of(recorded.heads));
-    same("kv_heads", text_of(o.kv_heads), text_of(recorded.kv_heads));
-    same("dim", text_of(o.dim), text_of(recorded.dim));
-    same("block_size", text_of(o.block_size), text_of(recorded.block_size));
-    same("dropout", text_of(o.dropout), text_of(recorded.dropout));
-    same("attention_dropout", text_of(o.attention_dropout), text_of(recorded.attention_dropout));
-    same("seed", text_of(o.seed), text_of(recorded.seed));
+    for (const TrainOption& r : train_option_table()) {
+        if (!r.kept) continue;
+        const std::string given = r.path ? recorded_path(train_option_text(o, r)) : train_option_text(o, r);
+        const std::string was = train_option_text(recorded, r);
+        require(given == was, "--resume: ", r.flag(), " ", given.empty() ? "\"\"" : given,
+                " contradicts the checkpoint's ", was.empty() ? "\"\"" : was, " (", checkpoint,
+                "); a resumed run keeps its model, data and seed — leave the flag out, or start afresh with "
+                "--overwrite");
+    }
 }
 
 TrainOptions recorded_train_options(const std::string& out) {
