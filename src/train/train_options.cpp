@@ -50,6 +50,7 @@ TrainOptions parse_train_options(const std::string& text, const std::string& pat
         else if (key == "data") set(o.data);
         else if (key == "tokenizer") set(o.tokenizer);
         else if (key == "norm_placement") set(o.norm_placement);
+        else if (key == "precision") set(o.precision);
         else if (key == "out") set(o.out);
         else if (key == "layers") set(o.layers);
         else if (key == "heads") set(o.heads);
@@ -198,6 +199,8 @@ void check_train_options(const TrainOptions& o) {
     check("weight_decay", o.weight_decay), check("beta1", o.beta1), check("beta2", o.beta2);
     check("grad_clip", o.grad_clip), check("dropout", o.dropout), check("attention_dropout", o.attention_dropout);
     check("comm_timeout", o.comm_timeout);
+    require(o.precision == "f32" || o.precision == "bf16", "--precision: got \"", o.precision,
+            "\", expected f32 or bf16");
     require(o.dim % o.heads == 0, "--dim ", o.dim, " is not divisible by --heads ", o.heads);
     require(o.kv_heads == 0 || o.heads % o.kv_heads == 0, "--heads ", o.heads,
                  " is not divisible by --kv-heads ", o.kv_heads);
@@ -230,7 +233,7 @@ std::string train_options_to_json(const TrainOptions& o) {
         {"weight_decay", o.weight_decay}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"grad_clip", o.grad_clip},
         {"dropout", o.dropout}, {"attention_dropout", o.attention_dropout}, {"eval_every", o.eval_every},
         {"eval_batches", o.eval_batches}, {"checkpoint_every", o.checkpoint_every}, {"seed", o.seed},
-        {"comm_timeout", o.comm_timeout}};
+        {"comm_timeout", o.comm_timeout}, {"precision", o.precision}};
     return j.dump();
 }
 

@@ -347,7 +347,7 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--repeat", o->repeat, "Repetitions (default 3; --quick: 1)")->check(whole_number(1, 1000));
     cmd->add_option("--workloads", *workloads, "Comma-separated: decode, prefill, train, attention")
         ->capture_default_str();
-    cmd->add_option("--dtypes", *dtypes, "Weight types for decode and prefill, comma-separated: f32, bf16, int8")
+    cmd->add_option("--dtypes", *dtypes, "Weight types for decode and prefill (train: f32 and bf16 mixed precision), comma-separated: f32, bf16, int8")
         ->capture_default_str();
     cmd->add_flag("--no-torch", o->no_torch, "attend only");
     cmd->add_option("--python", o->python, "Python with torch, for the PyTorch side")->capture_default_str();

@@ -65,6 +65,10 @@ void register_train(CLI::App& app) {
     number("--threads", "threads", o.threads, "threads (0: all cores; under MPI, shared among the machine's ranks)");
     number("--comm-timeout", "comm_timeout", o.comm_timeout,
            "under MPI: seconds a rank waits for the others before stopping the run, naming the missing rank");
+    cmd->add_option("--precision", o.precision,
+                    "f32 or bf16: the linear layers' products in bf16 (fp32 weights, optimizer and sums; needs a "
+                    "CPU with AVX512-BF16, refused otherwise; default f32; on --resume, the run's own)")
+        ->check(CLI::IsMember({"f32", "bf16"}));
     cmd->add_option("--norm-placement", o.norm_placement,
                     "pre or post: LayerNorm before or after each sub-layer (default: GPT and seq2seq pre, BERT post)")
         ->check(CLI::IsMember({"pre", "post"}));
@@ -94,6 +98,7 @@ void register_train(CLI::App& app) {
         pick("--data", o.data, base.data), pick("--out", o.out, base.out);
         pick("--tokenizer", o.tokenizer, base.tokenizer);
         pick("--norm-placement", o.norm_placement, base.norm_placement);
+        pick("--precision", o.precision, base.precision);
         pick("--layers", o.layers, base.layers), pick("--heads", o.heads, base.heads);
         pick("--kv-heads", o.kv_heads, base.kv_heads), pick("--dim", o.dim, base.dim);
         pick("--block-size", o.block_size, base.block_size);

@@ -31,7 +31,7 @@
 // the seed (arch, data, tokenizer, norm_placement, layers, heads, kv_heads, dim, block_size,
 // dropout, attention_dropout, seed): a contradiction is an Error naming both values. The
 // schedule and the rest (steps, lr, min_lr, warmup, weight_decay, betas, grad_clip,
-// batch_size, grad_accum, eval_every, eval_batches, checkpoint_every, threads, comm_timeout)
+// batch_size, grad_accum, eval_every, eval_batches, checkpoint_every, threads, comm_timeout, precision)
 // may change on resume, e.g. --steps to train longer.
 //
 // Data parallel (docs/distributed.md): started by an MPI launcher as N ranks, each rank takes
@@ -75,6 +75,10 @@ struct TrainOptions {
     int threads = 0;      // 0: leave the pool as it is (under MPI: the machine's cores shared among its ranks)
     float comm_timeout = 600.f;  // seconds a rank waits for the others in a sum before stopping the run
     std::string norm_placement;  // "pre" | "post"; empty: the architecture's own (BERT post, GPT and seq2seq pre)
+    // "f32" | "bf16": the linear layers' products in bf16 mixed precision (fp32 master weights
+    // and optimizer; attend/matmul_precision.hpp); bf16 is an Error on a CPU without
+    // AVX512-BF16. Recorded in the checkpoint (a resume keeps it unless told); may change on resume.
+    std::string precision = "f32";
     bool resume = false;  // continue from out/checkpoint.safetensors
     bool overwrite = false;  // a fresh run may replace the run already in `out`
     int64_t stop_after = -1;  // stop (with a checkpoint) after this many steps of the schedule; -1: run all
