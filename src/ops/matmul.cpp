@@ -215,10 +215,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                       Tensor dx = Tensor::empty(x_shape);
                       Tensor dw = Tensor::empty({out_features, in});
                       if (bf16) {  // the same products with both operands rounded to bf16
-                          bf16_sgemm(false, false, rows, in, out_features, g.data(), out_features, wc.data(), in,
-                                     nullptr, false, dx.data(), in);  // dy · W
-                          bf16_sgemm(true, false, out_features, in, rows, g.data(), out_features, xc.data(), in,
-                                     nullptr, false, dw.data(), in);  // dyᵀ · x
+                          const bool ran =
+                              bf16_sgemm(false, false, rows, in, out_features, g.data(), out_features, wc.data(),
+                                         in, nullptr, false, dx.data(), in) &&  // dy · W
+                              bf16_sgemm(true, false, out_features, in, rows, g.data(), out_features, xc.data(), in,
+                                         nullptr, false, dw.data(), in);  // dyᵀ · x
+                          ATTEND_CHECK(ran, "linear backward: bf16 products without AVX512-BF16");
                       } else {
                           sgemm(false, false, rows, in, out_features, 1.f, g.data(), out_features, wc.data(), in,
                                 0.f, dx.data(), in);  // dy · W

@@ -19,11 +19,11 @@
 
 #include "attend/autograd.hpp"
 #include "attend/buffer_reuse.hpp"
-#include "attend/matmul_precision.hpp"
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
+#include "attend/matmul_precision.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
