@@ -15,7 +15,8 @@ Shapes and what is timed mirror the attend side (see tools/attend/bench_workload
   decode     GPT-2 with its own preallocated KV cache, greedy; a 16-token prompt step gives
              the first token (prompt_seconds), then new_tokens − 1 single-token steps (seconds)
   prefill    T tokens through the blocks and ln_f, logits for the last position only
-  train      nanoGPT's step: forward, cross-entropy, backward, clip 1.0, AdamW(0.9, 0.99, wd 0.1)
+  train      nanoGPT's step: forward, cross-entropy, backward, clip 1.0, AdamW(0.9, 0.99, wd 0.1);
+             with "autocast": true the forward runs under torch.autocast("cpu", bfloat16)
   attention  softmax(QKᵀ/√D + mask) V, forward or forward+backward (torch 1.13 has no fused one)
 Usable by hand:  echo '{"op":"prefill","T":8,...}' | /usr/bin/python3 bench/bench_torch.py --threads 1
 """
@@ -191,8 +192,15 @@ def train(r):
     x = torch.randint(r["vocab"], (r["batch"], r["context"]), generator=g)
     y = torch.randint(r["vocab"], (r["batch"], r["context"]), generator=g)
 
+    # "autocast": PyTorch's own bf16 mixed precision, the counterpart of attend's
+    # `train --precision bf16` (fp32 weights and optimizer; the autocast ops, matmuls and
+    # linears among them, in bf16; the loss taken in fp32).
+    autocast = bool(r.get("autocast", False))
+
     def run():
-        loss = F.cross_entropy(model(x).view(-1, r["vocab"]), y.view(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float().view(-1, r["vocab"]), y.view(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

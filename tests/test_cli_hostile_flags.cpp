@@ -109,6 +109,8 @@ const std::vector<Row>& rows() {
         {"block size 1", "train --data {DATA} --out {NEW} --block-size 1", {"--block-size", "got 1"}},
         {"zero batch", "train --data {DATA} --out {NEW} --batch-size 0", {"--batch-size", "got 0"}},
         {"zero steps", "train --data {DATA} --out {NEW} --steps 0", {"--steps", "got 0"}},
+        {"unknown precision", "train --data {DATA} --out {NEW} --precision fp16", {"--precision", "fp16"}},
+        {"config file with an unknown precision", "train --config {DIR}/precision.json --out {NEW}", {"--precision", "fp16"}},
         {"negative warm-up", "train --data {DATA} --out {NEW} --warmup -5", {"--warmup", "-5"}},
         {"zero eval batches", "train --data {DATA} --out {NEW} --eval-batches 0", {"--eval-batches", "got 0"}},
         {"negative threads", "train --data {DATA} --out {NEW} --threads -1", {"--threads", "-1"}},
@@ -158,6 +160,7 @@ TEST_F(HostileFlags, EachClassFailsInOneLineAndLeavesNothingBehind) {
     here.write("lr.json", "{\"data\": \"" + data_ + "\", \"lr\": -1}");
     here.write("seed.json", "{\"data\": \"" + data_ + "\", \"seed\": -1}");
     here.write("layers.json", "{\"data\": \"" + data_ + "\", \"layers\": 2.5}");
+    here.write("precision.json", "{\"data\": \"" + data_ + "\", \"precision\": \"fp16\"}");
     const std::string run = tmp_->path("run"), fresh = here.path("new");
     auto fill = [&](const std::string& s) {
         return replace_all(replace_all(replace_all(replace_all(s, "{DATA}", data_), "{RUN}", run), "{NEW}", fresh),

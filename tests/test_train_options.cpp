@@ -68,10 +68,18 @@ const char* kOldAllSet =
     R"("norm_placement":"post","seed":18446744073709551615,"steps":700,"tokenizer":"/runs/tok","warmup":7,)"
     R"("weight_decay":0.05000000074505806})";
 
+// The record since --precision: the old one with "precision" in its sorted place; an old
+// record (without it) reads as f32.
+std::string with_precision(const std::string& old_record, const char* precision = "f32") {
+    const size_t at = old_record.find(R"("seed":)");
+    return old_record.substr(0, at) + R"("precision":")" + precision + "\"," + old_record.substr(at);
+}
+
 }  // namespace
 
 TEST(TrainOptions, TheCheckpointRecordIsTheOldCodesByteForByte) {
-    EXPECT_EQ(train_options_to_json(TrainOptions{}), kOldDefaults);  // the table's defaults are the old struct's
+    // the table's defaults are the old struct's
+    EXPECT_EQ(train_options_to_json(TrainOptions{}), with_precision(kOldDefaults));
     const TrainOptions o = parse_train_options(kOldAllSet, "old.json");
     EXPECT_EQ(o.arch, TrainArch::seq2seq);
     EXPECT_EQ(o.beta1, 0.85f);
@@ -79,7 +87,10 @@ TEST(TrainOptions, TheCheckpointRecordIsTheOldCodesByteForByte) {
     EXPECT_EQ(o.seed, ~uint64_t(0));  // above 2^63: the old reader refused its own record here
     EXPECT_EQ(o.min_lr, 1e-5f);
     EXPECT_EQ(o.comm_timeout, 30.5f);
-    EXPECT_EQ(train_options_to_json(o), kOldAllSet);
+    EXPECT_EQ(o.precision, "f32");
+    EXPECT_EQ(train_options_to_json(o), with_precision(kOldAllSet));
+    EXPECT_EQ(train_options_to_json(parse_train_options(with_precision(kOldAllSet, "bf16"), "new.json")),
+              with_precision(kOldAllSet, "bf16"));
 }
 
 TEST(TrainOptions, EveryOptionIsSettableFromAFlagAndFromAKey) {
@@ -208,7 +219,8 @@ TEST(TrainOptions, ResumeFromTheRecordReproducesTheUninterruptedRun) {
         R"(","dim":32,"dropout":0.10000000149011612,"eval_batches":2,"eval_every":4,"grad_accum":1,"grad_clip":1.0,)"
         R"("heads":2,"kv_heads":0,"layers":2,"lr":0.003000000026077032,"min_lr":-1.0,"norm_placement":"","seed":7,)"
         R"("steps":12,"tokenizer":"","warmup":3,"weight_decay":0.10000000149011612})";
-    EXPECT_EQ(read_safetensors_metadata(o.out + "/checkpoint.safetensors").at("train_options"), old_record);
+    EXPECT_EQ(read_safetensors_metadata(o.out + "/checkpoint.safetensors").at("train_options"),
+              with_precision(old_record));
 
     const auto resumed = run_cli("train --out " + o.out + " --resume --threads 1 --quiet");
     ASSERT_EQ(resumed.status, 0) << resumed.output;

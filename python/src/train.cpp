@@ -72,7 +72,8 @@ val_losses [(step, loss)], steps_done, val_accuracy, unigram_accuracy, seconds, 
 Options are `attend train --config`'s keys, as a dict and/or keyword arguments: data, out,
 arch ("gpt", "bert", "seq2seq"), tokenizer, layers, heads, kv_heads, dim, block_size,
 batch_size, steps, lr, min_lr, warmup, weight_decay, grad_clip, dropout, eval_every,
-eval_batches, seed, threads, resume, overwrite, stop_after, quiet, progress, ...
+eval_batches, seed, threads, precision ("f32", "bf16": bf16 mixed precision on CPUs with
+AVX512-BF16), resume, overwrite, stop_after, quiet, progress, ...
 on_step(step, loss, lr) is called after every step; returning False stops the run with a
 checkpoint in `out` (train(..., resume=True) continues it). Ctrl-C raises KeyboardInterrupt.
 

@@ -28,6 +28,12 @@
 // or the split.
 //
 // Without AVX512-BF16 this returns false and the caller widens W instead (ops/matmul.cpp).
+//
+// bf16_sgemm (ops/gemm.hpp) is the same kernel for bf16 mixed-precision training, where both
+// operands are fp32 (master weights, activations, gradients) and are rounded to bf16 as they
+// are laid out: A (M, K) as stored or transposed ((K, M) stored) into the x tiles, B as (N, K)
+// (y = x · Wᵀ) or (K, N) (dx = dy · W, dW = dyᵀ · x) into the micro-panels. The rounding is
+// the only extra work (M·K + N·K conversions against M·N·K products); the sums stay fp32.
 #include <omp.h>
 
 #include <immintrin.h>
@@ -36,6 +42,7 @@
 
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
+#include "ops/gemm.hpp"
 #include "ops/gemv.hpp"
 
 namespace attend {
@@ -62,10 +69,16 @@ struct Bf16Problem {
     const float* scales;  // int8: (N, blocks) per 32 columns
     int64_t blocks;
     const float* bias;    // (N) or null
-    float* y;             // (M, N)
+    float* y;             // (M, N), rows ldc apart
+    const float* b = nullptr;  // fp32 B, or null: (N, K) rows ldb apart, or (K, N) when b_kn
+    int64_t ldb = 0;
+    bool b_kn = false;
+    int64_t ldc = 0;           // set from N when 0
+    bool accumulate = false;   // y += product (+ bias) instead of y = product (+ bias)
 };
 
-void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out);
+void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, int64_t lda, uint32_t* out);
+void round_xt(int64_t M, int64_t K, int64_t Kp, const float* x, int64_t lda, uint32_t* out);
 void panel(const Bf16Problem& p, int64_t j, uint32_t* packed, float* panel_scales);
 
 }  // namespace
@@ -78,10 +91,11 @@ bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const flo
     thread_local std::vector<uint32_t> reused;
     std::vector<uint32_t>& x_tiles = reused;
     x_tiles.resize(size_t((M + kMR - 1) / kMR * kMR * Kp / 2));
-    round_x(M, K, Kp, x, x_tiles.data());
+    round_x(M, K, Kp, x, K, x_tiles.data());
     const bool int8 = W.type() == WeightType::int8;
-    const Bf16Problem p{M,    N, K, Kp, x_tiles.data(), int8 ? nullptr : W.bf16(), int8 ? W.int8() : nullptr,
-                        int8 ? W.scales() : nullptr, W.blocks_per_row(), bias, y};
+    Bf16Problem p{M,    N, K, Kp, x_tiles.data(), int8 ? nullptr : W.bf16(), int8 ? W.int8() : nullptr,
+                  int8 ? W.scales() : nullptr, W.blocks_per_row(), bias, y};
+    p.ldc = N;
     const int64_t panels = (N + kNR - 1) / kNR;
 #pragma omp parallel if (worth_threading(M * N * K / 8, panels))
     {
@@ -89,6 +103,33 @@ bool bf16_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const flo
         alignas(64) float panel_scales[kKC / kScaleBlock * kNR];  // int8: its scales, [block][48]
         const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
         for (int64_t j = panels * t / threads; j < panels * (t + 1) / threads; ++j) panel(p, j, packed, panel_scales);
+    }
+    return true;
+}
+
+bool bf16_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                const float* B, int64_t ldb, const float* bias, bool accumulate, float* C, int64_t ldc) {
+    if (!cpu_has_bf16_dot()) return false;
+    if (M <= 0 || N <= 0) return true;
+    const int64_t Kp = K + (K & 1);
+    thread_local std::vector<uint32_t> reused;  // as bf16_gemm's: no fresh pages per call
+    reused.resize(size_t((M + kMR - 1) / kMR * kMR * Kp / 2));
+    if (trans_a) round_xt(M, K, Kp, A, lda, reused.data());
+    else round_x(M, K, Kp, A, lda, reused.data());
+    Bf16Problem p{M, N, K, Kp, reused.data(), nullptr, nullptr, nullptr, 0, bias, C};
+    p.b = B, p.ldb = ldb, p.b_kn = !trans_b, p.ldc = ldc, p.accumulate = accumulate;
+    const int64_t panels = (N + kNR - 1) / kNR;
+    if (Kp == 0) {  // no products: y = bias (+ y)
+        for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n)
+                C[m * ldc + n] = (accumulate ? C[m * ldc + n] : 0.f) + (bias ? bias[n] : 0.f);
+        return true;
+    }
+#pragma omp parallel if (worth_threading(M * N * K / 8, panels))
+    {
+        alignas(64) uint32_t packed[kKC / 2 * kNR];
+        const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+        for (int64_t j = panels * t / threads; j < panels * (t + 1) / threads; ++j) panel(p, j, packed, nullptr);
     }
     return true;
 }
@@ -111,7 +152,7 @@ inline __mmask16 first_lanes(int64_t n) {
 // as the micro-tile reads it: tile t holds rows [8t, 8t + 8), pair q of row r at
 // out[(t · Kp/2 + q) · 8 + r] — a tile's broadcasts walk one contiguous stream, 32 bytes a pair.
 // Per 8 rows and 8 pairs: 8 conversions of 16 floats, then an 8 × 8 transpose of the pairs.
-void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out) {
+void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, int64_t lda, uint32_t* out) {
     const int64_t tiles = (M + kMR - 1) / kMR, pairs = Kp / 2;
 #pragma omp parallel for schedule(static) if (worth_threading(M * K, tiles))
     for (int64_t t = 0; t < tiles; ++t)
@@ -120,7 +161,7 @@ void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out) {
             __m256i v[8], u[8];
             for (int r = 0; r < 8; ++r) {
                 const int64_t m = t * kMR + r;
-                v[r] = m < M ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(keep, x + m * K + 2 * q0))
+                v[r] = m < M ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(keep, x + m * lda + 2 * q0))
                              : _mm256_setzero_si256();
             }
             for (int i = 0; i < 4; ++i) {
@@ -145,6 +186,44 @@ void round_x(int64_t M, int64_t K, int64_t Kp, const float* x, uint32_t* out) {
         }
 }
 
+// The same tiles from A stored transposed, (K, M) rows lda apart (A[m, k] = x[k · lda + m]):
+// pair q of 8 rows is rows 2q and 2q + 1 of the stored matrix, 8 contiguous values each,
+// rounded and interleaved by 16-bit lanes.
+void round_xt(int64_t M, int64_t K, int64_t Kp, const float* x, int64_t lda, uint32_t* out) {
+    const int64_t tiles = (M + kMR - 1) / kMR, pairs = Kp / 2;
+#pragma omp parallel for schedule(static) if (worth_threading(M * K, tiles))
+    for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t m0 = t * kMR, rows = M - m0;
+        const __mmask8 keep = rows >= 8 ? __mmask8(0xff) : __mmask8((1u << rows) - 1);
+        uint32_t* tile = out + t * pairs * kMR;
+        for (int64_t q = 0; q < pairs; ++q) {
+            const int64_t k = 2 * q;
+            const __m256 lo = _mm256_maskz_loadu_ps(keep, x + k * lda + m0);
+            const __m256 hi = k + 1 < K ? _mm256_maskz_loadu_ps(keep, x + (k + 1) * lda + m0) : _mm256_setzero_ps();
+            const __m128i a = (__m128i)_mm256_cvtneps_pbh(lo), b = (__m128i)_mm256_cvtneps_pbh(hi);
+            const __m256i v = _mm256_set_m128i(_mm_unpackhi_epi16(a, b), _mm_unpacklo_epi16(a, b));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + q * kMR), v);
+        }
+    }
+}
+
+// fp32 B as (K, N) rows ldb apart into the micro-panel: packed[q · 48 + c] = (B[k0 + 2q, n0 + c],
+// B[k0 + 2q + 1, n0 + c]) rounded — two rows' 16 values a vector, widened to 32-bit lanes.
+void pack_kn(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* packed) {
+    for (int64_t q = 0; q < kc / 2; ++q) {
+        const int64_t k = k0 + 2 * q;
+        for (int v = 0; v < 3; ++v) {
+            const int64_t n = n0 + 16 * v;
+            const __mmask16 keep = first_lanes(p.N - n);
+            const __m512 lo = k < p.K ? _mm512_maskz_loadu_ps(keep, p.b + k * p.ldb + n) : _mm512_setzero_ps();
+            const __m512 hi = k + 1 < p.K ? _mm512_maskz_loadu_ps(keep, p.b + (k + 1) * p.ldb + n) : _mm512_setzero_ps();
+            const __m512i a = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo));
+            const __m512i b = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(hi));
+            _mm512_store_si512(packed + q * kNR + 16 * v, _mm512_or_si512(a, _mm512_slli_epi32(b, 16)));
+        }
+    }
+}
+
 // Rows [n0, n0 + 48) ∩ [0, N) of W, columns [k0, k0 + kc) (kc even), into the micro-panel
 // layout above. Even K: a 16 × 16 transpose of 32-bit pairs per 16 rows and 16 pairs.
 // W[n, k] as bf16 bits; an int8 value is exact in bf16 (≤ 8 significant bits).
@@ -162,7 +241,8 @@ void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* pa
         for (int64_t g = 0; g < (kc + kScaleBlock - 1) / kScaleBlock; ++g)
             for (int64_t c = 0; c < kNR; ++c)
                 panel_scales[g * kNR + c] = n0 + c < p.N ? p.scales[(n0 + c) * p.blocks + k0 / kScaleBlock + g] : 0.f;
-    if (p.K % 2 != 0) {  // odd K: a row's last pair would straddle two rows; pair by pair
+    if (p.b && p.b_kn) return pack_kn(p, n0, k0, kc, packed);
+    if (p.K % 2 != 0 && !p.b) {  // odd K: a row's last pair would straddle two rows; pair by pair
         for (int64_t q = 0; q < pairs; ++q)
             for (int64_t c = 0; c < kNR; ++c) {
                 const int64_t n = n0 + c, k = k0 + 2 * q;
@@ -180,6 +260,12 @@ void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* pa
                 const int64_t n = n0 + c0 + i;
                 if (n >= p.N) {
                     r[i] = _mm512_setzero_si512();
+                } else if (p.b) {  // fp32 (N, K): 32 values rounded, in column order (masked past K)
+                    const int64_t k = k0 + 2 * q0, left = p.K - k;
+                    const __mmask16 lo_keep = first_lanes(left), hi_keep = first_lanes(left - 16);
+                    const float* row = p.b + n * p.ldb + k;
+                    r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi_keep, row + 16),
+                                                        _mm512_maskz_loadu_ps(lo_keep, row));
                 } else if (p.w) {
                     r[i] = _mm512_maskz_loadu_epi32(keep, p.w + n * p.K + k0 + 2 * q0);
                 } else {  // int8: 32 values widened to fp32, then to bf16 (exact), in column order
@@ -227,8 +313,10 @@ inline void store_tile(const Bf16Problem& p, int64_t m0, int64_t n0, const __m51
         if (!keep) break;
         const __m512 b = first && p.bias ? _mm512_maskz_loadu_ps(keep, p.bias + n) : _mm512_setzero_ps();
         for (int m = 0; m < MR; ++m) {
-            float* out = p.y + (m0 + m) * p.N + n;
-            const __m512 base = first ? b : _mm512_maskz_loadu_ps(keep, out);
+            float* out = p.y + (m0 + m) * p.ldc + n;
+            const __m512 base = first && !p.accumulate ? b
+                                : first                ? _mm512_add_ps(b, _mm512_maskz_loadu_ps(keep, out))
+                                                       : _mm512_maskz_loadu_ps(keep, out);
             _mm512_mask_storeu_ps(out, keep, _mm512_add_ps(acc[m][v], base));
         }
     }

@@ -2,6 +2,9 @@
 //
 //   C = A · B            dA = dC · Bᵀ,  dB = Aᵀ · dC      (summed over broadcast batch dims)
 //   y = x · Wᵀ + b       dx = dy · W,   dW = dyᵀ · x,   db = Σ_rows dy
+//
+// linear()'s three products run in bf16 mixed precision under MatmulPrecision::bf16
+// (attend/matmul_precision.hpp), fixed at the forward for its backward.
 #include <omp.h>
 
 #include <algorithm>
@@ -9,6 +12,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
+#include "attend/matmul_precision.hpp"
 #include "attend/parallel.hpp"
 #include "attend/ops.hpp"
 #include "attend/profile.hpp"
@@ -191,7 +195,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Tensor y = Tensor::empty(out_shape);  // (rows, out)
     float* py = y.data();
     const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
-    if (use_skinny_gemm(rows, out_features, in)) {  // decoding: stream W once (ops/gemv.hpp)
+    // bf16 mixed precision: for the many-row products (training, prompts); decoding stays fp32.
+    const bool bf16 = matmul_precision() == MatmulPrecision::bf16 && !use_skinny_gemm(rows, out_features, in);
+    if (bf16) {
+        ATTEND_CHECK(bf16_sgemm(false, true, rows, out_features, in, xc.data(), in, wc.data(), in,
+                                bc.defined() ? bc.data() : nullptr, false, py, out_features),
+                     "bf16 precision needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; use f32");
+    } else if (use_skinny_gemm(rows, out_features, in)) {  // decoding: stream W once (ops/gemv.hpp)
         skinny_gemm(rows, out_features, in, xc.data(), wc.data(), bc.defined() ? bc.data() : nullptr, py);
     } else {
         if (bc.defined()) fill_rows_with_bias(bc.data(), rows, out_features, py);
@@ -200,14 +210,23 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     }
     return record(y, "linear", {x, weight, bias},
                   [xc = xc.detach(), wc = wc.detach(), has_bias = bias.defined(), rows, in,
-                   out_features, x_shape = x.shape()](const Tensor& g_in) {
+                   out_features, x_shape = x.shape(), bf16](const Tensor& g_in) {
                       const Tensor g = g_in.contiguous();  // (rows, out)
                       Tensor dx = Tensor::empty(x_shape);
-                      sgemm(false, false, rows, in, out_features, 1.f, g.data(), out_features, wc.data(), in, 0.f,
-                            dx.data(), in);  // dy · W
                       Tensor dw = Tensor::empty({out_features, in});
-                      sgemm(true, false, out_features, in, rows, 1.f, g.data(), out_features, xc.data(), in, 0.f,
-                            dw.data(), in);  // dyᵀ · x
+                      if (bf16) {  // the same products with both operands rounded to bf16
+                          const bool ran =
+                              bf16_sgemm(false, false, rows, in, out_features, g.data(), out_features, wc.data(),
+                                         in, nullptr, false, dx.data(), in) &&  // dy · W
+                              bf16_sgemm(true, false, out_features, in, rows, g.data(), out_features, xc.data(), in,
+                                         nullptr, false, dw.data(), in);  // dyᵀ · x
+                          ATTEND_CHECK(ran, "linear backward: bf16 products without AVX512-BF16");
+                      } else {
+                          sgemm(false, false, rows, in, out_features, 1.f, g.data(), out_features, wc.data(), in,
+                                0.f, dx.data(), in);  // dy · W
+                          sgemm(true, false, out_features, in, rows, 1.f, g.data(), out_features, xc.data(), in,
+                                0.f, dw.data(), in);  // dyᵀ · x
+                      }
                       Tensor db;
                       if (has_bias) {
                           db = Tensor::empty({out_features});

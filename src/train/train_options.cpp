@@ -63,6 +63,10 @@ std::vector<TrainOption> make_table() {
     TrainOption min_lr = real("min_lr", &O::min_lr, "-1", 0, kHuge, false, false, "a learning rate",
                               "final learning rate of the cosine decay (default lr/10)");
     min_lr.unset = "-1";
+    TrainOption precision{"precision", &O::precision, "f32",
+                          "f32 or bf16: the linear layers' products in bf16 (fp32 weights, optimizer and sums; needs a "
+                          "CPU with AVX512-BF16, refused otherwise; on --resume, the run's own unless given)"};
+    precision.choices = "f32|bf16";
     return {
         kept(arch),
         kept(path(text("data", &O::data,
@@ -112,6 +116,7 @@ std::vector<TrainOption> make_table() {
               "threads (0: all cores; under MPI, shared among the machine's ranks)"),
         recorded(real("comm_timeout", &O::comm_timeout, "600", 0, 1e6, true, false, "a wait in seconds",
                       "under MPI: seconds a rank waits for the others before stopping the run, naming the missing rank")),
+        recorded(precision),
         flag("resume", &O::resume,
              "continue from OUT/checkpoint.safetensors with the options it records; flags that shape the model, the "
              "data or the seed must agree with them, the schedule's (--steps, --lr, ...) may change"),

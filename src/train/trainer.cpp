@@ -22,6 +22,7 @@
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
+#include "attend/matmul_precision.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
@@ -51,6 +52,9 @@ using Clock = std::chrono::steady_clock;
 // train's body, on every rank; `checkpointed` says whether it wrote a checkpoint.
 TrainResult train_in(const TrainOptions& o, Communicator& comm, bool& checkpointed) {
     const int world = comm.size(), me = comm.rank();
+    // The linear layers' arithmetic for the whole run, evaluation included; bf16 on a CPU
+    // without AVX512-BF16 stops here, before anything is built.
+    const MatmulPrecisionScope precision(matmul_precision_named(o.precision, "--precision"));
     if (o.threads > 0) set_num_threads(o.threads);
     // Ranks that share a machine share its cores: unless told (--threads, OMP_NUM_THREADS),
     // each takes its part rather than all of them.

@@ -13,10 +13,12 @@
 #include <tuple>
 #include <string>
 
+#include "attend/matmul_precision.hpp"
 #include "support/cli.hpp"
 
 namespace {
 
+using attend::cpu_has_bf16_matmul;
 using attend::testing::CliOptions;
 using attend::testing::run_cli;
 using nlohmann::json;
@@ -73,7 +75,7 @@ TEST(CliBench, QuickJsonHoldsEveryWorkloadBothSidesAndTheLimits) {
     for (const json& w : out["workloads"]) {
         const std::string where = w["name"].get<std::string>() + " at " + w["threads"].dump() + " threads";
         seen.insert({w["kind"].get<std::string>(), w["threads"].get<int>()});
-        if (w["kind"] == "decode" || w["kind"] == "prefill")
+        if (w["kind"] == "decode" || w["kind"] == "prefill" || w["kind"] == "train")
             seen_dtypes.insert({w["kind"].get<std::string>(), w["dtype"].get<std::string>(), w["threads"].get<int>()});
         else
             EXPECT_EQ(w["dtype"], "f32") << where;
@@ -82,6 +84,13 @@ TEST(CliBench, QuickJsonHoldsEveryWorkloadBothSidesAndTheLimits) {
         EXPECT_FALSE(w.contains("torch_error")) << where << ": " << w["torch_error"].dump();
         EXPECT_TRUE(positive(w["ratio"])) << where;
         EXPECT_TRUE(positive(w["fraction_of_limit"])) << where;
+        // The bf16 training step is also timed against torch's own bf16 autocast.
+        if (w["kind"] == "train" && w["dtype"] == "bf16") {
+            expect_stats(w["torch_autocast_bf16"], where + " torch autocast");
+            EXPECT_TRUE(positive(w["ratio_to_torch_autocast_bf16"])) << where;
+        } else {
+            EXPECT_FALSE(w.contains("torch_autocast_bf16")) << where;
+        }
         if (w["kind"] == "decode") {
             expect_stats(w["attend_prompt_ms"], where + " attend prompt");
             expect_stats(w["torch_prompt_ms"], where + " torch prompt");
@@ -96,6 +105,12 @@ TEST(CliBench, QuickJsonHoldsEveryWorkloadBothSidesAndTheLimits) {
         for (const char* dtype : {"f32", "bf16", "int8"})
             for (int threads : {1, 2})
                 EXPECT_TRUE(seen_dtypes.count({kind, dtype, threads})) << kind << " " << dtype << " at " << threads;
+    // train: f32, and bf16 mixed precision exactly where the CPU has AVX512-BF16; never int8.
+    for (int threads : {1, 2}) {
+        EXPECT_TRUE(seen_dtypes.count({"train", "f32", threads})) << "train f32 at " << threads;
+        EXPECT_EQ(seen_dtypes.count({"train", "bf16", threads}), cpu_has_bf16_matmul() ? 1u : 0u) << threads;
+        EXPECT_EQ(seen_dtypes.count({"train", "int8", threads}), 0u) << threads;
+    }
     // attention --quick: T = 512, causal and not, forward and forward+backward, 2 thread counts.
     int attention_rows = 0;
     for (const json& w : out["workloads"]) attention_rows += w["kind"] == "attention";

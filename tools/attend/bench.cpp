@@ -70,6 +70,7 @@ struct Stats {
 // One cell of the table: a workload at a thread count, both sides.
 struct Cell {
     Stats attend, torch, attend_prompt, torch_prompt;
+    Stats torch_autocast;     // train bf16: torch's step under torch.autocast("cpu", bfloat16)
     std::string torch_error;  // why torch has no number here
 };
 
@@ -157,7 +158,10 @@ void run_bench(const BenchCliOptions& o) {
                 cell.attend.seconds.push_back(s.seconds);
                 if (s.prompt_seconds >= 0) cell.attend_prompt.seconds.push_back(s.prompt_seconds);
 
-                if (ti >= torch.size() || !cell.torch_error.empty() || w.dtype != "f32") continue;
+                // torch runs f32, and for the bf16 training step also its own mixed precision
+                // (autocast), shown beside the row's f32 ratio.
+                const bool autocast = w.kind == "train" && w.dtype == "bf16";
+                if (ti >= torch.size() || !cell.torch_error.empty() || (w.dtype != "f32" && !autocast)) continue;
                 bench::TorchChild& child = *torch[ti];
                 if (!child.available()) {
                     cell.torch_error = child.reason();
@@ -166,12 +170,13 @@ void run_bench(const BenchCliOptions& o) {
                 nlohmann::json request = w.torch_request();
                 request["warmup"] = rep == 0;
                 request["min_time"] = min_time;
+                if (autocast) request["autocast"] = true;
                 const nlohmann::json reply = child.request(request);
                 if (reply.contains("error") || !reply.contains("seconds")) {
                     cell.torch_error = reply.value("error", std::string("no \"seconds\" in the reply"));
                     continue;
                 }
-                cell.torch.seconds.push_back(reply["seconds"].get<double>());
+                (autocast ? cell.torch_autocast : cell.torch).seconds.push_back(reply["seconds"].get<double>());
                 if (reply.contains("prompt_seconds"))
                     cell.torch_prompt.seconds.push_back(reply["prompt_seconds"].get<double>());
             }
@@ -222,6 +227,10 @@ void run_bench(const BenchCliOptions& o) {
                                       {"torch", stats_json(w, c.torch)},
                                       {"bound", bench::name_of(w.bound)}};
                 if (!c.torch_error.empty()) row["torch_error"] = c.torch_error;
+                if (!c.torch_autocast.empty()) {
+                    row["torch_autocast_bf16"] = stats_json(w, c.torch_autocast);
+                    row["ratio_to_torch_autocast_bf16"] = c.torch_autocast.median() / c.attend.median();
+                }
                 row["ratio"] = c.torch.empty() ? nlohmann::json(nullptr)
                                                : nlohmann::json(c.torch.median() / c.attend.median());
                 row["fraction_of_limit"] = fraction_of_limit(w, c.attend.median(), limits[ti]);
@@ -292,6 +301,11 @@ void run_bench(const BenchCliOptions& o) {
                         padded(ratio, 5).c_str(), bench::name_of(w.bound), fraction);
             if (!c.torch_error.empty() && torch_info)
                 notes.push_back(w.label + ", " + std::to_string(o.threads[ti]) + " thr: torch: " + c.torch_error);
+            if (!c.torch_autocast.empty())
+                notes.push_back(w.label + ", " + std::to_string(o.threads[ti]) + " thr: torch bf16 autocast " +
+                                "(torch.autocast(\"cpu\", dtype=torch.bfloat16) around the forward) " +
+                                spread(w, c.torch_autocast) + " " + w.unit + ", ratio " +
+                                number(c.torch_autocast.median() / c.attend.median()) + "×");
             if (!c.attend_prompt.empty()) {
                 auto ms = [](const Stats& s) { return s.empty() ? std::string("–") : number(s.median() * 1e3) + " ms"; };
                 notes.push_back(w.label + ", " + std::to_string(o.threads[ti]) + " thr: prompt step (not in tok/s): attend " +
@@ -347,7 +361,7 @@ void register_bench(CLI::App& app) {
     cmd->add_option("--repeat", o->repeat, "Repetitions (default 3; --quick: 1)")->check(whole_number(1, 1000));
     cmd->add_option("--workloads", *workloads, "Comma-separated: decode, prefill, train, attention")
         ->capture_default_str();
-    cmd->add_option("--dtypes", *dtypes, "Weight types for decode and prefill, comma-separated: f32, bf16, int8")
+    cmd->add_option("--dtypes", *dtypes, "Weight types for decode and prefill (train: f32 and bf16 mixed precision), comma-separated: f32, bf16, int8")
         ->capture_default_str();
     cmd->add_flag("--no-torch", o->no_torch, "attend only");
     cmd->add_option("--python", o->python, "Python with torch, for the PyTorch side")->capture_default_str();

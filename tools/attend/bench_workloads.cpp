@@ -29,6 +29,7 @@
 #include "attend/error.hpp"
 #include "attend/generate/generate.hpp"
 #include "attend/low_precision.hpp"
+#include "attend/matmul_precision.hpp"
 #include "attend/models/config.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/random.hpp"
@@ -144,14 +145,21 @@ std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, cons
                   head_flops_per_position(gpt);
         list.push_back(w);
         }
-    if (wanted("train")) {
+    if (wanted("train"))
+        for (const std::string& dtype : dtypes) {
+        // f32, and bf16 mixed precision (`attend train --precision bf16`) where the CPU has
+        // AVX512-BF16; int8 is for inference only.
+        if (dtype == "int8" || (dtype == "bf16" && !cpu_has_bf16_matmul())) continue;
         Workload w;
+        w.dtype = dtype;
         // nanoGPT shakespeare_char's model (6 × 384, 6 heads, block 256) at batch 4, 65 characters.
         w.kind = "train", w.model = quick ? GptShape{2, 64, 2, 65, 32} : GptShape{6, 384, 6, 65, 256};
         w.T = w.model.context, w.batch = quick ? 2 : 4;
         w.label = "train " + std::to_string(w.model.layers) + "x" + std::to_string(w.model.d) + " block " +
                   std::to_string(w.T) + " batch " + std::to_string(w.batch);
-        w.measured = "one AdamW step: forward, cross-entropy, backward, clip to norm 1, AdamW(0.9, 0.99, wd 0.1)";
+        w.measured = "one AdamW step: forward, cross-entropy, backward, clip to norm 1, AdamW(0.9, 0.99, wd 0.1); "
+                     "bf16: the linear layers' products in bf16, fp32 weights and optimizer (train --precision bf16); "
+                     "torch: f32";
         w.unit = "ms/step";
         w.bound = Bound::sgemm;
         const GptShape& s = w.model;
@@ -159,7 +167,7 @@ std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, cons
                   (block_flops_per_token(s) * double(w.T) + causal_attention_flops(s, w.T) +
                    head_flops_per_position(s) * double(w.T));
         list.push_back(w);
-    }
+        }
     if (wanted("attention")) {
         const std::vector<int64_t> lengths = quick ? std::vector<int64_t>{512} : std::vector<int64_t>{512, 2048, 8192};
         for (bool causal : {false, true})
@@ -284,6 +292,7 @@ Sample AttendRunner::run(const Workload& w, bool warmup, double min_time) {
         const std::vector<int64_t> y = random_ids(w.batch * w.T, w.model.vocab, 4);
         const ForwardMode mode{true, &t.dropout, AttentionPath::fused};
         const BufferReuse reuse;  // as `attend train` steps (attend/buffer_reuse.hpp)
+        const MatmulPrecisionScope precision(w.dtype == "bf16" ? MatmulPrecision::bf16 : MatmulPrecision::f32);
         return {timed(
             [&] {
                 t.optimizer->zero_grad();

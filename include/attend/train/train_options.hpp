@@ -46,6 +46,10 @@ struct TrainOptions {
     uint64_t seed;
     int threads;         // 0: leave the pool as it is (under MPI: the machine's cores shared among its ranks)
     float comm_timeout;  // seconds a rank waits for the others in a sum before stopping the run
+    // "f32" | "bf16": the linear layers' products in bf16 mixed precision (fp32 master weights
+    // and optimizer; attend/matmul_precision.hpp); bf16 is an Error on a CPU without
+    // AVX512-BF16. Recorded in the checkpoint; may change on resume.
+    std::string precision;
     bool resume;         // continue from out/checkpoint.safetensors
     bool overwrite;      // a fresh run may replace the run already in `out`
     bool quiet;          // no progress output

@@ -32,7 +32,7 @@
 // norm_placement, layers, heads, kv_heads, dim, block_size, dropout, attention_dropout,
 // seed): a contradiction is an Error naming both values. The schedule and the rest (steps,
 // lr, min_lr, warmup, weight_decay, betas, grad_clip, batch_size, grad_accum, eval_every,
-// eval_batches, checkpoint_every, threads, comm_timeout) may change on resume, e.g. --steps
+// eval_batches, checkpoint_every, threads, comm_timeout, precision) may change on resume, e.g. --steps
 // to train longer.
 //
 // Data parallel (docs/distributed.md): started by an MPI launcher as N ranks, each rank takes
