@@ -6,12 +6,25 @@
 //   llama       decoder, RMSNorm, SwiGLU, RoPE (interleaved:    token_embd, blk.N.attn_norm, attn_q/k/v,
 //   (mistral)   llama.cpp's convert_hf_to_gguf permutes HF's    attn_output, ffn_norm, ffn_gate/up/down,
 //               q/k rows back to Meta's pairs), no biases       output_norm, output (absent: tied)
+//   qwen2       llama's blocks, RoPE rotate_half (llama.cpp's   as llama, plus attn_q/k/v.bias
+//               NEOX: rows as HF has them), q/k/v biases
+//   phi3        llama's blocks, RoPE rotate_half, fused         token_embd, blk.N.attn_norm, attn_qkv (rows
+//               projections, longrope scaling when the file     q|k|v), attn_output, ffn_norm, ffn_up (rows
+//               has rope_factors_long/short (phi3.rope.         gate|up), ffn_down, output_norm, output;
+//               scaling.original_context_length, .attn_factor)  rope_factors_long, rope_factors_short
+//   gemma       llama's blocks with GeGLU, RoPE rotate_half,    as llama, never an output (always tied);
+//               embeddings × √E, head size from gemma.attention. norms hold 1 + w (convert_hf_to_gguf adds
+//               key_length                                      the 1; attend's gemma norms hold it too)
 //   gpt2        decoder, LayerNorm, GELU-tanh, learned          token_embd, position_embd, blk.N.attn_norm,
 //               positions, biases                               attn_qkv (rows q|k|v), attn_output, ffn_norm,
 //                                                               ffn_up, ffn_down, output_norm, output
 //   bert        encoder (no head), post-norm, GELU, learned     token_embd, token_types, position_embd,
 //               positions, token types, embedding LayerNorm     token_embd_norm, blk.N.attn_q/k/v, attn_output,
 //                                                               attn_output_norm, ffn_up, ffn_down, layer_output_norm
+// The RMSNorm architectures share the keys <arch>.attention.layer_norm_rms_epsilon,
+// rope.freq_base (default 10000), attention.key_length/value_length (default E / heads) and
+// attention.sliding_window (0 or absent: none; llama.cpp writes it for phi3, and attend writes it
+// for any windowed model so the window survives a round trip — llama.cpp itself may ignore it).
 // A GGUF matrix of dims {in, out} is attend's (out, in): the reader's shape() reverses dims.
 //
 // Loading keeps the weights' precision where attend's kernels read it (Transformer::
@@ -19,9 +32,9 @@
 // Q8_0 becomes int8 with its f16 block scales widened (the same per-32-column blocks as
 // attend's int8), Q4_0 becomes int8 too (its values −8..7 times the block scale are int8 values
 // exactly); F32 is borrowed from the mapping; everything else is widened to f32.
-// Refused, each with a message naming the file and key or tensor: other architectures (qwen2,
-// phi3, gemma: their biases, fused projections and GeGLU are not configurations attend has
-// yet), rope scaling, partial rotary dimensions, mixture of experts, other tensor types.
+// Refused, each with a message naming the file and key or tensor: other architectures (gemma2's
+// soft-capping and alternating windows, ...), rope scaling other than phi3's longrope (llama3's
+// rope_freqs, linear, yarn), partial rotary dimensions, mixture of experts, other tensor types.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -47,11 +60,23 @@ namespace {
 
 [[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
-enum class Arch { llama, gpt2, bert };
-const char* gguf_name(Arch a) { return a == Arch::llama ? "llama" : a == Arch::gpt2 ? "gpt2" : "bert"; }
+enum class Arch { llama, qwen2, phi3, gemma, gpt2, bert };
+const char* gguf_name(Arch a) {
+    switch (a) {
+        case Arch::llama: return "llama";
+        case Arch::qwen2: return "qwen2";
+        case Arch::phi3: return "phi3";
+        case Arch::gemma: return "gemma";
+        case Arch::gpt2: return "gpt2";
+        case Arch::bert: return "bert";
+    }
+    return "?";
+}
+// llama.cpp's RMSNorm + gated-MLP + RoPE decoders: one set of keys (the top of this file).
+bool rms_arch(Arch a) { return a == Arch::llama || a == Arch::qwen2 || a == Arch::phi3 || a == Arch::gemma; }
 
-// One of our parameters and where it lives in the GGUF file: a whole tensor, or (GPT-2's
-// fused attn_qkv) rows [row0, row1) of its outermost dimension.
+// One of our parameters and where it lives in the GGUF file: a whole tensor, or (GPT-2's and
+// Phi-3's fused attn_qkv, Phi-3's ffn_up) rows [row0, row1) of its outermost dimension.
 struct Place {
     std::string ours, theirs;
     int64_t row0 = 0, row1 = -1;  // -1: the whole tensor
@@ -69,24 +94,28 @@ std::vector<Place> places(const TransformerConfig& c, Arch arch) {
     if (c.positions == PositionType::learned) out.push_back({"embeddings.position.weight", "position_embd.weight"});
     if (c.type_vocab_size > 0) out.push_back({"embeddings.token_type.weight", "token_types.weight"});
     if (c.embedding_norm) both("embeddings.norm", "token_embd_norm", ln);
-    const int64_t E = c.d_model, kv = c.kv_heads() * c.head_dim();
+    const int64_t A = c.attention_width(), kv = c.kv_heads() * c.head_dim(), F = c.d_ff;
     for (int64_t l = 0; l < c.n_layers; ++l) {
         const std::string ours = "layers." + std::to_string(l) + ".", blk = "blk." + std::to_string(l) + ".";
-        if (arch == Arch::gpt2) {
-            const int64_t start[] = {0, E, E + kv}, end[] = {E, E + kv, E + 2 * kv};
+        if (arch == Arch::gpt2 || arch == Arch::phi3) {  // attn_qkv: rows q | k | v
+            const int64_t start[] = {0, A, A + kv}, end[] = {A, A + kv, A + 2 * kv};
             const char* names[] = {"q_proj", "k_proj", "v_proj"};
             for (int i = 0; i < 3; ++i) {
                 out.push_back({ours + "self_attn." + names[i] + ".weight", blk + "attn_qkv.weight", start[i], end[i]});
-                out.push_back({ours + "self_attn." + names[i] + ".bias", blk + "attn_qkv.bias", start[i], end[i]});
+                if (c.bias) out.push_back({ours + "self_attn." + names[i] + ".bias", blk + "attn_qkv.bias", start[i], end[i]});
             }
         } else {
-            both(ours + "self_attn.q_proj", blk + "attn_q", c.bias);
-            both(ours + "self_attn.k_proj", blk + "attn_k", c.bias);
-            both(ours + "self_attn.v_proj", blk + "attn_v", c.bias);
+            both(ours + "self_attn.q_proj", blk + "attn_q", c.bias || c.qkv_bias);
+            both(ours + "self_attn.k_proj", blk + "attn_k", c.bias || c.qkv_bias);
+            both(ours + "self_attn.v_proj", blk + "attn_v", c.bias || c.qkv_bias);
         }
         both(ours + "self_attn.out_proj", blk + "attn_output", c.bias);
         both(ours + "self_attn_norm", blk + (arch == Arch::bert ? "attn_output_norm" : "attn_norm"), ln);
-        if (c.activation == Activation::swiglu) {
+        if (arch == Arch::phi3) {  // ffn_up: rows gate | up
+            out.push_back({ours + "ff.gate_proj.weight", blk + "ffn_up.weight", 0, F});
+            out.push_back({ours + "ff.up_proj.weight", blk + "ffn_up.weight", F, 2 * F});
+            both(ours + "ff.down_proj", blk + "ffn_down", c.bias);
+        } else if (is_gated(c.activation)) {
             both(ours + "ff.gate_proj", blk + "ffn_gate", c.bias);
             both(ours + "ff.up_proj", blk + "ffn_up", c.bias);
             both(ours + "ff.down_proj", blk + "ffn_down", c.bias);
@@ -119,21 +148,53 @@ float eps_key(const GgufFile& f, const std::string& key) {
 Arch arch_of(const GgufFile& f) {
     const std::string a = f.get_string("general.architecture");
     if (a == "llama" || a == "mistral") return Arch::llama;
+    if (a == "qwen2") return Arch::qwen2;
+    if (a == "phi3") return Arch::phi3;
+    if (a == "gemma") return Arch::gemma;
     if (a == "gpt2") return Arch::gpt2;
     if (a == "bert") return Arch::bert;
-    if (a == "qwen2" || a == "phi3" || a == "gemma" || a == "gemma2")
-        f.fail_key("general.architecture", "\"" + a + "\" is refused: its " +
-                                               (a == "qwen2"  ? std::string("q/k/v biases")
-                                                : a == "phi3" ? std::string("fused qkv/gate_up projections and longrope scaling")
-                                                              : std::string("GeGLU, √d embedding scale and 1 + w norms")) +
-                                               " load from a Hugging Face folder, but the GGUF mapping for them is not written yet "
-                                                 "(attend reads GGUF llama, mistral, gpt2, bert)");
-    f.fail_key("general.architecture", "\"" + a + "\" is not an architecture attend builds (llama, mistral, gpt2, bert)");
+    if (a == "gemma2")
+        f.fail_key("general.architecture", "\"gemma2\" is refused: its logit soft-capping, extra post-norms and "
+                                           "alternating sliding windows are not configurations attend has");
+    f.fail_key("general.architecture",
+               "\"" + a + "\" is not an architecture attend builds (llama, mistral, qwen2, phi3, gemma, gpt2, bert)");
+}
+
+// Phi-3's longrope: the rope_factors_long/short tensors (head_dim / 2 each, positive), the
+// context they were trained at (phi3.rope.scaling.original_context_length) and the factor on
+// cos and sin (phi3.rope.scaling.attn_factor; absent: HF's √(1 + ln(ctx / orig) / ln orig)).
+RopeScaling longrope_of(const GgufFile& f, const TransformerConfig& c, const std::string& p) {
+    RopeScaling r;
+    r.rope_type = RopeScalingType::longrope;
+    const int64_t half = c.head_dim() / 2;
+    for (auto [name, list] : {std::pair{"rope_factors_short.weight", &r.short_factor},
+                              std::pair{"rope_factors_long.weight", &r.long_factor}}) {
+        const GgufTensorInfo* t = f.find_tensor(name);
+        if (!t) bad(f.path(), std::string("has rope_factors_") + (list == &r.long_factor ? "short" : "long") +
+                                  ".weight but no tensor " + name + " (longrope needs both)");
+        if (t->dims.size() != 1 || int64_t(t->dims[0]) != half)
+            bad(f.path(), "tensor '" + std::string(name) + "' " + to_string(t->shape()) + " must hold " +
+                              std::to_string(half) + " factors (head size / 2)");
+        *list = f.tensor_f32(*t).to_vector();
+        for (size_t i = 0; i < list->size(); ++i)
+            if (!(std::isfinite((*list)[i]) && (*list)[i] > 0.f))
+                bad(f.path(), "tensor '" + std::string(name) + "' element " + std::to_string(i) + " is " +
+                                  std::to_string((*list)[i]) + ", not a finite positive factor");
+    }
+    const std::string orig = p + "rope.scaling.original_context_length";
+    if (!f.has(orig)) f.fail_key(orig, "missing (longrope's rope_factors tensors need the original context length)");
+    r.original_max_position_embeddings = size_key(f, orig, ConfigLimits::max_positions);
+    const double ratio = double(c.max_positions) / double(r.original_max_position_embeddings);
+    const float hf = ratio <= 1.0 ? 1.f : float(std::sqrt(1.0 + std::log(ratio) / std::log(double(r.original_max_position_embeddings))));
+    r.attention_factor = f.get_f32(p + "rope.scaling.attn_factor", hf);
+    if (!(std::isfinite(r.attention_factor) && r.attention_factor > 0.f))
+        f.fail_key(p + "rope.scaling.attn_factor", std::to_string(r.attention_factor) + " is not a finite positive factor");
+    return r;
 }
 
 TransformerConfig config_of(const GgufFile& f, Arch arch) {
     const std::string p = f.get_string("general.architecture") + ".";
-    TransformerConfig c = arch == Arch::llama ? llama2_7b() : arch == Arch::gpt2 ? gpt2_small() : bert_base();
+    TransformerConfig c = rms_arch(arch) ? llama2_7b() : arch == Arch::gpt2 ? gpt2_small() : bert_base();
     c.d_model = size_key(f, p + "embedding_length", ConfigLimits::d_model);
     c.n_layers = size_key(f, p + "block_count", ConfigLimits::n_layers);
     c.n_heads = size_key(f, p + "attention.head_count", ConfigLimits::d_model);
@@ -148,26 +209,53 @@ TransformerConfig config_of(const GgufFile& f, Arch arch) {
         f.fail_key(p + "expert_count", "mixture-of-experts models are refused (attend has no expert routing)");
     c.dropout = c.attention_dropout = 0.f;
     c.name = f.get_string("general.name", gguf_name(arch)) + " (" + f.path() + ")";
-    if (arch == Arch::llama) {
+    if (rms_arch(arch)) {
         c.norm_eps = eps_key(f, p + "attention.layer_norm_rms_epsilon");
         c.rope_theta = f.get_f32(p + "rope.freq_base", 10000.f);
         if (!(c.rope_theta > 1.f && std::isfinite(c.rope_theta)))
             f.fail_key(p + "rope.freq_base", std::to_string(c.rope_theta) + " is not a finite base above 1");
-        c.rope_layout = RopeLayout::interleaved;  // llama.cpp's llama rope pairs (2i, 2i+1)
+        // llama.cpp's llama rope pairs (2i, 2i+1); its qwen2, phi3 and gemma are NEOX: HF's halves.
+        c.rope_layout = arch == Arch::llama ? RopeLayout::interleaved : RopeLayout::rotate_half;
+        // The head size: key_length where the file gives it (Gemma, Mistral-Nemo), else E / heads.
+        const int64_t natural = c.d_model % c.n_heads == 0 ? c.d_model / c.n_heads : 0;
+        const std::string key_length = p + "attention.key_length";
+        const int64_t head = f.has(key_length) ? size_key(f, key_length, ConfigLimits::d_model) : natural;
+        if (head == 0)
+            bad(f.path(), p + "embedding_length " + std::to_string(c.d_model) + " is not a multiple of " + p +
+                              "attention.head_count " + std::to_string(c.n_heads) + " and there is no " + key_length);
+        c.head_size = head == natural ? 0 : head;
+        for (const std::string& key : {p + "rope.dimension_count", p + "attention.value_length"})
+            if (f.has(key) && f.get_u64(key) != uint64_t(head))
+                f.fail_key(key, std::to_string(f.get_u64(key)) + " differs from the head size " + std::to_string(head) +
+                                    ": partial rotary or odd value sizes are refused");
+        const std::string swa = p + "attention.sliding_window";
+        c.sliding_window = f.has(swa) ? int64_t(std::min<uint64_t>(f.get_u64(swa), ConfigLimits::max_positions)) : 0;
+        const bool factors = f.find_tensor("rope_factors_long.weight") || f.find_tensor("rope_factors_short.weight");
         const std::string scaling = f.get_string(p + "rope.scaling.type", "none");
-        if (scaling != "none") f.fail_key(p + "rope.scaling.type", "\"" + scaling + "\": rope scaling is refused (attend has plain RoPE)");
-        if (f.find_tensor("rope_freqs.weight"))
-            bad(f.path(), "tensor rope_freqs.weight (Llama-3 rope scaling factors) is refused: attend has plain RoPE");
-        if (c.d_model % c.n_heads == 0) {
-            const uint64_t head = uint64_t(c.d_model / c.n_heads);
-            for (const std::string& key : {p + "rope.dimension_count", p + "attention.key_length", p + "attention.value_length"})
-                if (f.has(key) && f.get_u64(key) != head)
-                    f.fail_key(key, std::to_string(f.get_u64(key)) + " differs from the head size " + std::to_string(head) +
-                                        " (embedding_length / head_count): partial rotary or odd head sizes are refused");
+        if (arch == Arch::phi3 && factors && (scaling == "none" || scaling == "longrope" || scaling == "su")) {
+            c.rope_scaling = longrope_of(f, c, p);
+        } else {
+            if (factors)
+                bad(f.path(), std::string("tensor rope_factors_") + (f.find_tensor("rope_factors_long.weight") ? "long" : "short") +
+                                  ".weight (longrope) is refused for " + gguf_name(arch) + " (attend reads it for phi3)");
+            if (scaling != "none")
+                f.fail_key(p + "rope.scaling.type", "\"" + scaling + "\": rope scaling is refused here (attend reads "
+                                                    "plain RoPE and phi3's longrope factors)");
         }
-        c.bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
-        if (c.bias) bad(f.path(), "tensor blk.0.attn_q.bias: llama models with attention biases are refused");
-        c.tie_embeddings = f.find_tensor("output.weight") == nullptr;
+        if (f.find_tensor("rope_freqs.weight"))
+            bad(f.path(), "tensor rope_freqs.weight (Llama-3 rope scaling factors) is refused: attend reads plain RoPE");
+        c.bias = false;
+        c.qkv_bias = arch == Arch::qwen2;  // Qwen2: q/k/v biases, none on attn_output or the MLP
+        if (arch != Arch::qwen2 && f.find_tensor("blk.0.attn_q.bias"))
+            bad(f.path(), "tensor blk.0.attn_q.bias: " + std::string(gguf_name(arch)) +
+                              " models with attention biases are refused (llama.cpp's qwen2 has them)");
+        if (arch == Arch::gemma) {
+            c.activation = Activation::geglu;
+            c.embedding_scale = float(std::sqrt(double(c.d_model)));  // llama.cpp's gemma: inpL × √n_embd
+            c.tie_embeddings = true;  // llama.cpp's gemma reads the output from token_embd
+        } else {
+            c.tie_embeddings = f.find_tensor("output.weight") == nullptr;
+        }
     } else if (arch == Arch::gpt2) {
         c.norm_eps = eps_key(f, p + "attention.layer_norm_epsilon");
         c.tie_embeddings = f.find_tensor("output.weight") == nullptr;
@@ -262,7 +350,26 @@ LoadedModel load_gguf(const std::string& path) {
 
     std::map<std::string, Tensor> ours;
     std::set<std::string> used;
-    for (const Place& p : places(config, arch)) {
+    if (config.rope_scaling.rope_type == RopeScalingType::longrope)  // read into the config
+        used.insert({"rope_factors_long.weight", "rope_factors_short.weight"});
+    const std::vector<Place> wanted = places(config, arch);
+    // A fused tensor (attn_qkv, phi3's ffn_up) must hold exactly its parts' rows: a count that
+    // is off means the metadata describes another model, even where the slices would fit.
+    std::map<std::string, std::string> parts;  // theirs → "q_proj 32 | k_proj 16 | ..."
+    std::map<std::string, int64_t> rows;
+    for (const Place& p : wanted)
+        if (p.row1 >= 0) {
+            const std::string part = p.ours.substr(0, p.ours.rfind('.'));
+            parts[p.theirs] += (parts[p.theirs].empty() ? "" : " | ") + part.substr(part.rfind('.') + 1) + " " +
+                               std::to_string(p.row1 - p.row0);
+            rows[p.theirs] = std::max(rows[p.theirs], p.row1);
+        }
+    for (const auto& [name, n] : rows)
+        if (const GgufTensorInfo* t = f.find_tensor(name); t && (t->dims.empty() || int64_t(t->dims.back()) != n))
+            bad(path, "tensor '" + name + "' " + to_string(t->shape()) + " has " +
+                          std::to_string(t->dims.empty() ? 0 : t->dims.back()) + " rows; the " + gguf_name(arch) +
+                          " model its metadata describes needs " + std::to_string(n) + " (" + parts[name] + ")");
+    for (const Place& p : wanted) {
         const GgufTensorInfo* t = f.find_tensor(p.theirs);
         if (!t) bad(path, "has no tensor " + p.theirs + " (for parameter " + p.ours + " of the " + gguf_name(arch) + " model)");
         ours[p.ours] = read_param(f, *t, p.ours, p.row0, p.row1);
@@ -300,7 +407,10 @@ Arch arch_for(const TransformerConfig& c, const std::string& path) {
     const auto need = [&](bool ok, const std::string& what) {
         if (!ok) bad(path, "model '" + c.name + "' cannot be written as GGUF: " + what);
     };
-    need(c.embedding_scale == 1.f, "its embeddings are scaled (no llama.cpp architecture does that)");
+    const bool gemma = c.activation == Activation::geglu;
+    need(c.embedding_scale == (gemma ? float(std::sqrt(double(c.d_model))) : 1.f),
+         gemma ? "a GeGLU model must be Gemma's, embeddings × √d_model" : "its embeddings are scaled (of llama.cpp's "
+                 "architectures only gemma does that, by √d_model, with GeGLU)");
     if (c.shape == ModelShape::encoder) {
         need(c.head == HeadType::none, std::string("llama.cpp's bert holds the encoder alone; this model has a ") +
                                            name_of(c.head) + " head (write the encoder alone: encoder_only)");
@@ -315,9 +425,20 @@ Arch arch_for(const TransformerConfig& c, const std::string& path) {
     need(c.norm_placement == NormPlacement::pre && c.final_norm && !c.embedding_norm && c.type_vocab_size == 0,
          "decoders must be pre-norm with a final norm, no embedding norm and no token types");
     if (c.positions == PositionType::rope) {
-        need(c.norm == NormType::rms_norm && c.activation == Activation::swiglu && !c.bias,
-             "a RoPE decoder must be Llama's (RMSNorm, SwiGLU, no biases)");
-        return Arch::llama;
+        need(c.norm == NormType::rms_norm && is_gated(c.activation) && !c.bias,
+             "a RoPE decoder must be Llama's (RMSNorm, SwiGLU or Gemma's GeGLU, no biases but Qwen2's on q/k/v)");
+        const RopeScalingType scaling = c.rope_scaling.rope_type;
+        const Arch arch = gemma ? Arch::gemma : c.qkv_bias ? Arch::qwen2
+                                              : scaling == RopeScalingType::longrope ? Arch::phi3 : Arch::llama;
+        need(!gemma || !c.qkv_bias, "llama.cpp's gemma has no q/k/v biases");
+        need(!gemma || c.tie_embeddings, "llama.cpp's gemma reads its output matrix from token_embd (untied heads refused)");
+        need(scaling == RopeScalingType::none || (arch == Arch::phi3 && scaling == RopeScalingType::longrope),
+             std::string("rope_scaling ") + name_of(scaling) + " is not written (attend writes plain RoPE, and longrope "
+                                                               "as phi3; llama3's rope_freqs and linear are not written yet)");
+        // llama.cpp's phi3 splits attn_qkv at n_embd: q must be as wide as the model.
+        need(arch != Arch::phi3 || c.attention_width() == c.d_model,
+             "a longrope model is written as phi3, whose fused attn_qkv needs heads × head size = d_model");
+        return arch;
     }
     need(c.positions == PositionType::learned && c.norm == NormType::layer_norm && c.bias &&
              c.activation == Activation::gelu_tanh && c.n_kv_heads == 0,
@@ -348,15 +469,19 @@ uint32_t file_type(GgmlType t) {
 
 // HF's rotate_half q/k rows in Meta's interleaved order, per head: row h·D + 2i + j of the
 // result is row h·D + j·D/2 + i of w (j ∈ {0, 1}) — what convert_hf_to_gguf's permute does.
-Tensor interleave_rows(const Tensor& w, int64_t heads) {
+// `inverse`: back from interleaved to rotate_half. Rows of a matrix or of a bias vector.
+Tensor interleave_rows(const Tensor& w, int64_t heads, bool inverse = false) {
     const Tensor dense = w.low_precision() ? w.low_precision()->dequantize() : w.contiguous();
     const int64_t rows = dense.size(0), cols = dense.numel() / rows, D = rows / heads;
     Tensor out = Tensor::empty(dense.shape());
     for (int64_t h = 0; h < heads; ++h)
         for (int64_t i = 0; i < D / 2; ++i)
             for (int64_t j = 0; j < 2; ++j)
-                std::memcpy(out.data() + (h * D + 2 * i + j) * cols, dense.data() + (h * D + j * D / 2 + i) * cols,
+            {
+                const int64_t pair = h * D + 2 * i + j, half = h * D + j * D / 2 + i;
+                std::memcpy(out.data() + (inverse ? half : pair) * cols, dense.data() + (inverse ? pair : half) * cols,
                             size_t(cols) * 4);
+            }
     return out;
 }
 
@@ -406,12 +531,22 @@ void save_gguf(const std::string& path, const Transformer& model, const GgufWrit
     w.set_u32(p + "block_count", uint32_t(c.n_layers));
     w.set_u32(p + "feed_forward_length", uint32_t(c.d_ff));
     w.set_u32(p + "attention.head_count", uint32_t(c.n_heads));
-    if (arch == Arch::llama) {
+    if (rms_arch(arch)) {
         w.set_u32(p + "attention.head_count_kv", uint32_t(c.kv_heads()));
         w.set_f32(p + "attention.layer_norm_rms_epsilon", c.norm_eps);
         w.set_f32(p + "rope.freq_base", c.rope_theta);
         w.set_u32(p + "rope.dimension_count", uint32_t(c.head_dim()));
-        w.set_u32(p + "vocab_size", uint32_t(c.vocab_size));
+        if (arch == Arch::gemma || c.head_size != 0) {  // convert_hf_to_gguf writes them for gemma
+            w.set_u32(p + "attention.key_length", uint32_t(c.head_dim()));
+            w.set_u32(p + "attention.value_length", uint32_t(c.head_dim()));
+        }
+        if (arch == Arch::llama) w.set_u32(p + "vocab_size", uint32_t(c.vocab_size));
+        if (c.sliding_window > 0 || arch == Arch::phi3)  // phi3: 0 is "none", as convert_hf_to_gguf writes
+            w.set_u32(p + "attention.sliding_window", uint32_t(c.sliding_window));
+        if (arch == Arch::phi3) {
+            w.set_u32(p + "rope.scaling.original_context_length", uint32_t(c.rope_scaling.original_max_position_embeddings));
+            w.set_f32(p + "rope.scaling.attn_factor", c.rope_scaling.attention_factor);
+        }
     } else {
         w.set_f32(p + "attention.layer_norm_epsilon", c.norm_eps);
     }
@@ -440,18 +575,24 @@ void save_gguf(const std::string& path, const Transformer& model, const GgufWrit
 
     const NamedParameters params = const_cast<Transformer&>(model).parameters();
     std::map<std::string, Tensor*> by_name(params.begin(), params.end());
-    std::map<std::string, std::vector<Tensor>> fused;  // GPT-2's attn_qkv parts, in row order
-    for (const Place& pl : places(c, arch)) {
+    const std::vector<Place> all = places(c, arch);
+    std::map<std::string, size_t> n_parts;  // fused tensors (attn_qkv, phi3's ffn_up): parts each
+    for (const Place& pl : all)
+        if (pl.row1 >= 0) ++n_parts[pl.theirs];
+    std::map<std::string, std::vector<Tensor>> fused;  // their parts so far, in row order
+    // llama.cpp's llama rotates Meta's pairs; its qwen2, phi3 and gemma rotate HF's halves.
+    const RopeLayout layout = arch == Arch::llama ? RopeLayout::interleaved : RopeLayout::rotate_half;
+    for (const Place& pl : all) {
         auto it = by_name.find(pl.ours);
         if (it == by_name.end()) bad(path, "model '" + c.name + "' has no parameter " + pl.ours);
         Tensor t = *it->second;
-        // Meta's pair order for llama.cpp's rope, unless the model already uses it.
-        if (arch == Arch::llama && c.rope_layout == RopeLayout::rotate_half &&
-            (pl.ours.find("q_proj.weight") != std::string::npos || pl.ours.find("k_proj.weight") != std::string::npos))
-            t = interleave_rows(t, pl.ours.find("q_proj") != std::string::npos ? c.n_heads : c.kv_heads());
+        const bool q = pl.ours.find("self_attn.q_proj.") != std::string::npos,
+                   k = pl.ours.find("self_attn.k_proj.") != std::string::npos;
+        if (c.positions == PositionType::rope && c.rope_layout != layout && (q || k))  // rows and their biases
+            t = interleave_rows(t, q ? c.n_heads : c.kv_heads(), layout == RopeLayout::rotate_half);
         if (pl.row1 >= 0) {
             fused[pl.theirs].push_back(t.low_precision() ? t.low_precision()->dequantize() : t.contiguous());
-            if (fused[pl.theirs].size() < 3) continue;
+            if (fused[pl.theirs].size() < n_parts[pl.theirs]) continue;
             t = concat(fused[pl.theirs], 0);
         }
         // Matrices attend keeps in low precision take the asked type; norms, biases and
@@ -460,6 +601,11 @@ void save_gguf(const std::string& path, const Transformer& model, const GgufWrit
         GgmlType stored = matrix ? type : GgmlType::F32;
         if (t.shape().back() % ggml_type_info(stored).block != 0) stored = GgmlType::F32;  // no whole blocks
         w.add_tensor(pl.theirs, t, stored);
+    }
+    if (arch == Arch::phi3) {  // longrope's factors, F32 (head size / 2 each), as convert_hf_to_gguf adds them
+        const RopeScaling& r = c.rope_scaling;
+        w.add_tensor("rope_factors_long.weight", Tensor::from_vector({int64_t(r.long_factor.size())}, r.long_factor), GgmlType::F32);
+        w.add_tensor("rope_factors_short.weight", Tensor::from_vector({int64_t(r.short_factor.size())}, r.short_factor), GgmlType::F32);
     }
     w.write(path);
 }

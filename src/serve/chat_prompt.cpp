@@ -61,7 +61,10 @@ std::string chat_prompt(const ServedModel& model, const nlohmann::json& messages
 
 std::vector<int64_t> chat_prompt_ids(const ServedModel& model, const nlohmann::json& messages,
                                      bool add_generation_prompt) {
-    return model.lm.prompt_ids(chat_prompt(model, messages, add_generation_prompt));
+    const std::string prompt = chat_prompt(model, messages, add_generation_prompt);
+    if (!model.chat_template) return model.lm.prompt_ids(prompt);
+    std::vector<int64_t> ids = model.lm.tokenizer->encode(prompt, SpecialTokenMode::parse);
+    return ids.empty() ? model.lm.prompt_ids("") : ids;  // prompt_ids gives an empty text its start token
 }
 
 }  // namespace attend::serve

@@ -7,6 +7,7 @@
 //     "<Role>: <content>\n" per message, Role capitalised ("System", "User", "Assistant", ...)
 //     then "Assistant:" when add_generation_prompt
 // tokenized as a completion prompt is (the tokenizer's special tokens added: Llama's BOS).
+// A rendered template is not: it writes the special tokens it wants itself.
 //
 // Content is a string, null, or a list of parts of which the {"type": "text", "text"} ones
 // are joined. Bad messages are an ApiError (400) naming the field.
@@ -22,10 +23,11 @@ namespace attend::serve {
 
 std::string chat_prompt(const ServedModel& model, const nlohmann::json& messages, bool add_generation_prompt);
 
-// The ids of that prompt, encoded as a completion prompt is (add_special: special-token text
-// maps to its ids, and the tokenizer's own BOS is added). Known gap: transformers encodes a
-// rendered template with add_special_tokens=False, so a template that writes its own BOS
-// ("<s>", "<|begin_of_text|>") gets it twice here.
+// The ids of that prompt. A rendered chat template: SpecialTokenMode::parse — special-token text
+// (the "<s>", "<|begin_of_text|>" or "<bos>" the template writes) maps to its ids and nothing
+// is added, as transformers' apply_chat_template tokenizes with add_special_tokens=False, so a
+// template that writes BOS gets exactly one. The plain fallback: as a completion prompt
+// (SpecialTokenMode::add: the tokenizer's own BOS first). An empty encoding starts from BOS.
 std::vector<int64_t> chat_prompt_ids(const ServedModel& model, const nlohmann::json& messages,
                                      bool add_generation_prompt);
 

@@ -110,10 +110,12 @@ public:
         if (const auto it = ids_.find("<|endoftext|>"); it != ids_.end()) eot_ = it->second;
     }
 
-    std::vector<int64_t> encode(std::string_view text, bool add_special) const override {
+    using Tokenizer::encode;
+    std::vector<int64_t> encode(std::string_view text, SpecialTokenMode specials) const override {
+        const bool add_special = specials == SpecialTokenMode::add;
         std::vector<int64_t> out(add_special ? post_.before : std::vector<int64_t>{});
         std::vector<SpecialToken> matched = always_added_;
-        if (add_special) matched.insert(matched.end(), specials_.begin(), specials_.end());
+        if (specials != SpecialTokenMode::as_text) matched.insert(matched.end(), specials_.begin(), specials_.end());
         bool first = true;
         for (const Segment& seg : split_on_special(text, matched)) {
             if (seg.id >= 0) {

@@ -81,7 +81,7 @@ void CharTokenizer::save(const std::string& path) const {
     write_text_atomically(path, j.dump(1) + "\n");
 }
 
-std::vector<int64_t> CharTokenizer::encode(std::string_view text, bool) const {
+std::vector<int64_t> CharTokenizer::encode(std::string_view text, SpecialTokenMode) const {
     std::vector<int64_t> ids;
     ids.reserve(text.size());
     for (size_t i = 0; i < text.size();) {

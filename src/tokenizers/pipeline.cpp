@@ -49,11 +49,13 @@ public:
             if (has_token(id)) labels_.emplace(token_text(id), id);
     }
 
-    std::vector<int64_t> encode(std::string_view text, bool add_special) const override {
+    using Tokenizer::encode;
+    std::vector<int64_t> encode(std::string_view text, SpecialTokenMode specials) const override {
+        const bool add_special = specials == SpecialTokenMode::add, parse = specials != SpecialTokenMode::as_text;
         std::vector<int64_t> out(add_special ? s_.post.before : std::vector<int64_t>{});
         size_t at = 0;  // the start of the text not yet encoded
         for (size_t i = 0; i < text.size();) {
-            const std::optional<Match> m = match_at(text, i, at, add_special);
+            const std::optional<Match> m = match_at(text, i, at, parse);
             if (!m) {
                 ++i;
                 continue;
@@ -168,11 +170,11 @@ private:
 
     // The longest added token starting at text[i] that may match here. floor: where the
     // current segment starts (lstrip takes whitespace back to it, no further).
-    std::optional<Match> match_at(std::string_view text, size_t i, size_t floor, bool add_special) const {
+    std::optional<Match> match_at(std::string_view text, size_t i, size_t floor, bool parse_special) const {
         if (!first_bytes_[uint8_t(text[i])]) return std::nullopt;
         for (size_t k : order_) {
             const AddedToken& a = s_.added[k];
-            if (a.special && !add_special) continue;
+            if (a.special && !parse_special) continue;
             if (text.compare(i, a.content.size(), a.content) != 0) continue;
             size_t b = i, e = i + a.content.size();
             if (a.single_word) {

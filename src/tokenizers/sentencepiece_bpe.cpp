@@ -93,14 +93,16 @@ public:
         }
     }
 
-    std::vector<int64_t> encode(std::string_view text, bool add_special) const override {
+    using Tokenizer::encode;
+    std::vector<int64_t> encode(std::string_view text, SpecialTokenMode specials) const override {
+        const bool add_special = specials == SpecialTokenMode::add;
         std::vector<int64_t> out;
         if (add_special && options_.add_bos && bos_id()) out.push_back(*bos_id());  // Llama adds BOS, not EOS
-        // "<s>" written in the text is BOS (with add_special), and the text after it gets its own
+        // "<s>" written in the text is BOS (unless as_text), and the text after it gets its own
         // dummy prefix, as in Hugging Face's (legacy) Llama tokenizer. User-defined pieces
         // (GGUF token type 4) are always matched, as llama.cpp does.
         std::vector<SpecialToken> matched = always_;
-        if (add_special) matched.insert(matched.end(), specials_.begin(), specials_.end());
+        if (specials != SpecialTokenMode::as_text) matched.insert(matched.end(), specials_.begin(), specials_.end());
         if (matched.empty()) {
             encode_text(text, out);
         } else {

@@ -22,15 +22,21 @@ Writes, per family F: F.logits (one forward of F.ids, no cache), F.prompt, F.gre
 decoded with a KV cache the way transformers' generate runs: the prompt in one call, then one
 token a call, rotary factors chosen per call). phi3 also writes phi3.short_ids/short_logits, a
 sequence within the original context (short factors). Each greedy step's winning margin is
-checked here to be far above float32 noise, so the ids are a fair comparison."""
+checked here to be far above float32 noise, so the ids are a fair comparison.
+
+qwen2, phi3 and gemma are also written as GGUF files in llama.cpp's layout (<family>.gguf beside
+the folders, see "the same models as llama.cpp's convert_hf_to_gguf lays them out" below), with
+broken variants bad_*.gguf; tests/test_gguf_families.cpp holds them to the same logits."""
 import json
 import math
 import os
 import struct
 
+import numpy as np
 import torch
 
 from _common import output_path, save
+from gguf_files import F32V, STRING, U32, Writer
 
 F64 = torch.float64
 
@@ -277,6 +283,105 @@ def configs():
     return {"llama3": llama3, "qwen2": qwen2, "mistral": mistral, "phi3": phi3, "gemma": gemma}
 
 
+# ---- the same models as llama.cpp's convert_hf_to_gguf lays them out ---------------------------
+# Written with tests/reference/gguf_files.py's Writer (struct + numpy, from the format's
+# description) under llama.cpp's metadata keys and tensor names, from the HF weights above:
+#   qwen2  attn_q/k/v with their biases; rows as HF has them (llama.cpp's qwen2 rotates halves)
+#   phi3   qkv_proj as attn_qkv and gate_up_proj as ffn_up, both fused as HF has them; longrope
+#          as rope_factors_long/short tensors, phi3.rope.scaling.original_context_length and
+#          .attn_factor; phi3.attention.sliding_window 0 (none)
+#   gemma  norms stored as 1 + w (convert_hf_to_gguf adds the 1), no output tensor (tied), head
+#          size in gemma.attention.key_length/value_length, no rope.freq_base (llama.cpp's default
+#          10000)
+# All F32, so the file's model is the reference's to float32 rounding. Broken variants of them
+# (bad_*.gguf) are for the reader's one-line refusals.
+
+def gguf_tensors(family, c, w):
+    """{llama.cpp name: float32 array (attend's shape: outermost first)}."""
+    one = 1.0 if family == "gemma" else 0.0  # Gemma's norms: stored as 1 + w
+    a = lambda t: t.to(torch.float32).numpy()
+    out = {"token_embd.weight": a(w["model.embed_tokens.weight"])}
+    for l in range(c["num_hidden_layers"]):
+        p, b = f"model.layers.{l}.", f"blk.{l}."
+        out[b + "attn_norm.weight"] = (a(w[p + "input_layernorm.weight"]) + np.float32(one)).astype(np.float32)
+        out[b + "ffn_norm.weight"] = (a(w[p + "post_attention_layernorm.weight"]) + np.float32(one)).astype(np.float32)
+        if family == "phi3":
+            out[b + "attn_qkv.weight"] = a(w[p + "self_attn.qkv_proj.weight"])
+            out[b + "ffn_up.weight"] = a(w[p + "mlp.gate_up_proj.weight"])
+        else:
+            for ours, theirs in (("q", "attn_q"), ("k", "attn_k"), ("v", "attn_v")):
+                out[b + theirs + ".weight"] = a(w[p + f"self_attn.{ours}_proj.weight"])
+                if p + f"self_attn.{ours}_proj.bias" in w:
+                    out[b + theirs + ".bias"] = a(w[p + f"self_attn.{ours}_proj.bias"])
+            out[b + "ffn_gate.weight"] = a(w[p + "mlp.gate_proj.weight"])
+            out[b + "ffn_up.weight"] = a(w[p + "mlp.up_proj.weight"])
+        out[b + "attn_output.weight"] = a(w[p + "self_attn.o_proj.weight"])
+        out[b + "ffn_down.weight"] = a(w[p + "mlp.down_proj.weight"])
+    out["output_norm.weight"] = (a(w["model.norm.weight"]) + np.float32(one)).astype(np.float32)
+    if "lm_head.weight" in w:
+        out["output.weight"] = a(w["lm_head.weight"])
+    if family == "phi3":
+        rs = c["rope_scaling"]
+        out["rope_factors_long.weight"] = np.asarray(rs["long_factor"], np.float32)
+        out["rope_factors_short.weight"] = np.asarray(rs["short_factor"], np.float32)
+    return out
+
+
+def gguf_metadata(family, c):
+    """[(key, value type, value)] as convert_hf_to_gguf writes them for the family."""
+    a = family + "."
+    D = c.get("head_dim", c["hidden_size"] // c["num_attention_heads"])
+    kv = [("general.architecture", STRING, family), ("general.name", STRING, "tiny-" + family + "-ref"),
+          (a + "context_length", U32, c["max_position_embeddings"]), (a + "embedding_length", U32, c["hidden_size"]),
+          (a + "block_count", U32, c["num_hidden_layers"]), (a + "feed_forward_length", U32, c["intermediate_size"]),
+          (a + "attention.head_count", U32, c["num_attention_heads"]),
+          (a + "attention.head_count_kv", U32, c["num_key_value_heads"]),
+          (a + "attention.layer_norm_rms_epsilon", F32V, c["rms_norm_eps"])]
+    if family == "gemma":
+        kv += [(a + "attention.key_length", U32, D), (a + "attention.value_length", U32, D)]
+    else:
+        kv += [(a + "rope.freq_base", F32V, c["rope_theta"]), (a + "rope.dimension_count", U32, D)]
+    if family == "phi3":
+        orig = c["original_max_position_embeddings"]
+        scale = c["max_position_embeddings"] / orig
+        kv += [(a + "rope.scaling.original_context_length", U32, orig),
+               (a + "rope.scaling.attn_factor", F32V, math.sqrt(1 + math.log(scale) / math.log(orig))),
+               (a + "attention.sliding_window", U32, c.get("sliding_window") or 0)]
+    kv += [("tokenizer.ggml.bos_token_id", U32, c["bos_token_id"]), ("tokenizer.ggml.eos_token_id", U32, c["eos_token_id"])]
+    return kv
+
+
+def write_gguf(path, metadata, tensors):
+    w = Writer(version=3)
+    for key, vtype, value in metadata:
+        w.add(key, vtype, value)
+    for name, t in tensors.items():
+        w.tensor(name, list(t.shape), "F32", np.ascontiguousarray(t, np.float32).tobytes())
+    w.write(path)
+
+
+def write_ggufs(root, family, c, weights):
+    meta, tensors = gguf_metadata(family, c), gguf_tensors(family, c, weights)
+    write_gguf(os.path.join(root, family + ".gguf"), meta, tensors)
+    drop = lambda key: [m for m in meta if m[0] != key]
+    if family == "phi3":
+        short = dict(tensors, **{"blk.1.attn_qkv.weight": tensors["blk.1.attn_qkv.weight"][:-8]})
+        write_gguf(os.path.join(root, "bad_phi3_qkv_rows.gguf"), meta, short)
+        wide = dict(tensors, **{"blk.0.ffn_up.weight": np.concatenate([tensors["blk.0.ffn_up.weight"]] * 2)})
+        write_gguf(os.path.join(root, "bad_phi3_ffn_up_rows.gguf"), meta, wide)
+        odd = dict(tensors, **{"rope_factors_long.weight": tensors["rope_factors_long.weight"][:3]})
+        write_gguf(os.path.join(root, "bad_phi3_factors.gguf"), meta, odd)
+        write_gguf(os.path.join(root, "bad_phi3_no_original.gguf"), drop("phi3.rope.scaling.original_context_length"), tensors)
+    elif family == "gemma":
+        untied = dict(tensors, **{"output.weight": tensors["token_embd.weight"]})
+        write_gguf(os.path.join(root, "bad_gemma_output.gguf"), meta, untied)
+        write_gguf(os.path.join(root, "bad_gemma_value_length.gguf"),
+                   drop("gemma.attention.value_length") + [("gemma.attention.value_length", U32, 16)], tensors)
+    elif family == "qwen2":
+        write_gguf(os.path.join(root, "bad_qwen2_no_bias.gguf"), meta,
+                   {k: v for k, v in tensors.items() if k != "blk.1.attn_k.bias"})
+
+
 def main():
     out_path = output_path()
     root = os.path.join(os.path.dirname(out_path), "hf_families")
@@ -300,6 +405,8 @@ def main():
         with torch.no_grad():
             logits = model.logits(ids)
         write_folder(os.path.join(root, family), c, weights)
+        if family in ("qwen2", "phi3", "gemma"):
+            write_ggufs(root, family, c, weights)
         out.update({f"{family}.ids": ids.to(F64), f"{family}.logits": logits[0], f"{family}.prompt": prompt.to(F64),
                     f"{family}.greedy": torch.tensor(greedy, dtype=F64),
                     f"{family}.margin": torch.tensor([margin], dtype=F64)})

@@ -15,9 +15,9 @@ standard-library client. One check per run (--check NAME), each on its own serve
                 after the first 100
   signals       SIGTERM with a stream in flight: the stream ends with an error event and
                 [DONE], the server exits 0
-  chat_template a model folder with a Jinja chat template: a chat's reply equals `attend
-                generate` on the prompt `attend chat-template` renders; a template's
-                raise_exception is a 400 naming it
+  chat_template a model folder with a Jinja chat template that writes BOS: a chat's reply
+                equals `attend generate` on the prompt `attend chat-template` renders (after
+                its "<s>", which is the one BOS); a template's raise_exception is a 400 naming it
 """
 import argparse
 import json
@@ -137,9 +137,9 @@ def check_concurrency(args):
         assert srv.stop() == 0
 
 
-# A small template in the usual shape: roles must alternate (raise_exception otherwise), the
-# generation prompt opens the assistant's turn.
-TEMPLATE = """{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}\
+# A small template in the usual shape: it writes BOS itself (as Llama-2/3's and Gemma's do), roles
+# must alternate (raise_exception otherwise), the generation prompt opens the assistant's turn.
+TEMPLATE = """<s>{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}\
 {{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}\
 {{ m['role'] | upper }}> {{ m['content'] | trim }}
 {% endfor %}{% if add_generation_prompt %}ASSISTANT>{% endif %}"""
@@ -160,8 +160,12 @@ def check_chat_template(args):
         rendered = subprocess.run([args.attend, "chat-template", "--model", folder, "--messages",
                                    os.path.join(folder, "messages.json"), "--add-generation-prompt"],
                                   check=True, capture_output=True, timeout=60).stdout.decode("utf-8")
-        assert rendered.endswith("ASSISTANT>") and "USER> Tell me about Lily.\n" in rendered, rendered
-        want = expected_completion(args.attend, model, rendered, 30, 0, 1, 0, 0, [], {})
+        assert rendered.startswith("<s>USER>") and rendered.endswith("ASSISTANT>"), rendered
+        assert "USER> Tell me about Lily.\n" in rendered, rendered
+        # transformers tokenizes a rendered template with add_special_tokens=False: the "<s>" it
+        # writes is the one BOS. `attend generate` adds BOS to its prompt: give it the rest.
+        text = rendered[len("<s>"):]
+        want = expected_completion(args.attend, model, text, 30, 0, 1, 0, 0, [], {})
         srv = Server(args.attend, model)
         try:
             body = {"messages": messages, "max_tokens": 30, "temperature": 0}
@@ -169,12 +173,18 @@ def check_chat_template(args):
             assert status == 200, res
             got = res["choices"][0]["message"]["content"]
             assert got == want, (got, want)
+            # One BOS: as many prompt tokens as the completion of the text after "<s>" (BOS added).
+            status, plain, _ = srv.request("POST", "/v1/completions", {"prompt": text, "max_tokens": 1})
+            assert status == 200, plain
+            prompt_tokens = res["usage"]["prompt_tokens"]
+            assert prompt_tokens == plain["usage"]["prompt_tokens"], (res["usage"], plain["usage"])
             status, res, _ = srv.request("POST", "/v1/chat/completions",
                                          {"messages": messages[1:], "max_tokens": 5})
             assert status == 400 and "roles must alternate" in res["error"]["message"], (status, res)
         finally:
             assert srv.stop() == 0
-        print(f"chat_template: the reply to a 3-message chat equals attend generate on the rendered prompt ({len(want)} chars)")
+        print(f"chat_template: the reply to a 3-message chat equals attend generate on the rendered prompt, one BOS "
+              f"({len(want)} chars, {prompt_tokens} prompt tokens)")
 
 
 def check_errors(args):

@@ -2,8 +2,8 @@
 // written back as attend's checkpoint with its matrices in low precision, so that loading it
 // later maps half (bf16) or about 0.28× (int8) of the fp32 bytes and converts nothing.
 // `attend convert --to gguf [--type f32|f16|bf16|q8_0|q4_0] IN OUT.gguf` writes a GGUF file for
-// llama.cpp instead (io/model_loader.hpp save_gguf), with the tokenizer found beside IN (or
-// in IN, when IN is a GGUF file) in its metadata.
+// llama.cpp instead (io/model_loader.hpp save_gguf: llama, qwen2, phi3, gemma, gpt2, bert), with
+// the tokenizer found beside IN (or in IN, when IN is a GGUF file) in its metadata.
 //
 //   load      io/model_loader.hpp load_model (HF folder, .safetensors, llama2.c .bin, ours)
 //   convert   Transformer::convert_weights (the matrices linear/embedding read; norms, biases
@@ -106,9 +106,9 @@ void register_convert(CLI::App& app) {
         "BF16, or as I8 with one F32 scale per 32 values of a row (tensor <name>:scale); norms,\n"
         "biases and position tables stay F32. f32 re-saves as it is. Loading OUT keeps the weights\n"
         "in that precision (inference only).\n\n"
-        "With --to gguf, OUT is a GGUF file llama.cpp runs (architectures llama, gpt2, bert): matrices\n"
-        "as --type (f32, f16, bf16, q8_0, q4_0), norms and biases F32, and the tokenizer (GPT-2 BPE,\n"
-        "SentencePiece, WordPiece) in its metadata.\n\n"
+        "With --to gguf, OUT is a GGUF file llama.cpp runs (architectures llama, qwen2, phi3, gemma,\n"
+        "gpt2, bert): matrices as --type (f32, f16, bf16, q8_0, q4_0), norms and biases F32, and the\n"
+        "tokenizer (GPT-2 BPE, SentencePiece, WordPiece) in its metadata.\n\n"
         "Example:\n"
         "  attend convert --dtype int8 stories260K/stories260K.bin stories-int8\n"
         "  attend convert --to gguf --type q8_0 stories260K/stories260K.bin stories.gguf\n"

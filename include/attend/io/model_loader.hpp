@@ -18,11 +18,12 @@
 //                         so the config says rope_layout = interleaved. The file size must
 //                         equal what the header implies, to the byte.
 //   GGUF file             llama.cpp's format (versions 2 and 3, recognised by its "GGUF" magic):
-//                         general.architecture llama (mistral as llama), gpt2 or bert, its
-//                         <arch>.* sizes, llama.cpp's tensor names, F32/F16/BF16/Q8_0/Q4_0
-//                         tensors (BF16 matrices stay bf16, Q8_0/Q4_0 matrices become int8),
-//                         and the tokenizer in its tokenizer.ggml.* metadata (tokenizer_path is
-//                         the file itself). The mapping is src/io/gguf_model.cpp's.
+//                         general.architecture llama (mistral as llama), qwen2, phi3,
+//                         gemma, gpt2 or bert, its <arch>.* sizes, llama.cpp's tensor
+//                         names, F32/F16/BF16/Q8_0/Q4_0 tensors (BF16 matrices stay bf16,
+//                         Q8_0/Q4_0 matrices become int8), and the tokenizer in its
+//                         tokenizer.ggml.* metadata (tokenizer_path is the file itself).
+//                         The mapping is src/io/gguf_model.cpp's.
 //   our checkpoint folder model.safetensors with the attend_config metadata (what save_model
 //                         writes when given a folder), config.json beside it for people to read.
 //                         Parameters are F32 under our names, except matrices converted to low
@@ -73,7 +74,7 @@ enum class ModelFormat {
     hf_safetensors,     // a Hugging Face .safetensors file with config.json beside it
     attend_checkpoint,  // our safetensors (config in the metadata), as a file or in a folder
     llama2c,            // a llama2.c version-0 .bin
-    gguf,               // a GGUF file (llama.cpp's format): architectures llama/mistral, gpt2, bert
+    gguf,               // a GGUF file (llama.cpp's format): llama/mistral, qwen2, phi3, gemma, gpt2, bert
 };
 const char* name_of(ModelFormat f);  // "hf_folder", ...
 
@@ -117,8 +118,11 @@ void save_model(const std::string& path, const Transformer& model,
 
 // Writes `model` as a GGUF file llama.cpp runs (atomically): general.architecture llama (a
 // RoPE/RMSNorm/SwiGLU decoder; q/k rows stored in Meta's interleaved pair order, as llama.cpp's
-// converter stores them), gpt2 (learned positions, LayerNorm, GELU-tanh) or bert (a head-less
-// BERT encoder; with encoder_only, a BERT's head is left out), with the <arch>.* keys and tensor names of llama.cpp. Matrices are stored as
+// converter stores them), qwen2 (the same with q/k/v biases), phi3 (with longrope scaling:
+// fused attn_qkv and ffn_up), gemma (GeGLU, embeddings × √d, norms stored as 1 + w), gpt2
+// (learned positions, LayerNorm, GELU-tanh) or bert (a head-less BERT encoder; with
+// encoder_only, a BERT's head is left out), with the <arch>.* keys and tensor names of
+// llama.cpp (the mapping: src/io/gguf_model.cpp). Matrices are stored as
 // `type` (f32, f16, bf16, q8_0, q4_0; a matrix whose rows are not whole blocks stays F32), norms,
 // biases and position tables as F32. With a tokenizer, its vocabulary goes into the
 // tokenizer.ggml.* keys (tokenizers/gguf_vocab.hpp); the special ids given are written either way.

@@ -29,7 +29,8 @@ public:
     void save(const std::string& path) const;
 
     // A character outside the vocabulary is an error naming it (there is no [UNK]).
-    std::vector<int64_t> encode(std::string_view text, bool add_special = false) const override;
+    using Tokenizer::encode;
+    std::vector<int64_t> encode(std::string_view text, SpecialTokenMode specials) const override;
     std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const override;
     std::string token_text(int64_t id) const override;
     std::optional<int64_t> token_id(std::string_view token) const override;

@@ -46,16 +46,27 @@ struct TokenizerVocabulary {
     std::string pre;                  // "gpt2": tokenizer.ggml.pre (empty: "gpt-2")
 };
 
+// What encode does with special tokens — written in the text, and around it:
+//   as_text  written ones are ordinary characters: "<|endoftext|>" or "[MASK]" in the text is
+//            only text (safe for untrusted input, like tiktoken's default); nothing is added
+//   parse    written ones become their ids; nothing is added. For text that already holds every
+//            special token it needs: a rendered chat template writes its own BOS ("<s>",
+//            "<|begin_of_text|>", "<bos>"), and transformers' apply_chat_template tokenizes it
+//            with add_special_tokens=False, which is this
+//   add      parse, and the model's own special tokens added as Hugging Face's
+//            add_special_tokens=True does (Llama: BOS first; BERT: [CLS] … [SEP]; GPT-2: nothing)
+enum class SpecialTokenMode { as_text, parse, add };
+
 class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
 
-    // Text → ids. Without add_special, the text is only text: "<|endoftext|>" or "[MASK]"
-    // written in it are ordinary characters (safe for untrusted input, like tiktoken's default).
-    // With add_special, the model's special tokens are added as Hugging Face's
-    // add_special_tokens=True does (Llama: BOS first; BERT: [CLS] … [SEP]; GPT-2: nothing), and
-    // special-token strings written in the text become those tokens.
-    virtual std::vector<int64_t> encode(std::string_view text, bool add_special = false) const = 0;
+    // Text → ids (SpecialTokenMode above).
+    virtual std::vector<int64_t> encode(std::string_view text, SpecialTokenMode specials) const = 0;
+    // add_special: SpecialTokenMode::add; without it, as_text.
+    std::vector<int64_t> encode(std::string_view text, bool add_special = false) const {
+        return encode(text, add_special ? SpecialTokenMode::add : SpecialTokenMode::as_text);
+    }
 
     // Ids → text. Special tokens appear as their names ("<|endoftext|>", "[CLS]", "<s>") unless
     // skip_special. Byte-level tokens may end inside a UTF-8 character; the bytes are returned
