@@ -12,17 +12,13 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/wrap_dim.hpp"
 
 namespace attend {
 
 namespace {
-
-int64_t wrap_dim(int64_t dim, int64_t nd, const char* op) {
-    const int64_t d = dim < 0 ? dim + nd : dim;
-    ATTEND_CHECK(d >= 0 && d < nd, op, ": dimension ", dim, " out of range for a ", nd, "-d tensor");
-    return d;
-}
 
 int64_t outer_of(const Shape& s, int64_t d) {
     int64_t n = 1;

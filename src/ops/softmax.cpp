@@ -21,7 +21,9 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/wrap_dim.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -107,12 +109,6 @@ ATTEND_SIMD_CLONES void log_softmax_grad_row(const float* z, const float* dz, fl
         const int64_t m = n - i;
         store16_partial(dx + i, m, load16_partial(dz + i, m, 0.f) - exp16(load16_partial(z + i, m, kNegInf)) * total);
     }
-}
-
-int64_t wrap_dim(int64_t dim, int64_t nd, const char* op) {
-    const int64_t d = dim < 0 ? dim + nd : dim;
-    ATTEND_CHECK(d >= 0 && d < nd, op, ": dimension ", dim, " out of range for a ", nd, "-d tensor");
-    return d;
 }
 
 // Applies `last_dim_op` along `dim` by moving `dim` last and back (recorded, so autograd sees it).
