@@ -16,6 +16,7 @@
 #include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
 #include "attend/models/transformer.hpp"
+#include "attend/read_file.hpp"
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/train/checkpoint.hpp"
 #include "attend/train/data.hpp"
@@ -261,6 +262,20 @@ TEST(HostileFiles, PairsAndTokenFiles) {
     expect_error([&] { check_uint16_tokens(outside, 0, 10, "t.bin"); }, {"t.bin: the token file is empty"});
     TempDir dir;
     expect_error([&] { read_text_file(dir.dir().string()); }, {dir.dir().string(), "is a folder, not a text file"});
+}
+
+// The one whole-file reader (attend/read_file.hpp) under configs, tokenizers, templates and text.
+TEST(HostileFiles, ReadFile) {
+    TempDir dir;
+    const std::string bytes("a\0b\n", 4);
+    const std::string file = dir.write("f.bin", bytes);
+    EXPECT_EQ(read_file(file), bytes);
+    EXPECT_EQ(read_file(file, "file", 4), bytes);  // the limit is inclusive
+    expect_error([&] { read_file(file, "JSON file", 3); }, {file, "4 bytes is too large for a JSON file (limit 3)"});
+    expect_error([&] { read_file(dir.path("missing.json"), "JSON file"); }, {dir.path("missing.json"), "cannot open: no such file"});
+    expect_error([&] { read_file(dir.dir().string(), "JSON file"); }, {dir.dir().string(), "is a folder, not a JSON file"});
+    // A file with no size to check first (a device, a pipe) stops at the limit, not at its end.
+    expect_error([&] { read_file("/dev/zero", "text file", 1 << 20); }, {"/dev/zero", "too large for a text file (limit 1048576)"});
 }
 
 // ---- tokenizer vs model ----------------------------------------------------------------------------

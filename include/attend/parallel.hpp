@@ -17,9 +17,13 @@ void set_num_threads(int n);  // n <= 0: all cores
 int num_threads();            // the pool's size for the next parallel region
 
 // Waking the pool and joining it costs a few microseconds (far more on a busy machine): a
-// loop threads only when it touches more than kParallelMinWork elements (or does that many
-// multiply-adds / 8, for compute-bound loops: pass flops / 8), has at least two tasks, and
-// is not already inside a parallel region.
+// loop threads only when it touches more than kParallelMinWork elements, has at least two
+// tasks (the loop's iterations), and is not already inside a parallel region. Every
+// `omp parallel` of the library asks this, in its if clause; it differs only in how it
+// counts `work`:
+//   elements touched once (copy, pointwise op, dropout, RoPE)   the element count
+//   rows read in two passes (softmax, norms, cross-entropy)     2 × the element count
+//   compute-bound loops (GEMM tiles, attention products)        multiply-adds / 8 (or / 16)
 constexpr int64_t kParallelMinWork = int64_t(1) << 16;
 bool worth_threading(int64_t work, int64_t tasks = 2);
 

@@ -508,7 +508,7 @@ Tensor fused_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
                       const Tensor dout = g_in.contiguous();  // (B, H, Tq, Dv)
                       Tensor delta = Tensor::empty({p.B, p.H, p.Tq});
                       const int64_t rows = p.B * p.H * p.Tq;
-#pragma omp parallel for schedule(static) if (rows * p.Dv > 32768)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * p.Dv, rows))  // reads dO and O
                       for (int64_t i = 0; i < rows; ++i)  // Δ_i = Σ_d dO_id O_id
                           delta.data()[i] = dot_of(dout.data() + i * p.Dv, out.data() + i * p.Dv, p.Dv);
                       Tensor dq = Tensor::empty(q.shape()), dk = Tensor::empty(k.shape()),

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "attend/autograd.hpp"
+#include "attend/parallel.hpp"
 #include "attention/paths.hpp"
 #include "ops/gemm.hpp"
 
@@ -32,11 +33,9 @@ namespace {
 struct Dims {
     int64_t B, H, Hkv, Tq, Tk, D, Dv;
     int64_t group() const { return H / Hkv; }  // query heads per key/value head
-    // Threads (one (b, h) each) only for more than one head and more than a few microseconds
-    // of work: waking the pool costs about that, far more on a busy machine.
-    bool worth_threads() const {
-        return B * H > 1 && double(B * H) * double(Tq * Tk) * double(D + Dv) > double(1 << 20);
-    }
+    // Threads take one (b, h) each: parallel.hpp's rule, the multiply-adds of the score and
+    // value products counted in units of 16 as the fused path counts them.
+    bool worth_threads() const { return worth_threading(B * H * Tq * Tk * (D + Dv) / 16, B * H); }
 };
 
 // Row i of S (holding scale·QKᵀ) becomes row i of P, in place.
@@ -149,7 +148,7 @@ AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tens
         Tensor dKg = Tensor::zeros({d.B, d.Hkv, d.Tk, d.D});
         Tensor dVg = Tensor::zeros({d.B, d.Hkv, d.Tk, d.Dv});
         float *pkg = dKg.data(), *pvg = dVg.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threading(d.B * d.H * d.Tk * (d.D + d.Dv), d.B * d.Hkv))
         for (int64_t bg = 0; bg < d.B * d.Hkv; ++bg) {
             for (int64_t r = 0; r < d.group(); ++r) {
                 const int64_t bh = bg * d.group() + r;  // query heads of group g are contiguous

@@ -2,9 +2,10 @@
 // renders conversations with the variables transformers' apply_chat_template passes.
 #include "attend/chat_template.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <cstdint>
+#include <string_view>
 
+#include "attend/read_file.hpp"
 #include "chat/jinja_eval.hpp"
 #include "chat/jinja_parser.hpp"
 
@@ -27,18 +28,11 @@ std::string one_line(std::string s) {
     return s;
 }
 
-std::string read_file(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(file.string() + ": cannot open");
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    if (size < 0) throw Error(file.string() + ": cannot read");
-    if (size > (std::streamoff(64) << 20)) throw Error(file.string() + ": too large for a chat template (over 64 MiB)");
-    in.seekg(0);
-    std::string text(size_t(size), '\0');
-    in.read(text.data(), size);
-    if (!in) throw Error(file.string() + ": read failed");
-    return text;
+// A template or the tokenizer_config.json holding one: real ones are kilobytes.
+constexpr uint64_t kMaxTemplateFileBytes = uint64_t(64) << 20;
+
+std::string read_template_file(const std::filesystem::path& file, std::string_view kind) {
+    return read_file(file.string(), kind, kMaxTemplateFileBytes);
 }
 
 // A special token in tokenizer_config.json: "text", {"content": "text", ...} or null.
@@ -68,7 +62,7 @@ std::string template_from_config(const nlohmann::json& value, const std::string&
 
 nlohmann::json read_json(const std::filesystem::path& file) {
     try {
-        return nlohmann::json::parse(read_file(file));
+        return nlohmann::json::parse(read_template_file(file, "JSON file"));
     } catch (const nlohmann::json::exception& e) {
         throw Error(file.string() + ": invalid JSON: " + one_line(e.what()));
     }
@@ -91,7 +85,7 @@ ChatTemplate ChatTemplate::from_string(std::string source, std::string name) {
 }
 
 ChatTemplate ChatTemplate::from_file(const std::filesystem::path& file) {
-    return from_string(read_file(file), file.string());
+    return from_string(read_template_file(file, "chat template"), file.string());
 }
 
 std::optional<ChatTemplate> ChatTemplate::from_model_dir(const std::filesystem::path& dir) {

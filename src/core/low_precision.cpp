@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "attend/error.hpp"
+#include "attend/parallel.hpp"
 
 namespace attend {
 
@@ -49,7 +50,7 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Ten
     const int64_t n = m->rows_ * m->cols_;
     if (type == WeightType::bf16) {
         m->own_bf16_.resize(size_t(n));
-#pragma omp parallel for schedule(static) if (n > (1 << 20))
+#pragma omp parallel for schedule(static) if (worth_threading(n, n))
         for (int64_t i = 0; i < n; ++i) m->own_bf16_[size_t(i)] = to_bf16(src[i]);
         m->bf16_ = m->own_bf16_.data();
         return m;
@@ -57,7 +58,7 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Ten
     const int64_t blocks = m->blocks_per_row(), cols = m->cols_;
     m->own_int8_.resize(size_t(n));
     m->own_scales_.resize(size_t(m->rows_ * blocks));
-#pragma omp parallel for schedule(static) if (n > (1 << 20))
+#pragma omp parallel for schedule(static) if (worth_threading(n, m->rows_))
     for (int64_t r = 0; r < m->rows_; ++r)
         for (int64_t c = 0; c < blocks; ++c) {
             const int64_t k0 = c * kBlock, k1 = std::min(cols, k0 + kBlock);

@@ -11,6 +11,7 @@
 #include "attend/low_precision.hpp"
 #include "attend/random.hpp"
 #include "core/buffer_pool.hpp"
+#include "core/wrap_dim.hpp"
 #include "core/tensor_impl.hpp"
 
 namespace attend {
@@ -133,14 +134,6 @@ int64_t Tensor::offset() const { require_defined(impl_); return impl_->offset; }
 int64_t Tensor::dim() const { return int64_t(shape().size()); }
 int64_t Tensor::numel() const { return numel_of(shape()); }
 const std::shared_ptr<Storage>& Tensor::storage() const { require_defined(impl_); return impl_->storage; }
-
-static int64_t wrap_dim(int64_t d, int64_t ndim, const char* what) {
-    int64_t w = d < 0 ? d + ndim : d;
-    if (w < 0 || w >= ndim)
-        throw Error(std::string(what) + ": dimension " + std::to_string(d) + " out of range for a " +
-                    std::to_string(ndim) + "-d tensor");
-    return w;
-}
 
 int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "Tensor::size")]; }
 

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "attend/error.hpp"
+#include "attend/parallel.hpp"
 #include "io/mapped_file.hpp"
 
 namespace attend {
@@ -436,7 +437,7 @@ Tensor GgufFile::tensor_f32(const GgufTensorInfo& info) const {
     const int64_t row = int64_t(info.dims[0]), rows = n / row;
     const size_t row_bytes = size_t(row / type.block) * type.block_bytes;
     float* dst = t.data();
-#pragma omp parallel for schedule(static) if (n > (1 << 20))
+#pragma omp parallel for schedule(static) if (worth_threading(n, rows))
     for (int64_t r = 0; r < rows; ++r) dequantize_ggml(info.type, src + size_t(r) * row_bytes, dst + r * row, size_t(row));
     return t;
 }

@@ -7,13 +7,12 @@
 // scaling, BERT as a causal decoder, relative positions, Qwen2's per-layer windows...) rather
 // than load something that would compute different numbers.
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
+#include "attend/read_file.hpp"
 #include "io/json_fields.hpp"
 #include "io/loader_internal.hpp"
 
@@ -336,11 +335,7 @@ TransformerConfig hf_config_from_json(const std::string& text, const std::string
 }
 
 TransformerConfig read_hf_config(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open (a Hugging Face folder needs config.json)");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return hf_config_from_json(buffer.str(), path);
+    return hf_config_from_json(read_file(path, "Hugging Face config.json", kMaxJsonBytes), path);
 }
 
 }  // namespace attend

@@ -1,5 +1,6 @@
 // io/loader_internal.hpp — what the loaders in src/io share (private to the library).
 #pragma once
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -10,6 +11,9 @@
 #include "attend/tensor.hpp"
 
 namespace attend {
+
+// A JSON file read whole (config.json, the shard index): real ones are kilobytes.
+inline constexpr uint64_t kMaxJsonBytes = uint64_t(64) << 20;
 
 // Makes `source` (our parameter names) the model's parameters: every parameter must be
 // there with its shape, and nothing else may be (errors name `path` and the tensor). The

@@ -13,7 +13,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
@@ -21,6 +20,7 @@
 #include "attend/io/safetensors.hpp"
 #include "attend/models/config.hpp"
 #include "attend/models/hf_names.hpp"
+#include "attend/read_file.hpp"
 #include "core/atomic_file.hpp"
 #include "io/json_fields.hpp"
 #include "io/loader_internal.hpp"
@@ -51,21 +51,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// A JSON file we read whole (config.json, the shard index): real ones are kilobytes.
-constexpr uintmax_t kMaxJsonBytes = 64u << 20;
-
-std::string read_text(const std::string& path) {
-    std::error_code ec;
-    const uintmax_t size = fs::file_size(path, ec);
-    if (!ec && size > kMaxJsonBytes)
-        bad(path, std::to_string(size) + " bytes is too large for a JSON file attend reads (limit " +
-                      std::to_string(kMaxJsonBytes) + ")");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) bad(path, "cannot open");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
+std::string read_text(const std::string& path) { return read_file(path, "JSON file attend reads", kMaxJsonBytes); }
 
 // The first `n` bytes of a file (fewer when it is shorter).
 std::string head_bytes(const std::string& path, size_t n) {

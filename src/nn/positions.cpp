@@ -21,6 +21,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 
 namespace attend {
@@ -85,7 +86,7 @@ void rotate(const float* x, float* y, int64_t B, int64_t H, int64_t T, int64_t D
     // The two members of pair i sit at i·step_pair and i·step_pair + partner.
     const int64_t step_pair = layout == RopeLayout::interleaved ? 2 : 1;
     const int64_t partner = layout == RopeLayout::interleaved ? 1 : half;
-#pragma omp parallel for schedule(static) if (B * H * T * D > 65536)
+#pragma omp parallel for schedule(static) if (worth_threading(B * H * T * D, B * H * T))
     for (int64_t row = 0; row < B * H * T; ++row) {  // row = (b, h, t)
         const int64_t t = row % T, b = row / (H * T);
         const float* c = angles.cos.data() + (b * T + t) * half;

@@ -19,6 +19,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 #include "ops/activation_simd.hpp"
 #include "ops/bias_gelu.hpp"
@@ -39,7 +40,7 @@ Tensor chain(const Tensor& dy_in, const Tensor& x, DF df) {
     const float* px = x.data();
     float* pd = dx.data();
     const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kPointwiseParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(n, n))
     for (int64_t i = 0; i < n; ++i) pd[i] = pg[i] * df(px[i]);
     return dx;
 }
@@ -81,7 +82,7 @@ constexpr int64_t kBlock = 4096;
 template <class Body>
 void over_blocks(int64_t n, Body body) {
     const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (n > kPointwiseParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(n, blocks))
     for (int64_t b = 0; b < blocks; ++b) body(b * kBlock, std::min(kBlock, n - b * kBlock));
 }
 
@@ -129,7 +130,7 @@ Tensor bias_gelu(const Tensor& x_in, const Tensor& bias_in, GeluApproximation ap
         const float* px = x.data();
         const float* pb = b.data();
         float* py = y.data();
-#pragma omp parallel for schedule(static) if (rows * C > kPointwiseParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(rows * C, rows))
         for (int64_t r = 0; r < rows; ++r) {
             float* yr = py + r * C;
             const float* xr = px + r * C;
@@ -149,7 +150,7 @@ Tensor bias_gelu(const Tensor& x_in, const Tensor& bias_in, GeluApproximation ap
                       const float* pb = b.data();
                       const float* pg = g.data();
                       float* pd = dx.data();
-#pragma omp parallel if (rows * C > kPointwiseParallelMin)
+#pragma omp parallel if (worth_threading(rows * C, blocks))
                       {
                           std::vector<float> z(static_cast<size_t>(C));
 #pragma omp for schedule(static)

@@ -14,6 +14,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 
 namespace attend {
@@ -41,7 +42,7 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, 
     std::vector<float> row_max(rows, 0.f), row_log_sum(rows, 0.f);
     std::vector<double> row_loss(rows, 0.0);
     const float* px = x.data();
-#pragma omp parallel for schedule(static) if (rows * classes > 32768)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * classes, rows))  // two passes a row
     for (int64_t r = 0; r < rows; ++r) {
         if (targets[r] == ignore_index) continue;
         const float* xr = px + r * classes;
@@ -73,7 +74,7 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, 
                       const float off_target = eps / float(classes);  // q_c for c ≠ t
                       const float* px = x.data();
                       float* pdx = dx.data();
-#pragma omp parallel for schedule(static) if (rows * classes > 32768)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * classes, rows))  // two passes a row
                       for (int64_t r = 0; r < rows; ++r) {
                           if (targets[r] == ignore_index) continue;
                           const float* xr = px + r * classes;

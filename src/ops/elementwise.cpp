@@ -11,6 +11,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 #include "ops/pointwise.hpp"
 
@@ -65,7 +66,7 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
     const float* pb = b.data();
     const int64_t n = out.numel();
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (worth_threading(n, n))
         for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
         return out;
     }
@@ -80,7 +81,7 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
         const int64_t pb_period = b.shape() == out_shape ? trailing_period(a.shape(), out_shape) : 0;
         if (pa_period || pb_period) {
             const int64_t period = pa_period ? pa_period : pb_period, rows = n / period;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (worth_threading(n, rows))
             for (int64_t r = 0; r < rows; ++r) {
                 float* o = po + r * period;
                 if (pa_period) {

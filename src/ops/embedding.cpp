@@ -38,7 +38,7 @@ Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Sh
     }
     const Tensor w = weight.contiguous();
     const float* pw = w.data();
-#pragma omp parallel for schedule(static) if (n * d > 65536)
+#pragma omp parallel for schedule(static) if (worth_threading(n * d, n))
     for (int64_t i = 0; i < n; ++i) std::memcpy(po + i * d, pw + ids[i] * d, sizeof(float) * size_t(d));
 
     return record(out, "embedding", {weight}, [ids, vocab, d](const Tensor& g_in) {
@@ -49,7 +49,7 @@ Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Sh
         const int64_t n = int64_t(ids.size());
         constexpr int64_t kBlock = 64;  // columns per task
         const int64_t blocks = (d + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (n * d > 65536 && blocks > 1)
+#pragma omp parallel for schedule(static) if (worth_threading(n * d, blocks))
         for (int64_t blk = 0; blk < blocks; ++blk) {
             const int64_t c0 = blk * kBlock, c1 = std::min(d, c0 + kBlock);
             for (int64_t i = 0; i < n; ++i) {

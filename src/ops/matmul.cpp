@@ -85,7 +85,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
     };
     // Many small products: one GEMM per thread. Few large ones: let the GEMM use the threads.
     if (batches >= 2 * omp_get_max_threads() && M * N * K <= (int64_t(1) << 21)) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threading(batches * M * N * K / 8, batches))
         for (int64_t i = 0; i < batches; ++i) one(i);
     } else {
         for (int64_t i = 0; i < batches; ++i) one(i);

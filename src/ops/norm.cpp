@@ -27,6 +27,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 #include "ops/simd.hpp"
 
@@ -34,7 +35,6 @@ namespace attend {
 
 namespace {
 
-constexpr int64_t kParallelMin = 32768;  // elements
 constexpr int64_t kMaxChunks = 64;       // partial sums for dw / db
 
 // ---- row kernels (16-float vectors, ops/simd.hpp) -----------------------------------------
@@ -169,7 +169,7 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
     const float* pw = w.defined() ? w.data() : nullptr;
     const float* pb = b.defined() ? b.data() : nullptr;
     float* py = y.data();
-#pragma omp parallel for schedule(static) if (rows * d > kParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * d, rows))  // two passes a row
     for (int64_t r = 0; r < rows; ++r) {
         const float* xr = px + r * d;
         const float c = centered ? sum_of(xr, d) / float(d) : 0.f;
@@ -195,7 +195,7 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
             const float* pg = g.data();
             const float* pw = has_weight ? w.data() : nullptr;
             float* pdx = dx.data();
-#pragma omp parallel for schedule(static) if (rows * d > kParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * d, chunks))
             for (int64_t c = 0; c < chunks; ++c) {
                 float* dw_acc = has_weight ? partial.data() + c * 2 * d : nullptr;
                 float* db_acc = has_bias ? partial.data() + c * 2 * d + d : nullptr;

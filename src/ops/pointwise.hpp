@@ -3,12 +3,10 @@
 #pragma once
 #include <cstdint>
 
+#include "attend/parallel.hpp"
 #include "attend/tensor.hpp"
 
 namespace attend {
-
-// Below this many elements a parallel loop costs more in thread start-up than it saves.
-constexpr int64_t kPointwiseParallelMin = 65536;
 
 // out = f(x) elementwise, into a new contiguous tensor of x's shape; x made contiguous first.
 template <class F>
@@ -18,7 +16,7 @@ Tensor map_pointwise(const Tensor& x_in, F f) {
     const float* px = x.data();
     float* po = out.data();
     const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kPointwiseParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(n, n))
     for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
     return out;
 }

@@ -9,16 +9,11 @@
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
 #include "attend/profile.hpp"
+#include "core/wrap_dim.hpp"
 
 namespace attend {
 
 namespace {
-
-int64_t wrap(int64_t d, int64_t nd) {
-    const int64_t w = d < 0 ? d + nd : d;
-    ATTEND_CHECK(w >= 0 && w < nd, "dimension ", d, " out of range for a ", nd, "-d tensor");
-    return w;
-}
 
 // View x as (outer, n, inner) around dimension d.
 struct Split3 {
@@ -76,7 +71,7 @@ Tensor mean(const Tensor& x) {
 
 Tensor sum(const Tensor& x_in, int64_t dim, bool keepdim) {
     const ProfileScope op_scope("sum");
-    const int64_t d = wrap(dim, x_in.dim());
+    const int64_t d = wrap_dim(dim, x_in.dim(), "sum");
     const Tensor x = x_in.contiguous();
     const Split3 s = split_around(x.shape(), d);
     Tensor out = Tensor::zeros(reduced_shape(x.shape(), d, keepdim));
@@ -92,14 +87,14 @@ Tensor sum(const Tensor& x_in, int64_t dim, bool keepdim) {
 
 Tensor mean(const Tensor& x, int64_t dim, bool keepdim) {
     const ProfileScope op_scope("mean");
-    const int64_t d = wrap(dim, x.dim());
+    const int64_t d = wrap_dim(dim, x.dim(), "mean");
     ATTEND_CHECK(x.shape()[d] > 0, "mean over an empty dimension");
     return scale(sum(x, d, keepdim), 1.f / float(x.shape()[d]));
 }
 
 Tensor max(const Tensor& x_in, int64_t dim, bool keepdim) {
     const ProfileScope op_scope("max");
-    const int64_t d = wrap(dim, x_in.dim());
+    const int64_t d = wrap_dim(dim, x_in.dim(), "max");
     const Tensor x = x_in.contiguous();
     const Split3 s = split_around(x.shape(), d);
     ATTEND_CHECK(s.n > 0, "max over an empty dimension");

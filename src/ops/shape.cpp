@@ -12,17 +12,13 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/wrap_dim.hpp"
 
 namespace attend {
 
 namespace {
-
-int64_t wrap_dim(int64_t dim, int64_t nd, const char* op) {
-    const int64_t d = dim < 0 ? dim + nd : dim;
-    ATTEND_CHECK(d >= 0 && d < nd, op, ": dimension ", dim, " out of range for a ", nd, "-d tensor");
-    return d;
-}
 
 int64_t outer_of(const Shape& s, int64_t d) {
     int64_t n = 1;
@@ -40,7 +36,7 @@ int64_t inner_of(const Shape& s, int64_t d) {
 // dst_stride floats.
 void copy_runs(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t outer, int64_t run) {
     if (run == 0) return;
-#pragma omp parallel for schedule(static) if (outer * run > 65536 && outer > 1)
+#pragma omp parallel for schedule(static) if (worth_threading(outer * run, outer))
     for (int64_t o = 0; o < outer; ++o)
         std::memcpy(dst + o * dst_stride, src + o * src_stride, sizeof(float) * size_t(run));
 }
@@ -52,7 +48,7 @@ Tensor to_heads(const Tensor& x_in, int64_t H) {
     Tensor out = Tensor::empty({B, H, T, D});
     const float* px = x.data();
     float* po = out.data();
-#pragma omp parallel for schedule(static) if (B * H * T * D > 65536)
+#pragma omp parallel for schedule(static) if (worth_threading(B * H * T * D, B * H * T))
     for (int64_t row = 0; row < B * H * T; ++row) {  // row = (b, h, t) of the output
         const int64_t t = row % T, h = (row / T) % H, b = row / (T * H);
         std::memcpy(po + row * D, px + b * sb + t * st + h * D, sizeof(float) * size_t(D));
@@ -68,7 +64,7 @@ Tensor from_heads(const Tensor& x_in) {
     Tensor out = Tensor::empty({B, T, H * D});
     const float* px = x.data();
     float* po = out.data();
-#pragma omp parallel for schedule(static) if (B * H * T * D > 65536)
+#pragma omp parallel for schedule(static) if (worth_threading(B * H * T * D, B * H * T))
     for (int64_t row = 0; row < B * T * H; ++row) {  // row = (b, t, h) of the output
         const int64_t h = row % H, t = (row / H) % T, b = row / (H * T);
         std::memcpy(po + row * D, px + b * sb + h * sh + t * st, sizeof(float) * size_t(D));

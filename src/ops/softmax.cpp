@@ -21,7 +21,9 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/wrap_dim.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -29,7 +31,8 @@ namespace attend {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr int64_t kParallelMin = 32768;  // elements; below this, threads cost more than they save
+// The row loops thread by parallel.hpp's rule with each element counted twice: a row is
+// read in two passes (its max, then the exponentials and their sum).
 
 // ---- row kernels (16-float vectors, ops/simd.hpp) -----------------------------------------
 // Tails are padded with a value that does not change the result: −∞ for a max or an exp, 0
@@ -109,12 +112,6 @@ ATTEND_SIMD_CLONES void log_softmax_grad_row(const float* z, const float* dz, fl
     }
 }
 
-int64_t wrap_dim(int64_t dim, int64_t nd, const char* op) {
-    const int64_t d = dim < 0 ? dim + nd : dim;
-    ATTEND_CHECK(d >= 0 && d < nd, op, ": dimension ", dim, " out of range for a ", nd, "-d tensor");
-    return d;
-}
-
 // Applies `last_dim_op` along `dim` by moving `dim` last and back (recorded, so autograd sees it).
 template <class Op>
 Tensor along(const Tensor& x, int64_t dim, const char* name, Op last_dim_op) {
@@ -125,7 +122,7 @@ Tensor along(const Tensor& x, int64_t dim, const char* name, Op last_dim_op) {
 }
 
 void softmax_forward(const float* x, float* y, int64_t rows, int64_t n) {  // x, y: (rows, n)
-#pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
     for (int64_t r = 0; r < rows; ++r) {
         const float* xr = x + r * n;
         float* yr = y + r * n;
@@ -139,7 +136,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t n) {  // x,
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n) {
-#pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
     for (int64_t r = 0; r < rows; ++r) {
         const float* yr = y + r * n;
         const float* dyr = dy + r * n;
@@ -152,7 +149,7 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
 // Returns, per row, whether it was fully masked (its gradient is then defined as zero).
 std::vector<uint8_t> log_softmax_forward(const float* x, float* z, int64_t rows, int64_t n) {
     std::vector<uint8_t> masked(rows, 0);
-#pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
     for (int64_t r = 0; r < rows; ++r) {
         const float* xr = x + r * n;
         float* zr = z + r * n;
@@ -169,7 +166,7 @@ std::vector<uint8_t> log_softmax_forward(const float* x, float* z, int64_t rows,
 
 void log_softmax_backward(const float* z, const float* dz, float* dx, const std::vector<uint8_t>& masked,
                           int64_t rows, int64_t n) {
-#pragma omp parallel for schedule(static) if (rows * n > kParallelMin)
+#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
     for (int64_t r = 0; r < rows; ++r) {
         const float* zr = z + r * n;
         const float* dzr = dz + r * n;

@@ -2,9 +2,6 @@
 #include "tokenizers/common.hpp"
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 
 #include "attend/error.hpp"
@@ -12,17 +9,6 @@
 namespace attend::tokenizers {
 
 void bad_file(const std::string& origin, const std::string& what) { throw Error(origin + ": " + what); }
-
-std::string read_file(const std::string& path) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) bad_file(path, "no such file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) bad_file(path, "cannot open file");
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (in.bad()) bad_file(path, "read error");
-    return std::move(content).str();
-}
 
 nlohmann::json parse_json(std::string_view text, const std::string& origin) {
     try {

@@ -19,9 +19,6 @@ namespace attend::tokenizers {
 // Throws attend::Error("<origin>: <what>"): every file problem names the file first.
 [[noreturn]] void bad_file(const std::string& origin, const std::string& what);
 
-// The whole file, or bad_file("cannot open ...").
-std::string read_file(const std::string& path);
-
 // Parses JSON; a syntax error is bad_file with the byte offset.
 nlohmann::json parse_json(std::string_view text, const std::string& origin);
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "attend/error.hpp"
+#include "attend/read_file.hpp"
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
 #include "core/atomic_file.hpp"
@@ -82,7 +83,7 @@ tokenizers::WordPieceOptions wordpiece_options(const fs::path& dir) {
     const fs::path config = dir / "tokenizer_config.json";
     if (!is_file(config)) return options;
     const std::string origin = config.string();
-    const json j = tokenizers::parse_json(tokenizers::read_file(origin), origin);
+    const json j = tokenizers::parse_json(read_file(origin, "tokenizer file"), origin);
     if (!j.is_object()) bad_file(origin, "is not a JSON object");
     const auto flag = [&](const char* key) -> std::optional<bool> {
         if (!j.contains(key) || j[key].is_null()) return std::nullopt;
@@ -96,7 +97,7 @@ tokenizers::WordPieceOptions wordpiece_options(const fs::path& dir) {
 }
 
 std::unique_ptr<Tokenizer> gpt2_pair(const fs::path& vocab, const fs::path& merges) {
-    return tokenizers::parse_gpt2(tokenizers::read_file(vocab.string()), tokenizers::read_file(merges.string()),
+    return tokenizers::parse_gpt2(read_file(vocab.string(), "tokenizer file"), read_file(merges.string(), "tokenizer file"),
                                   vocab.string(), merges.string());
 }
 
@@ -116,7 +117,7 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
     if (name == "merges.txt" || ext == ".bpe")
         return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
     if (ext == ".json") {
-        const std::string text = tokenizers::read_file(origin);
+        const std::string text = read_file(origin, "tokenizer file");
         const json j = tokenizers::parse_json(text, origin);
         try {
             // "model" and "type" are also GPT-2 tokens: a vocab.json has them as ids, not objects.
@@ -131,12 +132,12 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
         bad_file(origin, "not a tokenizer file (neither tokenizer.json, a {\"type\": \"char\"} vocabulary, nor a token → id map)");
     }
     if (ext == ".txt") {
-        const std::string text = tokenizers::read_file(origin);
+        const std::string text = read_file(origin, "tokenizer file");
         if (text.compare(0, 8, "#version") == 0)
             return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
         return tokenizers::parse_wordpiece_vocab(text, wordpiece_options(path.parent_path()), origin);
     }
-    if (ext == ".bin") return tokenizers::parse_llama2c(tokenizers::read_file(origin), origin);
+    if (ext == ".bin") return tokenizers::parse_llama2c(read_file(origin, "tokenizer file"), origin);
     if (ext == ".model")
         bad_file(origin, "SentencePiece .model files (protobuf) are not supported; export a tokenizer.bin with llama2.c's tokenizer.py");
     bad_file(origin, std::string("not a tokenizer file attend knows (") + kLookedFor + ")");
@@ -194,7 +195,7 @@ void copy_tokenizer_files(const std::string& path, const std::string& folder) {
     } else if (ext == ".json") {
         copies = {{file, "tokenizer.json"}};
     } else if (ext == ".txt") {
-        if (tokenizers::read_file(file.string()).compare(0, 8, "#version") == 0)
+        if (read_file(file.string(), "tokenizer file").compare(0, 8, "#version") == 0)
             copies = {{partner(file, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), "vocab.json"},
                       {file, "merges.txt"}};
         else {

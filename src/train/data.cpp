@@ -2,11 +2,9 @@
 #include "attend/train/data.hpp"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "attend/error.hpp"
+#include "attend/read_file.hpp"
 #include "core/atomic_file.hpp"
 #include "io/mapped_file.hpp"
 
@@ -64,14 +62,7 @@ void write_uint16_tokens(const std::string& path, const std::vector<int64_t>& id
 }
 
 std::string read_text_file(const std::string& path) {
-    // A folder opens as a stream that reads nothing: say so instead of returning "".
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, not a text file");
-    std::ifstream in(path, std::ios::binary);
-    ATTEND_CHECK(in.good(), "cannot open ", path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return read_file(path, "text file");
 }
 
 SpecialTokens SpecialTokens::of(const Tokenizer& t) {

@@ -24,8 +24,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
+#include "attend/error.hpp"
+#include "attend/read_file.hpp"
 #include "bench.hpp"
 
 extern char** environ;
@@ -183,10 +184,12 @@ TorchChild::~TorchChild() {
         ::waitpid(pid_, nullptr, 0);
     }
     if (!stderr_path_.empty()) {
-        std::ifstream in(stderr_path_);
-        std::ostringstream text;
-        text << in.rdbuf();
-        if (!text.str().empty()) std::fprintf(stderr, "%s", text.str().c_str());  // torch's own warnings
+        std::string text;
+        try {
+            text = read_file(stderr_path_, "log");
+        } catch (const Error&) {  // a destructor: torch's warnings are a courtesy, not worth a throw
+        }
+        if (!text.empty()) std::fprintf(stderr, "%s", text.c_str());  // torch's own warnings
         std::remove(stderr_path_.c_str());
     }
 }

@@ -4,13 +4,12 @@
 // byte as Hugging Face transformers' apply_chat_template(tokenize=False) gives it (nothing
 // added: no final newline).
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 
 #include "attend/chat_template.hpp"
 #include "attend/error.hpp"
+#include "attend/read_file.hpp"
 #include "commands.hpp"
 
 namespace attend::cli {
@@ -22,10 +21,9 @@ struct ChatTemplateOptions {
 };
 
 nlohmann::ordered_json read_json_file(const std::string& path, const char* what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open (" + what + ")");
+    const std::string text = read_file(path, std::string(what) + " JSON file");
     try {
-        return nlohmann::ordered_json::parse(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        return nlohmann::ordered_json::parse(text);
     } catch (const nlohmann::json::exception& e) {
         std::string message = e.what();
         for (char& c : message)

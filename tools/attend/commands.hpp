@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 
+#include "options.hpp"  // the options several commands share
+
 namespace attend::cli {
 void register_explain(CLI::App& app);  // explain.cpp
 void register_demo(CLI::App& app);     // demo.cpp
@@ -18,14 +20,4 @@ void register_convert(CLI::App& app);     // convert.cpp
 void register_chat_template(CLI::App& app);  // chat_template.cpp
 void register_serve(CLI::App& app);       // serve.cpp
 
-// Options shared by the commands that run a model (options.cpp).
-void add_dtype_option(CLI::App* cmd, std::string& dtype);  // --dtype f32|bf16|int8
-void add_profile_option(CLI::App* cmd, bool& profile);     // --profile: time per phase and op kind
-// Flag ranges, checked where a flag is declared (before anything runs): a value out of range is
-// one line naming the flag and the value ("--top-p: got 1.5, expected a finite number in (0, 1]").
-CLI::Validator whole_number(uint64_t min, uint64_t max);  // digits only: never a sign, a fraction or an exponent
-CLI::Validator real_number(double min, double max, bool min_open = false, bool max_open = false);  // finite
-inline constexpr uint64_t kMaxSeed = ~uint64_t(0);
-// The --profile table (attend/profile.hpp's report), then `extra`, on stderr: stdout stays the run's.
-void print_profile(const std::string& extra = "");
 }

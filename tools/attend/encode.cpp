@@ -19,13 +19,14 @@ namespace attend::cli {
 namespace {
 
 struct EncodeOptions {
-    std::string model, tokenizer, text;
+    ModelOptions model;
+    std::string text;
 };
 
 void run_encode(const EncodeOptions& o) {
-    const TextModel lm = load_text_model(o.model, o.tokenizer);
+    const TextModel lm = o.model.load();
     if (lm.loaded.config.shape != ModelShape::encoder)
-        throw Error(o.model + ": encode needs an encoder (BERT) model, this one is a " +
+        throw Error(o.model.model + ": encode needs an encoder (BERT) model, this one is a " +
                     name_of(lm.loaded.config.shape) + " (use generate or perplexity)");
     const TextEmbedding e = embed_text(lm, o.text);
     const std::string how = e.how;
@@ -52,10 +53,8 @@ void register_encode(CLI::App& app) {
         "hidden states. The first line says which.\n\n"
         "Example:\n"
         "  attend encode --model bert_tiniest_hf --text \"The cat sat on the mat.\"");
-    cmd->add_option("--model", o->model, "Encoder: a Hugging Face BERT folder (or .safetensors, attend checkpoint)")
-        ->required();
+    add_model_options(cmd, o->model, DtypeOption::not_offered);  // --model: an encoder, e.g. a BERT folder
     cmd->add_option("--text", o->text, "Text to encode")->required();
-    cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: found beside the model)");
     cmd->callback([o] { run_encode(*o); });
 }
 

@@ -24,13 +24,13 @@ namespace attend::cli {
 namespace {
 
 struct GenerateCliOptions {
-    std::string model, tokenizer, prompt;
+    ModelOptions model;
+    std::string prompt;
     std::vector<std::string> stop;
     int64_t new_tokens = 128;
     float temperature = 1.f, top_p = 0.9f;
     int64_t top_k = 0;
     uint64_t seed = 0;
-    std::string dtype = "f32";
     bool verbose = false, profile = false;
 };
 
@@ -60,12 +60,8 @@ void run_generate(const GenerateCliOptions& o, bool seed_given) {
     profile::enable(o.profile);
     const TextModel lm = [&] {
         const PhaseScope phase("load");
-        return load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype));
+        return o.model.load_language_model();
     }();
-    if (lm.loaded.config.shape != ModelShape::decoder || lm.loaded.config.head != HeadType::lm)
-        throw Error(o.model + ": needs a language model (a decoder with an lm head), this one is " +
-                    name_of(lm.loaded.config.shape) + " with a " + name_of(lm.loaded.config.head) + " head" +
-                    (lm.loaded.config.shape == ModelShape::encoder ? " (use encode)" : ""));
     const std::vector<int64_t> prompt = [&] {
         const PhaseScope phase("tokenize");
         return lm.prompt_ids(o.prompt);
@@ -81,7 +77,7 @@ void run_generate(const GenerateCliOptions& o, bool seed_given) {
     g.vocab_limit = lm.vocab_limit();
     if (o.verbose)
         std::fprintf(stderr, "[attend] %s (%s, %lld parameters), tokenizer %s (%s), prompt of %zu tokens, seed %llu\n",
-                     o.model.c_str(), name_of(lm.loaded.format),
+                     o.model.model.c_str(), name_of(lm.loaded.format),
                      (long long)parameter_count(lm.loaded.config), lm.tokenizer_path.c_str(),
                      std::string(lm.tokenizer->kind()).c_str(), prompt.size(), (unsigned long long)g.seed);
 
@@ -128,9 +124,7 @@ void register_generate(CLI::App& app) {
         "after temperature, top-k and top-p, from a generator seeded with --seed.\n\n"
         "Example:\n"
         "  attend generate --model stories260K/stories260K.bin --prompt \"Once upon a time\" -n 100 --temperature 0");
-    cmd->add_option("--model", o->model, "Model: HF folder, .safetensors, llama2.c .bin or attend checkpoint")
-        ->required();
-    cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: found beside the model)");
+    add_model_options(cmd, o->model, DtypeOption::offered);
     cmd->add_option("--prompt", o->prompt, "Text to continue (default: empty, i.e. start from BOS)");
     cmd->add_option("-n,--new-tokens", o->new_tokens, "How many tokens to generate at most")
         ->check(whole_number(0, uint64_t(1) << 30))
@@ -148,7 +142,6 @@ void register_generate(CLI::App& app) {
                     "Stop at this text (repeatable); matched across tokens, not printed");
     CLI::Option* seed =
         cmd->add_option("--seed", o->seed, "Random seed (default: from the clock)")->check(whole_number(0, kMaxSeed));
-    add_dtype_option(cmd, o->dtype);
     add_profile_option(cmd, o->profile);
     cmd->add_flag("-v,--verbose", o->verbose, "Print the model, tokenizer, seed and speed to stderr");
     cmd->callback([o, seed] { run_generate(*o, seed->count() > 0); });

@@ -4,10 +4,31 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "options.hpp"
+
+#include "attend/error.hpp"
 #include "attend/profile.hpp"
-#include "commands.hpp"
 
 namespace attend::cli {
+
+TextModel ModelOptions::load() const { return load_text_model(model, tokenizer, parse_weight_type(dtype)); }
+
+TextModel ModelOptions::load_language_model() const {
+    TextModel lm = load();
+    const TransformerConfig& c = lm.loaded.config;
+    if (c.shape != ModelShape::decoder || c.head != HeadType::lm)
+        throw Error(model + ": needs a language model (a decoder with an lm head), this one is " + name_of(c.shape) +
+                    " with a " + name_of(c.head) + " head" + (c.shape == ModelShape::encoder ? " (use encode)" : ""));
+    return lm;
+}
+
+void add_model_options(CLI::App* cmd, ModelOptions& o, DtypeOption dtype) {
+    cmd->add_option("--model", o.model,
+                    "Model: a Hugging Face folder, a .safetensors, a GGUF, a llama2.c .bin or an attend checkpoint")
+        ->required();
+    cmd->add_option("--tokenizer", o.tokenizer, "Tokenizer file or folder (default: found beside the model)");
+    if (dtype == DtypeOption::offered) add_dtype_option(cmd, o.dtype);
+}
 
 void add_dtype_option(CLI::App* cmd, std::string& dtype) {
     cmd->add_option("--dtype", dtype,

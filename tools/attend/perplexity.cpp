@@ -7,42 +7,28 @@
 //   perplexity = exp(mean nll)
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "attend/error.hpp"
 #include "attend/generate/perplexity.hpp"
 #include "attend/generate/text_model.hpp"
+#include "attend/read_file.hpp"
 #include "commands.hpp"
 
 namespace attend::cli {
 namespace {
 
 struct PerplexityCliOptions {
-    std::string model, tokenizer, file;
+    ModelOptions model;
+    std::string file;
     int64_t window = 0, stride = 0;
-    std::string dtype = "f32";
     bool verbose = false;
 };
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the text file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) throw Error(path + ": read failed");
-    return text.str();
-}
-
 void run_perplexity(const PerplexityCliOptions& o) {
-    const std::string text = read_file(o.file);  // before the model: a wrong path fails fast
-    const TextModel lm = load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype));
-    if (lm.loaded.config.shape != ModelShape::decoder || lm.loaded.config.head != HeadType::lm)
-        throw Error(o.model + ": needs a language model (a decoder with an lm head), this one is " +
-                    name_of(lm.loaded.config.shape) + " with a " + name_of(lm.loaded.config.head) + " head" +
-                    (lm.loaded.config.shape == ModelShape::encoder ? " (use encode)" : ""));
+    const std::string text = read_file(o.file, "text file");  // before the model: a wrong path fails fast
+    const TextModel lm = o.model.load_language_model();
     const std::vector<int64_t> ids = lm.tokenizer->encode(text, /*add_special=*/true);
     if (ids.size() < 2)
         throw Error(o.file + ": too short to score: it gives " + std::to_string(ids.size()) +
@@ -78,15 +64,12 @@ void register_perplexity(CLI::App& app) {
         "window (default: the model's max positions, stride half of it).\n\n"
         "Example:\n"
         "  attend perplexity --model stories260K/stories260K.bin --file story.txt --verbose");
-    cmd->add_option("--model", o->model, "Model: HF folder, .safetensors, llama2.c .bin or attend checkpoint")
-        ->required();
+    add_model_options(cmd, o->model, DtypeOption::offered);
     cmd->add_option("--file", o->file, "Text file to score")->required();
-    cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: found beside the model)");
     cmd->add_option("--window", o->window, "Tokens per window (default: the model's max positions)")
         ->check(whole_number(0, uint64_t(1) << 30));
     cmd->add_option("--stride", o->stride, "Tokens between window starts (default: half the window)")
         ->check(whole_number(0, uint64_t(1) << 30));
-    add_dtype_option(cmd, o->dtype);
     cmd->add_flag("-v,--verbose", o->verbose, "Print each token's negative log-likelihood");
     cmd->callback([o] { run_perplexity(*o); });
 }

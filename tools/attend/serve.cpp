@@ -11,6 +11,7 @@ namespace attend::cli {
 
 void register_serve(CLI::App& app) {
     auto o = std::make_shared<ServeOptions>();
+    auto model = std::make_shared<ModelOptions>();
     CLI::App* cmd = app.add_subcommand("serve", "Serve a model over HTTP with OpenAI's API (continuous batching)");
     cmd->footer(
         "\nEndpoints: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions,\n"
@@ -21,9 +22,7 @@ void register_serve(CLI::App& app) {
         "  attend serve --model stories260K/stories260K.bin --port 8080 --parallel 8\n"
         "  curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' \\\n"
         "       -d '{\"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"temperature\": 0}'");
-    cmd->add_option("--model", o->model, "Model: HF folder, .safetensors, llama2.c .bin or attend checkpoint")
-        ->required();
-    cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: found beside the model)");
+    add_model_options(cmd, *model, DtypeOption::offered);
     cmd->add_option("--host", o->host, "Address to bind")->capture_default_str();
     cmd->add_option("--port", o->port, "Port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
     cmd->add_option("--api-key", o->api_key, "Require \"Authorization: Bearer KEY\" on every request");
@@ -42,9 +41,12 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--max-body", o->max_body_bytes, "Largest request body in bytes (more: 413)")
         ->check(CLI::Range(size_t(1024), size_t(1) << 30))
         ->capture_default_str();
-    add_dtype_option(cmd, o->dtype);
-    cmd->callback([o] {
+    cmd->callback([o, model] {
         ServeOptions opts = *o;
+        // run_server loads it as ModelOptions::load does (load_text_model).
+        opts.model = model->model;
+        opts.tokenizer = model->tokenizer;
+        opts.dtype = model->dtype;
         opts.on_listening = [&opts](int port) {
             std::printf("attend serve: listening on http://%s:%d\n", opts.host.c_str(), port);
             std::fflush(stdout);

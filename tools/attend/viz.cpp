@@ -28,7 +28,8 @@ namespace attend::cli {
 namespace {
 
 struct VizOptions {
-    std::string model, tokenizer, text, source, target, out;
+    ModelOptions model;
+    std::string text, source, target, out;
     std::vector<std::string> formats{"png", "html"};
     bool no_special = false;
     int cell = 0;
@@ -53,12 +54,12 @@ void run_viz(const VizOptions& o) {
     }
     report.style.cell = o.cell;
 
-    const TextModel lm = load_text_model(o.model, o.tokenizer);
+    const TextModel lm = o.model.load();
     const Transformer& model = lm.model();
     const bool seq2seq = model.config().shape == ModelShape::encoder_decoder;
     viz::AttentionRecord record;
     if (seq2seq) {
-        ATTEND_CHECK(!o.source.empty() && !o.target.empty() && o.text.empty(), o.model,
+        ATTEND_CHECK(!o.source.empty() && !o.target.empty() && o.text.empty(), o.model.model,
                      " is an encoder-decoder model: give --source and --target (not --text)");
         const std::vector<int64_t> src = tokens_of(lm, o.source, !o.no_special, "source");
         std::vector<int64_t> tgt = lm.tokenizer->encode(o.target, false);
@@ -67,12 +68,12 @@ void run_viz(const VizOptions& o) {
         record = viz::record_attention(model, src, viz::token_labels(*lm.tokenizer, src), tgt,
                                        viz::token_labels(*lm.tokenizer, tgt));
     } else {
-        ATTEND_CHECK(!o.text.empty() && o.source.empty() && o.target.empty(), o.model, " is an ",
+        ATTEND_CHECK(!o.text.empty() && o.source.empty() && o.target.empty(), o.model.model, " is an ",
                      name_of(model.config().shape), " model: give --text (--source/--target are for encoder-decoder models)");
         const std::vector<int64_t> ids = tokens_of(lm, o.text, !o.no_special, "text");
         record = viz::record_attention(model, ids, viz::token_labels(*lm.tokenizer, ids));
     }
-    record.title = (model.config().name.empty() ? o.model : model.config().name + " (" + o.model + ")");
+    record.title = model.config().name.empty() ? o.model.model : model.config().name + " (" + o.model.model + ")";
 
     const viz::ReportFiles files = viz::write_attention_report(o.out, record, report);
     for (const viz::AttentionMap& m : record.maps)
@@ -99,9 +100,7 @@ void register_viz(CLI::App& app) {
         "  attend viz --model gpt2 --text \"The cat sat on the mat\" --out attention\n"
         "  attend viz --model bert --text \"the bank of the river\" --out attention --format png,html,json\n"
         "  attend viz --model translator --source \"le chat dort\" --target \"the cat sleeps\" --out attention");
-    cmd->add_option("--model", o->model, "Model: a Hugging Face folder, a .safetensors, a llama2.c .bin or our checkpoint")
-        ->required();
-    cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder (default: the one beside the model)");
+    add_model_options(cmd, o->model, DtypeOption::not_offered);
     cmd->add_option("--text", o->text, "Input text (encoder-only and decoder-only models)");
     cmd->add_option("--source", o->source, "Source text (encoder-decoder models)");
     cmd->add_option("--target", o->target, "Target text, as the decoder reads it (encoder-decoder models)");

@@ -6,9 +6,10 @@
 //            part with n_new = 0 and their slot reset, so they cost no attention and their
 //            idle row stays at position 0
 //
-// A sequence finishes when it draws a stop token (not emitted, not kept), when it has
-// max_new_tokens new tokens, or when it fills the model's context (max_positions). Every
-// new token is handed to the callback as soon as it is chosen — the streaming hook — in
+// A sequence finishes when it draws a stop token (not emitted, not kept) or when it has
+// max_new_tokens new tokens. One that fills the model's context (max_positions) writes on
+// over a sliding window (GenerateOptions::slide_window, the default), or finishes there with
+// slide_window off. Every new token is handed to the callback as soon as it is chosen — the streaming hook — in
 // sequence order within a step.
 //
 // Each sequence's draws and stops are a SequenceDecoder (generate/sequence.hpp), the same
