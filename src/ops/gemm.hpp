@@ -1,6 +1,7 @@
 // ops/gemm.hpp — the one GEMM entry point (private). Row-major, BLAS semantics:
 //   C (M, N) = alpha · op(A) · op(B) + beta · C,   op(X) = X or Xᵀ
-// Backed by oneDNN's dnnl_sgemm (JIT, AVX-512/AVX2 chosen at run time; see README).
+// Backed by oneDNN's dnnl_sgemm (JIT, AVX-512/AVX2 chosen at run time; see README), and by our
+// own AVX-512 kernel (ops/f32_gemm.hpp) at the shapes where it measured faster.
 #pragma once
 #include <cstdint>
 
