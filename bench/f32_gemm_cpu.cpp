@@ -1,7 +1,8 @@
 // bench/f32_gemm_cpu.cpp — our fp32 GEMM (ops/f32_gemm.cpp) against oneDNN's sgemm at the
 // model's shapes, by CPU time of one thread (the machine it runs on may be shared: wall time
 // is noise there, the thread's CPU time much less so). Interleaved A B A B, medians.
-//   f32_gemm_cpu [repeats]   (default 15)
+//   f32_gemm_cpu [repeats [threads]]   (default 15, 1; with more threads, wall time, since the
+//   calling thread's CPU time no longer covers the work — only meaningful on an idle machine)
 // Prints per shape: both medians in ms and GFLOP/s, ours/oneDNN, and the largest difference
 // of our C from oneDNN's relative to max |C|.
 #include <omp.h>
@@ -40,9 +41,11 @@ constexpr Shape kShapes[] = {
     {"train dW head", true, false, 65, 384, 1024},   {"ragged", false, true, 500, 1000, 700},
 };
 
+int g_threads = 1;
+
 double thread_seconds() {
     timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(g_threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
     return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
@@ -50,7 +53,8 @@ double thread_seconds() {
 
 int main(int argc, char** argv) {
     const int repeats = argc > 1 ? std::atoi(argv[1]) : 15;
-    omp_set_num_threads(1);
+    g_threads = argc > 2 ? std::atoi(argv[2]) : 1;
+    omp_set_num_threads(g_threads);
     if (!attend::f32_gemm_available()) {
         std::printf("no AVX-512: f32_gemm does not run here\n");
         return 0;
