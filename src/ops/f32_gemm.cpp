@@ -1,9 +1,9 @@
 // ops/f32_gemm.cpp — C (M, N) = alpha · op(A) · op(B) + beta · C in fp32 on AVX-512: our own
 // kernel, with the blocking of ops/bf16_gemm.cpp (one packing concept for both).
 //
-// Measured against oneDNN's sgemm by thread CPU time (bench/f32_gemm_cpu): 4–8% faster for a
-// prompt through wide layers (x·Wᵀ, N ≥ 1000, K ≥ 512), level at 768 × 768, 5–20% slower at
-// the training step's shapes (K = 384; dY·W, dYᵀ·X) — oneDNN runs the same 8 × 48 tile and
+// Measured against oneDNN's sgemm by thread CPU time (bench/f32_gemm_cpu): 6–11% faster for a
+// prompt through wide layers (x·Wᵀ, N ≥ 1000, K ≥ 512), 2–7% slower at 768 × 768, 0–26% slower
+// at the training step's shapes (K = 384; dY·W, dYᵀ·X) — oneDNN runs the same 8 × 48 tile and
 // the same k blocks (its results equal ours bit for bit except for dYᵀ·X), so the gap is in its memory
 // scheduling. ops/gemm.cpp uses this kernel only where it won. Both operands are packed into
 // the exact streams the micro-kernel reads:

@@ -13,10 +13,11 @@ namespace attend {
 namespace {
 
 // Where our kernel beat oneDNN by CPU time of one thread (bench/f32_gemm_cpu, interleaved,
-// medians, on the shared 2-core Zen 4 VM): x·Wᵀ with a wide W and a long-ish K, i.e. a
-// prompt through GPT-2-small's QKV (512 × 2304 × 768) and MLP-up (512 × 3072 × 768) layers,
-// 4–8% faster. Elsewhere it was level (768 × 768 layers) or 5–20% slower (the training step's
-// shapes: K = 384, and the dY·W and dYᵀ·X products), so those stay on oneDNN.
+// medians of 7, three runs on the shared 2-core Zen 4 VM): x·Wᵀ with a wide W and a long-ish
+// K — a prompt through GPT-2-small's QKV (512 × 2304 × 768) and MLP-up (512 × 3072 × 768)
+// layers, 6–11% less time; 500 × 1000 × 700 7%. Elsewhere it lost: the 768-wide layers by
+// 2–7%, the training step's shapes (K = 384 forward, dY·W, dYᵀ·X) by 0–26% — those stay on
+// oneDNN.
 bool own_kernel_faster(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
     return !trans_a && trans_b && M >= 256 && N >= 1000 && K >= 512;
 }
