@@ -1,12 +1,28 @@
-// ops/gemm.cpp — oneDNN's SGEMM behind our signature.
+// ops/gemm.cpp — oneDNN's SGEMM behind our signature, and our own (ops/f32_gemm.cpp) at the
+// shapes where it measured faster.
 #include "ops/gemm.hpp"
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include "attend/error.hpp"
+#include "ops/f32_gemm.hpp"
 
 namespace attend {
+
+namespace {
+
+// Where our kernel beat oneDNN by CPU time of one thread (bench/f32_gemm_cpu, interleaved,
+// medians of 7, three runs on the shared 2-core Zen 4 VM): x·Wᵀ with a wide W and a long-ish
+// K — a prompt through GPT-2-small's QKV (512 × 2304 × 768) and MLP-up (512 × 3072 × 768)
+// layers, 6–11% less time; 500 × 1000 × 700 7%. Elsewhere it lost: the 768-wide layers by
+// 2–7%, the training step's shapes (K = 384 forward, dY·W, dYᵀ·X) by 0–26% — those stay on
+// oneDNN.
+bool own_kernel_faster(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
+    return !trans_a && trans_b && M >= 256 && N >= 1000 && K >= 512;
+}
+
+}  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -16,6 +32,9 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
             for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
         return;
     }
+    if (own_kernel_faster(trans_a, trans_b, M, N, K) &&
+        f32_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return;
     // oneDNN threads a GEMM over omp_get_max_threads() unless it is inside an *active* parallel
     // region; inside an inactive one (`omp parallel if (false)`, a kernel deciding its work is
     // too small to share) it would open a nested team per call — hundreds per decoded token

@@ -1,7 +1,8 @@
 // ops/gemm.hpp — the fp32 GEMM entry point (private), and its bf16 mixed-precision twin.
 // Row-major, BLAS semantics:
 //   C (M, N) = alpha · op(A) · op(B) + beta · C,   op(X) = X or Xᵀ
-// sgemm is backed by oneDNN's dnnl_sgemm (JIT, AVX-512/AVX2 chosen at run time; see README).
+// sgemm is backed by oneDNN's dnnl_sgemm (JIT, AVX-512/AVX2 chosen at run time; see README), and
+// by our own AVX-512 kernel (ops/f32_gemm.hpp) at the shapes where it measured faster.
 #pragma once
 #include <cstdint>
 
