@@ -81,7 +81,7 @@ void BM_MultiHeadAttention(benchmark::State& state) {
         if (backward) {
             out.backward(dout);
             x.zero_grad();
-            for (auto& [name, p] : mha.named_parameters()) p.zero_grad();
+            zero_grad(parameters_of(mha));
         }
         benchmark::DoNotOptimize(out.data());
     }

@@ -77,7 +77,7 @@ def hf_weights(seed):
 
 def attend_weights(hf):
     """The same weights under attend's names and nn.Linear's (out, in) layout
-    (the inverse of models/hf_names.cpp's convert_gpt2)."""
+    (the inverse of io/hf_names.cpp's convert_gpt2)."""
     ours = {"embeddings.token.weight": hf["transformer.wte.weight"],
             "embeddings.position.weight": hf["transformer.wpe.weight"]}
     for l in range(L):

@@ -19,6 +19,7 @@
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/model_loader.hpp"
+#include "attend/io/tokenizer_files.hpp"
 #include "attend/io/safetensors.hpp"
 #include "attend/train/checkpoint.hpp"
 #include "attend/train/optimizer.hpp"
@@ -402,21 +403,28 @@ TEST_F(IoTest, HuggingFaceShardedFolderLoads) {
 // ---- the tokenizer beside a model ------------------------------------------------------------
 
 TEST_F(IoTest, TokenizerIsFoundBesideTheModel) {
+    // One order for a model file, its folder and load_tokenizer (io/tokenizer_files.hpp).
+    const auto beside = [](const std::string& p, int64_t vocab = 0) { return find_tokenizer(p, vocab).value_or(""); };
     write_file(path("model.bin"), "x");
-    EXPECT_EQ(find_tokenizer_beside(path("model.bin")), "");
+    EXPECT_EQ(beside(path("model.bin")), "");
     write_file(path("tok999.bin"), "x");
-    EXPECT_EQ(find_tokenizer_beside(path("model.bin")), path("tok999.bin"));
+    EXPECT_EQ(beside(path("model.bin")), path("tok999.bin"));
     write_file(path("tok512.bin"), "x");
-    EXPECT_EQ(find_tokenizer_beside(path("model.bin"), 512), path("tok512.bin"));
+    EXPECT_EQ(beside(path("model.bin")), path("tok512.bin"));       // the first tok<N>.bin by name
+    EXPECT_EQ(beside(path("model.bin"), 999), path("tok999.bin"));  // the model's own size first
     write_file(path("vocab.txt"), "x");
-    EXPECT_EQ(find_tokenizer_beside(path("model.bin"), 512), path("tok512.bin"));  // llama2.c tokenizers first
-    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("vocab.txt"));           // a folder: Hugging Face's first
+    EXPECT_EQ(beside(path("model.bin"), 512), path("tok512.bin"));  // tok<vocab_size>.bin before anything
+    EXPECT_EQ(beside(path("model.bin")), path("vocab.txt"));        // then Hugging Face's before llama2.c's
+    EXPECT_EQ(beside(dir_.dir().string()), path("vocab.txt"));      // a folder searches the same way
+    write_file(path("tokenizer.bin"), "x");
+    EXPECT_EQ(beside(dir_.dir().string()), path("vocab.txt"));
     write_file(path("vocab.json"), "x");  // a GPT-2 vocabulary counts only with its merges
-    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("vocab.txt"));
+    EXPECT_EQ(beside(dir_.dir().string()), path("vocab.txt"));
     write_file(path("merges.txt"), "x");
-    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("vocab.json"));
+    EXPECT_EQ(beside(dir_.dir().string()), path("vocab.json"));
     write_file(path("tokenizer.json"), "x");
-    EXPECT_EQ(find_tokenizer_beside(dir_.dir().string()), path("tokenizer.json"));
+    EXPECT_EQ(beside(dir_.dir().string()), path("tokenizer.json"));
+    EXPECT_EQ(beside(path("model.bin"), 4096), path("tokenizer.json"));  // no tok4096.bin here
 }
 
 TEST_F(IoTest, TrainingCheckpointIsAModel) {
@@ -474,7 +482,7 @@ void reset_peak_rss() {
 }
 
 // GPT-2's Hugging Face layout of our parameters: Conv1D weights (in, out), q|k|v packed by
-// columns into c_attn, "transformer." names (the inverse of models/hf_names.cpp).
+// columns into c_attn, "transformer." names (the inverse of io/hf_names.cpp).
 std::map<std::string, Tensor> as_hf_gpt2(Transformer& model) {
     NoGradGuard no_grad;
     const TransformerConfig& c = model.config();

@@ -11,6 +11,7 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/nn/block.hpp"
+#include "attend/nn/block_config.hpp"
 #include "attend/nn/feed_forward.hpp"
 #include "attend/nn/kv_cache.hpp"
 #include "attend/nn/layers.hpp"
@@ -50,9 +51,9 @@ void randomise(NamedParameters params, Generator& gen) {
     }
 }
 
-TransformerConfig small_config() {
-    TransformerConfig c;
-    c.d_model = 16, c.n_heads = 4, c.d_ff = 24, c.n_layers = 2, c.max_positions = 32;
+BlockConfig small_config() {
+    BlockConfig c;
+    c.d_model = 16, c.n_heads = 4, c.d_ff = 24, c.max_positions = 32;
     c.norm = NormType::layer_norm, c.norm_placement = NormPlacement::pre;
     c.activation = Activation::gelu;
     c.positions = PositionType::learned;
@@ -60,8 +61,8 @@ TransformerConfig small_config() {
     return c;
 }
 
-TransformerConfig llama_like() {
-    TransformerConfig c = small_config();
+BlockConfig llama_like() {
+    BlockConfig c = small_config();
     c.n_kv_heads = 2;
     c.norm = NormType::rms_norm;
     c.activation = Activation::swiglu;
@@ -175,7 +176,7 @@ TEST(LayerModules, DropoutFollowsTheMode) {
     EXPECT_GT(relative_error(a, eval1), 1e-3) << "training with p = 0.5 must drop something";
 
     // A block's residual dropout obeys the same switch.
-    TransformerConfig c = small_config();
+    BlockConfig c = small_config();
     c.dropout = 0.3f;
     Block block(c, {}, gen);
     const Tensor h = Tensor::randn({2, 3, 16}, gen);
@@ -274,11 +275,11 @@ TEST(BlockModules, ParameterNamesFollowTheConfig) {
                                         "layers.0.self_attn_norm.weight", "layers.0.ff.gate_proj.weight",
                                         "layers.0.ff.up_proj.weight", "layers.0.ff.down_proj.weight",
                                         "layers.0.ff_norm.weight"}));
-    EXPECT_EQ(llama.self_attn.w_k.shape(), (Shape{8, 16}));  // 2 kv heads of 4
+    EXPECT_EQ(llama.self_attn.k_proj.weight.shape(), (Shape{8, 16}));  // 2 kv heads of 4
     ASSERT_NE(llama.self_attn.rotary(), nullptr);
     EXPECT_EQ(llama.self_attn.rotary()->layout(), RopeLayout::interleaved);
 
-    TransformerConfig c = small_config();
+    BlockConfig c = small_config();
     c.norm_placement = NormPlacement::post;
     c.activation = Activation::relu;
     Block decoder(c, {.causal = true, .cross_attention = true}, gen);
@@ -296,20 +297,20 @@ TEST(BlockModules, ParameterNamesFollowTheConfig) {
 
 TEST(BlockModules, ErrorsNameWhatWasWrong) {
     Generator gen(10);
-    const TransformerConfig c = small_config();
+    const BlockConfig c = small_config();
     Block encoder(c, {}, gen);
     BlockArgs with_memory;
     with_memory.memory = Tensor::zeros({2, 3, 16});
     EXPECT_MENTIONS(error_of([&] { encoder.forward(Tensor::zeros({2, 3, 16}), with_memory); }), "memory");
     EXPECT_MENTIONS(error_of([&] { encoder.forward(Tensor::zeros({2, 3, 12})); }), "(2, 3, 12)");
-    KVCache cache(c, 2, 8);
+    KVCache cache(2, 2, c.kv_heads(), c.head_dim(), 8);
     BlockArgs with_cache;
     with_cache.cache = &cache;
     EXPECT_MENTIONS(error_of([&] { encoder.forward(Tensor::zeros({2, 1, 16}), with_cache); }), "causal");
 
     Block decoder(c, {.causal = true, .cross_attention = true}, gen);
     EXPECT_MENTIONS(error_of([&] { decoder.forward(Tensor::zeros({2, 3, 16})); }), "memory must be");
-    TransformerConfig bad = c;
+    BlockConfig bad = c;
     bad.n_heads = 0;
     EXPECT_MENTIONS(error_of([&] { Block unused(bad, {}, gen); }), "n_heads=0");
 }
@@ -318,7 +319,7 @@ namespace {
 
 struct GradcheckSetup {
     const char* name;
-    TransformerConfig config;
+    BlockConfig config;
     BlockOptions options;
     bool memory;
 };
@@ -326,13 +327,13 @@ struct GradcheckSetup {
 }  // namespace
 
 TEST(BlockGradcheck, EveryShapeMatchesFiniteDifferences) {
-    TransformerConfig post = small_config();
+    BlockConfig post = small_config();
     post.d_model = 8, post.n_heads = 2, post.d_ff = 12;
     post.norm_placement = NormPlacement::post;
-    TransformerConfig pre_tanh = post;
+    BlockConfig pre_tanh = post;
     pre_tanh.norm_placement = NormPlacement::pre;
     pre_tanh.activation = Activation::gelu_tanh;
-    TransformerConfig llama = llama_like();
+    BlockConfig llama = llama_like();
     llama.d_model = 8, llama.n_heads = 2, llama.n_kv_heads = 1, llama.d_ff = 12;
     llama.rope_layout = RopeLayout::rotate_half;
     const GradcheckSetup setups[] = {
@@ -402,14 +403,14 @@ Tensor run_stack(const std::vector<Block>& blocks, const Tensor& x, BlockArgs ar
 
 struct CacheSetup {
     const char* name;
-    TransformerConfig config;
+    BlockConfig config;
     bool cross;
 };
 
 // Decodes `x` (B, T, E, sequence b real up to lengths[b]) through `blocks` with a cache, in
 // steps of the given schedule (first step: `prefill[b]` tokens each; then `chunk` at a time),
 // and checks every real row against the full forward pass.
-void check_decoding(const std::vector<Block>& blocks, const TransformerConfig& config, const Tensor& x,
+void check_decoding(const std::vector<Block>& blocks, const BlockConfig& config, const Tensor& x,
                     const std::vector<int64_t>& lengths, const std::vector<int64_t>& prefill, int64_t chunk,
                     const Tensor& memory, const AttentionMask& memory_mask, AttentionPath path, const std::string& what) {
     const int64_t B = x.size(0), T = x.size(1);
@@ -459,12 +460,12 @@ void check_decoding(const std::vector<Block>& blocks, const TransformerConfig& c
 }  // namespace
 
 TEST(BlockCache, RaggedBatchDecodingEqualsFullForward) {
-    TransformerConfig gpt = small_config();  // pre-norm LayerNorm GELU (positions outside the blocks)
-    TransformerConfig llama = llama_like();  // RMSNorm, RoPE (interleaved), GQA, SwiGLU
-    TransformerConfig llama_hf = llama;
+    BlockConfig gpt = small_config();  // pre-norm LayerNorm GELU (positions outside the blocks)
+    BlockConfig llama = llama_like();  // RMSNorm, RoPE (interleaved), GQA, SwiGLU
+    BlockConfig llama_hf = llama;
     llama_hf.rope_layout = RopeLayout::rotate_half;
     llama_hf.n_kv_heads = 1;
-    TransformerConfig seq2seq = small_config();
+    BlockConfig seq2seq = small_config();
     seq2seq.norm_placement = NormPlacement::post;
     seq2seq.activation = Activation::relu;
     const CacheSetup setups[] = {
@@ -501,8 +502,8 @@ TEST(BlockCache, RaggedBatchDecodingEqualsFullForward) {
 }
 
 TEST(BlockCache, StepProtocolErrors) {
-    const TransformerConfig c = llama_like();
-    KVCache cache(c, 2, 4);
+    const BlockConfig c = llama_like();
+    KVCache cache(2, 2, c.kv_heads(), c.head_dim(), 4);
     EXPECT_EQ(cache.capacity(), 4);
     EXPECT_EQ(cache.n_kv_heads(), 2);
     EXPECT_EQ(cache.head_dim(), 4);

@@ -13,6 +13,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/nn/block.hpp"
+#include "attend/nn/block_config.hpp"
 #include "attend/nn/feed_forward.hpp"
 #include "attend/nn/layers.hpp"
 #include "attend/nn/positions.hpp"
@@ -62,10 +63,10 @@ struct Link {
 // torch's TransformerEncoderLayer / TransformerDecoderLayer names -> a Block's tensors.
 void link_torch_layer(Block& block, const std::string& tp, bool decoder, std::vector<Link>& links) {
     auto attention = [&](const std::string& name, MultiHeadAttention& m) {
-        links.push_back({tp + name + ".in_proj_weight", {&m.w_q, &m.w_k, &m.w_v}});
-        links.push_back({tp + name + ".in_proj_bias", {&m.b_q, &m.b_k, &m.b_v}});
-        links.push_back({tp + name + ".out_proj.weight", {&m.w_o}});
-        links.push_back({tp + name + ".out_proj.bias", {&m.b_o}});
+        links.push_back({tp + name + ".in_proj_weight", {&m.q_proj.weight, &m.k_proj.weight, &m.v_proj.weight}});
+        links.push_back({tp + name + ".in_proj_bias", {&m.q_proj.bias, &m.k_proj.bias, &m.v_proj.bias}});
+        links.push_back({tp + name + ".out_proj.weight", {&m.out_proj.weight}});
+        links.push_back({tp + name + ".out_proj.bias", {&m.out_proj.bias}});
     };
     auto norm = [&](const std::string& name, Norm& n) {
         links.push_back({tp + name + ".weight", {&n.weight()}});
@@ -89,10 +90,10 @@ void link_torch_layer(Block& block, const std::string& tp, bool decoder, std::ve
 // Hugging Face's LlamaDecoderLayer names -> a Block's tensors.
 void link_llama_layer(Block& block, std::vector<Link>& links) {
     MultiHeadAttention& a = block.self_attn;
-    links.push_back({"self_attn.q_proj.weight", {&a.w_q}});
-    links.push_back({"self_attn.k_proj.weight", {&a.w_k}});
-    links.push_back({"self_attn.v_proj.weight", {&a.w_v}});
-    links.push_back({"self_attn.o_proj.weight", {&a.w_o}});
+    links.push_back({"self_attn.q_proj.weight", {&a.q_proj.weight}});
+    links.push_back({"self_attn.k_proj.weight", {&a.k_proj.weight}});
+    links.push_back({"self_attn.v_proj.weight", {&a.v_proj.weight}});
+    links.push_back({"self_attn.o_proj.weight", {&a.out_proj.weight}});
     links.push_back({"mlp.gate_proj.weight", {&block.ff.gate.weight}});
     links.push_back({"mlp.up_proj.weight", {&block.ff.up.weight}});
     links.push_back({"mlp.down_proj.weight", {&block.ff.down.weight}});
@@ -156,9 +157,9 @@ void compare_grads(const std::vector<Link>& links, const std::string& prefix, Wo
     }
 }
 
-TransformerConfig torch_layer_config(NormPlacement placement, Activation activation) {
-    TransformerConfig c;
-    c.d_model = 32, c.n_heads = 4, c.d_ff = 64, c.n_layers = 1;
+BlockConfig torch_layer_config(NormPlacement placement, Activation activation) {
+    BlockConfig c;
+    c.d_model = 32, c.n_heads = 4, c.d_ff = 64;
     c.norm = NormType::layer_norm, c.norm_placement = placement, c.norm_eps = 1e-5f;
     c.activation = activation;
     c.positions = PositionType::none;
@@ -281,7 +282,7 @@ TEST_P(BlockParityDecoder, TransformerDecoderLayer) {
 TEST_P(BlockParityTransformer, Transformer) {
     const TorchCase& c = GetParam().c;
     const std::string prefix = std::string(c.name) + ".";
-    const TransformerConfig config = torch_layer_config(c.placement, c.activation);
+    const BlockConfig config = torch_layer_config(c.placement, c.activation);
     Generator gen(0);
     std::vector<Block> encoder, decoder;
     std::vector<Link> links;
@@ -350,8 +351,8 @@ class BlockParityLlama : public ::testing::TestWithParam<LlamaParam> {};
 TEST_P(BlockParityLlama, HuggingFaceLlamaDecoderLayer) {
     const LlamaParam& p = GetParam();
     const std::string prefix = std::string(p.name) + ".";
-    TransformerConfig c;
-    c.d_model = 32, c.n_heads = 4, c.n_kv_heads = 2, c.d_ff = 88, c.n_layers = 1, c.max_positions = 16;
+    BlockConfig c;
+    c.d_model = 32, c.n_heads = 4, c.n_kv_heads = 2, c.d_ff = 88, c.max_positions = 16;
     c.norm = NormType::rms_norm, c.norm_placement = NormPlacement::pre, c.norm_eps = 1e-5f;
     c.activation = Activation::swiglu;
     c.positions = PositionType::rope, c.rope_layout = p.layout, c.rope_theta = 10000.f;

@@ -126,8 +126,9 @@ TEST_P(MhaParity, MatchesTorch) {
     // ---- forward and backward ----
     const bool want_weights = has("weights") && path == AttentionPath::reference;
     Tensor weights;
-    Tensor out = self ? mha.forward(x, mask, path, want_weights ? &weights : nullptr)
-                      : mha.forward(query, key, value, mask, path, want_weights ? &weights : nullptr);
+    const ForwardMode mode{.attention_path = path};
+    Tensor out = self ? mha.forward(x, mask, mode, want_weights ? &weights : nullptr)
+                      : mha.forward(query, key, value, mask, mode, want_weights ? &weights : nullptr);
     out.backward(get("probe"));
 
     double fwd = 0, grad = 0, w = 0;
@@ -142,35 +143,35 @@ TEST_P(MhaParity, MatchesTorch) {
         expect_close(key.grad(), get("grad.key"), 1e-4, "grad.key", grad, grad_what);
         expect_close(value.grad(), get("grad.value"), 1e-4, "grad.value", grad, grad_what);
     }
-    const int64_t kv = mha.w_k.size(0);
+    const int64_t kv = mha.k_proj.weight.size(0);
     if (packed) {
         const Tensor g = get("grad.in_proj_weight");  // [dW_q; dW_k; dW_v]
-        expect_close(mha.w_q.grad(), g.slice(0, 0, E), 1e-4, "grad.in_proj_weight[q]", grad, grad_what);
-        expect_close(mha.w_k.grad(), g.slice(0, E, E + kv), 1e-4, "grad.in_proj_weight[k]", grad, grad_what);
-        expect_close(mha.w_v.grad(), g.slice(0, E + kv, E + 2 * kv), 1e-4, "grad.in_proj_weight[v]", grad,
+        expect_close(mha.q_proj.weight.grad(), g.slice(0, 0, E), 1e-4, "grad.in_proj_weight[q]", grad, grad_what);
+        expect_close(mha.k_proj.weight.grad(), g.slice(0, E, E + kv), 1e-4, "grad.in_proj_weight[k]", grad, grad_what);
+        expect_close(mha.v_proj.weight.grad(), g.slice(0, E + kv, E + 2 * kv), 1e-4, "grad.in_proj_weight[v]", grad,
                      grad_what);
     } else {
-        expect_close(mha.w_q.grad(), get("grad.q_proj_weight"), 1e-4, "grad.q_proj_weight", grad, grad_what);
-        expect_close(mha.w_k.grad(), get("grad.k_proj_weight"), 1e-4, "grad.k_proj_weight", grad, grad_what);
-        expect_close(mha.w_v.grad(), get("grad.v_proj_weight"), 1e-4, "grad.v_proj_weight", grad, grad_what);
+        expect_close(mha.q_proj.weight.grad(), get("grad.q_proj_weight"), 1e-4, "grad.q_proj_weight", grad, grad_what);
+        expect_close(mha.k_proj.weight.grad(), get("grad.k_proj_weight"), 1e-4, "grad.k_proj_weight", grad, grad_what);
+        expect_close(mha.v_proj.weight.grad(), get("grad.v_proj_weight"), 1e-4, "grad.v_proj_weight", grad, grad_what);
     }
-    expect_close(mha.w_o.grad(), get("grad.out_proj.weight"), 1e-4, "grad.out_proj.weight", grad, grad_what);
+    expect_close(mha.out_proj.weight.grad(), get("grad.out_proj.weight"), 1e-4, "grad.out_proj.weight", grad, grad_what);
     if (config.bias) {
         const Tensor g = get("grad.in_proj_bias");
-        expect_close(mha.b_q.grad(), g.slice(0, 0, E), 1e-4, "grad.in_proj_bias[q]", grad, grad_what);
+        expect_close(mha.q_proj.bias.grad(), g.slice(0, 0, E), 1e-4, "grad.in_proj_bias[q]", grad, grad_what);
         // dL/db_k is zero in exact arithmetic: b_k adds q_i·b_k to every score of row i, which
         // softmax ignores. What both libraries compute is rounding noise, so it is measured
         // against the scale of the whole in_proj_bias gradient instead of its own.
         double bias_scale = 0;
         for (float value : g.to_vector()) bias_scale = std::max(bias_scale, double(std::fabs(value)));
-        const double bk = relative_error(mha.b_k.grad(), g.slice(0, E, E + kv), bias_scale);
+        const double bk = relative_error(mha.k_proj.bias.grad(), g.slice(0, E, E + kv), bias_scale);
         EXPECT_LE(bk, 1e-4) << prefix_ << "grad.in_proj_bias[k], relative to the in_proj_bias gradient's scale";
         if (bk >= grad) grad = bk, grad_what = "grad.in_proj_bias[k]";
-        expect_close(mha.b_v.grad(), g.slice(0, E + kv, E + 2 * kv), 1e-4, "grad.in_proj_bias[v]", grad,
+        expect_close(mha.v_proj.bias.grad(), g.slice(0, E + kv, E + 2 * kv), 1e-4, "grad.in_proj_bias[v]", grad,
                      grad_what);
-        expect_close(mha.b_o.grad(), get("grad.out_proj.bias"), 1e-4, "grad.out_proj.bias", grad, grad_what);
+        expect_close(mha.out_proj.bias.grad(), get("grad.out_proj.bias"), 1e-4, "grad.out_proj.bias", grad, grad_what);
     } else {
-        EXPECT_EQ(mha.named_parameters().size(), 4u);  // weights only
+        EXPECT_EQ(parameters_of(mha).size(), 4u);  // weights only
     }
 
     char weights_note[32] = "";

@@ -260,12 +260,12 @@ TEST(ModelInit, Gpt2NormalWithScaledResidualProjections) {
     EXPECT_NEAR(stats(m.embeddings.token.weight).std, 0.02, 0.001);
     EXPECT_NEAR(stats(m.embeddings.position.embedding.weight).std, 0.02, 0.002);
     const Block& b = m.decoder.layers[1];
-    EXPECT_NEAR(stats(b.self_attn.w_q).std, 0.02, 0.002);
+    EXPECT_NEAR(stats(b.self_attn.q_proj.weight).std, 0.02, 0.002);
     EXPECT_NEAR(stats(b.ff.up.weight).std, 0.02, 0.001);
     const double residual = 0.02 / std::sqrt(2.0 * 4);  // 1/√(2·n_layers)
-    EXPECT_NEAR(stats(b.self_attn.w_o).std, residual, residual * 0.1);
+    EXPECT_NEAR(stats(b.self_attn.out_proj.weight).std, residual, residual * 0.1);
     EXPECT_NEAR(stats(b.ff.down.weight).std, residual, residual * 0.1);
-    EXPECT_EQ(stats(b.self_attn.b_q).max_abs, 0.0);
+    EXPECT_EQ(stats(b.self_attn.q_proj.bias).max_abs, 0.0);
     EXPECT_EQ(stats(b.ff.up.bias).max_abs, 0.0);
     EXPECT_EQ(stats(b.ff_norm.layer_norm.bias).max_abs, 0.0);
     const Stats w = stats(m.decoder.norm.layer_norm.weight);
@@ -280,7 +280,7 @@ TEST(ModelInit, BertNormalEverywhere) {
     c.init = InitScheme::normal, c.init_std = 0.02f;
     Transformer m(c, 2);
     EXPECT_NEAR(stats(m.embeddings.token.weight).std, 0.02, 0.001);
-    EXPECT_NEAR(stats(m.encoder.layers[0].self_attn.w_o).std, 0.02, 0.002);  // not scaled
+    EXPECT_NEAR(stats(m.encoder.layers[0].self_attn.out_proj.weight).std, 0.02, 0.002);  // not scaled
     EXPECT_NEAR(stats(m.encoder.layers[0].ff.down.weight).std, 0.02, 0.001);
     EXPECT_NEAR(stats(m.mlm.transform.weight).std, 0.02, 0.002);
     EXPECT_EQ(stats(m.mlm.bias).max_abs, 0.0);
@@ -300,8 +300,8 @@ TEST(ModelInit, TransformerXavierUniform) {
         EXPECT_NEAR(s.std, a / std::sqrt(3.0), a / std::sqrt(3.0) * 0.1) << what;  // U(−a, a) has std a/√3
     };
     check(m.embeddings.token.weight, "embedding");
-    check(m.encoder.layers[0].self_attn.w_q, "encoder w_q");
-    check(m.decoder.layers[1].cross_attn->w_v, "decoder cross w_v");
+    check(m.encoder.layers[0].self_attn.q_proj.weight, "encoder w_q");
+    check(m.decoder.layers[1].cross_attn->v_proj.weight, "decoder cross w_v");
     check(m.decoder.layers[1].ff.up.weight, "decoder linear1");
     check(m.decoder.layers[1].ff.down.weight, "decoder linear2");
 }

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "attend/error.hpp"
-#include "attend/models/hf_names.hpp"
+#include "attend/io/hf_names.hpp"
 #include "attend/models/transformer.hpp"
 #include "support/reference.hpp"
 

@@ -146,6 +146,11 @@ std::vector<GradCase> gradcheck_table() {
         {"split_heads", [](V in) { return split_heads(in[0], 2); }, {{2, 3, 8}}},
         {"split_heads_of_view", [](V in) { return split_heads(split(in[0], {4, 8}, -1)[1], 2); }, {{2, 3, 12}}},
         {"merge_heads", [](V in) { return merge_heads(in[0]); }, {{2, 2, 3, 4}}},
+        // one token or one head: the view path
+        {"split_heads_one_token", [](V in) { return split_heads(in[0], 2); }, {{2, 1, 8}}},
+        {"split_heads_one_token_of_view", [](V in) { return split_heads(split(in[0], {4, 8}, -1)[1], 2); }, {{2, 1, 12}}},
+        {"merge_heads_one_token", [](V in) { return merge_heads(in[0]); }, {{2, 2, 1, 4}}},
+        {"merge_heads_one_head", [](V in) { return merge_heads(in[0]); }, {{2, 1, 3, 4}}},
         // ---- views ----
         {"reshape", [](V in) { return in[0].reshape({4, -1}); }, {{2, 3, 2}}},
         {"reshape_of_transposed", [](V in) { return in[0].transpose(0, 1).reshape({-1}); }, {{2, 3}}},

@@ -362,4 +362,22 @@ TEST(OpsEdge, SplitPartsAreViewsAndSplitHeadsAcceptsThem) {
     EXPECT_EQ(merge_heads(k).to_vector(), parts[1].to_vector());
 }
 
+TEST(OpsEdge, SplitHeadsOfOneTokenIsAViewWithTheCopysValues) {
+    // A decoding step (T = 1): (B, H, 1, D) is (B, 1, H·D)'s memory order, so no copy is made.
+    Generator gen(4);
+    const Tensor x = Tensor::randn({3, 1, 8}, gen);
+    const Tensor heads = split_heads(x, 4);
+    EXPECT_EQ(heads.shape(), (Shape{3, 4, 1, 2}));
+    EXPECT_EQ(heads.storage(), x.storage());
+    EXPECT_EQ(heads.to_vector(), x.reshape({3, 1, 4, 2}).transpose(1, 2).contiguous().to_vector());
+    const Tensor merged = merge_heads(heads);
+    EXPECT_EQ(merged.storage(), x.storage());
+    EXPECT_EQ(merged.to_vector(), x.to_vector());
+    // A strided input still gets its copy.
+    const Tensor wide = Tensor::randn({3, 1, 12}, gen);
+    const Tensor part = split(wide, {4, 8}, -1)[1];
+    EXPECT_NE(split_heads(part, 2).storage(), wide.storage());
+    EXPECT_EQ(split_heads(part, 2).to_vector(), part.reshape({3, 1, 2, 4}).transpose(1, 2).contiguous().to_vector());
+}
+
 }  // namespace

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "attend/error.hpp"
+#include "attend/io/tokenizer_files.hpp"
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
 #include "support/reference.hpp"

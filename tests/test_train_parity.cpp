@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "attend/models/hf_names.hpp"
+#include "attend/io/hf_names.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/train/data.hpp"
 #include "attend/train/optimizer.hpp"

@@ -96,8 +96,8 @@ std::vector<double> expected_weights(const MultiHeadAttention& attn, const Tenso
     const int64_t E = attn.config().embed_dim, H = attn.config().n_heads, Hkv = attn.config().n_kv_heads;
     const int64_t D = attn.head_dim(), T = q_in.size(-2), S = kv_in.size(-2);
     const std::vector<float> xq = q_in.contiguous().to_vector(), xk = kv_in.contiguous().to_vector();
-    const std::vector<float> wq = attn.w_q.to_vector(), bq = attn.b_q.to_vector();
-    const std::vector<float> wk = attn.w_k.to_vector(), bk = attn.b_k.to_vector();
+    const std::vector<float> wq = attn.q_proj.weight.to_vector(), bq = attn.q_proj.bias.to_vector();
+    const std::vector<float> wk = attn.k_proj.weight.to_vector(), bk = attn.k_proj.bias.to_vector();
     const auto project = [E](const std::vector<float>& x, int64_t n, const std::vector<float>& w,
                              const std::vector<float>& b, int64_t out) {
         std::vector<double> y(size_t(n * out));

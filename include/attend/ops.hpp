@@ -87,7 +87,8 @@ Tensor dropout(const Tensor& x, float p, Generator& gen, bool training = true);
 Tensor concat(const std::vector<Tensor>& parts, int64_t dim);
 // The parts are views of x (as torch.split); `sizes` must sum to x.size(dim).
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim);
-// (B, T, H·D) -> (B, H, T, D) and back, as contiguous tensors.
+// (B, T, H·D) -> (B, H, T, D) and back, as contiguous tensors (views when T or H is 1 and x is
+// contiguous: the memory order is the same, so no copy).
 Tensor split_heads(const Tensor& x, int64_t n_heads);
 Tensor merge_heads(const Tensor& x);
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "attend/io/model_loader.hpp"
-#include "attend/models/hf_names.hpp"
+#include "attend/io/hf_names.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/tensor.hpp"
 

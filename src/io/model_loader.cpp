@@ -18,8 +18,9 @@
 #include "attend/error.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/safetensors.hpp"
+#include "attend/io/tokenizer_files.hpp"
 #include "attend/models/config.hpp"
-#include "attend/models/hf_names.hpp"
+#include "attend/io/hf_names.hpp"
 #include "attend/read_file.hpp"
 #include "core/atomic_file.hpp"
 #include "io/json_fields.hpp"
@@ -322,7 +323,7 @@ LoadedModel load_model(const std::string& path) {
         bad(path, "unhandled model format");
     }();
     // A GGUF file carries its tokenizer (load_gguf named the file itself); others look beside.
-    if (loaded.tokenizer_path.empty()) loaded.tokenizer_path = find_tokenizer_beside(path, loaded.config.vocab_size);
+    if (loaded.tokenizer_path.empty()) loaded.tokenizer_path = find_tokenizer(path, loaded.config.vocab_size).value_or("");
     return loaded;
 }
 
@@ -355,38 +356,6 @@ void save_model(const std::string& path, const Transformer& model, const std::ma
     if (ec) bad(path, "cannot create the folder: " + ec.message());
     save_safetensors((fs::path(path) / "model.safetensors").string(), record.tensors, record.metadata);
     write_text_atomically((fs::path(path) / "config.json").string(), config_to_json(model.config()) + "\n");
-}
-
-std::string find_tokenizer_beside(const std::string& model_path, int64_t vocab_size) {
-    std::error_code ec;
-    const bool is_dir = fs::is_directory(model_path, ec);
-    const fs::path dir = is_dir ? fs::path(model_path) : fs::path(model_path).parent_path();
-    const fs::path base = dir.empty() ? fs::path(".") : dir;
-    auto found = [&](const std::string& name) { return fs::is_regular_file(base / name, ec); };
-
-    // {file, the file it needs beside it}
-    using Candidate = std::pair<std::string, std::string>;
-    const std::vector<Candidate> hf = {{"tokenizer.json", ""}, {"vocab.json", "merges.txt"},
-                                       {"encoder.json", "vocab.bpe"}, {"vocab.txt", ""}};
-    std::vector<Candidate> llama = {{"tokenizer.bin", ""}};
-    if (vocab_size > 0) llama.push_back({"tok" + std::to_string(vocab_size) + ".bin", ""});
-    // A llama2.c model looks for llama2.c tokenizers first; everything else for Hugging Face's.
-    const bool llama_first = !is_dir && ends_with(model_path, ".bin");
-    std::vector<Candidate> order = llama_first ? llama : hf;
-    const std::vector<Candidate>& rest = llama_first ? hf : llama;
-    order.insert(order.end(), rest.begin(), rest.end());
-    for (const auto& [name, needs] : order)
-        if (found(name) && (needs.empty() || found(needs))) return (base / name).string();
-    // llama2.c names its trained vocabularies tok<N>.bin (tok512.bin, tok4096.bin): the first by name.
-    std::vector<std::string> others;
-    for (const auto& entry : fs::directory_iterator(base, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (entry.is_regular_file(ec) && name.size() > 7 && name.rfind("tok", 0) == 0 && ends_with(name, ".bin") &&
-            std::all_of(name.begin() + 3, name.end() - 4, [](unsigned char c) { return std::isdigit(c); }))
-            others.push_back(entry.path().string());
-    }
-    std::sort(others.begin(), others.end());
-    return others.empty() ? std::string() : others.front();
 }
 
 }  // namespace attend

@@ -204,10 +204,12 @@ void Transformer::initialise(Generator& gen) {
         const float s = c.init_std / std::sqrt(2.f * float(c.n_layers));
         for (Stack* stack : {&encoder, &decoder})
             for (Block& block : stack->layers) {
-                copy_parameter(block.self_attn.w_o, Tensor::randn(block.self_attn.w_o.shape(), gen, s), "out_proj");
-                if (block.cross_attn)
-                    copy_parameter(block.cross_attn->w_o, Tensor::randn(block.cross_attn->w_o.shape(), gen, s),
-                                   "cross out_proj");
+                Tensor& out = block.self_attn.out_proj.weight;
+                copy_parameter(out, Tensor::randn(out.shape(), gen, s), "out_proj");
+                if (block.cross_attn) {
+                    Tensor& cross_out = block.cross_attn->out_proj.weight;
+                    copy_parameter(cross_out, Tensor::randn(cross_out.shape(), gen, s), "cross out_proj");
+                }
                 copy_parameter(block.ff.down.weight, Tensor::randn(block.ff.down.weight.shape(), gen, s), "ff down");
             }
     }

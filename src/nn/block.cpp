@@ -19,7 +19,7 @@ namespace {
 
 // Self- and cross-attention alike: width E (the memory has the model's width too), H heads,
 // kv_heads() key/value heads — one config field governs every key/value projection.
-MultiHeadAttentionConfig attention_config(const TransformerConfig& c) {
+MultiHeadAttentionConfig attention_config(const BlockConfig& c) {
     ATTEND_CHECK(c.d_model > 0 && c.n_heads > 0 && c.d_ff > 0, "a Block needs d_model, n_heads and d_ff > 0, got d_model=",
                  c.d_model, " n_heads=", c.n_heads, " d_ff=", c.d_ff);
     MultiHeadAttentionConfig a;
@@ -33,7 +33,7 @@ MultiHeadAttentionConfig attention_config(const TransformerConfig& c) {
     return a;
 }
 
-MultiHeadAttentionConfig self_attention_config(const TransformerConfig& c) {
+MultiHeadAttentionConfig self_attention_config(const BlockConfig& c) {
     MultiHeadAttentionConfig a = attention_config(c);
     a.sliding_window = c.sliding_window;  // a window over the sequence's own past: self-attention only
     return a;
@@ -41,7 +41,7 @@ MultiHeadAttentionConfig self_attention_config(const TransformerConfig& c) {
 
 }  // namespace
 
-Block::Block(const TransformerConfig& config, const BlockOptions& options, ParameterInit init)
+Block::Block(const BlockConfig& config, const BlockOptions& options, ParameterInit init)
     : self_attn(self_attention_config(config), init),
       dropout(config.dropout),
       options_(options),
@@ -74,21 +74,13 @@ Tensor Block::forward(const Tensor& x, const BlockArgs& args, const ForwardMode&
     self_args.position_offsets = args.position_offsets;
     self_args.cache = args.cache;
     self_args.layer = args.layer;
-    self_args.path = mode.attention_path;
     self_args.weights = args.self_weights;
-    // Attention-weight dropout draws from the same stream as the other dropouts, in training only.
-    Generator* attention_dropout = nullptr;
-    if (mode.training && self_attn.config().dropout > 0.f) {
-        ATTEND_CHECK(mode.generator != nullptr, "attention dropout with p=", self_attn.config().dropout,
-                     " in training needs a generator (ForwardMode::generator)");
-        attention_dropout = mode.generator;
-    }
-    self_args.dropout_generator = attention_dropout;
+    const CrossAttentionArgs cross_args{.cache = args.cache, .layer = args.layer, .weights = args.cross_weights};
 
-    const auto self_attention = [&](const Tensor& h) { return self_attn.self_attention(h, self_mask, self_args); };
+    // Attention-weight dropout draws from the mode's stream, as the other dropouts, in training only.
+    const auto self_attention = [&](const Tensor& h) { return self_attn.self_attention(h, self_mask, self_args, mode); };
     const auto cross_attention = [&](const Tensor& h) {
-        return cross_attn->cross_attention(h, args.memory, args.memory_mask, args.cache, args.layer,
-                                           mode.attention_path, args.cross_weights, attention_dropout);
+        return cross_attn->cross_attention(h, args.memory, args.memory_mask, cross_args, mode);
     };
     const auto feed_forward = [&](const Tensor& h) { return ff.forward(h, mode); };
 

@@ -7,7 +7,6 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
-#include "attend/models/config.hpp"
 #include "attend/profile.hpp"
 
 namespace attend {
@@ -26,10 +25,6 @@ KVCache::KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t he
     lengths_.assign(size_t(batch), 0);
     appended_.assign(size_t(n_layers), false);
 }
-
-KVCache::KVCache(const TransformerConfig& config, int64_t batch, int64_t capacity)
-    : KVCache(config.n_layers, batch, config.kv_heads(), config.n_heads > 0 ? config.head_dim() : 0,
-              capacity > 0 ? capacity : config.max_positions) {}
 
 void KVCache::check_layer(int64_t layer, const char* what) const {
     ATTEND_CHECK(layer >= 0 && layer < n_layers(), what, ": layer ", layer, " is outside the cache's ", n_layers(),

@@ -2,14 +2,19 @@
 // projection. Every step is an existing differentiable op (linear, views, attention), so
 // the backward pass is the tape's: no hand-written gradient lives here.
 //
-//   Q = linear(query, W_q, b_q) -> (B, Tq, H, Dh) -> (B, H, Tq, Dh)
-//   K = linear(key,   W_k, b_k) -> (B, Tk, Hkv, Dh) -> (B, Hkv, Tk, Dh)   (V likewise)
-//   O = attention(Q, K, V, mask)                      (B, H, Tq, Dh)
-//   y = linear(O -> (B, Tq, H·Dh), W_o, b_o)          (B, Tq, E)
+//   Q = split_heads(q_proj(query), H)       (B, Tq, H·Dh) -> (B, H, Tq, Dh)
+//   K = split_heads(k_proj(key), Hkv)       (B, Tk, Hkv·Dh) -> (B, Hkv, Tk, Dh)   (V likewise)
+//   O = attention(Q, K, V, mask)            (B, H, Tq, Dh)
+//   y = out_proj(merge_heads(O))            (B, Tq, H·Dh) -> (B, Tq, E)
+//
+// Copies: split_heads lays the heads out contiguously, which the rotary step, the attention
+// kernel and the KV cache would each otherwise do on their own input (they take contiguous
+// tensors); with one token per sequence (decoding) it is a view and nothing is copied.
 #include "attend/nn/multi_head_attention.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
@@ -19,16 +24,13 @@ namespace attend {
 
 namespace {
 
-// (B, T, n·Dh) -> (B, n, T, Dh): a view; the attention kernel makes it contiguous.
-Tensor to_heads(const Tensor& x, int64_t n_heads) {
-    const int64_t B = x.size(0), T = x.size(1), width = x.size(2);
-    return x.reshape({B, T, n_heads, width / n_heads}).transpose(1, 2);
-}
-
-// (B, H, T, Dh) -> (B, T, H·Dh): the heads side by side again (a copy, as the GEMM wants rows).
-Tensor from_heads(const Tensor& x) {
-    const int64_t B = x.size(0), H = x.size(1), T = x.size(2), Dh = x.size(3);
-    return x.transpose(1, 2).reshape({B, T, H * Dh});
+// A projection whose values the caller drew: a Linear holding them, as leaf parameters.
+Linear projection(Tensor weight, Tensor bias) {
+    Linear l;
+    l.weight = std::move(weight);
+    l.weight.requires_grad_(true);
+    if (bias.defined()) l.bias = std::move(bias), l.bias.requires_grad_(true);
+    return l;
 }
 
 // Copy `source` into the parameter `target` in place (so references to it stay valid).
@@ -76,26 +78,21 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionConfig& config, P
     // in-projections into one (3E, E) matrix when key and value are E wide and initialises
     // it as one; we follow, so both libraries draw from the same distribution.
     auto xavier_bound = [](int64_t fan_in, int64_t fan_out) { return std::sqrt(6.f / float(fan_in + fan_out)); };
-    if (c.kdim == E && c.vdim == E) {
-        const float a = xavier_bound(E, A + 2 * kv);
-        w_q = init.uniform({A, E}, -a, a);
-        w_k = init.uniform({kv, E}, -a, a);
-        w_v = init.uniform({kv, E}, -a, a);
-    } else {
-        const float aq = xavier_bound(E, A), ak = xavier_bound(c.kdim, kv), av = xavier_bound(c.vdim, kv);
-        w_q = init.uniform({A, E}, -aq, aq);
-        w_k = init.uniform({kv, c.kdim}, -ak, ak);
-        w_v = init.uniform({kv, c.vdim}, -av, av);
-    }
+    // Drawn in torch's order (W_q, W_k, W_v, W_o), so a seeded module matches torch's.
+    const bool packed = c.kdim == E && c.vdim == E;
+    const float aq = packed ? xavier_bound(E, A + 2 * kv) : xavier_bound(E, A);
+    const float ak = packed ? aq : xavier_bound(c.kdim, kv), av = packed ? aq : xavier_bound(c.vdim, kv);
+    Tensor w_q = init.uniform({A, E}, -aq, aq);
+    Tensor w_k = init.uniform({kv, c.kdim}, -ak, ak);
+    Tensor w_v = init.uniform({kv, c.vdim}, -av, av);
     // nn.Linear's default, kaiming_uniform(a=√5): U(−1/√fan_in, 1/√fan_in).
     const float ao = 1.f / std::sqrt(float(A));
-    w_o = init.uniform({E, A}, -ao, ao);
-    for (Tensor* w : {&w_q, &w_k, &w_v, &w_o}) w->requires_grad_(true);
-    if (c.bias || c.qkv_bias) {
-        b_q = Tensor::zeros({A}), b_k = Tensor::zeros({kv}), b_v = Tensor::zeros({kv});
-        for (Tensor* b : {&b_q, &b_k, &b_v}) b->requires_grad_(true);
-    }
-    if (c.bias) b_o = Tensor::zeros({E}), b_o.requires_grad_(true);
+    Tensor w_o = init.uniform({E, A}, -ao, ao);
+    const bool in_bias = c.bias || c.qkv_bias;  // zero, as torch's in_proj_bias and out_proj.bias
+    q_proj = projection(std::move(w_q), in_bias ? Tensor::zeros({A}) : Tensor());
+    k_proj = projection(std::move(w_k), in_bias ? Tensor::zeros({kv}) : Tensor());
+    v_proj = projection(std::move(w_v), in_bias ? Tensor::zeros({kv}) : Tensor());
+    out_proj = projection(std::move(w_o), c.bias ? Tensor::zeros({E}) : Tensor());
 }
 
 namespace {
@@ -109,27 +106,29 @@ bool only_causal(const AttentionMask& m) {
 }  // namespace
 
 // Attention over heads and the output projection: O = attention(q, k, v) (B, H, Tq, Dh),
-// y = linear(O -> (B, Tq, H·Dh), W_o, b_o) (B, Tq, E).
-// Dropout on the weights (torch.nn.MultiheadAttention's `dropout`) only when a generator is
-// given (training): each call draws a fresh seed for attention/dropout.hpp's mask.
+// y = out_proj(merge_heads(O)) (B, Tq, E).
+// Dropout on the weights (torch.nn.MultiheadAttention's `dropout`) only in training, as
+// apply_dropout: each call draws a fresh seed from the mode's generator for
+// attention/dropout.hpp's mask.
 Tensor MultiHeadAttention::attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v,
-                                              const AttentionMask& mask, AttentionPath path, Tensor* weights,
-                                              Generator* dropout_generator) const {
+                                              const AttentionMask& mask, const ForwardMode& mode,
+                                              Tensor* weights) const {
     AttentionOptions options;
-    options.path = path;
+    options.path = mode.attention_path;
     options.return_weights = weights != nullptr;
-    if (config_.dropout > 0.f && dropout_generator) {
+    if (mode.training && config_.dropout > 0.f) {
+        ATTEND_CHECK(mode.generator != nullptr, "attention dropout with p=", config_.dropout,
+                     " in training needs a generator (ForwardMode::generator)");
         options.dropout = config_.dropout;
-        options.dropout_seed = dropout_generator->next_u64();
+        options.dropout_seed = mode.generator->next_u64();
     }
     AttentionOutput heads = attention(q, k, v, mask, options);  // (B, H, Tq, Dh)
     if (weights) *weights = heads.weights;                       // (B, H, Tq, Tk)
-    return linear(from_heads(heads.output), w_o, b_o);           // (B, Tq, E)
+    return out_proj.forward(merge_heads(heads.output));          // (B, Tq, E)
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
-                                   const AttentionMask& mask, AttentionPath path, Tensor* weights,
-                                   Generator* dropout_generator) const {
+                                   const AttentionMask& mask, const ForwardMode& mode, Tensor* weights) const {
     const auto& c = config_;
     ATTEND_CHECK(query.dim() == 3 && query.size(2) == c.embed_dim, "query must be (B, Tq, E=", c.embed_dim,
                  "), got ", to_string(query.shape()));
@@ -141,24 +140,22 @@ Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const
                  "query ", to_string(query.shape()), ", key ", to_string(key.shape()), " and value ",
                  to_string(value.shape()), " must share B, and key and value must share Tk");
 
-    Tensor q = to_heads(linear(query, w_q, b_q), c.n_heads);           // (B, H, Tq, Dh)
-    Tensor k = to_heads(linear(key, w_k, b_k), c.n_kv_heads);          // (B, Hkv, Tk, Dh)
-    const Tensor v = to_heads(linear(value, w_v, b_v), c.n_kv_heads);  // (B, Hkv, Tk, Dh)
-    if (rotary_) q = rotary_->forward(q), k = rotary_->forward(k);     // positions from 0
-    return attend_and_project(q, k, v, mask, path, weights, dropout_generator);
+    Tensor q = split_heads(q_proj.forward(query), c.n_heads);           // (B, H, Tq, Dh)
+    Tensor k = split_heads(k_proj.forward(key), c.n_kv_heads);          // (B, Hkv, Tk, Dh)
+    const Tensor v = split_heads(v_proj.forward(value), c.n_kv_heads);  // (B, Hkv, Tk, Dh)
+    if (rotary_) q = rotary_->forward(q), k = rotary_->forward(k);      // positions from 0
+    return attend_and_project(q, k, v, mask, mode, weights);
 }
 
-Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionMask& mask, AttentionPath path,
-                                   Tensor* weights, Generator* dropout_generator) const {
+Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionMask& mask, const ForwardMode& mode,
+                                   Tensor* weights) const {
     SelfAttentionArgs args;
-    args.path = path;
     args.weights = weights;
-    args.dropout_generator = dropout_generator;
-    return self_attention(x, mask, args);
+    return self_attention(x, mask, args, mode);
 }
 
-Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& mask,
-                                          const SelfAttentionArgs& args) const {
+Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& mask, const SelfAttentionArgs& args,
+                                          const ForwardMode& mode) const {
     const auto& c = config_;
     ATTEND_CHECK(c.kdim == c.embed_dim && c.vdim == c.embed_dim,
                  "self-attention needs kdim == vdim == embed_dim, this module has embed_dim=", c.embed_dim,
@@ -179,9 +176,9 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
                      "pass an empty mask or only causal, got key_lengths/window/bool/additive parts");
     }
 
-    Tensor q = to_heads(linear(x, w_q, b_q), c.n_heads);       // (B, H, T, Dh)
-    Tensor k = to_heads(linear(x, w_k, b_k), c.n_kv_heads);    // (B, Hkv, T, Dh)
-    Tensor v = to_heads(linear(x, w_v, b_v), c.n_kv_heads);    // (B, Hkv, T, Dh)
+    Tensor q = split_heads(q_proj.forward(x), c.n_heads);     // (B, H, T, Dh)
+    Tensor k = split_heads(k_proj.forward(x), c.n_kv_heads);  // (B, Hkv, T, Dh)
+    Tensor v = split_heads(v_proj.forward(x), c.n_kv_heads);  // (B, Hkv, T, Dh)
     if (rotary_) {
         // Token t of sequence b sits at offset(b) + t: given, or where the cache's sequence ends.
         const std::vector<int64_t>& offsets =
@@ -189,25 +186,25 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
         q = rotary_->forward(q, offsets);
         k = rotary_->forward(k, offsets);
     }
-    if (!cache) return attend_and_project(q, k, v, windowed(mask), args.path, args.weights, args.dropout_generator);
+    if (!cache) return attend_and_project(q, k, v, windowed(mask), mode, args.weights);
 
     // Decoding: store this step's keys and values, attend over all the sequence holds (the
     // window, if any, masks the keys that slid out: the cache keeps them, unread).
     const KVCache::View view = cache->append(args.layer, k, v);  // (B, Hkv, capacity, Dh)
-    return attend_and_project(q, view.k, view.v, windowed(view.mask), args.path, args.weights,
-                              args.dropout_generator);
+    return attend_and_project(q, view.k, view.v, windowed(view.mask), mode, args.weights);
 }
 
 Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask,
-                                           KVCache* cache, int64_t layer, AttentionPath path,
-                                           Tensor* weights, Generator* dropout_generator) const {
+                                           const CrossAttentionArgs& args, const ForwardMode& mode) const {
     const auto& c = config_;
+    KVCache* cache = args.cache;
+    const int64_t layer = args.layer;
     ATTEND_CHECK(query.defined() && query.dim() == 3 && query.size(2) == c.embed_dim, "query must be (B, Tq, E=",
                  c.embed_dim, "), got ", query.defined() ? to_string(query.shape()) : "(undefined)");
     ATTEND_CHECK(c.kdim == c.vdim, "cross_attention reads key and value from one memory, so kdim (", c.kdim,
                  ") must equal vdim (", c.vdim, "); call forward(query, key, value)");
-    const Tensor q = to_heads(linear(query, w_q, b_q), c.n_heads);  // (B, H, Tq, Dh)
-    Tensor k, v;                                                    // (B, Hkv, S, Dh)
+    const Tensor q = split_heads(q_proj.forward(query), c.n_heads);  // (B, H, Tq, Dh)
+    Tensor k, v;                                                     // (B, Hkv, S, Dh)
     if (cache && cache->has_cross(layer)) {
         k = cache->cross_k(layer), v = cache->cross_v(layer);  // projected at the first step
     } else {
@@ -215,11 +212,11 @@ Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& me
                          memory.size(0) == query.size(0),
                      "memory must be (B=", query.size(0), ", S, kdim=", c.kdim, "), got ",
                      memory.defined() ? to_string(memory.shape()) : "(undefined)");
-        k = to_heads(linear(memory, w_k, b_k), c.n_kv_heads);
-        v = to_heads(linear(memory, w_v, b_v), c.n_kv_heads);
+        k = split_heads(k_proj.forward(memory), c.n_kv_heads);
+        v = split_heads(v_proj.forward(memory), c.n_kv_heads);
         if (cache) cache->set_cross(layer, k, v);
     }
-    return attend_and_project(q, k, v, mask, path, weights, dropout_generator);
+    return attend_and_project(q, k, v, mask, mode, args.weights);
 }
 
 void MultiHeadAttention::set_rotary(float theta, RopeLayout layout, int64_t max_positions,
@@ -240,19 +237,10 @@ AttentionMask MultiHeadAttention::windowed(const AttentionMask& mask) const {
 }
 
 void MultiHeadAttention::collect_parameters(const std::string& prefix, NamedParameters& out) {
-    for (auto& [name, p] : named_parameters()) out.emplace_back(join_name(prefix, name), &p);
-}
-
-std::vector<std::pair<std::string, Tensor&>> MultiHeadAttention::named_parameters() {
-    std::vector<std::pair<std::string, Tensor&>> out;
-    auto add = [&](const char* name, Tensor& t) {
-        if (t.defined()) out.emplace_back(name, t);
-    };
-    add("q_proj.weight", w_q), add("q_proj.bias", b_q);
-    add("k_proj.weight", w_k), add("k_proj.bias", b_k);
-    add("v_proj.weight", w_v), add("v_proj.bias", b_v);
-    add("out_proj.weight", w_o), add("out_proj.bias", b_o);
-    return out;
+    q_proj.collect_parameters(join_name(prefix, "q_proj"), out);
+    k_proj.collect_parameters(join_name(prefix, "k_proj"), out);
+    v_proj.collect_parameters(join_name(prefix, "v_proj"), out);
+    out_proj.collect_parameters(join_name(prefix, "out_proj"), out);
 }
 
 void MultiHeadAttention::load_torch_packed(const Tensor& in_proj_weight, const Tensor& in_proj_bias,
@@ -279,27 +267,28 @@ void MultiHeadAttention::load_torch_separate(const Tensor& q_proj_weight, const 
         ATTEND_CHECK(t.defined() && t.shape() == like.shape(), what, " has shape ",
                      t.defined() ? to_string(t.shape()) : "(undefined)", ", expected ", to_string(like.shape()));
     };
-    check(q_proj_weight, w_q, "q_proj_weight");
-    check(k_proj_weight, w_k, "k_proj_weight");
-    check(v_proj_weight, w_v, "v_proj_weight");
-    check(out_proj_weight, w_o, "out_proj_weight");
-    check_bias_presence(b_q.defined(), c.bias, in_proj_bias, out_proj_bias);
-    if (b_q.defined())
+    check(q_proj_weight, q_proj.weight, "q_proj_weight");
+    check(k_proj_weight, k_proj.weight, "k_proj_weight");
+    check(v_proj_weight, v_proj.weight, "v_proj_weight");
+    check(out_proj_weight, out_proj.weight, "out_proj_weight");
+    const bool in_bias = q_proj.bias.defined();
+    check_bias_presence(in_bias, c.bias, in_proj_bias, out_proj_bias);
+    if (in_bias)
         ATTEND_CHECK(in_proj_bias.shape() == Shape({rows}), "in_proj_bias has shape ",
                      to_string(in_proj_bias.shape()), ", expected ", to_string({rows}));
-    if (c.bias) check(out_proj_bias, b_o, "out_proj_bias");
+    if (c.bias) check(out_proj_bias, out_proj.bias, "out_proj_bias");
 
     NoGradGuard no_grad;
-    assign(w_q, q_proj_weight, "q_proj_weight");
-    assign(w_k, k_proj_weight, "k_proj_weight");
-    assign(w_v, v_proj_weight, "v_proj_weight");
-    assign(w_o, out_proj_weight, "out_proj_weight");
-    if (b_q.defined()) {
-        assign(b_q, in_proj_bias.slice(0, 0, A), "in_proj_bias[0:A]");
-        assign(b_k, in_proj_bias.slice(0, A, A + kv), "in_proj_bias[A:A+kv]");
-        assign(b_v, in_proj_bias.slice(0, A + kv, rows), "in_proj_bias[A+kv:]");
+    assign(q_proj.weight, q_proj_weight, "q_proj_weight");
+    assign(k_proj.weight, k_proj_weight, "k_proj_weight");
+    assign(v_proj.weight, v_proj_weight, "v_proj_weight");
+    assign(out_proj.weight, out_proj_weight, "out_proj_weight");
+    if (in_bias) {
+        assign(q_proj.bias, in_proj_bias.slice(0, 0, A), "in_proj_bias[0:A]");
+        assign(k_proj.bias, in_proj_bias.slice(0, A, A + kv), "in_proj_bias[A:A+kv]");
+        assign(v_proj.bias, in_proj_bias.slice(0, A + kv, rows), "in_proj_bias[A+kv:]");
     }
-    if (c.bias) assign(b_o, out_proj_bias, "out_proj_bias");
+    if (c.bias) assign(out_proj.bias, out_proj_bias, "out_proj_bias");
 }
 
 }  // namespace attend

@@ -37,7 +37,7 @@ void rope_angles(int64_t pos, const std::vector<double>& omega, double scale, fl
     }
 }
 
-// ω_i = θ^{−2i/D}, then rope_scaling's change of them (models/config.hpp). `long_factors`
+// ω_i = θ^{−2i/D}, then rope_scaling's change of them (nn/block_config.hpp). `long_factors`
 // picks longrope's long list instead of the short one.
 std::vector<double> rope_frequencies(int64_t D, double theta, const RopeScaling& r, bool long_factors) {
     std::vector<double> omega(size_t(D / 2));

@@ -153,6 +153,10 @@ Tensor split_heads(const Tensor& x, int64_t n_heads) {
     ATTEND_CHECK(x.dim() == 3, "split_heads: expected (B, T, H·D), got ", to_string(x.shape()));
     ATTEND_CHECK(n_heads > 0 && x.size(2) % n_heads == 0, "split_heads: width ", x.size(2), " of ",
                  to_string(x.shape()), " is not divisible into ", n_heads, " heads");
+    // One token (a decoding step) or one head: (B, H, T, D) is the input's own memory order,
+    // so a view does it without a copy.
+    if ((x.size(1) == 1 || n_heads == 1) && x.is_contiguous())
+        return x.reshape({x.size(0), n_heads, x.size(1), x.size(2) / n_heads});
     Tensor out = to_heads(x, n_heads);  // (B, H, T, D)
     return record(out, "split_heads", {x}, [](const Tensor& g) { return std::vector<Tensor>{from_heads(g)}; });
 }
@@ -161,6 +165,8 @@ Tensor merge_heads(const Tensor& x) {
     const ProfileScope op_scope("merge_heads");
     ATTEND_CHECK(x.dim() == 4, "merge_heads: expected (B, H, T, D), got ", to_string(x.shape()));
     const int64_t H = x.size(1);
+    if ((x.size(2) == 1 || H == 1) && x.is_contiguous())  // as split_heads: the same memory order, a view
+        return x.reshape({x.size(0), x.size(2), H * x.size(3)});
     Tensor out = from_heads(x);  // (B, T, H·D)
     return record(out, "merge_heads", {x}, [H](const Tensor& g) { return std::vector<Tensor>{to_heads(g, H)}; });
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "attend/error.hpp"
+#include "attend/io/tokenizer_files.hpp"
 #include "attend/read_file.hpp"
 #include "attend/tokenizers/char_level.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
@@ -26,8 +27,7 @@ using tokenizers::quote_token;
 
 namespace {
 
-const char* const kLookedFor =
-    "tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe, vocab.txt, tokenizer.bin or tok*.bin";
+const char* const kLookedFor = kTokenizerFilesLookedFor;  // io/tokenizer_files.hpp: the one search order
 
 bool is_file(const fs::path& p) {
     std::error_code ec;
@@ -144,27 +144,6 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
 }
 
 }  // namespace
-
-std::optional<std::string> find_tokenizer(const std::string& folder) {
-    const fs::path dir(folder);
-    for (const auto& [file, needs] : std::vector<std::pair<const char*, const char*>>{
-             {"tokenizer.json", nullptr}, {"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"},
-             {"vocab.txt", nullptr}, {"tokenizer.bin", nullptr}})
-        if (is_file(dir / file) && (!needs || is_file(dir / needs))) return (dir / file).string();
-    // llama2.c names its trained vocabularies tok<N>.bin (tok512.bin, tok4096.bin).
-    std::vector<std::string> tok_bins;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (entry.is_regular_file(ec) && name.size() > 7 && name.compare(0, 3, "tok") == 0 &&
-            name.compare(name.size() - 4, 4, ".bin") == 0 &&
-            std::all_of(name.begin() + 3, name.end() - 4, [](unsigned char c) { return std::isdigit(c); }))
-            tok_bins.push_back(entry.path().string());
-    }
-    if (tok_bins.empty()) return std::nullopt;
-    std::sort(tok_bins.begin(), tok_bins.end());
-    return tok_bins.front();
-}
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
     std::error_code ec;

@@ -76,7 +76,7 @@ void run_convert(const ConvertCliOptions& o) {
         if (id >= 0) metadata[key] = std::to_string(id);
     save_model(o.out, loaded.model, metadata);
 
-    // The tokenizer goes where find_tokenizer_beside will look for it: in the folder, or beside the file.
+    // The tokenizer goes where find_tokenizer (io/tokenizer_files.hpp) will look for it: in the folder, or beside the file.
     const bool is_file = o.out.size() >= 12 && o.out.compare(o.out.size() - 12, 12, ".safetensors") == 0;
     const std::string folder = is_file ? fs::path(o.out).parent_path().string() : o.out;
     if (loaded.format == ModelFormat::gguf && loaded.tokenizer_path == o.in)

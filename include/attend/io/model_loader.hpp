@@ -6,7 +6,7 @@
 //                         its shards); model_type gpt2, bert, llama, mistral, qwen2, phi3 or
 //                         gemma. config.json becomes a TransformerConfig; the tensors are
 //                         renamed and re-laid out by
-//                         models/hf_names.hpp (GPT-2's transposed Conv1D, packed c_attn, tied
+//                         io/hf_names.hpp (GPT-2's transposed Conv1D, packed c_attn, tied
 //                         heads). pytorch_model.bin (pickle) is out of scope: an Error says so.
 //   .safetensors file     ours: the TransformerConfig as JSON in __metadata__["attend_config"]
 //                         and our parameter names; or a Hugging Face file with config.json
@@ -85,11 +85,8 @@ struct LoadedModel {
     TransformerConfig config;  // == model.config(); config.name says where it came from
     ModelFormat format;
     std::string path;          // the path given to load_model
-    // The tokenizer file found beside the model, or empty when there is none. Looked for in
-    // the model's folder (or the folder holding the file): tokenizer.json, vocab.json (with
-    // merges.txt), encoder.json (with vocab.bpe), vocab.txt, tokenizer.bin,
-    // tok<vocab_size>.bin, then the first other tok<N>.bin — the llama2.c names first when the
-    // model is a llama2.c .bin.
+    // The tokenizer file found beside the model, or empty when there is none: find_tokenizer
+    // (io/tokenizer_files.hpp) on the model's folder with the model's vocab_size.
     std::string tokenizer_path;
     // Special ids the model's files declare (config.json's bos/eos/pad_token_id; llama2.c's
     // fixed BOS = 1, EOS = 2; our checkpoint's metadata), -1 when not declared.
@@ -150,10 +147,6 @@ struct ModelRecord {
 ModelRecord model_record(const Transformer& model, const std::map<std::string, std::string>& metadata = {},
                          const std::string& prefix = "");
 inline constexpr const char* kTrainingCheckpointPrefix = "model.";
-
-// The tokenizer beside `model_path` (the rules of LoadedModel::tokenizer_path); `vocab_size`
-// > 0 lets tok<vocab_size>.bin be preferred. Empty when none is found.
-std::string find_tokenizer_beside(const std::string& model_path, int64_t vocab_size = 0);
 
 // ---- the pieces, for callers that need only one -------------------------------------------
 

@@ -26,7 +26,7 @@
 //   lm_head.weight (untied)   mlm.transform.*  mlm.norm.*  mlm.bias  mlm.decoder.weight (untied)
 //   pooler.*  classifier.*
 // with the block's own names under layers.N (self_attn.q_proj.weight, ff_norm.bias, ...).
-// models/hf_names.hpp maps Hugging Face's and torch's names (and layouts) onto these.
+// Loaders in io/ (io/hf_names.hpp) map other libraries' names and layouts onto these.
 //
 // Implemented in src/models/transformer.cpp (embeddings, stacks, the model) and
 // src/models/heads.cpp (the heads).

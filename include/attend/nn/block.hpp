@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "attend/attention.hpp"
-#include "attend/models/config.hpp"
+#include "attend/nn/block_config.hpp"
 #include "attend/nn/feed_forward.hpp"
 #include "attend/nn/init.hpp"
 #include "attend/nn/kv_cache.hpp"
@@ -74,9 +74,9 @@ struct BlockArgs {
 class Block {
 public:
     // Parameters initialised as torch's layers do: attention as nn.MultiheadAttention,
-    // linears as nn.Linear, norms to 1 and 0. config.validate() is not called here (the
-    // model does); the fields the block reads are checked.
-    Block(const TransformerConfig& config, const BlockOptions& options, ParameterInit init);
+    // linears as nn.Linear, norms to 1 and 0. A model's TransformerConfig is a BlockConfig;
+    // its validate() is not called here (the model does); the fields the block reads are checked.
+    Block(const BlockConfig& config, const BlockOptions& options, ParameterInit init);
 
     // x (B, T, E) -> (B, T, E).
     Tensor forward(const Tensor& x, const BlockArgs& args = {}, const ForwardMode& mode = {}) const;

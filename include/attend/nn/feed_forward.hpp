@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-#include "attend/models/config.hpp"
+#include "attend/nn/block_config.hpp"
 #include "attend/nn/init.hpp"
 #include "attend/nn/layers.hpp"
 #include "attend/nn/module.hpp"

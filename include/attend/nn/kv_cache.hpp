@@ -43,14 +43,10 @@
 
 namespace attend {
 
-struct TransformerConfig;
-
 class KVCache {
 public:
     // Buffers for n_layers layers of `batch` sequences of up to `capacity` tokens each.
     KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim, int64_t capacity);
-    // Sized from a config: n_layers, kv_heads(), head_dim(); capacity 0 means max_positions.
-    KVCache(const TransformerConfig& config, int64_t batch, int64_t capacity = 0);
 
     int64_t n_layers() const { return int64_t(k_.size()); }
     int64_t batch() const { return batch_; }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "attend/models/config.hpp"
+#include "attend/nn/block_config.hpp"
 #include "attend/nn/init.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/random.hpp"
@@ -80,7 +80,7 @@ public:
     float eps = 1e-6f;
 };
 
-// The norm a TransformerConfig asks for: LayerNorm (with bias) or RMSNorm, under the same
+// The norm a BlockConfig asks for: LayerNorm (with bias) or RMSNorm, under the same
 // parameter names ("weight", and "bias" for LayerNorm).
 class Norm {
 public:

@@ -1,11 +1,14 @@
 // nn/multi_head_attention.hpp — multi-head attention: learned projections around scaled
 // dot-product attention (Vaswani et al. 2017, §3.2.2).
 //
-//   Q = query · W_qᵀ + b_q      (B, Tq, E)      -> H heads of Dh = E / H
-//   K = key   · W_kᵀ + b_k      (B, Tk, Hkv·Dh) -> Hkv heads
-//   V = value · W_vᵀ + b_v      (B, Tk, Hkv·Dh) -> Hkv heads
+//   Q = q_proj(query)           (B, Tq, H·Dh)   -> H heads of Dh = E / H
+//   K = k_proj(key)             (B, Tk, Hkv·Dh) -> Hkv heads
+//   V = v_proj(value)           (B, Tk, Hkv·Dh) -> Hkv heads
 //   head_h = Attention(Q_h, K_{h / (H/Hkv)}, V_{h / (H/Hkv)})
-//   output = concat(head_1, ..., head_H) · W_oᵀ + b_o   (B, Tq, E)
+//   output = out_proj(concat(head_1, ..., head_H))   (B, Tq, E)
+//
+// The four projections are Linear modules (nn/layers.hpp) named q_proj, k_proj, v_proj and
+// out_proj, so parameters are "q_proj.weight", "q_proj.bias", ... as everywhere else.
 //
 // One module covers self-attention (query = key = value), cross-attention (key and value
 // from another sequence, of widths kdim and vdim), and grouped-query attention (Hkv < H
@@ -18,6 +21,9 @@
 //   - a KV cache (nn/kv_cache.hpp): self_attention() appends the new keys and values of a
 //     step and attends over everything the sequence has seen; cross_attention() projects
 //     the encoder memory once and reuses it.
+//
+// Like the other modules, a call takes a ForwardMode (nn/module.hpp): its attention path, and
+// in training its generator for the attention-weight dropout (config.dropout).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -28,6 +34,7 @@
 #include "attend/attention.hpp"
 #include "attend/nn/init.hpp"
 #include "attend/nn/kv_cache.hpp"
+#include "attend/nn/layers.hpp"
 #include "attend/nn/module.hpp"
 #include "attend/nn/positions.hpp"
 #include "attend/random.hpp"
@@ -48,7 +55,7 @@ struct MultiHeadAttentionConfig {
     // (Mistral), with or without a KV cache. 0: no window.
     int64_t sliding_window = 0;
     // Dropout on the attention weights, as torch.nn.MultiheadAttention's `dropout`: applied
-    // when a call is given a dropout generator (training), never otherwise.
+    // when the call's ForwardMode is training (its generator draws the mask), never otherwise.
     float dropout = 0.f;
 };
 
@@ -59,9 +66,14 @@ struct SelfAttentionArgs {
     std::vector<int64_t> position_offsets;
     KVCache* cache = nullptr;  // decoding: append to layer `layer` and attend over the cache
     int64_t layer = 0;
-    AttentionPath path = AttentionPath::fused;
     Tensor* weights = nullptr;  // receives (B, H, Tq, Tk) (the reference path); Tk = capacity with a cache
-    Generator* dropout_generator = nullptr;  // training: seeds config.dropout's mask; null: no dropout
+};
+
+// One cross-attention call beyond its mask.
+struct CrossAttentionArgs {
+    KVCache* cache = nullptr;   // decoding: the memory's keys and values are projected once, kept for `layer`
+    int64_t layer = 0;
+    Tensor* weights = nullptr;  // receives (B, H, Tq, S) (the reference path)
 };
 
 class MultiHeadAttention {
@@ -75,36 +87,32 @@ public:
     // `weights`, when given, receives each head's attention weights (B, H, Tq, Tk), which
     // the reference path computes (asking for them selects it).
     Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionMask& mask = {},
-                   AttentionPath path = AttentionPath::fused, Tensor* weights = nullptr,
-                   Generator* dropout_generator = nullptr) const;
+                   const ForwardMode& mode = {}, Tensor* weights = nullptr) const;
     // Self-attention: x (B, T, E) is query, key and value (kdim == vdim == E).
-    Tensor forward(const Tensor& x, const AttentionMask& mask = {}, AttentionPath path = AttentionPath::fused,
-                   Tensor* weights = nullptr, Generator* dropout_generator = nullptr) const;
+    Tensor forward(const Tensor& x, const AttentionMask& mask = {}, const ForwardMode& mode = {},
+                   Tensor* weights = nullptr) const;
 
     // Self-attention with positions and an optional KV cache. With a cache a step must be
     // open (KVCache::begin_step), x holds its Tq new tokens, and the mask comes from the
     // cache: `mask` must then be empty or only {causal = true} (what the cache implies).
-    Tensor self_attention(const Tensor& x, const AttentionMask& mask, const SelfAttentionArgs& args) const;
+    Tensor self_attention(const Tensor& x, const AttentionMask& mask, const SelfAttentionArgs& args,
+                          const ForwardMode& mode = {}) const;
 
     // Cross-attention: query (B, Tq, E) on memory (B, S, kdim) (key = value = memory, so kdim
     // == vdim). With a cache, memory's keys and values are projected at the first call for
     // `layer` and reused after: later calls ignore `memory` (it may be undefined); a new
     // source needs KVCache::reset(). No rotary step here.
     Tensor cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask = {},
-                           KVCache* cache = nullptr, int64_t layer = 0, AttentionPath path = AttentionPath::fused,
-                           Tensor* weights = nullptr, Generator* dropout_generator = nullptr) const;
+                           const CrossAttentionArgs& args = {}, const ForwardMode& mode = {}) const;
 
     // RoPE on q and k of self-attention (and of forward(query, key, value), positions from 0).
     // head_dim must be even. max_positions: size of the precomputed cos/sin tables.
     void set_rotary(float theta, RopeLayout layout, int64_t max_positions = 0, const RopeScaling& scaling = {});
     const RotaryEmbedding* rotary() const { return rotary_.get(); }
 
-    // The module convention (nn/module.hpp): prefix + ".q_proj.weight", ... as named_parameters().
+    // The module convention (nn/module.hpp): prefix + ".q_proj.weight", ".q_proj.bias", ...
+    // k_proj, v_proj, out_proj; biases only as config.bias / config.qkv_bias say.
     void collect_parameters(const std::string& prefix, NamedParameters& out);
-
-    // ("q_proj.weight", w_q), ("q_proj.bias", b_q), ... k_proj, v_proj, out_proj; biases
-    // only when config.bias. References, so an optimizer or a loader can update them.
-    std::vector<std::pair<std::string, Tensor&>> named_parameters();
 
     // torch.nn.MultiheadAttention's packed form (kdim == vdim == E): in_proj_weight (3E, E)
     // holds W_q, W_k, W_v stacked by rows, in_proj_bias (3E) likewise. Biases are undefined
@@ -120,16 +128,17 @@ public:
     int64_t head_dim() const { return config_.head_dim; }
     int64_t query_width() const { return config_.n_heads * config_.head_dim; }  // H·Dh
 
-    // Parameters: leaf tensors with requires_grad. Weights are (out, in), as nn.Linear.
-    Tensor w_q, b_q;  // (H·Dh, E), (H·Dh)       H·Dh = E unless config.head_dim says otherwise
-    Tensor w_k, b_k;  // (Hkv·Dh, kdim), (Hkv·Dh)
-    Tensor w_v, b_v;  // (Hkv·Dh, vdim), (Hkv·Dh)
-    Tensor w_o, b_o;  // (E, H·Dh), (E)
+    // The projections. Weights are (out, in), as nn.Linear; H·Dh = E unless config.head_dim
+    // says otherwise.
+    Linear q_proj;    // (H·Dh, E), bias (H·Dh)
+    Linear k_proj;    // (Hkv·Dh, kdim), bias (Hkv·Dh)
+    Linear v_proj;    // (Hkv·Dh, vdim), bias (Hkv·Dh)
+    Linear out_proj;  // (E, H·Dh), bias (E)
 
 private:
-    // softmax attention over the heads, then W_o: (B, H, Tq, Dh) → (B, Tq, E).
+    // softmax attention over the heads, then out_proj: (B, H, Tq, Dh) → (B, Tq, E).
     Tensor attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
-                              AttentionPath path, Tensor* weights, Generator* dropout_generator) const;
+                              const ForwardMode& mode, Tensor* weights) const;
 
     AttentionMask windowed(const AttentionMask& mask) const;  // + config.sliding_window
 

@@ -1,4 +1,4 @@
-// nn/positions.hpp — where a token sits: the three schemes a TransformerConfig can ask for.
+// nn/positions.hpp — where a token sits: the three schemes a BlockConfig can ask for.
 //
 //   sinusoidal (Vaswani et al. 2017, §3.5), a fixed table added to the embeddings:
 //       PE(pos, 2i)   = sin(pos / 10000^{2i/d})
@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "attend/models/config.hpp"
+#include "attend/nn/block_config.hpp"
 #include "attend/nn/init.hpp"
 #include "attend/nn/layers.hpp"
 #include "attend/nn/module.hpp"
@@ -84,7 +84,7 @@ Tensor apply_rope_at(const Tensor& x, const std::vector<int64_t>& positions, flo
 // RoPE with the cos/sin tables precomputed once for positions [0, min(max_positions,
 // kMaxCachedPositions)); a later position is computed on the spot (the tables are a cache,
 // not a limit). Same results as apply_rope, bit for bit; what a MultiHeadAttention keeps to
-// rotate q and k. `scaling` changes the frequencies (models/config.hpp, RopeScaling):
+// rotate q and k. `scaling` changes the frequencies (nn/block_config.hpp, RopeScaling):
 // linear and llama3 once for all positions; longrope picks its short or long factors per
 // call and sequence: long when any of the sequence's positions in the call is ≥
 // original_max_position_embeddings (HF: max(position_ids) + 1 > L), so a KV cache's keys

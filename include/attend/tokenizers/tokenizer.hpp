@@ -101,18 +101,13 @@ protected:
     std::string source_;
 };
 
-// Reads a tokenizer from a file or a folder. A folder is searched, in this order, for
-// tokenizer.json, vocab.json + merges.txt, encoder.json + vocab.bpe, vocab.txt, tokenizer.bin,
-// tok*.bin. A file is recognised by its name and content; vocab.json/encoder.json need their
+// Reads a tokenizer from a file or a folder. A folder is searched in the order of
+// io/tokenizer_files.hpp (find_tokenizer: Hugging Face's files, then llama2.c's). A file is recognised by its name and content; vocab.json/encoder.json need their
 // merges file (merges.txt / vocab.bpe) beside them.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
-// The file load_tokenizer would read from folder, or nothing when it holds no tokenizer
-// (lets a caller look beside a model without catching errors).
-std::optional<std::string> find_tokenizer(const std::string& folder);
-
 // Copies the files of the tokenizer at `path` (what load_tokenizer reads, with its merges file
-// or tokenizer_config.json) into `folder` under the names find_tokenizer looks for
+// or tokenizer_config.json) into `folder` under the names find_tokenizer (io/tokenizer_files.hpp) looks for
 // (tokenizer.json, vocab.json + merges.txt, vocab.txt, tokenizer.bin), so a model trained with
 // it carries its tokenizer. Overwrites; errors name the file.
 void copy_tokenizer_files(const std::string& path, const std::string& folder);

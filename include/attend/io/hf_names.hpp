@@ -1,4 +1,4 @@
-// models/hf_names.hpp — other libraries' checkpoints in our names and layouts.
+// io/hf_names.hpp — other libraries' checkpoints in our names and layouts.
 //
 // A Hugging Face (or torch) state dict names and shapes the same matrices differently:
 //
@@ -26,7 +26,7 @@
 // well as GPT2LMHeadModel's. The conversion is linear (slices and transposes), so it maps a
 // dict of gradients named like the parameters just as well — the parity tests use that.
 //
-// Implemented in src/models/hf_names.cpp.
+// Implemented in src/io/hf_names.cpp.
 #pragma once
 #include <map>
 #include <string>

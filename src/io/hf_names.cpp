@@ -1,10 +1,10 @@
-// models/hf_names.cpp — Hugging Face's and torch's names (and layouts) mapped onto ours.
+// io/hf_names.cpp — Hugging Face's and torch's names (and layouts) mapped onto ours.
 //
 // One function per format walks the config the way models/transformer.cpp builds the model
 // and, for every parameter of ours, takes the source tensor that holds it: renamed, or
 // transposed (GPT-2's Conv1D keeps weights as (in, out), nn.Linear as (out, in)), or cut out
 // of a packed matrix (GPT-2's c_attn and torch's in_proj_weight hold q, k and v together).
-#include "attend/models/hf_names.hpp"
+#include "attend/io/hf_names.hpp"
 
 #include <algorithm>
 #include <set>
