@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "attend/gradcheck.hpp"
 #include "attend/attention.hpp"
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"

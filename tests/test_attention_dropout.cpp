@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/gradcheck.hpp"
 #include "attend/attention.hpp"
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"

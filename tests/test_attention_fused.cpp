@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/gradcheck.hpp"
 #include "attend/attention.hpp"
 #include "attend/autograd.hpp"
 #include "attend/parallel.hpp"

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/gradcheck.hpp"
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/nn/block.hpp"

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "attend/gradcheck.hpp"
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/nn/multi_head_attention.hpp"

@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 
+#include "attend/gradcheck.hpp"
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"

@@ -1,6 +1,7 @@
 // Tensor basics and the autograd tape.
 #include <gtest/gtest.h>
 
+#include "attend/gradcheck.hpp"
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"

@@ -5,8 +5,9 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
-#include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/tensor_impl.hpp"
 
 namespace attend {
 
@@ -23,6 +24,13 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
     return false;
 }
 
+// Declared with Tensor (attend/tensor.hpp); here because its message names the tape's node.
+Tensor& Tensor::requires_grad_(bool on) {
+    ATTEND_CHECK(!grad_fn(), "requires_grad_ is for leaf tensors; this one was computed by ", grad_fn()->name);
+    impl_->requires_grad = on;
+    return *this;
+}
+
 Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, BackwardFn backward) {
     if (!needs_grad(inputs)) return output;
     auto node = std::make_shared<Node>();
@@ -33,12 +41,28 @@ Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, Backw
     return output;
 }
 
+// a + b for two gradients of one shape. Written here rather than with ops' add (the same
+// float sums, element by element) so that the tape stands below ops.
+static Tensor sum_of(const Tensor& a, const Tensor& b) {
+    ATTEND_CHECK(a.shape() == b.shape(), "gradients of shapes ", to_string(a.shape()), " and ",
+                 to_string(b.shape()), " cannot be summed");
+    const Tensor x = a.contiguous(), y = b.contiguous();
+    Tensor out = Tensor::empty(x.shape());
+    const float* px = x.data();
+    const float* py = y.data();
+    float* po = out.data();
+    const int64_t n = out.numel();
+#pragma omp parallel for simd schedule(static) if (worth_threading(n))
+    for (int64_t i = 0; i < n; ++i) po[i] = px[i] + py[i];
+    return out;
+}
+
 // into + g without recording. A first gradient is copied: the caller's seed, or a tensor a
 // backward function passed to two inputs, must not alias a leaf's .grad (optimizers and
 // clipping update .grad in place).
 static Tensor accumulate_leaf(const Tensor& into, const Tensor& g) {
     if (!into.defined()) return g.clone();
-    return add(into, g);
+    return sum_of(into, g);
 }
 
 void Tensor::backward(const Tensor& grad_output) const {
@@ -98,7 +122,7 @@ void Tensor::backward(const Tensor& grad_output) const {
                          to_string(grads[i].shape()), " for input ", i, " of shape ", to_string(in.shape()));
             if (in.grad_fn()) {
                 Tensor& slot = pending[in.grad_fn().get()];  // intermediate: no copy needed
-                slot = slot.defined() ? add(slot, grads[i]) : grads[i];
+                slot = slot.defined() ? sum_of(slot, grads[i]) : grads[i];
             } else {
                 in.set_grad(accumulate_leaf(in.grad(), grads[i]));
             }

@@ -16,4 +16,7 @@ struct TensorImpl {
     std::shared_ptr<Node> grad_fn;  // how this tensor was computed (null on leaves)
 };
 
+// Copies a strided tensor into row-major order at dst (numel floats).
+void gather_contiguous(const Tensor& src, float* dst);
+
 }  // namespace attend

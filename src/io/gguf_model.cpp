@@ -45,14 +45,12 @@
 #include "attend/io/model_loader.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/ops.hpp"
-#include "attend/tokenizers/tokenizer.hpp"
 #include <optional>
 #include "io/half_float.hpp"
 #include "io/gguf.hpp"
 #include "io/gguf_writer.hpp"
 #include "io/loader_internal.hpp"
 #include "io/mapped_file.hpp"
-#include "tokenizers/gguf_vocab.hpp"
 
 namespace attend {
 
@@ -392,7 +390,7 @@ LoadedModel load_gguf(const std::string& path) {
     loaded.bos_id = id("tokenizer.ggml.bos_token_id");
     loaded.eos_id = id("tokenizer.ggml.eos_token_id");
     loaded.pad_id = id("tokenizer.ggml.padding_token_id");
-    // The tokenizer is in the file's metadata (tokenizers/gguf_vocab.hpp) when it has one.
+    // The tokenizer is in the file's metadata (read by tokenizers/gguf_vocab.hpp) when it has one.
     if (f.has("tokenizer.ggml.model")) loaded.tokenizer_path = path;
     return loaded;
 }
@@ -485,27 +483,25 @@ Tensor interleave_rows(const Tensor& w, int64_t heads, bool inverse = false) {
     return out;
 }
 
-// The tokenizer.ggml.* keys of `tok`'s vocabulary (Tokenizer::vocabulary), padded with unused
+// The tokenizer.ggml.* keys of a vocabulary (Tokenizer::vocabulary), padded with unused
 // tokens up to the model's vocabulary (llama.cpp sizes the vocabulary by the token list).
-void write_tokenizer(const Tokenizer& tok, int64_t vocab_size, GgufWriter& w, const std::string& path) {
-    std::optional<TokenizerVocabulary> v = tok.vocabulary();
-    if (!v) bad(path, std::string("the ") + std::string(tok.kind()) + " tokenizer " + tok.source() +
-                          " has no GGUF form (llama.cpp reads gpt2, llama and bert vocabularies)");
-    if (int64_t(v->tokens.size()) > vocab_size)
-        bad(path, "the tokenizer " + tok.source() + " has " + std::to_string(v->tokens.size()) +
+void write_vocabulary(TokenizerVocabulary v, const std::string& source, int64_t vocab_size, GgufWriter& w,
+                      const std::string& path) {
+    if (int64_t(v.tokens.size()) > vocab_size)
+        bad(path, "the tokenizer " + source + " has " + std::to_string(v.tokens.size()) +
                       " tokens, more than the model's vocabulary of " + std::to_string(vocab_size));
-    for (int64_t id = int64_t(v->tokens.size()); id < vocab_size; ++id) {
-        v->tokens.push_back("[PAD" + std::to_string(id) + "]");
-        v->types.push_back(5);  // unused
-        if (v->model == "llama") v->scores.push_back(0.f);
+    for (int64_t id = int64_t(v.tokens.size()); id < vocab_size; ++id) {
+        v.tokens.push_back("[PAD" + std::to_string(id) + "]");
+        v.types.push_back(5);  // unused
+        if (v.model == "llama") v.scores.push_back(0.f);
     }
-    w.set_string("tokenizer.ggml.model", v->model);
-    w.set_string("tokenizer.ggml.pre", !v->pre.empty() ? v->pre : v->model == "gpt2" ? "gpt-2" : "default");
-    w.set_strings("tokenizer.ggml.tokens", v->tokens);
-    if (v->model == "llama") w.set_f32s("tokenizer.ggml.scores", v->scores);
-    w.set_i32s("tokenizer.ggml.token_type", v->types);
-    if (v->model == "gpt2") w.set_strings("tokenizer.ggml.merges", v->merges);
-    if (v->model == "llama") {
+    w.set_string("tokenizer.ggml.model", v.model);
+    w.set_string("tokenizer.ggml.pre", !v.pre.empty() ? v.pre : v.model == "gpt2" ? "gpt-2" : "default");
+    w.set_strings("tokenizer.ggml.tokens", v.tokens);
+    if (v.model == "llama") w.set_f32s("tokenizer.ggml.scores", v.scores);
+    w.set_i32s("tokenizer.ggml.token_type", v.types);
+    if (v.model == "gpt2") w.set_strings("tokenizer.ggml.merges", v.merges);
+    if (v.model == "llama") {
         w.set_bool("tokenizer.ggml.add_bos_token", true);  // as Llama's tokenizer does
         w.set_bool("tokenizer.ggml.add_eos_token", false);
     }
@@ -554,22 +550,19 @@ void save_gguf(const std::string& path, const Transformer& model, const GgufWrit
         w.set_bool(p + "attention.causal", false);
         w.set_u32(p + "pooling_type", 0);  // none: the hidden states, as attend's head-less encoder gives
     }
-    if (options.tokenizer) write_tokenizer(*options.tokenizer, c.vocab_size, w, path);
-    // Special ids: the caller's (the source model's files), else the tokenizer's own.
-    const auto special = [&](const char* key, int64_t given, std::optional<int64_t> own) {
-        const int64_t id = given >= 0 ? given : own.value_or(-1);
+    if (options.vocabulary) write_vocabulary(*options.vocabulary, options.vocabulary_source, c.vocab_size, w, path);
+    const auto special = [&](const char* key, int64_t id) {
         if (id >= c.vocab_size) bad(path, std::string(key) + " " + std::to_string(id) + " is outside the model's vocabulary");
         if (id >= 0) w.set_u32(key, uint32_t(id));
     };
-    const Tokenizer* tok = options.tokenizer;
-    special("tokenizer.ggml.bos_token_id", options.bos_id, tok ? tok->bos_id() : std::nullopt);
-    special("tokenizer.ggml.eos_token_id", options.eos_id, tok ? tok->eos_id() : std::nullopt);
-    special("tokenizer.ggml.padding_token_id", options.pad_id, tok ? tok->pad_id() : std::nullopt);
-    special("tokenizer.ggml.unknown_token_id", -1, tok ? tok->unk_id() : std::nullopt);
-    if (tok && arch == Arch::bert) {
-        special("tokenizer.ggml.cls_token_id", -1, tok->token_id("[CLS]"));
-        special("tokenizer.ggml.seperator_token_id", -1, tok->token_id("[SEP]"));  // llama.cpp's spelling
-        special("tokenizer.ggml.mask_token_id", -1, tok->token_id("[MASK]"));
+    special("tokenizer.ggml.bos_token_id", options.bos_id);
+    special("tokenizer.ggml.eos_token_id", options.eos_id);
+    special("tokenizer.ggml.padding_token_id", options.pad_id);
+    special("tokenizer.ggml.unknown_token_id", options.unk_id);
+    if (options.vocabulary && arch == Arch::bert) {
+        special("tokenizer.ggml.cls_token_id", options.cls_id);
+        special("tokenizer.ggml.seperator_token_id", options.sep_id);  // llama.cpp's spelling
+        special("tokenizer.ggml.mask_token_id", options.mask_id);
         w.set_u32("tokenizer.ggml.token_type_count", uint32_t(c.type_vocab_size));
     }
 

@@ -21,6 +21,9 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "attend/error.hpp"
+#include "attend/io/model_loader.hpp"
+#include "core/require.hpp"
 #include "io/gguf.hpp"
 #include "tokenizers/common.hpp"
 #include "tokenizers/pipeline.hpp"
@@ -245,6 +248,23 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf(const GgufFile& f) {
     if (model == "llama") return llama(f, tokens);
     if (model == "bert") return bert(f, tokens);
     f.fail_key("tokenizer.ggml.model", "\"" + model + "\" is not implemented (attend reads gpt2, llama and bert)");
+}
+
+// ---- the other way: a Tokenizer into the GGUF writer's options -------------------------------
+
+void add_gguf_tokenizer(GgufWriteOptions& options, const Tokenizer& tok) {
+    options.vocabulary = tok.vocabulary();
+    require(options.vocabulary.has_value(), "the ", std::string(tok.kind()), " tokenizer ", tok.source(),
+            " has no GGUF form (llama.cpp reads gpt2, llama and bert vocabularies)");
+    options.vocabulary_source = tok.source();
+    // Special ids: the caller's (the source model's files), else the tokenizer's own.
+    const auto own = [](int64_t& id, std::optional<int64_t> theirs) {
+        if (id < 0 && theirs) id = *theirs;
+    };
+    own(options.bos_id, tok.bos_id()), own(options.eos_id, tok.eos_id());
+    own(options.pad_id, tok.pad_id()), own(options.unk_id, tok.unk_id());
+    own(options.cls_id, tok.token_id("[CLS]")), own(options.sep_id, tok.token_id("[SEP]"));
+    own(options.mask_id, tok.token_id("[MASK]"));
 }
 
 }  // namespace attend

@@ -308,7 +308,8 @@ void run_bench(const BenchCliOptions& o) {
                                 number(c.torch_autocast.median() / c.attend.median()) + "×");
             if (!c.attend_prompt.empty()) {
                 auto ms = [](const Stats& s) { return s.empty() ? std::string("–") : number(s.median() * 1e3) + " ms"; };
-                notes.push_back(w.label + ", " + std::to_string(o.threads[ti]) + " thr: prompt step (not in tok/s): attend " +
+                notes.push_back(w.label + ", " + w.dtype + ", " + std::to_string(o.threads[ti]) +
+                                " thr: prompt step (not in tok/s): attend " +
                                 ms(c.attend_prompt) + ", torch " + ms(c.torch_prompt));
             }
         }

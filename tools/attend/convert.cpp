@@ -38,7 +38,7 @@ struct ConvertCliOptions {
 
 void run_convert_gguf(const ConvertCliOptions& o) {
     const LoadedModel loaded = load_model(o.in);
-    GgufWriteOptions w{.type = o.type, .tokenizer = nullptr, .bos_id = loaded.bos_id, .eos_id = loaded.eos_id,
+    GgufWriteOptions w{.type = o.type, .bos_id = loaded.bos_id, .eos_id = loaded.eos_id,
                        .pad_id = loaded.pad_id, .name = fs::path(o.in).filename().string()};
     if (loaded.config.shape == ModelShape::encoder && loaded.config.head != HeadType::none) {
         w.encoder_only = true;  // llama.cpp's bert is an embedding model
@@ -48,7 +48,7 @@ void run_convert_gguf(const ConvertCliOptions& o) {
     std::unique_ptr<Tokenizer> tokenizer;
     if (!loaded.tokenizer_path.empty()) {
         tokenizer = load_tokenizer(loaded.tokenizer_path);
-        if (tokenizer->vocabulary()) w.tokenizer = tokenizer.get();
+        if (tokenizer->vocabulary()) add_gguf_tokenizer(w, *tokenizer);
         else  // the model is still worth writing; llama.cpp just needs a tokenizer from elsewhere
             std::fprintf(stderr, "[attend] %s: the %s tokenizer has no GGUF form; %s is written without one\n",
                          loaded.tokenizer_path.c_str(), std::string(tokenizer->kind()).c_str(), o.out.c_str());
@@ -56,8 +56,8 @@ void run_convert_gguf(const ConvertCliOptions& o) {
     save_gguf(o.out, loaded.model, w);
     if (o.verbose)
         std::fprintf(stderr, "[attend] %s (%s) -> %s: GGUF, matrices %s%s%s\n", o.in.c_str(), name_of(loaded.format),
-                     o.out.c_str(), o.type.c_str(), w.tokenizer ? ", tokenizer " : "",
-                     w.tokenizer ? loaded.tokenizer_path.c_str() : "");
+                     o.out.c_str(), o.type.c_str(), w.vocabulary ? ", tokenizer " : "",
+                     w.vocabulary ? loaded.tokenizer_path.c_str() : "");
 }
 
 void run_convert(const ConvertCliOptions& o) {

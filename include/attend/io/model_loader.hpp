@@ -62,8 +62,10 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
+#include "attend/io/tokenizer_vocabulary.hpp"
 #include "attend/models/config.hpp"
 #include "attend/models/transformer.hpp"
 
@@ -121,14 +123,16 @@ void save_model(const std::string& path, const Transformer& model,
 // encoder_only, a BERT's head is left out), with the <arch>.* keys and tensor names of
 // llama.cpp (the mapping: src/io/gguf_model.cpp). Matrices are stored as
 // `type` (f32, f16, bf16, q8_0, q4_0; a matrix whose rows are not whole blocks stays F32), norms,
-// biases and position tables as F32. With a tokenizer, its vocabulary goes into the
-// tokenizer.ggml.* keys (tokenizers/gguf_vocab.hpp); the special ids given are written either way.
+// biases and position tables as F32. With a vocabulary, it goes into the tokenizer.ggml.* keys
+// (add_gguf_tokenizer in attend/tokenizers/tokenizer.hpp fills it from a Tokenizer); the
+// special ids given are written either way.
 // A model no llama.cpp architecture computes is an Error naming the first difference.
-class Tokenizer;
 struct GgufWriteOptions {
     std::string type = "f32";
-    const Tokenizer* tokenizer = nullptr;
-    int64_t bos_id = -1, eos_id = -1, pad_id = -1;
+    std::optional<TokenizerVocabulary> vocabulary;  // none: the file holds the model alone
+    std::string vocabulary_source;                  // its tokenizer's file, for messages
+    int64_t bos_id = -1, eos_id = -1, pad_id = -1, unk_id = -1;  // -1: none
+    int64_t cls_id = -1, sep_id = -1, mask_id = -1;              // bert's, written for bert only
     std::string name;  // general.name (default: the config's name)
     bool encoder_only = false;  // an encoder with a head (BERT's MLM, classifier): write the encoder alone
 };

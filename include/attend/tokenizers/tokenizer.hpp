@@ -27,24 +27,10 @@
 #include <string_view>
 #include <vector>
 
+#include "attend/io/tokenizer_vocabulary.hpp"
 #include "attend/tokenizers/utf8_stream.hpp"
 
 namespace attend {
-
-// A vocabulary as a writer of another format needs it (GGUF's tokenizer.ggml.* keys), in
-// llama.cpp's spelling: "gpt2" tokens byte-mapped as in vocab.json ("Ġthe") with merges
-// "left right" in rank order; "llama" SentencePiece pieces with U+2581 for spaces and their
-// scores; "bert" WordPiece tokens with word-initial pieces prefixed by U+2581 and "##" removed
-// from continuations. types: llama.cpp's token types (1 normal, 2 unknown, 3 control,
-// 4 user-defined, 5 unused, 6 byte), one per token.
-struct TokenizerVocabulary {
-    std::string model;
-    std::vector<std::string> tokens;
-    std::vector<float> scores;        // "llama" only
-    std::vector<int32_t> types;
-    std::vector<std::string> merges;  // "gpt2" only
-    std::string pre;                  // "gpt2": tokenizer.ggml.pre (empty: "gpt-2")
-};
 
 // What encode does with special tokens — written in the text, and around it:
 //   as_text  written ones are ordinary characters: "<|endoftext|>" or "[MASK]" in the text is
@@ -154,5 +140,11 @@ private:
     size_t emitted_ = 0;      // bytes of decode(ids_) already passed to utf8_
     Utf8StreamDecoder utf8_;  // holds an unfinished character back
 };
+
+// The GGUF writer's tokenizer part (io/model_loader.hpp GgufWriteOptions): `tok`'s vocabulary
+// and its special ids, each id only where the options have none yet (the model's own files
+// win). An Error naming the tokenizer when it has no GGUF form (tokenizers/gguf_vocab.cpp).
+struct GgufWriteOptions;
+void add_gguf_tokenizer(GgufWriteOptions& options, const Tokenizer& tok);
 
 }  // namespace attend

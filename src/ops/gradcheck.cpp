@@ -1,10 +1,12 @@
-// autograd/gradcheck.cpp — finite differences against backward (see attend/autograd.hpp).
+// ops/gradcheck.cpp — finite differences against backward (see attend/gradcheck.hpp).
 //
 // L(inputs) = Σ f(inputs) ⊙ P for a fixed random probe P, so every output element matters.
 // Numeric: ∂L/∂x_i ≈ (L(x + ε e_i) − L(x − ε e_i)) / 2ε, accumulated in double.
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+
+#include "attend/gradcheck.hpp"
 
 #include "attend/autograd.hpp"
 #include "attend/ops.hpp"
