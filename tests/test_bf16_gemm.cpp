@@ -17,6 +17,7 @@
 #include "attend/random.hpp"
 #include "ops/gemv.hpp"
 #include "ops/gemv_dot.hpp"
+#include "support/random_values.hpp"
 
 namespace attend {
 namespace {
@@ -28,11 +29,7 @@ struct Shape3 {
 const Shape3 kShapes[] = {{9, 37, 50},  {13, 100, 257}, {40, 49, 513},  {17, 96, 768},   {64, 300, 77},
                           {8, 48, 256}, {11, 16, 3},    {33, 771, 600}, {130, 200, 130}, {10, 60, 1100}};
 
-std::vector<float> random_vector(int64_t n, Generator& gen) {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& x : v) x = gen.uniform(-1.f, 1.f);
-    return v;
-}
+using testing::random_vector;
 
 bool cpu_has_bf16_dot() {
     return has_dot_products(*LowPrecisionMatrix::quantize(Tensor::zeros({1, 1}), WeightType::bf16));

@@ -21,15 +21,12 @@
 #include "attend/train/trainer.hpp"
 #include "ops/gemm.hpp"
 #include "support/files.hpp"
+#include "support/random_values.hpp"
 
 namespace attend {
 namespace {
 
-std::vector<float> random_vector(int64_t n, Generator& gen) {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& x : v) x = gen.uniform(-1.f, 1.f);
-    return v;
-}
+using testing::random_vector;
 
 double rounded(float v) { return double(from_bf16(to_bf16(v))); }
 
@@ -152,14 +149,7 @@ TEST(Bf16Linear, ForwardAndBackwardWithinBf16RoundingOfFloat64) {
     EXPECT_GT(dw_differs, 0.0);
 }
 
-std::string corpus_file(const std::string& dir) {
-    std::string text;
-    for (int i = 0; i < 300; ++i)
-        text += "the cat sat on mat " + std::to_string(i % 17) + ". a dog ran far " + std::to_string(i % 5) + ".\n";
-    const std::string path = dir + "/corpus.txt";
-    std::ofstream(path) << text;
-    return path;
-}
+using testing::corpus_file;
 
 TrainOptions tiny_gpt(const std::string& dir, const std::string& precision) {
     TrainOptions o;

@@ -17,6 +17,7 @@
 #include "attend/random.hpp"
 #include "ops/f32_gemm.hpp"
 #include "ops/gemm.hpp"
+#include "support/random_values.hpp"
 
 namespace attend {
 namespace {
@@ -32,11 +33,7 @@ struct Scaling {
 };
 const Scaling kScalings[] = {{1.f, 0.f}, {0.5f, 1.f}, {-2.f, 0.25f}};
 
-std::vector<float> random_vector(int64_t n, Generator& gen) {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& x : v) x = gen.uniform(-1.f, 1.f);
-    return v;
-}
+using testing::random_vector;
 
 struct Operands {
     int64_t lda, ldb, ldc;

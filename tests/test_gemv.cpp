@@ -19,15 +19,12 @@
 #include "attend/random.hpp"
 #include "ops/gemv.hpp"
 #include "ops/gemv_dot.hpp"
+#include "support/random_values.hpp"
 
 namespace attend {
 namespace {
 
-std::vector<float> random_vector(int64_t n, Generator& gen) {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& x : v) x = gen.uniform(-1.f, 1.f);
-    return v;
-}
+using testing::random_vector;
 
 // Worst |y − exact| / (Σ_k |x_k W_k| + |b|): relative to the size of the terms summed.
 double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x, const std::vector<float>& W,

@@ -38,15 +38,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A small corpus with structure to learn: repeated sentences with varying numbers.
-std::string corpus_file(const std::string& dir) {
-    std::string text;
-    for (int i = 0; i < 300; ++i)
-        text += "the cat sat on mat " + std::to_string(i % 17) + ". a dog ran far " + std::to_string(i % 5) + ".\n";
-    const std::string path = dir + "/corpus.txt";
-    std::ofstream(path) << text;
-    return path;
-}
+using attend::testing::corpus_file;
 
 TrainOptions tiny_gpt(const std::string& dir) {
     TrainOptions o;

@@ -71,4 +71,13 @@ std::string shell_quote(const std::string& s) {
     return q + "'";
 }
 
+std::string corpus_file(const std::string& dir) {
+    std::string text;
+    for (int i = 0; i < 300; ++i)
+        text += "the cat sat on mat " + std::to_string(i % 17) + ". a dog ran far " + std::to_string(i % 5) + ".\n";
+    const std::string path = dir + "/corpus.txt";
+    write_file(path, text);
+    return path;
+}
+
 }  // namespace attend::testing

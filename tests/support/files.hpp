@@ -25,6 +25,10 @@ private:
     std::filesystem::path dir_;
 };
 
+// `dir`/corpus.txt, a small corpus with structure to learn (repeated sentences with varying
+// numbers, 300 lines), written and its path returned: the training tests' data.
+std::string corpus_file(const std::string& dir);
+
 // The whole file as bytes; a test failure (and "") when it cannot be opened.
 std::string read_file(const std::filesystem::path& path);
 // Writes `bytes` to `path`, replacing it; a test failure when it cannot.
