@@ -44,6 +44,7 @@
 #include "attend/parallel.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemv.hpp"
+#include "ops/gemv_dot.hpp"
 
 namespace attend {
 
@@ -54,11 +55,6 @@ constexpr int64_t kNR = 48;   // rows of W (columns of y) per micro-panel: 3 vec
 constexpr int64_t kKC = 512;  // columns of W per block at most (even); K is cut into equal blocks
 constexpr int64_t kScaleBlock = LowPrecisionMatrix::kBlock;  // int8: columns per scale (32)
 static_assert(kKC % kScaleBlock == 0 && kScaleBlock % 2 == 0, "a block of columns holds whole scale blocks");
-
-bool cpu_has_bf16_dot() {
-    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-    return has;
-}
 
 // What one call needs, made on the calling thread and read by the workers.
 struct Bf16Problem {

@@ -20,10 +20,6 @@ constexpr int64_t kChunkBytes = 64;
 // (decode-step products, one thread: 13.5 → 16 GB/s, noisy machine). bf16 needs none.
 constexpr int64_t kInt8PrefetchBytes = 4096;  // one cache line of weights: 32 bf16 or 64 int8 values
 
-bool cpu_has_bf16_dot() {
-    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-    return has;
-}
 bool cpu_has_int8_dot() {
     static const bool has = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
@@ -31,6 +27,11 @@ bool cpu_has_int8_dot() {
 }
 
 }  // namespace
+
+bool cpu_has_bf16_dot() {
+    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+    return has;
+}
 
 bool has_dot_products(const LowPrecisionMatrix& W) {
     switch (W.type()) {

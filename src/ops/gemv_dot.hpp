@@ -39,6 +39,9 @@ struct DotActivations {
 
 // Whether this CPU has the instruction for `W`'s type (bf16: AVX512-BF16; int8: AVX512-VNNI).
 bool has_dot_products(const LowPrecisionMatrix& W);
+// Whether it has vdpbf16ps (AVX512-BF16 with AVX512-BW): the bf16 GEMV, the bf16 GEMM
+// (ops/bf16_gemm.cpp) and bf16 mixed precision (attend/matmul_precision.hpp) all ask this.
+bool cpu_has_bf16_dot();
 
 // Fills `a` for W's type from x (M, K); reuses a's buffers.
 void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrecisionMatrix& W, DotActivations& a);

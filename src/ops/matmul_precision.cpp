@@ -2,6 +2,7 @@
 #include "attend/matmul_precision.hpp"
 
 #include "attend/error.hpp"
+#include "ops/gemv_dot.hpp"
 
 namespace attend {
 
@@ -11,10 +12,7 @@ thread_local MatmulPrecision current = MatmulPrecision::f32;
 
 MatmulPrecision matmul_precision() { return current; }
 
-bool cpu_has_bf16_matmul() {
-    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-    return has;
-}
+bool cpu_has_bf16_matmul() { return cpu_has_bf16_dot(); }
 
 const char* name_of(MatmulPrecision p) { return p == MatmulPrecision::bf16 ? "bf16" : "f32"; }
 
