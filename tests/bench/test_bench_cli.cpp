@@ -95,6 +95,10 @@ TEST(CliBench, QuickJsonHoldsEveryWorkloadBothSidesAndTheLimits) {
             expect_stats(w["attend_prompt_ms"], where + " attend prompt");
             expect_stats(w["torch_prompt_ms"], where + " torch prompt");
             EXPECT_TRUE(positive(w["weight_bytes"])) << where;
+            // One bandwidth probe per attend sample: the fraction is taken against them.
+            ASSERT_TRUE(w["bandwidth_probe_gbs"].is_array()) << where;
+            EXPECT_EQ(w["bandwidth_probe_gbs"].size(), w["attend"]["samples"].size()) << where;
+            for (const json& g : w["bandwidth_probe_gbs"]) EXPECT_TRUE(positive(g)) << where;
         } else {
             EXPECT_TRUE(positive(w["flops"])) << where;
         }

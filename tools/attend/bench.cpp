@@ -71,6 +71,7 @@ struct Stats {
 struct Cell {
     Stats attend, torch, attend_prompt, torch_prompt;
     Stats torch_autocast;     // train bf16: torch's step under torch.autocast("cpu", bfloat16)
+    std::vector<double> probe_gbs;  // bandwidth-bound rows: the read bandwidth just before each attend sample
     std::string torch_error;  // why torch has no number here
 };
 
@@ -81,6 +82,20 @@ double fraction_of_limit(const Workload& w, double seconds, const Limits& l) {
         case bench::Bound::fma: return w.flops / seconds / (l.fma_gflops * 1e9);
     }
     return NAN;
+}
+
+// A row's fraction of its limit: for a bandwidth-bound row, the median over its samples of
+// each sample's rate against the bandwidth probed just before it (BandwidthProbe: the
+// bandwidth drifts); otherwise the median time against the limits measured at the start.
+double fraction_of_limit(const Workload& w, const Cell& c, const Limits& l) {
+    if (w.bound != bench::Bound::bandwidth || c.probe_gbs.size() != c.attend.seconds.size())
+        return fraction_of_limit(w, c.attend.median(), l);
+    std::vector<double> fractions;
+    for (size_t i = 0; i < c.probe_gbs.size(); ++i)
+        fractions.push_back(w.weight_bytes * (w.per_call / c.attend.seconds[i]) / (c.probe_gbs[i] * 1e9));
+    std::sort(fractions.begin(), fractions.end());
+    const size_t n = fractions.size();
+    return n % 2 ? fractions[n / 2] : 0.5 * (fractions[n / 2 - 1] + fractions[n / 2]);
 }
 
 std::string number(double x) {
@@ -146,6 +161,7 @@ void run_bench(const BenchCliOptions& o) {
 
     std::vector<std::vector<Cell>> cells(workloads.size(), std::vector<Cell>(o.threads.size()));
     bench::AttendRunner attend_runner;
+    std::unique_ptr<bench::BandwidthProbe> probe;  // made at the first bandwidth-bound sample
     for (int rep = 0; rep < repeat; ++rep)
         for (size_t wi = 0; wi < workloads.size(); ++wi)
             for (size_t ti = 0; ti < o.threads.size(); ++ti) {
@@ -153,6 +169,12 @@ void run_bench(const BenchCliOptions& o) {
                 Cell& cell = cells[wi][ti];
                 progress("repetition " + std::to_string(rep + 1) + "/" + std::to_string(repeat) + ": " + w.label +
                          ", " + std::to_string(o.threads[ti]) + " thread(s)");
+                if (w.bound == bench::Bound::bandwidth) {
+                    const int most = *std::max_element(o.threads.begin(), o.threads.end());
+                    if (!probe) probe = std::make_unique<bench::BandwidthProbe>(bench::bandwidth_probe_bytes(o.quick), most);
+                    set_num_threads(o.threads[ti]);
+                    cell.probe_gbs.push_back(probe->gbs(o.threads[ti]));
+                }
                 set_num_threads(o.threads[ti]);
                 const Sample s = attend_runner.run(w, rep == 0, min_time);
                 cell.attend.seconds.push_back(s.seconds);
@@ -233,9 +255,12 @@ void run_bench(const BenchCliOptions& o) {
                 }
                 row["ratio"] = c.torch.empty() ? nlohmann::json(nullptr)
                                                : nlohmann::json(c.torch.median() / c.attend.median());
-                row["fraction_of_limit"] = fraction_of_limit(w, c.attend.median(), limits[ti]);
-                if (w.bound == bench::Bound::bandwidth) row["weight_bytes"] = w.weight_bytes;
-                else row["flops"] = w.flops;
+                row["fraction_of_limit"] = fraction_of_limit(w, c, limits[ti]);
+                if (w.bound == bench::Bound::bandwidth) {
+                    row["weight_bytes"] = w.weight_bytes;
+                    row["bandwidth_probe_gbs"] = c.probe_gbs;
+                } else
+                    row["flops"] = w.flops;
                 if (!c.attend_prompt.empty()) {
                     row["attend_prompt_ms"] = stats_json(w, c.attend_prompt, false);
                     row["torch_prompt_ms"] = stats_json(w, c.torch_prompt, false);
@@ -293,7 +318,7 @@ void run_bench(const BenchCliOptions& o) {
             const Cell c = cell_shown(wi, ti);
             const std::string ratio = c.torch.empty() ? "–" : number(c.torch.median() / c.attend.median()) + "×";
             char fraction[32];
-            std::snprintf(fraction, sizeof fraction, "%.0f%%", 100 * fraction_of_limit(w, c.attend.median(), limits[ti]));
+            std::snprintf(fraction, sizeof fraction, "%.0f%%", 100 * fraction_of_limit(w, c, limits[ti]));
             std::printf("%s | %-5s | %3d | %s | %s | %5s | %-9s | %s\n",
                         padded(w.label + " [" + w.unit + "]", label_width).c_str(), w.dtype.c_str(), o.threads[ti],
                         padded(spread(w, c.attend), 22).c_str(),
@@ -312,6 +337,12 @@ void run_bench(const BenchCliOptions& o) {
                                 " thr: prompt step (not in tok/s): attend " +
                                 ms(c.attend_prompt) + ", torch " + ms(c.torch_prompt));
             }
+            if (!c.probe_gbs.empty()) {
+                const auto [lo, hi] = std::minmax_element(c.probe_gbs.begin(), c.probe_gbs.end());
+                notes.push_back(w.label + ", " + w.dtype + ", " + std::to_string(o.threads[ti]) +
+                                " thr: read bandwidth probed before each sample " + number(*lo) + "–" + number(*hi) +
+                                " GB/s");
+            }
         }
     std::printf("\n");
     for (const std::string& n : notes) std::printf("  %s\n", n.c_str());
@@ -323,8 +354,9 @@ void run_bench(const BenchCliOptions& o) {
         std::printf("  %-9s %s\n", w.kind.c_str(), w.measured.c_str());
     }
     std::printf(
-        "of limit: decode = weight bytes × tok/s ÷ read bandwidth; prefill, train = useful FLOP/s ÷ the SGEMM\n"
-        "mix's rate; attention = useful FLOP/s ÷ FMA peak (FLOP counts: tools/attend/bench_workloads.cpp)\n");
+        "of limit: decode = weight bytes × tok/s ÷ the read bandwidth probed just before each sample (median\n"
+        "over the samples); prefill, train = useful FLOP/s ÷ the SGEMM mix's rate; attention = useful FLOP/s ÷\n"
+        "FMA peak (FLOP counts: tools/attend/bench_workloads.cpp)\n");
 }
 
 std::vector<std::string> split_list(const std::string& text) {

@@ -6,8 +6,10 @@
 //                   accumulators: enough to cover FMA latency × issue width on current x86
 //                   cores), widest ISA the CPU has, chosen at run time
 //   read bandwidth  every thread sums its slice of a 1 GiB buffer (--quick: 64 MiB, which
-//                   may partly sit in a large L3, so it reads high), best of a few passes
-//   SGEMM           attend::linear (oneDNN's sgemm) at GPT-2 small's shapes for 512 tokens,
+//                   may partly sit in a large L3, so it reads high) as 1 and as 8 streams,
+//                   best of a few passes
+//   SGEMM           attend::linear (oneDNN's sgemm, or attend's own fp32 GEMM at the shapes
+//                   where ops/gemm.cpp chose it as faster) at GPT-2 small's shapes for 512 tokens,
 //                   x (512, K) · W (N, K)ᵀ as the model's projections call it
 //
 // Threads come from attend's pool (parallel_for over one item per thread), so the limits
@@ -107,35 +109,43 @@ FmaKernel widest_fma() {
     return {"scalar", 1, fma_loop_scalar};
 }
 
-// Sums of n floats, 8 vectors in flight so the loads, not the adds, set the pace.
-__attribute__((target("avx512f"))) float sum_avx512(const float* x, int64_t n) {
-    __m512 s[8];
+// Sums of n floats in `streams` equal parts read side by side (the tail after the last whole
+// part is added alone), 16 vectors in flight so the loads, not the adds, set the pace. One
+// core reaches more of the memory bandwidth with more streams in flight (here: 17 GB/s as one
+// stream, 23 as eight): the limit is the best of 1 and 8, so no kernel that reads with more
+// streams in flight than the probe can read "over 100 %" of it.
+__attribute__((target("avx512f"))) float sum_avx512(const float* x, int64_t n, int streams) {
+    __m512 s[16];
     for (auto& v : s) v = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 128 <= n; i += 128)
-        for (int j = 0; j < 8; ++j) s[j] = _mm512_add_ps(s[j], _mm512_loadu_ps(x + i + 16 * j));
+    const int per_stream = 16 / streams;  // vectors each stream loads per step
+    const int64_t part = n / streams / (16 * per_stream) * (16 * per_stream);
+    for (int64_t i = 0; i < part; i += 16 * per_stream)
+        for (int j = 0; j < 16; ++j)
+            s[j] = _mm512_add_ps(s[j], _mm512_loadu_ps(x + (j / per_stream) * part + i + 16 * (j % per_stream)));
     float total = 0;
     for (auto& v : s) total += lane_sum(v);
-    for (; i < n; ++i) total += x[i];
+    for (int64_t i = part * streams; i < n; ++i) total += x[i];
     return total;
 }
 
-__attribute__((target("avx2"))) float sum_avx2(const float* x, int64_t n) {
+__attribute__((target("avx2"))) float sum_avx2(const float* x, int64_t n, int streams) {
     __m256 s[8];
     for (auto& v : s) v = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64)
-        for (int j = 0; j < 8; ++j) s[j] = _mm256_add_ps(s[j], _mm256_loadu_ps(x + i + 8 * j));
+    const int per_stream = 8 / streams;
+    const int64_t part = n / streams / (8 * per_stream) * (8 * per_stream);
+    for (int64_t i = 0; i < part; i += 8 * per_stream)
+        for (int j = 0; j < 8; ++j)
+            s[j] = _mm256_add_ps(s[j], _mm256_loadu_ps(x + (j / per_stream) * part + i + 8 * (j % per_stream)));
     float lanes[8], total = 0;
     for (auto& v : s) {
         _mm256_storeu_ps(lanes, v);
         for (float l : lanes) total += l;
     }
-    for (; i < n; ++i) total += x[i];
+    for (int64_t i = part * streams; i < n; ++i) total += x[i];
     return total;
 }
 
-float sum_scalar(const float* x, int64_t n) {
+float sum_scalar(const float* x, int64_t n, int /*streams*/) {
     float s[8] = {};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -146,7 +156,7 @@ float sum_scalar(const float* x, int64_t n) {
     return total;
 }
 
-using SumFn = float (*)(const float*, int64_t);
+using SumFn = float (*)(const float*, int64_t, int);
 SumFn widest_sum() {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return sum_avx512;
@@ -171,33 +181,35 @@ double fma_gflops(const FmaKernel& kernel, int threads, bool quick) {
     return best;
 }
 
-// GB/s of summing a buffer of `bytes`, each thread its own contiguous slice (which it also
-// wrote first, so its pages are its own on a NUMA machine).
-double read_bandwidth(int threads, double bytes, bool quick) {
-    const int64_t n = int64_t(bytes / sizeof(float));
-    std::unique_ptr<float[]> buffer(new float[size_t(n)]);
-    const int64_t slice = (n + threads - 1) / threads;
-    auto range = [&](int64_t t) { return std::pair{t * slice, std::min(n, (t + 1) * slice)}; };
+}  // namespace
+
+// Each thread writes its own contiguous slice first, so its pages are its own on a NUMA machine.
+BandwidthProbe::BandwidthProbe(double bytes, int threads)
+    : n_(int64_t(bytes / sizeof(float))), buffer_(new float[size_t(n_)]) {
+    set_num_threads(threads);
+    const int64_t slice = (n_ + threads - 1) / threads;
     parallel_for(threads, [&](int64_t t) {
-        auto [lo, hi] = range(t);
-        std::fill(buffer.get() + lo, buffer.get() + hi, 1.f);
+        std::fill(buffer_.get() + std::min(n_, t * slice), buffer_.get() + std::min(n_, (t + 1) * slice), 1.f);
     });
+}
+
+double BandwidthProbe::gbs(int threads, int passes) {
+    const int64_t slice = (n_ + threads - 1) / threads;
     const SumFn sum = widest_sum();
     std::vector<float> sink(static_cast<size_t>(threads));
     double best = 0;
-    for (int pass = 0; pass < (quick ? 2 : 4); ++pass) {  // the first pass is a warm-up in effect; keep the best
-        const auto start = Clock::now();
-        parallel_for(threads, [&](int64_t t) {
-            auto [lo, hi] = range(t);
-            sink[size_t(t)] = sum(buffer.get() + lo, hi - lo);
-        });
-        best = std::max(best, bytes / since(start) * 1e-9);
-    }
+    for (int pass = 0; pass < passes; ++pass)
+        for (int streams : {1, 8}) {
+            const auto start = Clock::now();
+            parallel_for(threads, [&](int64_t t) {
+                const int64_t lo = std::min(n_, t * slice), hi = std::min(n_, (t + 1) * slice);
+                sink[size_t(t)] = sum(buffer_.get() + lo, hi - lo, streams);
+            });
+            best = std::max(best, bytes() / since(start) * 1e-9);
+        }
     g_sink = sink[0];
     return best;
 }
-
-}  // namespace
 
 nlohmann::json Limits::to_json() const {
     nlohmann::json gemms = nlohmann::json::array();
@@ -219,8 +231,8 @@ Limits measure_limits(int threads, bool quick) {
     const FmaKernel kernel = widest_fma();
     l.fma_isa = kernel.isa;
     l.fma_gflops = fma_gflops(kernel, threads, quick);
-    l.bandwidth_bytes = quick ? double(64 << 20) : double(1ll << 30);
-    l.bandwidth_gbs = read_bandwidth(threads, l.bandwidth_bytes, quick);
+    l.bandwidth_bytes = bandwidth_probe_bytes(quick);
+    l.bandwidth_gbs = BandwidthProbe(l.bandwidth_bytes, threads).gbs(threads, quick ? 2 : 4);  // the first pass warms up
 
     // GPT-2 small's matrices for 512 tokens: per block 4 projections (Q, K, V, out; d × d),
     // MLP up (4d × d) and down (d × 4d).
