@@ -86,3 +86,29 @@ TEST(Autograd, LeafGradientsNeverAliasOtherTensors) {
     EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{2, 2, 2}));
     EXPECT_EQ(seed.to_vector(), (std::vector<float>{2, 2, 2}));
 }
+
+// The tape keeps a first leaf gradient as it is only when sole_owner() says nothing else can
+// reach its values; every way of sharing them must make it false.
+TEST(Tensor, SoleOwnerOnlyWhenNothingElseReachesTheValues) {
+    Tensor fresh = Tensor::ones({2, 3});
+    EXPECT_TRUE(fresh.sole_owner());
+    {
+        Tensor second_handle = fresh;
+        EXPECT_FALSE(fresh.sole_owner());
+    }
+    EXPECT_TRUE(fresh.sole_owner());
+    {
+        Tensor view = fresh.transpose(0, 1);  // another tensor on the same storage
+        EXPECT_FALSE(fresh.sole_owner());
+        EXPECT_FALSE(view.sole_owner());
+    }
+    Tensor part = Tensor::ones({4}).slice(0, 1, 3);  // its storage's only tensor, but not all of it
+    EXPECT_FALSE(part.sole_owner());
+    auto mapped = std::make_shared<std::vector<float>>(6, 1.f);  // values someone else owns
+    Tensor borrowed = Tensor::from_storage(std::make_shared<Storage>(mapped->data(), 6, mapped), {6});
+    EXPECT_FALSE(borrowed.sole_owner());
+    Tensor a = Tensor::ones({3});
+    a.requires_grad_();
+    EXPECT_FALSE(add(a, a).sole_owner());  // it has history
+    EXPECT_FALSE(Tensor().sole_owner());
+}

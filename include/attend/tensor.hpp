@@ -80,6 +80,9 @@ public:
     float item() const;                    // the value of a one-element tensor
     float at(std::initializer_list<int64_t> index) const;
     const std::shared_ptr<Storage>& storage() const;
+    // Nothing else can reach these values: this is the only handle to its tensor, which is the
+    // only one on its storage, spans all of it and owns it (no mapping, no view, no history).
+    bool sole_owner() const;
 
     // ---- views and copies (recorded by autograd) ----
     Tensor reshape(const Shape& shape) const;  // a view when contiguous, else a copy; one -1 allowed

@@ -137,6 +137,13 @@ const std::shared_ptr<Storage>& Tensor::storage() const { require_defined(impl_)
 
 int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "Tensor::size")]; }
 
+bool Tensor::sole_owner() const {
+    if (!impl_ || impl_.use_count() != 1 || impl_->grad_fn) return false;
+    const std::shared_ptr<Storage>& st = impl_->storage;
+    return st && st.use_count() == 1 && !st->owner && st->data && impl_->offset == 0 && is_contiguous() &&
+           numel() == st->size;
+}
+
 bool Tensor::is_contiguous() const {
     const Shape& sh = shape();
     const Shape& st = strides();
