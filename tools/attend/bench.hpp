@@ -102,7 +102,7 @@ Limits measure_limits(int threads, bool quick);
 
 // The read bandwidth: every thread sums its slice of a buffer as 1 and as 8 streams, best of
 // `passes` passes. The limits take it once; a bandwidth-bound sample also takes one pass just
-// before it, because on a shared host the memory bandwidth drifts by tens of per cent within a
+// before and one just after it, because on a shared host the memory bandwidth drifts by tens of per cent within a
 // minute (this VM, one thread, three runs a minute apart: 17.8, 19.4, 20.5 GB/s), so a decode
 // rate set against a bandwidth from minutes earlier could read 60 % or 114 % of it.
 class BandwidthProbe {
