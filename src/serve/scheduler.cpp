@@ -119,6 +119,11 @@ void Scheduler::release(int64_t slot, const std::string& finish_reason, const st
     {
         std::lock_guard lock(s.job->mutex);
         if (error.empty() && s.text && !s.text->stopped() && finish_reason != "cancelled") s.job->tail = s.text->finish();
+        // Counted before `done` is published: a client holding its whole response sees it in
+        // /health (counted after the notify, a fast client could read /health first — seen
+        // under ASan: 999 of 1000 served).
+        ++served_;
+        if (finish_reason == "cancelled") ++cancelled_;
         s.job->done = true;
         s.job->finish_reason = finish_reason;
         s.job->error = error;
@@ -129,8 +134,6 @@ void Scheduler::release(int64_t slot, const std::string& finish_reason, const st
     s.decoder.reset();
     s.text.reset();
     --busy_;
-    ++served_;
-    if (finish_reason == "cancelled") ++cancelled_;
 }
 
 void Scheduler::admit(const std::shared_ptr<Job>& job, int64_t slot) {

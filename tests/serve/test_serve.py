@@ -321,8 +321,16 @@ def check_disconnect(args):
 
 def check_memory(args):
     srv = Server(args.attend, args.model, "--parallel", "4")
+    errors = []  # a thread's exception does not reach the test by itself
+
     try:
         def burst(n, thread_id):
+            try:
+                send(n)
+            except Exception as e:  # noqa: BLE001 — reported below with its thread
+                errors.append(f"client {thread_id}: {e!r}")
+
+        def send(n):
             conn = srv.connection()
             for i in range(n):
                 stream = i % 2 == 1
@@ -343,6 +351,8 @@ def check_memory(args):
                 t.start()
             for t in threads:
                 t.join(600)
+                assert not t.is_alive(), "a client thread did not finish in 600 s"
+            assert not errors, errors
 
         run(100)
         warm = srv.rss_kb()
