@@ -38,8 +38,10 @@ struct ConvertCliOptions {
 
 void run_convert_gguf(const ConvertCliOptions& o) {
     const LoadedModel loaded = load_model(o.in);
-    GgufWriteOptions w{.type = o.type, .bos_id = loaded.bos_id, .eos_id = loaded.eos_id,
-                       .pad_id = loaded.pad_id, .name = fs::path(o.in).filename().string()};
+    GgufWriteOptions w;  // assigned, not designated: that form names every member or warns
+    w.type = o.type;
+    w.bos_id = loaded.bos_id, w.eos_id = loaded.eos_id, w.pad_id = loaded.pad_id;
+    w.name = fs::path(o.in).filename().string();
     if (loaded.config.shape == ModelShape::encoder && loaded.config.head != HeadType::none) {
         w.encoder_only = true;  // llama.cpp's bert is an embedding model
         std::fprintf(stderr, "[attend] %s: its %s head is not written (llama.cpp's bert holds the encoder alone)\n",
