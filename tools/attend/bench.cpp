@@ -53,16 +53,17 @@ struct BenchCliOptions {
     std::string python = ATTEND_PYTHON, torch_script = ATTEND_BENCH_TORCH_SCRIPT;
 };
 
+double median_of(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 // Median, min and max of the samples' seconds per call; empty when there are none.
 struct Stats {
     std::vector<double> seconds;
     bool empty() const { return seconds.empty(); }
-    double median() const {
-        std::vector<double> s = seconds;
-        std::sort(s.begin(), s.end());
-        const size_t n = s.size();
-        return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    }
+    double median() const { return median_of(seconds); }
     double min() const { return *std::min_element(seconds.begin(), seconds.end()); }
     double max() const { return *std::max_element(seconds.begin(), seconds.end()); }
 };
@@ -94,9 +95,7 @@ double fraction_of_limit(const Workload& w, const Cell& c, const Limits& l) {
     std::vector<double> fractions;
     for (size_t i = 0; i < c.probe_gbs.size(); ++i)
         fractions.push_back(w.weight_bytes * (w.per_call / c.attend.seconds[i]) / (c.probe_gbs[i] * 1e9));
-    std::sort(fractions.begin(), fractions.end());
-    const size_t n = fractions.size();
-    return n % 2 ? fractions[n / 2] : 0.5 * (fractions[n / 2 - 1] + fractions[n / 2]);
+    return median_of(fractions);
 }
 
 // The best ratio to PyTorch any engine could show on this machine: PyTorch's time against
@@ -108,9 +107,8 @@ double ratio_at_limit(const Workload& w, const Cell& c, const Limits& l) {
     if (c.torch.empty() || w.dtype != "f32") return NAN;
     double limit_seconds = w.flops / (l.fma_gflops * 1e9);
     if (w.bound == bench::Bound::bandwidth) {
-        std::vector<double> probes = c.probe_gbs.empty() ? std::vector<double>{l.bandwidth_gbs} : c.probe_gbs;
-        std::sort(probes.begin(), probes.end());
-        limit_seconds = w.weight_bytes * w.per_call / (probes[probes.size() / 2] * 1e9);
+        const double gbs = c.probe_gbs.empty() ? l.bandwidth_gbs : median_of(c.probe_gbs);
+        limit_seconds = w.weight_bytes * w.per_call / (gbs * 1e9);
     }
     return c.torch.median() / limit_seconds;
 }
@@ -154,10 +152,12 @@ void run_bench(const BenchCliOptions& o) {
         std::fflush(stderr);
     };
 
+    // One bandwidth buffer for the limits and the probes next to bandwidth-bound samples.
+    bench::BandwidthProbe probe(o.quick, *std::max_element(o.threads.begin(), o.threads.end()));
     std::vector<Limits> limits;
     for (int t : o.threads) {
         progress("machine limits at " + std::to_string(t) + " thread(s)");
-        limits.push_back(bench::measure_limits(t, o.quick));
+        limits.push_back(bench::measure_limits(t, o.quick, probe));
     }
 
     std::vector<std::unique_ptr<bench::TorchChild>> torch;
@@ -178,7 +178,6 @@ void run_bench(const BenchCliOptions& o) {
 
     std::vector<std::vector<Cell>> cells(workloads.size(), std::vector<Cell>(o.threads.size()));
     bench::AttendRunner attend_runner;
-    std::unique_ptr<bench::BandwidthProbe> probe;  // made at the first bandwidth-bound sample
     for (int rep = 0; rep < repeat; ++rep)
         for (size_t wi = 0; wi < workloads.size(); ++wi)
             for (size_t ti = 0; ti < o.threads.size(); ++ti) {
@@ -187,16 +186,12 @@ void run_bench(const BenchCliOptions& o) {
                 progress("repetition " + std::to_string(rep + 1) + "/" + std::to_string(repeat) + ": " + w.label +
                          ", " + std::to_string(o.threads[ti]) + " thread(s)");
                 const bool bandwidth_bound = w.bound == bench::Bound::bandwidth;
-                if (bandwidth_bound && !probe) {
-                    const int most = *std::max_element(o.threads.begin(), o.threads.end());
-                    probe = std::make_unique<bench::BandwidthProbe>(bench::bandwidth_probe_bytes(o.quick), most);
-                }
                 set_num_threads(o.threads[ti]);
-                const double probe_before = bandwidth_bound ? probe->gbs(o.threads[ti]) : 0;
+                const double probe_before = bandwidth_bound ? probe.gbs(o.threads[ti]) : 0;
                 const Sample s = attend_runner.run(w, rep == 0, min_time);
                 // The higher of the probes either side of the sample: the bandwidth moves within
                 // seconds, and the higher figure makes the sample's fraction the smaller one.
-                if (bandwidth_bound) cell.probe_gbs.push_back(std::max(probe_before, probe->gbs(o.threads[ti])));
+                if (bandwidth_bound) cell.probe_gbs.push_back(std::max(probe_before, probe.gbs(o.threads[ti])));
                 cell.attend.seconds.push_back(s.seconds);
                 if (s.prompt_seconds >= 0) cell.attend_prompt.seconds.push_back(s.prompt_seconds);
 

@@ -98,16 +98,15 @@ struct Limits {
     nlohmann::json to_json() const;
 };
 
-Limits measure_limits(int threads, bool quick);
-
-// The read bandwidth: every thread sums its slice of a buffer as 1 and as 8 streams, best of
-// `passes` passes. The limits take it once; a bandwidth-bound sample also takes one pass just
-// before and one just after it, because on a shared host the memory bandwidth drifts by tens of per cent within a
+// The read bandwidth: every thread sums its slice of a buffer (1 GiB; --quick: 64 MiB) as 1
+// and as 8 streams, best of `passes` passes. One probe serves the whole run: the limits take
+// it at each thread count, and a bandwidth-bound sample takes one pass just before and one just
+// after it, because on a shared host the memory bandwidth drifts by tens of per cent within a
 // minute (this VM, one thread, three runs a minute apart: 17.8, 19.4, 20.5 GB/s), so a decode
-// rate set against a bandwidth from minutes earlier could read 60 % or 114 % of it.
+// rate set against a bandwidth from minutes earlier could read 60 % or 121 % of it.
 class BandwidthProbe {
 public:
-    BandwidthProbe(double bytes, int threads);  // allocates and writes the buffer
+    BandwidthProbe(bool quick, int threads);  // allocates the buffer, written by `threads` threads
     double gbs(int threads, int passes = 1);
     double bytes() const { return double(n_) * sizeof(float); }
 
@@ -115,7 +114,8 @@ private:
     int64_t n_;
     std::unique_ptr<float[]> buffer_;
 };
-inline double bandwidth_probe_bytes(bool quick) { return quick ? double(64 << 20) : double(1ll << 30); }
+
+Limits measure_limits(int threads, bool quick, BandwidthProbe& probe);
 
 // PyTorch's side at one thread count: bench/bench_torch.py in its own process. When it cannot
 // run (no interpreter, no torch, the script died), available() is false and reason() says why.

@@ -184,8 +184,8 @@ double fma_gflops(const FmaKernel& kernel, int threads, bool quick) {
 }  // namespace
 
 // Each thread writes its own contiguous slice first, so its pages are its own on a NUMA machine.
-BandwidthProbe::BandwidthProbe(double bytes, int threads)
-    : n_(int64_t(bytes / sizeof(float))), buffer_(new float[size_t(n_)]) {
+BandwidthProbe::BandwidthProbe(bool quick, int threads)
+    : n_((quick ? int64_t(64) << 20 : int64_t(1) << 30) / int64_t(sizeof(float))), buffer_(new float[size_t(n_)]) {
     set_num_threads(threads);
     const int64_t slice = (n_ + threads - 1) / threads;
     parallel_for(threads, [&](int64_t t) {
@@ -224,15 +224,15 @@ nlohmann::json Limits::to_json() const {
             {"sgemm_model_gflops", sgemm_model_gflops}};
 }
 
-Limits measure_limits(int threads, bool quick) {
+Limits measure_limits(int threads, bool quick, BandwidthProbe& probe) {
     set_num_threads(threads);
     Limits l;
     l.threads = threads;
     const FmaKernel kernel = widest_fma();
     l.fma_isa = kernel.isa;
     l.fma_gflops = fma_gflops(kernel, threads, quick);
-    l.bandwidth_bytes = bandwidth_probe_bytes(quick);
-    l.bandwidth_gbs = BandwidthProbe(l.bandwidth_bytes, threads).gbs(threads, quick ? 2 : 4);  // the first pass warms up
+    l.bandwidth_bytes = probe.bytes();
+    l.bandwidth_gbs = probe.gbs(threads, quick ? 2 : 4);  // the first pass warms up
 
     // GPT-2 small's matrices for 512 tokens: per block 4 projections (Q, K, V, out; d × d),
     // MLP up (4d × d) and down (d × 4d).
