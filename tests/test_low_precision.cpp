@@ -25,6 +25,7 @@
 #include "attend/io/safetensors.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/random.hpp"
 #include "attend/train/trainer.hpp"
 #include "support/errors.hpp"
@@ -158,6 +159,12 @@ TEST(LowPrecision, Int8ErrorIsAtMostHalfAScaleWithARaggedLastBlock) {
         m->dequantize_rows(2, 5, part.data());
         EXPECT_TRUE(std::equal(part.begin(), part.end(), dq.begin() + 2 * cols));
     }
+    // Values are rounded to the nearest, ties to even, as std::nearbyint: with amax 127 the
+    // scale is 1 and x · 127/amax = x exactly.
+    const Tensor ties = Tensor::from_vector({1, 8}, {127.f, 2.5f, 3.5f, -2.5f, -3.5f, 0.5f, -0.5f, 1.49999988f});
+    const auto t = LowPrecisionMatrix::quantize(ties, WeightType::int8);
+    const std::vector<int8_t> expected{127, 2, 4, -2, -4, 0, 0, 1};
+    EXPECT_EQ(std::vector<int8_t>(t->int8(), t->int8() + 8), expected);
     // An all-zero block has scale 0 and widens to zeros.
     const auto z = LowPrecisionMatrix::quantize(Tensor::zeros({2, 40}), WeightType::int8);
     for (float x : z->dequantize().to_vector()) EXPECT_EQ(x, 0.f);
@@ -187,6 +194,22 @@ TEST(LowPrecision, Int8RefusesMinus128) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("int8 value 57 is −128"), std::string::npos) << e.what();
     }
+}
+
+// A matrix large enough to convert on every thread: a non-finite weight is a clear error
+// naming the first row that holds one, never a terminate from inside the parallel loop.
+TEST(LowPrecision, Int8RefusesNonFiniteWeightsAtAnyThreadCount) {
+    Generator gen(5);
+    Tensor w = random_matrix(64, 2048, gen);
+    w.data()[40 * 2048 + 7] = NAN;
+    w.data()[50 * 2048 + 9] = INFINITY;
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        const std::string message = error_of([&] { (void)LowPrecisionMatrix::quantize(w, WeightType::int8); });
+        EXPECT_MENTIONS(message, "inf or NaN");
+        EXPECT_MENTIONS(message, "(row 40)");
+    }
+    set_num_threads(0);
 }
 
 // ---- models -----------------------------------------------------------------------------
