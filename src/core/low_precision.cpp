@@ -102,8 +102,11 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Ten
             const int64_t k0 = c * kBlock, k1 = std::min(cols, k0 + kBlock);
             const float* x = src + r * cols;
             const float amax = max_abs(x + k0, k1 - k0);
-            if (!std::isfinite(amax)) first_bad_row = std::min(first_bad_row, r);
-            const float scale = amax / 127.f, inv = amax > 0.f && std::isfinite(amax) ? 127.f / amax : 0.f;
+            if (!std::isfinite(amax)) {  // the matrix is refused below; nothing here to round
+                first_bad_row = std::min(first_bad_row, r);
+                continue;
+            }
+            const float scale = amax / 127.f, inv = amax > 0.f ? 127.f / amax : 0.f;
             m->own_scales_[size_t(r * blocks + c)] = scale;
             int8_t* q = m->own_int8_.data() + r * cols;
             for (int64_t k = k0; k < k1; ++k) q[k] = int8_t(std::clamp(round_to_even(x[k] * inv), -127.f, 127.f));
