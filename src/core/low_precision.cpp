@@ -54,7 +54,9 @@ static float max_abs(const float* x, int64_t n) {
 
 // Round to nearest even on the 16 bits dropped: add 0x7FFF plus the lowest kept bit. A NaN
 // keeps a mantissa bit set so that it stays NaN (rounding could carry it into infinity).
-// Branch-free, so that the conversion loop in quantize() vectorises.
+// Branch-free, so that the conversion loop in quantize() vectorises. That loop calls this, not
+// to_bf16: an exported function of a shared library may be interposed, so GCC does not inline
+// it (the loop calling to_bf16 loaded GPT-2 small --dtype bf16 in 674–843 ms, this 370–567).
 static inline uint16_t bf16_of_bits(uint32_t bits) {
     const uint16_t nan = uint16_t((bits >> 16) | 0x40u);
     const uint16_t rounded = uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
