@@ -61,6 +61,13 @@ struct Workload {
 std::vector<Workload> make_workloads(const std::vector<std::string>& kinds, const std::vector<std::string>& dtypes,
                                      bool quick);
 
+// A call this long is timed once: its warm-up call is its sample, and later repetitions skip
+// it (both sides alike). Warm-up pays for first-call costs of milliseconds (models built,
+// kernels JIT-compiled, pages touched); a call of ten seconds and more is not moved by them,
+// and repeating PyTorch's naive attention at T = 8192 (30–110 s a call) made a full run last
+// 37 minutes instead of about 15.
+constexpr double kLongCallSeconds = 10.0;
+
 // One timed sample.
 struct Sample {
     double seconds = 0;         // per timed call
@@ -72,8 +79,9 @@ class AttendRunner {
 public:
     AttendRunner();
     ~AttendRunner();
-    // warmup: one untimed call first. min_time: repeat the call until this many seconds
-    // passed (at least once) and report the mean.
+    // warmup: one untimed call first (unless it took kLongCallSeconds or more: then it is the
+    // sample). min_time: repeat the call until this many seconds passed (at least once) and
+    // report the mean.
     Sample run(const Workload& w, bool warmup, double min_time);
 
 private:
