@@ -74,6 +74,11 @@ TEST_F(IoTest, SafetensorsRoundTripsAndMapsF32InPlace) {
         ASSERT_TRUE(back.tensors.count(name)) << name;
         EXPECT_TRUE(bit_equal(back.tensors.at(name), t)) << name;
     }
+    // The data starts on a cache line (the kernels load 64-byte lines of a row).
+    const std::string bytes = read_file(path("x.safetensors"));
+    uint64_t header_length = 0;
+    std::memcpy(&header_length, bytes.data(), 8);
+    EXPECT_EQ((8 + header_length) % 64, 0u);
     // Our writer aligns the data to 8 bytes, so every non-empty F32 tensor is borrowed.
     EXPECT_NE(back.tensors.at("a").storage()->owner, nullptr);
     EXPECT_NE(back.tensors.at("b.c").storage()->owner, nullptr);

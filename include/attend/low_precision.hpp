@@ -16,6 +16,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -64,15 +65,31 @@ public:
     Tensor dequantize() const;  // (rows, cols) fp32
 
 private:
+    // std::allocator at the cache line: the decoding kernels (ops/gemv_dot.cpp) load whole
+    // 64-byte lines of a row, and a large malloc'd block starts 16 bytes past a page, so every
+    // such load would straddle two lines.
+    template <class T>
+    struct CacheLineAllocator {
+        using value_type = T;
+        CacheLineAllocator() = default;
+        template <class U>
+        CacheLineAllocator(const CacheLineAllocator<U>&) {}
+        T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+        void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+        friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
+    };
+    template <class T>
+    using CacheLineVector = std::vector<T, CacheLineAllocator<T>>;
+
     LowPrecisionMatrix() = default;
     WeightType type_ = WeightType::f32;
     int64_t rows_ = 0, cols_ = 0;
     const uint16_t* bf16_ = nullptr;
     const int8_t* int8_ = nullptr;
     const float* scales_ = nullptr;
-    std::vector<uint16_t> own_bf16_;  // the values when this object holds them itself
-    std::vector<int8_t> own_int8_;
-    std::vector<float> own_scales_;
+    CacheLineVector<uint16_t> own_bf16_;  // the values when this object holds them itself
+    CacheLineVector<int8_t> own_int8_;
+    CacheLineVector<float> own_scales_;
     std::shared_ptr<void> owner_;     // or whoever does (a mapped file)
 };
 

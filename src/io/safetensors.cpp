@@ -332,7 +332,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
         offset += w.bytes;
     }
     std::string text = header.dump();
-    while ((text.size() + 8) % 8) text += ' ';  // keep the data 8-byte aligned, as the format advises
+    // The data starts on a cache line (the format asks for 8 bytes; spaces pad the header): the
+    // F32 weights a reader maps in place are then as aligned as the kernels' 64-byte loads
+    // want. Measured: GPT-2 small f32 decode (`attend generate`, one thread, alternating, a
+    // build running beside) from a file whose data started at 16 mod 64: 26 tok/s; the same
+    // file with its header padded to 0 mod 64: 46.
+    while ((text.size() + 8) % 64) text += ' ';
 
     write_atomically(path, [&](std::FILE* f) {
         const uint64_t len = text.size();
