@@ -293,13 +293,16 @@ TEST(FusedAttention, KVCacheStepWithPerSequenceQueryOffsets) {
 // nothing records a gradient there, so only the output is compared, with the float64 loop.
 TEST(FusedAttention, DecodingRowsWithoutGradientMatchFloat64) {
     struct Case {
-        int64_t B, H, Hkv, Tq, Tk, D;
+        int64_t B, H, Hkv, Tq, Tk, D, Dv;
         unsigned bits;
     };
-    for (const Case c : {Case{1, 1, 1, 1, 1000, 64, kCausal}, Case{2, 8, 2, 1, 700, 64, kCausal | kKeyLengths},
-                         Case{1, 4, 1, 4, 513, 40, kCausal | kBool}, Case{3, 6, 3, 2, 257, 16, kAdditive | kWindow},
-                         Case{1, 2, 2, 1, 5, 8, 0u}, Case{2, 4, 4, 3, 130, 64, kKeyLengths | kBool}}) {
-        const Inputs in = make_inputs(c.B, c.H, c.Hkv, c.Tq, c.Tk, c.D, c.D, 40 + c.Tk);
+    // Key counts around the 16-key score blocks and 128-key chunks; head widths below, at and
+    // past 16, not multiples of it, and values wider than the keys (a 64-float block + tail).
+    for (const Case c : {Case{1, 1, 1, 1, 1000, 64, 64, kCausal}, Case{2, 8, 2, 1, 700, 64, 64, kCausal | kKeyLengths},
+                         Case{1, 4, 1, 4, 513, 40, 40, kCausal | kBool}, Case{3, 6, 3, 2, 257, 16, 16, kAdditive | kWindow},
+                         Case{1, 2, 2, 1, 5, 8, 8, 0u}, Case{2, 4, 4, 3, 130, 64, 64, kKeyLengths | kBool},
+                         Case{1, 6, 2, 1, 143, 24, 72, kCausal}, Case{2, 2, 1, 1, 16, 128, 136, kKeyLengths}}) {
+        const Inputs in = make_inputs(c.B, c.H, c.Hkv, c.Tq, c.Tk, c.D, c.Dv, 40 + c.Tk);
         const AttentionMask mask = make_mask(c.bits, c.B, c.H, c.Tq, c.Tk, 9);
         const float scale = 1.f / std::sqrt(float(c.D));
         const Result naive = naive_attention(in, mask, scale);

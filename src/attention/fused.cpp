@@ -276,6 +276,84 @@ struct RowState {
     float* o;  // (Dv), unnormalised Σ_j e^(s_j − m) v_j
 };
 
+// Σ of each of 16 vectors, as one vector: lane t holds the sum of a[t]'s lanes. Four levels
+// of shuffle-and-add halve the partial sums per vector and pair the vectors up (8 + 4 + 2 + 1
+// adds of two shuffles each, against 15 dependent scalar adds per vector lane by lane); the
+// lanes come out in bit-reversed order, and a last shuffle puts them back.
+ATTEND_VECTOR_INLINE f32x16 sums_of_16(const f32x16 (&a)[16]) {
+    f32x16 b[8], c[4], d[2];
+    for (int t = 0; t < 8; ++t)  // b[t] = [a[2t] 8 partials | a[2t+1] 8 partials]
+        b[t] = __builtin_shufflevector(a[2 * t], a[2 * t + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               __builtin_shufflevector(a[2 * t], a[2 * t + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30,
+                                       31);
+    for (int t = 0; t < 4; ++t)  // 4 partials each of keys 4t, 4t+2, 4t+1, 4t+3
+        c[t] = __builtin_shufflevector(b[2 * t], b[2 * t + 1], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +
+               __builtin_shufflevector(b[2 * t], b[2 * t + 1], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int t = 0; t < 2; ++t)  // 2 partials each of keys 8t + (0, 4, 2, 6, 1, 5, 3, 7)
+        d[t] = __builtin_shufflevector(c[2 * t], c[2 * t + 1], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +
+               __builtin_shufflevector(c[2 * t], c[2 * t + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    const f32x16 e =  // keys 0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15
+        __builtin_shufflevector(d[0], d[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
+        __builtin_shufflevector(d[0], d[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    return __builtin_shufflevector(e, e, 0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
+}
+
+// s[j] = scale · q · K_j for the n keys of K (n ≤ kRowChunk; K is (n, D)). Sixteen keys at a
+// time, each with its own accumulator, so the multiply-adds of different keys overlap and
+// one shuffle tree (above) finishes all sixteen; the keys past the last 16 one by one.
+ATTEND_VECTOR_INLINE void score_keys(const float* q, const float* K, int64_t n, int64_t D, float scale, float* s) {
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+        f32x16 acc[kLanes] = {};
+        int64_t d = 0;
+        for (; d + kLanes <= D; d += kLanes) {
+            const f32x16 qd = load16(q + d);
+            for (int t = 0; t < kLanes; ++t) acc[t] += load16(K + (j + t) * D + d) * qd;
+        }
+        if (d < D) {  // a head width that is not a multiple of 16
+            const f32x16 qd = load16_partial(q + d, D - d, 0.f);
+            for (int t = 0; t < kLanes; ++t) acc[t] += load16_partial(K + (j + t) * D + d, D - d, 0.f) * qd;
+        }
+        store16(s + j, sums_of_16(acc) * scale);
+    }
+    for (; j < n; ++j) {
+        f32x16 acc{};
+        int64_t d = 0;
+        for (; d + kLanes <= D; d += kLanes) acc += load16(K + j * D + d) * load16(q + d);
+        float dot = horizontal_sum(acc);
+        for (; d < D; ++d) dot += q[d] * K[j * D + d];
+        s[j] = scale * dot;
+    }
+}
+
+// o (Dv) += Σ_j w_j V_j over the n rows of V (n, Dv). o stays in registers over the keys, 64
+// floats at a time, with two sets of accumulators (even and odd keys) so consecutive keys'
+// multiply-adds do not wait on each other.
+ATTEND_VECTOR_INLINE void add_weighted_rows(float* o, const float* w, const float* V, int64_t n, int64_t Dv) {
+    constexpr int kBlock = 4;  // vectors of o per sweep over the keys
+    int64_t d = 0;
+    for (; d + kBlock * kLanes <= Dv; d += kBlock * kLanes) {
+        f32x16 even[kBlock], odd[kBlock] = {};
+        for (int u = 0; u < kBlock; ++u) even[u] = load16(o + d + u * kLanes);
+        int64_t j = 0;
+        for (; j + 2 <= n; j += 2)
+            for (int u = 0; u < kBlock; ++u) {
+                even[u] += w[j] * load16(V + j * Dv + d + u * kLanes);
+                odd[u] += w[j + 1] * load16(V + (j + 1) * Dv + d + u * kLanes);
+            }
+        if (j < n)
+            for (int u = 0; u < kBlock; ++u) even[u] += w[j] * load16(V + j * Dv + d + u * kLanes);
+        for (int u = 0; u < kBlock; ++u) store16(o + d + u * kLanes, even[u] + odd[u]);
+    }
+    for (; d + kLanes <= Dv; d += kLanes) {
+        f32x16 acc = load16(o + d);
+        for (int64_t j = 0; j < n; ++j) acc += w[j] * load16(V + j * Dv + d);
+        store16(o + d, acc);
+    }
+    for (; d < Dv; ++d)
+        for (int64_t j = 0; j < n; ++j) o[d] += w[j] * V[j * Dv + d];
+}
+
 // The `rows` query heads h0.. h0 + rows − 1 (one kv head), query row i, keys [j0, j1).
 ATTEND_SIMD_CLONES void attend_span(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
                                     int64_t j1, RowState* state) {
@@ -285,9 +363,8 @@ ATTEND_SIMD_CLONES void attend_span(const Problem& p, int64_t b, int64_t h0, int
     for (int64_t c0 = j0; c0 < j1; c0 += kRowChunk) {
         const int64_t n = std::min(kRowChunk, j1 - c0);
         for (int64_t g = 0; g < rows; ++g) {
-            const float* q = p.q + p.q_row(b, h0 + g, i) * p.D;
             float* s = scores[g];
-            for (int64_t j = 0; j < n; ++j) s[j] = p.scale * dot_of(q, K + (c0 + j) * p.D, p.D);
+            score_keys(p.q + p.q_row(b, h0 + g, i) * p.D, K + c0 * p.D, n, p.D, p.scale, s);
             if (p.mask->has_elementwise())
                 for (int64_t j = 0; j < n; ++j) s[j] += p.mask->bias(b, h0 + g, i, c0 + j);
             RowState& st = state[g];
@@ -301,18 +378,8 @@ ATTEND_SIMD_CLONES void attend_span(const Problem& p, int64_t b, int64_t h0, int
             if (alpha != 1.f) scale_row(st.o, p.Dv, alpha);
             st.m = m_new;
         }
-        // O_g += Σ_j P̃_gj V_j: each value row read once for every head of the group.
-        for (int64_t j = 0; j < n; ++j) {
-            const float* v = V + (c0 + j) * p.Dv;
-            for (int64_t g = 0; g < rows; ++g) {
-                const float w = scores[g][j];
-                if (w == 0.f) continue;
-                float* o = state[g].o;
-                int64_t d = 0;
-                for (; d + kLanes <= p.Dv; d += kLanes) store16(o + d, load16(o + d) + w * load16(v + d));
-                for (; d < p.Dv; ++d) o[d] += w * v[d];
-            }
-        }
+        // O_g += Σ_j P̃_gj V_j; the chunk's value rows stay in cache for every head of the group.
+        for (int64_t g = 0; g < rows; ++g) add_weighted_rows(state[g].o, scores[g], V + c0 * p.Dv, n, p.Dv);
     }
 }
 
