@@ -71,6 +71,30 @@ Rounded rounded(int64_t N, int64_t K, WeightType type, Generator& gen) {
     return r;
 }
 
+// fp32 weights used in place from a mapped file start wherever the file puts them: at each of
+// the 16 float offsets into a cache line, with NaN in the floats just before and after W (which
+// the kernel's whole-line loads must never bring into a sum) and every row count of the dispatch.
+TEST(SkinnyGemm, WeightsThatStartInsideACacheLineMatchFloat64) {
+    Generator gen(8);
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        for (int64_t offset = 0; offset < 16; ++offset)
+            for (int64_t M : {1, 3, 4, 6})
+                for (auto [N, K] : {std::pair<int64_t, int64_t>{16, 16}, {37, 48}, {300, 768}, {33, 80}}) {
+                    const auto x = random_vector(M * K, gen), W = random_vector(N * K, gen), b = random_vector(N, gen);
+                    std::vector<float> buffer(size_t(N * K + 48), NAN);  // NaN, W at `offset` into a line, NaN
+                    const size_t line = (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) % 64 / sizeof(float);
+                    float* w = buffer.data() + line + offset;
+                    std::copy(W.begin(), W.end(), w);
+                    std::vector<float> y(size_t(M * N), NAN);
+                    skinny_gemm(M, N, K, x.data(), w, b.data(), y.data());
+                    EXPECT_LT(worst_error(M, N, K, x, W, b.data(), y), 1e-6)
+                        << "threads " << threads << " offset " << offset << " M " << M << " N " << N << " K " << K;
+                }
+    }
+    set_num_threads(0);
+}
+
 TEST(SkinnyGemm, LowPrecisionWeightsMatchFloat64OverTheWidenedMatrix) {
     Generator gen(8);
     for (int threads : {1, 2}) {

@@ -120,6 +120,61 @@ ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const Weights& W, int64
     }
 }
 
+// ---- fp32 rows that start inside a cache line ------------------------------------------------
+// A checkpoint used in place from its mapped file puts W where the file does: safetensors
+// aligns its data to 8 bytes only, so a row of GPT-2's f32 weights usually starts mid-line and
+// every 64-byte load of row() straddles two lines (f32 decode, one thread: 38–43 tok/s with
+// the data at 8 mod 64 against 50–61 at 0). When every row starts s floats into a line (K a
+// multiple of 16), this kernel reads the row's whole lines instead:
+//   a = W_n − s (line-aligned):  W_n[16 − s, K − s) = a[16, K), vectors a[16i, 16i + 16) for
+//   i = 1 … K/16 − 1, each times x[16i − s, 16i − s + 16) (an unaligned load of x, in cache);
+//   the 16 − s floats before that and the s after it come from one unaligned load at each end
+//   of the row, masked to the lanes the aligned vectors do not cover.
+// Every load stays inside the row, so nothing outside W is read. The sums run in another order
+// than row()'s; each row still gets the same order alone or in a batch (MB does not change it).
+template <int MB>
+ATTEND_VECTOR_INLINE void row_from_lines(int64_t K, int64_t s, const float* x, const float* W, int64_t n,
+                                         const float* bias, float* y, int64_t N) {
+    constexpr int U = 4;
+    const float* w = W + n * K;
+    const float* a = w - s;  // on a cache line
+    const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const i32x16 head = lane < int32_t(kLanes - s), tail = ~head;  // all ones where kept
+    const f32x16 w_head = (f32x16)((i32x16)load16(w) & head), w_tail = (f32x16)((i32x16)load16(w + K - kLanes) & tail);
+    f32x16 acc[MB][U] = {};
+    for (int m = 0; m < MB; ++m) {
+        acc[m][0] = load16(x + m * K) * w_head;
+        acc[m][1] = load16(x + m * K + K - kLanes) * w_tail;
+    }
+    int64_t k = kLanes;
+    for (; k + U * kLanes <= K; k += U * kLanes)
+        for (int u = 0; u < U; ++u) {
+            const f32x16 wv = load16(a + k + u * kLanes);
+            for (int m = 0; m < MB; ++m) acc[m][u] += load16(x + m * K + k + u * kLanes - s) * wv;
+        }
+    for (int u = 0; k < K; k += kLanes, ++u) {
+        const f32x16 wv = load16(a + k);
+        for (int m = 0; m < MB; ++m) acc[m][u] += load16(x + m * K + k - s) * wv;
+    }
+    for (int m = 0; m < MB; ++m)
+        y[m * N + n] = tree_sum((acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3])) + (bias ? bias[n] : 0.f);
+}
+
+ATTEND_SIMD_CLONES void rows_f32_from_lines(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, int64_t s,
+                                            const float* x, const float* W, const float* bias, float* y) {
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4)
+        for (int64_t n = n0; n < n1; ++n) row_from_lines<4>(K, s, x + m * K, W, n, bias, y + m * N, N);
+    const float* xm = x + m * K;
+    float* ym = y + m * N;
+    switch (M - m) {
+        case 3: for (int64_t n = n0; n < n1; ++n) row_from_lines<3>(K, s, xm, W, n, bias, ym, N); break;
+        case 2: for (int64_t n = n0; n < n1; ++n) row_from_lines<2>(K, s, xm, W, n, bias, ym, N); break;
+        case 1: for (int64_t n = n0; n < n1; ++n) row_from_lines<1>(K, s, xm, W, n, bias, ym, N); break;
+        default: break;
+    }
+}
+
 // Rows [n0, n1) of W against the M rows of x, 4 at a time (each weight loaded once per 4).
 template <class Weights>
 ATTEND_VECTOR_INLINE void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
@@ -171,6 +226,12 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= 8 && N >= 16
 
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y) {
     if (M <= 0 || N <= 0) return;
+    // Floats from W's start to its cache line's: the same for every row when K is a multiple of 16.
+    const int64_t s = int64_t(reinterpret_cast<uintptr_t>(W) % 64) / int64_t(sizeof(float));
+    if (s != 0 && K % kLanes == 0 && reinterpret_cast<uintptr_t>(W) % sizeof(float) == 0) {
+        split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32_from_lines(M, n0, n1, N, K, s, x, W, bias, y); });
+        return;
+    }
     const F32Weights w{W, K};
     split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32(M, n0, n1, N, K, x, w, bias, y); });
 }
