@@ -34,7 +34,10 @@ struct DotActivations {
     std::vector<uint16_t> bf16;        // (M, chunks·32) x rounded, zero-padded
     std::vector<uint8_t> abs_int8;     // (M, chunks·64) |qx|, zero-padded
     std::vector<uint64_t> negative;    // (M, chunks) bit j of chunk c: qx < 0 at column 64c + j
-    std::vector<float> scales;         // (M, chunks·16) sx of the block each int32 lane sums
+    std::vector<float> scales;         // (M, scale_stride()) sx per block of 32 columns, 0 past K
+
+    // Blocks per row of `scales`, padded to a multiple of 4 (the kernel loads 4 at a time).
+    int64_t scale_stride() const { return (2 * chunks + 3) / 4 * 4; }
 };
 
 // Whether this CPU has the instruction for `W`'s type (bf16: AVX512-BF16; int8: AVX512-VNNI).
