@@ -76,6 +76,16 @@ private:
         CacheLineAllocator(const CacheLineAllocator<U>&) {}
         T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
         void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+        // resize(n) leaves the new values uninitialised (every caller writes them all next):
+        // zeroing GPT-2 small's int8 copy first cost a fifth of `--dtype int8`'s load.
+        template <class U>
+        void construct(U* p) noexcept {
+            ::new (static_cast<void*>(p)) U;
+        }
+        template <class U, class... Args>
+        void construct(U* p, Args&&... args) {
+            ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+        }
         friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
     };
     template <class T>
