@@ -228,7 +228,7 @@ void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W
     if (M <= 0 || N <= 0) return;
     // Floats from W's start to its cache line's: the same for every row when K is a multiple of 16.
     const int64_t s = int64_t(reinterpret_cast<uintptr_t>(W) % 64) / int64_t(sizeof(float));
-    if (s != 0 && K % kLanes == 0 && reinterpret_cast<uintptr_t>(W) % sizeof(float) == 0) {
+    if (s != 0 && K >= kLanes && K % kLanes == 0 && reinterpret_cast<uintptr_t>(W) % sizeof(float) == 0) {
         split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32_from_lines(M, n0, n1, N, K, s, x, W, bias, y); });
         return;
     }
