@@ -132,11 +132,18 @@ ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const Weights& W, int64
 //   of the row, masked to the lanes the aligned vectors do not cover.
 // Every load stays inside the row, so nothing outside W is read. The sums run in another order
 // than row()'s; each row still gets the same order alone or in a batch (MB does not change it).
+struct F32Lines {  // fp32 weights whose every row starts s floats into a cache line
+    const float* w;
+    int64_t s;
+};
+
+// row() for such weights (the overload rows_of_w picks for F32Lines).
 template <int MB>
-ATTEND_VECTOR_INLINE void row_from_lines(int64_t K, int64_t s, const float* x, const float* W, int64_t n,
-                                         const float* bias, float* y, int64_t N) {
+ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const F32Lines& W, int64_t n, const float* bias, float* y,
+                              int64_t N) {
     constexpr int U = 4;
-    const float* w = W + n * K;
+    const int64_t s = W.s;
+    const float* w = W.w + n * K;
     const float* a = w - s;  // on a cache line
     const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const i32x16 head = lane < int32_t(kLanes - s), tail = ~head;  // all ones where kept
@@ -158,21 +165,6 @@ ATTEND_VECTOR_INLINE void row_from_lines(int64_t K, int64_t s, const float* x, c
     }
     for (int m = 0; m < MB; ++m)
         y[m * N + n] = tree_sum((acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3])) + (bias ? bias[n] : 0.f);
-}
-
-ATTEND_SIMD_CLONES void rows_f32_from_lines(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, int64_t s,
-                                            const float* x, const float* W, const float* bias, float* y) {
-    int64_t m = 0;
-    for (; m + 4 <= M; m += 4)
-        for (int64_t n = n0; n < n1; ++n) row_from_lines<4>(K, s, x + m * K, W, n, bias, y + m * N, N);
-    const float* xm = x + m * K;
-    float* ym = y + m * N;
-    switch (M - m) {
-        case 3: for (int64_t n = n0; n < n1; ++n) row_from_lines<3>(K, s, xm, W, n, bias, ym, N); break;
-        case 2: for (int64_t n = n0; n < n1; ++n) row_from_lines<2>(K, s, xm, W, n, bias, ym, N); break;
-        case 1: for (int64_t n = n0; n < n1; ++n) row_from_lines<1>(K, s, xm, W, n, bias, ym, N); break;
-        default: break;
-    }
 }
 
 // Rows [n0, n1) of W against the M rows of x, 4 at a time (each weight loaded once per 4).
@@ -205,6 +197,10 @@ ATTEND_SIMD_CLONES void rows_int8(int64_t M, int64_t n0, int64_t n1, int64_t N, 
                                   const Int8Weights& W, const float* bias, float* y) {
     rows_of_w(M, n0, n1, N, K, x, W, bias, y);
 }
+ATTEND_SIMD_CLONES void rows_f32_lines(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
+                                       const F32Lines& W, const float* bias, float* y) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+}
 
 // Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache lines
 // of y, and whole blocks of the sweep), so the threads stream disjoint parts of W.
@@ -229,7 +225,8 @@ void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W
     // Floats from W's start to its cache line's: the same for every row when K is a multiple of 16.
     const int64_t s = int64_t(reinterpret_cast<uintptr_t>(W) % 64) / int64_t(sizeof(float));
     if (s != 0 && K >= kLanes && K % kLanes == 0 && reinterpret_cast<uintptr_t>(W) % sizeof(float) == 0) {
-        split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32_from_lines(M, n0, n1, N, K, s, x, W, bias, y); });
+        const F32Lines w{W, s};
+        split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32_lines(M, n0, n1, N, K, x, w, bias, y); });
         return;
     }
     const F32Weights w{W, K};
