@@ -316,14 +316,7 @@ ATTEND_VECTOR_INLINE void score_keys(const float* q, const float* K, int64_t n, 
         }
         store16(s + j, sums_of_16(acc) * scale);
     }
-    for (; j < n; ++j) {
-        f32x16 acc{};
-        int64_t d = 0;
-        for (; d + kLanes <= D; d += kLanes) acc += load16(K + j * D + d) * load16(q + d);
-        float dot = horizontal_sum(acc);
-        for (; d < D; ++d) dot += q[d] * K[j * D + d];
-        s[j] = scale * dot;
-    }
+    for (; j < n; ++j) s[j] = scale * dot_of(q, K + j * D, D);
 }
 
 // o (Dv) += Σ_j w_j V_j over the n rows of V (n, Dv). o stays in registers over the keys, 64

@@ -118,7 +118,7 @@ inline float sum16(__m512 v) {
 inline __mmask64 tail_mask8(int64_t left) { return left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1; }
 inline __mmask32 tail_mask16(int64_t left) { return left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1; }
 
-// One row n of W against MB rows of x, for either kernel: chunk(c, sum, whole) adds chunk c
+// One row n of W against MB rows of x, for the bf16 kernel: chunk(c, sum, whole) adds chunk c
 // into sum[m · U] for each row m of x (`whole`: no column of it lies past K). W is read front
 // to back, one row after the other: a single stream the hardware prefetcher follows at full
 // speed (rows of 1.5–6 KB read side by side are too short for it). U accumulators per row of
