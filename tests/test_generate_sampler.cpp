@@ -6,8 +6,10 @@
 // 0.15 (id 4), 0.1 (id 2), 0.05 (id 0); cumulative 0.5, 0.7, 0.85, 0.95, 1.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <vector>
 
 #include "attend/error.hpp"
@@ -160,6 +162,95 @@ TEST(Sampler, ASeedFixesTheDraws) {
     EXPECT_NE(run(42), run(43));
 }
 
+// GPT-2's vocabulary, against a comparison sort of the candidates in double precision (the
+// sampler sorts by a radix sort of the logits and takes exp in float): the same kept set at
+// every setting, probabilities within 1e-6, and the same draws from the same uniforms. The
+// row has repeated logits, −0 and +0, and masked tokens.
+TEST(Sampler, GPT2SizedRowsMatchAComparisonSort) {
+    const int64_t V = 50257;
+    Generator data(11);
+    std::vector<float> z(static_cast<size_t>(V));
+    for (auto& x : z) x = data.normal(0.f, 2.5f);
+    for (int64_t i = 0; i < V; i += 97) z[size_t(i)] = z[size_t((i * 7919) % V)];  // repeats
+    for (int64_t i = 5; i < V; i += 1009) z[size_t(i)] = -INFINITY;
+    z[100] = 0.f, z[200] = -0.f, z[300] = 0.f;
+    z[40000] = z[40001] = 12.f;  // two equal maxima
+    z[3] = 11.f;
+
+    struct Ref {
+        int64_t id;
+        double p;
+    };
+    auto reference = [&](const SamplingOptions& o) {
+        const double m = *std::max_element(z.begin(), z.end());
+        std::vector<Ref> c;
+        double sum = 0;
+        for (int64_t i = 0; i < V; ++i) {
+            const double p = std::exp((double(z[size_t(i)]) - m) / o.temperature);
+            sum += p;
+            if (p > 0) c.push_back({i, p});
+        }
+        for (auto& x : c) x.p /= sum;
+        std::sort(c.begin(), c.end(), [](const Ref& a, const Ref& b) { return a.p > b.p || (a.p == b.p && a.id < b.id); });
+        if (o.top_k > 0 && size_t(o.top_k) < c.size()) c.resize(size_t(o.top_k));
+        double kept = 0;
+        for (auto& x : c) kept += x.p;
+        for (auto& x : c) x.p /= kept;
+        if (o.top_p < 1.f) {
+            double before = 0;
+            size_t keep = 0;
+            while (keep < c.size() && (keep == 0 || before < o.top_p)) before += c[keep++].p;
+            // The data keep the cut away from P: a rounding cannot move it.
+            EXPECT_GT(std::abs(before - c[keep - 1].p - o.top_p), 1e-5) << "the test's data sit on the top-p cut";
+            c.resize(keep);
+            for (auto& x : c) x.p /= before;
+        }
+        return c;
+    };
+    for (SamplingOptions o : {SamplingOptions{1.f, 0, 1.f}, SamplingOptions{1.f, 0, 0.9f}, SamplingOptions{0.7f, 40, 1.f},
+                              SamplingOptions{1.3f, 50, 0.95f}, SamplingOptions{0.05f, 0, 0.99f}}) {
+        const std::string what = "T=" + std::to_string(o.temperature) + " k=" + std::to_string(o.top_k) +
+                                 " p=" + std::to_string(o.top_p);
+        const std::vector<Ref> ref = reference(o);
+        const std::vector<double> got = sampling_distribution(z.data(), V, o);
+        std::vector<double> expected(size_t(V), 0.0);
+        for (const Ref& r : ref) expected[size_t(r.id)] = r.p;
+        int64_t kept = 0;
+        for (int64_t i = 0; i < V; ++i) {
+            kept += got[size_t(i)] > 0;
+            ASSERT_EQ(got[size_t(i)] > 0, expected[size_t(i)] > 0) << what << ", token " << i;
+            ASSERT_NEAR(got[size_t(i)], expected[size_t(i)], 1e-6 * std::max(1.0, expected[size_t(i)] * V)) << what;
+        }
+        EXPECT_EQ(kept, int64_t(ref.size())) << what;
+        // Draws: the same uniform walks the kept tokens in the same order.
+        Generator g(99), u_only(99);
+        for (int d = 0; d < 300; ++d) {
+            const double u = u_only.uniform();
+            double cumulative = 0;
+            int64_t want = ref.back().id;
+            for (const Ref& r : ref)
+                if (u < (cumulative += r.p)) {
+                    want = r.id;
+                    break;
+                }
+            ASSERT_EQ(sample(z.data(), V, o, g), want) << what << ", draw " << d;
+        }
+    }
+}
+
+// Distinct logits whose probabilities round to one float are ties like equal logits: the
+// lower id comes first. At T = 1e6, logits 1e-5 apart differ by ~1e-11 after scaling, and
+// every exp is 1.
+TEST(Sampler, EqualProbabilitiesFromDistinctLogitsKeepTheLowerIds) {
+    std::vector<float> z(1000);
+    for (size_t i = 0; i < z.size(); ++i) z[i] = float(i) * 1e-5f;  // ascending: the highest id has the top logit
+    const std::vector<double> q = dist(z, 1e6f, 10, 1.f);
+    for (size_t i = 0; i < z.size(); ++i) EXPECT_DOUBLE_EQ(q[i], i < 10 ? 0.1 : 0.0) << "token " << i;
+    // −0 and +0 are equal logits too.
+    const std::vector<float> zeros = {-1.f, -0.f, 0.f, -0.f, -2.f};
+    expect_distribution(dist(zeros, 1.f, 1, 1.f), {0, 1, 0, 0, 0}, "−0 first");
+}
+
 TEST(Sampler, BadInputsAreErrors) {
     const auto z = logits_of(kP);
     Generator gen;
@@ -172,6 +263,22 @@ TEST(Sampler, BadInputsAreErrors) {
     bad[2] = NAN;
     EXPECT_THROW(sample(bad.data(), 5, {1.f, 0, 1.f}, gen), Error);
     EXPECT_THROW(argmax(bad.data(), 5), Error);
+    // In a row long enough for the vectorised pass, the message names the entry.
+    std::vector<float> long_row(100, 0.5f);
+    for (size_t at : {size_t(37), size_t(98)}) {
+        for (float x : {NAN, INFINITY}) {
+            long_row[at] = x;
+            try {
+                sample(long_row.data(), 100, {1.f, 0, 1.f}, gen);
+                ADD_FAILURE() << "no error for logit " << at << " = " << x;
+            } catch (const Error& e) {
+                EXPECT_NE(std::string(e.what()).find("logit " + std::to_string(at) + " is"), std::string::npos) << e.what();
+            }
+            long_row[at] = 0.5f;
+        }
+    }
+    long_row[60] = -INFINITY;  // masked is fine
+    EXPECT_EQ(argmax(long_row.data(), 100), 0);
     const std::vector<float> masked(4, -INFINITY);
     EXPECT_THROW(sample(masked.data(), 4, {0.f, 0, 1.f}, gen), Error);
     EXPECT_THROW(sample(masked.data(), 4, {1.f, 0, 1.f}, gen), Error);
