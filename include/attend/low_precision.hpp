@@ -15,6 +15,7 @@
 // training it is an Error (the optimizer needs fp32 values).
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <new>
 #include <string>
@@ -67,15 +68,18 @@ public:
 private:
     // std::allocator at the cache line: the decoding kernels (ops/gemv_dot.cpp) load whole
     // 64-byte lines of a row, and a large malloc'd block starts 16 bytes past a page, so every
-    // such load would straddle two lines.
+    // such load would straddle two lines. Large blocks also get huge pages (core/buffer_pool.hpp):
+    // a conversion at load writes every page of them first. Freed with std::free; throws
+    // std::bad_alloc when out of memory.
+    static void* allocate_cache_lines(size_t bytes);
     template <class T>
     struct CacheLineAllocator {
         using value_type = T;
         CacheLineAllocator() = default;
         template <class U>
         CacheLineAllocator(const CacheLineAllocator<U>&) {}
-        T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
-        void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+        T* allocate(size_t n) { return static_cast<T*>(allocate_cache_lines(n * sizeof(T))); }
+        void deallocate(T* p, size_t) { std::free(p); }
         // resize(n) leaves the new values uninitialised (every caller writes them all next):
         // zeroing first faulted GPT-2 small's int8 copy in on one thread before the parallel
         // conversion wrote it (`--dtype int8` load at two threads: 0.89–0.95 → 0.74–0.76 s).

@@ -8,8 +8,15 @@
 
 #include "attend/error.hpp"
 #include "attend/parallel.hpp"
+#include "core/buffer_pool.hpp"
 
 namespace attend {
+
+void* LowPrecisionMatrix::allocate_cache_lines(size_t bytes) {
+    void* p = buffer_pool::fresh_memory(bytes);
+    if (!p) throw std::bad_alloc();
+    return p;
+}
 
 const char* name_of(WeightType type) {
     switch (type) {

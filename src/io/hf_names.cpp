@@ -14,6 +14,7 @@
 #include "attend/error.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/nn/module.hpp"
+#include "attend/parallel.hpp"
 
 namespace attend {
 
@@ -151,8 +152,11 @@ public:
         const float* src = w.data();
         float* dst = out.data();
         constexpr int64_t kTile = 32;  // 32 × 32 floats: the tile read and the tile written fit in L1
-        for (int64_t c0 = 0; c0 < C; c0 += kTile)
-            for (int64_t r0 = 0; r0 < R; r0 += kTile)
+        // Threads take bands of 32 output rows: each first touches (and so faults in) its own band.
+        const int64_t bands = (C + kTile - 1) / kTile;
+#pragma omp parallel for schedule(static) if (worth_threading(R * C, bands))
+        for (int64_t band = 0; band < bands; ++band)
+            for (int64_t c0 = band * kTile, r0 = 0; r0 < R; r0 += kTile)
                 for (int64_t c = c0, c1 = std::min(C, c0 + kTile); c < c1; ++c)
                     for (int64_t r = r0, r1 = std::min(R, r0 + kTile); r < r1; ++r)
                         dst[c * R + r] = src[r * rs + c * cs];
