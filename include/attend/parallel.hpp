@@ -19,8 +19,9 @@ int num_threads();            // the pool's size for the next parallel region
 // Waking the pool and joining it costs a few microseconds (far more on a busy machine): a
 // loop threads only when it touches more than kParallelMinWork elements, has at least two
 // tasks (the loop's iterations), and is not already inside a parallel region. Every
-// `omp parallel` of the library asks this, in its if clause; it differs only in how it
-// counts `work`:
+// parallel loop of the library asks this — parallel_loop (src/core/parallel_loop.hpp) before
+// it opens a region, a kernel that calls a GEMM in its `omp parallel`'s if clause; they differ
+// only in how they count `work`:
 //   elements touched once (copy, pointwise op, dropout, RoPE)   the element count
 //   rows read in two passes (softmax, norms, cross-entropy)     2 × the element count
 //   compute-bound loops (GEMM tiles, attention products)        multiply-adds / 8 (or / 16)

@@ -395,8 +395,7 @@ void forward_rows(const Problem& p, float* out, float* stats) {
         const KeyRange r = p.mask->key_range((row / p.Tq) / p.Hkv, row % p.Tq);
         visible += std::max<int64_t>(0, r.end - r.begin);
     }
-#pragma omp parallel for schedule(dynamic, 1) if (worth_threading(visible * group * (p.D + p.Dv), tasks))
-    for (int64_t task = 0; task < tasks; ++task) {
+    auto run_task = [&](int64_t task) {
         const int64_t split = task % splits, row = task / splits;
         const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
         // The keys every head of the group may see (the mask's range does not depend on h).
@@ -414,6 +413,14 @@ void forward_rows(const Problem& p, float* out, float* stats) {
         }
         if (j0 < j1) attend_span(p, b, h0, group, i, j0, j1, state);
         for (int64_t g = 0; g < group; ++g) mine[g * width] = state[g].m, mine[g * width + 1] = state[g].l;
+    };
+    // No GEMM inside: one thread runs the tasks itself, outside OpenMP (attend/parallel.hpp's
+    // parallel_loop says why); more take them one at a time, their lengths differing.
+    if (worth_threading(visible * group * (p.D + p.Dv), tasks)) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t task = 0; task < tasks; ++task) run_task(task);
+    } else {
+        for (int64_t task = 0; task < tasks; ++task) run_task(task);
     }
     // Merge the splits of each (row, head) and normalise.
     for (int64_t row = 0; row < rows; ++row) {

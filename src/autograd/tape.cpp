@@ -7,6 +7,7 @@
 #include "attend/error.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "core/tensor_impl.hpp"
 
 namespace attend {
@@ -52,8 +53,7 @@ static Tensor sum_of(const Tensor& a, const Tensor& b) {
     const float* py = y.data();
     float* po = out.data();
     const int64_t n = out.numel();
-#pragma omp parallel for simd schedule(static) if (worth_threading(n))
-    for (int64_t i = 0; i < n; ++i) po[i] = px[i] + py[i];
+    parallel_loop(n, n, [&](int64_t i) { po[i] = px[i] + py[i]; });
     return out;
 }
 

@@ -23,6 +23,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 
 namespace attend {
 
@@ -86,8 +87,7 @@ void rotate(const float* x, float* y, int64_t B, int64_t H, int64_t T, int64_t D
     // The two members of pair i sit at i·step_pair and i·step_pair + partner.
     const int64_t step_pair = layout == RopeLayout::interleaved ? 2 : 1;
     const int64_t partner = layout == RopeLayout::interleaved ? 1 : half;
-#pragma omp parallel for schedule(static) if (worth_threading(B * H * T * D, B * H * T))
-    for (int64_t row = 0; row < B * H * T; ++row) {  // row = (b, h, t)
+    parallel_loop(B * H * T, B * H * T * D, [&](int64_t row) {  // row = (b, h, t)
         const int64_t t = row % T, b = row / (H * T);
         const float* c = angles.cos.data() + (b * T + t) * half;
         const float* s = angles.sin.data() + (b * T + t) * half;
@@ -99,7 +99,7 @@ void rotate(const float* x, float* y, int64_t B, int64_t H, int64_t T, int64_t D
             yr[i0] = a * c[i] - bb * si;
             yr[i1] = a * si + bb * c[i];
         }
-    }
+    });
 }
 
 void check_rope_input(const Tensor& x, int64_t head_dim) {

@@ -21,6 +21,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "ops/activation_simd.hpp"
 #include "ops/bias_gelu.hpp"
 #include "ops/pointwise.hpp"
@@ -40,8 +41,7 @@ Tensor chain(const Tensor& dy_in, const Tensor& x, DF df) {
     const float* px = x.data();
     float* pd = dx.data();
     const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (worth_threading(n, n))
-    for (int64_t i = 0; i < n; ++i) pd[i] = pg[i] * df(px[i]);
+    parallel_loop(n, n, [&](int64_t i) { pd[i] = pg[i] * df(px[i]); });
     return dx;
 }
 
@@ -82,8 +82,7 @@ constexpr int64_t kBlock = 4096;
 template <class Body>
 void over_blocks(int64_t n, Body body) {
     const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (worth_threading(n, blocks))
-    for (int64_t b = 0; b < blocks; ++b) body(b * kBlock, std::min(kBlock, n - b * kBlock));
+    parallel_loop(blocks, n, [&](int64_t b) { body(b * kBlock, std::min(kBlock, n - b * kBlock)); });
 }
 
 // Records y = f(x) for a vector kind; the backward recomputes f′ from x.
@@ -130,14 +129,13 @@ Tensor bias_gelu(const Tensor& x_in, const Tensor& bias_in, GeluApproximation ap
         const float* px = x.data();
         const float* pb = b.data();
         float* py = y.data();
-#pragma omp parallel for schedule(static) if (worth_threading(rows * C, rows))
-        for (int64_t r = 0; r < rows; ++r) {
+        parallel_loop(rows, rows * C, [&](int64_t r) {
             float* yr = py + r * C;
             const float* xr = px + r * C;
 #pragma omp simd
             for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] + pb[c];
             forward_rows(kind, yr, yr, C);
-        }
+        });
     }
     return record(y, approximate == GeluApproximation::tanh ? "bias_gelu_tanh" : "bias_gelu", {x_in, bias_in},
                   [x = x.detach(), b = b.detach(), kind, rows, C](const Tensor& g_in) {

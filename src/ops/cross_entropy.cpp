@@ -16,6 +16,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 
 namespace attend {
 
@@ -42,9 +43,8 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, 
     std::vector<float> row_max(rows, 0.f), row_log_sum(rows, 0.f);
     std::vector<double> row_loss(rows, 0.0);
     const float* px = x.data();
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * classes, rows))  // two passes a row
-    for (int64_t r = 0; r < rows; ++r) {
-        if (targets[r] == ignore_index) continue;
+    parallel_loop(rows, 2 * rows * classes, [&](int64_t r) {  // two passes a row
+        if (targets[r] == ignore_index) return;
         const float* xr = px + r * classes;
         float m = xr[0];
         for (int64_t c = 1; c < classes; ++c) m = std::max(m, xr[c]);
@@ -59,7 +59,7 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, 
         const double nll = double(log_sum) - double(xr[targets[r]] - m);  // −log p_t
         const double smooth = double(log_sum) - double(sum_shifted) / double(classes);  // mean_c −log p_c
         row_loss[r] = (1.0 - eps) * nll + eps * smooth;
-    }
+    });
     double total = 0;
     for (int64_t r = 0; r < rows; ++r) total += row_loss[r];
     Tensor loss = Tensor::full({}, valid ? float(total / double(valid)) : 0.f);
@@ -74,16 +74,15 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, 
                       const float off_target = eps / float(classes);  // q_c for c ≠ t
                       const float* px = x.data();
                       float* pdx = dx.data();
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * classes, rows))  // two passes a row
-                      for (int64_t r = 0; r < rows; ++r) {
-                          if (targets[r] == ignore_index) continue;
+                      parallel_loop(rows, 2 * rows * classes, [&](int64_t r) {  // two passes a row
+                          if (targets[r] == ignore_index) return;
                           const float* xr = px + r * classes;
                           float* dr = pdx + r * classes;
                           // p_c from the saved m and log Σ: exp((x − m) − log Σ) stays exact at ±1e4
                           for (int64_t c = 0; c < classes; ++c)
                               dr[c] = k * (std::exp((xr[c] - row_max[r]) - row_log_sum[r]) - off_target);
                           dr[targets[r]] -= k * (1.f - eps);
-                      }
+                      });
                       return std::vector<Tensor>{dx};
                   });
 }

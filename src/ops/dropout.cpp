@@ -11,6 +11,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 
 namespace attend {
 
@@ -28,8 +29,7 @@ Tensor dropout(const Tensor& x_in, float p, Generator& gen, bool training) {
     Tensor y = Tensor::empty(x.shape());
     const float* px = x.data();
     float* py = y.data();
-#pragma omp parallel for schedule(static) if (worth_threading(n, n))
-    for (int64_t i = 0; i < n; ++i) py[i] = keep[i] ? px[i] * scale : 0.f;
+    parallel_loop(n, n, [&](int64_t i) { py[i] = keep[i] ? px[i] * scale : 0.f; });
 
     return record(y, "dropout", {x_in}, [keep = std::move(keep), scale](const Tensor& g_in) {
         const Tensor g = g_in.contiguous();
@@ -37,8 +37,7 @@ Tensor dropout(const Tensor& x_in, float p, Generator& gen, bool training) {
         const float* pg = g.data();
         float* pd = dx.data();
         const int64_t n = g.numel();
-#pragma omp parallel for schedule(static) if (worth_threading(n, n))
-        for (int64_t i = 0; i < n; ++i) pd[i] = keep[i] ? pg[i] * scale : 0.f;
+        parallel_loop(n, n, [&](int64_t i) { pd[i] = keep[i] ? pg[i] * scale : 0.f; });
         return std::vector<Tensor>{dx};
     });
 }

@@ -13,6 +13,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "ops/pointwise.hpp"
 
 namespace attend {
@@ -66,8 +67,7 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
     const float* pb = b.data();
     const int64_t n = out.numel();
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-#pragma omp parallel for if (worth_threading(n, n))
-        for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+        parallel_loop(n, n, [&](int64_t i) { po[i] = f(pa[i], pb[i]); });
         return out;
     }
     if (b.numel() == 1 && a.is_contiguous() && a.shape() == out_shape) {  // tensor ∘ scalar tensor
@@ -81,8 +81,7 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
         const int64_t pb_period = b.shape() == out_shape ? trailing_period(a.shape(), out_shape) : 0;
         if (pa_period || pb_period) {
             const int64_t period = pa_period ? pa_period : pb_period, rows = n / period;
-#pragma omp parallel for schedule(static) if (worth_threading(n, rows))
-            for (int64_t r = 0; r < rows; ++r) {
+            parallel_loop(rows, n, [&](int64_t r) {
                 float* o = po + r * period;
                 if (pa_period) {
                     const float* x = pa + r * period;
@@ -91,7 +90,7 @@ Tensor binary(const Tensor& a, const Tensor& b, F f) {
                     const float* y = pb + r * period;
                     for (int64_t j = 0; j < period; ++j) o[j] = f(pa[j], y[j]);
                 }
-            }
+            });
             return out;
         }
     }

@@ -10,9 +10,10 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
-#include "attend/parallel.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 
 namespace attend {
 
@@ -32,14 +33,12 @@ Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Sh
     float* po = out.data();
     if (const LowPrecisionMatrix* table = weight.low_precision()) {  // a bf16 / int8 table: widen the rows
         ATTEND_CHECK(!needs_grad({weight}), "embedding: a low-precision table is for inference only");
-#pragma omp parallel for schedule(static) if (worth_threading(n * d, n))
-        for (int64_t i = 0; i < n; ++i) table->dequantize_rows(ids[i], ids[i] + 1, po + i * d);
+        parallel_loop(n, n * d, [&](int64_t i) { table->dequantize_rows(ids[i], ids[i] + 1, po + i * d); });
         return out;
     }
     const Tensor w = weight.contiguous();
     const float* pw = w.data();
-#pragma omp parallel for schedule(static) if (worth_threading(n * d, n))
-    for (int64_t i = 0; i < n; ++i) std::memcpy(po + i * d, pw + ids[i] * d, sizeof(float) * size_t(d));
+    parallel_loop(n, n * d, [&](int64_t i) { std::memcpy(po + i * d, pw + ids[i] * d, sizeof(float) * size_t(d)); });
 
     return record(out, "embedding", {weight}, [ids, vocab, d](const Tensor& g_in) {
         const Tensor g = g_in.contiguous();  // (n, d)
@@ -49,15 +48,14 @@ Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Sh
         const int64_t n = int64_t(ids.size());
         constexpr int64_t kBlock = 64;  // columns per task
         const int64_t blocks = (d + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (worth_threading(n * d, blocks))
-        for (int64_t blk = 0; blk < blocks; ++blk) {
+        parallel_loop(blocks, n * d, [&](int64_t blk) {
             const int64_t c0 = blk * kBlock, c1 = std::min(d, c0 + kBlock);
             for (int64_t i = 0; i < n; ++i) {
                 float* row = pdw + ids[i] * d;
                 const float* gi = pg + i * d;
                 for (int64_t c = c0; c < c1; ++c) row[c] += gi[c];
             }
-        }
+        });
         return std::vector<Tensor>{dw};
     });
 }

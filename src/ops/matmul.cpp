@@ -13,9 +13,10 @@
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/matmul_precision.hpp"
-#include "attend/parallel.hpp"
 #include "attend/ops.hpp"
+#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemv.hpp"
 
@@ -113,8 +114,7 @@ namespace {
 
 // y (rows, N) ← b in every row, for the GEMM to add x · Wᵀ onto (beta = 1). Threads take rows.
 void fill_rows_with_bias(const float* b, int64_t rows, int64_t N, float* y) {
-#pragma omp parallel for schedule(static) if (worth_threading(rows * N, rows))
-    for (int64_t r = 0; r < rows; ++r) std::copy_n(b, N, y + r * N);
+    parallel_loop(rows, rows * N, [&](int64_t r) { std::copy_n(b, N, y + r * N); });
 }
 
 // db (N) = Σ_r g[r, :], each column summed in row order whatever the thread count (threads
@@ -122,8 +122,7 @@ void fill_rows_with_bias(const float* b, int64_t rows, int64_t N, float* y) {
 void sum_rows(const float* g, int64_t rows, int64_t N, float* db) {
     constexpr int64_t kColumns = 256;  // a block's partial sums stay in L1
     const int64_t blocks = (N + kColumns - 1) / kColumns;
-#pragma omp parallel for schedule(static) if (worth_threading(rows * N, blocks))
-    for (int64_t blk = 0; blk < blocks; ++blk) {
+    parallel_loop(blocks, rows * N, [&](int64_t blk) {
         const int64_t o0 = blk * kColumns, n = std::min(kColumns, N - o0);
         float* d = db + o0;
         std::fill_n(d, n, 0.f);
@@ -132,7 +131,7 @@ void sum_rows(const float* g, int64_t rows, int64_t N, float* db) {
 #pragma omp simd
             for (int64_t o = 0; o < n; ++o) d[o] += row[o];
         }
-    }
+    });
 }
 
 // y (rows, N) = x · Wᵀ + b with W in bf16 / int8 (low_precision.hpp), for inference. Few rows:
@@ -171,8 +170,7 @@ void widened_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const 
     std::vector<float> block(size_t(std::min(N, kRowsPerBlock) * K));
     for (int64_t n0 = 0; n0 < N; n0 += kRowsPerBlock) {
         const int64_t n = std::min(kRowsPerBlock, N - n0);
-#pragma omp parallel for schedule(static) if (worth_threading(n * K, n))
-        for (int64_t r = 0; r < n; ++r) W.dequantize_rows(n0 + r, n0 + r + 1, block.data() + r * K);
+        parallel_loop(n, n * K, [&](int64_t r) { W.dequantize_rows(n0 + r, n0 + r + 1, block.data() + r * K); });
         if (bias)
             for (int64_t r = 0; r < M; ++r) std::copy_n(bias + n0, n, y + r * N + n0);
         sgemm(false, true, M, n, K, 1.f, x, K, block.data(), K, bias ? 1.f : 0.f, y + n0, N);

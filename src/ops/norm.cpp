@@ -29,6 +29,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -169,8 +170,7 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
     const float* pw = w.defined() ? w.data() : nullptr;
     const float* pb = b.defined() ? b.data() : nullptr;
     float* py = y.data();
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * d, rows))  // two passes a row
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_loop(rows, 2 * rows * d, [&](int64_t r) {  // work: two passes a row
         const float* xr = px + r * d;
         const float c = centered ? sum_of(xr, d) / float(d) : 0.f;
         float s1, s2;
@@ -179,7 +179,7 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
         const float var = centered ? std::max(0.f, (s2 - s1 * s1 / float(d)) / float(d)) : s2 / float(d);
         stats[r] = {c, centered ? s1 / float(d) : 0.f, 1.f / std::sqrt(var + eps)};
         normalize_row(xr, py + r * d, d, stats[r], pw, pb);
-    }
+    });
 
     return record(
         y, name, {x_in, weight, bias},
@@ -195,14 +195,13 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
             const float* pg = g.data();
             const float* pw = has_weight ? w.data() : nullptr;
             float* pdx = dx.data();
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * d, chunks))
-            for (int64_t c = 0; c < chunks; ++c) {
+            parallel_loop(chunks, 2 * rows * d, [&](int64_t c) {
                 float* dw_acc = has_weight ? partial.data() + c * 2 * d : nullptr;
                 float* db_acc = has_bias ? partial.data() + c * 2 * d + d : nullptr;
                 for (int64_t r = c * rows / chunks; r < (c + 1) * rows / chunks; ++r)
                     norm_backward_row(px + r * d, pg + r * d, pdx + r * d, d, stats[r], pw, centered,
                                       dw_acc, db_acc);
-            }
+            });
             Tensor dw, db;
             if (has_weight) dw = Tensor::zeros({d});
             if (has_bias) db = Tensor::zeros({d});

@@ -5,6 +5,7 @@
 
 #include "attend/parallel.hpp"
 #include "attend/tensor.hpp"
+#include "core/parallel_loop.hpp"
 
 namespace attend {
 
@@ -16,8 +17,7 @@ Tensor map_pointwise(const Tensor& x_in, F f) {
     const float* px = x.data();
     float* po = out.data();
     const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (worth_threading(n, n))
-    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+    parallel_loop(n, n, [&](int64_t i) { po[i] = f(px[i]); });
     return out;
 }
 

@@ -14,6 +14,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "core/wrap_dim.hpp"
 
 namespace attend {
@@ -36,9 +37,9 @@ int64_t inner_of(const Shape& s, int64_t d) {
 // dst_stride floats.
 void copy_runs(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t outer, int64_t run) {
     if (run == 0) return;
-#pragma omp parallel for schedule(static) if (worth_threading(outer * run, outer))
-    for (int64_t o = 0; o < outer; ++o)
+    parallel_loop(outer, outer * run, [&](int64_t o) {
         std::memcpy(dst + o * dst_stride, src + o * src_stride, sizeof(float) * size_t(run));
+    });
 }
 
 // (B, T, H·D) with its last stride 1 (a split() view qualifies, uncopied) -> contiguous (B, H, T, D).
@@ -48,11 +49,10 @@ Tensor to_heads(const Tensor& x_in, int64_t H) {
     Tensor out = Tensor::empty({B, H, T, D});
     const float* px = x.data();
     float* po = out.data();
-#pragma omp parallel for schedule(static) if (worth_threading(B * H * T * D, B * H * T))
-    for (int64_t row = 0; row < B * H * T; ++row) {  // row = (b, h, t) of the output
+    parallel_loop(B * H * T, B * H * T * D, [&](int64_t row) {  // row = (b, h, t) of the output
         const int64_t t = row % T, h = (row / T) % H, b = row / (T * H);
         std::memcpy(po + row * D, px + b * sb + t * st + h * D, sizeof(float) * size_t(D));
-    }
+    });
     return out;
 }
 
@@ -64,11 +64,10 @@ Tensor from_heads(const Tensor& x_in) {
     Tensor out = Tensor::empty({B, T, H * D});
     const float* px = x.data();
     float* po = out.data();
-#pragma omp parallel for schedule(static) if (worth_threading(B * H * T * D, B * H * T))
-    for (int64_t row = 0; row < B * T * H; ++row) {  // row = (b, t, h) of the output
+    parallel_loop(B * T * H, B * H * T * D, [&](int64_t row) {  // row = (b, t, h) of the output
         const int64_t h = row % H, t = (row / H) % T, b = row / (H * T);
         std::memcpy(po + row * D, px + b * sb + h * sh + t * st, sizeof(float) * size_t(D));
-    }
+    });
     return out;
 }
 

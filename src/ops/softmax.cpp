@@ -23,6 +23,7 @@
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "core/wrap_dim.hpp"
 #include "ops/simd.hpp"
 
@@ -122,62 +123,58 @@ Tensor along(const Tensor& x, int64_t dim, const char* name, Op last_dim_op) {
 }
 
 void softmax_forward(const float* x, float* y, int64_t rows, int64_t n) {  // x, y: (rows, n)
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_loop(rows, 2 * rows * n, [&](int64_t r) {
         const float* xr = x + r * n;
         float* yr = y + r * n;
         const float m = max_of(xr, n);
         if (m == kNegInf) {  // fully masked row: defined as zeros
             std::fill_n(yr, n, 0.f);
-            continue;
+            return;
         }
         scale_in_place(yr, n, 1.f / exp_shifted(xr, yr, n, m));
-    }
+    });
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t n) {
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_loop(rows, 2 * rows * n, [&](int64_t r) {
         const float* yr = y + r * n;
         const float* dyr = dy + r * n;
         float* dxr = dx + r * n;
         const float dot = dot_of(dyr, yr, n);  // Σ_j dy_j · y_j; a masked row has y = 0, so dx = 0
         softmax_grad_row(yr, dyr, dxr, n, dot);
-    }
+    });
 }
 
 // Returns, per row, whether it was fully masked (its gradient is then defined as zero).
 std::vector<uint8_t> log_softmax_forward(const float* x, float* z, int64_t rows, int64_t n) {
     std::vector<uint8_t> masked(rows, 0);
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_loop(rows, 2 * rows * n, [&](int64_t r) {
         const float* xr = x + r * n;
         float* zr = z + r * n;
         const float m = max_of(xr, n);
         if (m == kNegInf) {
             std::fill_n(zr, n, kNegInf);
             masked[r] = 1;
-            continue;
+            return;
         }
         log_softmax_row(xr, zr, n, m, std::log(exp_shifted(xr, nullptr, n, m)));
-    }
+    });
     return masked;
 }
 
 void log_softmax_backward(const float* z, const float* dz, float* dx, const std::vector<uint8_t>& masked,
                           int64_t rows, int64_t n) {
-#pragma omp parallel for schedule(static) if (worth_threading(2 * rows * n, rows))
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_loop(rows, 2 * rows * n, [&](int64_t r) {
         const float* zr = z + r * n;
         const float* dzr = dz + r * n;
         float* dxr = dx + r * n;
         if (masked[r]) {  // exp(−inf) = 0 would leave dx = dz; a fully masked row passes nothing
             std::fill_n(dxr, n, 0.f);
-            continue;
+            return;
         }
         const float total = sum_of(dzr, n);  // Σ_j dz_j
         log_softmax_grad_row(zr, dzr, dxr, n, total);
-    }
+    });
 }
 
 Tensor softmax_last(const Tensor& x_in) {

@@ -18,6 +18,7 @@
 #include "attend/error.hpp"
 #include "attend/parallel.hpp"
 #include "attend/profile.hpp"
+#include "core/parallel_loop.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -120,15 +121,14 @@ void AdamW::step(float lr) {
     const int64_t n_chunks = int64_t(chunks.size());
     int64_t total = 0;
     for (int64_t n : sizes) total += n;
-#pragma omp parallel for schedule(static) if (worth_threading(total, n_chunks))
-    for (int64_t c = 0; c < n_chunks; ++c) {
+    parallel_loop(n_chunks, total, [&](int64_t c) {
         const Chunk& k = chunks[size_t(c)];
         const size_t i = index[k.tensor];
         const int64_t at = k.data - weights[k.tensor];
         const float keep = decay_[i] ? 1.f - lr * o.weight_decay : 1.f;
         adamw_update(k.data, m_[i].data() + at, v_[i].data() + at, grads[k.tensor].data() + at, k.n,
                      {o.beta1, o.beta2, o.eps, keep, step_size, correction2_sqrt});
-    }
+    });
 }
 
 std::map<std::string, Tensor> AdamW::state() const {
@@ -181,8 +181,8 @@ float clip_grad_norm(const NamedParameters& params, float max_norm) {
     const std::vector<Chunk> chunks = chunks_of(data, sizes);
     const int64_t n_chunks = int64_t(chunks.size());
     std::vector<double> partial(chunks.size());
-#pragma omp parallel for schedule(static) if (worth_threading(total_size, n_chunks))
-    for (int64_t c = 0; c < n_chunks; ++c) partial[size_t(c)] = sum_squares(chunks[size_t(c)].data, chunks[size_t(c)].n);
+    parallel_loop(n_chunks, total_size,
+                  [&](int64_t c) { partial[size_t(c)] = sum_squares(chunks[size_t(c)].data, chunks[size_t(c)].n); });
     double total = 0;
     for (double s : partial) total += s;
     const float norm = float(std::sqrt(total));
@@ -193,8 +193,8 @@ float clip_grad_norm(const NamedParameters& params, float max_norm) {
         const Tensor g = p->grad();
         if (g.defined()) ATTEND_CHECK(g.is_contiguous(), "gradient of ", name, " is not contiguous");
     }
-#pragma omp parallel for schedule(static) if (worth_threading(total_size, n_chunks))
-    for (int64_t c = 0; c < n_chunks; ++c) scale_in_place(chunks[size_t(c)].data, chunks[size_t(c)].n, coef);
+    parallel_loop(n_chunks, total_size,
+                  [&](int64_t c) { scale_in_place(chunks[size_t(c)].data, chunks[size_t(c)].n, coef); });
     return norm;
 }
 
