@@ -122,7 +122,9 @@ TEST(FusedMemory, CounterSeesTensorAllocations) {
         big.data()[0] = 1.f;
     }
     EXPECT_GE(scope.extra(), 100 * kMiB);
-    EXPECT_LT(scope.extra(), 101 * kMiB);
+    // A buffer of 2 MiB or more starts on a 2 MiB boundary (huge pages, core/buffer_reuse.cpp):
+    // glibc's usable size then includes up to 2 MiB of never-touched slack past its end.
+    EXPECT_LT(scope.extra(), 102 * kMiB + 64 * 1024);
     PeakScope scope2;
     { std::vector<float> buffer(2 * kMiB); }  // operator new → malloc
     EXPECT_GE(scope2.extra(), 8 * kMiB) << "operator new is not counted";
