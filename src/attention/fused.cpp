@@ -414,8 +414,8 @@ void forward_rows(const Problem& p, float* out, float* stats) {
         if (j0 < j1) attend_span(p, b, h0, group, i, j0, j1, state);
         for (int64_t g = 0; g < group; ++g) mine[g * width] = state[g].m, mine[g * width + 1] = state[g].l;
     };
-    // No GEMM inside: one thread runs the tasks itself, outside OpenMP (attend/parallel.hpp's
-    // parallel_loop says why); more take them one at a time, their lengths differing.
+    // No GEMM inside: one thread runs the tasks itself, outside OpenMP (core/parallel_loop.hpp
+    // says why); more take them one at a time, their lengths differing.
     if (worth_threading(visible * group * (p.D + p.Dv), tasks)) {
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t task = 0; task < tasks; ++task) run_task(task);

@@ -14,7 +14,7 @@
 #include "attend/error.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/nn/module.hpp"
-#include "attend/parallel.hpp"
+#include "core/parallel_loop.hpp"
 
 namespace attend {
 
@@ -154,12 +154,12 @@ public:
         constexpr int64_t kTile = 32;  // 32 × 32 floats: the tile read and the tile written fit in L1
         // Threads take bands of 32 output rows: each first touches (and so faults in) its own band.
         const int64_t bands = (C + kTile - 1) / kTile;
-#pragma omp parallel for schedule(static) if (worth_threading(R * C, bands))
-        for (int64_t band = 0; band < bands; ++band)
+        parallel_loop(bands, R * C, [&](int64_t band) {
             for (int64_t c0 = band * kTile, r0 = 0; r0 < R; r0 += kTile)
                 for (int64_t c = c0, c1 = std::min(C, c0 + kTile); c < c1; ++c)
                     for (int64_t r = r0, r1 = std::min(R, r0 + kTile); r < r1; ++r)
                         dst[c * R + r] = src[r * rs + c * cs];
+        });
         return out;
     }
 

@@ -204,7 +204,7 @@ ATTEND_SIMD_CLONES void rows_f32_lines(int64_t M, int64_t n0, int64_t n1, int64_
 
 // Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache lines
 // of y, and whole blocks of the sweep), so the threads stream disjoint parts of W. One thread
-// calls rows() itself: no inactive region (parallel_loop in attend/parallel.hpp says why).
+// calls rows() itself: no inactive region (core/parallel_loop.hpp says why).
 template <class Rows>
 void split_rows(int64_t N, int64_t K, int64_t bytes_per_weight, const Rows& rows) {
     const int64_t chunks = (N + 15) / 16;
