@@ -18,8 +18,17 @@ namespace {
 // layers, 6–11% less time; 500 × 1000 × 700 7%. Elsewhere it lost: the 768-wide layers by
 // 2–7%, the training step's shapes (K = 384 forward, dY·W, dYᵀ·X) by 0–26% — those stay on
 // oneDNN.
+// A short prompt (16–64 rows) on more than one thread is the other place: there oneDNN
+// barely used the second thread, and its product with GPT-2's MLP-down layer (K = 3072) took
+// 2–4× our time (x·Wᵀ, best of 8 over 12 weights from memory, 2 threads, M = 16 / 32 / 64:
+// 768 × 3072 2.9 / 3.3 / 2.9 ms against 0.66 / 0.94 / 1.5 ms; 3072 × 768 1.03 / 1.05 / 1.50
+// against 0.61 / 0.83 / 1.44 ms). At one thread the two were within ±10% there; at M = 12
+// oneDNN threaded well and was the faster.
 bool own_kernel_faster(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
-    return !trans_a && trans_b && M >= 256 && N >= 1000 && K >= 512;
+    if (trans_a || !trans_b) return false;
+    if (M >= 256) return N >= 1000 && K >= 512;
+    const bool threaded = omp_get_level() == 0 && omp_get_max_threads() > 1;
+    return threaded && M >= 16 && N >= 256 && (M <= 64 || K >= 2048);
 }
 
 }  // namespace
