@@ -194,6 +194,7 @@ struct Int8Kernel {
     const float* bias;
     float* y;
     int64_t N;
+    int64_t prefetch_rows;  // rows of W in kPrefetchBytes: how far ahead prefetch_ahead asks
 
     // The row kPrefetchBytes ahead (and its scales) into L1. From memory one thread read int8
     // weights at ~31 GB/s where it read bf16 at ~41: a 64-byte int8 chunk costs ~10
@@ -203,11 +204,10 @@ struct Int8Kernel {
     // turn so every read comes from memory, interleaved with calls without it, medians of 60);
     // two threads 55 → 57 GB/s. bf16 lost 13% with the same prefetch, so it has none.
     void prefetch_ahead(int64_t n) const {
-        const int64_t ahead = (kPrefetchBytes + K - 1) / K;  // rows
-        if (n + ahead >= N) return;
-        const char* line = reinterpret_cast<const char*>(q + (n + ahead) * K);
+        if (n + prefetch_rows >= N) return;
+        const char* line = reinterpret_cast<const char*>(q + (n + prefetch_rows) * K);
         for (int64_t at = 0; at < K; at += 64) _mm_prefetch(line + at, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(scales + (n + ahead) * blocks), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(scales + (n + prefetch_rows) * blocks), _MM_HINT_T0);
     }
 
     Int8Kernel rows_from(int64_t m) const {
@@ -297,7 +297,8 @@ void bf16_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0,
 void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                float* y) {
     const Int8Kernel kernel{a.int8.data(), a.shift_sums.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.chunks, a.K,
-                            W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
+                            W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows(),
+                            a.K > 0 ? (kPrefetchBytes + a.K - 1) / a.K : 1};
     rows_of_w(a.M, n0, n1, kernel);
 }
 
