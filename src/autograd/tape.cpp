@@ -5,7 +5,6 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
-#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 #include "core/parallel_loop.hpp"
 #include "core/tensor_impl.hpp"

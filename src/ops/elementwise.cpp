@@ -11,7 +11,6 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
-#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 #include "core/parallel_loop.hpp"
 #include "ops/pointwise.hpp"

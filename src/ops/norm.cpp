@@ -27,7 +27,6 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
-#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 #include "core/parallel_loop.hpp"
 #include "ops/simd.hpp"

@@ -3,7 +3,6 @@
 #pragma once
 #include <cstdint>
 
-#include "attend/parallel.hpp"
 #include "attend/tensor.hpp"
 #include "core/parallel_loop.hpp"
 

@@ -16,7 +16,6 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
-#include "attend/parallel.hpp"
 #include "attend/profile.hpp"
 #include "core/parallel_loop.hpp"
 #include "ops/simd.hpp"
