@@ -188,7 +188,7 @@ void run_bench(const BenchCliOptions& o) {
                 const Workload& w = workloads[wi];
                 Cell& cell = cells[wi][ti];
                 progress("repetition " + std::to_string(rep + 1) + "/" + std::to_string(repeat) + ": " + w.label +
-                         ", " + std::to_string(o.threads[ti]) + " thread(s)");
+                         (w.dtype.empty() ? "" : ", " + w.dtype) + ", " + std::to_string(o.threads[ti]) + " thread(s)");
                 const bool bandwidth_bound = w.bound == bench::Bound::bandwidth;
                 set_num_threads(o.threads[ti]);
                 if (rep == 0 || !timed_once(cell.attend)) {
