@@ -14,7 +14,7 @@
 #include "attend/error.hpp"
 #include "attend/models/transformer.hpp"
 #include "attend/nn/module.hpp"
-#include "core/parallel_loop.hpp"
+#include "ops/transpose.hpp"
 
 namespace attend {
 
@@ -143,23 +143,11 @@ public:
     float norm_weight_offset = 0.f;  // hf_gemma: 1
 
     // wᵀ, contiguous, written once into the buffer that becomes the parameter. w (R, C) may
-    // be a strided view (a column block of c_attn). Tiled: a row-by-row gather of a transpose
-    // strides through memory on every element, and GPT-2 small transposes 85 M of them on load.
+    // be a strided view (a column block of c_attn).
     static Tensor transposed(const Tensor& w) {
         ATTEND_CHECK(w.dim() == 2, "expected a matrix to transpose, got shape ", to_string(w.shape()));
-        const int64_t R = w.size(0), C = w.size(1), rs = w.strides()[0], cs = w.strides()[1];
-        Tensor out = Tensor::empty({C, R});  // (C, R)
-        const float* src = w.data();
-        float* dst = out.data();
-        constexpr int64_t kTile = 32;  // 32 × 32 floats: the tile read and the tile written fit in L1
-        // Threads take bands of 32 output rows: each first touches (and so faults in) its own band.
-        const int64_t bands = (C + kTile - 1) / kTile;
-        parallel_loop(bands, R * C, [&](int64_t band) {
-            for (int64_t c0 = band * kTile, r0 = 0; r0 < R; r0 += kTile)
-                for (int64_t c = c0, c1 = std::min(C, c0 + kTile); c < c1; ++c)
-                    for (int64_t r = r0, r1 = std::min(R, r0 + kTile); r < r1; ++r)
-                        dst[c * R + r] = src[r * rs + c * cs];
-        });
+        Tensor out = Tensor::empty({w.size(1), w.size(0)});  // (C, R)
+        transpose_into(w.data(), w.size(0), w.size(1), w.strides()[0], w.strides()[1], out.data());
         return out;
     }
 
