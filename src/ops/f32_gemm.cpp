@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "attend/parallel.hpp"
+#include "ops/transpose16.hpp"
 
 namespace attend {
 
@@ -124,31 +125,6 @@ namespace {
 
 inline __mmask16 first_lanes(int64_t n) {
     return n >= 16 ? __mmask16(0xffff) : n > 0 ? __mmask16((1u << n) - 1) : __mmask16(0);
-}
-
-// r[i] (row i of a 16 × 16 block) → r[j] = column j. Pairs of rows, quads, then 128-bit lanes.
-inline void transpose16(__m512 (&r)[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 8; ++i) {
-        t[2 * i] = _mm512_castps_si512(_mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]));
-        t[2 * i + 1] = _mm512_castps_si512(_mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]));
-    }
-    for (int i = 0; i < 4; ++i) {  // rows 4i .. 4i + 3
-        u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);      // columns 0, 4, 8, 12
-        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);      // 1, 5, 9, 13
-        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);  // 2, 6, 10, 14
-        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);  // 3, 7, 11, 15
-    }
-    for (int s = 0; s < 4; ++s) {  // u[s + 4i]: columns s + 4L (128-bit lane L) of rows 4i .. 4i + 3
-        const __m512i a0 = _mm512_shuffle_i32x4(u[s], u[s + 4], 0x88);
-        const __m512i a1 = _mm512_shuffle_i32x4(u[s], u[s + 4], 0xdd);
-        const __m512i b0 = _mm512_shuffle_i32x4(u[s + 8], u[s + 12], 0x88);
-        const __m512i b1 = _mm512_shuffle_i32x4(u[s + 8], u[s + 12], 0xdd);
-        r[s + 0] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(a0, b0, 0x88));
-        r[s + 4] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(a1, b1, 0x88));
-        r[s + 8] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(a0, b0, 0xdd));
-        r[s + 12] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(a1, b1, 0xdd));
-    }
 }
 
 // B (N, K): op(B)'s columns are B's rows, 48 of them into one micro-panel by 16 × 16 transposes.
