@@ -45,7 +45,6 @@
 #include "ops/gemm.hpp"
 #include "ops/gemv.hpp"
 #include "ops/gemv_dot.hpp"
-#include "ops/transpose16.hpp"
 
 namespace attend {
 
@@ -252,31 +251,52 @@ void pack(const Bf16Problem& p, int64_t n0, int64_t k0, int64_t kc, uint32_t* pa
     for (int64_t c0 = 0; c0 < kNR; c0 += 16)
         for (int64_t q0 = 0; q0 < pairs; q0 += 16) {
             const __mmask16 keep = first_lanes(pairs - q0);
-            __m512 r[16];  // 16 rows of 16 bf16 pairs, as 32-bit lanes
+            __m512i r[16];
             for (int i = 0; i < 16; ++i) {
                 const int64_t n = n0 + c0 + i;
                 if (n >= p.N) {
-                    r[i] = _mm512_setzero_ps();
+                    r[i] = _mm512_setzero_si512();
                 } else if (p.b) {  // fp32 (N, K): 32 values rounded, in column order (masked past K)
                     const int64_t k = k0 + 2 * q0, left = p.K - k;
                     const __mmask16 lo_keep = first_lanes(left), hi_keep = first_lanes(left - 16);
                     const float* row = p.b + n * p.ldb + k;
-                    r[i] = (__m512)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi_keep, row + 16),
-                                                       _mm512_maskz_loadu_ps(lo_keep, row));
+                    r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi_keep, row + 16),
+                                                        _mm512_maskz_loadu_ps(lo_keep, row));
                 } else if (p.w) {
-                    r[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(keep, p.w + n * p.K + k0 + 2 * q0));
+                    r[i] = _mm512_maskz_loadu_epi32(keep, p.w + n * p.K + k0 + 2 * q0);
                 } else {  // int8: 32 values widened to fp32, then to bf16 (exact), in column order
                     const int64_t cols = kc - 2 * q0 < 32 ? kc - 2 * q0 : 32;
                     const __m256i b = _mm256_maskz_loadu_epi8(cols >= 32 ? ~__mmask32(0) : (__mmask32(1) << cols) - 1,
                                                               p.q + n * p.K + k0 + 2 * q0);
                     const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(b)));
                     const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(b, 1)));
-                    r[i] = (__m512)_mm512_cvtne2ps_pbh(hi, lo);
+                    r[i] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
                 }
             }
-            transpose16(r);  // r[j]: pair q0 + j of the 16 rows
-            for (int j = 0; j < 16; ++j)
-                if (q0 + j < pairs) _mm512_store_si512(packed + (q0 + j) * kNR + c0, _mm512_castps_si512(r[j]));
+            // Transpose: t pairs rows, u quads, then 128-bit lanes across 4 and 16 rows.
+            __m512i t[16], u[16];
+            for (int i = 0; i < 8; ++i) {
+                t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+            }
+            for (int i = 0; i < 4; ++i) {  // rows 4i .. 4i + 3
+                u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);      // pairs 0, 4, 8, 12
+                u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);      // 1, 5, 9, 13
+                u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);  // 2, 6, 10, 14
+                u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);  // 3, 7, 11, 15
+            }
+            for (int s = 0; s < 4; ++s) {  // u[s + 4i]: pairs s + 4L (128-bit lane L) of rows 4i .. 4i + 3
+                const __m512i a0 = _mm512_shuffle_i32x4(u[s], u[s + 4], 0x88);       // s, s+8 of rows 0–7
+                const __m512i a1 = _mm512_shuffle_i32x4(u[s], u[s + 4], 0xdd);       // s+4, s+12
+                const __m512i b0 = _mm512_shuffle_i32x4(u[s + 8], u[s + 12], 0x88);  // rows 8–15
+                const __m512i b1 = _mm512_shuffle_i32x4(u[s + 8], u[s + 12], 0xdd);
+                const __m512i col[4] = {_mm512_shuffle_i32x4(a0, b0, 0x88), _mm512_shuffle_i32x4(a1, b1, 0x88),
+                                        _mm512_shuffle_i32x4(a0, b0, 0xdd), _mm512_shuffle_i32x4(a1, b1, 0xdd)};
+                for (int e = 0; e < 4; ++e) {  // pair s + 4e of the 16
+                    const int64_t q = q0 + s + 4 * e;
+                    if (q < pairs) _mm512_store_si512(packed + q * kNR + c0, col[e]);
+                }
+            }
         }
 }
 
