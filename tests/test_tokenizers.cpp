@@ -404,6 +404,28 @@ TEST(Tokenizers, UnicodeTables) {
     EXPECT_FALSE(next_utf8("\xed\xa0\x80", 0).valid);         // a surrogate
 }
 
+// vocab.json is read without a JSON tree (tokenizers/common.cpp parse_vocab_json); it must read
+// as json.load does: a token given twice keeps its last id.
+TEST(Tokenizers, Gpt2VocabularyKeepsTheLastIdOfARepeatedToken) {
+    TempDir dir;
+    const std::string vocab_json = read_file(shared_data("gpt2_fake_hf/vocab.json"));
+    const std::string merges = read_file(shared_data("gpt2_fake_hf/merges.txt"));
+    const size_t open = vocab_json.find('{');
+    ASSERT_NE(open, std::string::npos);
+    // "Ġt" first with an id far past the vocabulary: only a reader that kept it would see that id.
+    const std::string repeated = vocab_json.substr(0, open + 1) + "\"\u0120t\": 99999, " + vocab_json.substr(open + 1);
+    dir.write("plain/merges.txt", merges);
+    dir.write("repeated/merges.txt", merges);
+    const auto plain = load_tokenizer(dir.write("plain/vocab.json", vocab_json));
+    const auto twice = load_tokenizer(dir.write("repeated/vocab.json", repeated));
+    EXPECT_EQ(twice->vocab_size(), plain->vocab_size());
+    const std::string text = "the t at tt, to it";
+    EXPECT_EQ(twice->encode(text, false), plain->encode(text, false));
+    const std::vector<int64_t> t = plain->encode(" t", false);
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_NE(t[0], 99999);
+}
+
 // ---- bad files: one-line errors that name the file -----------------------------------------
 
 TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
@@ -483,6 +505,12 @@ TEST(Tokenizers, BadFilesNameTheFileAndTheProblem) {
     dir.write("m3/merges.txt", merges);
     expect_error(dir.write("m3/vocab.json", "{\"a\": 0, \"b\": \"x\"}"), "not an integer");
     expect_error(dir.write("m4/merges.txt", merges), "need their vocabulary");
+    dir.write("m5/merges.txt", merges);
+    expect_error(dir.write("m5/vocab.json", "{\"a\": 0, \"b\": {\"c\": 1}}"), "the id of \"b\" is not an integer");
+    dir.write("m6/merges.txt", merges);
+    expect_error(dir.write("m6/vocab.json", "{\"a\": 0, \"b\": 1"), "not valid JSON");
+    dir.write("m7/merges.txt", merges);
+    expect_error(dir.write("m7/vocab.json", "{\"a\": 0, \"b\": 1.5}"), "the id of \"b\" is not an integer");
 
     // vocab.txt
     expect_error(dir.write("v0/vocab.txt", ""), "empty");

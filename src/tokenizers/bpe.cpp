@@ -19,6 +19,7 @@
 #include "tokenizers/byte_level.hpp"
 #include "tokenizers/common.hpp"
 #include "tokenizers/merge.hpp"
+#include "tokenizers/pipeline_parts.hpp"
 #include "tokenizers/unicode.hpp"
 
 namespace attend::tokenizers {
@@ -64,6 +65,8 @@ public:
         check_id_range(max_id, src.vocab.size() + src.added.size(), origin);
         tokens_.assign(size_t(max_id + 1), std::string());
         present_.assign(size_t(max_id + 1), false);
+        ids_.reserve(src.vocab.size() + src.added.size());
+        merges_.reserve(src.merges.size());
         const auto add = [&](const std::string& bytes, int64_t id) {
             tokens_[id] = bytes;
             present_[id] = true;
@@ -93,13 +96,16 @@ public:
         }
         for (size_t rank = 0; rank < src.merges.size(); ++rank) {
             const auto& [a, b] = src.merges[rank];
-            const std::string where = src.merge_where[rank] + " " + quote_token(a + " " + b);
+            // The rule's place in its file, for an error only (50 k rules: not built on the way).
+            const auto bad_rule = [&](const std::string& what) {
+                bad_file(src.merges_origin, src.merge_where[rank] + " " + quote_token(a + " " + b) + what);
+            };
             const auto ba = bytes_from_vocab_text(a), bb = bytes_from_vocab_text(b);
-            if (!ba || !bb) bad_file(src.merges_origin, where + " has a character outside GPT-2's byte alphabet");
+            if (!ba || !bb) bad_rule(" has a character outside GPT-2's byte alphabet");
             const auto ia = ids_.find(*ba), ib = ids_.find(*bb), iab = ids_.find(*ba + *bb);
-            if (ia == ids_.end()) bad_file(src.merges_origin, where + " refers to " + quote_token(a) + ", which is not in the vocabulary");
-            if (ib == ids_.end()) bad_file(src.merges_origin, where + " refers to " + quote_token(b) + ", which is not in the vocabulary");
-            if (iab == ids_.end()) bad_file(src.merges_origin, where + " makes " + quote_token(a + b) + ", which is not in the vocabulary");
+            if (ia == ids_.end()) bad_rule(" refers to " + quote_token(a) + ", which is not in the vocabulary");
+            if (ib == ids_.end()) bad_rule(" refers to " + quote_token(b) + ", which is not in the vocabulary");
+            if (iab == ids_.end()) bad_rule(" makes " + quote_token(a + b) + ", which is not in the vocabulary");
             // A repeated rule keeps its first (best) rank, as Hugging Face's BPE does.
             merges_.emplace(pair_key(ia->second, ib->second), std::pair<int32_t, int32_t>{int32_t(rank), iab->second});
         }
@@ -267,18 +273,6 @@ void parse_merges_txt(std::string_view text, const std::string& origin,
     }
 }
 
-std::vector<std::pair<std::string, int64_t>> read_vocab_object(const json& v, const std::string& origin, const std::string& what) {
-    if (!v.is_object()) bad_file(origin, what + " is not a JSON object of token → id");
-    std::vector<std::pair<std::string, int64_t>> vocab;
-    vocab.reserve(v.size());
-    for (const auto& [token, id] : v.items()) {
-        if (!id.is_number_integer()) bad_file(origin, what + ": the id of " + quote_token(token) + " is not an integer");
-        vocab.emplace_back(token, id.get<int64_t>());
-    }
-    if (vocab.empty()) bad_file(origin, what + " is empty");
-    return vocab;
-}
-
 }  // namespace
 
 std::unique_ptr<Tokenizer> parse_gpt2(std::string_view vocab_json, std::string_view merges_txt,
@@ -286,7 +280,7 @@ std::unique_ptr<Tokenizer> parse_gpt2(std::string_view vocab_json, std::string_v
     ByteLevelBPE::Source src;
     src.vocab_origin = vocab_origin;
     src.merges_origin = merges_origin;
-    src.vocab = read_vocab_object(parse_json(vocab_json, vocab_origin), vocab_origin, "the vocabulary");
+    src.vocab = parse_vocab_json(vocab_json, vocab_origin, "the vocabulary");
     parse_merges_txt(merges_txt, merges_origin, src.merges, src.merge_where);
     for (const auto& [text, id] : src.vocab)
         if (text == "<|endoftext|>") {

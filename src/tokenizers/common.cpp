@@ -1,7 +1,9 @@
 // tokenizers/common.cpp — file errors, reading, quoting, special tokens, post-processors.
 #include "tokenizers/common.hpp"
 
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <unordered_map>
 
 #include "attend/error.hpp"
@@ -18,6 +20,103 @@ nlohmann::json parse_json(std::string_view text, const std::string& origin) {
     } catch (const nlohmann::json::exception& e) {  // a number too large for a double (out_of_range 406)
         bad_file(origin, std::string("not valid JSON: ") + e.what());
     }
+}
+
+namespace {
+
+// nlohmann's SAX interface: one call per token of the JSON text. Depth 0 must open an object;
+// depth 1 holds keys, each followed by an integer.
+class VocabReader final : public nlohmann::json_sax<nlohmann::json> {
+public:
+    explicit VocabReader(bool first_only = false) : first_only_(first_only) {}
+    std::vector<std::pair<std::string, int64_t>> vocab;
+    std::string problem;              // set when a handler stopped the parse: what follows `what`
+    std::optional<size_t> syntax_at;  // byte of a syntax error
+
+    bool null() override { return not_an_id(); }
+    bool boolean(bool) override { return not_an_id(); }
+    bool number_integer(number_integer_t v) override { return id(v); }
+    bool number_unsigned(number_unsigned_t v) override {
+        return v > uint64_t(INT64_MAX) ? not_an_id() : id(int64_t(v));
+    }
+    bool number_float(number_float_t, const string_t&) override { return not_an_id(); }
+    bool string(string_t&) override { return not_an_id(); }
+    bool binary(binary_t&) override { return not_an_id(); }
+    bool start_object(std::size_t) override {
+        if (depth_ != 0) return not_an_id();
+        depth_ = 1;
+        return true;
+    }
+    bool key(string_t& k) override {
+        key_ = std::move(k);
+        return true;
+    }
+    bool end_object() override {
+        --depth_;
+        return true;
+    }
+    bool start_array(std::size_t) override { return not_an_id(); }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
+        syntax_at = position;
+        return false;
+    }
+
+private:
+    bool id(int64_t v) {
+        if (depth_ != 1) return not_an_object();
+        vocab.emplace_back(std::move(key_), v);
+        return !first_only_;  // a sniff stops at the first entry
+    }
+    bool not_an_id() {
+        if (depth_ != 1) return not_an_object();
+        problem = ": the id of " + quote_token(key_) + " is not an integer";
+        return false;
+    }
+    bool not_an_object() {
+        problem = " is not a JSON object of token → id";
+        return false;
+    }
+    bool first_only_;
+    int depth_ = 0;
+    std::string key_;
+};
+
+}  // namespace
+
+std::vector<std::pair<std::string, int64_t>> parse_vocab_json(std::string_view text, const std::string& origin,
+                                                              const std::string& what) {
+    VocabReader reader;
+    if (!nlohmann::json::sax_parse(text.begin(), text.end(), &reader)) {
+        if (reader.syntax_at) bad_file(origin, "not valid JSON (syntax error at byte " + std::to_string(*reader.syntax_at) + ")");
+        bad_file(origin, what + reader.problem);
+    }
+    std::vector<std::pair<std::string, int64_t>>& vocab = reader.vocab;
+    if (vocab.empty()) bad_file(origin, what + " is empty");
+    // A token given twice: the last id stands. Rare, so look for one before rebuilding.
+    std::unordered_map<std::string_view, size_t> last;
+    last.reserve(vocab.size());
+    bool repeated = false;
+    for (size_t i = 0; i < vocab.size(); ++i) {
+        const auto [it, fresh] = last.try_emplace(vocab[i].first, i);
+        if (!fresh) {
+            it->second = i;
+            repeated = true;
+        }
+    }
+    if (!repeated) return std::move(vocab);
+    std::vector<bool> keep(vocab.size());
+    for (size_t i = 0; i < vocab.size(); ++i) keep[i] = last.at(vocab[i].first) == i;  // before any key moves
+    std::vector<std::pair<std::string, int64_t>> kept;
+    for (size_t i = 0; i < vocab.size(); ++i)
+        if (keep[i]) kept.push_back(std::move(vocab[i]));
+    return kept;
+}
+
+bool starts_as_vocab_json(std::string_view text) {
+    VocabReader reader(/*first_only=*/true);
+    nlohmann::json::sax_parse(text.begin(), text.end(), &reader);  // stops at the first entry
+    return !reader.vocab.empty();
 }
 
 std::string quote_token(std::string_view text, size_t max_bytes) {

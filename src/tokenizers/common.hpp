@@ -22,6 +22,18 @@ namespace attend::tokenizers {
 // Parses JSON; a syntax error is bad_file with the byte offset.
 nlohmann::json parse_json(std::string_view text, const std::string& origin);
 
+// A flat {"token": id, ...} object (GPT-2's vocab.json / encoder.json) read straight into
+// (token, id) pairs in file order, without a JSON tree: the tree of a 50 k-token vocabulary is
+// 50 k map nodes built and torn down again (a third of loading GPT-2's tokenizer). A token
+// given twice keeps its last id, as Python's json and Hugging Face's tokenizers do. Errors
+// name `what`: not an object, an id that is not an integer, an empty object, a syntax error.
+std::vector<std::pair<std::string, int64_t>> parse_vocab_json(std::string_view text, const std::string& origin,
+                                                              const std::string& what);
+// Whether text opens such an object: an object whose first member is an integer (where
+// tokenizer.json opens with "version": "1.0" and a character vocabulary with "type": "char").
+// Reads no further than that member.
+bool starts_as_vocab_json(std::string_view text);
+
 // A token or line for an error message: quoted, control characters escaped, long ones cut,
 // so that the message stays on one line.
 std::string quote_token(std::string_view text, size_t max_bytes = 48);

@@ -118,6 +118,10 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
         return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
     if (ext == ".json") {
         const std::string text = read_file(origin, "tokenizer file");
+        // {"token": id, ...}: vocab.json / encoder.json, told from the first entry (a JSON tree
+        // of GPT-2's vocabulary only to look at it would cost as much as reading the tokenizer).
+        if (tokenizers::starts_as_vocab_json(text))
+            return gpt2_pair(path, partner(path, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"));
         const json j = tokenizers::parse_json(text, origin);
         try {
             // "model" and "type" are also GPT-2 tokens: a vocab.json has them as ids, not objects.
@@ -127,8 +131,6 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
         } catch (const json::exception& e) {
             bad_file(origin, std::string("malformed tokenizer.json: ") + e.what());
         }
-        if (j.is_object() && !j.empty() && j.begin()->is_number_integer())  // {"token": id, ...}: vocab.json / encoder.json
-            return gpt2_pair(path, partner(path, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"));
         bad_file(origin, "not a tokenizer file (neither tokenizer.json, a {\"type\": \"char\"} vocabulary, nor a token → id map)");
     }
     if (ext == ".txt") {
