@@ -6,14 +6,17 @@
 // linear() with many rows (on the CPU's bf16 dot products where it has them, ops/bf16_gemm.cpp;
 // W widened in row blocks before the fp32 GEMM, asked for directly on any CPU); the CPU's bf16 / int8
 // dot products (ops/gemv_dot.hpp) within what rounding x costs, and every row the same bits
-// alone or in a batch.
+// alone or in a batch. And fp32 W given input-major (GPT-2's Conv1D layout, read in place),
+// in the kernel and through linear().
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
 #include "attend/autograd.hpp"
+#include "attend/error.hpp"
 #include "attend/low_precision.hpp"
+#include "attend/matmul_precision.hpp"
 #include "attend/ops.hpp"
 #include "attend/parallel.hpp"
 #include "attend/random.hpp"
@@ -93,6 +96,87 @@ TEST(SkinnyGemm, WeightsThatStartInsideACacheLineMatchFloat64) {
                 }
     }
     set_num_threads(0);
+}
+
+// W given input-major (ops/gemv.hpp skinny_gemm_input_major): A = Wᵀ (K, N) by rows lda
+// apart, as GPT-2's Conv1D weights lie in their checkpoint — at offsets into a cache line,
+// with NaN before A, after it and in the lda − N floats between its rows (c_attn's other
+// blocks), row strides that are and are not multiples of 16, widths that are not, column
+// shares under 16, and more rows of x than the kernel takes at once (8).
+TEST(SkinnyGemm, InputMajorWeightsMatchFloat64) {
+    Generator gen(9);
+    struct Shape3 {
+        int64_t N, K, lda;
+    };
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        for (int64_t offset : {0, 1, 2, 9, 15})
+            for (int64_t M : {1, 2, 3, 4, 5, 8, 11})
+                for (const Shape3 s : {Shape3{16, 16, 16}, {37, 50, 37}, {300, 768, 304}, {256, 64, 768}, {17, 40, 32},
+                                       {40, 33, 48}, {1000, 20, 1000}})
+                    for (bool with_bias : {false, true}) {
+                        const int64_t N = s.N, K = s.K;
+                        const auto x = random_vector(M * K, gen), W = random_vector(N * K, gen), b = random_vector(N, gen);
+                        std::vector<float> buffer(size_t(K * s.lda + 48), NAN);
+                        const size_t line = (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) % 64 / sizeof(float);
+                        float* A = buffer.data() + line + offset;
+                        for (int64_t k = 0; k < K; ++k)
+                            for (int64_t n = 0; n < N; ++n) A[k * s.lda + n] = W[size_t(n * K + k)];
+                        std::vector<float> y(size_t(M * N), NAN);
+                        skinny_gemm_input_major(M, N, K, x.data(), A, s.lda, with_bias ? b.data() : nullptr, y.data());
+                        EXPECT_LT(worst_error(M, N, K, x, W, with_bias ? b.data() : nullptr, y), 1e-6)
+                            << "threads " << threads << " offset " << offset << " M " << M << " N " << N << " K " << K
+                            << " lda " << s.lda << " bias " << with_bias;
+                    }
+    }
+    set_num_threads(0);
+}
+
+// linear() reads a weight kept as its transpose (ops.hpp is_input_major) in place: forward,
+// backward and bf16 mixed precision agree with the same weight made contiguous, for few rows
+// (the skinny product) and many (the GEMMs).
+TEST(SkinnyGemm, LinearReadsAnInputMajorWeightAsItsContiguousCopy) {
+    Generator gen(10);
+    const int64_t N = 96, K = 80, lda = 3 * N;  // a column block of a (K, 3N) matrix, as c_attn's q
+    const Tensor packed = Tensor::from_vector({K, lda}, random_vector(K * lda, gen));
+    const Tensor view = packed.slice(1, N, 2 * N).transpose(0, 1);  // (N, K), strides (1, lda)
+    ASSERT_TRUE(is_input_major(view));
+    ASSERT_FALSE(is_input_major(view.contiguous()));
+    const Tensor bias = Tensor::from_vector({N}, random_vector(N, gen));
+    for (int64_t rows : {1, 5, 40})
+        for (bool bf16 : {false, true}) {
+            if (bf16 && !cpu_has_bf16_matmul()) {
+                EXPECT_THROW(MatmulPrecisionScope(MatmulPrecision::bf16), Error);
+                continue;
+            }
+            const MatmulPrecisionScope precision(bf16 ? MatmulPrecision::bf16 : MatmulPrecision::f32);
+            const Tensor x = Tensor::from_vector({rows, K}, random_vector(rows * K, gen));
+            const Tensor g = Tensor::from_vector({rows, N}, random_vector(rows * N, gen));
+            struct Result {
+                std::vector<float> y, dx, dw, db;
+            };
+            const auto run = [&](const Tensor& weight) {
+                Tensor xi = x.detach(), w = weight.detach(), b = bias.detach();
+                xi.requires_grad_(true), w.requires_grad_(true), b.requires_grad_(true);
+                const Tensor y = linear(xi, w, b);
+                y.backward(g);
+                return Result{y.to_vector(), xi.grad().to_vector(), w.grad().to_vector(), b.grad().to_vector()};
+            };
+            const Result in_place = run(view), copied = run(view.contiguous());
+            const double tolerance = bf16 ? 2e-2 : 1e-5;
+            const auto close = [&](const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+                ASSERT_EQ(a.size(), b.size()) << what;
+                double scale = 0;
+                for (float v : b) scale = std::max(scale, double(std::abs(v)));
+                for (size_t i = 0; i < a.size(); ++i)
+                    ASSERT_LE(std::abs(double(a[i]) - b[i]), tolerance * scale)
+                        << what << "[" << i << "] rows " << rows << " bf16 " << bf16;
+            };
+            close(in_place.y, copied.y, "y");
+            close(in_place.dx, copied.dx, "dx");
+            close(in_place.dw, copied.dw, "dw");
+            close(in_place.db, copied.db, "db");
+        }
 }
 
 TEST(SkinnyGemm, LowPrecisionWeightsMatchFloat64OverTheWidenedMatrix) {
@@ -176,6 +260,9 @@ TEST(SkinnyGemm, EachRowIsTheSameBitsAloneOrInABatch) {
     Generator gen(11);
     const int64_t N = 600, K = 520;  // worth two threads even in int8 (parallel.hpp)
     const auto x = random_vector(8 * K, gen), Wf = random_vector(N * K, gen), b = random_vector(N, gen);
+    std::vector<float> Wt(size_t(N * K));  // Wfᵀ (K, N)
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k) Wt[size_t(k * N + n)] = Wf[size_t(n * K + k)];
     for (WeightType type : {WeightType::f32, WeightType::bf16, WeightType::int8})
         for (bool dot : {false, true})
             for (int threads : {1, 2}) {
@@ -185,6 +272,8 @@ TEST(SkinnyGemm, EachRowIsTheSameBitsAloneOrInABatch) {
                 auto product = [&](int64_t M, const float* xs, float* y) {
                     if (W)
                         skinny_gemm(M, xs, *W, b.data(), y, dot);
+                    else if (dot)  // f32 has no dot-product kernel: this pass takes W input-major
+                        skinny_gemm_input_major(M, N, K, xs, Wt.data(), N, b.data(), y);
                     else
                         skinny_gemm(M, N, K, xs, Wf.data(), b.data(), y);
                 };

@@ -19,6 +19,10 @@ namespace attend {
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x (..., in) · weight (out, in)ᵀ + bias (out) -> (..., out); bias may be undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// Whether linear() reads a (out, in) weight in place as its transpose: weight.t() contiguous
+// by rows, rows ≥ out floats apart (strides (1, lda)) — GPT-2's Conv1D weight where its
+// checkpoint stores it (io/hf_names.cpp keeps it so, a view of the mapped file).
+bool is_input_major(const Tensor& weight);
 
 // ---- elementwise, with broadcasting (src/ops/elementwise.cpp) ----
 Tensor add(const Tensor& a, const Tensor& b);

@@ -3,6 +3,7 @@
 // autograd/views.cpp, so that core stands below the tape.
 #include "attend/tensor.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -185,6 +186,19 @@ void gather_contiguous(const Tensor& src, float* dst) {
     const float* base = src.data();
     const int64_t n = src.numel(), nd = int64_t(sh.size());
     if (nd == 0) { if (n) dst[0] = base[0]; return; }
+    if (nd == 2 && st[0] == 1 && st[1] > 1) {
+        // A transposed matrix (GPT-2's Conv1D weights are kept so): element by element along
+        // dst's rows would stride through src on every read; 32 × 32 tiles keep both in cache.
+        // (ops/transpose.hpp moves 16 × 16 blocks through registers for the loaders; the core
+        // stays scalar.)
+        constexpr int64_t kTile = 32;
+        const int64_t R = sh[0], C = sh[1];
+        for (int64_t r0 = 0; r0 < R; r0 += kTile)
+            for (int64_t c0 = 0; c0 < C; c0 += kTile)
+                for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c)
+                    for (int64_t r = r0; r < std::min(R, r0 + kTile); ++r) dst[r * C + c] = base[r + c * st[1]];
+        return;
+    }
     std::vector<int64_t> idx(nd, 0);
     const int64_t inner = sh[nd - 1], inner_stride = st[nd - 1];
     for (int64_t done = 0; done < n; done += inner) {

@@ -84,6 +84,14 @@ public:
         Tensor relaid(const Tensor& copy) const {
             return bf16 ? low_precision_tensor(LowPrecisionMatrix::quantize(copy, WeightType::bf16)) : copy;
         }
+        // partᵀ (part: w or a block of its columns) as our (out, in) weight. fp32 stays where
+        // the checkpoint has it, as the transposed view linear() reads in place
+        // (ops.hpp is_input_major): GPT-2 small's 340 MB of Conv1D weights are then mapped,
+        // not written out again — on this VM first touching fresh memory cost 0.15–0.7 s, more
+        // than the transpose. bf16 is re-laid into a bf16 copy (LowPrecisionMatrix holds rows).
+        Tensor transposed_weight(const Tensor& part) const {
+            return bf16 ? relaid(transposed(part)) : part.transpose(0, 1);
+        }
     };
     ForCopy take_for_copy(const std::string& name, const std::string& ours) {
         Tensor t = std::exchange(take(name, ours), Tensor());
@@ -108,7 +116,8 @@ public:
     // GPT-2's Conv1D: (in, out) weight, so ours is its transpose.
     void conv1d(const std::string& ours, const std::string& theirs) {
         const ForCopy w = take_for_copy(theirs + ".weight", ours + ".weight");
-        put(ours + ".weight", w.relaid(transposed(w.w)));
+        ATTEND_CHECK(w.w.dim() == 2, "tensor ", theirs, ".weight has shape ", to_string(w.w.shape()), ", expected a matrix");
+        put(ours + ".weight", w.transposed_weight(w.w));
         put(ours + ".bias", take(theirs + ".bias", ours + ".bias"));
     }
     void norm(const std::string& ours, const std::string& theirs, bool in_body = true) {
@@ -191,7 +200,7 @@ void convert_gpt2(Converter& cv) {
     for (int64_t l = 0; l < c.n_layers; ++l) {
         const std::string h = "h." + std::to_string(l) + ".", ours = layer(l) + ".";
         // c_attn: x · W + b with W (E, 3E) = [W_q | W_k | W_v] by columns.
-        // Read once into three transposed copies; the biases stay views of the source.
+        // Three transposed column blocks (views of the source, or bf16 copies); the biases stay views.
         const Converter::ForCopy wc = cv.take_for_copy(h + "attn.c_attn.weight", ours + "self_attn.{q,k,v}_proj.weight");
         const Tensor& w = wc.w;
         const Tensor& b = cv.take(h + "attn.c_attn.bias", ours + "self_attn.{q,k,v}_proj.bias");
@@ -200,7 +209,7 @@ void convert_gpt2(Converter& cv) {
                      ", expected (", E, ", ", 3 * E, ") and (", 3 * E, ")");
         const char* names[] = {"q_proj", "k_proj", "v_proj"};
         for (int64_t i = 0; i < 3; ++i) {
-            cv.put(ours + "self_attn." + names[i] + ".weight", wc.relaid(Converter::transposed(w.slice(1, i * E, (i + 1) * E))));
+            cv.put(ours + "self_attn." + names[i] + ".weight", wc.transposed_weight(w.slice(1, i * E, (i + 1) * E)));
             cv.put(ours + "self_attn." + names[i] + ".bias", b.slice(0, i * E, (i + 1) * E).contiguous());
         }
         cv.conv1d(ours + "self_attn.out_proj", h + "attn.c_proj");

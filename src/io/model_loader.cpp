@@ -16,6 +16,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/ops.hpp"
 #include "attend/io/config_json.hpp"
 #include "attend/io/safetensors.hpp"
 #include "attend/io/tokenizer_files.hpp"
@@ -248,11 +249,12 @@ void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& s
     for (const auto& [name, t] : source)
         if (!taken.count(name))
             bad(path, "tensor '" + name + "' " + to_string(t.shape()) + " matches no parameter of " + who);
-    // Everything checked: now swap the handles (a view of the mapping stays one).
+    // Everything checked: now swap the handles (a view of the mapping stays one, and so does
+    // a linear weight linear() reads in place as its transpose: GPT-2's Conv1D).
     NoGradGuard no_grad;
     for (const auto& [name, p] : params) {
         const Tensor& t = source.at(name);
-        *p = t.is_contiguous() ? t.detach() : t.contiguous().detach();
+        *p = t.is_contiguous() || is_input_major(t) ? t.detach() : t.contiguous().detach();
         p->requires_grad_(!t.low_precision());  // a bf16 / int8 matrix is for inference only
     }
 }

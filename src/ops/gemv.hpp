@@ -22,6 +22,13 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K);
 // parallel region runs on the calling thread.
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y);
 
+// The same with W given input-major, as A = Wᵀ (K, N) whose rows lie lda ≥ N floats apart:
+// GPT-2's Conv1D weights where its checkpoint stores them (a view of the mapped file, see
+// io/hf_names.cpp). Each output's sum runs in another order than skinny_gemm's (by inputs,
+// four at a time, over each thread's share of them), the same for every M.
+void skinny_gemm_input_major(int64_t M, int64_t N, int64_t K, const float* x, const float* A, int64_t lda,
+                             const float* bias, float* y);
+
 // The same with W (N, K) in bf16 or int8: on the CPU's bf16 / int8 dot products where it has
 // them and `dot_products` allows (x then rounded to W's precision, ops/gemv_dot.hpp), else
 // widened in registers (exact products; tests ask for this path on any CPU).

@@ -177,6 +177,15 @@ void widened_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const 
     }
 }
 
+bool is_input_major(const Tensor& weight) {
+    return weight.defined() && weight.dim() == 2 && !weight.low_precision() && weight.size(0) > 1 &&
+           weight.strides()[0] == 1 && weight.strides()[1] >= weight.size(0);
+}
+
+// y = x · Wᵀ + b. W is read where it lies: (out, in) contiguous — nn.Linear's layout — or
+// input-major (is_input_major: A = Wᵀ (in, out) by rows, lda apart), which the GEMMs take as
+// their other transpose and the decoding product as its axpy form (ops/gemv.hpp). Anything
+// else is made contiguous first.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const ProfileScope op_scope("linear");
     ATTEND_CHECK(weight.dim() == 2, "linear: weight must be (out, in), got ", to_string(weight.shape()));
@@ -187,40 +196,45 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
         ATTEND_CHECK(bias.dim() == 1 && bias.size(0) == out_features, "linear: bias ", to_string(bias.shape()),
                      " does not match ", out_features, " outputs");
     if (weight.low_precision()) return linear_low_precision(x, weight, bias);
-    const Tensor xc = x.contiguous(), wc = weight.contiguous();
+    const bool input_major = is_input_major(weight);
+    const Tensor xc = x.contiguous(), wc = input_major ? weight : weight.contiguous();
+    // W as the GEMMs see it: (out, in) row-major, transposed (ldw = in); or A (in, out), ldw apart.
+    const bool w_t = !input_major;
+    const int64_t ldw = input_major ? weight.strides()[1] : in;
     Shape out_shape = x.shape();
     out_shape.back() = out_features;
     Tensor y = Tensor::empty(out_shape);  // (rows, out)
     float* py = y.data();
     const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+    const float* pb = bc.defined() ? bc.data() : nullptr;
     // bf16 mixed precision: for the many-row products (training, prompts); decoding stays fp32.
     const bool bf16 = matmul_precision() == MatmulPrecision::bf16 && !use_skinny_gemm(rows, out_features, in);
     if (bf16) {
-        ATTEND_CHECK(bf16_sgemm(false, true, rows, out_features, in, xc.data(), in, wc.data(), in,
-                                bc.defined() ? bc.data() : nullptr, false, py, out_features),
+        ATTEND_CHECK(bf16_sgemm(false, w_t, rows, out_features, in, xc.data(), in, wc.data(), ldw, pb, false, py,
+                                out_features),
                      "bf16 precision needs a CPU with AVX512-BF16 (vdpbf16ps), which this one lacks; use f32");
     } else if (use_skinny_gemm(rows, out_features, in)) {  // decoding: stream W once (ops/gemv.hpp)
-        skinny_gemm(rows, out_features, in, xc.data(), wc.data(), bc.defined() ? bc.data() : nullptr, py);
+        if (input_major) skinny_gemm_input_major(rows, out_features, in, xc.data(), wc.data(), ldw, pb, py);
+        else skinny_gemm(rows, out_features, in, xc.data(), wc.data(), pb, py);
     } else {
-        if (bc.defined()) fill_rows_with_bias(bc.data(), rows, out_features, py);
-        sgemm(false, true, rows, out_features, in, 1.f, xc.data(), in, wc.data(), in, bc.defined() ? 1.f : 0.f, py,
-              out_features);
+        if (pb) fill_rows_with_bias(pb, rows, out_features, py);
+        sgemm(false, w_t, rows, out_features, in, 1.f, xc.data(), in, wc.data(), ldw, pb ? 1.f : 0.f, py, out_features);
     }
     return record(y, "linear", {x, weight, bias},
-                  [xc = xc.detach(), wc = wc.detach(), has_bias = bias.defined(), rows, in,
-                   out_features, x_shape = x.shape(), bf16](const Tensor& g_in) {
+                  [xc = xc.detach(), wc = wc.detach(), w_t, ldw, has_bias = bias.defined(), rows, in, out_features,
+                   x_shape = x.shape(), bf16](const Tensor& g_in) {
                       const Tensor g = g_in.contiguous();  // (rows, out)
                       Tensor dx = Tensor::empty(x_shape);
-                      Tensor dw = Tensor::empty({out_features, in});
+                      Tensor dw = Tensor::empty({out_features, in});  // contiguous, whatever W's layout
                       if (bf16) {  // the same products with both operands rounded to bf16
                           const bool ran =
-                              bf16_sgemm(false, false, rows, in, out_features, g.data(), out_features, wc.data(),
-                                         in, nullptr, false, dx.data(), in) &&  // dy · W
+                              bf16_sgemm(false, !w_t, rows, in, out_features, g.data(), out_features, wc.data(),
+                                         ldw, nullptr, false, dx.data(), in) &&  // dy · W
                               bf16_sgemm(true, false, out_features, in, rows, g.data(), out_features, xc.data(), in,
                                          nullptr, false, dw.data(), in);  // dyᵀ · x
                           ATTEND_CHECK(ran, "linear backward: bf16 products without AVX512-BF16");
                       } else {
-                          sgemm(false, false, rows, in, out_features, 1.f, g.data(), out_features, wc.data(), in,
+                          sgemm(false, !w_t, rows, in, out_features, 1.f, g.data(), out_features, wc.data(), ldw,
                                 0.f, dx.data(), in);  // dy · W
                           sgemm(true, false, out_features, in, rows, 1.f, g.data(), out_features, xc.data(), in,
                                 0.f, dw.data(), in);  // dyᵀ · x

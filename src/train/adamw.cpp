@@ -81,7 +81,15 @@ bool takes_weight_decay(const std::string& name, const Tensor& p) {
 
 AdamW::AdamW(NamedParameters params, AdamWOptions options) : params_(std::move(params)), options_(options) {
     for (const auto& [name, p] : params_) {
-        ATTEND_CHECK(p && p->defined() && p->is_contiguous(), "parameter ", name, " must be a defined, contiguous tensor");
+        ATTEND_CHECK(p && p->defined(), "parameter ", name, " must be a defined tensor");
+        // The update pairs element i of a weight with element i of its (contiguous) gradient:
+        // a weight kept in another layout (GPT-2's Conv1D read in place from its checkpoint) is
+        // copied into its own, once, here.
+        if (!p->is_contiguous()) {
+            const bool trainable = p->requires_grad();
+            *p = p->contiguous().detach();
+            p->requires_grad_(trainable);
+        }
         m_.push_back(Tensor::zeros(p->shape()));
         v_.push_back(Tensor::zeros(p->shape()));
         decay_.push_back(takes_weight_decay(name, *p));
