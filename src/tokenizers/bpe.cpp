@@ -178,7 +178,7 @@ public:
     std::string_view kind() const override { return "gpt2-bpe"; }
 
     std::optional<TokenizerVocabulary> vocabulary() const override {
-        TokenizerVocabulary v{.model = "gpt2", .tokens = {}, .scores = {}, .types = {}, .merges = {}};
+        TokenizerVocabulary v{.model = "gpt2", .tokens = {}, .scores = {}, .types = {}, .merges = {}, .pre = {}};
         std::unordered_map<int64_t, int32_t> added;  // id → control (special) or user-defined
         for (const SpecialToken& a : always_added_) added[a.id] = 4;
         for (const SpecialToken& a : specials_) added[a.id] = 3;

@@ -163,7 +163,7 @@ public:
     std::string_view kind() const override { return "llama2c-bpe"; }
 
 std::optional<TokenizerVocabulary> vocabulary() const override {
-        TokenizerVocabulary v{.model = "llama", .tokens = {}, .scores = scores_, .types = {}, .merges = {}};
+        TokenizerVocabulary v{.model = "llama", .tokens = {}, .scores = scores_, .types = {}, .merges = {}, .pre = {}};
         for (size_t id = 0; id < pieces_.size(); ++id) {
             if (kind_[id] == Control || kind_[id] == UserDefined) {
                 v.tokens.push_back(names_.at(id));

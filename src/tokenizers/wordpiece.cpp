@@ -148,7 +148,7 @@ public:
     std::string_view kind() const override { return "wordpiece"; }
 
 std::optional<TokenizerVocabulary> vocabulary() const override {
-        TokenizerVocabulary v{.model = "bert", .tokens = {}, .scores = {}, .types = {}, .merges = {}};
+        TokenizerVocabulary v{.model = "bert", .tokens = {}, .scores = {}, .types = {}, .merges = {}, .pre = {}};
         std::unordered_map<int64_t, bool> special;
         for (const SpecialToken& a : specials_) special[a.id] = true;
         for (const SpecialToken& a : always_added_) special[a.id] = true;
