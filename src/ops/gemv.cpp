@@ -214,25 +214,35 @@ ATTEND_SIMD_CLONES void rows_f32_lines(int64_t M, int64_t n0, int64_t n1, int64_
 // The file aligns A to 8 bytes only, so a vector at an arbitrary column straddles two cache
 // lines; as in F32Lines, the sweep instead starts at the first column whose address is on a
 // line (the same column offset in every row when lda is a multiple of 16), and the columns
-// before it and after the last whole vector are one unaligned vector at each end whose
-// products are masked to exact zeros where the sweep covers them. Every column gets the same
-// sums in the same order wherever it falls (head, sweep or tail), whatever M.
+// before it and after the last whole vector (under 16 at each end) are summed one at a time.
+// Every column gets the same sums in the same order, whatever M.
 struct ColumnSpan {   // columns [c0, c1) of A, c1 − c0 ≥ 16
     int64_t c0, c1;
     int64_t a0, a1;   // the sweep: whole vectors on cache lines (or, unaligned, from c0)
-    i32x16 head_keep, tail_keep;  // all ones on the lanes of [c0, a0) at c0 / [a1, c1) at c1 − 16
 };
 
 ColumnSpan column_span(const float* A, int64_t lda, int64_t c0, int64_t c1) {
-    ColumnSpan s{c0, c1, c0, c0, {}, {}};
+    ColumnSpan s{c0, c1, c0, c0};
     const uintptr_t address = reinterpret_cast<uintptr_t>(A + c0);
     if (lda % kLanes == 0 && address % sizeof(float) == 0)  // every row's column c0 sits `off` floats into a line
         s.a0 = c0 + (kLanes - int64_t(address % 64 / sizeof(float))) % kLanes;
     s.a1 = s.a0 + (c1 - s.a0) / kLanes * kLanes;
-    const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    s.head_keep = lane < int32_t(s.a0 - c0);
-    s.tail_keep = lane >= int32_t(kLanes - (c1 - s.a1));
     return s;
+}
+
+// The columns [j0, j1) before or after the sweep (under 16), one at a time, as plain
+// multiplies and adds: inlined into the kernel's instances, GCC fused some of these scalar
+// steps into FMAs in one instance and not in another, so a row's bits changed with the batch
+// (and masked unaligned vectors in their place did the same in the sanitizer build).
+__attribute__((noinline, optimize("fp-contract=off"))) void add_edge_columns(
+    int MB, int RU, int64_t K, const float* x, const float* const* a, int64_t k, int64_t j0, int64_t j1, float* y,
+    int64_t N) {
+    for (int64_t j = j0; j < j1; ++j)
+        for (int m = 0; m < MB; ++m) {
+            float sum = y[m * N + j];
+            for (int u = 0; u < RU; ++u) sum += x[m * K + k + u] * a[u][j];
+            y[m * N + j] = sum;
+        }
 }
 
 // y[m, c0 .. c1) += Σ_{u < RU} x[m, k + u] · A[k + u, c0 .. c1) for every m < MB. Each row
@@ -244,22 +254,22 @@ ATTEND_VECTOR_INLINE void add_input_rows(int64_t K, const float* x, const float*
     constexpr int64_t kAhead = 8;  // rows; 4, 8 and 16 measured alike, none slower (docs/performance.md)
     const float* a[RU];
     for (int u = 0; u < RU; ++u) a[u] = A + (k + u) * lda;
-    const auto columns16 = [&](int64_t j, const i32x16* keep) {
+    for (int64_t j = cols.a0; j < cols.a1; j += kLanes) {
         f32x16 w[RU];
         for (int u = 0; u < RU; ++u) {
             __builtin_prefetch(a[u] + kAhead * lda + j);  // past A's end it is dropped, never a fault
             w[u] = load16(a[u] + j);
         }
         for (int m = 0; m < MB; ++m) {
-            f32x16 p = x[m * K + k] * w[0];
-            for (int u = 1; u < RU; ++u) p += x[m * K + k + u] * w[u];
-            if (keep) p = (f32x16)((i32x16)p & *keep);
-            store16(y + m * N + j, load16(y + m * N + j) + p);
+            // One product added at a time: each a·b + c has one product, so where the clone has
+            // FMA every step fuses, in every instance of this template alike.
+            f32x16 sum = load16(y + m * N + j);
+            for (int u = 0; u < RU; ++u) sum += x[m * K + k + u] * w[u];
+            store16(y + m * N + j, sum);
         }
-    };
-    if (cols.a0 > cols.c0) columns16(cols.c0, &cols.head_keep);
-    for (int64_t j = cols.a0; j < cols.a1; j += kLanes) columns16(j, nullptr);
-    if (cols.a1 < cols.c1) columns16(cols.c1 - kLanes, &cols.tail_keep);
+    }
+    add_edge_columns(MB, RU, K, x, a, k, cols.c0, cols.a0, y, N);
+    add_edge_columns(MB, RU, K, x, a, k, cols.a1, cols.c1, y, N);
 }
 
 template <int MB>
