@@ -1,6 +1,7 @@
 // tokenizers/load.cpp — which reader a file or folder needs, tokenizer.json dispatch, and the
 // streaming decoder.
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -96,9 +97,12 @@ tokenizers::WordPieceOptions wordpiece_options(const fs::path& dir) {
     return options;
 }
 
-std::unique_ptr<Tokenizer> gpt2_pair(const fs::path& vocab, const fs::path& merges) {
-    return tokenizers::parse_gpt2(read_file(vocab.string(), "tokenizer file"), read_file(merges.string(), "tokenizer file"),
-                                  vocab.string(), merges.string());
+// vocab_text: the vocabulary's bytes when the caller has read them already.
+std::unique_ptr<Tokenizer> gpt2_pair(const fs::path& vocab, const fs::path& merges,
+                                     const std::optional<std::string>& vocab_text = std::nullopt) {
+    const std::string read = vocab_text ? std::string() : read_file(vocab.string(), "tokenizer file");
+    return tokenizers::parse_gpt2(vocab_text ? std::string_view(*vocab_text) : std::string_view(read),
+                                  read_file(merges.string(), "tokenizer file"), vocab.string(), merges.string());
 }
 
 // The merge rules beside a GPT-2 vocabulary (or the vocabulary beside merge rules).
@@ -121,7 +125,7 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
         // {"token": id, ...}: vocab.json / encoder.json, told from the first entry (a JSON tree
         // of GPT-2's vocabulary only to look at it would cost as much as reading the tokenizer).
         if (tokenizers::starts_as_vocab_json(text))
-            return gpt2_pair(path, partner(path, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"));
+            return gpt2_pair(path, partner(path, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"), text);
         const json j = tokenizers::parse_json(text, origin);
         try {
             // "model" and "type" are also GPT-2 tokens: a vocab.json has them as ids, not objects.
