@@ -95,7 +95,10 @@ public:
             byte_ids_[b] = it->second;
         }
         for (size_t rank = 0; rank < src.merges.size(); ++rank) {
-            const auto& [a, b] = src.merges[rank];
+            // Named references, not a structured binding: C++20 lets a lambda capture a binding,
+            // but clang 14 (the fuzz build) does not.
+            const std::string& a = src.merges[rank].first;
+            const std::string& b = src.merges[rank].second;
             // The rule's place in its file, for an error only (50 k rules: not built on the way).
             const auto bad_rule = [&](const std::string& what) {
                 bad_file(src.merges_origin, src.merge_where[rank] + " " + quote_token(a + " " + b) + what);
