@@ -33,7 +33,7 @@ bool cpu_has_bf16_dot() {
 bool has_dot_products(const LowPrecisionMatrix& W) {
     switch (W.type()) {
         case WeightType::bf16: return cpu_has_bf16_dot();
-        case WeightType::int8: return cpu_has_int8_dot();
+        case WeightType::int8: return cpu_has_int8_dot() || cpu_has_avx2_int8_dot();
         default: return false;
     }
 }
@@ -53,9 +53,13 @@ void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrec
         prepare_bf16(M, K, x, a);
     } else {
         a.int8.resize(size_t(M * a.chunks * kChunkBytes));
-        a.shift_sums.resize(size_t(M * a.chunks * 16));
         a.scales.assign(size_t(M * a.scale_stride()), 0.f);  // 0: the padding past the last block
-        prepare_int8(M, K, x, a);
+        if (cpu_has_int8_dot()) {
+            a.shift_sums.resize(size_t(M * a.chunks * 16));
+            prepare_int8(M, K, x, a);
+        } else {
+            prepare_int8_avx2(M, K, x, a);
+        }
     }
 }
 
@@ -322,8 +326,10 @@ void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, 
               float* y) {
     if (W.type() == WeightType::bf16)
         bf16_rows(a, W, n0, n1, bias, y);
-    else
+    else if (cpu_has_int8_dot())
         int8_rows(a, W, n0, n1, bias, y);
+    else
+        int8_rows_avx2(a, W, n0, n1, bias, y);
 }
 
 }  // namespace attend

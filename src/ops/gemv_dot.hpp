@@ -36,14 +36,15 @@ struct DotActivations {
     int64_t M = 0, K = 0, chunks = 0;  // chunks: of 64 bytes of weights (32 bf16 or 64 int8 columns)
     std::vector<uint16_t> bf16;        // (M, chunks·32) x rounded, zero-padded
     std::vector<int8_t> int8;          // (M, chunks·64) qx, zero-padded
-    std::vector<int32_t> shift_sums;   // (M, chunks·16) lane l of chunk c: −128 · Σ qx[64c + 4l + 0..3]
+    std::vector<int32_t> shift_sums;   // (M, chunks·16) lane l of chunk c: −128 · Σ qx[64c + 4l + 0..3] (VNNI only)
     std::vector<float> scales;         // (M, scale_stride()) sx per block of 32 columns, 0 past K
 
     // Blocks per row of `scales`, padded to a multiple of 4 (the kernel loads 4 at a time).
     int64_t scale_stride() const { return (2 * chunks + 3) / 4 * 4; }
 };
 
-// Whether this CPU has the instruction for `W`'s type (bf16: AVX512-BF16; int8: AVX512-VNNI).
+// Whether this CPU has the instruction for `W`'s type (bf16: AVX512-BF16; int8: AVX512-VNNI,
+// or AVX2's vpmaddubsw where it lacks VNNI, ops/gemv_dot_avx2.cpp).
 bool has_dot_products(const LowPrecisionMatrix& W);
 // Whether it has vdpbf16ps (AVX512-BF16 with AVX512-BW): the bf16 GEMV, the bf16 GEMM
 // (ops/bf16_gemm.cpp) and bf16 mixed precision (attend/matmul_precision.hpp) all ask this.
@@ -56,5 +57,12 @@ void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrec
 // Call only where has_dot_products(W).
 void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
               float* y);
+
+// int8 on AVX2 (ops/gemv_dot_avx2.cpp), for CPUs without AVX512-VNNI: the same activations
+// without shift_sums (the kernel takes qx as it is).
+bool cpu_has_avx2_int8_dot();
+void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a);
+void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+                    float* y);
 
 }  // namespace attend

@@ -1,0 +1,165 @@
+// ops/gemv_dot_avx2.cpp — int8 decoding products on AVX2 (vpmaddubsw), for CPUs without
+// AVX512-VNNI (see ops/gemv_dot.hpp).
+//
+// The same scheme as the VNNI kernel (llama.cpp's Q8_0 × Q8_0): x quantised per block of 32
+// columns like the weights, sx = max|x| / 127, qx = round(x / sx); per block
+// y += (sx · sw) · Σ qx · qw. AVX2 has no vpdpbusd; vpmaddubsw multiplies unsigned by signed
+// bytes and adds each pair into a saturating 16-bit lane, then vpmaddwd by ones adds the pairs
+// of those into 32-bit lanes. The unsigned side is |qw| and the signed side qx with qw's sign
+// (vpsignb; a zero weight zeroes the product): |qw|, |qx| ≤ 127 (adopt_int8 refuses −128), so
+// a pair is at most 2 · 127² = 32258 and never saturates.
+//
+// Each 32-column block of a row is one 32-byte vector: 11 instructions (load, abs, load,
+// sign, two multiply-adds, convert, the block's scale broadcast and multiplied, the FMA)
+// against the widening kernel's (ops/gemv.cpp) ~20 for the same 32 weights. Each output is
+// the same sequence of operations whatever the other rows of x or the thread split.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "attend/low_precision.hpp"
+#include "ops/gemv_dot.hpp"
+
+namespace attend {
+
+bool cpu_has_avx2_int8_dot() {
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return has;
+}
+
+// ---- kernels: AVX2 from here on; no standard-library calls below this line but memcpy ----
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+namespace {
+
+constexpr int64_t kBlock = LowPrecisionMatrix::kBlock;  // 32: one block, one 32-byte vector
+static_assert(kBlock == 32, "a block of int8 values is one AVX2 vector");
+
+// Σ of the 8 lanes, a tree of halves.
+inline float sum8(__m256 v) {
+    const __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
+}
+
+// One block of 32 values of x: sx = max|x| / 127, qx = round(x · 127 / max|x|) to nearest even
+// (vcvtps2dq), as the VNNI kernel's preparation computes them; a block of zeros: sx = 0, qx = 0.
+void quantize_block(const float* x, int8_t* q, float* scale) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+                 v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                   _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    const float amax = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+    const __m256 inv = _mm256_set1_ps(amax > 0.f ? 127.f / amax : 0.f);
+    const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inv)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inv)),
+                  i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inv)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inv));
+    // The packs work within 128-bit halves: bytes come out as 4-value groups in the order
+    // 0 2 4 6 1 3 5 7 (group g = values 4g … 4g + 3); one permute of 32-bit lanes restores it.
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q),
+                        _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    *scale = amax / 127.f;
+}
+
+// Rows of W against MB rows of x (the activations from row m of x on): per block, the
+// products as above into U float accumulators per row of x (the multiply-add latency), added
+// in a fixed order at the end.
+struct Int8Avx2Kernel {
+    const int8_t* qx;  // DotActivations::int8 at the first row
+    const float* sx;   // DotActivations::scales at the same row
+    int64_t x_stride, sx_stride, K;
+    const int8_t* q;
+    const float* scales;
+    int64_t blocks;
+    const float* bias;
+    float* y;
+    int64_t N;
+
+    Int8Avx2Kernel rows_from(int64_t m) const {
+        Int8Avx2Kernel k = *this;
+        k.qx += m * x_stride;
+        k.sx += m * sx_stride;
+        k.y += m * N;
+        return k;
+    }
+
+    template <int MB>
+    void run(int64_t n) const {
+        constexpr int U = 4;
+        const int8_t* row = q + n * K;
+        const float* row_scales = scales + n * blocks;
+        const __m256i ones = _mm256_set1_epi16(1);
+        __m256 acc[MB][U];
+        for (int m = 0; m < MB; ++m)
+            for (int u = 0; u < U; ++u) acc[m][u] = _mm256_setzero_ps();
+        auto block = [&](int64_t b, __m256i w, int u) __attribute__((always_inline)) {
+            const __m256i aw = _mm256_abs_epi8(w);
+            const __m256 sw = _mm256_broadcast_ss(row_scales + b);
+            for (int m = 0; m < MB; ++m) {
+                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qx + m * x_stride + b * kBlock));
+                const __m256i pairs = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
+                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+                const __m256 scale = _mm256_mul_ps(sw, _mm256_broadcast_ss(sx + m * sx_stride + b));
+                acc[m][u] = _mm256_fmadd_ps(dot, scale, acc[m][u]);
+            }
+        };
+        const int64_t whole = K / kBlock;
+        int64_t b = 0;
+        for (; b + U <= whole; b += U)
+            for (int u = 0; u < U; ++u)
+                block(b + u, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + (b + u) * kBlock)), u);
+        for (int u = 0; b < whole; ++b, ++u)
+            block(b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * kBlock)), u);
+        if (whole < blocks) {  // a last, shorter block: its weights copied (a load would pass the row's end)
+            alignas(32) int8_t tail[kBlock] = {};
+            std::memcpy(tail, row + whole * kBlock, size_t(K - whole * kBlock));
+            block(whole, _mm256_load_si256(reinterpret_cast<const __m256i*>(tail)), 0);
+        }
+        for (int m = 0; m < MB; ++m)
+            y[m * N + n] = sum8(_mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]))) +
+                           (bias ? bias[n] : 0.f);
+    }
+};
+
+}  // namespace
+
+void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) {
+    const int64_t width = a.chunks * 64, blocks = a.chunks * 2;
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t b = 0; b < blocks; ++b) {
+            const int64_t k = b * kBlock;
+            int8_t* q = a.int8.data() + m * width + k;
+            float* scale = a.scales.data() + m * a.scale_stride() + b;
+            if (k + kBlock <= K) {
+                quantize_block(x + m * K + k, q, scale);
+            } else {  // past K: zeros (a block wholly past it quantises to sx = 0, qx = 0)
+                float padded[kBlock] = {};
+                if (K > k) std::memcpy(padded, x + m * K + k, size_t(K - k) * sizeof(float));
+                quantize_block(padded, q, scale);
+            }
+        }
+}
+
+void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+                    float* y) {
+    const Int8Avx2Kernel kernel{a.int8.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.K,
+                                W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
+    int64_t m = 0;  // 4 rows of x at a time: each weight loaded once per 4
+    for (; m + 4 <= a.M; m += 4)
+        for (int64_t n = n0; n < n1; ++n) kernel.rows_from(m).run<4>(n);
+    const Int8Avx2Kernel rest = kernel.rows_from(m);
+    switch (a.M - m) {
+        case 3: for (int64_t n = n0; n < n1; ++n) rest.run<3>(n); break;
+        case 2: for (int64_t n = n0; n < n1; ++n) rest.run<2>(n); break;
+        case 1: for (int64_t n = n0; n < n1; ++n) rest.run<1>(n); break;
+        default: break;
+    }
+}
+
+#pragma GCC pop_options
+
+}  // namespace attend
