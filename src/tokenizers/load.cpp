@@ -1,12 +1,13 @@
 // tokenizers/load.cpp — which reader a file or folder needs, tokenizer.json dispatch, and the
 // streaming decoder.
 #include <algorithm>
-#include <optional>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <filesystem>
+#include <memory>
+#include <optional>
+#include <utility>
 
 #include "attend/error.hpp"
 #include "attend/io/tokenizer_files.hpp"
@@ -99,10 +100,10 @@ tokenizers::WordPieceOptions wordpiece_options(const fs::path& dir) {
 
 // vocab_text: the vocabulary's bytes when the caller has read them already.
 std::unique_ptr<Tokenizer> gpt2_pair(const fs::path& vocab, const fs::path& merges,
-                                     const std::optional<std::string>& vocab_text = std::nullopt) {
-    const std::string read = vocab_text ? std::string() : read_file(vocab.string(), "tokenizer file");
-    return tokenizers::parse_gpt2(vocab_text ? std::string_view(*vocab_text) : std::string_view(read),
-                                  read_file(merges.string(), "tokenizer file"), vocab.string(), merges.string());
+                                     std::optional<std::string> vocab_text = std::nullopt) {
+    if (!vocab_text) vocab_text = read_file(vocab.string(), "tokenizer file");
+    return tokenizers::parse_gpt2(*vocab_text, read_file(merges.string(), "tokenizer file"), vocab.string(),
+                                  merges.string());
 }
 
 // The merge rules beside a GPT-2 vocabulary (or the vocabulary beside merge rules).
@@ -121,11 +122,12 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
     if (name == "merges.txt" || ext == ".bpe")
         return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
     if (ext == ".json") {
-        const std::string text = read_file(origin, "tokenizer file");
+        std::string text = read_file(origin, "tokenizer file");  // moved into gpt2_pair if a vocab.json
         // {"token": id, ...}: vocab.json / encoder.json, told from the first entry (a JSON tree
         // of GPT-2's vocabulary only to look at it would cost as much as reading the tokenizer).
         if (tokenizers::starts_as_vocab_json(text))
-            return gpt2_pair(path, partner(path, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"), text);
+            return gpt2_pair(path, partner(path, {"merges.txt", "vocab.bpe"}, "a GPT-2 vocabulary needs its merge rules"),
+                             std::move(text));
         const json j = tokenizers::parse_json(text, origin);
         try {
             // "model" and "type" are also GPT-2 tokens: a vocab.json has them as ids, not objects.
@@ -138,7 +140,7 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& path) {
         bad_file(origin, "not a tokenizer file (neither tokenizer.json, a {\"type\": \"char\"} vocabulary, nor a token → id map)");
     }
     if (ext == ".txt") {
-        const std::string text = read_file(origin, "tokenizer file");
+        std::string text = read_file(origin, "tokenizer file");  // moved into gpt2_pair if a vocab.json
         if (text.compare(0, 8, "#version") == 0)
             return gpt2_pair(partner(path, {"vocab.json", "encoder.json"}, "merge rules need their vocabulary"), path);
         return tokenizers::parse_wordpiece_vocab(text, wordpiece_options(path.parent_path()), origin);
