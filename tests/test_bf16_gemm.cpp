@@ -31,10 +31,6 @@ const Shape3 kShapes[] = {{9, 37, 50},  {13, 100, 257}, {40, 49, 513},  {17, 96,
 
 using testing::random_vector;
 
-bool cpu_has_bf16_dot() {
-    return has_dot_products(*LowPrecisionMatrix::quantize(Tensor::zeros({1, 1}), WeightType::bf16));
-}
-
 TEST(Bf16Gemm, PackedProductMatchesTheUnpackedSumOfBf16Products) {
     Generator gen(21);
     for (int threads : {1, 2}) {

@@ -317,8 +317,7 @@ TEST(SkinnyGemm, LinearWithManyRowsWidensLowPrecisionBlocks) {
                             << name_of(type) << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
                         continue;
                     }
-                    const bool x_rounded = !skinny && has_dot_products(*LowPrecisionMatrix::quantize(
-                                                          Tensor::zeros({1, 1}), WeightType::bf16));
+                    const bool x_rounded = !skinny && cpu_has_bf16_dot();
                     EXPECT_LT(worst_error(M, N, K, x, W.widened, pb, y.to_vector()), x_rounded ? 1.0 / 256 : 1e-5)
                         << name_of(type) << " M " << M << " N " << N << " K " << K << " bias " << with_bias;
                     // The widened blocks (what a CPU without bf16 dot products runs), asked for directly.

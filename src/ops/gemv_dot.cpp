@@ -32,8 +32,8 @@ bool cpu_has_bf16_dot() {
 
 bool has_dot_products(const LowPrecisionMatrix& W) {
     switch (W.type()) {
-        case WeightType::bf16: return cpu_has_bf16_dot();
-        case WeightType::int8: return cpu_has_int8_dot() || cpu_has_avx2_int8_dot();
+        case WeightType::bf16: return cpu_has_bf16_dot() || cpu_has_avx2_fma();
+        case WeightType::int8: return cpu_has_int8_dot() || cpu_has_avx2_fma();
         default: return false;
     }
 }
@@ -49,8 +49,13 @@ void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrec
     a.K = K;
     a.chunks = (K * bytes + kChunkBytes - 1) / kChunkBytes;
     if (W.type() == WeightType::bf16) {
-        a.bf16.resize(size_t(M * a.chunks * 32));  // every value is written below
-        prepare_bf16(M, K, x, a);
+        if (cpu_has_bf16_dot()) {
+            a.bf16.resize(size_t(M * a.chunks * 32));  // every value is written below
+            prepare_bf16(M, K, x, a);
+        } else {
+            a.f32_pairs.resize(size_t(M * a.chunks * 32));
+            prepare_bf16_avx2(M, K, x, a);
+        }
     } else {
         a.int8.resize(size_t(M * a.chunks * kChunkBytes));
         a.scales.assign(size_t(M * a.scale_stride()), 0.f);  // 0: the padding past the last block
@@ -325,7 +330,7 @@ void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0,
 void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
               float* y) {
     if (W.type() == WeightType::bf16)
-        bf16_rows(a, W, n0, n1, bias, y);
+        cpu_has_bf16_dot() ? bf16_rows(a, W, n0, n1, bias, y) : bf16_rows_avx2(a, W, n0, n1, bias, y);
     else if (cpu_has_int8_dot())
         int8_rows(a, W, n0, n1, bias, y);
     else

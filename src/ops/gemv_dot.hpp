@@ -18,6 +18,10 @@
 //         a mask load and a masked negation per 64 weights; int8 decoding read 32–36 GB/s
 //         where bf16 read 43–47.)
 //
+// On CPUs with AVX2 and FMA but not those AVX-512 instructions, ops/gemv_dot_avx2.cpp does
+// the same work on what AVX2 has (int8: vpmaddubsw; bf16: the weights widened by a shift or a
+// mask, against x split into even and odd columns, x kept in fp32).
+//
 // Each output is the same sequence of operations whatever the other rows of x, the block
 // shape or the thread split (as in gemv.cpp), so a sequence's tokens do not depend on what
 // else is in the batch. Rounding x costs accuracy the tests bound (tests/test_gemv.cpp,
@@ -38,13 +42,14 @@ struct DotActivations {
     std::vector<int8_t> int8;          // (M, chunks·64) qx, zero-padded
     std::vector<int32_t> shift_sums;   // (M, chunks·16) lane l of chunk c: −128 · Σ qx[64c + 4l + 0..3] (VNNI only)
     std::vector<float> scales;         // (M, scale_stride()) sx per block of 32 columns, 0 past K
+    std::vector<float> f32_pairs;      // (M, chunks·32) x per 16 columns: its 8 even, then its 8 odd; 0 past K (AVX2 bf16 only)
 
     // Blocks per row of `scales`, padded to a multiple of 4 (the kernel loads 4 at a time).
     int64_t scale_stride() const { return (2 * chunks + 3) / 4 * 4; }
 };
 
-// Whether this CPU has the instruction for `W`'s type (bf16: AVX512-BF16; int8: AVX512-VNNI,
-// or AVX2's vpmaddubsw where it lacks VNNI, ops/gemv_dot_avx2.cpp).
+// Whether this CPU has a dot-product kernel for `W`'s type (bf16: AVX512-BF16; int8:
+// AVX512-VNNI; either, where it lacks those: AVX2 with FMA, ops/gemv_dot_avx2.cpp).
 bool has_dot_products(const LowPrecisionMatrix& W);
 // Whether it has vdpbf16ps (AVX512-BF16 with AVX512-BW): the bf16 GEMV, the bf16 GEMM
 // (ops/bf16_gemm.cpp) and bf16 mixed precision (attend/matmul_precision.hpp) all ask this.
@@ -58,11 +63,15 @@ void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrec
 void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
               float* y);
 
-// int8 on AVX2 (ops/gemv_dot_avx2.cpp), for CPUs without AVX512-VNNI: the same activations
-// without shift_sums (the kernel takes qx as it is).
-bool cpu_has_avx2_int8_dot();
+// AVX2 with FMA (ops/gemv_dot_avx2.cpp), for CPUs without AVX512-VNNI / AVX512-BF16. int8
+// takes the activations without shift_sums (the kernel takes qx as it is); bf16 takes
+// f32_pairs instead of x rounded.
+bool cpu_has_avx2_fma();
 void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a);
 void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+                    float* y);
+void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a);
+void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y);
 
 }  // namespace attend

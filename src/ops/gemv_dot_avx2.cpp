@@ -1,18 +1,29 @@
-// ops/gemv_dot_avx2.cpp — int8 decoding products on AVX2 (vpmaddubsw), for CPUs without
-// AVX512-VNNI (see ops/gemv_dot.hpp).
+// ops/gemv_dot_avx2.cpp — decoding products on AVX2 with FMA, for CPUs without AVX512-VNNI or
+// AVX512-BF16 (see ops/gemv_dot.hpp).
 //
-// The same scheme as the VNNI kernel (llama.cpp's Q8_0 × Q8_0): x quantised per block of 32
-// columns like the weights, sx = max|x| / 127, qx = round(x / sx); per block
+// int8: the same scheme as the VNNI kernel (llama.cpp's Q8_0 × Q8_0): x quantised per block
+// of 32 columns like the weights, sx = max|x| / 127, qx = round(x / sx); per block
 // y += (sx · sw) · Σ qx · qw. AVX2 has no vpdpbusd; vpmaddubsw multiplies unsigned by signed
 // bytes and adds each pair into a saturating 16-bit lane, then vpmaddwd by ones adds the pairs
 // of those into 32-bit lanes. The unsigned side is |qw| and the signed side qx with qw's sign
 // (vpsignb; a zero weight zeroes the product): |qw|, |qx| ≤ 127 (adopt_int8 refuses −128), so
 // a pair is at most 2 · 127² = 32258 and never saturates.
-//
 // Each 32-column block of a row is one 32-byte vector: 11 instructions (load, abs, load,
 // sign, two multiply-adds, convert, the block's scale broadcast and multiplied, the FMA)
-// against the widening kernel's (ops/gemv.cpp) ~20 for the same 32 weights. Each output is
-// the same sequence of operations whatever the other rows of x or the thread split.
+// against the widening kernel's (ops/gemv.cpp) ~20 for the same 32 weights.
+//
+// bf16: AVX2 has no bf16 product, so the weights are widened — but without the widening
+// kernel's zero-extension of every 16-bit value: one 32-byte load holds 16 weights as 8 pairs
+// (w[2i] in the low half of 32-bit lane i, w[2i+1] in the high half). A bf16 value is the top
+// half of its fp32, so lane << 16 is w[2i] and lane & 0xffff0000 is w[2i+1], exactly; each is
+// multiplied into the sum with x's even or odd columns, which the preparation lays out that
+// way once per call (DotActivations::f32_pairs). Per 16 weights: a load, a shift, an and, two
+// FMAs (x read from L1 by the FMAs) — where the widening kernel, compiled for AVX2 without
+// FMA, spends two zero-extensions, two shifts, two multiplies and two adds. x stays fp32, so
+// the sums are those of the widened matrix (no rounding of x, unlike vdpbf16ps).
+//
+// Each output is the same sequence of operations whatever the other rows of x or the thread
+// split.
 #include <immintrin.h>
 
 #include <cstring>
@@ -22,7 +33,7 @@
 
 namespace attend {
 
-bool cpu_has_avx2_int8_dot() {
+bool cpu_has_avx2_fma() {
     static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return has;
 }
@@ -33,7 +44,8 @@ bool cpu_has_avx2_int8_dot() {
 
 namespace {
 
-constexpr int64_t kBlock = LowPrecisionMatrix::kBlock;  // 32: one block, one 32-byte vector
+constexpr int64_t kBlock = LowPrecisionMatrix::kBlock;  // 32 int8 values: one block, one 32-byte vector
+constexpr int64_t kPairs = 16;                          // 16 bf16 values: one 32-byte vector
 static_assert(kBlock == 32, "a block of int8 values is one AVX2 vector");
 
 // Σ of the 8 lanes, a tree of halves.
@@ -125,6 +137,59 @@ struct Int8Avx2Kernel {
     }
 };
 
+// Rows of bf16 W against MB ≤ 2 rows of x (f32_pairs from row m of x on): per 16 columns, the
+// even and the odd products into the same accumulator, U accumulators per row of x (the FMA
+// latency; 2 × U of the 16 registers at MB = 2), added in a fixed order at the end.
+struct Bf16Avx2Kernel {
+    const float* x;  // DotActivations::f32_pairs at the first row
+    int64_t x_stride, K;
+    const uint16_t* w;
+    const float* bias;
+    float* y;
+    int64_t N;
+
+    Bf16Avx2Kernel rows_from(int64_t m) const {
+        Bf16Avx2Kernel k = *this;
+        k.x += m * x_stride;
+        k.y += m * N;
+        return k;
+    }
+
+    template <int MB>
+    void run(int64_t n) const {
+        constexpr int U = 4;
+        const uint16_t* row = w + n * K;
+        const __m256i odd = _mm256_set1_epi32(int32_t(0xffff0000u));
+        __m256 acc[MB][U];
+        for (int m = 0; m < MB; ++m)
+            for (int u = 0; u < U; ++u) acc[m][u] = _mm256_setzero_ps();
+        // Columns [16j, 16j + 16): w holds their weights as pairs.
+        auto vector = [&](int64_t j, __m256i pairs, int u) __attribute__((always_inline)) {
+            const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(pairs, 16));
+            const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(pairs, odd));
+            for (int m = 0; m < MB; ++m) {
+                const float* xj = x + m * x_stride + j * kPairs;
+                acc[m][u] = _mm256_fmadd_ps(we, _mm256_loadu_ps(xj), acc[m][u]);
+                acc[m][u] = _mm256_fmadd_ps(wo, _mm256_loadu_ps(xj + 8), acc[m][u]);
+            }
+        };
+        auto load = [row](int64_t j) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + j * kPairs)); };
+        const int64_t whole = K / kPairs;
+        int64_t j = 0;
+        for (; j + U <= whole; j += U)
+            for (int u = 0; u < U; ++u) vector(j + u, load(j + u), u);
+        for (int u = 0; j < whole; ++j, ++u) vector(j, load(j), u);
+        if (whole * kPairs < K) {  // a last, shorter vector: its weights copied (a load would pass the row's end)
+            alignas(32) uint16_t tail[kPairs] = {};
+            std::memcpy(tail, row + whole * kPairs, size_t(K - whole * kPairs) * sizeof(uint16_t));
+            vector(whole, _mm256_load_si256(reinterpret_cast<const __m256i*>(tail)), 0);
+        }
+        for (int m = 0; m < MB; ++m)
+            y[m * N + n] = sum8(_mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]))) +
+                           (bias ? bias[n] : 0.f);
+    }
+};
+
 }  // namespace
 
 void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) {
@@ -157,6 +222,32 @@ void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_
         case 2: for (int64_t n = n0; n < n1; ++n) rest.run<2>(n); break;
         case 1: for (int64_t n = n0; n < n1; ++n) rest.run<1>(n); break;
         default: break;
+    }
+}
+
+// Per 16 columns: x's 8 even columns, then its 8 odd ones (the order the kernel widens the
+// weights in); zeros past K.
+void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) {
+    const int64_t width = a.chunks * 32;
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < width; k += kPairs) {
+            float* p = a.f32_pairs.data() + m * width + k;
+            for (int64_t i = 0; i < kPairs / 2; ++i) {
+                const int64_t even = k + 2 * i, odd = even + 1;
+                p[i] = even < K ? x[m * K + even] : 0.f;
+                p[kPairs / 2 + i] = odd < K ? x[m * K + odd] : 0.f;
+            }
+        }
+}
+
+// Each row of W once per call, every row of x against it while it is in L1 (2 at a time).
+void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
+                    float* y) {
+    const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};
+    for (int64_t n = n0; n < n1; ++n) {
+        int64_t m = 0;
+        for (; m + 2 <= a.M; m += 2) kernel.rows_from(m).run<2>(n);
+        if (m < a.M) kernel.rows_from(m).run<1>(n);
     }
 }
 
