@@ -19,6 +19,7 @@
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "ops/gemv_dot.hpp"
+#include "ops/gemv_f32_avx2.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -216,10 +217,7 @@ ATTEND_SIMD_CLONES void rows_f32_lines(int64_t M, int64_t n0, int64_t n1, int64_
 // line (the same column offset in every row when lda is a multiple of 16), and the columns
 // before it and after the last whole vector (under 16 at each end) are summed one at a time.
 // Every column gets the same sums in the same order, whatever M.
-struct ColumnSpan {   // columns [c0, c1) of A, c1 − c0 ≥ 16
-    int64_t c0, c1;
-    int64_t a0, a1;   // the sweep: whole vectors on cache lines (or, unaligned, from c0)
-};
+}  // namespace
 
 ColumnSpan column_span(const float* A, int64_t lda, int64_t c0, int64_t c1) {
     ColumnSpan s{c0, c1, c0, c0};
@@ -244,6 +242,8 @@ __attribute__((noinline, optimize("fp-contract=off"))) void add_edge_columns(
             y[m * N + j] = sum;
         }
 }
+
+namespace {
 
 // y[m, c0 .. c1) += Σ_{u < RU} x[m, k + u] · A[k + u, c0 .. c1) for every m < MB. Each row
 // read is 3–12 KiB here, then the sweep jumps 4 rows on: the hardware prefetcher would
@@ -303,6 +303,15 @@ ATTEND_SIMD_CLONES void input_major_f32(int64_t M, int64_t k0, int64_t k1, int64
     }
 }
 
+// input_major_f32, or its AVX2 + FMA form where the CPU runs the avx2 clone (ops/gemv_f32_avx2.hpp).
+void input_major(int64_t M, int64_t k0, int64_t k1, int64_t N, int64_t K, const float* x, const float* A,
+                 int64_t lda, float* y) {
+    if (N >= kLanes && use_f32_avx2())
+        f32_input_major_avx2(M, k0, k1, N, K, x, A, lda, y);
+    else
+        input_major_f32(M, k0, k1, N, K, x, A, lda, y);
+}
+
 // Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache lines
 // of y, and whole blocks of the sweep), so the threads stream disjoint parts of W. One thread
 // calls rows() itself: no inactive region (core/parallel_loop.hpp says why).
@@ -328,6 +337,10 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= 8 && N >= 16
 
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y) {
     if (M <= 0 || N <= 0) return;
+    if (use_f32_avx2()) {  // AVX2 + FMA without AVX-512 (ops/gemv_f32_avx2.hpp)
+        split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { f32_rows_avx2(M, n0, n1, N, K, x, W, bias, y); });
+        return;
+    }
     // Floats from W's start to its cache line's: the same for every row when K is a multiple of 16.
     const int64_t s = int64_t(reinterpret_cast<uintptr_t>(W) % 64) / int64_t(sizeof(float));
     if (s != 0 && K >= kLanes && K % kLanes == 0 && reinterpret_cast<uintptr_t>(W) % sizeof(float) == 0) {
@@ -360,7 +373,7 @@ void skinny_gemm_input_major(int64_t M, int64_t N, int64_t K, const float* x, co
         float* ym = y + m0 * N;
         if (!threaded) {
             start(rows, ym);
-            input_major_f32(rows, 0, K, N, K, xm, A, lda, ym);
+            input_major(rows, 0, K, N, K, xm, A, lda, ym);
             continue;
         }
 #pragma omp parallel
@@ -373,7 +386,7 @@ void skinny_gemm_input_major(int64_t M, int64_t N, int64_t K, const float* x, co
             float* mine = t == 0 ? ym : partials.data() + (t - 1) * rows * N;
             if (t == 0) start(rows, mine);
             else std::fill_n(mine, rows * N, 0.f);
-            input_major_f32(rows, k0, k1, N, K, xm, A, lda, mine);
+            input_major(rows, k0, k1, N, K, xm, A, lda, mine);
 #pragma omp barrier
             const int64_t chunks = (N + 15) / 16;
             const int64_t c0 = std::min(N, chunks * t / threads * 16), c1 = std::min(N, chunks * (t + 1) / threads * 16);
