@@ -62,54 +62,66 @@ constexpr int64_t kTileK = 128;  // keys per tile
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // ---- row kernels ---------------------------------------------------------------------------
-// Written on the 16-float vectors of ops/simd.hpp (which also holds exp16 and the clones macro).
+// Written once over a GCC vector type F (ops/simd.hpp) and compiled twice: on 16 floats as
+// target clones, and on 8 floats for AVX2 + FMA, which CPUs without AVX-512 call instead
+// (cpu_prefers_avx2_kernels(); ops/simd.hpp says why). On an AVX2-only EPYC, where
+// exp_shifted's avx2 clone took 45% of the attention's time, that made the forward at
+// T = 2048 2.5× faster (docs/performance.md, twelfth round).
 
-ATTEND_SIMD_CLONES float max_of(const float* x, int64_t n) {
-    f32x16 m = splat16(-kInf);
+template <class F>
+ATTEND_VECTOR_INLINE float max_of_v(const float* x, int64_t n) {
+    constexpr int64_t L = lanes_of<F>;
+    F m = splat_v<F>(-kInf);
     int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) {
-        const f32x16 v = load16(x + j);
+    for (; j + L <= n; j += L) {
+        const F v = load_v<F>(x + j);
         m = v > m ? v : m;
     }
     float result = -kInf;
-    for (int64_t l = 0; l < kLanes; ++l) result = std::max(result, m[l]);
+    for (int64_t l = 0; l < L; ++l) result = std::max(result, m[l]);
     for (; j < n; ++j) result = std::max(result, x[j]);
     return result;
 }
 
 // x_j ← exp(x_j − shift) · factor; returns Σ_j x_j.
-ATTEND_SIMD_CLONES float exp_shifted(float* x, int64_t n, float shift, float factor) {
-    f32x16 sum{};
+template <class F>
+ATTEND_VECTOR_INLINE float exp_shifted_v(float* x, int64_t n, float shift, float factor) {
+    constexpr int64_t L = lanes_of<F>;
+    F sum{};
     int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) {
-        const f32x16 e = exp16(load16(x + j) - shift) * factor;
-        store16(x + j, e);
+    for (; j + L <= n; j += L) {
+        const F e = exp_v<F>(load_v<F>(x + j) - shift, F{}) * factor;
+        store_v(x + j, e);
         sum += e;
     }
     if (j < n) {  // the tail, padded with −∞ (whose exp is 0)
-        float tail[kLanes];
-        std::fill(tail, tail + kLanes, -kInf);
-        std::copy(x + j, x + n, tail);
-        const f32x16 e = exp16(load16(tail) - shift) * factor;
-        store16(tail, e);
-        std::copy(tail, tail + (n - j), x + j);
+        float tail[L];
+        for (int64_t l = 0; l < L; ++l) tail[l] = j + l < n ? x[j + l] : -kInf;
+        const F e = exp_v<F>(load_v<F>(tail) - shift, F{}) * factor;
+        store_v(tail, e);
+        for (int64_t l = 0; j + l < n; ++l) x[j + l] = tail[l];
         sum += e;
     }
     return horizontal_sum(sum);
 }
 
-ATTEND_SIMD_CLONES float dot_of(const float* a, const float* b, int64_t n) {
-    f32x16 acc{};
+template <class F>
+ATTEND_VECTOR_INLINE float dot_of_v(const float* a, const float* b, int64_t n) {
+    constexpr int64_t L = lanes_of<F>;
+    F acc{};
     int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) acc += load16(a + j) * load16(b + j);
+    for (; j + L <= n; j += L) acc += load_v<F>(a + j) * load_v<F>(b + j);
     float s = horizontal_sum(acc);
     for (; j < n; ++j) s += a[j] * b[j];
     return s;
 }
 
-ATTEND_SIMD_CLONES void scale_row(float* x, int64_t n, float s) {
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) x[j] *= s;
+template <class F>
+ATTEND_VECTOR_INLINE void scale_row_v(float* x, int64_t n, float s) {
+    constexpr int64_t L = lanes_of<F>;
+    int64_t j = 0;
+    for (; j + L <= n; j += L) store_v(x + j, load_v<F>(x + j) * s);
+    for (; j < n; ++j) x[j] *= s;
 }
 
 // ds_j ← p_j · (ds_j − delta): the softmax backward for one row, dS = P ⊙ (dP − Δ).
@@ -117,13 +129,50 @@ ATTEND_SIMD_CLONES void scale_row(float* x, int64_t n, float s) {
 // dS_j = 0 exactly, as the reference's rowsum(dP ⊙ P) gives; dP_j − Δ would instead leave
 // the rounding difference of two summation orders of the same dot product (a row with a
 // single visible key, e.g. Tk = 1, would get noise where its gradient is exactly 0).
-ATTEND_SIMD_CLONES void softmax_grad_row(const float* p, float* ds, int64_t n, float delta) {
+template <class F>
+ATTEND_VECTOR_INLINE void softmax_grad_row_v(const float* p, float* ds, int64_t n, float delta) {
+    constexpr int64_t L = lanes_of<F>;
     int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) {
-        const f32x16 pj = load16(p + j), g = pj * (load16(ds + j) - delta);
-        store16(ds + j, pj == 1.f ? splat16(0.f) : g);
+    for (; j + L <= n; j += L) {
+        const F pj = load_v<F>(p + j), g = pj * (load_v<F>(ds + j) - delta);
+        store_v(ds + j, pj == 1.f ? splat_v<F>(0.f) : g);
     }
     for (; j < n; ++j) ds[j] = p[j] == 1.f ? 0.f : p[j] * (ds[j] - delta);
+}
+
+// Each kernel's two instances and the call that picks one.
+ATTEND_SIMD_CLONES float max_of_16(const float* x, int64_t n) { return max_of_v<f32x16>(x, n); }
+ATTEND_AVX2_FMA float max_of_8(const float* x, int64_t n) { return max_of_v<f32x8>(x, n); }
+float max_of(const float* x, int64_t n) { return cpu_prefers_avx2_kernels() ? max_of_8(x, n) : max_of_16(x, n); }
+
+ATTEND_SIMD_CLONES float exp_shifted_16(float* x, int64_t n, float shift, float factor) {
+    return exp_shifted_v<f32x16>(x, n, shift, factor);
+}
+ATTEND_AVX2_FMA float exp_shifted_8(float* x, int64_t n, float shift, float factor) {
+    return exp_shifted_v<f32x8>(x, n, shift, factor);
+}
+float exp_shifted(float* x, int64_t n, float shift, float factor) {
+    return cpu_prefers_avx2_kernels() ? exp_shifted_8(x, n, shift, factor) : exp_shifted_16(x, n, shift, factor);
+}
+
+ATTEND_SIMD_CLONES float dot_of_16(const float* a, const float* b, int64_t n) { return dot_of_v<f32x16>(a, b, n); }
+ATTEND_AVX2_FMA float dot_of_8(const float* a, const float* b, int64_t n) { return dot_of_v<f32x8>(a, b, n); }
+float dot_of(const float* a, const float* b, int64_t n) {
+    return cpu_prefers_avx2_kernels() ? dot_of_8(a, b, n) : dot_of_16(a, b, n);
+}
+
+ATTEND_SIMD_CLONES void scale_row_16(float* x, int64_t n, float s) { scale_row_v<f32x16>(x, n, s); }
+ATTEND_AVX2_FMA void scale_row_8(float* x, int64_t n, float s) { scale_row_v<f32x8>(x, n, s); }
+void scale_row(float* x, int64_t n, float s) { cpu_prefers_avx2_kernels() ? scale_row_8(x, n, s) : scale_row_16(x, n, s); }
+
+ATTEND_SIMD_CLONES void softmax_grad_row_16(const float* p, float* ds, int64_t n, float delta) {
+    softmax_grad_row_v<f32x16>(p, ds, n, delta);
+}
+ATTEND_AVX2_FMA void softmax_grad_row_8(const float* p, float* ds, int64_t n, float delta) {
+    softmax_grad_row_v<f32x8>(p, ds, n, delta);
+}
+void softmax_grad_row(const float* p, float* ds, int64_t n, float delta) {
+    cpu_prefers_avx2_kernels() ? softmax_grad_row_8(p, ds, n, delta) : softmax_grad_row_16(p, ds, n, delta);
 }
 
 // ---- the problem and its tiles -------------------------------------------------------------

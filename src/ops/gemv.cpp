@@ -306,7 +306,7 @@ ATTEND_SIMD_CLONES void input_major_f32(int64_t M, int64_t k0, int64_t k1, int64
 // input_major_f32, or its AVX2 + FMA form where the CPU runs the avx2 clone (ops/gemv_f32_avx2.hpp).
 void input_major(int64_t M, int64_t k0, int64_t k1, int64_t N, int64_t K, const float* x, const float* A,
                  int64_t lda, float* y) {
-    if (N >= kLanes && use_f32_avx2())
+    if (N >= kLanes && cpu_prefers_avx2_kernels())
         f32_input_major_avx2(M, k0, k1, N, K, x, A, lda, y);
     else
         input_major_f32(M, k0, k1, N, K, x, A, lda, y);
@@ -337,7 +337,7 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= 8 && N >= 16
 
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y) {
     if (M <= 0 || N <= 0) return;
-    if (use_f32_avx2()) {  // AVX2 + FMA without AVX-512 (ops/gemv_f32_avx2.hpp)
+    if (cpu_prefers_avx2_kernels()) {  // AVX2 + FMA without AVX-512 (ops/gemv_f32_avx2.hpp)
         split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { f32_rows_avx2(M, n0, n1, N, K, x, W, bias, y); });
         return;
     }

@@ -16,14 +16,7 @@
 
 #include <immintrin.h>
 
-#include "ops/gemv_dot.hpp"
-
 namespace attend {
-
-bool use_f32_avx2() {
-    static const bool use = !__builtin_cpu_supports("avx512f") && cpu_has_avx2_fma();
-    return use;
-}
 
 // ---- kernels: AVX2 + FMA from here on; no standard-library calls below this line ----
 #pragma GCC push_options

@@ -7,7 +7,7 @@
 // (GCC's "avx2" target does not include it). perf on an AVX2-only EPYC, GPT-2 small fp32
 // decoding: more stack moves than multiply-adds in the hot loops of both kernels, and the
 // weights read at 61–67% of the bandwidth. These are the same two kernels on 8-float AVX2
-// registers with FMA; gemv.cpp takes them on such CPUs (use_f32_avx2()).
+// registers with FMA; gemv.cpp takes them on such CPUs (cpu_prefers_avx2_kernels(), ops/simd.hpp).
 #pragma once
 #include <cstdint>
 
@@ -25,9 +25,6 @@ ColumnSpan column_span(const float* A, int64_t lda, int64_t c0, int64_t c1);
 // as plain multiplies and adds (the same bits whatever MB; gemv.cpp).
 void add_edge_columns(int MB, int RU, int64_t K, const float* x, const float* const* a, int64_t k, int64_t j0,
                       int64_t j1, float* y, int64_t N);
-
-// Whether gemv.cpp should take these kernels: AVX2 and FMA without AVX512F.
-bool use_f32_avx2();
 
 // y[m, n] = Σ_k x[m, k] · W[n, k] (+ bias[n]) for rows [n0, n1) of W (N, K) and the M rows of x.
 void f32_rows_avx2(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x, const float* W,
