@@ -3,7 +3,8 @@
 //
 // The library compiles its row loops as target clones and runs the one this CPU supports. To
 // check the others too, this file compiles the same header under explicit targets (avx512f,
-// avx2, and the baseline x86-64 that the "default" clone is) and runs each that the CPU can.
+// avx2, and the baseline x86-64 that the "default" clone is) and runs each that the CPU can;
+// also on 8-float vectors under avx2 + fma, which the library runs where AVX-512 is missing.
 // avx512f brings FMA, which GCC contracts a·b + c into (C++ defaults to -ffp-contract=fast),
 // so that target may differ from the others by roundings; each is held to the same accuracy,
 // and the library's dispatched op must equal, bit for bit, the target the loader picks.
@@ -50,6 +51,15 @@ template <class F>
 __attribute__((target("avx2"))) void backward_avx2(const float* x, const float* g, float* d, int64_t n) {
     vec::backward_row<F>(x, g, d, n);
 }
+// What the library runs on a CPU with AVX2 + FMA and no AVX-512 (ops/simd.hpp): 8 floats.
+template <class F>
+__attribute__((target("avx2,fma"))) void forward_avx2_8(const float* x, float* y, int64_t n) {
+    vec::forward_row<F, f32x8>(x, y, n);
+}
+template <class F>
+__attribute__((target("avx2,fma"))) void backward_avx2_8(const float* x, const float* g, float* d, int64_t n) {
+    vec::backward_row<F, f32x8>(x, g, d, n);
+}
 template <class F>
 void forward_baseline(const float* x, float* y, int64_t n) {
     vec::forward_row<F>(x, y, n);
@@ -71,17 +81,24 @@ struct Target {
 std::vector<Target> targets() {
     __builtin_cpu_init();
     return {{"avx512f", bool(__builtin_cpu_supports("avx512f"))},
+            {"avx2+fma, 8 floats", __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")},
             {"avx2", bool(__builtin_cpu_supports("avx2"))},
             {"default", true}};
 }
 
 template <class F>
 ForwardFn forward_for(const std::string& t) {
-    return t == "avx512f" ? forward_avx512<F> : t == "avx2" ? forward_avx2<F> : forward_baseline<F>;
+    return t == "avx512f"              ? forward_avx512<F>
+           : t == "avx2+fma, 8 floats" ? forward_avx2_8<F>
+           : t == "avx2"               ? forward_avx2<F>
+                                       : forward_baseline<F>;
 }
 template <class F>
 BackwardFn backward_for(const std::string& t) {
-    return t == "avx512f" ? backward_avx512<F> : t == "avx2" ? backward_avx2<F> : backward_baseline<F>;
+    return t == "avx512f"              ? backward_avx512<F>
+           : t == "avx2+fma, 8 floats" ? backward_avx2_8<F>
+           : t == "avx2"               ? backward_avx2<F>
+                                       : backward_baseline<F>;
 }
 
 // ---- references in double ------------------------------------------------------------------------

@@ -8,8 +8,8 @@
 //   sigmoid:       y = σ(x) = 1 / (1 + e⁻ˣ),  dy/dx = y (1 − y)
 //   silu:          y = x σ(x),             dy/dx = σ(x) (1 + x (1 − σ(x)))
 //
-// GELU, sigmoid and SiLU run on 16-float vectors (ops/activation_simd.hpp: the maths, its accuracy and
-// its edge values), in row clones chosen per CPU; relu stays a scalar loop (GCC vectorises it).
+// GELU, sigmoid and SiLU run on float vectors (ops/activation_simd.hpp: the maths, its accuracy and
+// its edge values), in row kernels chosen per CPU; relu stays a scalar loop (GCC vectorises it).
 //
 // Each backward recomputes what it needs from x (cheap) rather than keeping extra tensors.
 #include <algorithm>
@@ -55,25 +55,47 @@ Tensor pointwise(const char* name, const Tensor& x_in, F f, DF df) {
     });
 }
 
-// ---- vector kernels: one clone set per function and direction --------------------------------
+// ---- vector kernels: per direction, on 16 floats as target clones and on 8 for AVX2 + FMA --------
 enum class Kind { gelu_erf, gelu_tanh, sigmoid, silu };
 
-ATTEND_SIMD_CLONES void forward_rows(Kind kind, const float* x, float* y, int64_t n) {
+template <class V>
+ATTEND_VECTOR_INLINE void forward_rows_v(Kind kind, const float* x, float* y, int64_t n) {
     switch (kind) {
-        case Kind::gelu_erf: return vec::forward_row<vec::GeluErf>(x, y, n);
-        case Kind::gelu_tanh: return vec::forward_row<vec::GeluTanh>(x, y, n);
-        case Kind::sigmoid: return vec::forward_row<vec::Sigmoid>(x, y, n);
-        case Kind::silu: return vec::forward_row<vec::Silu>(x, y, n);
+        case Kind::gelu_erf: return vec::forward_row<vec::GeluErf, V>(x, y, n);
+        case Kind::gelu_tanh: return vec::forward_row<vec::GeluTanh, V>(x, y, n);
+        case Kind::sigmoid: return vec::forward_row<vec::Sigmoid, V>(x, y, n);
+        case Kind::silu: return vec::forward_row<vec::Silu, V>(x, y, n);
     }
 }
 
-ATTEND_SIMD_CLONES void backward_rows(Kind kind, const float* x, const float* dy, float* dx, int64_t n) {
+template <class V>
+ATTEND_VECTOR_INLINE void backward_rows_v(Kind kind, const float* x, const float* dy, float* dx, int64_t n) {
     switch (kind) {
-        case Kind::gelu_erf: return vec::backward_row<vec::GeluErf>(x, dy, dx, n);
-        case Kind::gelu_tanh: return vec::backward_row<vec::GeluTanh>(x, dy, dx, n);
-        case Kind::sigmoid: return vec::backward_row<vec::Sigmoid>(x, dy, dx, n);
-        case Kind::silu: return vec::backward_row<vec::Silu>(x, dy, dx, n);
+        case Kind::gelu_erf: return vec::backward_row<vec::GeluErf, V>(x, dy, dx, n);
+        case Kind::gelu_tanh: return vec::backward_row<vec::GeluTanh, V>(x, dy, dx, n);
+        case Kind::sigmoid: return vec::backward_row<vec::Sigmoid, V>(x, dy, dx, n);
+        case Kind::silu: return vec::backward_row<vec::Silu, V>(x, dy, dx, n);
     }
+}
+
+ATTEND_SIMD_CLONES void forward_rows_16(Kind kind, const float* x, float* y, int64_t n) {
+    forward_rows_v<f32x16>(kind, x, y, n);
+}
+ATTEND_AVX2_FMA void forward_rows_8(Kind kind, const float* x, float* y, int64_t n) {
+    forward_rows_v<f32x8>(kind, x, y, n);
+}
+void forward_rows(Kind kind, const float* x, float* y, int64_t n) {
+    cpu_prefers_avx2_kernels() ? forward_rows_8(kind, x, y, n) : forward_rows_16(kind, x, y, n);
+}
+
+ATTEND_SIMD_CLONES void backward_rows_16(Kind kind, const float* x, const float* dy, float* dx, int64_t n) {
+    backward_rows_v<f32x16>(kind, x, dy, dx, n);
+}
+ATTEND_AVX2_FMA void backward_rows_8(Kind kind, const float* x, const float* dy, float* dx, int64_t n) {
+    backward_rows_v<f32x8>(kind, x, dy, dx, n);
+}
+void backward_rows(Kind kind, const float* x, const float* dy, float* dx, int64_t n) {
+    cpu_prefers_avx2_kernels() ? backward_rows_8(kind, x, dy, dx, n) : backward_rows_16(kind, x, dy, dx, n);
 }
 
 // Threads take blocks of kBlock elements (a multiple of 16, so only the last block has a tail).

@@ -1,6 +1,7 @@
-// ops/activation_simd.hpp — GELU (exact and tanh), sigmoid and SiLU on 16-float vectors,
-// forward and backward side by side, and the row loops that apply them. activation.cpp compiles
-// the loops as target clones; tests compile the same header under each target to check them all.
+// ops/activation_simd.hpp — GELU (exact and tanh), sigmoid and SiLU on GCC float vectors of
+// 16 or 8 lanes (V), forward and backward side by side, and the row loops that apply them.
+// activation.cpp compiles the loops on 16 floats as target clones and on 8 floats for AVX2 +
+// FMA (ops/simd.hpp says why); tests compile the same header under each target to check them all.
 // Internal to src/ops.
 //
 // Accuracy (tests/test_activation_simd.cpp sweeps every clone against double precision over
@@ -40,32 +41,35 @@ constexpr float kKappa = 0.044715f;
 // |x| is clamped at 20 first: there Φ is already 0 or 1 in float, and x² stays finite.
 
 // e^(−x²/2), x² split exactly: x = h + t, h = hi12(x), x² = h² + t (x + h), h² exact.
-ATTEND_VECTOR_INLINE f32x16 exp_neg_half_square(const f32x16& x) {
-    const f32x16 h = hi12(x);
-    return exp16(-0.5f * (h * h), -0.5f * ((x - h) * (x + h)));
+template <class V>
+ATTEND_VECTOR_INLINE V exp_neg_half_square(const V& x) {
+    const V h = hi12(x);
+    return exp_v(-0.5f * (h * h), -0.5f * ((x - h) * (x + h)));
 }
 
+template <class V>
 struct Normal {
-    f32x16 cdf;  // Φ(x)
-    f32x16 pdf;  // φ(x) = e^(−x²/2) / √(2π), only when asked for (the backward)
+    V cdf;  // Φ(x)
+    V pdf;  // φ(x) = e^(−x²/2) / √(2π), only when asked for (the backward)
 };
 
-template <bool kWithPdf>
-ATTEND_VECTOR_INLINE Normal normal16(const f32x16& x) {
-    f32x16 a = abs16(x);
-    a = a > 20.f ? splat16(20.f) : a;  // written so that NaN stays NaN
-    const f32x16 z = a * kInvSqrt2;
+template <bool kWithPdf, class V>
+ATTEND_VECTOR_INLINE Normal<V> normal(const V& x) {
+    using I = typename int_vector<V>::type;
+    V a = abs_v(x);
+    a = a > 20.f ? splat_v<V>(20.f) : a;  // written so that NaN stays NaN
+    const V z = a * kInvSqrt2;
 
-    const f32x16 z2 = z * z;  // erf near 0
-    f32x16 p = splat16(0.00471809542199364f);
+    const V z2 = z * z;  // erf near 0
+    V p = splat_v<V>(0.00471809542199364f);
     p = p * z2 - 0.026757233971353333f;
     p = p * z2 + 0.11282823534220594f;
     p = p * z2 - 0.3761260860607581f;
     p = p * z2 + 1.1283791655696587f;
-    const f32x16 half_erf = 0.5f * (z * p);
+    const V half_erf = 0.5f * (z * p);
 
-    const f32x16 w = 1.f / (1.f + 0.5f * z);  // erfc in the tail
-    f32x16 q = splat16(-0.030768589734866167f);
+    const V w = 1.f / (1.f + 0.5f * z);  // erfc in the tail
+    V q = splat_v<V>(-0.030768589734866167f);
     q = q * w + 0.068685433197327f;
     q = q * w + 0.05940779302473169f;
     q = q * w - 0.2679027779902168f;
@@ -75,13 +79,13 @@ ATTEND_VECTOR_INLINE Normal normal16(const f32x16& x) {
     q = q * w + 0.24428901172248704f;
     q = q * w + 0.28231541775607344f;
     q = q * w + 0.2820866182881077f;
-    const f32x16 gauss = exp_neg_half_square(a);  // e^(−z²) = e^(−x²/2)
-    const f32x16 half_erfc = 0.5f * (gauss * (w * q));
+    const V gauss = exp_neg_half_square(a);  // e^(−z²) = e^(−x²/2)
+    const V half_erfc = 0.5f * (gauss * (w * q));
 
-    const i32x16 near0 = z < 0.5f, negative = x < 0.f;
-    const f32x16 lower = near0 ? 0.5f - half_erf : half_erfc;  // Φ(−|x|)
-    const f32x16 upper = near0 ? 0.5f + half_erf : 1.f - half_erfc;
-    Normal out{negative ? lower : upper, f32x16{}};
+    const I near0 = z < 0.5f, negative = x < 0.f;
+    const V lower = near0 ? 0.5f - half_erf : half_erfc;  // Φ(−|x|)
+    const V upper = near0 ? 0.5f + half_erf : 1.f - half_erfc;
+    Normal<V> out{negative ? lower : upper, V{}};
     if constexpr (kWithPdf) out.pdf = gauss * kInvSqrt2Pi;  // the clamp only matters where φ = 0
     return out;
 }
@@ -89,9 +93,9 @@ ATTEND_VECTOR_INLINE Normal normal16(const f32x16& x) {
 // ---- GELU, exact ----------------------------------------------------------------------------
 //   y = x Φ(x),   dy/dx = Φ(x) + x φ(x)
 struct GeluErf {
-    static ATTEND_VECTOR_INLINE f32x16 forward(const f32x16& x) { return x * normal16<false>(x).cdf; }
-    static ATTEND_VECTOR_INLINE f32x16 derivative(const f32x16& x) {
-        const Normal n = normal16<true>(x);
+    template <class V> static ATTEND_VECTOR_INLINE V forward(const V& x) { return x * normal<false>(x).cdf; }
+    template <class V> static ATTEND_VECTOR_INLINE V derivative(const V& x) {
+        const Normal<V> n = normal<true>(x);
         return n.cdf + x * n.pdf;
     }
 };
@@ -99,8 +103,9 @@ struct GeluErf {
 // ---- the logistic function, for the tanh GELU and SiLU --------------------------------------
 //   σ(v) = 1 / (1 + e), e = e^(−v);   1 − σ(v) = e σ(v)   (exact in the tail where 1 − σ cancels)
 // e = +∞ (v < −88.7) gives σ = 0 and 1 − σ = 1, not ∞ · 0.
-ATTEND_VECTOR_INLINE f32x16 one_minus_sigmoid(const f32x16& e, const f32x16& s) {
-    return e < __builtin_huge_valf() ? e * s : splat16(1.f);
+template <class V>
+ATTEND_VECTOR_INLINE V one_minus_sigmoid(const V& e, const V& s) {
+    return e < __builtin_huge_valf() ? e * s : splat_v<V>(1.f);
 }
 
 // ---- GELU, tanh approximation (torch's approximate='tanh') ----------------------------------
@@ -109,21 +114,46 @@ ATTEND_VECTOR_INLINE f32x16 one_minus_sigmoid(const f32x16& e, const f32x16& s) 
 // e^(−2u) turns an absolute error in −2u into a relative one, and −2u reaches 88 at x ≈ −10:
 // rounded to float it would cost up to ulp(88)/2 ≈ 4e-6 (≈ 60 ulp of y). So −2u is formed in
 // double (the exact decimal κ, x³ cannot overflow there) and handed to exp16 as a float pair.
+// The double halves of a float vector: f32x16 → 2 × 8 doubles (two zmm), f32x8 → 2 × 4 (two
+// ymm), so neither width builds a vector wider than its target's registers.
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef double f64x8 __attribute__((vector_size(64)));
+ATTEND_VECTOR_INLINE f64x8 low_doubles(const f32x16& x) {
+    return __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7), f64x8);
+}
+ATTEND_VECTOR_INLINE f64x8 high_doubles(const f32x16& x) {
+    return __builtin_convertvector(__builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15), f64x8);
+}
+ATTEND_VECTOR_INLINE f32x16 floats(const f64x8& lo, const f64x8& hi) {
+    const f32x8 a = __builtin_convertvector(lo, f32x8), b = __builtin_convertvector(hi, f32x8);
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+ATTEND_VECTOR_INLINE f64x4 low_doubles(const f32x8& x) {
+    return __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), f64x4);
+}
+ATTEND_VECTOR_INLINE f64x4 high_doubles(const f32x8& x) {
+    return __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), f64x4);
+}
+ATTEND_VECTOR_INLINE f32x8 floats(const f64x4& lo, const f64x4& hi) {
+    const f32x4 a = __builtin_convertvector(lo, f32x4), b = __builtin_convertvector(hi, f32x4);
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+
 struct GeluTanh {
-    typedef double f64x16 __attribute__((vector_size(128)));
-    static ATTEND_VECTOR_INLINE f32x16 exp_minus_2u(const f32x16& x) {
-        const f64x16 xd = __builtin_convertvector(x, f64x16);
-        const f64x16 v = (-2.0 * 0.79788456080286535588) * (xd + 0.044715 * (xd * xd * xd));
-        const f32x16 hi = __builtin_convertvector(v, f32x16);
-        f32x16 lo = __builtin_convertvector(v - __builtin_convertvector(hi, f64x16), f32x16);
-        lo = abs16(hi) < __builtin_huge_valf() ? lo : f32x16{};  // hi = ±∞: v − hi would be ∓∞
-        return exp16(hi, lo);
+    template <class V> static ATTEND_VECTOR_INLINE V exp_minus_2u(const V& x) {
+        const auto minus_2u = [](const auto& xd) { return (-2.0 * 0.79788456080286535588) * (xd + 0.044715 * (xd * xd * xd)); };
+        const auto v_lo = minus_2u(low_doubles(x)), v_hi = minus_2u(high_doubles(x));
+        const V hi = floats(v_lo, v_hi);
+        V lo = floats(v_lo - low_doubles(hi), v_hi - high_doubles(hi));
+        lo = abs_v(hi) < __builtin_huge_valf() ? lo : V{};  // hi = ±∞: v − hi would be ∓∞
+        return exp_v(hi, lo);
     }
-    static ATTEND_VECTOR_INLINE f32x16 forward(const f32x16& x) { return x / (1.f + exp_minus_2u(x)); }
-    static ATTEND_VECTOR_INLINE f32x16 derivative(const f32x16& x) {
-        const f32x16 e = exp_minus_2u(x);
-        const f32x16 s = 1.f / (1.f + e);
-        const f32x16 du = kSqrt2OverPi * (1.f + (3.f * kKappa) * (x * x));
+    template <class V> static ATTEND_VECTOR_INLINE V forward(const V& x) { return x / (1.f + exp_minus_2u(x)); }
+    template <class V> static ATTEND_VECTOR_INLINE V derivative(const V& x) {
+        const V e = exp_minus_2u(x);
+        const V s = 1.f / (1.f + e);
+        const V du = kSqrt2OverPi * (1.f + (3.f * kKappa) * (x * x));
         return s + 2.f * x * s * one_minus_sigmoid(e, s) * du;
     }
 };
@@ -131,10 +161,10 @@ struct GeluTanh {
 // ---- sigmoid ---------------------------------------------------------------------------------
 //   y = σ(x),   dy/dx = σ(x) (1 − σ(x))
 struct Sigmoid {
-    static ATTEND_VECTOR_INLINE f32x16 forward(const f32x16& x) { return 1.f / (1.f + exp16(-x)); }
-    static ATTEND_VECTOR_INLINE f32x16 derivative(const f32x16& x) {
-        const f32x16 e = exp16(-x);
-        const f32x16 s = 1.f / (1.f + e);
+    template <class V> static ATTEND_VECTOR_INLINE V forward(const V& x) { return 1.f / (1.f + exp_v(-x, V{})); }
+    template <class V> static ATTEND_VECTOR_INLINE V derivative(const V& x) {
+        const V e = exp_v(-x, V{});
+        const V s = 1.f / (1.f + e);
         return s * one_minus_sigmoid(e, s);
     }
 };
@@ -142,31 +172,34 @@ struct Sigmoid {
 // ---- SiLU (the gate of Llama's SwiGLU) -------------------------------------------------------
 //   y = x σ(x) = x / (1 + e^(−x)),   dy/dx = σ(x) (1 + x (1 − σ(x)))
 struct Silu {
-    static ATTEND_VECTOR_INLINE f32x16 forward(const f32x16& x) { return x / (1.f + exp16(-x)); }
-    static ATTEND_VECTOR_INLINE f32x16 derivative(const f32x16& x) {
-        const f32x16 e = exp16(-x);
-        const f32x16 s = 1.f / (1.f + e);
+    template <class V> static ATTEND_VECTOR_INLINE V forward(const V& x) { return x / (1.f + exp_v(-x, V{})); }
+    template <class V> static ATTEND_VECTOR_INLINE V derivative(const V& x) {
+        const V e = exp_v(-x, V{});
+        const V s = 1.f / (1.f + e);
         return s * (1.f + x * one_minus_sigmoid(e, s));
     }
 };
 
 // ---- row loops -------------------------------------------------------------------------------
-// y = f(x) over n floats; the tail is padded with zeros (f(0) is finite for every f here).
-template <class F>
+// y = f(x) over n floats, V's lanes at a time; the tail is padded with zeros (f(0) is finite
+// for every f here).
+template <class F, class V = f32x16>
 ATTEND_VECTOR_INLINE void forward_row(const float* x, float* y, int64_t n) {
+    constexpr int64_t L = lanes_of<V>;
     int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) store16(y + i, F::forward(load16(x + i)));
-    if (i < n) store16_partial(y + i, n - i, F::forward(load16_partial(x + i, n - i, 0.f)));
+    for (; i + L <= n; i += L) store_v(y + i, F::forward(load_v<V>(x + i)));
+    if (i < n) store_partial_v(y + i, n - i, F::forward(load_partial_v<V>(x + i, n - i, 0.f)));
 }
 
 // dx = dy · f′(x) over n floats.
-template <class F>
+template <class F, class V = f32x16>
 ATTEND_VECTOR_INLINE void backward_row(const float* x, const float* dy, float* dx, int64_t n) {
+    constexpr int64_t L = lanes_of<V>;
     int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) store16(dx + i, load16(dy + i) * F::derivative(load16(x + i)));
+    for (; i + L <= n; i += L) store_v(dx + i, load_v<V>(dy + i) * F::derivative(load_v<V>(x + i)));
     if (i < n) {
         const int64_t m = n - i;
-        store16_partial(dx + i, m, load16_partial(dy + i, m, 0.f) * F::derivative(load16_partial(x + i, m, 0.f)));
+        store_partial_v(dx + i, m, load_partial_v<V>(dy + i, m, 0.f) * F::derivative(load_partial_v<V>(x + i, m, 0.f)));
     }
 }
 

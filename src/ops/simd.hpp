@@ -70,25 +70,36 @@ ATTEND_VECTOR_INLINE f32x16 load16(const float* p) {
 ATTEND_VECTOR_INLINE void store16(float* p, const f32x16& v) { std::memcpy(p, &v, sizeof v); }
 ATTEND_VECTOR_INLINE f32x16 splat16(float x) { return f32x16{} + x; }
 
-// The first n < 16 floats of p, the other lanes `fill` (chosen so they do no harm: 0 for a
+// The first n < lanes floats of p, the other lanes `fill` (chosen so they do no harm: 0 for a
 // sum, −∞ for a max or an exp).
-ATTEND_VECTOR_INLINE f32x16 load16_partial(const float* p, int64_t n, float fill) {
-    float buf[kLanes];
-    for (int64_t l = 0; l < kLanes; ++l) buf[l] = fill;
+template <class F> ATTEND_VECTOR_INLINE F load_partial_v(const float* p, int64_t n, float fill) {
+    float buf[lanes_of<F>];
+    for (int64_t l = 0; l < lanes_of<F>; ++l) buf[l] = fill;
     std::memcpy(buf, p, size_t(n) * sizeof(float));
-    return load16(buf);
+    return load_v<F>(buf);
 }
-ATTEND_VECTOR_INLINE void store16_partial(float* p, int64_t n, const f32x16& v) {
-    float buf[kLanes];
-    store16(buf, v);
+template <class F> ATTEND_VECTOR_INLINE void store_partial_v(float* p, int64_t n, const F& v) {
+    float buf[lanes_of<F>];
+    store_v(buf, v);
     std::memcpy(p, buf, size_t(n) * sizeof(float));
 }
+ATTEND_VECTOR_INLINE f32x16 load16_partial(const float* p, int64_t n, float fill) {
+    return load_partial_v<f32x16>(p, n, fill);
+}
+ATTEND_VECTOR_INLINE void store16_partial(float* p, int64_t n, const f32x16& v) { store_partial_v(p, n, v); }
 
-ATTEND_VECTOR_INLINE f32x16 abs16(const f32x16& x) { return (f32x16)((i32x16)x & 0x7fffffff); }
+template <class F> ATTEND_VECTOR_INLINE F abs_v(const F& x) {
+    using I = typename int_vector<F>::type;
+    return (F)((I)x & 0x7fffffff);
+}
+ATTEND_VECTOR_INLINE f32x16 abs16(const f32x16& x) { return abs_v(x); }
 
 // x with the low 12 bits of its significand cleared: 12 significant bits, so its square is
 // exact in float, and x − hi12(x) is exact too (the Veltkamp-free split used for x² below).
-ATTEND_VECTOR_INLINE f32x16 hi12(const f32x16& x) { return (f32x16)((i32x16)x & int32_t(0xfffff000)); }
+template <class F> ATTEND_VECTOR_INLINE F hi12(const F& x) {
+    using I = typename int_vector<F>::type;
+    return (F)((I)x & int32_t(0xfffff000));
+}
 
 // Sequential over the lanes: the same order on every clone.
 template <class F> ATTEND_VECTOR_INLINE float horizontal_sum(const F& v) {
