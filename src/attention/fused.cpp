@@ -329,7 +329,7 @@ struct RowState {
 // of shuffle-and-add halve the partial sums per vector and pair the vectors up (8 + 4 + 2 + 1
 // adds of two shuffles each, against 15 dependent scalar adds per vector lane by lane); the
 // lanes come out in bit-reversed order, and a last shuffle puts them back.
-ATTEND_VECTOR_INLINE f32x16 sums_of_16(const f32x16 (&a)[16]) {
+ATTEND_VECTOR_INLINE f32x16 sums_of(const f32x16 (&a)[16]) {
     f32x16 b[8], c[4], d[2];
     for (int t = 0; t < 8; ++t)  // b[t] = [a[2t] 8 partials | a[2t+1] 8 partials]
         b[t] = __builtin_shufflevector(a[2 * t], a[2 * t + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
@@ -347,58 +347,77 @@ ATTEND_VECTOR_INLINE f32x16 sums_of_16(const f32x16 (&a)[16]) {
     return __builtin_shufflevector(e, e, 0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
 }
 
-// s[j] = scale · q · K_j for the n keys of K (n ≤ kRowChunk; K is (n, D)). Sixteen keys at a
-// time, each with its own accumulator, so the multiply-adds of different keys overlap and
-// one shuffle tree (above) finishes all sixteen; the keys past the last 16 one by one.
-ATTEND_VECTOR_INLINE void score_keys(const float* q, const float* K, int64_t n, int64_t D, float scale, float* s) {
-    int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) {
-        f32x16 acc[kLanes] = {};
-        int64_t d = 0;
-        for (; d + kLanes <= D; d += kLanes) {
-            const f32x16 qd = load16(q + d);
-            for (int t = 0; t < kLanes; ++t) acc[t] += load16(K + (j + t) * D + d) * qd;
-        }
-        if (d < D) {  // a head width that is not a multiple of 16
-            const f32x16 qd = load16_partial(q + d, D - d, 0.f);
-            for (int t = 0; t < kLanes; ++t) acc[t] += load16_partial(K + (j + t) * D + d, D - d, 0.f) * qd;
-        }
-        store16(s + j, sums_of_16(acc) * scale);
-    }
-    for (; j < n; ++j) s[j] = scale * dot_of(q, K + j * D, D);
+// The same for 8 vectors of 8 (three levels; keys come out as 0 4 2 6 1 5 3 7).
+ATTEND_VECTOR_INLINE f32x8 sums_of(const f32x8 (&a)[8]) {
+    f32x8 b[4], c[2];
+    for (int t = 0; t < 4; ++t)  // b[t] = [a[2t] 4 partials | a[2t+1] 4 partials]
+        b[t] = __builtin_shufflevector(a[2 * t], a[2 * t + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
+               __builtin_shufflevector(a[2 * t], a[2 * t + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+    for (int t = 0; t < 2; ++t)  // 2 partials each of keys 4t, 4t+2, 4t+1, 4t+3
+        c[t] = __builtin_shufflevector(b[2 * t], b[2 * t + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               __builtin_shufflevector(b[2 * t], b[2 * t + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    const f32x8 e = __builtin_shufflevector(c[0], c[1], 0, 8, 2, 10, 4, 12, 6, 14) +
+                    __builtin_shufflevector(c[0], c[1], 1, 9, 3, 11, 5, 13, 7, 15);
+    return __builtin_shufflevector(e, e, 0, 4, 2, 6, 1, 5, 3, 7);
 }
 
-// o (Dv) += Σ_j w_j V_j over the n rows of V (n, Dv). o stays in registers over the keys, 64
-// floats at a time, with two sets of accumulators (even and odd keys) so consecutive keys'
+// s[j] = scale · q · K_j for the n keys of K (n ≤ kRowChunk; K is (n, D)). L keys at a time
+// (L = F's lanes), each with its own accumulator, so the multiply-adds of different keys
+// overlap and one shuffle tree (above) finishes all L; the keys past the last L one by one.
+template <class F>
+ATTEND_VECTOR_INLINE void score_keys(const float* q, const float* K, int64_t n, int64_t D, float scale, float* s) {
+    constexpr int64_t L = lanes_of<F>;
+    int64_t j = 0;
+    for (; j + L <= n; j += L) {
+        F acc[L] = {};
+        int64_t d = 0;
+        for (; d + L <= D; d += L) {
+            const F qd = load_v<F>(q + d);
+            for (int t = 0; t < L; ++t) acc[t] += load_v<F>(K + (j + t) * D + d) * qd;
+        }
+        if (d < D) {  // a head width that is not a multiple of L
+            const F qd = load_partial_v<F>(q + d, D - d, 0.f);
+            for (int t = 0; t < L; ++t) acc[t] += load_partial_v<F>(K + (j + t) * D + d, D - d, 0.f) * qd;
+        }
+        store_v(s + j, sums_of(acc) * scale);
+    }
+    for (; j < n; ++j) s[j] = scale * dot_of_v<F>(q, K + j * D, D);
+}
+
+// o (Dv) += Σ_j w_j V_j over the n rows of V (n, Dv). o stays in registers over the keys, 4
+// vectors at a time, with two sets of accumulators (even and odd keys) so consecutive keys'
 // multiply-adds do not wait on each other.
+template <class F>
 ATTEND_VECTOR_INLINE void add_weighted_rows(float* o, const float* w, const float* V, int64_t n, int64_t Dv) {
+    constexpr int64_t L = lanes_of<F>;
     constexpr int kBlock = 4;  // vectors of o per sweep over the keys
     int64_t d = 0;
-    for (; d + kBlock * kLanes <= Dv; d += kBlock * kLanes) {
-        f32x16 even[kBlock], odd[kBlock] = {};
-        for (int u = 0; u < kBlock; ++u) even[u] = load16(o + d + u * kLanes);
+    for (; d + kBlock * L <= Dv; d += kBlock * L) {
+        F even[kBlock], odd[kBlock] = {};
+        for (int u = 0; u < kBlock; ++u) even[u] = load_v<F>(o + d + u * L);
         int64_t j = 0;
         for (; j + 2 <= n; j += 2)
             for (int u = 0; u < kBlock; ++u) {
-                even[u] += w[j] * load16(V + j * Dv + d + u * kLanes);
-                odd[u] += w[j + 1] * load16(V + (j + 1) * Dv + d + u * kLanes);
+                even[u] += w[j] * load_v<F>(V + j * Dv + d + u * L);
+                odd[u] += w[j + 1] * load_v<F>(V + (j + 1) * Dv + d + u * L);
             }
         if (j < n)
-            for (int u = 0; u < kBlock; ++u) even[u] += w[j] * load16(V + j * Dv + d + u * kLanes);
-        for (int u = 0; u < kBlock; ++u) store16(o + d + u * kLanes, even[u] + odd[u]);
+            for (int u = 0; u < kBlock; ++u) even[u] += w[j] * load_v<F>(V + j * Dv + d + u * L);
+        for (int u = 0; u < kBlock; ++u) store_v(o + d + u * L, even[u] + odd[u]);
     }
-    for (; d + kLanes <= Dv; d += kLanes) {
-        f32x16 acc = load16(o + d);
-        for (int64_t j = 0; j < n; ++j) acc += w[j] * load16(V + j * Dv + d);
-        store16(o + d, acc);
+    for (; d + L <= Dv; d += L) {
+        F acc = load_v<F>(o + d);
+        for (int64_t j = 0; j < n; ++j) acc += w[j] * load_v<F>(V + j * Dv + d);
+        store_v(o + d, acc);
     }
     for (; d < Dv; ++d)
         for (int64_t j = 0; j < n; ++j) o[d] += w[j] * V[j * Dv + d];
 }
 
 // The `rows` query heads h0.. h0 + rows − 1 (one kv head), query row i, keys [j0, j1).
-ATTEND_SIMD_CLONES void attend_span(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
-                                    int64_t j1, RowState* state) {
+template <class F>
+ATTEND_VECTOR_INLINE void attend_span_v(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
+                                        int64_t j1, RowState* state) {
     float scores[kMaxGroupRows][kRowChunk];
     const float* K = p.k + p.kv_row(b, h0, 0) * p.D;   // (Tk, D) of this kv head
     const float* V = p.v + p.kv_row(b, h0, 0) * p.Dv;  // (Tk, Dv)
@@ -406,23 +425,37 @@ ATTEND_SIMD_CLONES void attend_span(const Problem& p, int64_t b, int64_t h0, int
         const int64_t n = std::min(kRowChunk, j1 - c0);
         for (int64_t g = 0; g < rows; ++g) {
             float* s = scores[g];
-            score_keys(p.q + p.q_row(b, h0 + g, i) * p.D, K + c0 * p.D, n, p.D, p.scale, s);
+            score_keys<F>(p.q + p.q_row(b, h0 + g, i) * p.D, K + c0 * p.D, n, p.D, p.scale, s);
             if (p.mask->has_elementwise())
                 for (int64_t j = 0; j < n; ++j) s[j] += p.mask->bias(b, h0 + g, i, c0 + j);
             RowState& st = state[g];
-            const float m_new = std::max(st.m, max_of(s, n));
+            const float m_new = std::max(st.m, max_of_v<F>(s, n));
             if (m_new == -kInf) {  // nothing visible yet: this chunk adds nothing
-                std::fill(s, s + n, 0.f);
+                for (int64_t j = 0; j < n; ++j) s[j] = 0.f;
                 continue;
             }
             const float alpha = std::exp(st.m - m_new);
-            st.l = alpha * st.l + exp_shifted(s, n, m_new, 1.f);
-            if (alpha != 1.f) scale_row(st.o, p.Dv, alpha);
+            st.l = alpha * st.l + exp_shifted_v<F>(s, n, m_new, 1.f);
+            if (alpha != 1.f) scale_row_v<F>(st.o, p.Dv, alpha);
             st.m = m_new;
         }
         // O_g += Σ_j P̃_gj V_j; the chunk's value rows stay in cache for every head of the group.
-        for (int64_t g = 0; g < rows; ++g) add_weighted_rows(state[g].o, scores[g], V + c0 * p.Dv, n, p.Dv);
+        for (int64_t g = 0; g < rows; ++g) add_weighted_rows<F>(state[g].o, scores[g], V + c0 * p.Dv, n, p.Dv);
     }
+}
+
+ATTEND_SIMD_CLONES void attend_span_16(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
+                                       int64_t j1, RowState* state) {
+    attend_span_v<f32x16>(p, b, h0, rows, i, j0, j1, state);
+}
+ATTEND_AVX2_FMA void attend_span_8(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
+                                   int64_t j1, RowState* state) {
+    attend_span_v<f32x8>(p, b, h0, rows, i, j0, j1, state);
+}
+void attend_span(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0, int64_t j1,
+                 RowState* state) {
+    cpu_prefers_avx2_kernels() ? attend_span_8(p, b, h0, rows, i, j0, j1, state)
+                               : attend_span_16(p, b, h0, rows, i, j0, j1, state);
 }
 
 void forward_rows(const Problem& p, float* out, float* stats) {
