@@ -29,6 +29,7 @@
 #include <cstring>
 
 #include "attend/low_precision.hpp"
+#include "ops/avx2_sums.hpp"
 #include "ops/gemv_dot.hpp"
 
 namespace attend {
@@ -47,13 +48,6 @@ namespace {
 constexpr int64_t kBlock = LowPrecisionMatrix::kBlock;  // 32 int8 values: one block, one 32-byte vector
 constexpr int64_t kPairs = 16;                          // 16 bf16 values: one 32-byte vector
 static_assert(kBlock == 32, "a block of int8 values is one AVX2 vector");
-
-// Σ of the 8 lanes, a tree of halves.
-inline float sum8(__m256 v) {
-    const __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
-}
 
 // One block of 32 values of x: sx = max|x| / 127, qx = round(x · 127 / max|x|) to nearest even
 // (vcvtps2dq), as the VNNI kernel's preparation computes them; a block of zeros: sx = 0, qx = 0.
@@ -132,8 +126,7 @@ struct Int8Avx2Kernel {
             block(whole, _mm256_load_si256(reinterpret_cast<const __m256i*>(tail)), 0);
         }
         for (int m = 0; m < MB; ++m)
-            y[m * N + n] = sum8(_mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]))) +
-                           (bias ? bias[n] : 0.f);
+            y[m * N + n] = avx2::sum_of_4(acc[m]) + (bias ? bias[n] : 0.f);
     }
 };
 
@@ -185,8 +178,7 @@ struct Bf16Avx2Kernel {
             vector(whole, _mm256_load_si256(reinterpret_cast<const __m256i*>(tail)), 0);
         }
         for (int m = 0; m < MB; ++m)
-            y[m * N + n] = sum8(_mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]))) +
-                           (bias ? bias[n] : 0.f);
+            y[m * N + n] = avx2::sum_of_4(acc[m]) + (bias ? bias[n] : 0.f);
     }
 };
 

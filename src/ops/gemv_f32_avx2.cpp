@@ -16,6 +16,8 @@
 
 #include <immintrin.h>
 
+#include "ops/avx2_sums.hpp"
+
 namespace attend {
 
 // ---- kernels: AVX2 + FMA from here on; no standard-library calls below this line ----
@@ -25,13 +27,6 @@ namespace attend {
 namespace {
 
 constexpr int64_t kWidth = 8;  // floats per register
-
-// Σ of the 8 lanes, a tree of halves.
-inline float sum8(__m256 v) {
-    const __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 b = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    return _mm_cvtss_f32(_mm_add_ss(b, _mm_movehdup_ps(b)));
-}
 
 // ---- rows: W (N, K) row-major -----------------------------------------------------------------
 struct RowKernel {
@@ -72,8 +67,7 @@ struct RowKernel {
             vector(k, _mm256_maskload_ps(w + k, keep), keep, u);
         }
         for (int m = 0; m < MB; ++m)
-            y[m * N + n] = sum8(_mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]))) +
-                           (bias ? bias[n] : 0.f);
+            y[m * N + n] = avx2::sum_of_4(acc[m]) + (bias ? bias[n] : 0.f);
     }
 };
 
