@@ -37,28 +37,35 @@ namespace {
 
 constexpr int64_t kMaxChunks = 64;       // partial sums for dw / db
 
-// ---- row kernels (16-float vectors, ops/simd.hpp) -----------------------------------------
-// Tails are loaded padded with zeros, which add nothing to any sum below.
+// ---- row kernels ---------------------------------------------------------------------------
+// Written once over a GCC vector type F (ops/simd.hpp) and compiled twice: on 16 floats as
+// target clones, and on 8 floats for AVX2 + FMA, which CPUs without AVX-512 call instead
+// (cpu_prefers_avx2_kernels(); ops/simd.hpp says why: the clones' 64-byte vectors live on the
+// stack there). Tails are loaded padded with zeros, which add nothing to any sum below.
 
-ATTEND_SIMD_CLONES float sum_of(const float* x, int64_t n) {
-    f32x16 acc{};
+template <class F>
+ATTEND_VECTOR_INLINE float sum_of_v(const float* x, int64_t n) {
+    constexpr int64_t L = lanes_of<F>;
+    F acc{};
     int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) acc += load16(x + i);
-    if (i < n) acc += load16_partial(x + i, n - i, 0.f);
+    for (; i + L <= n; i += L) acc += load_v<F>(x + i);
+    if (i < n) acc += load_partial_v<F>(x + i, n - i, 0.f);
     return horizontal_sum(acc);
 }
 
 // s1 = Σ (x − c),  s2 = Σ (x − c)²
-ATTEND_SIMD_CLONES void shifted_sums(const float* x, int64_t n, float c, float& s1_out, float& s2_out) {
-    f32x16 s1{}, s2{};
+template <class F>
+ATTEND_VECTOR_INLINE void shifted_sums_v(const float* x, int64_t n, float c, float& s1_out, float& s2_out) {
+    constexpr int64_t L = lanes_of<F>;
+    F s1{}, s2{};
     int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        const f32x16 v = load16(x + i) - c;
+    for (; i + L <= n; i += L) {
+        const F v = load_v<F>(x + i) - c;
         s1 += v;
         s2 += v * v;
     }
     if (i < n) {
-        const f32x16 v = load16_partial(x + i, n - i, c) - c;  // padded with c: v = 0
+        const F v = load_partial_v<F>(x + i, n - i, c) - c;  // padded with c: v = 0
         s1 += v;
         s2 += v * v;
     }
@@ -71,75 +78,126 @@ struct RowStats {
     float shift, delta, rstd;
 };
 
-ATTEND_VECTOR_INLINE f32x16 xhat16(const f32x16& x, RowStats s) { return ((x - s.shift) - s.delta) * s.rstd; }
-
-// Loads 16 floats, or the m < 16 left at the end of a row (padded with zeros).
-ATTEND_VECTOR_INLINE f32x16 load_row(const float* p, int64_t m) {
-    return m == kLanes ? load16(p) : load16_partial(p, m, 0.f);
+template <class F>
+ATTEND_VECTOR_INLINE F xhat_v(const F& x, RowStats s) {
+    return ((x - s.shift) - s.delta) * s.rstd;
 }
-ATTEND_VECTOR_INLINE void store_row(float* p, int64_t m, const f32x16& v) {
-    if (m == kLanes)
-        store16(p, v);
+
+// Loads a whole vector, or the m < lanes left at the end of a row (padded with zeros).
+template <class F>
+ATTEND_VECTOR_INLINE F load_row(const float* p, int64_t m) {
+    return m == lanes_of<F> ? load_v<F>(p) : load_partial_v<F>(p, m, 0.f);
+}
+template <class F>
+ATTEND_VECTOR_INLINE void store_row(float* p, int64_t m, const F& v) {
+    if (m == lanes_of<F>)
+        store_v(p, v);
     else
-        store16_partial(p, m, v);
+        store_partial_v(p, m, v);
 }
 
 // y = x̂ · w + b; kW / kB say whether w / b exist (branches hoisted out of the loop).
-template <bool kW, bool kB>
+template <class F, bool kW, bool kB>
 ATTEND_VECTOR_INLINE void normalize_row_as(const float* x, float* y, int64_t n, RowStats s, const float* w,
                                            const float* b) {
-    for (int64_t i = 0; i < n; i += kLanes) {
-        const int64_t m = std::min(kLanes, n - i);
-        f32x16 v = xhat16(load_row(x + i, m), s);
-        if constexpr (kW) v *= load_row(w + i, m);
-        if constexpr (kB) v += load_row(b + i, m);
+    for (int64_t i = 0; i < n; i += lanes_of<F>) {
+        const int64_t m = std::min(lanes_of<F>, n - i);
+        F v = xhat_v(load_row<F>(x + i, m), s);
+        if constexpr (kW) v *= load_row<F>(w + i, m);
+        if constexpr (kB) v += load_row<F>(b + i, m);
         store_row(y + i, m, v);
     }
 }
 
 // y = x̂ · w + b, with w / b null meaning 1 / 0.
-ATTEND_SIMD_CLONES void normalize_row(const float* x, float* y, int64_t n, RowStats s, const float* w,
-                                      const float* b) {
-    if (w && b) return normalize_row_as<true, true>(x, y, n, s, w, b);
-    if (w) return normalize_row_as<true, false>(x, y, n, s, w, b);
-    if (b) return normalize_row_as<false, true>(x, y, n, s, w, b);
-    return normalize_row_as<false, false>(x, y, n, s, w, b);
+template <class F>
+ATTEND_VECTOR_INLINE void normalize_row_v(const float* x, float* y, int64_t n, RowStats s, const float* w,
+                                          const float* b) {
+    if (w && b) return normalize_row_as<F, true, true>(x, y, n, s, w, b);
+    if (w) return normalize_row_as<F, true, false>(x, y, n, s, w, b);
+    if (b) return normalize_row_as<F, false, true>(x, y, n, s, w, b);
+    return normalize_row_as<F, false, false>(x, y, n, s, w, b);
 }
 
 // The shared backward row: writes
 //   dx = r · (dx̂ − [centered] · mean(dx̂) − x̂ · mean(dx̂ · x̂)),  dx̂ = dy · w
 // and adds dy · x̂ to dw_acc and dy to db_acc when they are given (kW: w and dw_acc are; kB:
 // db_acc is).
-template <bool kW, bool kB>
+template <class F, bool kW, bool kB>
 ATTEND_VECTOR_INLINE void norm_backward_row_as(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
                                                const float* w, bool centered, float* dw_acc, float* db_acc) {
-    f32x16 sum_dxhat{}, sum_dxhat_xhat{};
-    for (int64_t i = 0; i < n; i += kLanes) {
-        const int64_t m = std::min(kLanes, n - i);
-        f32x16 dxhat = load_row(dy + i, m);  // zero in the padding, so it adds nothing
-        if constexpr (kW) dxhat *= load_row(w + i, m);
+    constexpr int64_t L = lanes_of<F>;
+    F sum_dxhat{}, sum_dxhat_xhat{};
+    for (int64_t i = 0; i < n; i += L) {
+        const int64_t m = std::min(L, n - i);
+        F dxhat = load_row<F>(dy + i, m);  // zero in the padding, so it adds nothing
+        if constexpr (kW) dxhat *= load_row<F>(w + i, m);
         sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * xhat16(load_row(x + i, m), s);
+        sum_dxhat_xhat += dxhat * xhat_v(load_row<F>(x + i, m), s);
     }
     const float mean_dxhat = centered ? horizontal_sum(sum_dxhat) / float(n) : 0.f;
     const float mean_dxhat_xhat = horizontal_sum(sum_dxhat_xhat) / float(n);
-    for (int64_t i = 0; i < n; i += kLanes) {
-        const int64_t m = std::min(kLanes, n - i);
-        const f32x16 g = load_row(dy + i, m), xhat = xhat16(load_row(x + i, m), s);
-        f32x16 dxhat = g;
-        if constexpr (kW) dxhat *= load_row(w + i, m);
+    for (int64_t i = 0; i < n; i += L) {
+        const int64_t m = std::min(L, n - i);
+        const F g = load_row<F>(dy + i, m), xhat = xhat_v(load_row<F>(x + i, m), s);
+        F dxhat = g;
+        if constexpr (kW) dxhat *= load_row<F>(w + i, m);
         store_row(dx + i, m, s.rstd * ((dxhat - mean_dxhat) - xhat * mean_dxhat_xhat));
-        if constexpr (kW) store_row(dw_acc + i, m, load_row(dw_acc + i, m) + g * xhat);
-        if constexpr (kB) store_row(db_acc + i, m, load_row(db_acc + i, m) + g);
+        if constexpr (kW) store_row(dw_acc + i, m, load_row<F>(dw_acc + i, m) + g * xhat);
+        if constexpr (kB) store_row(db_acc + i, m, load_row<F>(db_acc + i, m) + g);
     }
 }
 
-ATTEND_SIMD_CLONES void norm_backward_row(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
-                                          const float* w, bool centered, float* dw_acc, float* db_acc) {
-    if (w && db_acc) return norm_backward_row_as<true, true>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
-    if (w) return norm_backward_row_as<true, false>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
-    if (db_acc) return norm_backward_row_as<false, true>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
-    return norm_backward_row_as<false, false>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+template <class F>
+ATTEND_VECTOR_INLINE void norm_backward_row_v(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
+                                              const float* w, bool centered, float* dw_acc, float* db_acc) {
+    if (w && db_acc) return norm_backward_row_as<F, true, true>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+    if (w) return norm_backward_row_as<F, true, false>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+    if (db_acc) return norm_backward_row_as<F, false, true>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+    return norm_backward_row_as<F, false, false>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+}
+
+// One row's forward: its statistics (centered: LayerNorm, else RMSNorm), then y.
+template <class F>
+ATTEND_VECTOR_INLINE RowStats normalize_one_row_v(const float* x, float* y, int64_t d, bool centered, float eps,
+                                                  const float* w, const float* b) {
+    const float c = centered ? sum_of_v<F>(x, d) / float(d) : 0.f;
+    float s1, s2;
+    shifted_sums_v<F>(x, d, c, s1, s2);
+    // LayerNorm: corrected mean and variance; RMSNorm (c = 0): mean(x²)
+    const float var = centered ? std::max(0.f, (s2 - s1 * s1 / float(d)) / float(d)) : s2 / float(d);
+    const RowStats s{c, centered ? s1 / float(d) : 0.f, 1.f / std::sqrt(var + eps)};
+    normalize_row_v<F>(x, y, d, s, w, b);
+    return s;
+}
+
+// Each kernel's two instances and the call that picks one.
+ATTEND_SIMD_CLONES RowStats normalize_one_row_16(const float* x, float* y, int64_t d, bool centered, float eps,
+                                                 const float* w, const float* b) {
+    return normalize_one_row_v<f32x16>(x, y, d, centered, eps, w, b);
+}
+ATTEND_AVX2_FMA RowStats normalize_one_row_8(const float* x, float* y, int64_t d, bool centered, float eps,
+                                             const float* w, const float* b) {
+    return normalize_one_row_v<f32x8>(x, y, d, centered, eps, w, b);
+}
+RowStats normalize_one_row(const float* x, float* y, int64_t d, bool centered, float eps, const float* w,
+                           const float* b) {
+    return cpu_prefers_avx2_kernels() ? normalize_one_row_8(x, y, d, centered, eps, w, b)
+                                      : normalize_one_row_16(x, y, d, centered, eps, w, b);
+}
+
+ATTEND_SIMD_CLONES void norm_backward_row_16(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
+                                             const float* w, bool centered, float* dw_acc, float* db_acc) {
+    norm_backward_row_v<f32x16>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+}
+ATTEND_AVX2_FMA void norm_backward_row_8(const float* x, const float* dy, float* dx, int64_t n, RowStats s,
+                                         const float* w, bool centered, float* dw_acc, float* db_acc) {
+    norm_backward_row_v<f32x8>(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
+}
+void norm_backward_row(const float* x, const float* dy, float* dx, int64_t n, RowStats s, const float* w,
+                       bool centered, float* dw_acc, float* db_acc) {
+    cpu_prefers_avx2_kernels() ? norm_backward_row_8(x, dy, dx, n, s, w, centered, dw_acc, db_acc)
+                               : norm_backward_row_16(x, dy, dx, n, s, w, centered, dw_acc, db_acc);
 }
 
 void check_param(const Tensor& p, int64_t d, const char* op, const char* what, const Shape& x_shape) {
@@ -170,14 +228,7 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
     const float* pb = b.defined() ? b.data() : nullptr;
     float* py = y.data();
     parallel_loop(rows, 2 * rows * d, [&](int64_t r) {  // work: two passes a row
-        const float* xr = px + r * d;
-        const float c = centered ? sum_of(xr, d) / float(d) : 0.f;
-        float s1, s2;
-        shifted_sums(xr, d, c, s1, s2);
-        // LayerNorm: corrected mean and variance; RMSNorm (c = 0): mean(x²)
-        const float var = centered ? std::max(0.f, (s2 - s1 * s1 / float(d)) / float(d)) : s2 / float(d);
-        stats[r] = {c, centered ? s1 / float(d) : 0.f, 1.f / std::sqrt(var + eps)};
-        normalize_row(xr, py + r * d, d, stats[r], pw, pb);
+        stats[r] = normalize_one_row(px + r * d, py + r * d, d, centered, eps, pw, pb);
     });
 
     return record(
