@@ -1,6 +1,7 @@
 // Low-precision weights (attend/low_precision.hpp) from the format to the file:
 //
-//   LowPrecision   to_bf16's rounding, int8's error bound with a ragged last block, widening rows
+//   LowPrecision   to_bf16's rounding, int8's error bound with a ragged last block, widening rows,
+//                  quantizing into given memory, a converted model's matrices in one block
 //   LowPrecisionModels  bf16 logits against fp32 on real checkpoints and a preset (full forward
 //                  and KV-cache steps), int8 perplexity against fp32 (stories260K; a char model
 //                  trained here on tinyshakespeare)
@@ -183,6 +184,64 @@ TEST(LowPrecision, ValuesItHoldsStartOnACacheLine) {
     EXPECT_EQ(line(q->scales()), 0u);
     const std::vector<uint16_t> values(size_t(512 * 768), 0x3f80);  // copied: no owner given
     EXPECT_EQ(line(LowPrecisionMatrix::adopt_bf16(512, 768, values.data(), nullptr)->bf16()), 0u);
+}
+
+// quantize() into given memory (the form Transformer::convert_weights uses) writes the same
+// values and scales as into the matrix's own storage, in storage_bytes()' layout; it refuses
+// memory off a cache line.
+TEST(LowPrecision, QuantizedIntoMemoryMatchesItsOwnStorage) {
+    Generator gen(9);
+    for (int64_t cols : {45, 64, 5}) {
+        const Tensor w = random_matrix(6, cols, gen);
+        for (WeightType type : {WeightType::bf16, WeightType::int8}) {
+            const auto own = LowPrecisionMatrix::quantize(w, type);
+            const int64_t bytes = LowPrecisionMatrix::storage_bytes(6, cols, type);
+            EXPECT_EQ(bytes % 64, 0);
+            EXPECT_GE(bytes, own->bytes());
+            const std::shared_ptr<void> block(std::aligned_alloc(64, size_t(bytes) + 64), std::free);
+            std::memset(block.get(), 0x55, size_t(bytes) + 64);
+            const auto into = LowPrecisionMatrix::quantize(w, type, block.get(), block);
+            const char* base = static_cast<const char*>(block.get());
+            EXPECT_EQ(static_cast<const unsigned char*>(block.get())[bytes], 0x55) << "wrote past storage_bytes";
+            if (type == WeightType::bf16) {
+                EXPECT_EQ(reinterpret_cast<const char*>(into->bf16()), base);
+                EXPECT_EQ(std::memcmp(into->bf16(), own->bf16(), size_t(6 * cols) * 2), 0) << cols;
+            } else {
+                EXPECT_EQ(reinterpret_cast<const char*>(into->int8()), base);
+                EXPECT_EQ(reinterpret_cast<uintptr_t>(into->scales()) % 64, 0u);
+                EXPECT_EQ(std::memcmp(into->int8(), own->int8(), size_t(6 * cols)), 0) << cols;
+                EXPECT_EQ(std::memcmp(into->scales(), own->scales(), size_t(6 * own->blocks_per_row()) * 4), 0) << cols;
+            }
+        }
+    }
+    const std::shared_ptr<void> block(std::aligned_alloc(64, 4096), std::free);
+    EXPECT_MENTIONS(error_of([&] {
+                        (void)LowPrecisionMatrix::quantize(random_matrix(2, 8, gen), WeightType::bf16,
+                                                           static_cast<char*>(block.get()) + 4, block);
+                    }),
+                    "64-byte aligned");
+}
+
+// convert_weights puts a model's matrices one after another in one block (on huge pages where
+// the system gives them: core/buffer_pool.hpp), rather than each in its own allocation.
+TEST(LowPrecision, ConvertedModelMatricesShareOneBlock) {
+    TransformerConfig c = preset("gpt2_small");
+    c.n_layers = 2, c.vocab_size = 300, c.max_positions = 32, c.d_model = 64, c.n_heads = 4, c.d_ff = 128;
+    for (WeightType type : {WeightType::bf16, WeightType::int8}) {
+        Transformer model(c, 3);
+        const int64_t converted = model.convert_weights(type);
+        ASSERT_GT(converted, 4);
+        std::vector<std::pair<uintptr_t, int64_t>> spans;  // (start, storage bytes)
+        for (auto& [name, p] : model.parameters())
+            if (const LowPrecisionMatrix* m = p->low_precision())
+                spans.emplace_back(reinterpret_cast<uintptr_t>(type == WeightType::bf16 ? static_cast<const void*>(m->bf16())
+                                                                                        : static_cast<const void*>(m->int8())),
+                                   LowPrecisionMatrix::storage_bytes(m->rows(), m->cols(), type));
+        ASSERT_EQ(int64_t(spans.size()), converted);
+        std::sort(spans.begin(), spans.end());
+        for (size_t i = 1; i < spans.size(); ++i)
+            EXPECT_EQ(spans[i].first, spans[i - 1].first + uintptr_t(spans[i - 1].second)) << name_of(type) << " matrix " << i;
+    }
 }
 
 TEST(LowPrecision, Bf16WidensRowsExactly) {

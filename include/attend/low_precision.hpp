@@ -44,6 +44,12 @@ public:
 
     // Rounds an fp32 (rows, cols) matrix to `type` (bf16 or int8).
     static std::shared_ptr<const LowPrecisionMatrix> quantize(const Tensor& w, WeightType type);
+    // The same, written into `memory` (storage_bytes(rows, cols, type) bytes, 64-byte aligned:
+    // the values, then int8's scales, each part whole cache lines), which `owner` keeps alive.
+    // Transformer::convert_weights puts all of a model's matrices in one block this way.
+    static std::shared_ptr<const LowPrecisionMatrix> quantize(const Tensor& w, WeightType type, void* memory,
+                                                              std::shared_ptr<void> owner);
+    static int64_t storage_bytes(int64_t rows, int64_t cols, WeightType type);
     // Takes stored values as they are (a file's): rows·cols bf16 values, or rows·cols int8
     // values with rows·blocks_per_row scales. `owner` keeps the memory alive (may be null
     // when the vectors' copies are wanted: the values are then copied).
@@ -97,6 +103,9 @@ private:
     using CacheLineVector = std::vector<T, CacheLineAllocator<T>>;
 
     LowPrecisionMatrix() = default;
+    // Both quantize()s: into `memory` when given, else into the own_ vectors.
+    static std::shared_ptr<const LowPrecisionMatrix> quantize_into(const Tensor& w, WeightType type, void* memory,
+                                                                   std::shared_ptr<void> owner);
     WeightType type_ = WeightType::f32;
     int64_t rows_ = 0, cols_ = 0;
     const uint16_t* bf16_ = nullptr;

@@ -76,7 +76,27 @@ uint16_t to_bf16(float x) {
     return bf16_of_bits(bits);
 }
 
-std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Tensor& w_in, WeightType type) {
+int64_t LowPrecisionMatrix::storage_bytes(int64_t rows, int64_t cols, WeightType type) {
+    ATTEND_CHECK(rows > 0 && cols > 0 && (type == WeightType::bf16 || type == WeightType::int8),
+                 "storage_bytes: a ", rows, " × ", cols, " matrix in ", name_of(type));
+    const auto lines = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
+    if (type == WeightType::bf16) return lines(2 * rows * cols);
+    return lines(rows * cols) + lines(4 * rows * ((cols + kBlock - 1) / kBlock));
+}
+
+std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Tensor& w, WeightType type) {
+    return quantize_into(w, type, nullptr, nullptr);
+}
+
+std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Tensor& w, WeightType type, void* memory,
+                                                                       std::shared_ptr<void> owner) {
+    ATTEND_CHECK(memory && owner && reinterpret_cast<uintptr_t>(memory) % 64 == 0,
+                 "quantize into memory needs a 64-byte aligned block and its owner");
+    return quantize_into(w, type, memory, std::move(owner));
+}
+
+std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize_into(const Tensor& w_in, WeightType type,
+                                                                            void* memory, std::shared_ptr<void> owner) {
     ATTEND_CHECK(w_in.defined() && w_in.dim() == 2, "only a matrix (rows, cols) converts to low precision, got ",
                  w_in.defined() ? to_string(w_in.shape()) : "(undefined)");
     ATTEND_CHECK(type == WeightType::bf16 || type == WeightType::int8, "quantize converts to bf16 or int8, not ",
@@ -86,22 +106,33 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Ten
     m->type_ = type;
     m->rows_ = w.size(0);
     m->cols_ = w.size(1);
+    m->owner_ = std::move(owner);
     const float* src = w.data();
     const int64_t n = m->rows_ * m->cols_;
     if (type == WeightType::bf16) {
-        m->own_bf16_.resize(size_t(n));
+        uint16_t* out = static_cast<uint16_t*>(memory);
+        if (!out) {
+            m->own_bf16_.resize(size_t(n));
+            out = m->own_bf16_.data();
+        }
 #pragma omp parallel for schedule(static) if (worth_threading(n, n))
         for (int64_t i = 0; i < n; ++i) {
             uint32_t bits;
             std::memcpy(&bits, src + i, sizeof bits);
-            m->own_bf16_[size_t(i)] = bf16_of_bits(bits);
+            out[i] = bf16_of_bits(bits);
         }
-        m->bf16_ = m->own_bf16_.data();
+        m->bf16_ = out;
         return m;
     }
     const int64_t blocks = m->blocks_per_row(), cols = m->cols_;
-    m->own_int8_.resize(size_t(n));
-    m->own_scales_.resize(size_t(m->rows_ * blocks));
+    int8_t* values = static_cast<int8_t*>(memory);
+    float* scales = values ? reinterpret_cast<float*>(values + (n + 63) / 64 * 64) : nullptr;  // storage_bytes' layout
+    if (!values) {
+        m->own_int8_.resize(size_t(n));
+        m->own_scales_.resize(size_t(m->rows_ * blocks));
+        values = m->own_int8_.data();
+        scales = m->own_scales_.data();
+    }
     // A non-finite weight is reported after the loop: an exception must not leave an OpenMP
     // region (it would terminate the program instead of naming the row).
     int64_t first_bad_row = m->rows_;
@@ -116,14 +147,14 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Ten
                 continue;
             }
             const float scale = amax / 127.f, inv = amax > 0.f ? 127.f / amax : 0.f;
-            m->own_scales_[size_t(r * blocks + c)] = scale;
-            int8_t* q = m->own_int8_.data() + r * cols;
+            scales[r * blocks + c] = scale;
+            int8_t* q = values + r * cols;
             for (int64_t k = k0; k < k1; ++k) q[k] = int8_t(std::clamp(round_to_even(x[k] * inv), -127.f, 127.f));
         }
     ATTEND_CHECK(first_bad_row == m->rows_, "cannot convert a weight holding inf or NaN to int8 (row ", first_bad_row,
                  ")");
-    m->int8_ = m->own_int8_.data();
-    m->scales_ = m->own_scales_.data();
+    m->int8_ = values;
+    m->scales_ = scales;
     return m;
 }
 
