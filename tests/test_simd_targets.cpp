@@ -9,7 +9,8 @@
 // one translation unit). Every target the CPU supports then runs the parity cases of
 // tests/reference/ops.py. The baseline (no attribute) is what the "default" clone runs.
 // The target the loader picks must also give the library's results bit for bit, which shows
-// that these copies are the clones the library runs.
+// that these copies are the clones the library runs. Where a file also has 8-float AVX2 + FMA
+// kernels (activation, norm), they run as a target of their own on every CPU with AVX2 + FMA.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,6 +32,15 @@
 #include "ops/pointwise.hpp"
 #include "ops/simd.hpp"
 #include "support/reference.hpp"
+
+// The copies ask this flag, not the CPU, whether to run their 8-float AVX2 + FMA kernels
+// instead of the clones (cpu_prefers_avx2_kernels(), ops/simd.hpp), so both widths run wherever
+// the CPU has them: the 8-float ones on AVX-512 machines too, the clones on AVX2-only ones.
+// It starts as the library's own choice; TargetOps::eight_floats sets it per target.
+namespace attend_test {
+bool prefer_8_floats = ::attend::cpu_prefers_avx2_kernels();
+}  // namespace attend_test
+#define cpu_prefers_avx2_kernels() ::attend_test::prefer_8_floats
 
 #undef ATTEND_SIMD_CLONES
 #define ATTEND_SIMD_CLONES __attribute__((target("avx512f")))
@@ -77,6 +87,8 @@ using namespace ::attend;
 #include "ops/softmax.cpp"
 }  // namespace on_default_softmax
 
+#undef cpu_prefers_avx2_kernels
+
 using namespace attend;
 using attend::testing::close_to;
 
@@ -89,7 +101,20 @@ using Fn = std::function<Tensor(V)>;
 struct TargetOps {
     std::string name;
     bool supported;
+    bool eight_floats;  // run the 8-float AVX2 + FMA kernels where a file has them
     std::map<std::string, Fn> ops;
+};
+
+// Sets attend_test::prefer_8_floats for a target's whole case: forward and backward.
+class KernelWidth {
+public:
+    explicit KernelWidth(const TargetOps& t) : before_(attend_test::prefer_8_floats) {
+        attend_test::prefer_8_floats = t.eight_floats;
+    }
+    ~KernelWidth() { attend_test::prefer_8_floats = before_; }
+
+private:
+    bool before_;
 };
 
 #define ATTEND_TARGET_OPS(T)                                                                                     \
@@ -109,11 +134,15 @@ struct TargetOps {
             {"sigmoid", [](V in) { return on_##T##_activation::attend::sigmoid(in[0]); }},                     \
     }
 
+// In the order the library picks: the first supported one is what it runs on this CPU.
 std::vector<TargetOps> targets() {
     __builtin_cpu_init();
-    return {{"avx512f", bool(__builtin_cpu_supports("avx512f")), ATTEND_TARGET_OPS(avx512f)},
-            {"avx2", bool(__builtin_cpu_supports("avx2")), ATTEND_TARGET_OPS(avx2)},
-            {"default", true, ATTEND_TARGET_OPS(default)}};
+    const bool avx512f = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2"),
+               fma = __builtin_cpu_supports("fma");
+    return {{"avx512f", avx512f, false, ATTEND_TARGET_OPS(avx512f)},
+            {"avx2 + fma, 8 floats", avx2 && fma, true, ATTEND_TARGET_OPS(avx2)},
+            {"avx2", avx2, false, ATTEND_TARGET_OPS(avx2)},
+            {"default", true, false, ATTEND_TARGET_OPS(default)}};
 }
 
 // The library's own ops, by the same names.
@@ -198,6 +227,7 @@ TEST(SimdTargets, EveryTargetMatchesPyTorch) {
     const auto& ref = reference();
     for (const TargetOps& t : targets()) {
         if (!t.supported) continue;
+        const KernelWidth width(t);
         for (const auto& [name, op] : kCases) {
             ASSERT_TRUE(ref.count(name + ".out0")) << name << " is not in ops.safetensors";
             const Result r = run_case(name, t.ops.at(op));
@@ -214,12 +244,16 @@ TEST(SimdTargets, EveryTargetMatchesPyTorch) {
 TEST(SimdTargets, PickedTargetIsTheLibrarysCloneBitForBit) {
     std::string picked;
     std::map<std::string, Fn> ops;
+    bool eight_floats = false;
     for (const TargetOps& t : targets()) {
         if (t.supported && picked.empty()) {
             picked = t.name;
             ops = t.ops;
+            eight_floats = t.eight_floats;
         }
     }
+    EXPECT_EQ(eight_floats, cpu_prefers_avx2_kernels()) << "the first target is not the library's pick";
+    attend_test::prefer_8_floats = eight_floats;
     const std::map<std::string, Fn> lib = library_ops();
     for (const auto& [name, op] : kCases) {
         const Result mine = run_case(name, ops.at(op)), theirs = run_case(name, lib.at(op));
@@ -234,6 +268,7 @@ TEST(SimdTargets, FullyMaskedRowsOnEveryTarget) {
     constexpr float kInf = std::numeric_limits<float>::infinity();
     for (const TargetOps& t : targets()) {
         if (!t.supported) continue;
+        const KernelWidth width(t);
         std::vector<float> v(2 * 37, 0.5f);
         std::fill(v.begin(), v.begin() + 37, -kInf);  // row 0 masked; 37 lanes: a tail too
         for (const char* op : {"softmax", "log_softmax"}) {
