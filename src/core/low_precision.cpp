@@ -76,12 +76,14 @@ uint16_t to_bf16(float x) {
     return bf16_of_bits(bits);
 }
 
+// Bytes rounded up to whole 64-byte cache lines: each part of storage_bytes' layout.
+static int64_t whole_lines(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
 int64_t LowPrecisionMatrix::storage_bytes(int64_t rows, int64_t cols, WeightType type) {
     ATTEND_CHECK(rows > 0 && cols > 0 && (type == WeightType::bf16 || type == WeightType::int8),
                  "storage_bytes: a ", rows, " × ", cols, " matrix in ", name_of(type));
-    const auto lines = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
-    if (type == WeightType::bf16) return lines(2 * rows * cols);
-    return lines(rows * cols) + lines(4 * rows * ((cols + kBlock - 1) / kBlock));
+    if (type == WeightType::bf16) return whole_lines(2 * rows * cols);
+    return whole_lines(rows * cols) + whole_lines(4 * rows * ((cols + kBlock - 1) / kBlock));  // values, scales
 }
 
 std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize(const Tensor& w, WeightType type) {
@@ -126,7 +128,7 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize_into(cons
     }
     const int64_t blocks = m->blocks_per_row(), cols = m->cols_;
     int8_t* values = static_cast<int8_t*>(memory);
-    float* scales = values ? reinterpret_cast<float*>(values + (n + 63) / 64 * 64) : nullptr;  // storage_bytes' layout
+    float* scales = values ? reinterpret_cast<float*>(values + whole_lines(n)) : nullptr;  // storage_bytes' layout
     if (!values) {
         m->own_int8_.resize(size_t(n));
         m->own_scales_.resize(size_t(m->rows_ * blocks));

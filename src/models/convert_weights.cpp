@@ -2,9 +2,9 @@
 // Transformer::convert_weights and attend/low_precision.hpp).
 #include "attend/models/transformer.hpp"
 
-#include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "attend/error.hpp"
@@ -28,7 +28,7 @@ bool Transformer::converts_to_low_precision(const std::string& name, const Shape
 // 1 thread 6.0–7.0 → 5.5–6.0 ms / 11.6–13.0 → 10.8–13.1; 2 threads 4.0–4.6 → 3.6–4.2 / 7.2–8.9 → 6.4–8.0.
 int64_t Transformer::convert_weights(WeightType type) {
     if (type == WeightType::f32) return 0;
-    std::vector<Tensor*> todo;
+    std::vector<std::pair<Tensor*, int64_t>> todo;  // (parameter, its storage bytes)
     int64_t total = 0;
     for (auto& [name, p] : parameters()) {
         if (!p->defined() || !converts_to_low_precision(name, p->shape())) continue;
@@ -37,17 +37,15 @@ int64_t Transformer::convert_weights(WeightType type) {
                          "; converting it to ", name_of(type), " would round twice (convert from the fp32 model)");
             continue;
         }
-        if (std::find(todo.begin(), todo.end(), p) != todo.end()) continue;  // listed twice (tied)
-        todo.push_back(p);
-        total += LowPrecisionMatrix::storage_bytes(p->size(0), p->size(1), type);
+        todo.emplace_back(p, LowPrecisionMatrix::storage_bytes(p->size(0), p->size(1), type));
+        total += todo.back().second;
     }
     if (todo.empty()) return 0;
     void* block = buffer_pool::fresh_memory(size_t(total));
     if (!block) throw std::bad_alloc();
     const std::shared_ptr<void> owner(block, std::free);  // freed with the last matrix
     char* next = static_cast<char*>(block);
-    for (Tensor* p : todo) {
-        const int64_t bytes = LowPrecisionMatrix::storage_bytes(p->size(0), p->size(1), type);
+    for (const auto& [p, bytes] : todo) {
         *p = low_precision_tensor(LowPrecisionMatrix::quantize(*p, type, next, owner));
         next += bytes;
     }
