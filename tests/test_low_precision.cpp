@@ -1,7 +1,7 @@
 // Low-precision weights (attend/low_precision.hpp) from the format to the file:
 //
 //   LowPrecision   to_bf16's rounding, int8's error bound with a ragged last block, widening rows,
-//                  quantizing into given memory, a converted model's matrices in one block
+//                  quantizing into given memory, strided views, a converted model's matrices in one block
 //   LowPrecisionModels  bf16 logits against fp32 on real checkpoints and a preset (full forward
 //                  and KV-cache steps), int8 perplexity against fp32 (stories260K; a char model
 //                  trained here on tinyshakespeare)
@@ -282,6 +282,42 @@ TEST(LowPrecision, Int8RefusesNonFiniteWeightsAtAnyThreadCount) {
         const std::string message = error_of([&] { (void)LowPrecisionMatrix::quantize(w, WeightType::int8); });
         EXPECT_MENTIONS(message, "inf or NaN");
         EXPECT_MENTIONS(message, "(row 40)");
+    }
+    set_num_threads(0);
+}
+
+// A strided weight — GPT-2's Conv1D matrices are transposed views of the file, its q, k and v
+// column blocks of c_attn — converts panel by panel without a contiguous copy of the whole
+// (core/low_precision.cpp); the result is the conversion of that copy, bit for bit, with a
+// ragged last panel, at one and two threads; a NaN is still reported at its row.
+TEST(LowPrecision, StridedViewsConvertAsTheirContiguousCopies) {
+    Generator gen(12);
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        for (auto [rows, cols] : {std::pair<int64_t, int64_t>{100, 768}, {33, 45}, {7, 5}}) {
+            const Tensor stored = random_matrix(cols, 3 * rows, gen);                     // (in, 3 · out), as c_attn
+            const Tensor w = stored.slice(1, rows, 2 * rows).transpose(0, 1);           // the middle block: (out, in)
+            ASSERT_FALSE(w.is_contiguous());
+            const Tensor copy = w.contiguous();
+            for (WeightType type : {WeightType::bf16, WeightType::int8}) {
+                const auto strided = LowPrecisionMatrix::quantize(w, type);
+                const auto dense = LowPrecisionMatrix::quantize(copy, type);
+                if (type == WeightType::bf16) {
+                    EXPECT_EQ(std::memcmp(strided->bf16(), dense->bf16(), size_t(rows * cols) * 2), 0)
+                        << rows << " × " << cols << ", " << threads << " threads";
+                } else {
+                    EXPECT_EQ(std::memcmp(strided->int8(), dense->int8(), size_t(rows * cols)), 0)
+                        << rows << " × " << cols << ", " << threads << " threads";
+                    EXPECT_EQ(std::memcmp(strided->scales(), dense->scales(), size_t(rows * dense->blocks_per_row()) * 4), 0)
+                        << rows << " × " << cols << ", " << threads << " threads";
+                }
+            }
+        }
+        Tensor stored = random_matrix(768, 100, gen);
+        stored.data()[5 * 100 + 71] = NAN;  // in (5, 71): row 71 of the transposed view
+        const std::string message =
+            error_of([&] { (void)LowPrecisionMatrix::quantize(stored.transpose(0, 1), WeightType::int8); });
+        EXPECT_MENTIONS(message, "(row 71)");
     }
     set_num_threads(0);
 }
