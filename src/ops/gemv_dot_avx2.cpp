@@ -200,6 +200,64 @@ struct Bf16Avx2Kernel {
         for (int m = 0; m < MB; ++m)
             y[m * N + n] = avx2::sum_of_4(acc[m]) + (bias ? bias[n] : 0.f);
     }
+
+    // One row of x against the R rows r[0..R-1] of W side by side: x loaded once for all;
+    // each row's sums in run<1>'s order (accumulator j mod 4, the tail into the first), so a
+    // row's output is the same bits whichever way it is computed.
+    //
+    // Decoding one sequence, bf16_rows_avx2 reads W as two streams — the first and the second
+    // half of its rows side by side — where it read one, front to back: one stream in flight
+    // kept this kernel below what one core reads with more (the bench's probe: ~17 GB/s as one
+    // stream, ~23 as eight). `attend generate --dtype bf16 -n 128` of GPT-2 small, one stream
+    // against two halves against four quarters, alternated three times: 1 thread 65–69 → 83–89
+    // (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two, since four need 16
+    // accumulators, every AVX2 register. The int8 kernel with two streams, measured the same
+    // way, moved within the noise (1 thread 101–120 either way), and reads one.
+    template <int R>
+    void run_rows(const int64_t (&r)[R]) const {
+        constexpr int U = 4;
+        const __m256i odd = _mm256_set1_epi32(int32_t(0xffff0000u));
+        const uint16_t* rows[R];
+        for (int i = 0; i < R; ++i) rows[i] = w + r[i] * K;
+        __m256 acc[R][U];
+        for (int i = 0; i < R; ++i)
+            for (int u = 0; u < U; ++u) acc[i][u] = _mm256_setzero_ps();
+        auto vector = [&](int64_t j, int u, const __m256i (&pairs)[R]) __attribute__((always_inline)) {
+            const __m256 xe = _mm256_loadu_ps(x + j * kPairs), xo = _mm256_loadu_ps(x + j * kPairs + 8);
+            for (int i = 0; i < R; ++i) {
+                acc[i][u] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(pairs[i], 16)), xe, acc[i][u]);
+                acc[i][u] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(pairs[i], odd)), xo, acc[i][u]);
+            }
+        };
+        auto load = [&](int64_t j, __m256i (&pairs)[R]) __attribute__((always_inline)) {
+            for (int i = 0; i < R; ++i) pairs[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i] + j * kPairs));
+        };
+        const int64_t whole = K / kPairs;
+        int64_t j = 0;
+        for (; j + U <= whole; j += U) {
+            for (int i = 0; i < R; ++i) prefetch_step(rows[i] + j * kPairs, kBf16PrefetchBytes);
+            for (int u = 0; u < U; ++u) {
+                __m256i pairs[R];
+                load(j + u, pairs);
+                vector(j + u, u, pairs);
+            }
+        }
+        for (int u = 0; j < whole; ++j, ++u) {
+            __m256i pairs[R];
+            load(j, pairs);
+            vector(j, u, pairs);
+        }
+        if (whole * kPairs < K) {
+            alignas(32) uint16_t tail[R][kPairs] = {};
+            __m256i pairs[R];
+            for (int i = 0; i < R; ++i) {
+                std::memcpy(tail[i], rows[i] + whole * kPairs, size_t(K - whole * kPairs) * sizeof(uint16_t));
+                pairs[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(tail[i]));
+            }
+            vector(whole, 0, pairs);
+        }
+        for (int i = 0; i < R; ++i) y[r[i]] = avx2::sum_of_4(acc[i]) + (bias ? bias[r[i]] : 0.f);
+    }
 };
 
 }  // namespace
@@ -256,6 +314,15 @@ void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
 void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y) {
     const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};
+    if (a.M == 1) {  // decoding one sequence: two streams through W (see run_rows)
+        const int64_t half = (n1 - n0) / 2;
+        for (int64_t i = 0; i < half; ++i) {
+            const int64_t r[2] = {n0 + i, n0 + half + i};
+            kernel.run_rows<2>(r);
+        }
+        if (2 * half < n1 - n0) kernel.run<1>(n1 - 1);
+        return;
+    }
     for (int64_t n = n0; n < n1; ++n) {
         int64_t m = 0;
         for (; m + 2 <= a.M; m += 2) kernel.rows_from(m).run<2>(n);
