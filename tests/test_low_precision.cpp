@@ -318,6 +318,12 @@ TEST(LowPrecision, StridedViewsConvertAsTheirContiguousCopies) {
         const std::string message =
             error_of([&] { (void)LowPrecisionMatrix::quantize(stored.transpose(0, 1), WeightType::int8); });
         EXPECT_MENTIONS(message, "(row 71)");
+        // A matrix with a shape and no values is an Error before the threads start (thrown
+        // inside the parallel loop it would end the program), contiguous or a view.
+        const Tensor hollow = Tensor::shape_only({300, 768});
+        for (const Tensor& w : {hollow, hollow.transpose(0, 1)})
+            for (WeightType type : {WeightType::bf16, WeightType::int8})
+                EXPECT_MENTIONS(error_of([&] { (void)LowPrecisionMatrix::quantize(w, type); }), "no values");
     }
     set_num_threads(0);
 }

@@ -122,7 +122,9 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize_into(cons
     m->owner_ = std::move(owner);
     const int64_t rows = m->rows_, cols = m->cols_, n = rows * cols, blocks = m->blocks_per_row();
     const int64_t panels = (rows + kPanelRows - 1) / kPanelRows;
-    // A strided w's panels as views, made here: nothing inside the parallel loop may throw.
+    // Asked for here, not inside the parallel loop, where nothing may throw: w's values (an
+    // Error for a tensor without any) and a strided w's panels as views.
+    const float* values_of_w = w.data();
     const bool in_place = w.is_contiguous();
     std::vector<Tensor> panel_views;
     if (!in_place)
@@ -161,7 +163,7 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize_into(cons
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < panels; ++p) {
             const int64_t r0 = p * kPanelRows, r1 = std::min(rows, r0 + kPanelRows);
-            const float* panel = in_place ? w.data() + r0 * cols : mine;  // (r1 − r0, cols)
+            const float* panel = in_place ? values_of_w + r0 * cols : mine;  // (r1 − r0, cols)
             if (!in_place) gather_contiguous(panel_views[size_t(p)], mine);
             if (type == WeightType::bf16) {
                 const float* src = panel;
