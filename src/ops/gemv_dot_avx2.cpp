@@ -148,9 +148,11 @@ struct Int8Avx2Kernel {
     }
 };
 
-// Rows of bf16 W against MB ≤ 2 rows of x (f32_pairs from row m of x on): per 16 columns, the
-// even and the odd products into the same accumulator, U accumulators per row of x (the FMA
-// latency; 2 × U of the 16 registers at MB = 2), added in a fixed order at the end.
+// R rows of bf16 W against MB rows of x (f32_pairs from row m of x on), MB · R ≤ 2: per 16
+// columns, each output's even and odd products into the same accumulator, U accumulators per
+// output (the FMA latency; 2 × U of the 16 registers), added in a fixed order at the end. The
+// vector of columns j goes to accumulator j mod U (the tail into the first) whatever MB and R
+// are, so an output is the same bits alone, in a batch, or beside another row of W.
 struct Bf16Avx2Kernel {
     const float* x;  // DotActivations::f32_pairs at the first row
     int64_t x_stride, K;
@@ -166,67 +168,31 @@ struct Bf16Avx2Kernel {
         return k;
     }
 
-    template <int MB>
-    void run(int64_t n) const {
-        constexpr int U = 4;
-        const uint16_t* row = w + n * K;
-        const __m256i odd = _mm256_set1_epi32(int32_t(0xffff0000u));
-        __m256 acc[MB][U];
-        for (int m = 0; m < MB; ++m)
-            for (int u = 0; u < U; ++u) acc[m][u] = _mm256_setzero_ps();
-        // Columns [16j, 16j + 16): w holds their weights as pairs.
-        auto vector = [&](int64_t j, __m256i pairs, int u) __attribute__((always_inline)) {
-            const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(pairs, 16));
-            const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(pairs, odd));
-            for (int m = 0; m < MB; ++m) {
-                const float* xj = x + m * x_stride + j * kPairs;
-                acc[m][u] = _mm256_fmadd_ps(we, _mm256_loadu_ps(xj), acc[m][u]);
-                acc[m][u] = _mm256_fmadd_ps(wo, _mm256_loadu_ps(xj + 8), acc[m][u]);
-            }
-        };
-        auto load = [row](int64_t j) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + j * kPairs)); };
-        const int64_t whole = K / kPairs;
-        int64_t j = 0;
-        for (; j + U <= whole; j += U) {
-            prefetch_step(row + j * kPairs, kBf16PrefetchBytes);
-            for (int u = 0; u < U; ++u) vector(j + u, load(j + u), u);
-        }
-        for (int u = 0; j < whole; ++j, ++u) vector(j, load(j), u);
-        if (whole * kPairs < K) {  // a last, shorter vector: its weights copied (a load would pass the row's end)
-            alignas(32) uint16_t tail[kPairs] = {};
-            std::memcpy(tail, row + whole * kPairs, size_t(K - whole * kPairs) * sizeof(uint16_t));
-            vector(whole, _mm256_load_si256(reinterpret_cast<const __m256i*>(tail)), 0);
-        }
-        for (int m = 0; m < MB; ++m)
-            y[m * N + n] = avx2::sum_of_4(acc[m]) + (bias ? bias[n] : 0.f);
-    }
-
-    // One row of x against the R rows r[0..R-1] of W side by side: x loaded once for all;
-    // each row's sums in run<1>'s order (accumulator j mod 4, the tail into the first), so a
-    // row's output is the same bits whichever way it is computed.
-    //
-    // Decoding one sequence, bf16_rows_avx2 reads W as two streams — the first and the second
-    // half of its rows side by side — where it read one, front to back: one stream in flight
-    // kept this kernel below what one core reads with more (the bench's probe: ~17 GB/s as one
-    // stream, ~23 as eight). `attend generate --dtype bf16 -n 128` of GPT-2 small, one stream
-    // against two halves against four quarters, alternated three times: 1 thread 65–69 → 83–89
-    // (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two, since four need 16
-    // accumulators, every AVX2 register. The int8 kernel with two streams, measured the same
-    // way, moved within the noise (1 thread 101–120 either way), and reads one.
-    template <int R>
-    void run_rows(const int64_t (&r)[R]) const {
+    // Rows r[0..R-1] of W, side by side: x loaded once for all of them.
+    template <int MB, int R>
+    void run(const int64_t (&r)[R]) const {
         constexpr int U = 4;
         const __m256i odd = _mm256_set1_epi32(int32_t(0xffff0000u));
         const uint16_t* rows[R];
         for (int i = 0; i < R; ++i) rows[i] = w + r[i] * K;
-        __m256 acc[R][U];
-        for (int i = 0; i < R; ++i)
-            for (int u = 0; u < U; ++u) acc[i][u] = _mm256_setzero_ps();
+        __m256 acc[MB][R][U];
+        for (int m = 0; m < MB; ++m)
+            for (int i = 0; i < R; ++i)
+                for (int u = 0; u < U; ++u) acc[m][i][u] = _mm256_setzero_ps();
+        // Columns [16j, 16j + 16): each row of W holds their weights as pairs.
         auto vector = [&](int64_t j, int u, const __m256i (&pairs)[R]) __attribute__((always_inline)) {
-            const __m256 xe = _mm256_loadu_ps(x + j * kPairs), xo = _mm256_loadu_ps(x + j * kPairs + 8);
+            __m256 xe[MB], xo[MB];
+            for (int m = 0; m < MB; ++m) {
+                xe[m] = _mm256_loadu_ps(x + m * x_stride + j * kPairs);
+                xo[m] = _mm256_loadu_ps(x + m * x_stride + j * kPairs + 8);
+            }
             for (int i = 0; i < R; ++i) {
-                acc[i][u] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(pairs[i], 16)), xe, acc[i][u]);
-                acc[i][u] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(pairs[i], odd)), xo, acc[i][u]);
+                const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(pairs[i], 16));
+                const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(pairs[i], odd));
+                for (int m = 0; m < MB; ++m) {
+                    acc[m][i][u] = _mm256_fmadd_ps(we, xe[m], acc[m][i][u]);
+                    acc[m][i][u] = _mm256_fmadd_ps(wo, xo[m], acc[m][i][u]);
+                }
             }
         };
         auto load = [&](int64_t j, __m256i (&pairs)[R]) __attribute__((always_inline)) {
@@ -247,7 +213,7 @@ struct Bf16Avx2Kernel {
             load(j, pairs);
             vector(j, u, pairs);
         }
-        if (whole * kPairs < K) {
+        if (whole * kPairs < K) {  // a last, shorter vector: its weights copied (a load would pass the row's end)
             alignas(32) uint16_t tail[R][kPairs] = {};
             __m256i pairs[R];
             for (int i = 0; i < R; ++i) {
@@ -256,7 +222,8 @@ struct Bf16Avx2Kernel {
             }
             vector(whole, 0, pairs);
         }
-        for (int i = 0; i < R; ++i) y[r[i]] = avx2::sum_of_4(acc[i]) + (bias ? bias[r[i]] : 0.f);
+        for (int m = 0; m < MB; ++m)
+            for (int i = 0; i < R; ++i) y[m * N + r[i]] = avx2::sum_of_4(acc[m][i]) + (bias ? bias[r[i]] : 0.f);
     }
 };
 
@@ -311,22 +278,28 @@ void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
 }
 
 // Each row of W once per call, every row of x against it while it is in L1 (2 at a time).
+//
+// Decoding one sequence (one row of x), W is read as two streams — the first and the second
+// half of the rows side by side — where one row after the other was one stream in flight,
+// which kept this kernel below what one core reads with more (the bench's probe: ~17 GB/s as
+// one stream, ~23 as eight). `attend generate --dtype bf16 -n 128` of GPT-2 small, one stream
+// against two halves against four quarters, alternated three times: 1 thread 65–69 → 83–89
+// (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two, since four rows need 16
+// accumulators, every AVX2 register. The int8 kernel with two streams, measured the same way,
+// moved within the noise (1 thread 101–120 either way), and reads one.
 void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y) {
     const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};
-    if (a.M == 1) {  // decoding one sequence: two streams through W (see run_rows)
+    if (a.M == 1) {
         const int64_t half = (n1 - n0) / 2;
-        for (int64_t i = 0; i < half; ++i) {
-            const int64_t r[2] = {n0 + i, n0 + half + i};
-            kernel.run_rows<2>(r);
-        }
-        if (2 * half < n1 - n0) kernel.run<1>(n1 - 1);
+        for (int64_t i = 0; i < half; ++i) kernel.run<1, 2>({n0 + i, n0 + half + i});
+        if (2 * half < n1 - n0) kernel.run<1, 1>({n1 - 1});
         return;
     }
     for (int64_t n = n0; n < n1; ++n) {
         int64_t m = 0;
-        for (; m + 2 <= a.M; m += 2) kernel.rows_from(m).run<2>(n);
-        if (m < a.M) kernel.rows_from(m).run<1>(n);
+        for (; m + 2 <= a.M; m += 2) kernel.rows_from(m).run<2, 1>({n});
+        if (m < a.M) kernel.rows_from(m).run<1, 1>({n});
     }
 }
 
