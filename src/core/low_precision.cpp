@@ -166,11 +166,10 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize_into(cons
             const float* panel = in_place ? values_of_w + r0 * cols : mine;  // (r1 − r0, cols)
             if (!in_place) gather_contiguous(panel_views[size_t(p)], mine);
             if (type == WeightType::bf16) {
-                const float* src = panel;
                 uint16_t* out = bf16 + r0 * cols;
                 for (int64_t i = 0; i < (r1 - r0) * cols; ++i) {
                     uint32_t bits;
-                    std::memcpy(&bits, src + i, sizeof bits);
+                    std::memcpy(&bits, panel + i, sizeof bits);
                     out[i] = bf16_of_bits(bits);
                 }
                 continue;
