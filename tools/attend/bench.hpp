@@ -6,6 +6,7 @@
 //   bench.cpp            the command: options, the interleaved loop, the table and the JSON
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -106,8 +107,9 @@ struct Limits {
     nlohmann::json to_json() const;
 };
 
-// The read bandwidth: every thread sums its slice of a buffer (1 GiB; --quick: 64 MiB) as 1
-// and as 8 streams, best of `passes` passes. One probe serves the whole run: the limits take
+// The read bandwidth: every thread sums its slice of a buffer (1 GiB; --quick: 64 MiB) as 1,
+// 2 and 8 streams, best of `passes` passes. The buffer lies on transparent huge pages, as
+// the converted weights do (models/convert_weights.cpp). One probe serves the whole run: the limits take
 // it at each thread count, and a bandwidth-bound sample takes one pass just before and one just
 // after it, because on a shared host the memory bandwidth drifts by tens of per cent within a
 // minute (this VM, one thread, three runs a minute apart: 17.8, 19.4, 20.5 GB/s), so a decode
@@ -119,8 +121,11 @@ public:
     double bytes() const { return double(n_) * sizeof(float); }
 
 private:
+    struct Free {
+        void operator()(float* p) const { std::free(p); }
+    };
     int64_t n_;
-    std::unique_ptr<float[]> buffer_;
+    std::unique_ptr<float, Free> buffer_;
 };
 
 Limits measure_limits(int threads, bool quick, BandwidthProbe& probe);
