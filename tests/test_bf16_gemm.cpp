@@ -18,6 +18,7 @@
 #include "ops/gemv.hpp"
 #include "ops/gemv_dot.hpp"
 #include "support/random_values.hpp"
+#include "support/worst.hpp"
 
 namespace attend {
 namespace {
@@ -62,8 +63,8 @@ TEST(Bf16Gemm, PackedProductMatchesTheUnpackedSumOfBf16Products) {
                                 size += std::abs(xk * wk);
                             }
                             const double got = y[size_t(m * s.N + n)];
-                            worst_exact = std::max(worst_exact, std::abs(got - exact) / ((s.K + 2) * 0x1p-24 * size));
-                            worst_rounding = std::max(worst_rounding, std::abs(got - raw) / (size / 256.0));
+                            worst_exact = attend::testing::worst_of(worst_exact, std::abs(got - exact) / ((s.K + 2) * 0x1p-24 * size));
+                            worst_rounding = attend::testing::worst_of(worst_rounding, std::abs(got - raw) / (size / 256.0));
                         }
                     EXPECT_LE(worst_exact, 1.0) << name_of(type) << " threads " << threads << " M " << s.M << " N "
                                                 << s.N << " K " << s.K << " bias " << with_bias;

@@ -14,6 +14,7 @@
 
 #include "attend/version.hpp"
 #include "support/cli.hpp"
+#include "support/worst.hpp"
 
 namespace {
 
@@ -108,7 +109,7 @@ double max_abs_diff(const Matrix& a, const Matrix& b) {
                 EXPECT_EQ(a[i][j], b[i][j]) << "at (" << i << ", " << j << ")";
                 continue;
             }
-            worst = std::max(worst, std::abs(a[i][j] - b[i][j]));
+            worst = attend::testing::worst_of(worst, std::abs(a[i][j] - b[i][j]));
         }
     }
     return worst;

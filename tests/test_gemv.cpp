@@ -23,15 +23,12 @@
 #include "ops/gemv.hpp"
 #include "ops/gemv_dot.hpp"
 #include "support/random_values.hpp"
+#include "support/worst.hpp"
 
 namespace attend {
 namespace {
 
 using testing::random_vector;
-
-// An output left NaN (never written: the tests fill y with NaN first) is the worst gap of all;
-// std::max would pass over it.
-double gap_or_inf(double gap) { return std::isnan(gap) ? HUGE_VAL : gap; }
 
 // Worst |y − exact| / (Σ_k |x_k W_k| + |b|): relative to the size of the terms summed.
 double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x, const std::vector<float>& W,
@@ -44,7 +41,7 @@ double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x,
                 exact += double(x[size_t(m * K + k)]) * double(W[size_t(n * K + k)]);
                 size += std::abs(double(x[size_t(m * K + k)]) * double(W[size_t(n * K + k)]));
             }
-            worst = std::max(worst, gap_or_inf(std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(size, 1e-30)));
+            worst = attend::testing::worst_of(worst, std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(size, 1e-30));
         }
     return worst;
 }
@@ -230,7 +227,7 @@ double worst_against_rounding_bound(WeightType type, int64_t M, int64_t N, int64
                 quantum += half_step[size_t(m * K + k)] * std::abs(wk);
             }
             const double bound = type == WeightType::bf16 ? size / 256.0 : 1.001 * quantum + 1e-5 * size;
-            worst = std::max(worst, gap_or_inf(std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(bound, 1e-30)));
+            worst = attend::testing::worst_of(worst, std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(bound, 1e-30));
         }
     return worst;
 }

@@ -39,6 +39,7 @@
 #include "attend/viz/record.hpp"
 #include "attend/viz/report.hpp"
 #include "support/files.hpp"
+#include "support/worst.hpp"
 
 using namespace attend;
 using attend::testing::read_file;
@@ -134,7 +135,7 @@ double max_abs_diff(const Tensor& actual, const std::vector<double>& expected) {
     const std::vector<float> a = actual.contiguous().to_vector();
     EXPECT_EQ(a.size(), expected.size());
     double worst = 0;
-    for (size_t i = 0; i < std::min(a.size(), expected.size()); ++i) worst = std::max(worst, std::fabs(a[i] - expected[i]));
+    for (size_t i = 0; i < std::min(a.size(), expected.size()); ++i) worst = attend::testing::worst_of(worst, std::fabs(a[i] - expected[i]));
     return worst;
 }
 
@@ -142,7 +143,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
     const std::vector<float> x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
     EXPECT_EQ(x.size(), y.size());
     double worst = 0;
-    for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) worst = std::max(worst, double(std::fabs(x[i] - y[i])));
+    for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) worst = attend::testing::worst_of(worst, double(std::fabs(x[i] - y[i])));
     return worst;
 }
 
@@ -545,7 +546,7 @@ TEST(VizHtml, PageIsSelfContainedAndEmbedsTheWeights) {
             for (int64_t h = 0; h < m.n_heads(); ++h)
                 for (int64_t q = 0; q < m.n_queries(); ++q)
                     for (int64_t k = 0; k < m.n_keys(); ++k)
-                        worst = std::max(worst, std::fabs(data["maps"][i]["weights"][l][h][q][k].get<double>() -
+                        worst = attend::testing::worst_of(worst, std::fabs(data["maps"][i]["weights"][l][h][q][k].get<double>() -
                                                           w[size_t((h * m.n_queries() + q) * m.n_keys() + k)]));
         }
     }
