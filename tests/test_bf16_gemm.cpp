@@ -31,6 +31,7 @@ const Shape3 kShapes[] = {{9, 37, 50},  {13, 100, 257}, {40, 49, 513},  {17, 96,
                           {8, 48, 256}, {11, 16, 3},    {33, 771, 600}, {130, 200, 130}, {10, 60, 1100}};
 
 using testing::random_vector;
+using testing::worst_of;
 
 TEST(Bf16Gemm, PackedProductMatchesTheUnpackedSumOfBf16Products) {
     Generator gen(21);
@@ -63,8 +64,8 @@ TEST(Bf16Gemm, PackedProductMatchesTheUnpackedSumOfBf16Products) {
                                 size += std::abs(xk * wk);
                             }
                             const double got = y[size_t(m * s.N + n)];
-                            worst_exact = attend::testing::worst_of(worst_exact, std::abs(got - exact) / ((s.K + 2) * 0x1p-24 * size));
-                            worst_rounding = attend::testing::worst_of(worst_rounding, std::abs(got - raw) / (size / 256.0));
+                            worst_exact = worst_of(worst_exact, std::abs(got - exact) / ((s.K + 2) * 0x1p-24 * size));
+                            worst_rounding = worst_of(worst_rounding, std::abs(got - raw) / (size / 256.0));
                         }
                     EXPECT_LE(worst_exact, 1.0) << name_of(type) << " threads " << threads << " M " << s.M << " N "
                                                 << s.N << " K " << s.K << " bias " << with_bias;

@@ -28,6 +28,7 @@ namespace attend {
 namespace {
 
 using testing::random_vector;
+using testing::worst_of;
 
 double rounded(float v) { return double(from_bf16(to_bf16(v))); }
 
@@ -69,7 +70,7 @@ TEST(Bf16Sgemm, EveryLayoutMatchesTheSumOfRoundedProducts) {
                                     exact += a * b;
                                     size += std::abs(a * b);
                                 }
-                                worst = attend::testing::worst_of(worst, std::abs(C[m * ldc + n] - exact) / ((s.K + 3) * 0x1p-24 * size));
+                                worst = worst_of(worst, std::abs(C[m * ldc + n] - exact) / ((s.K + 3) * 0x1p-24 * size));
                             }
                         // Past N in each row of C: untouched.
                         for (int64_t m = 0; m < s.M; ++m)
@@ -120,24 +121,24 @@ TEST(Bf16Linear, ForwardAndBackwardWithinBf16RoundingOfFloat64) {
         for (int64_t o = 0; o < out; ++o) {
             double exact = bv[o], size = std::abs(exact);
             for (int64_t i = 0; i < in; ++i) exact += double(xv[r * in + i]) * wv[o * in + i], size += std::abs(xv[r * in + i] * wv[o * in + i]);
-            worst_y = attend::testing::worst_of(worst_y, std::abs(bf.y[r * out + o] - exact) / (0x1p-7 * size));
+            worst_y = worst_of(worst_y, std::abs(bf.y[r * out + o] - exact) / (0x1p-7 * size));
             differs = std::max(differs, double(std::abs(bf.y[r * out + o] - f32.y[r * out + o])));
         }
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t i = 0; i < in; ++i) {
             double exact = 0, size = 0;
             for (int64_t o = 0; o < out; ++o) exact += double(rv[r * out + o]) * wv[o * in + i], size += std::abs(rv[r * out + o] * wv[o * in + i]);
-            worst_dx = attend::testing::worst_of(worst_dx, std::abs(bf.dx[r * in + i] - exact) / (0x1p-7 * size));
+            worst_dx = worst_of(worst_dx, std::abs(bf.dx[r * in + i] - exact) / (0x1p-7 * size));
         }
     for (int64_t o = 0; o < out; ++o) {
         double exact_b = 0;
         for (int64_t i = 0; i < in; ++i) {
             double exact = 0, size = 0;
             for (int64_t r = 0; r < rows; ++r) exact += double(rv[r * out + o]) * xv[r * in + i], size += std::abs(rv[r * out + o] * xv[r * in + i]);
-            worst_dw = attend::testing::worst_of(worst_dw, std::abs(bf.dw[o * in + i] - exact) / (0x1p-7 * size));
+            worst_dw = worst_of(worst_dw, std::abs(bf.dw[o * in + i] - exact) / (0x1p-7 * size));
         }
         for (int64_t r = 0; r < rows; ++r) exact_b += rv[r * out + o];
-        worst_db = attend::testing::worst_of(worst_db, std::abs(bf.db[o] - exact_b));
+        worst_db = worst_of(worst_db, std::abs(bf.db[o] - exact_b));
     }
     EXPECT_LE(worst_y, 1.0);
     EXPECT_LE(worst_dx, 1.0);

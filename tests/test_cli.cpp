@@ -20,6 +20,7 @@ namespace {
 
 using attend::testing::CliRun;
 using attend::testing::run_cli;
+using attend::testing::worst_of;
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;
@@ -109,7 +110,7 @@ double max_abs_diff(const Matrix& a, const Matrix& b) {
                 EXPECT_EQ(a[i][j], b[i][j]) << "at (" << i << ", " << j << ")";
                 continue;
             }
-            worst = attend::testing::worst_of(worst, std::abs(a[i][j] - b[i][j]));
+            worst = worst_of(worst, std::abs(a[i][j] - b[i][j]));
         }
     }
     return worst;

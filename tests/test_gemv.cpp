@@ -29,6 +29,7 @@ namespace attend {
 namespace {
 
 using testing::random_vector;
+using testing::worst_of;
 
 // Worst |y − exact| / (Σ_k |x_k W_k| + |b|): relative to the size of the terms summed.
 double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x, const std::vector<float>& W,
@@ -41,7 +42,7 @@ double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x,
                 exact += double(x[size_t(m * K + k)]) * double(W[size_t(n * K + k)]);
                 size += std::abs(double(x[size_t(m * K + k)]) * double(W[size_t(n * K + k)]));
             }
-            worst = attend::testing::worst_of(worst, std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(size, 1e-30));
+            worst = worst_of(worst, std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(size, 1e-30));
         }
     return worst;
 }
@@ -227,7 +228,7 @@ double worst_against_rounding_bound(WeightType type, int64_t M, int64_t N, int64
                 quantum += half_step[size_t(m * K + k)] * std::abs(wk);
             }
             const double bound = type == WeightType::bf16 ? size / 256.0 : 1.001 * quantum + 1e-5 * size;
-            worst = attend::testing::worst_of(worst, std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(bound, 1e-30));
+            worst = worst_of(worst, std::abs(double(y[size_t(m * N + n)]) - exact) / std::max(bound, 1e-30));
         }
     return worst;
 }

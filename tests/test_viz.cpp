@@ -44,6 +44,7 @@
 using namespace attend;
 using attend::testing::read_file;
 using attend::testing::TempDir;
+using attend::testing::worst_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -135,7 +136,7 @@ double max_abs_diff(const Tensor& actual, const std::vector<double>& expected) {
     const std::vector<float> a = actual.contiguous().to_vector();
     EXPECT_EQ(a.size(), expected.size());
     double worst = 0;
-    for (size_t i = 0; i < std::min(a.size(), expected.size()); ++i) worst = attend::testing::worst_of(worst, std::fabs(a[i] - expected[i]));
+    for (size_t i = 0; i < std::min(a.size(), expected.size()); ++i) worst = worst_of(worst, std::fabs(a[i] - expected[i]));
     return worst;
 }
 
@@ -143,7 +144,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
     const std::vector<float> x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
     EXPECT_EQ(x.size(), y.size());
     double worst = 0;
-    for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) worst = attend::testing::worst_of(worst, double(std::fabs(x[i] - y[i])));
+    for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) worst = worst_of(worst, double(std::fabs(x[i] - y[i])));
     return worst;
 }
 
@@ -546,7 +547,7 @@ TEST(VizHtml, PageIsSelfContainedAndEmbedsTheWeights) {
             for (int64_t h = 0; h < m.n_heads(); ++h)
                 for (int64_t q = 0; q < m.n_queries(); ++q)
                     for (int64_t k = 0; k < m.n_keys(); ++k)
-                        worst = attend::testing::worst_of(worst, std::fabs(data["maps"][i]["weights"][l][h][q][k].get<double>() -
+                        worst = worst_of(worst, std::fabs(data["maps"][i]["weights"][l][h][q][k].get<double>() -
                                                           w[size_t((h * m.n_queries() + q) * m.n_keys() + k)]));
         }
     }
