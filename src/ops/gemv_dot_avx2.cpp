@@ -281,11 +281,11 @@ void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
 //
 // Decoding one sequence (one row of x), W is read as two streams — the first and the second
 // half of the rows side by side — where one row after the other was one stream in flight,
-// which kept this kernel below what one core reads with more (the bench's probe: ~17 GB/s as
-// one stream, ~23 as eight). `attend generate --dtype bf16 -n 128` of GPT-2 small, one stream
-// against two halves against four quarters, alternated three times: 1 thread 65–69 → 83–89
-// (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two, since four rows need 16
-// accumulators, every AVX2 register. The int8 kernel with two streams, measured the same way,
+// which kept this kernel below what one core reads with more (the bench's probe then, on 4 KiB
+// pages: ~17 GB/s as one stream, ~23 as eight). `attend generate --dtype bf16 -n 128` of GPT-2
+// small, one stream against two halves against four quarters, alternated three times: 1 thread
+// 65–69 → 83–89 (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two, since four
+// rows need 16 accumulators, every AVX2 register. The int8 kernel with two streams, measured the same way,
 // moved within the noise (1 thread 101–120 either way), and reads one.
 void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y) {

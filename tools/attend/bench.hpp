@@ -6,11 +6,12 @@
 //   bench.cpp            the command: options, the interleaved loop, the table and the JSON
 #pragma once
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "attend/tensor.hpp"
 
 namespace attend::cli::bench {
 
@@ -108,8 +109,7 @@ struct Limits {
 };
 
 // The read bandwidth: every thread sums its slice of a buffer (1 GiB; --quick: 64 MiB) as 1,
-// 2 and 8 streams, best of `passes` passes. The buffer lies on transparent huge pages, as
-// the converted weights do (models/convert_weights.cpp). One probe serves the whole run: the limits take
+// 2 and 8 streams, best of `passes` passes. One probe serves the whole run: the limits take
 // it at each thread count, and a bandwidth-bound sample takes one pass just before and one just
 // after it, because on a shared host the memory bandwidth drifts by tens of per cent within a
 // minute (this VM, one thread, three runs a minute apart: 17.8, 19.4, 20.5 GB/s), so a decode
@@ -121,11 +121,8 @@ public:
     double bytes() const { return double(n_) * sizeof(float); }
 
 private:
-    struct Free {
-        void operator()(float* p) const { std::free(p); }
-    };
     int64_t n_;
-    std::unique_ptr<float, Free> buffer_;
+    Tensor buffer_;  // (n_) floats
 };
 
 Limits measure_limits(int threads, bool quick, BandwidthProbe& probe);

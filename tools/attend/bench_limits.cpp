@@ -15,13 +15,11 @@
 // Threads come from attend's pool (parallel_for over one item per thread), so the limits
 // use the same threads as the workloads.
 #include <immintrin.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <vector>
 
 #include "attend/ops.hpp"
@@ -37,7 +35,6 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 constexpr int kAccumulators = 12;
-constexpr size_t kHugePage = size_t(2) << 20;  // 1 GiB and 64 MiB are both multiples of it
 
 // Σ of a vector's lanes, through memory (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized).
 __attribute__((target("avx512f"))) float lane_sum(__m512 v) {
@@ -115,8 +112,8 @@ FmaKernel widest_fma() {
 // Sums of n floats in `streams` equal parts read side by side (the tail after the last whole
 // part is added alone), 16 vectors in flight so the loads, not the adds, set the pace. How
 // many streams one core reads fastest with depends on the machine (an AVX-512 VM here: 17
-// GB/s as one stream, 23 as eight; an AVX2 EPYC VM, 1 GiB on huge pages: 14.1 as one, 16.1
-// as two, 9.3 as eight at one thread, 25.3 / 29.3 / 25.3 at two): the limit is the best of 1, 2
+// GB/s as one stream, 23 as eight; an AVX2 EPYC VM, 1 GiB on huge pages: 14.2 as one, 15.8
+// as two, 9.8 as eight at one thread, 24.9 / 28.7 / 26.8 at two): the limit is the best of 1, 2
 // and 8, so no kernel that reads with more streams in flight than the probe can read "over
 // 100 %" of it.
 __attribute__((target("avx512f"))) float sum_avx512(const float* x, int64_t n, int streams) {
@@ -188,20 +185,18 @@ double fma_gflops(const FmaKernel& kernel, int threads, bool quick) {
 
 }  // namespace
 
-// On 2 MiB boundaries with transparent huge pages asked for, as the converted weights lie
-// (models/convert_weights.cpp): the same buffer on 4 KiB pages read ~10% slower here (a TLB
-// walk every 4 KiB, and the hardware prefetcher stops at each page's end), which let bf16
-// decoding read "113%" of the probe. Each thread writes its own contiguous slice first, so
-// its pages are its own on a NUMA machine.
+// A tensor's storage: on 2 MiB boundaries with transparent huge pages asked for, as the
+// weights and activations the workloads read lie (core/buffer_reuse.cpp `fresh_memory`). The
+// same buffer as `new float[]` on 4 KiB pages read ~10% slower here (a TLB walk every 4 KiB,
+// and the hardware prefetcher stops at each page's end), which let bf16 decoding read "113%"
+// of the probe. Each thread writes its own contiguous slice first (Tensor::empty leaves the
+// pages untouched), so its pages are its own on a NUMA machine.
 BandwidthProbe::BandwidthProbe(bool quick, int threads)
-    : n_((quick ? int64_t(64) << 20 : int64_t(1) << 30) / int64_t(sizeof(float))),
-      buffer_(static_cast<float*>(std::aligned_alloc(kHugePage, size_t(n_) * sizeof(float)))) {
-    if (!buffer_) throw std::bad_alloc();
-    ::madvise(buffer_.get(), size_t(n_) * sizeof(float), MADV_HUGEPAGE);  // a hint: refused, the probe still runs
+    : n_((quick ? int64_t(64) << 20 : int64_t(1) << 30) / int64_t(sizeof(float))), buffer_(Tensor::empty({n_})) {
     set_num_threads(threads);
     const int64_t slice = (n_ + threads - 1) / threads;
     parallel_for(threads, [&](int64_t t) {
-        std::fill(buffer_.get() + std::min(n_, t * slice), buffer_.get() + std::min(n_, (t + 1) * slice), 1.f);
+        std::fill(buffer_.data() + std::min(n_, t * slice), buffer_.data() + std::min(n_, (t + 1) * slice), 1.f);
     });
 }
 
@@ -215,7 +210,7 @@ double BandwidthProbe::gbs(int threads, int passes) {
             const auto start = Clock::now();
             parallel_for(threads, [&](int64_t t) {
                 const int64_t lo = std::min(n_, t * slice), hi = std::min(n_, (t + 1) * slice);
-                sink[size_t(t)] = sum(buffer_.get() + lo, hi - lo, streams);
+                sink[size_t(t)] = sum(buffer_.data() + lo, hi - lo, streams);
             });
             best = std::max(best, bytes() / since(start) * 1e-9);
         }
