@@ -25,6 +25,25 @@ TEST(Tensor, ViewsShareStorageAndCopyWhenNeeded) {
     EXPECT_THROW(x.slice(1, 2, 5), Error);
 }
 
+// A transposed matrix is copied by 32 × 32 tiles (core/tensor.cpp): whole tiles, ragged last
+// ones in either direction, one row or two columns, and a column block of a wider matrix (as
+// GPT-2's c_attn splits into q, k, v) — every element where its indices say.
+TEST(Tensor, TransposedMatricesCopyElementForElement) {
+    Generator gen(5);
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{64, 3072}, {100, 768}, {33, 45}, {7, 5}, {1, 40}, {40, 2}}) {
+        const Tensor stored = Tensor::randn({cols, 3 * rows}, gen);  // (in, 3 · out)
+        for (const Tensor& w : {stored.slice(1, 0, rows).transpose(0, 1), stored.slice(1, rows, 2 * rows).transpose(0, 1)}) {
+            ASSERT_FALSE(w.is_contiguous());
+            const std::vector<float> copy = w.contiguous().to_vector();
+            ASSERT_EQ(int64_t(copy.size()), rows * cols);
+            int64_t wrong = 0;
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t c = 0; c < cols; ++c) wrong += copy[size_t(r * cols + c)] != w.at({r, c});
+            EXPECT_EQ(wrong, 0) << rows << " × " << cols;
+        }
+    }
+}
+
 TEST(Tensor, ErrorsNameTheProblem) {
     Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4, 5});
     try {
