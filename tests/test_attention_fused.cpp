@@ -17,6 +17,8 @@
 #include "attend/gradcheck.hpp"
 #include "attend/attention.hpp"
 #include "attend/autograd.hpp"
+#include "attend/error.hpp"
+#include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "attend/random.hpp"
 #include "attention/mask.hpp"
@@ -291,17 +293,20 @@ TEST(FusedAttention, KVCacheStepWithPerSequenceQueryOffsets) {
 
 // Inference with few query rows takes the decoding path (group heads per task, split keys);
 // nothing records a gradient there, so only the output is compared, with the float64 loop.
+struct DecodingCase {
+    int64_t B, H, Hkv, Tq, Tk, D, Dv;
+    unsigned bits;
+};
+// Key counts around the 16-key score blocks and 128-key chunks; head widths below, at and
+// past 16, not multiples of it, and values wider than the keys (a 64-float block + tail).
+const DecodingCase kDecodingCases[] = {
+    {1, 1, 1, 1, 1000, 64, 64, kCausal}, {2, 8, 2, 1, 700, 64, 64, kCausal | kKeyLengths},
+    {1, 4, 1, 4, 513, 40, 40, kCausal | kBool}, {3, 6, 3, 2, 257, 16, 16, kAdditive | kWindow},
+    {1, 2, 2, 1, 5, 8, 8, 0u}, {2, 4, 4, 3, 130, 64, 64, kKeyLengths | kBool},
+    {1, 6, 2, 1, 143, 24, 72, kCausal}, {2, 2, 1, 1, 16, 128, 136, kKeyLengths}};
+
 TEST(FusedAttention, DecodingRowsWithoutGradientMatchFloat64) {
-    struct Case {
-        int64_t B, H, Hkv, Tq, Tk, D, Dv;
-        unsigned bits;
-    };
-    // Key counts around the 16-key score blocks and 128-key chunks; head widths below, at and
-    // past 16, not multiples of it, and values wider than the keys (a 64-float block + tail).
-    for (const Case c : {Case{1, 1, 1, 1, 1000, 64, 64, kCausal}, Case{2, 8, 2, 1, 700, 64, 64, kCausal | kKeyLengths},
-                         Case{1, 4, 1, 4, 513, 40, 40, kCausal | kBool}, Case{3, 6, 3, 2, 257, 16, 16, kAdditive | kWindow},
-                         Case{1, 2, 2, 1, 5, 8, 8, 0u}, Case{2, 4, 4, 3, 130, 64, 64, kKeyLengths | kBool},
-                         Case{1, 6, 2, 1, 143, 24, 72, kCausal}, Case{2, 2, 1, 1, 16, 128, 136, kKeyLengths}}) {
+    for (const DecodingCase& c : kDecodingCases) {
         const Inputs in = make_inputs(c.B, c.H, c.Hkv, c.Tq, c.Tk, c.D, c.Dv, 40 + c.Tk);
         const AttentionMask mask = make_mask(c.bits, c.B, c.H, c.Tq, c.Tk, 9);
         const float scale = 1.f / std::sqrt(float(c.D));
@@ -316,6 +321,104 @@ TEST(FusedAttention, DecodingRowsWithoutGradientMatchFloat64) {
         }
         set_num_threads(0);
     }
+}
+
+// ---- keys and values held in bf16 (a bf16 KV cache) -------------------------------------------
+
+namespace {
+
+std::vector<uint16_t> rounded_to_bf16(const Tensor& t) {
+    const Tensor c = t.contiguous();
+    std::vector<uint16_t> r(size_t(c.numel()));
+    to_bf16(c.data(), c.numel(), r.data());
+    return r;
+}
+
+Tensor widened(const std::vector<uint16_t>& values, const Shape& shape) {
+    Tensor t = Tensor::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = from_bf16(values[size_t(i)]);
+    return t;
+}
+
+}  // namespace
+
+// attention(q, bf16 keys and values) is attention over their widened values: on the decoding
+// kernel (which reads the bf16 pairs itself and sums the scores' products in another order)
+// within rounding, and on the widening path for everything else (Tq > 4, the reference path,
+// weights). Head widths that are and are not multiples of the 16-value pair blocks, GQA, every
+// mask, splits of long rows, 1 and 3 threads.
+TEST(FusedAttention, Bf16KeysValuesActAsTheirWidenedValues) {
+    // The decoding cases, and two for the widening path (Tq > 4).
+    std::vector<DecodingCase> cases(std::begin(kDecodingCases), std::end(kDecodingCases));
+    cases.push_back({1, 4, 2, 7, 300, 64, 64, kCausal | kKeyLengths});
+    cases.push_back({2, 4, 2, 130, 260, 32, 48, kCausal});
+    for (const DecodingCase& c : cases) {
+        const Inputs in = make_inputs(c.B, c.H, c.Hkv, c.Tq, c.Tk, c.D, c.Dv, 70 + c.Tk);
+        const AttentionMask mask = make_mask(c.bits, c.B, c.H, c.Tq, c.Tk, 5);
+        const std::vector<uint16_t> k16 = rounded_to_bf16(in.k), v16 = rounded_to_bf16(in.v);
+        const Tensor k = widened(k16, in.k.shape()), v = widened(v16, in.v.shape());
+        const Bf16KeysValues kv{k16.data(), v16.data(), c.B, c.Hkv, c.Tk, c.D, c.Dv};
+        for (int threads : {1, 3})
+            for (AttentionPath path : {AttentionPath::fused, AttentionPath::reference}) {
+                set_num_threads(threads);
+                NoGradGuard no_grad;
+                AttentionOptions options;
+                options.path = path;
+                options.return_weights = path == AttentionPath::reference;
+                const AttentionOutput got = attention(in.q, kv, mask, options);
+                const AttentionOutput want = attention(in.q, k, v, mask, options);
+                const std::string what = std::string(path == AttentionPath::fused ? "fused" : "reference") +
+                                         " Tq=" + std::to_string(c.Tq) + " Tk=" + std::to_string(c.Tk) + " D=" +
+                                         std::to_string(c.D) + " " + mask_name(c.bits) + " [" +
+                                         std::to_string(threads) + " threads]";
+                EXPECT_TRUE(close_to(got.output, want.output, kTolerance, "bf16 keys, " + what));
+                if (options.return_weights)
+                    EXPECT_TRUE(close_to(got.weights, want.weights, kTolerance, "bf16 keys, weights, " + what));
+            }
+        set_num_threads(0);
+    }
+}
+
+// A KV cache's step: per-sequence key_lengths and query_offsets over a buffer longer than any
+// sequence. The widening path widens only the keys some sequence holds; a prefill step (Tq = 6)
+// and a decoding step (Tq = 1) give what the fp32 call over the whole widened buffer gives,
+// and q's gradient flows (the keys and values are constants).
+TEST(FusedAttention, Bf16KeysValuesOfAKvCacheStep) {
+    const int64_t B = 2, H = 4, Hkv = 2, cap = 64, D = 32;
+    for (int64_t Tq : {6, 1}) {
+        const Inputs in = make_inputs(B, H, Hkv, Tq, cap, D, D, 90 + Tq);
+        AttentionMask mask;
+        mask.causal = true;
+        mask.query_offsets = {4, 24};
+        mask.key_lengths = {4 + Tq, 24 + Tq};
+        const std::vector<uint16_t> k16 = rounded_to_bf16(in.k), v16 = rounded_to_bf16(in.v);
+        const Tensor k = widened(k16, in.k.shape()), v = widened(v16, in.v.shape());
+        Tensor q = in.q.clone().requires_grad_(), q32 = in.q.clone().requires_grad_();
+        const Tensor got = attention(q, Bf16KeysValues{k16.data(), v16.data(), B, Hkv, cap, D, D}, mask).output;
+        const Tensor want = attention(q32, k, v, mask).output;
+        EXPECT_TRUE(close_to(got, want, kTolerance, "cache step Tq=" + std::to_string(Tq)));
+        got.backward(in.dout);
+        want.backward(in.dout);
+        EXPECT_TRUE(close_to(q.grad(), q32.grad(), kTolerance, "dq, cache step Tq=" + std::to_string(Tq)));
+    }
+}
+
+TEST(FusedAttention, Bf16KeysValuesErrorsAreClear) {
+    const Tensor q = Tensor::zeros({1, 4, 1, 8});
+    std::vector<uint16_t> k16(2 * 5 * 8), v16(2 * 5 * 8);
+    const auto message = [&](const Bf16KeysValues& kv) {
+        try {
+            attention(q, kv);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    EXPECT_NE(message({nullptr, v16.data(), 1, 2, 5, 8, 8}).find("must both point at values"), std::string::npos);
+    EXPECT_NE(message({k16.data(), v16.data(), 2, 2, 5, 8, 8}).find("do not fit q (1, 4, 1, 8)"), std::string::npos);
+    EXPECT_NE(message({k16.data(), v16.data(), 1, 3, 5, 8, 8}).find("H a multiple of the kv heads"), std::string::npos);
+    EXPECT_NE(message({k16.data(), v16.data(), 1, 2, 5, 4, 8}).find("need the same B and D"), std::string::npos);
+    EXPECT_EQ(message({k16.data(), v16.data(), 1, 2, 5, 8, 8}), "(no error)");
 }
 
 TEST(FusedAttention, CrossAttentionShortQueriesLongKeys) {

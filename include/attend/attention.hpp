@@ -65,6 +65,25 @@ struct AttentionOutput {
 AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v,
                           const AttentionMask& mask = {}, const AttentionOptions& options = {});
 
+// Keys and values held in bf16 (the top half of each fp32 value, rounded to nearest even:
+// attend/low_precision.hpp), as a KV cache keeps them to halve what decoding reads
+// (nn/kv_cache.hpp): row-major k (batch, kv_heads, keys, dim) and v (batch, kv_heads, keys,
+// value_dim). Plain arrays, not tensors: attend's tensors hold fp32.
+struct Bf16KeysValues {
+    const uint16_t* k = nullptr;
+    const uint16_t* v = nullptr;
+    int64_t batch = 0, kv_heads = 0, keys = 0, dim = 0, value_dim = 0;
+};
+
+// attention(q, k, v) with k and v the widened bf16 values — for inference: differentiable in
+// q only. A decoding step's call (Tq ≤ 4 on the fused path, no weights, no dropout, q not
+// differentiated) widens keys and values in registers as it reads them — the fp32 call on the
+// widened tensors within rounding; any other call widens them into fp32 tensors first (with
+// a KV cache's mask — key_lengths and query_offsets, no element masks — only the keys some
+// sequence holds).
+AttentionOutput attention(const Tensor& q, const Bf16KeysValues& kv, const AttentionMask& mask = {},
+                          const AttentionOptions& options = {});
+
 inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                            const AttentionMask& mask = {},
                                            const AttentionOptions& options = {}) {

@@ -31,6 +31,7 @@ WeightType parse_weight_type(const std::string& name);  // Error naming the acce
 
 // fp32 ↔ bf16 (round to nearest even).
 uint16_t to_bf16(float x);
+void to_bf16(const float* x, int64_t n, uint16_t* out);  // n values at once (vectorised)
 inline float from_bf16(uint16_t h) {
     const uint32_t bits = uint32_t(h) << 16;
     float x;

@@ -6,10 +6,13 @@
 //
 // The reference path is chosen when asked for, or when the weights are wanted (only it
 // builds them); otherwise the fused path, which never materialises Tq × Tk.
+#include <algorithm>
 #include <cmath>
 
 #include "attend/attention.hpp"
+#include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/low_precision.hpp"
 #include "attend/profile.hpp"
 #include "attention/mask.hpp"
 #include "attention/paths.hpp"
@@ -50,6 +53,65 @@ AttentionOutput attention(const Tensor& q_in, const Tensor& k_in, const Tensor& 
     if (options.return_weights || options.path == AttentionPath::reference)
         return reference_attention(q, k, v, plan, scale, options.return_weights, dropout);
     return {fused_attention(q, k, v, plan, scale, dropout), Tensor()};
+}
+
+namespace {
+
+// The keys a call over bf16 keys and values must widen: a KV cache's mask (per-sequence
+// key_lengths and query_offsets, no element masks) sees no key past the longest sequence,
+// and trimming the buffer there changes no query's key range (both ends are absolute).
+int64_t keys_to_widen(const AttentionMask& mask, int64_t Tk) {
+    if (mask.query_offsets.empty() || mask.key_lengths.empty() || mask.bool_mask.defined() ||
+        mask.additive_mask.defined())
+        return Tk;
+    int64_t longest = 1;  // a tensor of at least one key, masked when no sequence has any
+    for (int64_t n : mask.key_lengths) longest = std::max(longest, n);
+    return std::min(longest, Tk);
+}
+
+// Rows [0, keys) of each (b, h) of a (B, Hkv, Tk, width) bf16 array, as fp32 (B, Hkv, keys, width).
+Tensor widen(const uint16_t* values, int64_t B, int64_t Hkv, int64_t Tk, int64_t width, int64_t keys) {
+    Tensor out = Tensor::empty({B, Hkv, keys, width});
+    float* dst = out.data();
+    for (int64_t bh = 0; bh < B * Hkv; ++bh) {
+        const uint16_t* src = values + bh * Tk * width;
+        for (int64_t i = 0; i < keys * width; ++i) dst[i] = from_bf16(src[i]);
+        dst += keys * width;
+    }
+    return out;
+}
+
+}  // namespace
+
+AttentionOutput attention(const Tensor& q, const Bf16KeysValues& kv, const AttentionMask& mask,
+                          const AttentionOptions& options) {
+    ATTEND_CHECK(q.defined() && q.dim() == 4, "q must be a 4-D tensor (B, H, Tq, D), got ",
+                 q.defined() ? to_string(q.shape()) : "(undefined)");
+    ATTEND_CHECK(kv.k && kv.v, "bf16 keys and values: k and v must both point at values");
+    const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3);
+    ATTEND_CHECK(kv.batch == B && kv.dim == D && kv.kv_heads > 0 && H % kv.kv_heads == 0 && kv.keys > 0 &&
+                     kv.value_dim > 0,
+                 "bf16 keys (", kv.batch, ", ", kv.kv_heads, ", ", kv.keys, ", ", kv.dim, ") and values (…, ",
+                 kv.value_dim, ") do not fit q ", to_string(q.shape()),
+                 ": need the same B and D, H a multiple of the kv heads, positive sizes");
+    ATTEND_CHECK(std::isfinite(options.scale), "the scale must be finite, got ", options.scale);
+    const bool decoding = options.path == AttentionPath::fused && !options.return_weights &&
+                          options.dropout == 0.f && !needs_grad({q});
+    if (decoding) {
+        const ProfileScope op_scope("attention");
+        const MaskPlan plan(mask, B, H, Tq, kv.keys);
+        const float scale = options.scale != 0.f ? options.scale : 1.f / std::sqrt(float(D));
+        Tensor out = fused_attention_bf16_rows(q, kv, plan, scale);
+        if (out.defined()) return {out, Tensor()};
+    }
+    Tensor k, v;
+    {
+        const ProfileScope op_scope("kv_cache widen");
+        const int64_t keys = keys_to_widen(mask, kv.keys);
+        k = widen(kv.k, B, kv.kv_heads, kv.keys, kv.dim, keys);
+        v = widen(kv.v, B, kv.kv_heads, kv.keys, kv.value_dim, keys);
+    }
+    return attention(q, k, v, mask, options);
 }
 
 // z_i = Σ_j softmax_j(x_i · x_j) x_j: attention with q = k = v = x, one head, scale 1.

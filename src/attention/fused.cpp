@@ -42,6 +42,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "attend/autograd.hpp"
@@ -185,6 +186,10 @@ struct Problem {
     const float* q;  // (B, H, Tq, D)
     const float* k;  // (B, Hkv, Tk, D)
     const float* v;  // (B, Hkv, Tk, Dv)
+    // Or keys and values in bf16 (a KV cache's, Bf16KeysValues): k and v are then null, and
+    // only the rows path (inference) reads these.
+    const uint16_t* k16 = nullptr;  // (B, Hkv, Tk, D)
+    const uint16_t* v16 = nullptr;  // (B, Hkv, Tk, Dv)
 
     int64_t group() const { return H / Hkv; }  // query heads per kv head
     int64_t q_tiles() const { return (Tq + kTileQ - 1) / kTileQ; }
@@ -314,6 +319,7 @@ constexpr int64_t kRowChunk = 128;      // keys scored at a time (a stack buffer
 constexpr int64_t kMaxGroupRows = 16;   // query heads per kv head handled in one task
 constexpr int64_t kMinSplitKeys = 256;  // a span shorter than this is not worth a merge
 constexpr int64_t kMaxSplits = 8;       // spans per row at most (2048+ keys: 8 tasks per row)
+constexpr int64_t kMaxBf16HeadDim = 512;  // bf16 keys: queries in pair layout on the stack
 
 bool use_rows_path(const Problem& p) {
     return p.Tq <= 4 && p.group() <= kMaxGroupRows && !p.dropout.active() && p.Dv <= 1024;
@@ -414,18 +420,139 @@ ATTEND_VECTOR_INLINE void add_weighted_rows(float* o, const float* w, const floa
         for (int64_t j = 0; j < n; ++j) o[d] += w[j] * V[j * Dv + d];
 }
 
-// The `rows` query heads h0.. h0 + rows − 1 (one kv head), query row i, keys [j0, j1).
+// ---- the same over bf16 keys and values (a bf16 KV cache) ----------------------------------
+// Keys and values load as pairs (ops/simd.hpp, load_pairs_v): over each whole block of 2L
+// values, a vector of the even-indexed ones, then one of the odd ones — two integer
+// operations widen L values, where a lane-order widening costs five on AVX2 with GCC 12. So
+// q is put in that "pair layout" once per span, O is kept in it over the span and put back
+// after; values past the last whole block stay in place and are read one by one. The sums
+// over values are those of the fp32 kernel on the widened values, element for element; the
+// scores add the same products in another order (within rounding of it).
+
+template <class F> ATTEND_VECTOR_INLINE void to_pair_layout(const float* x, int64_t n, float* out) {
+    constexpr int64_t L = lanes_of<F>;
+    int64_t d = 0;
+    for (; d + 2 * L <= n; d += 2 * L)
+        for (int64_t l = 0; l < L; ++l) out[d + l] = x[d + 2 * l], out[d + L + l] = x[d + 2 * l + 1];
+    for (; d < n; ++d) out[d] = x[d];
+}
+
+template <class F> ATTEND_VECTOR_INLINE void from_pair_layout(float* x, int64_t n) {  // in place
+    constexpr int64_t L = lanes_of<F>;
+    for (int64_t d = 0; d + 2 * L <= n; d += 2 * L) {
+        float block[2 * L];
+        for (int64_t l = 0; l < L; ++l) block[2 * l] = x[d + l], block[2 * l + 1] = x[d + L + l];
+        std::memcpy(x + d, block, sizeof block);
+    }
+}
+
+// q · k for q in pair layout and k bf16, both of D values.
+template <class F> ATTEND_VECTOR_INLINE float dot_of_pairs_v(const float* q, const uint16_t* k, int64_t D) {
+    constexpr int64_t L = lanes_of<F>;
+    F acc{};
+    int64_t d = 0;
+    for (; d + 2 * L <= D; d += 2 * L) {
+        F ke, ko;
+        load_pairs_v(k + d, ke, ko);
+        acc += ke * load_v<F>(q + d);
+        acc += ko * load_v<F>(q + d + L);
+    }
+    float sum = horizontal_sum(acc);
+    for (; d < D; ++d) sum += q[d] * scalar_of(k[d]);
+    return sum;
+}
+
+// score_keys over bf16 keys, q in pair layout.
 template <class F>
+ATTEND_VECTOR_INLINE void score_keys(const float* q, const uint16_t* K, int64_t n, int64_t D, float scale, float* s) {
+    constexpr int64_t L = lanes_of<F>;
+    const int64_t whole = D / (2 * L) * (2 * L);  // dims in whole pair blocks
+    int64_t j = 0;
+    for (; j + L <= n; j += L) {
+        F acc[L] = {};
+        for (int64_t d = 0; d < whole; d += 2 * L) {
+            const F qe = load_v<F>(q + d), qo = load_v<F>(q + d + L);
+            for (int t = 0; t < L; ++t) {
+                F ke, ko;
+                load_pairs_v(K + (j + t) * D + d, ke, ko);
+                acc[t] += ke * qe;
+                acc[t] += ko * qo;
+            }
+        }
+        F sums = sums_of(acc);
+        if (whole < D)  // a head width that is not a multiple of 2L: the rest one by one
+            for (int t = 0; t < L; ++t)
+                for (int64_t d = whole; d < D; ++d) sums[t] += q[d] * scalar_of(K[(j + t) * D + d]);
+        store_v(s + j, sums * scale);
+    }
+    for (; j < n; ++j) s[j] = scale * dot_of_pairs_v<F>(q, K + j * D, D);
+}
+
+// add_weighted_rows over bf16 values, o in pair layout: the same accumulators per element.
+template <class F>
+ATTEND_VECTOR_INLINE void add_weighted_rows(float* o, const float* w, const uint16_t* V, int64_t n, int64_t Dv) {
+    constexpr int64_t L = lanes_of<F>;
+    constexpr int kBlock = 4;  // vectors of o per sweep over the keys: two pair blocks
+    int64_t d = 0;
+    for (; d + kBlock * L <= Dv; d += kBlock * L) {
+        F even[kBlock], odd[kBlock] = {};  // even and odd keys
+        for (int u = 0; u < kBlock; ++u) even[u] = load_v<F>(o + d + u * L);
+        int64_t j = 0;
+        for (; j + 2 <= n; j += 2)
+            for (int u = 0; u < kBlock; u += 2) {
+                F a0, a1, b0, b1;
+                load_pairs_v(V + j * Dv + d + u * L, a0, a1);
+                load_pairs_v(V + (j + 1) * Dv + d + u * L, b0, b1);
+                even[u] += w[j] * a0, even[u + 1] += w[j] * a1;
+                odd[u] += w[j + 1] * b0, odd[u + 1] += w[j + 1] * b1;
+            }
+        if (j < n)
+            for (int u = 0; u < kBlock; u += 2) {
+                F a0, a1;
+                load_pairs_v(V + j * Dv + d + u * L, a0, a1);
+                even[u] += w[j] * a0, even[u + 1] += w[j] * a1;
+            }
+        for (int u = 0; u < kBlock; ++u) store_v(o + d + u * L, even[u] + odd[u]);
+    }
+    for (; d + 2 * L <= Dv; d += 2 * L) {
+        F acc0 = load_v<F>(o + d), acc1 = load_v<F>(o + d + L);
+        for (int64_t j = 0; j < n; ++j) {
+            F a0, a1;
+            load_pairs_v(V + j * Dv + d, a0, a1);
+            acc0 += w[j] * a0, acc1 += w[j] * a1;
+        }
+        store_v(o + d, acc0), store_v(o + d + L, acc1);
+    }
+    for (; d < Dv; ++d)
+        for (int64_t j = 0; j < n; ++j) o[d] += w[j] * scalar_of(V[j * Dv + d]);
+}
+
+// The `rows` query heads h0.. h0 + rows − 1 (one kv head), query row i, keys [j0, j1); keys
+// and values of element type E (p.k, p.v for float, p.k16, p.v16 for bf16).
+template <class F, class E>
 ATTEND_VECTOR_INLINE void attend_span_v(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
                                         int64_t j1, RowState* state) {
+    constexpr bool bf16 = std::is_same_v<E, uint16_t>;
     float scores[kMaxGroupRows][kRowChunk];
-    const float* K = p.k + p.kv_row(b, h0, 0) * p.D;   // (Tk, D) of this kv head
-    const float* V = p.v + p.kv_row(b, h0, 0) * p.Dv;  // (Tk, Dv)
+    const E* keys;
+    const E* values;
+    if constexpr (bf16) keys = p.k16, values = p.v16;
+    else keys = p.k, values = p.v;
+    const E* K = keys + p.kv_row(b, h0, 0) * p.D;     // (Tk, D) of this kv head
+    const E* V = values + p.kv_row(b, h0, 0) * p.Dv;  // (Tk, Dv)
+    // bf16: each head's query in pair layout, and O in it over the span (see above).
+    float q_pairs[bf16 ? kMaxGroupRows : 1][bf16 ? kMaxBf16HeadDim : 1];
+    const auto query = [&](int64_t g) {
+        if constexpr (bf16) return static_cast<const float*>(q_pairs[g]);
+        else return p.q + p.q_row(b, h0 + g, i) * p.D;
+    };
+    if constexpr (bf16)
+        for (int64_t g = 0; g < rows; ++g) to_pair_layout<F>(p.q + p.q_row(b, h0 + g, i) * p.D, p.D, q_pairs[g]);
     for (int64_t c0 = j0; c0 < j1; c0 += kRowChunk) {
         const int64_t n = std::min(kRowChunk, j1 - c0);
         for (int64_t g = 0; g < rows; ++g) {
             float* s = scores[g];
-            score_keys<F>(p.q + p.q_row(b, h0 + g, i) * p.D, K + c0 * p.D, n, p.D, p.scale, s);
+            score_keys<F>(query(g), K + c0 * p.D, n, p.D, p.scale, s);
             if (p.mask->has_elementwise())
                 for (int64_t j = 0; j < n; ++j) s[j] += p.mask->bias(b, h0 + g, i, c0 + j);
             RowState& st = state[g];
@@ -442,20 +569,33 @@ ATTEND_VECTOR_INLINE void attend_span_v(const Problem& p, int64_t b, int64_t h0,
         // O_g += Σ_j P̃_gj V_j; the chunk's value rows stay in cache for every head of the group.
         for (int64_t g = 0; g < rows; ++g) add_weighted_rows<F>(state[g].o, scores[g], V + c0 * p.Dv, n, p.Dv);
     }
+    if constexpr (bf16)
+        for (int64_t g = 0; g < rows; ++g) from_pair_layout<F>(state[g].o, p.Dv);
 }
 
+// Target clones cannot be templates (GCC), so one function per vector width and element type.
 ATTEND_SIMD_CLONES void attend_span_16(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
                                        int64_t j1, RowState* state) {
-    attend_span_v<f32x16>(p, b, h0, rows, i, j0, j1, state);
+    attend_span_v<f32x16, float>(p, b, h0, rows, i, j0, j1, state);
+}
+ATTEND_SIMD_CLONES void attend_span_bf16_16(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i,
+                                            int64_t j0, int64_t j1, RowState* state) {
+    attend_span_v<f32x16, uint16_t>(p, b, h0, rows, i, j0, j1, state);
 }
 ATTEND_AVX2_FMA void attend_span_8(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
                                    int64_t j1, RowState* state) {
-    attend_span_v<f32x8>(p, b, h0, rows, i, j0, j1, state);
+    attend_span_v<f32x8, float>(p, b, h0, rows, i, j0, j1, state);
+}
+ATTEND_AVX2_FMA void attend_span_bf16_8(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0,
+                                        int64_t j1, RowState* state) {
+    attend_span_v<f32x8, uint16_t>(p, b, h0, rows, i, j0, j1, state);
 }
 void attend_span(const Problem& p, int64_t b, int64_t h0, int64_t rows, int64_t i, int64_t j0, int64_t j1,
                  RowState* state) {
-    cpu_prefers_avx2_kernels() ? attend_span_8(p, b, h0, rows, i, j0, j1, state)
-                               : attend_span_16(p, b, h0, rows, i, j0, j1, state);
+    const bool avx2 = cpu_prefers_avx2_kernels();
+    if (p.k16) avx2 ? attend_span_bf16_8(p, b, h0, rows, i, j0, j1, state)
+                    : attend_span_bf16_16(p, b, h0, rows, i, j0, j1, state);
+    else avx2 ? attend_span_8(p, b, h0, rows, i, j0, j1, state) : attend_span_16(p, b, h0, rows, i, j0, j1, state);
 }
 
 void forward_rows(const Problem& p, float* out, float* stats) {
@@ -665,6 +805,18 @@ Tensor fused_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
                       backward(p, {dout.data(), stats.data(), delta.data(), dq.data(), dk.data(), dv.data()});
                       return std::vector<Tensor>{dq, dk, dv};
                   });
+}
+
+Tensor fused_attention_bf16_rows(const Tensor& q_in, const Bf16KeysValues& kv, const MaskPlan& mask, float scale) {
+    const Tensor q = q_in.contiguous();
+    Problem p{q.size(0), q.size(1), kv.kv_heads, q.size(2), kv.keys, q.size(3), kv.value_dim, scale, &mask, {},
+              q.data(), nullptr, nullptr};
+    p.k16 = kv.k, p.v16 = kv.v;
+    if (!use_rows_path(p) || p.D > kMaxBf16HeadDim) return Tensor();
+    Tensor out = Tensor::empty({p.B, p.H, p.Tq, p.Dv});  // (B, H, Tq, Dv)
+    std::vector<float> stats(size_t(p.B * p.H * p.Tq * 2));  // (m, 1/l): no backward reads them
+    forward_rows(p, out.data(), stats.data());
+    return out;
 }
 
 }  // namespace attend

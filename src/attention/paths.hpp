@@ -20,4 +20,11 @@ AttentionOutput reference_attention(const Tensor& q, const Tensor& k, const Tens
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& mask, float scale,
                        const AttentionDropout& dropout = {});
 
+// The fused path's decoding kernel over keys and values held in bf16, widened in registers as
+// it reads them: fused_attention on the widened tensors within rounding (the scores sum the
+// same products in another order). Inference only (no autograd record). Undefined when the
+// call is not a decoding step's (Tq > 4, a kv head with more than 16 query heads, D > 512,
+// Dv > 1024): the caller widens the keys and values instead.
+Tensor fused_attention_bf16_rows(const Tensor& q, const Bf16KeysValues& kv, const MaskPlan& mask, float scale);
+
 }  // namespace attend

@@ -105,6 +105,14 @@ uint16_t to_bf16(float x) {
     return bf16_of_bits(bits);
 }
 
+void to_bf16(const float* x, int64_t n, uint16_t* out) {
+    for (int64_t i = 0; i < n; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, x + i, sizeof bits);
+        out[i] = bf16_of_bits(bits);
+    }
+}
+
 // Bytes rounded up to whole 64-byte cache lines: each part of storage_bytes' layout.
 static int64_t whole_lines(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 

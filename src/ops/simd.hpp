@@ -83,6 +83,27 @@ template <class F> ATTEND_VECTOR_INLINE void store_partial_v(float* p, int64_t n
     store_v(buf, v);
     std::memcpy(p, buf, size_t(n) * sizeof(float));
 }
+// bf16 values (fp32's top half, attend/low_precision.hpp), widened as they load: 2L of them
+// at p as two vectors, the even-indexed values (p[0], p[2], …) and the odd ones. Each 32-bit
+// lane holds a pair, the even value in its low half (little-endian): shifted up, it is that
+// value's fp32; masked, the odd one's. Two integer operations per L values, no shuffles (GCC
+// 12 lowers a 16 → 32-bit conversion on 8 lanes to two 4-lane widenings and an insert).
+// Kernels keep their vectors in this "pair layout" and permute back once at the end.
+template <class F> ATTEND_VECTOR_INLINE void load_pairs_v(const uint16_t* p, F& even, F& odd) {
+    using I = typename int_vector<F>::type;
+    I w;
+    std::memcpy(&w, p, sizeof w);
+    even = (F)(w << 16);
+    odd = (F)(w & int32_t(0xFFFF0000u));
+}
+ATTEND_VECTOR_INLINE float scalar_of(float x) { return x; }
+ATTEND_VECTOR_INLINE float scalar_of(uint16_t h) {
+    const uint32_t bits = uint32_t(h) << 16;
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
 ATTEND_VECTOR_INLINE f32x16 load16_partial(const float* p, int64_t n, float fill) {
     return load_partial_v<f32x16>(p, n, fill);
 }
