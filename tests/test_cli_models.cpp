@@ -133,6 +133,22 @@ TEST_F(CliModels, GenerateContinuesOnceUponATimeDeterministically) {
     EXPECT_EQ(a.output, utf8_sanitize(lm.tokenizer->decode(ids, true)) + "\n");
 }
 
+// --kv-cache bf16: keys and values rounded to bf16 as they are stored move the logits by
+// ~1e-3 of their scale (tests/test_kv_cache.cpp), far less than greedy decoding's margins on
+// this story: the same 40 tokens. int8 is no cache type: one line, naming the flag.
+TEST_F(CliModels, GenerateWithABf16KvCacheTellsTheSameStory) {
+    require_data("stories260K/stories260K.bin");
+    const std::string args = "generate --model " + shell_quote(data("stories260K/stories260K.bin")) +
+                             " --prompt 'Once upon a time' -n 40 --temperature 0";
+    const CliRun f32 = run(args), bf16 = run(args + " --kv-cache bf16");
+    ASSERT_EQ(bf16.status, 0) << bf16.error;
+    EXPECT_EQ(bf16.output, f32.output);
+    const CliRun bad = run(args + " --kv-cache int8");
+    EXPECT_NE(bad.status, 0);
+    EXPECT_NE(bad.error.find("--kv-cache: int8 not in {f32,bf16}"), std::string::npos) << bad.error;
+    EXPECT_EQ(std::count(bad.error.begin(), bad.error.end(), '\n'), 1) << bad.error;
+}
+
 // --profile: a table of phases and op kinds on stderr after the run; stdout, the story, as
 // without it.
 TEST_F(CliModels, GenerateProfilePrintsPhasesAndOpsOnStderrOnly) {

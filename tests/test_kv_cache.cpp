@@ -15,6 +15,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/low_precision.hpp"
 #include "attend/models/transformer.hpp"
 #include "support/reference.hpp"
 
@@ -121,21 +122,35 @@ void PrintTo(const Param& p, std::ostream* os) { *os << p.name; }
 
 class KVCacheDecoding : public ::testing::TestWithParam<Param> {};
 
+// A parameter's model and mode, and its full pass over a batch of kLengths' sequences.
+struct FullPass {
+    static constexpr int64_t B = 3, T = 12;
+    explicit FullPass(const Param& p) : config(p.config()), model(config, 11) {
+        NoGradGuard no_grad;
+        mode.attention_path = p.path;
+        Generator gen(5);
+        full.shape = {B, T};
+        full.ids = random_ids(B * T, config.vocab_size, gen);
+        full.lengths = kLengths;
+        logits = model.forward(full, mode);  // (B, T, V)
+    }
+    TransformerConfig config;
+    Transformer model;
+    ForwardMode mode;
+    TokenBatch full;
+    Tensor logits;
+};
+
 TEST_P(KVCacheDecoding, TokenByTokenEqualsFullPass) {
     const Param& p = GetParam();
-    const TransformerConfig config = p.config();
-    const Transformer model(config, 11);
-    ForwardMode mode;
-    mode.attention_path = p.path;
+    const FullPass f(p);
+    const Transformer& model = f.model;
+    const TransformerConfig& config = f.config;
+    const ForwardMode& mode = f.mode;
+    const Tensor& full_logits = f.logits;
+    const TokenBatch& full = f.full;
+    const int64_t B = FullPass::B;
     NoGradGuard no_grad;
-
-    const int64_t B = 3, T = 12;
-    Generator gen(5);
-    TokenBatch full;
-    full.shape = {B, T};
-    full.ids = random_ids(B * T, config.vocab_size, gen);
-    full.lengths = kLengths;
-    const Tensor full_logits = model.forward(full, mode);  // (B, T, V)
 
     KVCache cache = model.make_cache(B, 16);
     const double worst = decode_and_compare(full_logits, full.ids, kLengths, kSchedule,
@@ -163,6 +178,93 @@ INSTANTIATE_TEST_SUITE_P(
                       Param{"post_norm_sinusoidal_fused", sinusoidal_post_norm, AttentionPath::fused},
                       Param{"post_norm_sinusoidal_reference", sinusoidal_post_norm, AttentionPath::reference}),
     [](const ::testing::TestParamInfo<Param>& info) { return std::string(info.param.name); });
+
+// A bf16 cache holds each key and value rounded to bf16, at the rows an fp32 cache holds them:
+// layer 0's keys and values depend on the tokens alone, so there the two caches agree to the
+// rounding, after every step of the schedule and after a beam-search reorder. Its logits stay
+// within the bf16 bound of the issue (1e-2 of the logits' scale) of the full pass — and are
+// not the fp32 cache's (the rounding is real).
+TEST_P(KVCacheDecoding, Bf16CacheHoldsRoundedValues) {
+    const Param& p = GetParam();
+    const FullPass f(p);
+    const Transformer& model = f.model;
+    const ForwardMode& mode = f.mode;
+    const int64_t B = FullPass::B;
+    NoGradGuard no_grad;
+
+    KVCache f32 = model.make_cache(B, 16), bf16 = model.make_cache(B, 16, WeightType::bf16);
+    EXPECT_EQ(bf16.value_type(), WeightType::bf16);
+    // Layer 0 of both caches: every held row of the bf16 one is the fp32 one's, rounded.
+    const auto layer0_agrees = [&](const char* when) {
+        ASSERT_EQ(f32.lengths(), bf16.lengths()) << when;
+        const Bf16KeysValues kv = bf16.bf16_keys_values(0);
+        const Tensor k = f32.k(0).contiguous(), v = f32.v(0).contiguous();
+        const int64_t H = f32.n_kv_heads(), D = f32.head_dim();
+        int64_t mismatches = 0, held = 0;
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t h = 0; h < H; ++h)
+                for (int64_t t = 0; t < f32.lengths()[b]; ++t)
+                    for (int64_t d = 0; d < D; ++d) {
+                        const int64_t at = ((b * H + h) * 16 + t) * D + d;
+                        mismatches += kv.k[at] != to_bf16(k.data()[at]);
+                        mismatches += kv.v[at] != to_bf16(v.data()[at]);
+                        held += 2;
+                    }
+        EXPECT_EQ(mismatches, 0) << "of " << held << " values " << when;
+    };
+    const auto run = [&](KVCache& cache) {
+        return decode_and_compare(f.logits, f.full.ids, kLengths, kSchedule, [&](const TokenBatch& step) {
+            return model.forward_step(step, cache, mode);
+        });
+    };
+    const double worst_f32 = run(f32), worst_bf16 = run(bf16);
+    layer0_agrees("after the schedule");
+    EXPECT_LE(worst_bf16, 1e-2) << p.name;
+    EXPECT_GT(worst_bf16, 1e-6) << p.name << ": a bf16 cache should not give the fp32 numbers";
+    f32.reorder({2, 0, 0}), bf16.reorder({2, 0, 0});
+    layer0_agrees("after reorder");
+    std::printf("[ kv cache ] %-28s %-9s bf16 cache worst %.2e (fp32 cache %.2e)\n", f.config.name.c_str(),
+                p.path == AttentionPath::fused ? "fused" : "reference", worst_bf16, worst_f32);
+}
+
+TEST(KVCacheDecoding, Bf16CacheErrorsAndSequenceMoves) {
+    const Transformer model(gpt2_like(), 1);
+    NoGradGuard no_grad;
+    const auto message = [](const auto& call) {
+        try {
+            call();
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    EXPECT_NE(message([&] { model.make_cache(1, 8, WeightType::int8); }).find("f32 or bf16 values, not int8"),
+              std::string::npos);
+    KVCache bf16 = model.make_cache(2, 8, WeightType::bf16), other = model.make_cache(1, 8, WeightType::bf16);
+    KVCache f32 = model.make_cache(1, 8);
+    EXPECT_NE(message([&] { bf16.k(0); }).find("holds bf16 values"), std::string::npos);
+    EXPECT_NE(message([&] { f32.bf16_keys_values(0); }).find("holds f32 values"), std::string::npos);
+    EXPECT_NE(message([&] { f32.load_sequence(0, bf16, 0); }).find("the source cache holds bf16 values, this one f32"),
+              std::string::npos);
+
+    // A prompt prefilled alone joins a batch (the server's path): its rows move as they are.
+    TokenBatch prompt;
+    prompt.shape = {1, 5};
+    prompt.ids = {3, 14, 15, 9, 26};
+    prompt.lengths = {5};
+    model.forward_step(prompt, other, ForwardMode{});
+    bf16.load_sequence(1, other, 0);
+    EXPECT_EQ(bf16.lengths(), (std::vector<int64_t>{0, 5}));
+    const int64_t H = bf16.n_kv_heads(), D = bf16.head_dim();
+    for (int64_t l = 0; l < bf16.n_layers(); ++l) {
+        const Bf16KeysValues to = bf16.bf16_keys_values(l), from = other.bf16_keys_values(l);
+        for (int64_t h = 0; h < H; ++h)
+            for (int64_t i = 0; i < 5 * D; ++i) {
+                ASSERT_EQ(to.k[((1 * H + h) * 8) * D + i], from.k[(h * 8) * D + i]) << "layer " << l;
+                ASSERT_EQ(to.v[((1 * H + h) * 8) * D + i], from.v[(h * 8) * D + i]) << "layer " << l;
+            }
+    }
+}
 
 // Encoder–decoder: the memory is encoded once; its keys and values are projected at the
 // first step and reused (later steps pass no memory at all).

@@ -69,7 +69,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     mode.attention_path = options.attention_path;
     const int64_t capacity =
         context > 0 ? std::min(context, longest + options.max_new_tokens) : longest + options.max_new_tokens;
-    KVCache cache = model.make_cache(B, capacity);
+    KVCache cache = model.make_cache(B, capacity, options.kv_cache);
     std::vector<SequenceDecoder> seqs;
     for (int64_t b = 0; b < B; ++b)
         seqs.emplace_back(sampling, options.seed + uint64_t(b), options.stop_tokens, options.max_new_tokens, drawable);

@@ -328,11 +328,11 @@ Tensor Transformer::forward_step(const TokenBatch& step, KVCache& cache, const T
     return decoder_step(step, cache, memory, memory_lengths, mode, which);
 }
 
-KVCache Transformer::make_cache(int64_t batch, int64_t capacity) const {
+KVCache Transformer::make_cache(int64_t batch, int64_t capacity, WeightType values) const {
     ATTEND_CHECK(!decoder.layers.empty(), "a KV cache is for a decoder; this model is ", name_of(config_.shape));
     const int64_t cap = capacity > 0 ? capacity : config_.max_positions;
     ATTEND_CHECK(cap > 0, "make_cache: give a capacity (the config's max_positions is 0)");
-    return KVCache(int64_t(decoder.layers.size()), batch, config_.kv_heads(), config_.head_dim(), cap);
+    return KVCache(int64_t(decoder.layers.size()), batch, config_.kv_heads(), config_.head_dim(), cap, values);
 }
 
 Tensor Transformer::loss(const Tensor& logits, const std::vector<int64_t>& targets, int64_t ignore_index,

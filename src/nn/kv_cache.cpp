@@ -4,21 +4,45 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/profile.hpp"
+#include "core/buffer_pool.hpp"
 
 namespace attend {
 
-KVCache::KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim, int64_t capacity)
-    : batch_(batch), n_kv_heads_(n_kv_heads), head_dim_(head_dim), capacity_(capacity) {
+namespace {
+
+// A zeroed bf16 buffer, 64-byte aligned (a 64-value head row is two whole cache lines) and
+// on huge pages where large, as an fp32 cache's tensors are (core/buffer_pool.hpp). Zeroed:
+// a widened batch reads the rows past a short sequence's end too (masked, but a NaN there
+// would still reach the output through 0 · NaN).
+std::shared_ptr<uint16_t> bf16_buffer(size_t values) {
+    void* memory = buffer_pool::fresh_memory(values * sizeof(uint16_t));
+    if (!memory) throw std::bad_alloc();
+    std::memset(memory, 0, values * sizeof(uint16_t));
+    return std::shared_ptr<uint16_t>(static_cast<uint16_t*>(memory), [](uint16_t* p) { std::free(p); });
+}
+
+}  // namespace
+
+KVCache::KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim, int64_t capacity,
+                 WeightType values)
+    : batch_(batch), n_kv_heads_(n_kv_heads), head_dim_(head_dim), capacity_(capacity), values_(values) {
     ATTEND_CHECK(n_layers > 0 && batch > 0 && n_kv_heads > 0 && head_dim > 0 && capacity > 0,
                  "KVCache needs positive sizes, got n_layers=", n_layers, " batch=", batch, " n_kv_heads=",
                  n_kv_heads, " head_dim=", head_dim, " capacity=", capacity);
+    ATTEND_CHECK(values == WeightType::f32 || values == WeightType::bf16, "a KV cache holds f32 or bf16 values, not ",
+                 name_of(values));
+    const Shape shape{batch, n_kv_heads, capacity, head_dim};
     for (int64_t l = 0; l < n_layers; ++l) {
-        k_.push_back(Tensor::zeros({batch, n_kv_heads, capacity, head_dim}));
-        v_.push_back(Tensor::zeros({batch, n_kv_heads, capacity, head_dim}));
+        if (values == WeightType::f32) {
+            k_.push_back(Tensor::zeros(shape)), v_.push_back(Tensor::zeros(shape));
+        } else {
+            k16_.push_back(bf16_buffer(size_t(numel_of(shape)))), v16_.push_back(bf16_buffer(size_t(numel_of(shape))));
+        }
     }
     cross_k_.resize(size_t(n_layers));
     cross_v_.resize(size_t(n_layers));
@@ -81,15 +105,25 @@ KVCache::View KVCache::append(int64_t layer, const Tensor& k_new_in, const Tenso
                  v_new_in.defined() ? to_string(v_new_in.shape()) : "(undefined)");
     NoGradGuard no_grad;  // the buffers hold values, not history
     const Tensor k_new = k_new_in.contiguous(), v_new = v_new_in.contiguous();
-    const int64_t H = n_kv_heads_, Tq = step_tq_, D = head_dim_, cap = capacity_;
-    for (auto [src, dst] : {std::pair{k_new.data(), k_[layer].data()}, std::pair{v_new.data(), v_[layer].data()}})
+    const int64_t H = n_kv_heads_, Tq = step_tq_, D = head_dim_;
+    // Sequence b's new rows, (n_new[b], Dh) per head, at rows offset(b).. of its slice.
+    const auto store = [&](const float* src, auto* dst) {
         for (int64_t b = 0; b < batch_; ++b)
-            for (int64_t h = 0; h < H; ++h)
-                if (n_new_[b] > 0)
-                    std::memcpy(dst + ((b * H + h) * cap + offsets_[b]) * D, src + ((b * H + h) * Tq) * D,
-                                sizeof(float) * size_t(n_new_[b] * D));
+            for (int64_t h = 0; h < H; ++h) {
+                const float* from = src + ((b * H + h) * Tq) * D;
+                auto* to = dst + row_of(b, h, offsets_[b]);
+                const int64_t n = n_new_[b] * D;
+                if constexpr (std::is_same_v<decltype(to), float*>) std::memcpy(to, from, sizeof(float) * size_t(n));
+                else to_bf16(from, n, to);  // rounded to nearest even
+            }
+    };
     appended_[layer] = true;
-    return {k_[layer], v_[layer], mask_};
+    if (values_ == WeightType::f32) {
+        store(k_new.data(), k_[layer].data()), store(v_new.data(), v_[layer].data());
+        return {k_[layer], v_[layer], {}, mask_};
+    }
+    store(k_new.data(), k16_[layer].get()), store(v_new.data(), v16_[layer].get());
+    return {Tensor(), Tensor(), bf16_keys_values(layer), mask_};
 }
 
 void KVCache::end_step() {
@@ -161,9 +195,17 @@ void KVCache::reorder(const std::vector<int64_t>& rows) {
             std::memcpy(dst.data() + b * row, src.data() + rows[b] * row, sizeof(float) * size_t(row));
         return dst;
     };
+    auto gather_bf16 = [&](const std::shared_ptr<uint16_t>& src) {  // the same for a bf16 buffer
+        const size_t row = size_t(n_kv_heads_ * capacity_ * head_dim_);
+        std::shared_ptr<uint16_t> dst = bf16_buffer(row * size_t(batch_));
+        for (int64_t b = 0; b < batch_; ++b)
+            std::memcpy(dst.get() + size_t(b) * row, src.get() + size_t(rows[b]) * row, sizeof(uint16_t) * row);
+        return dst;
+    };
     NoGradGuard no_grad;
     for (int64_t l = 0; l < n_layers(); ++l) {
-        k_[l] = gather(k_[l]), v_[l] = gather(v_[l]);
+        if (values_ == WeightType::f32) k_[l] = gather(k_[l]), v_[l] = gather(v_[l]);
+        else k16_[l] = gather_bf16(k16_[l]), v16_[l] = gather_bf16(v16_[l]);
         if (cross_k_[l].defined()) cross_k_[l] = gather(cross_k_[l]), cross_v_[l] = gather(cross_v_[l]);
     }
     std::vector<int64_t> lengths;
@@ -180,26 +222,39 @@ void KVCache::load_sequence(int64_t b, const KVCache& from, int64_t from_b) {
                  "KVCache::load_sequence: the caches have different layer, head or head-size counts");
     const int64_t n = from.lengths_[size_t(from_b)];
     ATTEND_CHECK(n <= capacity_, "KVCache::load_sequence: ", n, " tokens do not fit a capacity of ", capacity_);
-    // Row (b, h) of a (B, Hkv, capacity, Dh) buffer starts at ((b·Hkv + h)·capacity)·Dh.
-    const auto copy = [&](Tensor& dst, const Tensor& src_t) {
-        const Tensor src = src_t.contiguous();
+    ATTEND_CHECK(from.values_ == values_, "KVCache::load_sequence: the source cache holds ", name_of(from.values_),
+                 " values, this one ", name_of(values_));
+    const auto copy = [&](auto* dst, const auto* src) {
         for (int64_t h = 0; h < n_kv_heads_; ++h)
-            std::memcpy(dst.data() + (b * n_kv_heads_ + h) * capacity_ * head_dim_,
-                        src.data() + (from_b * n_kv_heads_ + h) * from.capacity_ * head_dim_,
-                        sizeof(float) * size_t(n * head_dim_));
+            std::memcpy(dst + row_of(b, h, 0), src + from.row_of(from_b, h, 0), sizeof(*src) * size_t(n * head_dim_));
     };
-    for (int64_t l = 0; l < n_layers(); ++l) copy(k_[size_t(l)], from.k_[size_t(l)]), copy(v_[size_t(l)], from.v_[size_t(l)]);
+    for (size_t l = 0; l < size_t(n_layers()); ++l) {
+        if (values_ == WeightType::f32) {
+            copy(k_[l].data(), from.k_[l].contiguous().data()), copy(v_[l].data(), from.v_[l].contiguous().data());
+        } else {
+            copy(k16_[l].get(), from.k16_[l].get()), copy(v16_[l].get(), from.v16_[l].get());
+        }
+    }
     lengths_[size_t(b)] = n;
 }
 
 const Tensor& KVCache::k(int64_t layer) const {
     check_layer(layer, "KVCache::k");
+    ATTEND_CHECK(values_ == WeightType::f32, "KVCache::k: this cache holds bf16 values (bf16_keys_values)");
     return k_[layer];
 }
 
 const Tensor& KVCache::v(int64_t layer) const {
     check_layer(layer, "KVCache::v");
+    ATTEND_CHECK(values_ == WeightType::f32, "KVCache::v: this cache holds bf16 values (bf16_keys_values)");
     return v_[layer];
+}
+
+Bf16KeysValues KVCache::bf16_keys_values(int64_t layer) const {
+    check_layer(layer, "KVCache::bf16_keys_values");
+    ATTEND_CHECK(values_ == WeightType::bf16, "KVCache::bf16_keys_values: this cache holds ", name_of(values_),
+                 " values (k, v)");
+    return {k16_[layer].get(), v16_[layer].get(), batch_, n_kv_heads_, capacity_, head_dim_, head_dim_};
 }
 
 }  // namespace attend

@@ -110,21 +110,28 @@ bool only_causal(const AttentionMask& m) {
 // Dropout on the weights (torch.nn.MultiheadAttention's `dropout`) only in training, as
 // apply_dropout: each call draws a fresh seed from the mode's generator for
 // attention/dropout.hpp's mask.
-Tensor MultiHeadAttention::attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v,
-                                              const AttentionMask& mask, const ForwardMode& mode,
-                                              Tensor* weights) const {
+AttentionOptions MultiHeadAttention::attention_options(const ForwardMode& mode, bool want_weights) const {
     AttentionOptions options;
     options.path = mode.attention_path;
-    options.return_weights = weights != nullptr;
+    options.return_weights = want_weights;
     if (mode.training && config_.dropout > 0.f) {
         ATTEND_CHECK(mode.generator != nullptr, "attention dropout with p=", config_.dropout,
                      " in training needs a generator (ForwardMode::generator)");
         options.dropout = config_.dropout;
         options.dropout_seed = mode.generator->next_u64();
     }
-    AttentionOutput heads = attention(q, k, v, mask, options);  // (B, H, Tq, Dh)
-    if (weights) *weights = heads.weights;                       // (B, H, Tq, Tk)
-    return out_proj.forward(merge_heads(heads.output));          // (B, Tq, E)
+    return options;
+}
+
+Tensor MultiHeadAttention::project(const AttentionOutput& heads, Tensor* weights) const {
+    if (weights) *weights = heads.weights;               // (B, H, Tq, Tk)
+    return out_proj.forward(merge_heads(heads.output));  // (B, Tq, E)
+}
+
+Tensor MultiHeadAttention::attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v,
+                                              const AttentionMask& mask, const ForwardMode& mode,
+                                              Tensor* weights) const {
+    return project(attention(q, k, v, mask, attention_options(mode, weights != nullptr)), weights);  // (B, H, Tq, Dh)
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
@@ -191,7 +198,9 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
     // Decoding: store this step's keys and values, attend over all the sequence holds (the
     // window, if any, masks the keys that slid out: the cache keeps them, unread).
     const KVCache::View view = cache->append(args.layer, k, v);  // (B, Hkv, capacity, Dh)
-    return attend_and_project(q, view.k, view.v, windowed(view.mask), mode, args.weights);
+    if (view.k.defined()) return attend_and_project(q, view.k, view.v, windowed(view.mask), mode, args.weights);
+    const AttentionOptions options = attention_options(mode, args.weights != nullptr);
+    return project(attention(q, view.bf16, windowed(view.mask), options), args.weights);  // a bf16 cache
 }
 
 Tensor MultiHeadAttention::cross_attention(const Tensor& query, const Tensor& memory, const AttentionMask& mask,

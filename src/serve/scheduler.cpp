@@ -63,7 +63,7 @@ Scheduler::Scheduler(const ServedModel& model, int64_t parallel, int64_t queue_l
     ATTEND_CHECK(parallel >= 1, "--parallel must be ≥ 1, got ", parallel);
     if (model.can_generate()) {
         for (int64_t s = 0; s < parallel; s += group_size_)
-            groups_.push_back(model.lm.model().make_cache(std::min(group_size_, parallel - s), model.ctx));
+            groups_.push_back(model.lm.model().make_cache(std::min(group_size_, parallel - s), model.ctx, model.kv_cache));
     }
     for (int64_t s = 0; s < parallel; ++s) slots_.push_back(std::make_unique<Slot>());
     thread_ = std::thread([this] { loop(); });
@@ -151,7 +151,7 @@ void Scheduler::admit(const std::shared_ptr<Job>& job, int64_t slot) {
         // values and first logits are the CLI's to the bit.
         const int64_t P = int64_t(job->prompt.size());
         const int64_t capacity = std::min(model_.ctx, P + job->max_tokens);
-        KVCache solo = lm.model().make_cache(1, capacity);
+        KVCache solo = lm.model().make_cache(1, capacity, model_.kv_cache);
         ForwardMode mode;
         mode.attention_path = AttentionPath::fused;
         const std::vector<std::vector<int64_t>> prompts{job->prompt};

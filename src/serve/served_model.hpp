@@ -16,6 +16,7 @@ struct ServedModel {
     std::string id;    // what /v1/models lists and requests name: the file or folder name
     std::string path;  // as given with --model (also accepted as a name)
     int64_t ctx = 0;   // positions per sequence: --ctx, at most the model's max_positions
+    WeightType kv_cache = WeightType::f32;  // what the KV caches hold (--kv-cache)
     int64_t created = 0;
     // The folder's Jinja chat template (chat_template.jinja or tokenizer_config.json's), if
     // it has one: /v1/chat/completions renders messages with it (serve/chat_prompt.cpp).

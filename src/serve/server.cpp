@@ -87,6 +87,7 @@ int run_server(const ServeOptions& o) {
         throw Error(o.model + ": --ctx " + std::to_string(o.ctx) + " is past the model's " +
                     std::to_string(max_positions) + " positions");
     model.ctx = o.ctx > 0 ? o.ctx : (max_positions > 0 ? max_positions : 4096);
+    model.kv_cache = parse_weight_type(o.kv_cache);
 
     serve::Scheduler scheduler(model, o.parallel, o.queue, o.threads);
     httplib::Server server;

@@ -5,6 +5,8 @@ standard-library client. One check per run (--check NAME), each on its own serve
   concurrency   32 streaming requests at once (completions and chats; greedy, seeded
                 sampling, top-k/top-p, stop strings), each byte-identical to `attend generate`
                 with the same settings; then a few of them alone, not streamed, again equal
+  kv_bf16       the same for 12 of them on a server with --kv-cache bf16 against `attend
+                generate --kv-cache bf16` (a sequence's bits do not depend on its batch)
   errors        malformed JSON, wrong types, unknown model, max_tokens past the context,
                 out-of-range sampling values → 400 with OpenAI's error object; no or a wrong
                 API key → 401; a body past --max-body → 413; unknown route → 404; a full
@@ -35,19 +37,19 @@ PROMPTS = ["Once upon a time", "Lily and Ben went to the park", "The little dog"
            "Tom had a red ball. He", "Sue liked to sing"]
 
 
-def generate_cli(attend, model, prompt, n, temperature, top_p, top_k, seed, stop):
+def generate_cli(attend, model, prompt, n, temperature, top_p, top_k, seed, stop, kv_cache="f32"):
     cmd = [attend, "generate", "--model", model, "--prompt", prompt, "-n", str(n), "--temperature", str(temperature),
-           "--top-p", str(top_p), "--top-k", str(top_k), "--seed", str(seed)]
+           "--top-p", str(top_p), "--top-k", str(top_k), "--seed", str(seed), "--kv-cache", kv_cache]
     for s in stop:
         cmd += ["--stop", s]
     return subprocess.run(cmd, check=True, capture_output=True, timeout=120).stdout.decode("utf-8")
 
 
-def expected_completion(attend, model, prompt, n, temperature, top_p, top_k, seed, stop, cache):
+def expected_completion(attend, model, prompt, n, temperature, top_p, top_k, seed, stop, cache, kv_cache="f32"):
     """What `attend generate` prints after the prompt's own text (and before its newline)."""
     if prompt not in cache:
         cache[prompt] = generate_cli(attend, model, prompt, 0, 0, 1, 0, 0, [])[:-1]
-    out = generate_cli(attend, model, prompt, n, temperature, top_p, top_k, seed, stop)
+    out = generate_cli(attend, model, prompt, n, temperature, top_p, top_k, seed, stop, kv_cache)
     prime = cache[prompt]
     assert out.startswith(prime) and out.endswith("\n"), (prompt, out)
     return out[len(prime):-1]
@@ -88,13 +90,13 @@ def cli_prompt(spec):
     return f"User: {spec['prompt']}\nAssistant:" if spec["chat"] else spec["prompt"]
 
 
-def check_concurrency(args):
-    specs = request_specs()
+def check_concurrency(args, requests=32, kv_cache="f32"):
+    specs = request_specs()[:requests]
     cache = {}
     expected = [expected_completion(args.attend, args.model, cli_prompt(s), s["max_tokens"], s["temperature"],
-                                    s["top_p"], s["top_k"], s["seed"], s["stop"], cache) for s in specs]
-    assert sum(1 for e in expected if e) >= 30, "the reference generations are mostly empty"
-    srv = Server(args.attend, args.model, "--parallel", "16", "--queue", "64")
+                                    s["top_p"], s["top_k"], s["seed"], s["stop"], cache, kv_cache) for s in specs]
+    assert sum(1 for e in expected if e) >= requests - 2, "the reference generations are mostly empty"
+    srv = Server(args.attend, args.model, "--parallel", "16", "--queue", "64", "--kv-cache", kv_cache)
     try:
         model_id = srv.request("GET", "/v1/models")[1]["data"][0]["id"]
         results = [None] * len(specs)
@@ -131,10 +133,14 @@ def check_concurrency(args):
             assert got == expected[i], (i, got, expected[i])
             assert res["object"] == ("chat.completion" if specs[i]["chat"] else "text_completion")
             assert res["usage"]["total_tokens"] == res["usage"]["prompt_tokens"] + res["usage"]["completion_tokens"]
-        print(f"concurrency: 32 concurrent streams and 5 lone requests equal attend generate "
-              f"({steps} batched decode steps)")
+        print(f"concurrency: {requests} concurrent streams and 5 lone requests equal attend generate "
+              f"--kv-cache {kv_cache} ({steps} batched decode steps)")
     finally:
         assert srv.stop() == 0
+
+
+def check_kv_bf16(args):
+    check_concurrency(args, requests=12, kv_cache="bf16")
 
 
 # A small template in the usual shape: it writes BOS itself (as Llama-2/3's and Gemma's do), roles
@@ -394,7 +400,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--attend", required=True)
     p.add_argument("--model", required=True)
-    p.add_argument("--check", required=True, choices=["concurrency", "errors", "disconnect", "memory", "signals", "chat_template"])
+    p.add_argument("--check", required=True, choices=["concurrency", "kv_bf16", "errors", "disconnect", "memory", "signals", "chat_template"])
     p.add_argument("--rss-bound-kb", type=int, default=16384)
     args = p.parse_args()
     globals()["check_" + args.check](args)

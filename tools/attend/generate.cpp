@@ -25,6 +25,7 @@ namespace {
 
 struct GenerateCliOptions {
     ModelOptions model;
+    std::string kv_cache = "f32";
     std::string prompt;
     std::vector<std::string> stop;
     int64_t new_tokens = 128;
@@ -75,6 +76,7 @@ void run_generate(const GenerateCliOptions& o, bool seed_given) {
     g.seed = seed_given ? o.seed : uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
     g.stop_tokens = lm.stop_tokens();
     g.vocab_limit = lm.vocab_limit();
+    g.kv_cache = parse_weight_type(o.kv_cache);
     if (o.verbose)
         std::fprintf(stderr, "[attend] %s (%s, %lld parameters), tokenizer %s (%s), prompt of %zu tokens, seed %llu\n",
                      o.model.model.c_str(), name_of(lm.loaded.format),
@@ -125,6 +127,7 @@ void register_generate(CLI::App& app) {
         "Example:\n"
         "  attend generate --model stories260K/stories260K.bin --prompt \"Once upon a time\" -n 100 --temperature 0");
     add_model_options(cmd, o->model, DtypeOption::offered);
+    add_kv_cache_option(cmd, o->kv_cache);
     cmd->add_option("--prompt", o->prompt, "Text to continue (default: empty, i.e. start from BOS)");
     cmd->add_option("-n,--new-tokens", o->new_tokens, "How many tokens to generate at most")
         ->check(whole_number(0, uint64_t(1) << 30))

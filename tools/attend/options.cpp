@@ -38,6 +38,14 @@ void add_dtype_option(CLI::App* cmd, std::string& dtype) {
         ->capture_default_str();
 }
 
+void add_kv_cache_option(CLI::App* cmd, std::string& kv_cache) {
+    cmd->add_option("--kv-cache", kv_cache,
+                    "What the KV cache holds: f32 (the numbers of a pass without a cache) or bf16 (half the memory, "
+                    "and half the bytes each new token reads of a long context)")
+        ->check(CLI::IsMember({"f32", "bf16"}))
+        ->capture_default_str();
+}
+
 void add_profile_option(CLI::App* cmd, bool& profile) {
     cmd->add_flag("--profile", profile,
                   "After the run, print to stderr the time per phase and per op kind (calls, self time, share, "

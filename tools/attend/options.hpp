@@ -24,6 +24,7 @@ enum class DtypeOption { offered, not_offered };
 void add_model_options(CLI::App* cmd, ModelOptions& o, DtypeOption dtype);
 
 void add_dtype_option(CLI::App* cmd, std::string& dtype);  // --dtype f32|bf16|int8
+void add_kv_cache_option(CLI::App* cmd, std::string& kv_cache);  // --kv-cache f32|bf16
 void add_profile_option(CLI::App* cmd, bool& profile);     // --profile: time per phase and op kind
 // Flag ranges, checked where a flag is declared (before anything runs): a value out of range is
 // one line naming the flag and the value ("--top-p: got 1.5, expected a finite number in (0, 1]").

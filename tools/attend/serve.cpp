@@ -23,6 +23,7 @@ void register_serve(CLI::App& app) {
         "  curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' \\\n"
         "       -d '{\"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"temperature\": 0}'");
     add_model_options(cmd, *model, DtypeOption::offered);
+    add_kv_cache_option(cmd, o->kv_cache);
     cmd->add_option("--host", o->host, "Address to bind")->capture_default_str();
     cmd->add_option("--port", o->port, "Port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
     cmd->add_option("--api-key", o->api_key, "Require \"Authorization: Bearer KEY\" on every request");

@@ -42,6 +42,9 @@ struct GenerateOptions {
     // half; nanoGPT's sample.py likewise crops to the last block_size tokens), so a model with
     // a short context writes on; false — stop with FinishReason::context_full.
     bool slide_window = true;
+    // What the KV cache holds: f32 (the numbers of a forward pass without a cache) or bf16
+    // (half the memory and half what each token reads of a long context; nn/kv_cache.hpp).
+    WeightType kv_cache = WeightType::f32;
 
     SamplingOptions sampling() const { return {temperature, top_k, top_p}; }
 };

@@ -203,8 +203,8 @@ public:
     Tensor forward_step(const TokenBatch& step, KVCache& cache, const Tensor& memory,
                         const std::vector<int64_t>& memory_lengths, const ForwardMode& mode = {},
                         StepLogits which = StepLogits::all) const;
-    // A cache for this model's decoder (capacity 0: max_positions).
-    KVCache make_cache(int64_t batch, int64_t capacity = 0) const;
+    // A cache for this model's decoder (capacity 0: max_positions), holding f32 or bf16 values.
+    KVCache make_cache(int64_t batch, int64_t capacity = 0, WeightType values = WeightType::f32) const;
 
     // Mean cross-entropy of logits (..., C) against targets (one per row), skipping ignore_index.
     static Tensor loss(const Tensor& logits, const std::vector<int64_t>& targets, int64_t ignore_index = -100,

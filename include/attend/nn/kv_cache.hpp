@@ -33,27 +33,39 @@
 // Inference only: the buffers hold values, not autograd history, so no gradient flows into
 // cached keys and values (run decoding under NoGradGuard).
 //
+// Value type. fp32 (the default: the same numbers as a forward pass without a cache), or
+// bf16 — each key and value rounded to nearest even as it is stored, as llama.cpp keeps f16
+// by default. Half the memory, and half the bytes a decoding step reads over a long context
+// (attention reads every cached key and value once per token and layer); the attention
+// kernel widens them in registers (attention.hpp, Bf16KeysValues). Rows of a bf16 cache are
+// not tensors: k()/v() are for fp32 caches, bf16_keys_values() for bf16 ones.
+//
 // Implemented in src/nn/kv_cache.cpp.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "attend/attention.hpp"
+#include "attend/low_precision.hpp"
 #include "attend/tensor.hpp"
 
 namespace attend {
 
 class KVCache {
 public:
-    // Buffers for n_layers layers of `batch` sequences of up to `capacity` tokens each.
-    KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim, int64_t capacity);
+    // Buffers for n_layers layers of `batch` sequences of up to `capacity` tokens each, holding
+    // `values` (f32 or bf16; int8 is an Error).
+    KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim, int64_t capacity,
+            WeightType values = WeightType::f32);
 
-    int64_t n_layers() const { return int64_t(k_.size()); }
+    int64_t n_layers() const { return int64_t(appended_.size()); }
     int64_t batch() const { return batch_; }
     int64_t capacity() const { return capacity_; }
     int64_t n_kv_heads() const { return n_kv_heads_; }
     int64_t head_dim() const { return head_dim_; }
     const std::vector<int64_t>& lengths() const { return lengths_; }  // tokens held per sequence
+    WeightType value_type() const { return values_; }                  // f32 or bf16
 
     // ---- the step protocol (see above) ----
     // n_new empty: every sequence gets Tq tokens. Checks that lengths + n_new fit the capacity
@@ -67,8 +79,9 @@ public:
     // Store the step's k_new, v_new (B, Hkv, Tq, Dh) of `layer` (rows i < n_new[b] of each
     // sequence) and return what attention needs: the full buffers and the step's mask.
     struct View {
-        Tensor k, v;         // (B, Hkv, capacity, Dh)
-        AttentionMask mask;  // key_lengths = offset + n_new; causal from query_offsets = offset
+        Tensor k, v;           // (B, Hkv, capacity, Dh): an f32 cache's (undefined for bf16)
+        Bf16KeysValues bf16;   // the same, a bf16 cache's (null pointers for f32)
+        AttentionMask mask;    // key_lengths = offset + n_new; causal from query_offsets = offset
     };
     View append(int64_t layer, const Tensor& k_new, const Tensor& v_new);
 
@@ -102,15 +115,23 @@ public:
     // Same layers and head sizes; its length must fit this capacity. No step may be open.
     void load_sequence(int64_t b, const KVCache& from, int64_t from_b);
 
+    // A layer's buffers: k(), v() of an f32 cache, bf16_keys_values() of a bf16 one (an
+    // Error on the other kind). Each (B, Hkv, capacity, Dh).
     const Tensor& k(int64_t layer) const;
     const Tensor& v(int64_t layer) const;
+    Bf16KeysValues bf16_keys_values(int64_t layer) const;
 
 private:
     void check_layer(int64_t layer, const char* what) const;
     AttentionMask build_mask() const;
 
+    // Row (b, h, t) of a (B, Hkv, capacity, Dh) buffer, in values from its start.
+    int64_t row_of(int64_t b, int64_t h, int64_t t) const { return ((b * n_kv_heads_ + h) * capacity_ + t) * head_dim_; }
+
     int64_t batch_, n_kv_heads_, head_dim_, capacity_;
-    std::vector<Tensor> k_, v_;              // per layer (B, Hkv, capacity, Dh)
+    WeightType values_;
+    std::vector<Tensor> k_, v_;                        // f32: per layer (B, Hkv, capacity, Dh)
+    std::vector<std::shared_ptr<uint16_t>> k16_, v16_;  // bf16: the same, 64-byte aligned
     std::vector<Tensor> cross_k_, cross_v_;  // per layer (B, Hkv, S, Dh) or undefined
     std::vector<int64_t> lengths_;
     bool in_step_ = false;

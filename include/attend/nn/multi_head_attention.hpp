@@ -139,6 +139,9 @@ private:
     // softmax attention over the heads, then out_proj: (B, H, Tq, Dh) → (B, Tq, E).
     Tensor attend_and_project(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                               const ForwardMode& mode, Tensor* weights) const;
+    // Its two halves: the options for this mode, and out_proj over the heads' output.
+    AttentionOptions attention_options(const ForwardMode& mode, bool want_weights) const;
+    Tensor project(const AttentionOutput& heads, Tensor* weights) const;
 
     AttentionMask windowed(const AttentionMask& mask) const;  // + config.sliding_window
 
