@@ -90,11 +90,11 @@ template <class F> ATTEND_VECTOR_INLINE void store_partial_v(float* p, int64_t n
 // 12 lowers a 16 → 32-bit conversion on 8 lanes to two 4-lane widenings and an insert).
 // Kernels keep their vectors in this "pair layout" and permute back once at the end.
 template <class F> ATTEND_VECTOR_INLINE void load_pairs_v(const uint16_t* p, F& even, F& odd) {
-    using I = typename int_vector<F>::type;
-    I w;
+    typedef uint32_t U __attribute__((vector_size(sizeof(F))));  // unsigned: the shift drops bits, defined
+    U w;
     std::memcpy(&w, p, sizeof w);
     even = (F)(w << 16);
-    odd = (F)(w & int32_t(0xFFFF0000u));
+    odd = (F)(w & 0xFFFF0000u);
 }
 ATTEND_VECTOR_INLINE float scalar_of(float x) { return x; }
 ATTEND_VECTOR_INLINE float scalar_of(uint16_t h) {
