@@ -33,7 +33,7 @@ py::str utf8(const std::string& text) {  // bytes that are not UTF-8 (none expec
 // generate(prompt: str | list[str], ...): the request, and whether one string was given.
 std::pair<GenerationRequest, bool> request_of(const py::object& prompt, int64_t max_tokens, float temperature,
                                               int64_t top_k, float top_p, std::optional<uint64_t> seed,
-                                              const py::object& stop, bool echo) {
+                                              const py::object& stop, bool echo, const std::string& kv_cache) {
     GenerationRequest r;
     bool single = py::isinstance<py::str>(prompt);
     if (single) r.prompts.push_back(prompt.cast<std::string>());
@@ -51,12 +51,14 @@ std::pair<GenerationRequest, bool> request_of(const py::object& prompt, int64_t 
     r.top_p = top_p;
     r.seed = seed;
     r.echo = echo;
+    r.kv_cache = kv_cache;
     return {r, single};
 }
 
 py::object generate_text(const ModelHandle& m, const py::object& prompt, int64_t max_tokens, float temperature,
-                         int64_t top_k, float top_p, std::optional<uint64_t> seed, const py::object& stop, bool echo) {
-    auto [request, single] = request_of(prompt, max_tokens, temperature, top_k, top_p, seed, stop, echo);
+                         int64_t top_k, float top_p, std::optional<uint64_t> seed, const py::object& stop, bool echo,
+                         const std::string& kv_cache) {
+    auto [request, single] = request_of(prompt, max_tokens, temperature, top_k, top_p, seed, stop, echo, kv_cache);
     std::vector<std::string> out(request.prompts.size());
     {
         py::gil_scoped_release nogil;
@@ -103,26 +105,29 @@ A loaded model and its tokenizer (from attend.load).
         .def("generate", &generate_text, py::arg("prompt"), py::arg("max_tokens") = 128,
              py::arg("temperature") = 1.f, py::arg("top_k") = 0, py::arg("top_p") = 0.9f,
              py::arg("seed") = py::none(), py::arg("stop") = py::none(), py::arg("echo") = false,
-             R"doc(
+             py::arg("kv_cache") = "f32", R"doc(
 Continues `prompt` (a str, or a list of str generated as one batch) and returns the new text
 (a str, or a list of str). The same decoding as `attend generate`: temperature 0 is greedy;
 otherwise tokens are drawn after temperature, top_k (0: off) and top_p (1: off) from a
 generator seeded with `seed` (None: from the clock); prompt i of a list uses seed + i.
 Generation ends at the model's end-of-text token, after max_tokens tokens, or at any of the
 `stop` strings (a str or a list; not included). echo=True puts the prompt's text first, so
-the result is what `attend generate` prints (without its final newline).
+the result is what `attend generate` prints (without its final newline). kv_cache="bf16"
+keeps the KV cache in bf16, as `attend generate --kv-cache bf16` (half its memory; logits move
+by ~1e-3 of their scale).
 )doc")
         .def(
             "stream",
             [](const ModelHandle& self, const std::string& prompt, int64_t max_tokens, float temperature,
-               int64_t top_k, float top_p, std::optional<uint64_t> seed, const py::object& stop, bool echo) {
+               int64_t top_k, float top_p, std::optional<uint64_t> seed, const py::object& stop, bool echo,
+               const std::string& kv_cache) {
                 auto [request, single] =
-                    request_of(py::str(prompt), max_tokens, temperature, top_k, top_p, seed, stop, echo);
+                    request_of(py::str(prompt), max_tokens, temperature, top_k, top_p, seed, stop, echo, kv_cache);
                 return make_stream(self, request);
             },
             py::arg("prompt"), py::arg("max_tokens") = 128, py::arg("temperature") = 1.f, py::arg("top_k") = 0,
             py::arg("top_p") = 0.9f, py::arg("seed") = py::none(), py::arg("stop") = py::none(),
-            py::arg("echo") = false,
+            py::arg("echo") = false, py::arg("kv_cache") = "f32",
             "Like generate() for one prompt, as an iterator of text pieces (whole characters), each as soon "
             "as it is final. The pieces join to generate()'s text.")
         .def(

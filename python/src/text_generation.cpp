@@ -23,6 +23,8 @@ void run_generation(const TextModel& lm, const GenerationRequest& r, const Piece
                  r.temperature);
     ATTEND_CHECK(r.top_p > 0 && r.top_p <= 1, "generate: top_p must be in (0, 1], got ", r.top_p);
     ATTEND_CHECK(r.top_k >= 0, "generate: top_k must be >= 0, got ", r.top_k);
+    ATTEND_CHECK(r.kv_cache == "f32" || r.kv_cache == "bf16", "generate: kv_cache must be \"f32\" or \"bf16\", got \"",
+                 r.kv_cache, "\"");
 
     std::vector<std::vector<int64_t>> prompts;
     for (const std::string& p : r.prompts) prompts.push_back(lm.prompt_ids(p));
@@ -35,6 +37,7 @@ void run_generation(const TextModel& lm, const GenerationRequest& r, const Piece
     g.seed = r.seed ? *r.seed : uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
     g.stop_tokens = lm.stop_tokens();
     g.vocab_limit = lm.vocab_limit();
+    g.kv_cache = parse_weight_type(r.kv_cache);
 
     std::vector<TextStream> texts;
     texts.reserve(prompts.size());

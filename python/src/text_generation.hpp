@@ -21,6 +21,7 @@ struct GenerationRequest {
     std::optional<uint64_t> seed;  // none: from the clock, as `attend generate` without --seed
     std::vector<std::string> stop;
     bool echo = false;  // the prompt's text (as the tokenizer reads it back) first
+    std::string kv_cache = "f32";  // what the KV cache holds: "f32" or "bf16" (`--kv-cache`)
 };
 
 // Called with (sequence, text piece) as each piece becomes final; returning true cancels

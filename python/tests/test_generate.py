@@ -32,6 +32,15 @@ def test_seeded_sampling_equals_cli(model, cli, stories, seed):
     assert (got + "\n").encode() == expected
 
 
+def test_bf16_kv_cache_equals_cli(model, cli, stories):
+    expected = cli_generate(cli, stories, "Once upon a time", "-n", "60", "--temperature", "0", "--kv-cache", "bf16")
+    got = model.generate("Once upon a time", max_tokens=60, temperature=0, echo=True, kv_cache="bf16")
+    assert (got + "\n").encode() == expected
+    assert "".join(model.stream("Once upon a time", max_tokens=60, temperature=0, echo=True, kv_cache="bf16")) == got
+    with pytest.raises(ValueError, match='kv_cache must be "f32" or "bf16", got "int8"'):
+        model.generate("Once", max_tokens=2, kv_cache="int8")
+
+
 def test_defaults_are_the_clis(model, cli, stories):
     # --seed given, everything else default on both sides (temperature 1, top-p 0.9, 128 tokens).
     expected = cli_generate(cli, stories, "Lily", "--seed", "5")
