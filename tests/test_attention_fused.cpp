@@ -400,6 +400,14 @@ TEST(FusedAttention, Bf16KeysValuesOfAKvCacheStep) {
         got.backward(in.dout);
         want.backward(in.dout);
         EXPECT_TRUE(close_to(q.grad(), q32.grad(), kTolerance, "dq, cache step Tq=" + std::to_string(Tq)));
+        // Weights over the whole buffer, as the fp32 call gives them (viz reads them per key).
+        NoGradGuard no_grad;
+        AttentionOptions weights;
+        weights.return_weights = true;
+        const AttentionOutput w16 = attention(in.q, Bf16KeysValues{k16.data(), v16.data(), B, Hkv, cap, D, D}, mask,
+                                              weights);
+        EXPECT_TRUE(close_to(w16.weights, attention(in.q, k, v, mask, weights).weights, kTolerance,
+                             "weights, cache step Tq=" + std::to_string(Tq)));
     }
 }
 

@@ -79,8 +79,8 @@ struct Bf16KeysValues {
 // q only. A decoding step's call (Tq ≤ 4 on the fused path, no weights, no dropout, q not
 // differentiated) widens keys and values in registers as it reads them — the fp32 call on the
 // widened tensors within rounding; any other call widens them into fp32 tensors first (with
-// a KV cache's mask — key_lengths and query_offsets, no element masks — only the keys some
-// sequence holds).
+// a KV cache's mask — key_lengths and query_offsets, no element masks — and no weights asked
+// for, only the keys some sequence holds).
 AttentionOutput attention(const Tensor& q, const Bf16KeysValues& kv, const AttentionMask& mask = {},
                           const AttentionOptions& options = {});
 

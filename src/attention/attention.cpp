@@ -60,9 +60,10 @@ namespace {
 // The keys a call over bf16 keys and values must widen: a KV cache's mask (per-sequence
 // key_lengths and query_offsets, no element masks) sees no key past the longest sequence,
 // and trimming the buffer there changes no query's key range (both ends are absolute).
-int64_t keys_to_widen(const AttentionMask& mask, int64_t Tk) {
-    if (mask.query_offsets.empty() || mask.key_lengths.empty() || mask.bool_mask.defined() ||
-        mask.additive_mask.defined())
+// Weights keep all Tk columns, as the fp32 call returns them.
+int64_t keys_to_widen(const AttentionMask& mask, const AttentionOptions& options, int64_t Tk) {
+    if (options.return_weights || mask.query_offsets.empty() || mask.key_lengths.empty() ||
+        mask.bool_mask.defined() || mask.additive_mask.defined())
         return Tk;
     int64_t longest = 1;  // a tensor of at least one key, masked when no sequence has any
     for (int64_t n : mask.key_lengths) longest = std::max(longest, n);
@@ -107,7 +108,7 @@ AttentionOutput attention(const Tensor& q, const Bf16KeysValues& kv, const Atten
     Tensor k, v;
     {
         const ProfileScope op_scope("kv_cache widen");
-        const int64_t keys = keys_to_widen(mask, kv.keys);
+        const int64_t keys = keys_to_widen(mask, options, kv.keys);
         k = widen(kv.k, B, kv.kv_heads, kv.keys, kv.dim, keys);
         v = widen(kv.v, B, kv.kv_heads, kv.keys, kv.value_dim, keys);
     }
