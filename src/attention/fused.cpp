@@ -47,6 +47,7 @@
 
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
+#include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "attention/paths.hpp"
 #include "ops/gemm.hpp"
@@ -458,7 +459,7 @@ template <class F> ATTEND_VECTOR_INLINE float dot_of_pairs_v(const float* q, con
         acc += ko * load_v<F>(q + d + L);
     }
     float sum = horizontal_sum(acc);
-    for (; d < D; ++d) sum += q[d] * scalar_of(k[d]);
+    for (; d < D; ++d) sum += q[d] * from_bf16(k[d]);
     return sum;
 }
 
@@ -482,7 +483,7 @@ ATTEND_VECTOR_INLINE void score_keys(const float* q, const uint16_t* K, int64_t 
         F sums = sums_of(acc);
         if (whole < D)  // a head width that is not a multiple of 2L: the rest one by one
             for (int t = 0; t < L; ++t)
-                for (int64_t d = whole; d < D; ++d) sums[t] += q[d] * scalar_of(K[(j + t) * D + d]);
+                for (int64_t d = whole; d < D; ++d) sums[t] += q[d] * from_bf16(K[(j + t) * D + d]);
         store_v(s + j, sums * scale);
     }
     for (; j < n; ++j) s[j] = scale * dot_of_pairs_v<F>(q, K + j * D, D);
@@ -524,7 +525,7 @@ ATTEND_VECTOR_INLINE void add_weighted_rows(float* o, const float* w, const uint
         store_v(o + d, acc0), store_v(o + d + L, acc1);
     }
     for (; d < Dv; ++d)
-        for (int64_t j = 0; j < n; ++j) o[d] += w[j] * scalar_of(V[j * Dv + d]);
+        for (int64_t j = 0; j < n; ++j) o[d] += w[j] * from_bf16(V[j * Dv + d]);
 }
 
 // The `rows` query heads h0.. h0 + rows − 1 (one kv head), query row i, keys [j0, j1); keys

@@ -90,9 +90,10 @@ __attribute__((target_clones("avx2", "default"))) static bool int8_of_row(const 
 
 // Round to nearest even on the 16 bits dropped: add 0x7FFF plus the lowest kept bit. A NaN
 // keeps a mantissa bit set so that it stays NaN (rounding could carry it into infinity).
-// Branch-free, so that the conversion loop in quantize() vectorises. That loop calls this, not
-// to_bf16: an exported function of a shared library may be interposed, so GCC does not inline
-// it (the loop calling to_bf16 loaded GPT-2 small --dtype bf16 in 674–843 ms, this 370–567).
+// Branch-free, so that the bulk to_bf16 below vectorises. Loops call that one, not the scalar
+// to_bf16 per value: an exported function of a shared library may be interposed, so GCC does
+// not inline it (quantize's loop calling it per value loaded GPT-2 small --dtype bf16 in
+// 674–843 ms, inlined 370–567).
 static inline uint16_t bf16_of_bits(uint32_t bits) {
     const uint16_t nan = uint16_t((bits >> 16) | 0x40u);
     const uint16_t rounded = uint16_t((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
@@ -199,12 +200,7 @@ std::shared_ptr<const LowPrecisionMatrix> LowPrecisionMatrix::quantize_into(cons
             const float* panel = in_place ? values_of_w + r0 * cols : mine;  // (r1 − r0, cols)
             if (!in_place) gather_contiguous(panel_views[size_t(p)], mine);
             if (type == WeightType::bf16) {
-                uint16_t* out = bf16 + r0 * cols;
-                for (int64_t i = 0; i < (r1 - r0) * cols; ++i) {
-                    uint32_t bits;
-                    std::memcpy(&bits, panel + i, sizeof bits);
-                    out[i] = bf16_of_bits(bits);
-                }
+                to_bf16(panel, (r1 - r0) * cols, bf16 + r0 * cols);
                 continue;
             }
             for (int64_t r = r0; r < r1; ++r)

@@ -187,19 +187,21 @@ void KVCache::reorder(const std::vector<int64_t>& rows) {
     for (int64_t r : rows)
         ATTEND_CHECK(r >= 0 && r < batch_, "KVCache::reorder: row ", r, " is outside the batch of ", batch_);
     // Gather into fresh buffers: a row may be both read and overwritten (a permutation).
-    auto gather = [&](const Tensor& t) {  // (B, ...) -> (B, ...) with row b = t[rows[b]]
+    // Row b of dst = row rows[b] of src, `row` values each.
+    const auto gather_rows = [&](auto* dst, const auto* src, size_t row) {
+        for (int64_t b = 0; b < batch_; ++b)
+            std::memcpy(dst + size_t(b) * row, src + size_t(rows[b]) * row, sizeof(*src) * row);
+    };
+    auto gather = [&](const Tensor& t) {  // (B, ...) -> (B, ...)
         const Tensor src = t.contiguous();
         Tensor dst = Tensor::zeros(src.shape());
-        const int64_t row = src.numel() / batch_;
-        for (int64_t b = 0; b < batch_; ++b)
-            std::memcpy(dst.data() + b * row, src.data() + rows[b] * row, sizeof(float) * size_t(row));
+        gather_rows(dst.data(), src.data(), size_t(src.numel() / batch_));
         return dst;
     };
     auto gather_bf16 = [&](const std::shared_ptr<uint16_t>& src) {  // the same for a bf16 buffer
         const size_t row = size_t(n_kv_heads_ * capacity_ * head_dim_);
         std::shared_ptr<uint16_t> dst = bf16_buffer(row * size_t(batch_));
-        for (int64_t b = 0; b < batch_; ++b)
-            std::memcpy(dst.get() + size_t(b) * row, src.get() + size_t(rows[b]) * row, sizeof(uint16_t) * row);
+        gather_rows(dst.get(), src.get(), row);
         return dst;
     };
     NoGradGuard no_grad;

@@ -96,13 +96,6 @@ template <class F> ATTEND_VECTOR_INLINE void load_pairs_v(const uint16_t* p, F& 
     even = (F)(w << 16);
     odd = (F)(w & 0xFFFF0000u);
 }
-ATTEND_VECTOR_INLINE float scalar_of(float x) { return x; }
-ATTEND_VECTOR_INLINE float scalar_of(uint16_t h) {
-    const uint32_t bits = uint32_t(h) << 16;
-    float x;
-    std::memcpy(&x, &bits, sizeof x);
-    return x;
-}
 
 ATTEND_VECTOR_INLINE f32x16 load16_partial(const float* p, int64_t n, float fill) {
     return load_partial_v<f32x16>(p, n, fill);
