@@ -135,7 +135,9 @@ TEST_F(CliModels, GenerateContinuesOnceUponATimeDeterministically) {
 
 // --kv-cache bf16: keys and values rounded to bf16 as they are stored move the logits by
 // ~1e-3 of their scale (tests/test_kv_cache.cpp), far less than greedy decoding's margins on
-// this story: the same 40 tokens. int8 is no cache type: one line, naming the flag.
+// this story: the same 40 tokens. That the flag took effect shows in --profile: the prompt's
+// step (5 tokens with BOS) widens the bf16 keys, which an fp32 cache never does. int8 is no
+// cache type: one line, naming the flag.
 TEST_F(CliModels, GenerateWithABf16KvCacheTellsTheSameStory) {
     require_data("stories260K/stories260K.bin");
     const std::string args = "generate --model " + shell_quote(data("stories260K/stories260K.bin")) +
@@ -143,6 +145,9 @@ TEST_F(CliModels, GenerateWithABf16KvCacheTellsTheSameStory) {
     const CliRun f32 = run(args), bf16 = run(args + " --kv-cache bf16");
     ASSERT_EQ(bf16.status, 0) << bf16.error;
     EXPECT_EQ(bf16.output, f32.output);
+    const CliRun f32_profile = run(args + " --profile"), bf16_profile = run(args + " --kv-cache bf16 --profile");
+    EXPECT_EQ(f32_profile.error.find("kv_cache widen"), std::string::npos) << f32_profile.error;
+    EXPECT_NE(bf16_profile.error.find("kv_cache widen"), std::string::npos) << bf16_profile.error;
     const CliRun bad = run(args + " --kv-cache int8");
     EXPECT_NE(bad.status, 0);
     EXPECT_NE(bad.error.find("--kv-cache: int8 not in {f32,bf16}"), std::string::npos) << bad.error;
