@@ -376,7 +376,9 @@ ATTEND_VECTOR_INLINE void score_keys(const float* q, const float* K, int64_t n, 
     constexpr int64_t L = lanes_of<F>;
     int64_t j = 0;
     for (; j + L <= n; j += L) {
-        F acc[L] = {};
+        F acc[L];
+#pragma GCC unroll 16
+        for (int t = 0; t < L; ++t) acc[t] = F{};  // in registers: `F acc[L] = {}` was a rep stos per L keys
         int64_t d = 0;
         for (; d + L <= D; d += L) {
             const F qd = load_v<F>(q + d);
@@ -470,7 +472,9 @@ ATTEND_VECTOR_INLINE void score_keys(const float* q, const uint16_t* K, int64_t 
     const int64_t whole = D / (2 * L) * (2 * L);  // dims in whole pair blocks
     int64_t j = 0;
     for (; j + L <= n; j += L) {
-        F acc[L] = {};
+        F acc[L];
+#pragma GCC unroll 16
+        for (int t = 0; t < L; ++t) acc[t] = F{};
         for (int64_t d = 0; d < whole; d += 2 * L) {
             const F qe = load_v<F>(q + d), qo = load_v<F>(q + d + L);
             for (int t = 0; t < L; ++t) {
