@@ -121,9 +121,9 @@ template <class F> ATTEND_VECTOR_INLINE float horizontal_sum(const F& v) {
     for (int64_t l = 0; l < lanes_of<F>; ++l) s += v[l];
     return s;
 }
-ATTEND_VECTOR_INLINE float horizontal_max(const f32x16& v) {
+template <class F> ATTEND_VECTOR_INLINE float horizontal_max(const F& v) {
     float m = v[0];
-    for (int64_t l = 1; l < kLanes; ++l) m = v[l] > m ? v[l] : m;
+    for (int64_t l = 1; l < lanes_of<F>; ++l) m = v[l] > m ? v[l] : m;
     return m;
 }
 
