@@ -207,8 +207,12 @@ TEST(Sampler, GPT2SizedRowsMatchAComparisonSort) {
         }
         return c;
     };
+    // A draw ranks only the head of the distribution first (e ≥ 1e-4 of the max's, then 1e-8,
+    // then all): T = 1 puts ~13% of the tokens in the first head and most draws past it; top-k
+    // 3000 at T = 0.2 is longer than the first two heads; T = 0.05 and top-p 0.99 decide in it.
     for (SamplingOptions o : {SamplingOptions{1.f, 0, 1.f}, SamplingOptions{1.f, 0, 0.9f}, SamplingOptions{0.7f, 40, 1.f},
-                              SamplingOptions{1.3f, 50, 0.95f}, SamplingOptions{0.05f, 0, 0.99f}}) {
+                              SamplingOptions{1.3f, 50, 0.95f}, SamplingOptions{0.05f, 0, 0.99f},
+                              SamplingOptions{0.2f, 3000, 1.f}, SamplingOptions{0.3f, 500, 0.9f}}) {
         const std::string what = "T=" + std::to_string(o.temperature) + " k=" + std::to_string(o.top_k) +
                                  " p=" + std::to_string(o.top_p);
         const std::vector<Ref> ref = reference(o);
@@ -235,6 +239,39 @@ TEST(Sampler, GPT2SizedRowsMatchAComparisonSort) {
                 }
             ASSERT_EQ(sample(z.data(), V, o, g), want) << what << ", draw " << d;
         }
+    }
+}
+
+// A draw ranks the head of the distribution first (the tokens with e = exp((z − m)/T) ≥ 1e-4
+// of the max's, then 1e-8, then all). Here the head is one token and the other 50,256 (e =
+// 9.1e-5 each) hold 82% of the mass: top-k 5000, top-p 0.9 and a plain draw must all go past
+// it. Every draw equals the walk of sampling_distribution (which ranks all tokens) in
+// descending probability, lower id first, with the same uniforms.
+TEST(Sampler, DrawsPastTheHeadOfTheRankingWalkEveryToken) {
+    const int64_t V = 50257;
+    std::vector<float> z(size_t(V), -9.3f);
+    z[7] = 0.f;
+    for (SamplingOptions o : {SamplingOptions{1.f, 5000, 1.f}, SamplingOptions{1.f, 0, 0.9f}, SamplingOptions{1.f, 0, 1.f}}) {
+        const std::vector<double> p = sampling_distribution(z.data(), V, o);
+        std::vector<int64_t> order(static_cast<size_t>(V));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[size_t(a)] > p[size_t(b)]; });
+        Generator g(5), u_only(5);
+        int64_t past_the_head = 0;
+        for (int d = 0; d < 400; ++d) {
+            const double u = u_only.uniform();
+            double cumulative = 0;
+            int64_t want = -1;
+            for (int64_t id : order)
+                if (p[size_t(id)] > 0 && u < (cumulative += p[size_t(id)])) {
+                    want = id;
+                    break;
+                }
+            ASSERT_GE(want, 0);
+            past_the_head += want != 7;
+            ASSERT_EQ(sample(z.data(), V, o, g), want) << "top_k " << o.top_k << " top_p " << o.top_p << ", draw " << d;
+        }
+        EXPECT_GT(past_the_head, 80) << "top_k " << o.top_k << " top_p " << o.top_p;  // the test reaches past the head
     }
 }
 
