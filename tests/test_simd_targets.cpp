@@ -30,6 +30,7 @@
 #include "core/wrap_dim.hpp"
 #include "ops/activation_simd.hpp"
 #include "ops/pointwise.hpp"
+#include "ops/row_kernels.hpp"
 #include "ops/simd.hpp"
 #include "support/reference.hpp"
 
@@ -54,6 +55,7 @@ using namespace ::attend;
 }  // namespace on_avx512f_norm
 namespace on_avx512f_softmax {
 using namespace ::attend;
+#include "ops/row_kernels.cpp"  // softmax's row passes, compiled for the same target
 #include "ops/softmax.cpp"
 }  // namespace on_avx512f_softmax
 
@@ -69,6 +71,7 @@ using namespace ::attend;
 }  // namespace on_avx2_norm
 namespace on_avx2_softmax {
 using namespace ::attend;
+#include "ops/row_kernels.cpp"  // softmax's row passes, compiled for the same target
 #include "ops/softmax.cpp"
 }  // namespace on_avx2_softmax
 
@@ -84,6 +87,7 @@ using namespace ::attend;
 }  // namespace on_default_norm
 namespace on_default_softmax {
 using namespace ::attend;
+#include "ops/row_kernels.cpp"  // softmax's row passes, compiled for the same target
 #include "ops/softmax.cpp"
 }  // namespace on_default_softmax
 

@@ -51,6 +51,7 @@
 #include "attend/parallel.hpp"
 #include "attention/paths.hpp"
 #include "ops/gemm.hpp"
+#include "ops/row_kernels.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -64,67 +65,10 @@ constexpr int64_t kTileK = 128;  // keys per tile
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // ---- row kernels ---------------------------------------------------------------------------
-// Written once over a GCC vector type F (ops/simd.hpp) and compiled twice: on 16 floats as
-// target clones, and on 8 floats for AVX2 + FMA, which CPUs without AVX-512 call instead
-// (cpu_prefers_avx2_kernels(); ops/simd.hpp says why). On an AVX2-only EPYC, where
-// exp_shifted's avx2 clone took 45% of the attention's time, that made the forward at
-// T = 2048 2.5× faster (docs/performance.md, twelfth round).
-
-template <class F>
-ATTEND_VECTOR_INLINE float max_of_v(const float* x, int64_t n) {
-    constexpr int64_t L = lanes_of<F>;
-    F m = splat_v<F>(-kInf);
-    int64_t j = 0;
-    for (; j + L <= n; j += L) {
-        const F v = load_v<F>(x + j);
-        m = v > m ? v : m;
-    }
-    float result = -kInf;
-    for (int64_t l = 0; l < L; ++l) result = std::max(result, m[l]);
-    for (; j < n; ++j) result = std::max(result, x[j]);
-    return result;
-}
-
-// x_j ← exp(x_j − shift) · factor; returns Σ_j x_j.
-template <class F>
-ATTEND_VECTOR_INLINE float exp_shifted_v(float* x, int64_t n, float shift, float factor) {
-    constexpr int64_t L = lanes_of<F>;
-    F sum{};
-    int64_t j = 0;
-    for (; j + L <= n; j += L) {
-        const F e = exp_v<F>(load_v<F>(x + j) - shift, F{}) * factor;
-        store_v(x + j, e);
-        sum += e;
-    }
-    if (j < n) {  // the tail, padded with −∞ (whose exp is 0)
-        float tail[L];
-        for (int64_t l = 0; l < L; ++l) tail[l] = j + l < n ? x[j + l] : -kInf;
-        const F e = exp_v<F>(load_v<F>(tail) - shift, F{}) * factor;
-        store_v(tail, e);
-        for (int64_t l = 0; j + l < n; ++l) x[j + l] = tail[l];
-        sum += e;
-    }
-    return horizontal_sum(sum);
-}
-
-template <class F>
-ATTEND_VECTOR_INLINE float dot_of_v(const float* a, const float* b, int64_t n) {
-    constexpr int64_t L = lanes_of<F>;
-    F acc{};
-    int64_t j = 0;
-    for (; j + L <= n; j += L) acc += load_v<F>(a + j) * load_v<F>(b + j);
-    float s = horizontal_sum(acc);
-    for (; j < n; ++j) s += a[j] * b[j];
-    return s;
-}
-
-template <class F>
-ATTEND_VECTOR_INLINE void scale_row_v(float* x, int64_t n, float s) {
-    constexpr int64_t L = lanes_of<F>;
-    int64_t j = 0;
-    for (; j + L <= n; j += L) store_v(x + j, load_v<F>(x + j) * s);
-    for (; j < n; ++j) x[j] *= s;
-}
+// The max, exp, dot and scale passes are ops/row_kernels.hpp's (each on 16 floats as target
+// clones, or 8 with FMA on AVX2 CPUs without AVX-512: on an AVX2-only EPYC, where exp_shifted's
+// avx2 clone took 45% of the attention's time, that made the forward at T = 2048 2.5× faster,
+// docs/performance.md, twelfth round). The softmax backward's row is attention's own:
 
 // ds_j ← p_j · (ds_j − delta): the softmax backward for one row, dS = P ⊙ (dP − Δ).
 // A weight of exactly 1 is a saturated row (one key takes everything): then Δ = dP_j and
@@ -141,31 +85,6 @@ ATTEND_VECTOR_INLINE void softmax_grad_row_v(const float* p, float* ds, int64_t 
     }
     for (; j < n; ++j) ds[j] = p[j] == 1.f ? 0.f : p[j] * (ds[j] - delta);
 }
-
-// Each kernel's two instances and the call that picks one.
-ATTEND_SIMD_CLONES float max_of_16(const float* x, int64_t n) { return max_of_v<f32x16>(x, n); }
-ATTEND_AVX2_FMA float max_of_8(const float* x, int64_t n) { return max_of_v<f32x8>(x, n); }
-float max_of(const float* x, int64_t n) { return cpu_prefers_avx2_kernels() ? max_of_8(x, n) : max_of_16(x, n); }
-
-ATTEND_SIMD_CLONES float exp_shifted_16(float* x, int64_t n, float shift, float factor) {
-    return exp_shifted_v<f32x16>(x, n, shift, factor);
-}
-ATTEND_AVX2_FMA float exp_shifted_8(float* x, int64_t n, float shift, float factor) {
-    return exp_shifted_v<f32x8>(x, n, shift, factor);
-}
-float exp_shifted(float* x, int64_t n, float shift, float factor) {
-    return cpu_prefers_avx2_kernels() ? exp_shifted_8(x, n, shift, factor) : exp_shifted_16(x, n, shift, factor);
-}
-
-ATTEND_SIMD_CLONES float dot_of_16(const float* a, const float* b, int64_t n) { return dot_of_v<f32x16>(a, b, n); }
-ATTEND_AVX2_FMA float dot_of_8(const float* a, const float* b, int64_t n) { return dot_of_v<f32x8>(a, b, n); }
-float dot_of(const float* a, const float* b, int64_t n) {
-    return cpu_prefers_avx2_kernels() ? dot_of_8(a, b, n) : dot_of_16(a, b, n);
-}
-
-ATTEND_SIMD_CLONES void scale_row_16(float* x, int64_t n, float s) { scale_row_v<f32x16>(x, n, s); }
-ATTEND_AVX2_FMA void scale_row_8(float* x, int64_t n, float s) { scale_row_v<f32x8>(x, n, s); }
-void scale_row(float* x, int64_t n, float s) { cpu_prefers_avx2_kernels() ? scale_row_8(x, n, s) : scale_row_16(x, n, s); }
 
 ATTEND_SIMD_CLONES void softmax_grad_row_16(const float* p, float* ds, int64_t n, float delta) {
     softmax_grad_row_v<f32x16>(p, ds, n, delta);
@@ -282,7 +201,7 @@ void forward(const Problem& p, float* out, float* stats) {
                         continue;
                     }
                     const float alpha = std::exp(m[r] - m_new);  // 0 on the first visible tile
-                    l[r] = alpha * l[r] + exp_shifted(s, t.cols, m_new, 1.f);  // l sums the weights before dropout
+                    l[r] = alpha * l[r] + exp_shifted(s, s, t.cols, m_new, 1.f);  // l sums the weights before dropout
                     if (alpha != 1.f) scale_row(o + r * p.Dv, p.Dv, alpha);
                     m[r] = m_new;
                     if (p.dropout.active()) p.dropout.apply(s, t.cols, b, h, t.i0 + r, t.k0);
@@ -567,7 +486,7 @@ ATTEND_VECTOR_INLINE void attend_span_v(const Problem& p, int64_t b, int64_t h0,
                 continue;
             }
             const float alpha = std::exp(st.m - m_new);
-            st.l = alpha * st.l + exp_shifted_v<F>(s, n, m_new, 1.f);
+            st.l = alpha * st.l + exp_shifted_v<F>(s, s, n, m_new, 1.f);
             if (alpha != 1.f) scale_row_v<F>(st.o, p.Dv, alpha);
             st.m = m_new;
         }
@@ -694,7 +613,7 @@ void backward_tile(const Problem& p, const Gradients& g, int64_t b, int64_t h, c
     const int64_t row0 = p.q_row(b, h, t.i0), key0 = p.kv_row(b, h, t.k0);
     tile_scores(p, b, h, t, P);
     for (int64_t r = 0; r < t.rows; ++r)  // P = exp(S − m) / l
-        exp_shifted(P + r * t.cols, t.cols, g.stats[2 * (row0 + r)], g.stats[2 * (row0 + r) + 1]);
+        exp_shifted(P + r * t.cols, P + r * t.cols, t.cols, g.stats[2 * (row0 + r)], g.stats[2 * (row0 + r) + 1]);
     const float* dout = g.dout + row0 * p.Dv;  // (rows, Dv)
     // dP = dO V_jᵀ, then dS = P ⊙ (dP − Δ)
     sgemm(false, true, t.rows, t.cols, p.Dv, 1.f, dout, p.Dv, p.v + key0 * p.Dv, p.Dv, 0.f, dS, t.cols);

@@ -9,6 +9,8 @@
 //
 // Defined edge case: when every target is ignored, L = 0 with zero gradient (torch: 0/0 = NaN).
 // Per-row losses are summed in order, in double, so the result does not depend on threads.
+// The passes over a row run on vectors chosen per CPU (ops/row_kernels.hpp): a GPT-2-sized row
+// of 50,257 classes took ~0.4 ms a pass with scalar std::exp.
 #include <cmath>
 
 #include "attend/autograd.hpp"
@@ -16,8 +18,40 @@
 #include "attend/ops.hpp"
 #include "attend/profile.hpp"
 #include "core/parallel_loop.hpp"
+#include "ops/row_kernels.hpp"
+#include "ops/simd.hpp"
 
 namespace attend {
+
+namespace {
+
+// dx_c = k · (exp((x_c − m) − log_sum) − off_target): p_c from the saved m and log Σ, shifted in
+// two steps so that it stays exact at ±1e4 (one shift by m + log Σ would round it).
+template <class F>
+ATTEND_VECTOR_INLINE void gradient_row_v(const float* x, float* dx, int64_t n, float m, float log_sum, float k,
+                                         float off_target) {
+    constexpr int64_t L = lanes_of<F>;
+    int64_t c = 0;
+    for (; c + L <= n; c += L)
+        store_v(dx + c, k * (exp_v<F>((load_v<F>(x + c) - m) - log_sum, F{}) - off_target));
+    if (c < n)
+        store_partial_v(dx + c, n - c,
+                        k * (exp_v<F>((load_partial_v<F>(x + c, n - c, 0.f) - m) - log_sum, F{}) - off_target));
+}
+ATTEND_SIMD_CLONES void gradient_row_16(const float* x, float* dx, int64_t n, float m, float log_sum, float k,
+                                        float off_target) {
+    gradient_row_v<f32x16>(x, dx, n, m, log_sum, k, off_target);
+}
+ATTEND_AVX2_FMA void gradient_row_8(const float* x, float* dx, int64_t n, float m, float log_sum, float k,
+                                    float off_target) {
+    gradient_row_v<f32x8>(x, dx, n, m, log_sum, k, off_target);
+}
+void gradient_row(const float* x, float* dx, int64_t n, float m, float log_sum, float k, float off_target) {
+    cpu_prefers_avx2_kernels() ? gradient_row_8(x, dx, n, m, log_sum, k, off_target)
+                               : gradient_row_16(x, dx, n, m, log_sum, k, off_target);
+}
+
+}  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, int64_t ignore_index,
                      float label_smoothing) {
@@ -45,18 +79,13 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, 
     parallel_loop(rows, 2 * rows * classes, [&](int64_t r) {  // two passes a row
         if (targets[r] == ignore_index) return;
         const float* xr = px + r * classes;
-        float m = xr[0];
-        for (int64_t c = 1; c < classes; ++c) m = std::max(m, xr[c]);
-        float sum_exp = 0.f, sum_shifted = 0.f;  // Σ exp(x − m), Σ (x − m)
-        for (int64_t c = 0; c < classes; ++c) {
-            sum_exp += std::exp(xr[c] - m);
-            sum_shifted += xr[c] - m;
-        }
-        const float log_sum = std::log(sum_exp);
+        const float m = max_of(xr, classes);
+        const float log_sum = std::log(exp_shifted(xr, nullptr, classes, m, 1.f));  // log Σ exp(x − m)
         row_max[r] = m;
         row_log_sum[r] = log_sum;
         const double nll = double(log_sum) - double(xr[targets[r]] - m);  // −log p_t
-        const double smooth = double(log_sum) - double(sum_shifted) / double(classes);  // mean_c −log p_c
+        const double mean_shifted = double(sum_of(xr, classes)) / double(classes) - double(m);  // mean_c (x_c − m)
+        const double smooth = double(log_sum) - mean_shifted;                                   // mean_c −log p_c
         row_loss[r] = (1.0 - eps) * nll + eps * smooth;
     });
     double total = 0;
@@ -77,9 +106,7 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets, 
                           if (targets[r] == ignore_index) return;
                           const float* xr = px + r * classes;
                           float* dr = pdx + r * classes;
-                          // p_c from the saved m and log Σ: exp((x − m) − log Σ) stays exact at ±1e4
-                          for (int64_t c = 0; c < classes; ++c)
-                              dr[c] = k * (std::exp((xr[c] - row_max[r]) - row_log_sum[r]) - off_target);
+                          gradient_row(xr, dr, classes, row_max[r], row_log_sum[r], k, off_target);
                           dr[targets[r]] -= k * (1.f - eps);
                       });
                       return std::vector<Tensor>{dx};

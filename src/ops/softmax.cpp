@@ -24,6 +24,7 @@
 #include "attend/profile.hpp"
 #include "core/parallel_loop.hpp"
 #include "core/wrap_dim.hpp"
+#include "ops/row_kernels.hpp"
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -34,61 +35,10 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // The row loops thread by parallel.hpp's rule with each element counted twice: a row is
 // read in two passes (its max, then the exponentials and their sum).
 
-// ---- row kernels (16-float vectors, ops/simd.hpp) -----------------------------------------
-// Tails are padded with a value that does not change the result: −∞ for a max or an exp, 0
-// for a sum.
-
-ATTEND_SIMD_CLONES float max_of(const float* x, int64_t n) {
-    f32x16 m = splat16(kNegInf);
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        const f32x16 v = load16(x + i);
-        m = v > m ? v : m;
-    }
-    float result = horizontal_max(m);
-    for (; i < n; ++i) result = std::max(result, x[i]);
-    return result;
-}
-
-ATTEND_SIMD_CLONES float dot_of(const float* a, const float* b, int64_t n) {
-    f32x16 acc{};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) acc += load16(a + i) * load16(b + i);
-    float s = horizontal_sum(acc);
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
-
-ATTEND_SIMD_CLONES float sum_of(const float* a, int64_t n) {
-    f32x16 acc{};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) acc += load16(a + i);
-    float s = horizontal_sum(acc);
-    for (; i < n; ++i) s += a[i];
-    return s;
-}
-
-// y = exp(x − m) (y may be null: nothing stored); returns Σ exp(x − m).
-ATTEND_SIMD_CLONES float exp_shifted(const float* x, float* y, int64_t n, float m) {
-    f32x16 sum{};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        const f32x16 e = exp16(load16(x + i) - m);
-        if (y) store16(y + i, e);
-        sum += e;
-    }
-    if (i < n) {
-        const f32x16 e = exp16(load16_partial(x + i, n - i, kNegInf) - m);
-        if (y) store16_partial(y + i, n - i, e);
-        sum += e;
-    }
-    return horizontal_sum(sum);
-}
-
-ATTEND_SIMD_CLONES void scale_in_place(float* y, int64_t n, float s) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) y[i] *= s;
-}
+// ---- row kernels ------------------------------------------------------------------------------
+// max_of, sum_of, dot_of and exp_shifted are ops/row_kernels.hpp's (chosen per CPU). The maps
+// below are plain loops, which every clone vectorises, but for log_softmax_grad_row's exp.
+// Tails are padded with a value that does not change the result: −∞ for an exp, 0 for a sum.
 
 // dx = y · (dy − dot)
 ATTEND_SIMD_CLONES void softmax_grad_row(const float* y, const float* dy, float* dx, int64_t n, float dot) {
@@ -102,14 +52,27 @@ ATTEND_SIMD_CLONES void log_softmax_row(const float* x, float* z, int64_t n, flo
     for (int64_t i = 0; i < n; ++i) z[i] = (x[i] - m) - log_sum;
 }
 
-// dx = dz − exp(z) · total
-ATTEND_SIMD_CLONES void log_softmax_grad_row(const float* z, const float* dz, float* dx, int64_t n, float total) {
+// dx = dz − exp(z) · total, on F's lanes (ops/simd.hpp), and its two instances.
+template <class F>
+ATTEND_VECTOR_INLINE void log_softmax_grad_row_v(const float* z, const float* dz, float* dx, int64_t n, float total) {
+    constexpr int64_t L = lanes_of<F>;
     int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) store16(dx + i, load16(dz + i) - exp16(load16(z + i)) * total);
+    for (; i + L <= n; i += L) store_v(dx + i, load_v<F>(dz + i) - exp_v<F>(load_v<F>(z + i), F{}) * total);
     if (i < n) {
         const int64_t m = n - i;
-        store16_partial(dx + i, m, load16_partial(dz + i, m, 0.f) - exp16(load16_partial(z + i, m, kNegInf)) * total);
+        store_partial_v(dx + i, m,
+                        load_partial_v<F>(dz + i, m, 0.f) - exp_v<F>(load_partial_v<F>(z + i, m, kNegInf), F{}) * total);
     }
+}
+ATTEND_SIMD_CLONES void log_softmax_grad_row_16(const float* z, const float* dz, float* dx, int64_t n, float total) {
+    log_softmax_grad_row_v<f32x16>(z, dz, dx, n, total);
+}
+ATTEND_AVX2_FMA void log_softmax_grad_row_8(const float* z, const float* dz, float* dx, int64_t n, float total) {
+    log_softmax_grad_row_v<f32x8>(z, dz, dx, n, total);
+}
+void log_softmax_grad_row(const float* z, const float* dz, float* dx, int64_t n, float total) {
+    cpu_prefers_avx2_kernels() ? log_softmax_grad_row_8(z, dz, dx, n, total)
+                               : log_softmax_grad_row_16(z, dz, dx, n, total);
 }
 
 // Applies `last_dim_op` along `dim` by moving `dim` last and back (recorded, so autograd sees it).
@@ -130,7 +93,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t n) {  // x,
             std::fill_n(yr, n, 0.f);
             return;
         }
-        scale_in_place(yr, n, 1.f / exp_shifted(xr, yr, n, m));
+        scale_row(yr, n, 1.f / exp_shifted(xr, yr, n, m, 1.f));
     });
 }
 
@@ -156,7 +119,7 @@ std::vector<uint8_t> log_softmax_forward(const float* x, float* z, int64_t rows,
             masked[r] = 1;
             return;
         }
-        log_softmax_row(xr, zr, n, m, std::log(exp_shifted(xr, nullptr, n, m)));
+        log_softmax_row(xr, zr, n, m, std::log(exp_shifted(xr, nullptr, n, m, 1.f)));
     });
     return masked;
 }
