@@ -29,6 +29,7 @@
 #include "attend/ops.hpp"
 #include "attend/profile.hpp"
 #include "core/parallel_loop.hpp"
+#include "ops/row_kernels.hpp"  // sum_of_v
 #include "ops/simd.hpp"
 
 namespace attend {
@@ -41,17 +42,8 @@ constexpr int64_t kMaxChunks = 64;       // partial sums for dw / db
 // Written once over a GCC vector type F (ops/simd.hpp) and compiled twice: on 16 floats as
 // target clones, and on 8 floats for AVX2 + FMA, which CPUs without AVX-512 call instead
 // (cpu_prefers_avx2_kernels(); ops/simd.hpp says why: the clones' 64-byte vectors live on the
-// stack there). Tails are loaded padded with zeros, which add nothing to any sum below.
-
-template <class F>
-ATTEND_VECTOR_INLINE float sum_of_v(const float* x, int64_t n) {
-    constexpr int64_t L = lanes_of<F>;
-    F acc{};
-    int64_t i = 0;
-    for (; i + L <= n; i += L) acc += load_v<F>(x + i);
-    if (i < n) acc += load_partial_v<F>(x + i, n - i, 0.f);
-    return horizontal_sum(acc);
-}
+// stack there). Tails are loaded padded with zeros, which add nothing to any sum below. The
+// mean is ops/row_kernels.hpp's sum_of_v.
 
 // s1 = Σ (x − c),  s2 = Σ (x − c)²
 template <class F>

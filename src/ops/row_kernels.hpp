@@ -36,9 +36,8 @@ ATTEND_VECTOR_INLINE float sum_of_v(const float* x, int64_t n) {
     F acc{};
     int64_t j = 0;
     for (; j + L <= n; j += L) acc += load_v<F>(x + j);
-    float s = horizontal_sum(acc);
-    for (; j < n; ++j) s += x[j];
-    return s;
+    if (j < n) acc += load_partial_v<F>(x + j, n - j, 0.f);
+    return horizontal_sum(acc);
 }
 
 template <class F>
