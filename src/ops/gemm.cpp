@@ -12,21 +12,22 @@ namespace attend {
 
 namespace {
 
-// Where our kernel beat oneDNN by CPU time of one thread (bench/f32_gemm_cpu, interleaved,
-// medians of 7, three runs on the shared 2-core Zen 4 VM): x·Wᵀ with a wide W and a long-ish
-// K — a prompt through GPT-2-small's QKV (512 × 2304 × 768) and MLP-up (512 × 3072 × 768)
-// layers, 6–11% less time; 500 × 1000 × 700 7%. Elsewhere it lost: the 768-wide layers by
-// 2–7%, the training step's shapes (K = 384 forward, dY·W, dYᵀ·X) by 0–26% — those stay on
-// oneDNN.
-// A short prompt (16–64 rows) on more than one thread is the other place: there oneDNN
-// barely used the second thread, and its product with GPT-2's MLP-down layer (K = 3072) took
-// 2–4× our time (x·Wᵀ, best of 8 over 12 weights from memory, 2 threads, M = 16 / 32 / 64:
-// 768 × 3072 2.9 / 3.3 / 2.9 ms against 0.66 / 0.94 / 1.5 ms; 3072 × 768 1.03 / 1.05 / 1.50
-// against 0.61 / 0.83 / 1.44 ms). At one thread the two were within ±10% there; at M = 12
-// oneDNN threaded well and was the faster.
+// Where our kernel beats oneDNN: a short prompt (16–64 rows, or up to 255 with K ≥ 2048) on more
+// than one thread. There oneDNN barely used the second thread, and its product with GPT-2's
+// MLP-down layer (K = 3072) took 2–4× our time (x·Wᵀ, best of 8 over 12 weights from memory, 2
+// threads, M = 16 / 32 / 64: 768 × 3072 2.9 / 3.3 / 2.9 ms against 0.66 / 0.94 / 1.5 ms; 3072 ×
+// 768 1.03 / 1.05 / 1.50 against 0.61 / 0.83 / 1.44 ms); GPT-2 small's 16-token prompt step on
+// two threads, 531–554 tok/s against oneDNN's 301–310 (Zen 5 VM, 2026-12-05). At one thread
+// the two were within ±10% there; at M = 12 oneDNN threaded well and was the faster.
+// Long prompts (M ≥ 256) once came here too for wide layers (N ≥ 1000, K ≥ 512), from a
+// comparison by one thread's CPU time in a loop of the bare two calls (bench/f32_gemm_cpu, Zen 4
+// VM). Inside the model that did not hold: a 512-token GPT-2 small prefill, with and without that
+// rule by turns (Zen 5 VM, AVX-512, 2026-12-05, medians of 5), ran 870–902 against 957–971
+// tok/s at one thread and 1517–1590 against 1652–1667 at two; oneDNN alone in a
+// warm loop was 13–20% faster than ours at every prefill and training shape but one (1024 ×
+// 1152 × 384 at two threads, even).
 bool own_kernel_faster(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
-    if (trans_a || !trans_b) return false;
-    if (M >= 256) return N >= 1000 && K >= 512;
+    if (trans_a || !trans_b || M >= 256) return false;
     const bool threaded = omp_get_level() == 0 && omp_get_max_threads() > 1;
     return threaded && M >= 16 && N >= 256 && (M <= 64 || K >= 2048);
 }
