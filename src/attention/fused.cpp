@@ -536,6 +536,11 @@ void forward_rows(const Problem& p, float* out, float* stats) {
     // The work is what the rows can see, not the buffer: a KV cache's capacity (Tk) may be far
     // past its sequences' lengths, and idle rows of a serving batch see nothing — threads woken
     // for them only cost (on a busy machine, milliseconds per step).
+    int64_t visible = 0;
+    for (int64_t row = 0; row < rows; ++row) {
+        const KeyRange r = p.mask->key_range((row / p.Tq) / p.Hkv, row % p.Tq);
+        visible += std::max<int64_t>(0, r.end - r.begin);
+    }
     const auto keys_of = [&](int64_t task, int64_t& j0, int64_t& j1) {  // the task's span [j0, j1)
         const int64_t split = task % splits, row = task / splits;
         // The keys every head of the group may see (the mask's range does not depend on h).
@@ -546,16 +551,6 @@ void forward_rows(const Problem& p, float* out, float* stats) {
         j0 = split < own ? std::min(range.end, range.begin + split * span) : range.end;
         j1 = std::min(range.end, j0 + span);
     };
-    // ends[t]: the keys of tasks [0, t], plus a few per task for its fixed costs.
-    constexpr int64_t kTaskKeys = 8;
-    std::vector<int64_t> ends(static_cast<size_t>(tasks));
-    int64_t visible = 0;
-    for (int64_t task = 0; task < tasks; ++task) {
-        int64_t j0, j1;
-        keys_of(task, j0, j1);
-        visible += j1 - j0;
-        ends[size_t(task)] = visible + (task + 1) * kTaskKeys;
-    }
     auto run_task = [&](int64_t task) {
         const int64_t split = task % splits, row = task / splits;
         const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;
@@ -575,8 +570,19 @@ void forward_rows(const Problem& p, float* out, float* stats) {
     // region: a task taken at run time (schedule(dynamic)) costs a cache line passed between
     // cores, ~0.7 µs on our VMs, and a decoding step of GPT-2 small has 48 tasks (12 rows × 4
     // splits of a 1024-key cache, most of them empty) of 0–20 µs. 12 heads × 80 keys, in cache,
-    // two threads: 17.3 → 15.3 µs a call (one thread: 11.2; Zen 5 VM, medians of 30).
+    // two threads: 16.9–17.4 → 12.8–13.4 µs a call (one thread 11.4–12.6 either way; Zen 5 VM,
+    // medians of 30, the two libraries by turns).
     if (worth_threading(visible * group * (p.D + p.Dv), tasks)) {
+        // ends[k]: the keys of tasks [0, k], plus a few per task for its fixed costs.
+        constexpr int64_t kTaskKeys = 8;
+        std::vector<int64_t> ends(static_cast<size_t>(tasks));
+        int64_t keys = 0;
+        for (int64_t task = 0; task < tasks; ++task) {
+            int64_t j0, j1;
+            keys_of(task, j0, j1);
+            keys += j1 - j0;
+            ends[size_t(task)] = keys + (task + 1) * kTaskKeys;
+        }
         const int64_t total = ends.back();
 #pragma omp parallel
         {

@@ -24,9 +24,8 @@ namespace {
 // VM). Inside the model that did not hold: a 512-token GPT-2 small prefill, with and without that
 // rule by turns (Zen 5 VM, AVX-512, 2026-12-05, medians of 5, eight alternations), ran 769–902
 // against 820–971 tok/s at one thread (faster without it in all eight) and 1309–1590 against
-// 1437–1667 at two (in seven); oneDNN alone in a
-// warm loop was 13–20% faster than ours at every prefill and training shape but one (1024 ×
-// 1152 × 384 at two threads, even).
+// 1437–1667 at two (in seven); oneDNN alone in a warm loop was 13–20% faster than ours at every
+// prefill and training shape but one (1024 × 1152 × 384 at two threads, even).
 bool own_kernel_faster(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
     if (trans_a || !trans_b || M >= 256) return false;
     const bool threaded = omp_get_level() == 0 && omp_get_max_threads() > 1;
