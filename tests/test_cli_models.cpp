@@ -235,6 +235,10 @@ TEST_F(CliModels, GenerateRunsEveryCheckpointFormat) {
                       " --prompt 'Hello world' -n 6 --temperature 0");
     ASSERT_EQ(f.status, 0) << f.error;
     EXPECT_EQ(f.output, g.output);
+    // --mmap: the file mapped instead of read into memory — the same text.
+    const CliRun m = run("generate --model " + shell_quote(data("gpt2_fake_hf")) + " --mmap --prompt 'Hello world' -n 6 --temperature 0");
+    ASSERT_EQ(m.status, 0) << m.error;
+    EXPECT_EQ(m.output, g.output);
     // No prompt: GPT-2 starts from <|endoftext|>.
     const CliRun e = run("generate --model " + shell_quote(data("gpt2_fake_hf")) + " -n 3 --temperature 0");
     EXPECT_EQ(e.status, 0) << e.error;
@@ -247,6 +251,9 @@ TEST_F(CliModels, GenerateRunsEveryCheckpointFormat) {
     const CliRun original = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + prompt);
     ASSERT_EQ(ours.status, 0) << ours.error;
     EXPECT_EQ(ours.output, original.output);
+    const CliRun mapped = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + " --mmap" + prompt);
+    ASSERT_EQ(mapped.status, 0) << mapped.error;
+    EXPECT_EQ(mapped.output, original.output);
 }
 
 // ---- convert ---------------------------------------------------------------------------

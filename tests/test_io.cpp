@@ -553,7 +553,10 @@ int64_t span_of(const Tensor& t) { return 1 + (t.size(0) - 1) * t.strides()[0] +
 // of the weights is read while loading. So peak memory grows by the loader's bookkeeping only,
 // not by a randomly initialised model nor by a second layout. And the mapping is
 // copy-on-write: writing every parameter (as a training step does) leaves the files as they were.
-TEST_F(IoTest, LoadingAdoptsTheMappedFileWithoutCopyingEvenConv1DWeights) {
+// Both ways of holding the file (LoadOptions::mmap): mapped, only the header is read and the
+// weights are the file's pages; read (the default), the file is held once in memory of the
+// process's own and the weights are borrowed from it just the same — never a second copy.
+TEST_F(IoTest, LoadingAdoptsTheFileWithoutCopyingEvenConv1DWeights) {
     TransformerConfig c = small_gpt2();
     c.vocab_size = 2000, c.d_model = 256, c.n_heads = 4, c.n_layers = 6, c.d_ff = 1024, c.max_positions = 64;
     Transformer model(c, 21);
@@ -564,16 +567,18 @@ TEST_F(IoTest, LoadingAdoptsTheMappedFileWithoutCopyingEvenConv1DWeights) {
     save_safetensors(path("hf/model.safetensors"), as_hf_gpt2(model), {{"format", "pt"}});
     save_model(path("ours"), model);
 
+    for (const bool mmap : {true, false})
     for (const std::string& dir : {path("ours"), path("hf")}) {
+        SCOPED_TRACE(mmap ? "mapped" : "read");
         const bool hf = dir == path("hf");
         const std::string file = dir + "/model.safetensors", bytes_before = read_file(file);
         reset_peak_rss();
         const int64_t rss_before = status_bytes("VmRSS"), file_before = mapped_file_bytes();
-        LoadedModel loaded = load_model(dir);
-        const int64_t growth = status_bytes("VmHWM") - rss_before;
-        // Of the file, only the header was read. Each touch maps the kernel's fault-around
-        // window (64 KiB) with it, so "a few pages" is counted in those: 2 MB, a tenth of the
-        // 21 MB of weights (measured 1.06 MB under ASan).
+        LoadedModel loaded = load_model(dir, LoadOptions{.mmap = mmap});
+        const int64_t growth = status_bytes("VmHWM") - rss_before - (mmap ? 0 : int64_t(fs::file_size(file)));
+        // Mapped: of the file, only the header was read. Each touch maps the kernel's
+        // fault-around window (64 KiB) with it, so "a few pages" is counted in those: 2 MB, a
+        // tenth of the 21 MB of weights (measured 1.06 MB under ASan). Read: no page of it.
         EXPECT_LE(mapped_file_bytes() - file_before, 2 << 20) << dir << ": mapped pages stayed resident";
         // 4 MB for the loader's own bookkeeping (8 MB under AddressSanitizer, whose shadow
         // memory and allocator grow RSS too: measured 5.0 MB there, against 21 MB of weights).
@@ -582,16 +587,16 @@ TEST_F(IoTest, LoadingAdoptsTheMappedFileWithoutCopyingEvenConv1DWeights) {
 #else
         constexpr int64_t kBookkeeping = 4 << 20;
 #endif
-        EXPECT_LE(growth, kBookkeeping) << dir << ": peak RSS grew by " << growth << " bytes loading " << weight_bytes
-                                        << " bytes of weights";
+        EXPECT_LE(growth, kBookkeeping) << dir << ": peak RSS grew by " << growth << " bytes (beyond a read file) loading "
+                                        << weight_bytes << " bytes of weights";
         std::printf("%s: peak RSS grew by %.1f MB for %.1f MB of weights\n", dir.c_str(), double(growth) / 1e6,
                     double(weight_bytes) / 1e6);
 
         const MappedFile* mapping = nullptr;
         for (const auto& [name, p] : loaded.model.parameters()) {
             const std::shared_ptr<void>& owner = p->storage()->owner;
-            ASSERT_NE(owner, nullptr) << dir << ": " << name << " was copied, not mapped";
-            // Every borrowed tensor lies in the one mapping of the file.
+            ASSERT_NE(owner, nullptr) << dir << ": " << name << " was copied, not borrowed";
+            // Every borrowed tensor lies in the one mapping (or reading) of the file.
             const MappedFile* file_of = static_cast<const MappedSpan*>(owner.get())->file().get();
             if (!mapping) mapping = file_of;
             EXPECT_EQ(file_of, mapping) << name;

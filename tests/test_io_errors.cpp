@@ -14,6 +14,7 @@
 #include "attend/error.hpp"
 #include "attend/io/model_loader.hpp"
 #include "attend/io/safetensors.hpp"
+#include "io/mapped_file.hpp"
 #include "support/files.hpp"
 
 using namespace attend;
@@ -48,12 +49,17 @@ void expect_error(const std::function<void()>& action, const std::vector<std::st
     ADD_FAILURE() << "no error; expected one containing '" << (parts.empty() ? "" : parts.front()) << "'";
 }
 
-// Reading a bad safetensors file: from disk (mmap) and from memory must both refuse it.
+// Reading a bad safetensors file: from disk (mapped, and read into memory as load_model does
+// by default) and from memory must all refuse it.
 void expect_bad_safetensors(const std::string& file, const std::string& bytes, const std::vector<std::string>& parts) {
     write_file(file, bytes);
     std::vector<std::string> with_file = parts;
     with_file.push_back(file + ": ");
     expect_error([&] { read_safetensors(file); }, with_file);
+    {
+        const ResidentModelFiles read(true);
+        expect_error([&] { read_safetensors(file); }, with_file);
+    }
     expect_error([&] { parse_safetensors(bytes.data(), bytes.size(), "in-memory"); }, parts);
 }
 
@@ -258,9 +264,33 @@ std::string with_header(std::string bytes, const std::vector<int32_t>& header) {
     return bytes;
 }
 
+// A model file read into memory (LoadOptions::mmap = false, the default): the bytes are the
+// file's, an empty file is empty, and what cannot be read is one line naming the path.
+TEST_F(IoErrors, ModelFileReadIntoMemory) {
+    std::string bytes(3 * (size_t(2) << 20) + 12345, '\0');  // two threads' blocks and a short last one
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = char((i * 2654435761u) >> 13);
+    write_file(path("blob"), bytes);
+    const auto read = read_file_resident(path("blob"));
+    ASSERT_EQ(read->size(), bytes.size());
+    EXPECT_EQ(std::memcmp(read->bytes(), bytes.data(), bytes.size()), 0);
+    // Released pages are freed for good: what remains is intact.
+    read->release(size_t(2) << 20, size_t(2) << 20);
+    EXPECT_EQ(std::memcmp(read->bytes(), bytes.data(), size_t(2) << 20), 0);
+    write_file(path("empty"), "");
+    EXPECT_EQ(read_file_resident(path("empty"))->size(), 0u);
+    expect_error([&] { read_file_resident(path("missing")); }, {path("missing") + ": cannot open"});
+    fs::create_directories(path("folder"));
+    expect_error([&] { read_file_resident(path("folder")); }, {path("folder") + ": not a regular file"});
+}
+
 TEST_F(IoErrors, TruncatedLlama2c) {
     const std::string good = read_file(shared_data("stories260K/stories260K.bin"));
     ASSERT_EQ(good.size(), 1056540u);
+    {  // mapped, as well as read (the default, below)
+        write_file(path("cut_mapped.bin"), good.substr(0, good.size() - 4));
+        expect_error([&] { load_model(path("cut_mapped.bin"), LoadOptions{.mmap = true}); },
+                     {path("cut_mapped.bin"), "is 1056536 bytes but its header", "(truncated)"});
+    }
     write_file(path("cut.bin"), good.substr(0, good.size() - 4));
     expect_error([&] { load_model(path("cut.bin")); },
                  {path("cut.bin"), "is 1056536 bytes but its header", "dim=64", "implies 1056540 bytes (truncated)"});

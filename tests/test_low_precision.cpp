@@ -411,7 +411,7 @@ TEST(LowPrecisionIo, ConvertedCheckpointsLoadBitForBitAndSmaller) {
         LoadedModel converted = load_model(path);
         converted.model.convert_weights(type);
         save_model(out, converted.model);
-        LoadedModel back = load_model(out);
+        LoadedModel back = load_model(out, LoadOptions{.mmap = true});
         EXPECT_EQ(back.format, ModelFormat::attend_checkpoint);
         for (auto& [name, p] : back.model.parameters()) {
             const bool lowp = Transformer::converts_to_low_precision(name, p->shape());
@@ -430,6 +430,17 @@ TEST(LowPrecisionIo, ConvertedCheckpointsLoadBitForBitAndSmaller) {
         const auto a = back.model.forward(row(ids)).to_vector(), b = converted.model.forward(row(ids)).to_vector();
         ASSERT_EQ(a.size(), b.size());
         EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << name_of(type) << ": logits differ";
+        // Read into memory (the default) instead: the same bits, from outside the file's mapping.
+        LoadedModel read = load_model(out);
+        for (const auto& [name, p] : read.model.parameters())
+            if (const LowPrecisionMatrix* m = p->low_precision())
+                EXPECT_FALSE(in_mapping_of(type == WeightType::bf16 ? static_cast<const void*>(m->bf16())
+                                                                    : static_cast<const void*>(m->int8()),
+                                           out + "/model.safetensors"))
+                    << name;
+        const auto c = read.model.forward(row(ids)).to_vector();
+        ASSERT_EQ(c.size(), b.size());
+        EXPECT_EQ(std::memcmp(c.data(), b.data(), c.size() * 4), 0) << name_of(type) << ": logits of the read model differ";
         EXPECT_EQ(back.model.weight_bytes(), converted.model.weight_bytes());
         const double ratio = double(fs::file_size(out + "/model.safetensors")) / double(f32_bytes);
         std::printf("%s checkpoint: %.3f of the f32 one\n", name_of(type), ratio);

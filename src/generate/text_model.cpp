@@ -30,8 +30,9 @@ void check_tokenizer_fits(const Tokenizer& tokenizer, const std::string& tokeniz
                         " lies outside its own vocabulary of " + std::to_string(n) + " tokens");
 }
 
-TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path, WeightType weights) {
-    TextModel out{load_model(model_path), nullptr, tokenizer_path};
+TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path, WeightType weights,
+                          const LoadOptions& load) {
+    TextModel out{load_model(model_path, load), nullptr, tokenizer_path};
     try {
         out.loaded.model.convert_weights(weights);
     } catch (const Error& e) {  // e.g. int8 asked of a bf16 checkpoint: say which model

@@ -198,7 +198,7 @@ Shape GgufTensorInfo::shape() const {
 }
 
 GgufFile GgufFile::open(const std::string& path) {
-    std::shared_ptr<MappedFile> mapping = map_file(path);
+    std::shared_ptr<MappedFile> mapping = open_model_file(path);
     GgufFile file = parse(mapping->bytes(), mapping->size(), path);
     file.mapping_ = std::move(mapping);
     return file;

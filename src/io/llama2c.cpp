@@ -36,7 +36,7 @@ constexpr uint64_t kHeaderBytes = 7 * 4;
 }  // namespace
 
 LoadedModel load_llama2c(const std::string& path) {
-    const std::shared_ptr<MappedFile> file = map_file(path);
+    const std::shared_ptr<MappedFile> file = open_model_file(path);
     const Llama2cHeader h = parse_llama2c_header(file->bytes(), file->size(), path);
     TransformerConfig config = llama2c_config(h);
     config.name = "llama2.c " + path;

@@ -1,4 +1,5 @@
-// io/mapped_file.hpp — a model file mapped into memory (private to src/io).
+// io/mapped_file.hpp — a model file's bytes in memory (private to src/io): mapped, or read
+// into memory of the process's own (read_file_resident); tensors borrow from either alike.
 //
 // MAP_PRIVATE with write permission: pages are copy-on-write, so a tensor borrowed from the
 // mapping can be updated in place (an optimizer step) and the file never changes. The
@@ -22,8 +23,8 @@ public:
     size_t size() const { return size_; }
 
     // Hands the whole pages inside [offset, offset + length) back to the kernel (madvise
-    // MADV_DONTNEED): they stop counting as this process's memory. Nothing is lost for a
-    // reader — a page touched again is read from the file again — but private copies
+    // MADV_DONTNEED): they stop counting as this process's memory. A mapped page touched
+    // again is read from the file again, a read one comes back zeroed, and private copies
     // (writes) in the range are dropped: only for bytes no tensor reads any more.
     void release(size_t offset, size_t length) const;
 
@@ -56,5 +57,31 @@ private:
 // Maps the regular file `path` whole. Errors (cannot open, not a regular file, mmap failing)
 // name the path.
 std::shared_ptr<MappedFile> map_file(const std::string& path);
+
+// The same bytes read into memory of the process's own instead (anonymous, 2 MiB-aligned, on
+// transparent huge pages where the kernel gives them), read by both threads in 2 MiB blocks
+// so each faults in its own pages. Weights borrowed from it are then read through 2 MiB TLB
+// entries rather than the page cache's 4 KiB ones: f32 GPT-2 small decoded 10–20% faster
+// (tests/bench in docs/performance.md, twenty-first round), for a start-up that pays the copy.
+// release() then frees pages for good (a later touch reads zeros), which its contract allows.
+// A file larger than the memory available (MemAvailable) is mapped instead: map_file's lazy
+// pages are the only way it can be used at all. Errors name the path (a short read too).
+std::shared_ptr<MappedFile> read_file_resident(const std::string& path);
+
+// What a model reader calls for its file: map_file, or read_file_resident inside a
+// ResidentModelFiles scope on this thread — load_model's LoadOptions::mmap = false sets one
+// for its duration, so every format's reader (safetensors, GGUF, llama2.c) follows it
+// without a flag in each signature. Other files (tokenizers, training text) are always mapped.
+std::shared_ptr<MappedFile> open_model_file(const std::string& path);
+class ResidentModelFiles {
+public:
+    explicit ResidentModelFiles(bool resident);
+    ~ResidentModelFiles();
+    ResidentModelFiles(const ResidentModelFiles&) = delete;
+    ResidentModelFiles& operator=(const ResidentModelFiles&) = delete;
+
+private:
+    bool previous_;
+};
 
 }  // namespace attend

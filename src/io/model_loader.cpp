@@ -26,6 +26,7 @@
 #include "core/atomic_file.hpp"
 #include "io/json_fields.hpp"
 #include "io/loader_internal.hpp"
+#include "io/mapped_file.hpp"
 
 namespace attend {
 
@@ -295,7 +296,8 @@ ModelFormat detect_model_format(const std::string& path) {
               ".bin or an attend checkpoint)");
 }
 
-LoadedModel load_model(const std::string& path) {
+LoadedModel load_model(const std::string& path, const LoadOptions& options) {
+    const ResidentModelFiles reading(!options.mmap);  // every reader below opens its file accordingly
     const ModelFormat format = detect_model_format(path);
     LoadedModel loaded = [&]() {
         switch (format) {

@@ -274,7 +274,7 @@ SafetensorsHeader parse_safetensors_header(const void* data, size_t size, const 
 
 SafetensorsContents read_safetensors(const std::string& path, const TensorFilter& wanted,
                                      const LowPrecisionReading& low_precision) {
-    std::shared_ptr<MappedFile> mapping = map_file(path);
+    std::shared_ptr<MappedFile> mapping = open_model_file(path);
     const unsigned char* bytes = mapping->bytes();
     const SafetensorsHeader header = parse_safetensors_header(bytes, mapping->size(), path);
     return materialise(header, bytes, mapping, path, wanted, low_precision);

@@ -72,7 +72,7 @@ int run_server(const ServeOptions& o) {
     signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a dead server
     if (o.threads > 0) set_num_threads(o.threads);
 
-    serve::ServedModel model(load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype)));
+    serve::ServedModel model(load_text_model(o.model, o.tokenizer, parse_weight_type(o.dtype), LoadOptions{.mmap = o.mmap}));
     model.path = o.model;
     model.id = model_id(o.model);
     {  // a folder's template, or the one beside a model file

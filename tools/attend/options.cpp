@@ -11,7 +11,9 @@
 
 namespace attend::cli {
 
-TextModel ModelOptions::load() const { return load_text_model(model, tokenizer, parse_weight_type(dtype)); }
+TextModel ModelOptions::load() const {
+    return load_text_model(model, tokenizer, parse_weight_type(dtype), LoadOptions{.mmap = mmap});
+}
 
 TextModel ModelOptions::load_language_model() const {
     TextModel lm = load();
@@ -27,6 +29,9 @@ void add_model_options(CLI::App* cmd, ModelOptions& o, DtypeOption dtype) {
                     "Model: a Hugging Face folder, a .safetensors, a GGUF, a llama2.c .bin or an attend checkpoint")
         ->required();
     cmd->add_option("--tokenizer", o.tokenizer, "Tokenizer file or folder (default: found beside the model)");
+    cmd->add_flag("--mmap", o.mmap,
+                  "Map the model file instead of reading it into memory (huge pages): for a model larger than the "
+                  "memory (mapped anyway) or a short run; decoding reads mapped f32 weights slower");
     if (dtype == DtypeOption::offered) add_dtype_option(cmd, o.dtype);
 }
 

@@ -9,12 +9,13 @@
 namespace attend::cli {
 
 // The model a command runs (generate, perplexity, encode, viz, serve): --model PATH (required),
-// --tokenizer PATH (default: the one found beside the model) and, where the command offers it,
-// --dtype f32|bf16|int8. One help text for every command and one loading path, so a model
+// --tokenizer PATH (default: the one found beside the model), --mmap and, where the command
+// offers it, --dtype f32|bf16|int8. One help text for every command and one loading path, so a model
 // that one command loads every other one loads the same way.
 struct ModelOptions {
     std::string model, tokenizer;
     std::string dtype = "f32";
+    bool mmap = false;  // --mmap (LoadOptions::mmap)
 
     TextModel load() const;  // load_text_model(model, tokenizer, dtype)
     // load(), then an Error naming the model unless it is a decoder with an lm head.

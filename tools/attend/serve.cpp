@@ -48,6 +48,7 @@ void register_serve(CLI::App& app) {
         opts.model = model->model;
         opts.tokenizer = model->tokenizer;
         opts.dtype = model->dtype;
+        opts.mmap = model->mmap;
         opts.on_listening = [&opts](int port) {
             std::printf("attend serve: listening on http://%s:%d\n", opts.host.c_str(), port);
             std::fflush(stdout);

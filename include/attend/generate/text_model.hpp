@@ -52,9 +52,9 @@ struct TextModel {
 };
 
 // `weights`: bf16 or int8 converts the model's matrices after loading (low_precision.hpp,
-// Transformer::convert_weights), for faster inference.
+// Transformer::convert_weights), for faster inference. `load`: mapped or read (LoadOptions).
 TextModel load_text_model(const std::string& model_path, const std::string& tokenizer_path = "",
-                          WeightType weights = WeightType::f32);
+                          WeightType weights = WeightType::f32, const LoadOptions& load = {});
 
 // Checks `tokenizer` (read from tokenizer_path) against a model of `model_vocab` tokens (the
 // sizes above, its special ids in range); the Error names the tokenizer file and both sizes.

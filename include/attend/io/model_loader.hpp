@@ -97,10 +97,25 @@ struct LoadedModel {
     int64_t pad_id = -1;
 };
 
+// How load_model holds the file that f32 (and bf16 / int8) weights are read from in place.
+struct LoadOptions {
+    // false (the default): the file is read into memory of the process's own, on 2 MiB huge
+    // pages where the kernel gives them, by both threads; the weights are borrowed from it in
+    // place. true: the file is mapped (mmap) and the weights are read from the page cache
+    // through 4 KiB pages as the first pass touches them. Reading won both ways on GPT-2 small
+    // (f32, 0.5 GB, file in the page cache): start-up 0.25–0.32 s against 0.39–0.62 s, decoding
+    // 1.2–1.5× faster — a token's 0.5 GB walk over 4 KiB pages costs page walks and restarts
+    // the prefetcher at every page (docs/performance.md, twenty-first round). Mapping is kept
+    // for what it is good at: a model larger than the memory available (read_file_resident
+    // maps those anyway), or one loaded only to read a few tensors. Weights converted at load
+    // (--dtype bf16 / int8) live in memory of their own either way.
+    bool mmap = false;
+};
+
 // Loads any of the formats above (see the top of this file). Throws attend::Error naming the
 // path and what is wrong: no such path, an unknown format, a missing config.json or weights
 // file, an unknown model_type, a tensor missing or of the wrong shape, a truncated file.
-LoadedModel load_model(const std::string& path);
+LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
 
 // Which format `path` holds, from names and the first bytes alone (nothing loaded).
 ModelFormat detect_model_format(const std::string& path);

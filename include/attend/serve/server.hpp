@@ -24,6 +24,7 @@ struct ServeOptions {
     std::string model, tokenizer;      // as attend generate takes them
     std::string dtype = "f32";         // weights: f32, bf16 or int8
     std::string kv_cache = "f32";      // what the KV caches hold: f32 or bf16
+    bool mmap = false;                 // LoadOptions::mmap
     std::string host = "127.0.0.1";
     int port = 8080;                   // 0: any free port
     std::string api_key;               // non-empty: every request needs "Authorization: Bearer KEY"
