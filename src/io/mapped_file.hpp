@@ -61,8 +61,8 @@ std::shared_ptr<MappedFile> map_file(const std::string& path);
 // The same bytes read into memory of the process's own instead (anonymous, 2 MiB-aligned, on
 // transparent huge pages where the kernel gives them), read by both threads in 2 MiB blocks
 // so each faults in its own pages. Weights borrowed from it are then read through 2 MiB TLB
-// entries rather than the page cache's 4 KiB ones: f32 GPT-2 small decoded 10–20% faster
-// (tests/bench in docs/performance.md, twenty-first round), for a start-up that pays the copy.
+// entries rather than the page cache's 4 KiB ones (f32 GPT-2 small: model_loader.hpp's
+// LoadOptions has the numbers), and the first pass does not wait on page faults.
 // release() then frees pages for good (a later touch reads zeros), which its contract allows.
 // A file larger than the memory available (MemAvailable) is mapped instead: map_file's lazy
 // pages are the only way it can be used at all. Errors name the path (a short read too).

@@ -103,9 +103,11 @@ struct LoadOptions {
     // pages where the kernel gives them, by both threads; the weights are borrowed from it in
     // place. true: the file is mapped (mmap) and the weights are read from the page cache
     // through 4 KiB pages as the first pass touches them. Reading won both ways on GPT-2 small
-    // (f32, 0.5 GB, file in the page cache): start-up 0.25–0.32 s against 0.39–0.62 s, decoding
-    // 1.2–1.5× faster — a token's 0.5 GB walk over 4 KiB pages costs page walks and restarts
-    // the prefetcher at every page (docs/performance.md, twenty-first round). Mapping is kept
+    // (f32, 0.5 GB, file in the page cache, 2 cores): the first token 0.21–0.28 s after start
+    // against 0.33–0.39 s at two threads (one: 0.26–0.71 against 0.42–0.53 — fresh memory's
+    // first touch is slow on a VM), and decoding as fast or faster in every alternation, by up
+    // to 1.5× — a token's walk over 0.5 GB of 4 KiB pages costs page walks and restarts the
+    // prefetcher at every page (docs/performance.md, twenty-first round). Mapping is kept
     // for what it is good at: a model larger than the memory available (read_file_resident
     // maps those anyway), or one loaded only to read a few tensors. Weights converted at load
     // (--dtype bf16 / int8) live in memory of their own either way.
