@@ -200,15 +200,17 @@ by ~1e-3 of their scale).
 
     m.def(
         "load",
-        [](const std::string& path, const std::string& tokenizer, const std::string& dtype) {
+        [](const std::string& path, const std::string& tokenizer, const std::string& dtype, bool mmap) {
             py::gil_scoped_release nogil;
-            return ModelHandle{std::make_shared<const TextModel>(load_text_model(path, tokenizer, parse_weight_type(dtype)))};
+            return ModelHandle{std::make_shared<const TextModel>(
+                load_text_model(path, tokenizer, parse_weight_type(dtype), LoadOptions{.mmap = mmap}))};
         },
-        py::arg("path"), py::arg("tokenizer") = "", py::arg("dtype") = "f32", R"doc(
+        py::arg("path"), py::arg("tokenizer") = "", py::arg("dtype") = "f32", py::arg("mmap") = false, R"doc(
 Loads a model and its tokenizer: a Hugging Face folder (config.json + model.safetensors), a
 .safetensors file, a llama2.c .bin, or an attend checkpoint (a folder `attend train` wrote).
 The tokenizer beside the model is used unless `tokenizer` names one. dtype "bf16" or "int8"
-converts the matrices after loading (faster inference).
+converts the matrices after loading (faster inference). The file is read into memory (huge
+pages) unless mmap=True maps it (README, "Reading or mapping the model file").
 )doc");
 
     m.def(

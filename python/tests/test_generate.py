@@ -41,6 +41,14 @@ def test_bf16_kv_cache_equals_cli(model, cli, stories):
         model.generate("Once", max_tokens=2, kv_cache="int8")
 
 
+def test_a_mapped_model_equals_a_read_one_and_the_cli(model, cli, stories):
+    expected = cli_generate(cli, stories, "Once upon a time", "-n", "60", "--temperature", "0", "--mmap")
+    mapped = attend.load(str(stories), mmap=True)
+    got = mapped.generate("Once upon a time", max_tokens=60, temperature=0, echo=True)
+    assert (got + "\n").encode() == expected
+    assert got == model.generate("Once upon a time", max_tokens=60, temperature=0, echo=True)
+
+
 def test_defaults_are_the_clis(model, cli, stories):
     # --seed given, everything else default on both sides (temperature 1, top-p 0.9, 128 tokens).
     expected = cli_generate(cli, stories, "Lily", "--seed", "5")
