@@ -10,28 +10,32 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "attend/error.hpp"
+#include "core/buffer_pool.hpp"
 #include "core/parallel_loop.hpp"
 
 namespace attend {
 
 MappedFile::~MappedFile() {
-    if (address_) ::munmap(address_, size_);
+    if (!address_) return;
+    if (memory_ == Memory::mapped) ::munmap(address_, size_);
+    else std::free(address_);
 }
 
 void MappedFile::release(size_t offset, size_t length) const {
     if (!address_ || offset >= size_) return;
-    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE)), at = reinterpret_cast<uintptr_t>(bytes());
     const size_t end = std::min(size_, offset + length);
-    // Whole pages only: the ones at either end may hold a neighbour's bytes. The mapping
-    // starts on a page boundary, so offsets within it are page offsets too.
-    const size_t first = (offset + page - 1) / page * page, last = end / page * page;
+    // Whole pages only: the ones at either end may hold a neighbour's bytes. Rounded on the
+    // addresses themselves, since read memory of under 2 MiB need not start on a page.
+    const uintptr_t first = (at + offset + page - 1) / page * page, last = (at + end) / page * page;
     // Advice, not a requirement: on failure the pages merely stay resident.
-    if (first < last) ::madvise(bytes() + first, last - first, MADV_DONTNEED);
+    if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 namespace {
@@ -87,21 +91,6 @@ size_t memory_available() {
     return 0;
 }
 
-// `size` bytes of anonymous memory starting on a 2 MiB boundary (the slack around it handed
-// back), with huge pages asked for; null on failure.
-void* huge_page_memory(size_t size) {
-    const size_t padded = size + kHugePage;
-    void* raw = ::mmap(nullptr, padded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) return nullptr;
-    const auto start = reinterpret_cast<uintptr_t>(raw), aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
-    if (aligned > start) ::munmap(raw, aligned - start);
-    const size_t page = size_t(::sysconf(_SC_PAGESIZE)), kept = (size + page - 1) / page * page;
-    if (const uintptr_t end = start + padded; end > aligned + kept)
-        ::munmap(reinterpret_cast<void*>(aligned + kept), end - aligned - kept);
-    ::madvise(reinterpret_cast<void*>(aligned), kept, MADV_HUGEPAGE);  // advice: where THP is off, 4 KiB pages
-    return reinterpret_cast<void*>(aligned);
-}
-
 thread_local bool t_resident_model_files = false;
 
 }  // namespace
@@ -112,9 +101,10 @@ std::shared_ptr<MappedFile> read_file_resident(const std::string& path) {
     const OpenFile file(path);
     const size_t size = file.size();
     if (size == 0 || size > memory_available()) return map_open_file(file);  // nothing to read, or more than fits
-    void* address = huge_page_memory(size);
+    // 2 MiB-aligned with huge pages asked for where it is that large (core/buffer_pool.hpp).
+    void* address = buffer_pool::fresh_memory(size);
     if (!address) file.fail("cannot allocate " + std::to_string(size) + " bytes to read it into");
-    auto memory = std::make_shared<MappedFile>(address, size);  // unmapped if the read fails
+    auto memory = std::make_shared<MappedFile>(address, size, MappedFile::Memory::allocated);  // freed if the read fails
     // Each thread reads whole 2 MiB blocks, so the pages it faults in are its own.
     const int64_t blocks = int64_t((size + kHugePage - 1) / kHugePage);
     std::atomic<int> failure{0};  // errno of a failed read, or -1: the file ended early (no throw inside the loop)

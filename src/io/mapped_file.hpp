@@ -14,7 +14,11 @@ namespace attend {
 
 class MappedFile {
 public:
-    MappedFile(void* address, size_t size) : address_(address), size_(size) {}
+    // Where the bytes live, so the last handle frees them the right way: an mmap of the file
+    // (munmap), or memory read_file_resident allocated (buffer_pool::fresh_memory, std::free).
+    enum class Memory { mapped, allocated };
+    MappedFile(void* address, size_t size, Memory memory = Memory::mapped)
+        : address_(address), size_(size), memory_(memory) {}
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
@@ -31,6 +35,7 @@ public:
 private:
     void* address_;
     size_t size_;
+    Memory memory_;
 };
 
 // The bytes [offset, offset + length) of a mapping that one borrowed Storage reads: its owner
@@ -58,8 +63,8 @@ private:
 // name the path.
 std::shared_ptr<MappedFile> map_file(const std::string& path);
 
-// The same bytes read into memory of the process's own instead (anonymous, 2 MiB-aligned, on
-// transparent huge pages where the kernel gives them), read by both threads in 2 MiB blocks
+// The same bytes read into memory of the process's own instead (buffer_pool::fresh_memory:
+// from 2 MiB on, 2 MiB-aligned on transparent huge pages), read by both threads in 2 MiB blocks
 // so each faults in its own pages. Weights borrowed from it are then read through 2 MiB TLB
 // entries rather than the page cache's 4 KiB ones (f32 GPT-2 small: model_loader.hpp's
 // LoadOptions has the numbers), and the first pass does not wait on page faults.
