@@ -479,6 +479,14 @@ int64_t status_bytes(const std::string& key) {
 }
 // The resident pages of mapped files (RssShmem too, should the temporary folder be a tmpfs).
 int64_t mapped_file_bytes() { return status_bytes("RssFile") + status_bytes("RssShmem"); }
+// What loading may add to the peak RSS beyond the weights it holds: 4 MB of the loader's own
+// bookkeeping (8 MB under AddressSanitizer, whose shadow memory and allocator grow RSS too:
+// measured 5.0 MB there, against 21 MB of weights).
+#ifdef __SANITIZE_ADDRESS__
+constexpr int64_t kBookkeeping = 8 << 20;
+#else
+constexpr int64_t kBookkeeping = 4 << 20;
+#endif
 void reset_peak_rss() {
     ::malloc_trim(0);  // free heap pages go back, so reusing them shows as growth too
     std::ofstream out("/proc/self/clear_refs");
@@ -580,13 +588,6 @@ TEST_F(IoTest, LoadingAdoptsTheFileWithoutCopyingEvenConv1DWeights) {
         // fault-around window (64 KiB) with it, so "a few pages" is counted in those: 2 MB, a
         // tenth of the 21 MB of weights (measured 1.06 MB under ASan). Read: no page of it.
         EXPECT_LE(mapped_file_bytes() - file_before, 2 << 20) << dir << ": mapped pages stayed resident";
-        // 4 MB for the loader's own bookkeeping (8 MB under AddressSanitizer, whose shadow
-        // memory and allocator grow RSS too: measured 5.0 MB there, against 21 MB of weights).
-#ifdef __SANITIZE_ADDRESS__
-        constexpr int64_t kBookkeeping = 8 << 20;
-#else
-        constexpr int64_t kBookkeeping = 4 << 20;
-#endif
         EXPECT_LE(growth, kBookkeeping) << dir << ": peak RSS grew by " << growth << " bytes (beyond a read file) loading "
                                         << weight_bytes << " bytes of weights";
         std::printf("%s: peak RSS grew by %.1f MB for %.1f MB of weights\n", dir.c_str(), double(growth) / 1e6,
@@ -614,7 +615,9 @@ TEST_F(IoTest, LoadingAdoptsTheFileWithoutCopyingEvenConv1DWeights) {
             EXPECT_TRUE(back[i].second->requires_grad()) << back[i].first;
         }
         // Every weight was just read: a read model took none of them from the file's pages.
-        if (!mmap) EXPECT_LE(mapped_file_bytes() - file_before, 2 << 20) << dir << ": the weights were read from the mapping";
+        if (!mmap) {
+            EXPECT_LE(mapped_file_bytes() - file_before, 2 << 20) << dir << ": the weights were read from the mapping";
+        }
 
         // Copy-on-write: the file never changes, whatever is written to the parameters.
         {
@@ -633,6 +636,70 @@ TEST_F(IoTest, LoadingAdoptsTheFileWithoutCopyingEvenConv1DWeights) {
         for (const auto& [name, p] : loaded.model.parameters())
             EXPECT_EQ(p->to_vector(), std::vector<float>(size_t(p->numel()), 7.f)) << dir << ": " << name;
     }
+}
+
+
+// Read into memory (the default), a file is still only read once its header has vouched for
+// it: a header that lies about the file costs its own bytes, not the file's. Each of these is
+// 64 MiB behind a header that cannot be true of it; loading it fails naming the file, and the
+// peak RSS does not grow by the file (it did when the file was read before being checked).
+TEST_F(IoTest, AFileIsReadOnlyAfterItsHeaderIsChecked) {
+    const std::string tail(size_t(64) << 20, '\1');
+    auto with_le = [](std::string bytes, auto value) {
+        bytes.append(reinterpret_cast<const char*>(&value), sizeof value);
+        return bytes;
+    };
+    const std::string json = R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,1099511627776]}})";
+    const std::vector<std::pair<std::string, std::string>> lies = {
+        // safetensors: a tensor 1 TiB long
+        {"lie.safetensors", with_le(std::string(), uint64_t(json.size())) + json + tail},
+        // llama2.c: 1000 layers of 64 wide, 164 MB of floats, in 64 MiB
+        {"lie.bin", [&] {
+             std::string b;
+             for (int32_t v : {64, 128, 1000, 4, 4, 512, 64}) b = with_le(b, v);
+             return b + tail;
+         }()},
+        // GGUF: 2^40 tensors
+        {"lie.gguf", with_le(with_le(with_le(std::string("GGUF"), uint32_t(3)), uint64_t(1) << 40), uint64_t(0)) + tail},
+    };
+    for (const auto& [name, bytes] : lies) {
+        write_file(path(name), bytes);
+        reset_peak_rss();
+        const int64_t rss_before = status_bytes("VmRSS");
+        try {
+            load_model(path(name));
+            ADD_FAILURE() << name << " loaded";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(path(name) + ": "), std::string::npos) << e.what();
+        }
+        const int64_t growth = status_bytes("VmHWM") - rss_before;
+        EXPECT_LE(growth, kBookkeeping) << name << ": peak RSS grew by " << growth << " bytes refusing a "
+                                        << bytes.size() << "-byte file";
+    }
+}
+
+// A training checkpoint holds the optimizer's state beside the model (AdamW: two more copies
+// of the weights). Loaded as a model, read into memory, only the model's bytes are read.
+TEST_F(IoTest, ATrainingCheckpointLoadsWithoutReadingItsOptimizerState) {
+    TransformerConfig c = small_gpt2();
+    c.vocab_size = 2000, c.d_model = 256, c.n_heads = 4, c.n_layers = 6, c.d_ff = 1024, c.max_positions = 64;
+    Transformer model(c, 22);
+    NamedParameters params = model.parameters();
+    int64_t weight_bytes = 0;
+    for (const auto& [name, p] : params) weight_bytes += p->numel() * 4;
+    for (auto& [name, p] : params) p->requires_grad_(true), p->set_grad(Tensor::ones(p->shape()));
+    AdamW optimizer(params);
+    optimizer.step(0.1f);  // so the state is not zeros
+    save_training_checkpoint(path("checkpoint.safetensors"), model, optimizer, TrainingState{});
+    ASSERT_GT(int64_t(fs::file_size(path("checkpoint.safetensors"))), 5 * weight_bytes / 2);  // the state is there
+
+    reset_peak_rss();
+    const int64_t rss_before = status_bytes("VmRSS");
+    LoadedModel loaded = load_model(path("checkpoint.safetensors"));
+    const int64_t growth = status_bytes("VmHWM") - rss_before;
+    EXPECT_LE(growth, weight_bytes + kBookkeeping) << "peak RSS grew by " << growth << " bytes loading "
+                                                   << weight_bytes << " bytes of weights";
+    expect_same_model(model, loaded.model);
 }
 
 }  // namespace

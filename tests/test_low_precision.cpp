@@ -29,6 +29,7 @@
 #include "attend/parallel.hpp"
 #include "attend/random.hpp"
 #include "attend/train/trainer.hpp"
+#include "io/mapped_file.hpp"
 #include "support/errors.hpp"
 #include "support/files.hpp"
 
@@ -432,12 +433,14 @@ TEST(LowPrecisionIo, ConvertedCheckpointsLoadBitForBitAndSmaller) {
         EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << name_of(type) << ": logits differ";
         // Read into memory (the default) instead: the same bits, from outside the file's mapping.
         LoadedModel read = load_model(out);
-        for (const auto& [name, p] : read.model.parameters())
-            if (const LowPrecisionMatrix* m = p->low_precision())
+        for (const auto& [name, p] : read.model.parameters()) {
+            if (const LowPrecisionMatrix* m = p->low_precision()) {
                 EXPECT_FALSE(in_mapping_of(type == WeightType::bf16 ? static_cast<const void*>(m->bf16())
                                                                     : static_cast<const void*>(m->int8()),
                                            out + "/model.safetensors"))
                     << name;
+            }
+        }
         const auto c = read.model.forward(row(ids)).to_vector();
         ASSERT_EQ(c.size(), b.size());
         EXPECT_EQ(std::memcmp(c.data(), b.data(), c.size() * 4), 0) << name_of(type) << ": logits of the read model differ";
@@ -506,6 +509,13 @@ TEST(LowPrecisionIo, SafetensorsKeepsBf16AndInt8OnlyWhenAsked) {
         EXPECT_EQ(contents.tensors.at("b").to_vector(), odd.to_vector());
         EXPECT_EQ(contents.tensors.at("c").low_precision()->type(), WeightType::int8);
         EXPECT_EQ(contents.tensors.at("c").low_precision()->dequantize().to_vector(), q->dequantize().to_vector());
+    }
+    {  // Read into memory (load_model's default), with a filter that names the matrix and not its
+        // scales: the scales are read with it all the same (only what is read is in memory).
+        const ResidentModelFiles read(true);
+        const auto only_c = read_safetensors(path, [](const std::string& n) { return n == "c"; }, keep);
+        ASSERT_EQ(only_c.tensors.size(), 1u);
+        EXPECT_EQ(only_c.tensors.at("c").low_precision()->dequantize().to_vector(), q->dequantize().to_vector());
     }
     // Not asked: BF16 widens (as before), I8 is a dtype attend cannot hold.
     const auto widened = parse_safetensors(bytes.data(), bytes.size(), "mem", [](const std::string& n) { return n == "a"; });

@@ -204,6 +204,12 @@ GgufFile GgufFile::open(const std::string& path) {
     return file;
 }
 
+void GgufFile::make_resident() {
+    if (!mapping_) return;
+    mapping_->make_resident();
+    bytes_ = mapping_->bytes();
+}
+
 GgufFile GgufFile::parse(const void* data, size_t size, const std::string& path) {
     GgufFile f;
     f.path_ = path;

@@ -139,6 +139,10 @@ public:
     const std::shared_ptr<MappedFile>& mapping() const { return mapping_; }
     const unsigned char* bytes() const { return bytes_; }
     size_t size() const { return size_; }
+    // A file opened to be read into memory (io/mapped_file.hpp's open_model_file) is read now,
+    // once the caller has checked what the header describes: MappedFile::make_resident of the
+    // whole file. Before any tensor is borrowed: bytes() moves.
+    void make_resident();
 
 private:
     GgufFile() = default;

@@ -339,7 +339,7 @@ Tensor read_param(const GgufFile& f, const GgufTensorInfo& t, const std::string&
 }  // namespace
 
 LoadedModel load_gguf(const std::string& path) {
-    const GgufFile f = GgufFile::open(path);
+    GgufFile f = GgufFile::open(path);
     const Arch arch = arch_of(f);
     const TransformerConfig config = config_of(f, arch);
     uint64_t values = 0;
@@ -367,6 +367,7 @@ LoadedModel load_gguf(const std::string& path) {
             bad(path, "tensor '" + name + "' " + to_string(t->shape()) + " has " +
                           std::to_string(t->dims.empty() ? 0 : t->dims.back()) + " rows; the " + gguf_name(arch) +
                           " model its metadata describes needs " + std::to_string(n) + " (" + parts[name] + ")");
+    f.make_resident();  // the header has vouched for the file: read it (unless mapped)
     for (const Place& p : wanted) {
         const GgufTensorInfo* t = f.find_tensor(p.theirs);
         if (!t) bad(path, "has no tensor " + p.theirs + " (for parameter " + p.ours + " of the " + gguf_name(arch) + " model)");

@@ -41,9 +41,10 @@ LoadedModel load_llama2c(const std::string& path) {
     TransformerConfig config = llama2c_config(h);
     config.name = "llama2.c " + path;
     check_config_fits_file(config, (file->size() - kHeaderBytes) / 4, path);
+    file->make_resident();  // the header has vouched for the file: read it (unless mapped)
 
-    // One Storage over every float after the header; the mapping is page-aligned, so
-    // 28 bytes in is 4-byte aligned.
+    // One Storage over every float after the header; the mapping (or memory read into) is
+    // page-aligned, so 28 bytes in is 4-byte aligned.
     const int64_t n_floats = int64_t((file->size() - kHeaderBytes) / 4);
     auto storage = std::make_shared<Storage>(reinterpret_cast<float*>(file->bytes() + kHeaderBytes), n_floats,
                                              std::shared_ptr<void>(file));

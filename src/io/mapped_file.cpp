@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "attend/error.hpp"
 #include "core/buffer_pool.hpp"
@@ -22,6 +23,7 @@
 namespace attend {
 
 MappedFile::~MappedFile() {
+    if (fd_ >= 0) ::close(fd_);
     if (!address_) return;
     if (memory_ == Memory::mapped) ::munmap(address_, size_);
     else std::free(address_);
@@ -57,11 +59,14 @@ public:
         }
         size_ = size_t(st.st_size);
     }
-    ~OpenFile() { ::close(fd_); }
+    ~OpenFile() {
+        if (fd_ >= 0) ::close(fd_);
+    }
     OpenFile(const OpenFile&) = delete;
     OpenFile& operator=(const OpenFile&) = delete;
     [[noreturn]] void fail(const std::string& problem) const { throw Error(path_ + ": " + problem); }
     int fd() const { return fd_; }
+    int hand_over() { return std::exchange(fd_, -1); }  // the caller closes it
     size_t size() const { return size_; }
 
 private:
@@ -97,35 +102,76 @@ thread_local bool t_resident_model_files = false;
 
 std::shared_ptr<MappedFile> map_file(const std::string& path) { return map_open_file(OpenFile(path)); }
 
-std::shared_ptr<MappedFile> read_file_resident(const std::string& path) {
-    const OpenFile file(path);
-    const size_t size = file.size();
-    if (size == 0 || size > memory_available()) return map_open_file(file);  // nothing to read, or more than fits
+std::shared_ptr<MappedFile> open_to_read(const std::string& path) {
+    OpenFile file(path);
+    std::shared_ptr<MappedFile> mapping = map_open_file(file);
+    if (mapping->size() > 0) {
+        mapping->fd_ = file.hand_over();
+        mapping->path_ = path;
+    }
+    return mapping;
+}
+
+void MappedFile::make_resident(const Ranges& ranges) {
+    if (fd_ < 0 || memory_ != Memory::mapped) return;  // a plain mapping, or read already
+    // The blocks to read: every range cut at the file's 2 MiB boundaries, so each block lies
+    // in one huge page of the memory below and the thread that reads it faults it in alone.
+    // Touching ranges are joined first, so a block boundary falls inside a range only there.
+    Ranges joined = ranges;
+    std::sort(joined.begin(), joined.end());
+    size_t kept = 0;
+    for (const auto& r : joined)
+        if (kept > 0 && r.first <= joined[kept - 1].second) joined[kept - 1].second = std::max(joined[kept - 1].second, r.second);
+        else joined[kept++] = r;
+    joined.resize(kept);
+    Ranges blocks;
+    size_t total = 0;
+    for (auto [begin, end] : joined) {
+        end = std::min(end, size_);
+        for (size_t at = begin; at < end;) {
+            const size_t stop = std::min(end, (at / kHugePage + 1) * kHugePage);
+            blocks.emplace_back(at, stop);
+            total += stop - at;
+            at = stop;
+        }
+    }
+    const int fd = std::exchange(fd_, -1);
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (blocks.empty() || total > memory_available()) return;  // nothing to read, or more than fits: stay mapped
     // 2 MiB-aligned with huge pages asked for where it is that large (core/buffer_pool.hpp).
-    void* address = buffer_pool::fresh_memory(size);
-    if (!address) file.fail("cannot allocate " + std::to_string(size) + " bytes to read it into");
-    auto memory = std::make_shared<MappedFile>(address, size, MappedFile::Memory::allocated);  // freed if the read fails
-    // Each thread reads whole 2 MiB blocks, so the pages it faults in are its own.
-    const int64_t blocks = int64_t((size + kHugePage - 1) / kHugePage);
+    std::unique_ptr<void, void (*)(void*)> memory(buffer_pool::fresh_memory(size_), std::free);
+    if (!memory) throw Error(path_ + ": cannot allocate " + std::to_string(size_) + " bytes to read it into");
+    unsigned char* into = static_cast<unsigned char*>(memory.get());
     std::atomic<int> failure{0};  // errno of a failed read, or -1: the file ended early (no throw inside the loop)
-    parallel_loop(blocks, int64_t(size / 4), [&](int64_t b) {
-        size_t at = size_t(b) * kHugePage;
-        const size_t end = std::min(size, at + kHugePage);
+    parallel_loop(int64_t(blocks.size()), int64_t(total / 4), [&](int64_t b) {
+        auto [at, end] = blocks[size_t(b)];
         while (at < end && failure.load(std::memory_order_relaxed) == 0) {
-            const ssize_t got = ::pread(file.fd(), memory->bytes() + at, end - at, off_t(at));
+            const ssize_t got = ::pread(fd, into + at, end - at, off_t(at));
             if (got > 0) at += size_t(got);
             else if (got < 0 && errno == EINTR) continue;
             else failure.store(got < 0 ? errno : -1);
         }
     });
     if (const int err = failure.load(); err != 0)
-        file.fail(err > 0 ? std::string("cannot read: ") + std::strerror(err)
-                          : "ended before its " + std::to_string(size) + " bytes while being read (changed meanwhile?)");
-    return memory;
+        throw Error(path_ + (err > 0 ? std::string(": cannot read: ") + std::strerror(err)
+                                     : ": ended before its " + std::to_string(size_) +
+                                           " bytes while being read (changed meanwhile?)"));
+    ::munmap(address_, size_);
+    address_ = memory.release();
+    memory_ = Memory::allocated;
+}
+
+std::shared_ptr<MappedFile> read_file_resident(const std::string& path) {
+    std::shared_ptr<MappedFile> file = open_to_read(path);
+    file->make_resident();
+    return file;
 }
 
 std::shared_ptr<MappedFile> open_model_file(const std::string& path) {
-    return t_resident_model_files ? read_file_resident(path) : map_file(path);
+    return t_resident_model_files ? open_to_read(path) : map_file(path);
 }
 
 ResidentModelFiles::ResidentModelFiles(bool resident) : previous_(t_resident_model_files) {

@@ -9,13 +9,14 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace attend {
 
 class MappedFile {
 public:
     // Where the bytes live, so the last handle frees them the right way: an mmap of the file
-    // (munmap), or memory read_file_resident allocated (buffer_pool::fresh_memory, std::free).
+    // (munmap), or memory make_resident allocated (buffer_pool::fresh_memory, std::free).
     enum class Memory { mapped, allocated };
     MappedFile(void* address, size_t size, Memory memory = Memory::mapped)
         : address_(address), size_(size), memory_(memory) {}
@@ -32,10 +33,33 @@ public:
     // (writes) in the range are dropped: only for bytes no tensor reads any more.
     void release(size_t offset, size_t length) const;
 
+    // Byte ranges [begin, end) of the file.
+    using Ranges = std::vector<std::pair<size_t, size_t>>;
+
+    // For a file opened to be read into memory (open_model_file outside LoadOptions::mmap,
+    // read_file_resident): reads the bytes of `ranges` into memory of the process's own —
+    // buffer_pool::fresh_memory, 2 MiB-aligned on transparent huge pages, by the pool's threads
+    // in 2 MiB blocks so each faults in its own pages — and moves bytes() there, dropping the
+    // mapping. So a reader validates the file's header from the mapping first (touching only
+    // the pages it parses) and reads the rest only once the header has vouched for it: a
+    // hostile or corrupt file costs its header, not its size. Bytes outside `ranges` are
+    // never read (and never resident: an attend training checkpoint's optimizer state, when
+    // only the model is loaded); afterwards they read as whatever the memory held — for a
+    // reader that reads nothing else. Call it before anything borrows from bytes(): the address
+    // changes. Nothing happens for a plain mapping (map_file, --mmap), for a second call, for
+    // no ranges, or when the ranges hold more than the memory available (MemAvailable): the
+    // mapping stays, its lazy pages the only way such a file can be used at all. A failed
+    // read throws naming the path (a short read too) and leaves the mapping as it was.
+    void make_resident(const Ranges& ranges);
+    void make_resident() { make_resident({{0, size_}}); }
+
 private:
+    friend std::shared_ptr<MappedFile> open_to_read(const std::string& path);
     void* address_;
     size_t size_;
     Memory memory_;
+    int fd_ = -1;       // the file, open while it waits for make_resident
+    std::string path_;  // named by make_resident's errors
 };
 
 // The bytes [offset, offset + length) of a mapping that one borrowed Storage reads: its owner
@@ -63,20 +87,17 @@ private:
 // name the path.
 std::shared_ptr<MappedFile> map_file(const std::string& path);
 
-// The same bytes read into memory of the process's own instead (buffer_pool::fresh_memory:
-// from 2 MiB on, 2 MiB-aligned on transparent huge pages), read by both threads in 2 MiB blocks
-// so each faults in its own pages. Weights borrowed from it are then read through 2 MiB TLB
-// entries rather than the page cache's 4 KiB ones (f32 GPT-2 small: model_loader.hpp's
-// LoadOptions has the numbers), and the first pass does not wait on page faults.
-// release() then frees pages for good (a later touch reads zeros), which its contract allows.
-// A file larger than the memory available (MemAvailable) is mapped instead: map_file's lazy
-// pages are the only way it can be used at all. Errors name the path (a short read too).
+// A file to be read into memory: mapped (map_file) until a reader calls make_resident.
+std::shared_ptr<MappedFile> open_to_read(const std::string& path);
+
+// open_to_read and make_resident of the whole file at once: for a caller with nothing to check first.
 std::shared_ptr<MappedFile> read_file_resident(const std::string& path);
 
-// What a model reader calls for its file: map_file, or read_file_resident inside a
+// What a model reader calls for its file: map_file, or open_to_read inside a
 // ResidentModelFiles scope on this thread — load_model's LoadOptions::mmap = false sets one
 // for its duration, so every format's reader (safetensors, GGUF, llama2.c) follows it
-// without a flag in each signature. Other files (tokenizers, training text) are always mapped.
+// without a flag in each signature; each calls make_resident once it has checked the header
+// (a no-op for a mapping). Other files (tokenizers, training text) are always mapped.
 std::shared_ptr<MappedFile> open_model_file(const std::string& path);
 class ResidentModelFiles {
 public:

@@ -197,11 +197,16 @@ int64_t metadata_id(const std::map<std::string, std::string>& metadata, const st
 }
 
 LoadedModel load_ours(const std::string& path, const std::string& file) {
-    SafetensorsContents contents = read_safetensors(file, {}, our_low_precision());
     // A training checkpoint (train/checkpoint.hpp) holds the model under "model." beside the
-    // optimizer's "optim." state: the model is what we load.
-    auto format = contents.metadata.find("format");
-    if (format != contents.metadata.end() && format->second == "attend-checkpoint-1") {
+    // optimizer's "optim." state: the model is what we load, and the state is never read
+    // (its header says which it is first).
+    const std::map<std::string, std::string> metadata = safetensors_metadata(file);
+    const auto format = metadata.find("format");
+    const bool checkpoint = format != metadata.end() && format->second == "attend-checkpoint-1";
+    TensorFilter wanted;
+    if (checkpoint) wanted = [](const std::string& name) { return name.rfind(kTrainingCheckpointPrefix, 0) == 0; };
+    SafetensorsContents contents = read_safetensors(file, wanted, our_low_precision());
+    if (checkpoint) {
         std::map<std::string, Tensor> model;
         for (auto& [name, t] : contents.tensors)
             if (name.rfind(kTrainingCheckpointPrefix, 0) == 0) model[name.substr(std::strlen(kTrainingCheckpointPrefix))] = t;

@@ -173,6 +173,19 @@ SafetensorsContents materialise(const SafetensorsHeader& header, const unsigned 
     return out;
 }
 
+// The file's bytes materialise reads for `wanted`: every wanted entry's, and every int8 scale
+// entry's (read with its matrix whatever the filter says of the scale) — a few more than it
+// reads at most, never fewer.
+MappedFile::Ranges bytes_read(const SafetensorsHeader& header, const TensorFilter& wanted,
+                              const LowPrecisionReading& lp) {
+    MappedFile::Ranges ranges;
+    const std::string& suffix = lp.int8_scale_suffix;
+    for (const auto& e : header.tensors)
+        if (!wanted || wanted(e.name) || (!suffix.empty() && e.name.ends_with(suffix)))
+            ranges.emplace_back(header.data_start + e.begin, header.data_start + e.end);
+    return ranges;
+}
+
 }  // namespace
 
 SafetensorsHeader parse_safetensors_header(const void* data, size_t size, const std::string& path) {
@@ -275,9 +288,10 @@ SafetensorsHeader parse_safetensors_header(const void* data, size_t size, const 
 SafetensorsContents read_safetensors(const std::string& path, const TensorFilter& wanted,
                                      const LowPrecisionReading& low_precision) {
     std::shared_ptr<MappedFile> mapping = open_model_file(path);
-    const unsigned char* bytes = mapping->bytes();
-    const SafetensorsHeader header = parse_safetensors_header(bytes, mapping->size(), path);
-    return materialise(header, bytes, mapping, path, wanted, low_precision);
+    const SafetensorsHeader header = parse_safetensors_header(mapping->bytes(), mapping->size(), path);
+    // The header has vouched for the spans: read those materialise reads (unless mapped).
+    mapping->make_resident(bytes_read(header, wanted, low_precision));
+    return materialise(header, mapping->bytes(), mapping, path, wanted, low_precision);
 }
 
 SafetensorsContents parse_safetensors(const void* bytes, size_t size, const std::string& name,

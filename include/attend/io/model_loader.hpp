@@ -108,9 +108,12 @@ struct LoadOptions {
     // first touch is slow on a VM), and decoding as fast or faster in every alternation, by up
     // to 1.5× — a token's walk over 0.5 GB of 4 KiB pages costs page walks and restarts the
     // prefetcher at every page (docs/performance.md, twenty-first round). Mapping is kept
-    // for what it is good at: a model larger than the memory available (read_file_resident
-    // maps those anyway), or one loaded only to read a few tensors. Weights converted at load
-    // (--dtype bf16 / int8) live in memory of their own either way.
+    // for what it is good at: a model larger than the memory available (mapped anyway), or
+    // one loaded only to read a few tensors. Either way the file is mapped first and only its
+    // header is read until the header has been checked against the file; then only the
+    // tensors the model takes are read (a training checkpoint's optimizer state never is) —
+    // io/mapped_file.hpp's make_resident. Weights converted at load (--dtype bf16 / int8)
+    // live in memory of their own either way.
     bool mmap = false;
 };
 
