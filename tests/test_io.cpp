@@ -697,8 +697,12 @@ TEST_F(IoTest, ATrainingCheckpointLoadsWithoutReadingItsOptimizerState) {
     const int64_t rss_before = status_bytes("VmRSS");
     LoadedModel loaded = load_model(path("checkpoint.safetensors"));
     const int64_t growth = status_bytes("VmHWM") - rss_before;
-    EXPECT_LE(growth, weight_bytes + kBookkeeping) << "peak RSS grew by " << growth << " bytes loading "
-                                                   << weight_bytes << " bytes of weights";
+    // The weights once, with room for AddressSanitizer's shadow of them (an eighth) and more:
+    // reading the state too would be three times the weights (measured 63.5 MB, against 21.1
+    // MB of weights; 23.5 MB without it, 29.6 MB under AddressSanitizer).
+    EXPECT_LE(growth, weight_bytes * 3 / 2 + kBookkeeping) << "peak RSS grew by " << growth << " bytes loading "
+                                                           << weight_bytes << " bytes of weights";
+    std::printf("peak RSS grew by %.1f MB for %.1f MB of weights\n", double(growth) / 1e6, double(weight_bytes) / 1e6);
     expect_same_model(model, loaded.model);
 }
 
