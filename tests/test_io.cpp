@@ -495,6 +495,14 @@ void reset_peak_rss() {
     ASSERT_TRUE(out) << "cannot reset the peak RSS through /proc/self/clear_refs";
 }
 
+// A GPT-2 of 21 MB of f32 weights: large enough that a copy of them, or a file read whole,
+// stands out of the peak RSS against the loader's bookkeeping (kBookkeeping).
+TransformerConfig gpt2_of_21_mb() {
+    TransformerConfig c = small_gpt2();
+    c.vocab_size = 2000, c.d_model = 256, c.n_heads = 4, c.n_layers = 6, c.d_ff = 1024, c.max_positions = 64;
+    return c;
+}
+
 // GPT-2's Hugging Face layout of our parameters: Conv1D weights (in, out), q|k|v packed by
 // columns into c_attn, "transformer." names (the inverse of io/hf_names.cpp).
 std::map<std::string, Tensor> as_hf_gpt2(Transformer& model) {
@@ -565,8 +573,7 @@ int64_t span_of(const Tensor& t) { return 1 + (t.size(0) - 1) * t.strides()[0] +
 // weights are the file's pages; read (the default), the file is held once in memory of the
 // process's own and the weights are borrowed from it just the same — never a second copy.
 TEST_F(IoTest, LoadingAdoptsTheFileWithoutCopyingEvenConv1DWeights) {
-    TransformerConfig c = small_gpt2();
-    c.vocab_size = 2000, c.d_model = 256, c.n_heads = 4, c.n_layers = 6, c.d_ff = 1024, c.max_positions = 64;
+    const TransformerConfig c = gpt2_of_21_mb();
     Transformer model(c, 21);
     int64_t weight_bytes = 0;
     for (const auto& [name, p] : model.parameters()) weight_bytes += p->numel() * 4;
@@ -638,7 +645,6 @@ TEST_F(IoTest, LoadingAdoptsTheFileWithoutCopyingEvenConv1DWeights) {
     }
 }
 
-
 // Read into memory (the default), a file is still only read once its header has vouched for
 // it: a header that lies about the file costs its own bytes, not the file's. Each of these is
 // 64 MiB behind a header that cannot be true of it; loading it fails naming the file, and the
@@ -652,7 +658,7 @@ TEST_F(IoTest, AFileIsReadOnlyAfterItsHeaderIsChecked) {
     const std::string json = R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,1099511627776]}})";
     const std::vector<std::pair<std::string, std::string>> lies = {
         // safetensors: a tensor 1 TiB long
-        {"lie.safetensors", with_le(std::string(), uint64_t(json.size())) + json + tail},
+        {"lie.safetensors", safetensors_bytes(json, tail)},
         // llama2.c: 1000 layers of 64 wide, 164 MB of floats, in 64 MiB
         {"lie.bin", [&] {
              std::string b;
@@ -681,9 +687,7 @@ TEST_F(IoTest, AFileIsReadOnlyAfterItsHeaderIsChecked) {
 // A training checkpoint holds the optimizer's state beside the model (AdamW: two more copies
 // of the weights). Loaded as a model, read into memory, only the model's bytes are read.
 TEST_F(IoTest, ATrainingCheckpointLoadsWithoutReadingItsOptimizerState) {
-    TransformerConfig c = small_gpt2();
-    c.vocab_size = 2000, c.d_model = 256, c.n_heads = 4, c.n_layers = 6, c.d_ff = 1024, c.max_positions = 64;
-    Transformer model(c, 22);
+    Transformer model(gpt2_of_21_mb(), 22);
     NamedParameters params = model.parameters();
     int64_t weight_bytes = 0;
     for (const auto& [name, p] : params) weight_bytes += p->numel() * 4;

@@ -14,7 +14,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <utility>
 
 #include "attend/error.hpp"
 #include "core/buffer_pool.hpp"
@@ -22,8 +21,38 @@
 
 namespace attend {
 
+// An open regular file and its size; closed with the handle. The Error names the path.
+class OpenFile {
+public:
+    explicit OpenFile(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+        if (fd_ < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+        struct stat st {};
+        const std::string problem = ::fstat(fd_, &st) != 0 ? std::string("cannot stat: ") + std::strerror(errno)
+                                    : !S_ISREG(st.st_mode) ? "not a regular file"
+                                                            : "";
+        if (!problem.empty()) {
+            ::close(fd_);  // no destructor runs for a constructor that throws
+            fail(problem);
+        }
+        size_ = size_t(st.st_size);
+    }
+    ~OpenFile() { ::close(fd_); }
+    OpenFile(const OpenFile&) = delete;
+    OpenFile& operator=(const OpenFile&) = delete;
+    [[noreturn]] void fail(const std::string& problem) const { throw Error(path_ + ": " + problem); }
+    int fd() const { return fd_; }
+    size_t size() const { return size_; }
+
+private:
+    std::string path_;
+    int fd_;
+    size_t size_ = 0;
+};
+
+MappedFile::MappedFile(void* address, size_t size, Memory memory)
+    : address_(address), size_(size), memory_(memory) {}
+
 MappedFile::~MappedFile() {
-    if (fd_ >= 0) ::close(fd_);
     if (!address_) return;
     if (memory_ == Memory::mapped) ::munmap(address_, size_);
     else std::free(address_);
@@ -43,37 +72,6 @@ void MappedFile::release(size_t offset, size_t length) const {
 namespace {
 
 constexpr size_t kHugePage = size_t(2) << 20;
-
-// An open regular file and its size; closed with the handle. The Error names the path.
-class OpenFile {
-public:
-    explicit OpenFile(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-        if (fd_ < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-        struct stat st {};
-        const std::string problem = ::fstat(fd_, &st) != 0 ? std::string("cannot stat: ") + std::strerror(errno)
-                                    : !S_ISREG(st.st_mode) ? "not a regular file"
-                                                            : "";
-        if (!problem.empty()) {
-            ::close(fd_);  // no destructor runs for a constructor that throws
-            fail(problem);
-        }
-        size_ = size_t(st.st_size);
-    }
-    ~OpenFile() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    OpenFile(const OpenFile&) = delete;
-    OpenFile& operator=(const OpenFile&) = delete;
-    [[noreturn]] void fail(const std::string& problem) const { throw Error(path_ + ": " + problem); }
-    int fd() const { return fd_; }
-    int hand_over() { return std::exchange(fd_, -1); }  // the caller closes it
-    size_t size() const { return size_; }
-
-private:
-    std::string path_;
-    int fd_;
-    size_t size_ = 0;
-};
 
 std::shared_ptr<MappedFile> map_open_file(const OpenFile& file) {
     if (file.size() == 0) return std::make_shared<MappedFile>(nullptr, 0);
@@ -103,17 +101,16 @@ thread_local bool t_resident_model_files = false;
 std::shared_ptr<MappedFile> map_file(const std::string& path) { return map_open_file(OpenFile(path)); }
 
 std::shared_ptr<MappedFile> open_to_read(const std::string& path) {
-    OpenFile file(path);
-    std::shared_ptr<MappedFile> mapping = map_open_file(file);
-    if (mapping->size() > 0) {
-        mapping->fd_ = file.hand_over();
-        mapping->path_ = path;
-    }
+    auto file = std::make_unique<OpenFile>(path);
+    std::shared_ptr<MappedFile> mapping = map_open_file(*file);
+    if (mapping->size() > 0) mapping->to_read_ = std::move(file);
     return mapping;
 }
 
 void MappedFile::make_resident(const Ranges& ranges) {
-    if (fd_ < 0 || memory_ != Memory::mapped) return;  // a plain mapping, or read already
+    // The file, closed when this returns: a plain mapping, or one read already, has none.
+    const std::unique_ptr<OpenFile> file = std::move(to_read_);
+    if (!file) return;
     // The blocks to read: every range cut at the file's 2 MiB boundaries, so each block lies
     // in one huge page of the memory below and the thread that reads it faults it in alone.
     // Touching ranges are joined first, so a block boundary falls inside a range only there.
@@ -135,30 +132,24 @@ void MappedFile::make_resident(const Ranges& ranges) {
             at = stop;
         }
     }
-    const int fd = std::exchange(fd_, -1);
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
     if (blocks.empty() || total > memory_available()) return;  // nothing to read, or more than fits: stay mapped
     // 2 MiB-aligned with huge pages asked for where it is that large (core/buffer_pool.hpp).
     std::unique_ptr<void, void (*)(void*)> memory(buffer_pool::fresh_memory(size_), std::free);
-    if (!memory) throw Error(path_ + ": cannot allocate " + std::to_string(size_) + " bytes to read it into");
+    if (!memory) file->fail("cannot allocate " + std::to_string(size_) + " bytes to read it into");
     unsigned char* into = static_cast<unsigned char*>(memory.get());
     std::atomic<int> failure{0};  // errno of a failed read, or -1: the file ended early (no throw inside the loop)
     parallel_loop(int64_t(blocks.size()), int64_t(total / 4), [&](int64_t b) {
         auto [at, end] = blocks[size_t(b)];
         while (at < end && failure.load(std::memory_order_relaxed) == 0) {
-            const ssize_t got = ::pread(fd, into + at, end - at, off_t(at));
+            const ssize_t got = ::pread(file->fd(), into + at, end - at, off_t(at));
             if (got > 0) at += size_t(got);
             else if (got < 0 && errno == EINTR) continue;
             else failure.store(got < 0 ? errno : -1);
         }
     });
     if (const int err = failure.load(); err != 0)
-        throw Error(path_ + (err > 0 ? std::string(": cannot read: ") + std::strerror(err)
-                                     : ": ended before its " + std::to_string(size_) +
-                                           " bytes while being read (changed meanwhile?)"));
+        file->fail(err > 0 ? std::string("cannot read: ") + std::strerror(err)
+                           : "ended before its " + std::to_string(size_) + " bytes while being read (changed meanwhile?)");
     ::munmap(address_, size_);
     address_ = memory.release();
     memory_ = Memory::allocated;

@@ -13,13 +13,14 @@
 
 namespace attend {
 
+class OpenFile;  // an open regular file (mapped_file.cpp)
+
 class MappedFile {
 public:
     // Where the bytes live, so the last handle frees them the right way: an mmap of the file
     // (munmap), or memory make_resident allocated (buffer_pool::fresh_memory, std::free).
     enum class Memory { mapped, allocated };
-    MappedFile(void* address, size_t size, Memory memory = Memory::mapped)
-        : address_(address), size_(size), memory_(memory) {}
+    MappedFile(void* address, size_t size, Memory memory = Memory::mapped);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
@@ -58,8 +59,7 @@ private:
     void* address_;
     size_t size_;
     Memory memory_;
-    int fd_ = -1;       // the file, open while it waits for make_resident
-    std::string path_;  // named by make_resident's errors
+    std::unique_ptr<OpenFile> to_read_;  // the file, open while it waits for make_resident
 };
 
 // The bytes [offset, offset + length) of a mapping that one borrowed Storage reads: its owner
