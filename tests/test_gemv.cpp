@@ -295,6 +295,68 @@ TEST(SkinnyGemm, EachRowIsTheSameBitsAloneOrInABatch) {
     set_num_threads(0);
 }
 
+// Products that share x (a layer's q, k and v) in one call are each the bits of its own
+// skinny_gemm, whichever rows fall to which thread: row counts that are not multiples of 16
+// (the split pads each product to whole chunks), widths inside a 64-byte chunk, 1 and 2
+// threads. linear_shared_input gives the bits of linear() per weight, with or without the
+// shared product (f32 weights, many rows, or a mix of types take one linear() each).
+TEST(SkinnyGemm, ProductsSharingXAreEachTheBitsOfTheirOwn) {
+    Generator gen(12);
+    NoGradGuard no_grad;
+    for (WeightType type : {WeightType::bf16, WeightType::int8})
+        for (int threads : {1, 2})
+            for (int64_t K : {int64_t(50), int64_t(520)}) {
+                set_num_threads(threads);
+                std::vector<Rounded> Ws;
+                std::vector<std::vector<float>> bs;
+                for (int64_t N : {600, 37, 250}) {  // 600 · 520 is worth two threads (parallel.hpp)
+                    Ws.push_back(rounded(N, K, type, gen));
+                    bs.push_back(random_vector(N, gen));
+                }
+                for (int64_t M : {1, 3, 8}) {
+                    const auto x = random_vector(M * K, gen);
+                    std::vector<SharedInputProduct> products;
+                    std::vector<std::vector<float>> ys;
+                    for (size_t i = 0; i < Ws.size(); ++i) ys.emplace_back(size_t(M * Ws[i].m->rows()), NAN);
+                    for (size_t i = 0; i < Ws.size(); ++i)
+                        products.push_back({Ws[i].m.get(), i == 1 ? nullptr : bs[i].data(), ys[i].data()});
+                    if (!has_dot_products(*Ws[0].m)) continue;  // nothing to share without them
+                    ASSERT_TRUE(fits_shared_input(M, K, products));
+                    skinny_gemm_shared_input(M, x.data(), products);
+                    std::vector<Tensor> weights, biases;
+                    for (size_t i = 0; i < Ws.size(); ++i) {
+                        const int64_t N = Ws[i].m->rows();
+                        std::vector<float> alone(size_t(M * N));
+                        skinny_gemm(M, x.data(), *Ws[i].m, products[i].bias, alone.data());
+                        for (int64_t j = 0; j < M * N; ++j)
+                            ASSERT_EQ(ys[i][size_t(j)], alone[size_t(j)])
+                                << name_of(type) << " threads " << threads << " K " << K << " M " << M << " product "
+                                << i << " at " << j;
+                        weights.push_back(low_precision_tensor(Ws[i].m));
+                        biases.push_back(i == 1 ? Tensor() : Tensor::from_vector({N}, bs[i]));
+                    }
+                    const Tensor xt = Tensor::from_vector({M, K}, x);
+                    const std::vector<Tensor> shared = linear_shared_input(xt, weights, biases);
+                    ASSERT_EQ(shared.size(), weights.size());
+                    for (size_t i = 0; i < weights.size(); ++i)
+                        EXPECT_EQ(shared[i].to_vector(), linear(xt, weights[i], biases[i]).to_vector())
+                            << name_of(type) << " threads " << threads << " M " << M << " product " << i;
+                }
+            }
+    // Not shareable: f32 weights, and a mix of bf16 and int8 — one linear() each, the same bits.
+    const int64_t K = 96;
+    const auto x = random_vector(2 * K, gen), wf = random_vector(40 * K, gen);
+    const Tensor xt = Tensor::from_vector({2, K}, x), f32 = Tensor::from_vector({40, K}, wf);
+    const Tensor bf16 = low_precision_tensor(rounded(24, K, WeightType::bf16, gen).m),
+                 int8 = low_precision_tensor(rounded(24, K, WeightType::int8, gen).m);
+    for (const std::vector<Tensor>& weights : {std::vector<Tensor>{f32, f32}, std::vector<Tensor>{bf16, int8}}) {
+        const std::vector<Tensor> shared = linear_shared_input(xt, weights);
+        for (size_t i = 0; i < weights.size(); ++i) EXPECT_EQ(shared[i].to_vector(), linear(xt, weights[i]).to_vector());
+    }
+    EXPECT_THROW(linear_shared_input(xt, {f32, f32}, {Tensor()}), Error);  // one bias for two weights
+    set_num_threads(0);
+}
+
 TEST(SkinnyGemm, LinearWithManyRowsWidensLowPrecisionBlocks) {
     Generator gen(9);
     NoGradGuard no_grad;

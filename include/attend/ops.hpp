@@ -19,6 +19,13 @@ namespace attend {
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x (..., in) · weight (out, in)ᵀ + bias (out) -> (..., out); bias may be undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// linear(x, weights[i], biases[i]) for each i (biases empty, or one per weight, undefined for
+// none): the same tensors, bit for bit. Where every weight is bf16 / int8 of one type and x
+// has few rows (decoding), x is prepared once and one parallel region computes them all (a
+// layer's q, k and v projections: ops/gemv.hpp, skinny_gemm_shared_input); otherwise one
+// linear() each, with their gradients.
+std::vector<Tensor> linear_shared_input(const Tensor& x, const std::vector<Tensor>& weights,
+                                        const std::vector<Tensor>& biases = {});
 // Whether linear() reads a (out, in) weight in place as its transpose: weight.t() contiguous
 // by rows, rows ≥ out floats apart (strides (1, lda)) — GPT-2's Conv1D weight where its
 // checkpoint stores it (io/hf_names.cpp keeps it so, a view of the mapped file).

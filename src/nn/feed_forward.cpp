@@ -40,8 +40,16 @@ Tensor FeedForward::forward(const Tensor& x, const ForwardMode& mode) const {
                                        : gelu(up.forward(x), form);
             break;
         }
-        case Activation::swiglu: hidden = mul(silu(gate.forward(x)), up.forward(x)); break;
-        case Activation::geglu: hidden = mul(gelu(gate.forward(x), GeluApproximation::tanh), up.forward(x)); break;
+        case Activation::swiglu: {
+            const std::vector<Tensor> gate_up = Linear::forward_each(x, {&gate, &up});
+            hidden = mul(silu(gate_up[0]), gate_up[1]);
+            break;
+        }
+        case Activation::geglu: {
+            const std::vector<Tensor> gate_up = Linear::forward_each(x, {&gate, &up});
+            hidden = mul(gelu(gate_up[0], GeluApproximation::tanh), gate_up[1]);
+            break;
+        }
     }
     return down.forward(apply_dropout(hidden, dropout, mode));  // (..., d_model)
 }

@@ -21,11 +21,25 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, ParameterIn
     }
 }
 
-Tensor Linear::forward(const Tensor& x) const {
+void Linear::check_input(const Tensor& x) const {
     ATTEND_CHECK(weight.defined(), "this Linear was never constructed (no weight)");
     ATTEND_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "Linear expects x (..., ", weight.size(1),
                  "), got ", to_string(x.shape()));
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+    check_input(x);
     return linear(x, weight, bias);
+}
+
+std::vector<Tensor> Linear::forward_each(const Tensor& x, std::initializer_list<const Linear*> layers) {
+    std::vector<Tensor> weights, biases;
+    for (const Linear* layer : layers) {
+        layer->check_input(x);
+        weights.push_back(layer->weight);
+        biases.push_back(layer->bias);
+    }
+    return linear_shared_input(x, weights, biases);
 }
 
 void Linear::collect_parameters(const std::string& prefix, NamedParameters& out) {

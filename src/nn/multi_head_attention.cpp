@@ -183,9 +183,10 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
                      "pass an empty mask or only causal, got key_lengths/window/bool/additive parts");
     }
 
-    Tensor q = split_heads(q_proj.forward(x), c.n_heads);     // (B, H, T, Dh)
-    Tensor k = split_heads(k_proj.forward(x), c.n_kv_heads);  // (B, Hkv, T, Dh)
-    Tensor v = split_heads(v_proj.forward(x), c.n_kv_heads);  // (B, Hkv, T, Dh)
+    const std::vector<Tensor> qkv = Linear::forward_each(x, {&q_proj, &k_proj, &v_proj});
+    Tensor q = split_heads(qkv[0], c.n_heads);     // (B, H, T, Dh)
+    Tensor k = split_heads(qkv[1], c.n_kv_heads);  // (B, Hkv, T, Dh)
+    Tensor v = split_heads(qkv[2], c.n_kv_heads);  // (B, Hkv, T, Dh)
     if (rotary_) {
         // Token t of sequence b sits at offset(b) + t: given, or where the cache's sequence ends.
         const std::vector<int64_t>& offsets =

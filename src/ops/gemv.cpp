@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "attend/error.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "ops/gemv_dot.hpp"
@@ -315,20 +316,28 @@ void input_major(int64_t M, int64_t k0, int64_t k1, int64_t N, int64_t K, const 
 // Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache lines
 // of y, and whole blocks of the sweep), so the threads stream disjoint parts of W. One thread
 // calls rows() itself: no inactive region (core/parallel_loop.hpp says why).
-template <class Rows>
-void split_rows(int64_t N, int64_t K, int64_t bytes_per_weight, const Rows& rows) {
-    const int64_t chunks = (N + 15) / 16;
-    if (!worth_threading(N * K * bytes_per_weight / 4, chunks)) {
-        rows(0, N);
+// `work` as worth_threading counts it (fp32 weights' worth); chunks(c0, c1) runs the chunks of
+// 16 rows [c0, c1).
+template <class Chunks>
+void split_chunks(int64_t chunks, int64_t work, const Chunks& run) {
+    if (!worth_threading(work, chunks)) {
+        run(0, chunks);
         return;
     }
 #pragma omp parallel
     {
         const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
         const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
+        if (c0 < c1) run(c0, c1);
+    }
+}
+
+template <class Rows>
+void split_rows(int64_t N, int64_t K, int64_t bytes_per_weight, const Rows& rows) {
+    split_chunks((N + 15) / 16, N * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1) {
         const int64_t n0 = std::min(N, c0 * 16), n1 = std::min(N, c1 * 16);
         if (n0 < n1) rows(n0, n1);
-    }
+    });
 }
 
 }  // namespace
@@ -422,6 +431,42 @@ void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const f
         const Int8Weights w{W.int8(), W.scales(), K, W.blocks_per_row()};
         split_rows(N, K, 1, [&](int64_t n0, int64_t n1) { rows_int8(M, n0, n1, N, K, x, w, bias, y); });
     }
+}
+
+bool fits_shared_input(int64_t M, int64_t K, std::span<const SharedInputProduct> products) {
+    if (products.size() < 2) return false;
+    for (const SharedInputProduct& p : products)
+        if (p.W->type() != products[0].W->type() || p.W->cols() != K || !has_dot_products(*p.W) ||
+            !use_skinny_gemm(M, p.W->rows(), K))
+            return false;
+    return true;
+}
+
+// The products' rows in order, each padded to whole chunks of 16 (so a chunk never spans two
+// products), split as skinny_gemm splits one matrix's.
+void skinny_gemm_shared_input(int64_t M, const float* x, std::span<const SharedInputProduct> products) {
+    ATTEND_CHECK(fits_shared_input(M, products.empty() ? 0 : products[0].W->cols(), products),
+                 "skinny_gemm_shared_input: products that do not fit (fits_shared_input)");
+    const LowPrecisionMatrix& first = *products[0].W;
+    const int64_t K = first.cols();
+    thread_local DotActivations reused;  // as in skinny_gemm
+    DotActivations& activations = reused;
+    prepare_dot_activations(M, K, x, first, activations);
+    std::vector<int64_t> starts{0};  // chunk where each product starts, then the total
+    int64_t rows = 0;
+    for (const SharedInputProduct& p : products) {
+        starts.push_back(starts.back() + (p.W->rows() + 15) / 16);
+        rows += p.W->rows();
+    }
+    const int64_t bytes_per_weight = first.type() == WeightType::bf16 ? 2 : 1;
+    split_chunks(starts.back(), rows * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1) {
+        for (size_t i = 0; i < products.size(); ++i) {
+            const SharedInputProduct& p = products[i];
+            const int64_t from = std::max(c0, starts[i]), to = std::min(c1, starts[i + 1]);
+            const int64_t n0 = (from - starts[i]) * 16, n1 = std::min(p.W->rows(), (to - starts[i]) * 16);
+            if (n0 < n1) dot_rows(activations, *p.W, n0, n1, p.bias, p.y);
+        }
+    });
 }
 
 }  // namespace attend

@@ -164,6 +164,42 @@ Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor&
 
 }  // namespace
 
+std::vector<Tensor> linear_shared_input(const Tensor& x, const std::vector<Tensor>& weights,
+                                        const std::vector<Tensor>& biases) {
+    ATTEND_CHECK(biases.empty() || biases.size() == weights.size(), "linear_shared_input: ", biases.size(),
+                 " biases for ", weights.size(), " weights (give none, or one per weight)");
+    const auto bias_of = [&](size_t i) { return biases.empty() ? Tensor() : biases[i]; };
+    std::vector<Tensor> out;
+    const int64_t K = x.defined() && x.dim() >= 1 ? x.size(-1) : 0, rows = K > 0 ? x.numel() / K : 0;
+    std::vector<SharedInputProduct> products;
+    for (size_t i = 0; i < weights.size(); ++i) {
+        const Tensor& w = weights[i];
+        const Tensor& b = bias_of(i);
+        // the checks of linear_low_precision, where the shared product can take it
+        if (!w.defined() || !w.low_precision() || w.dim() != 2 || w.offset() != 0 || !w.is_contiguous() ||
+            w.size(1) != K || (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0) || !b.is_contiguous())))
+            break;
+        products.push_back({w.low_precision(), nullptr, nullptr});
+    }
+    if (products.size() != weights.size() || !fits_shared_input(rows, K, products) || needs_grad({x}) ||
+        std::any_of(biases.begin(), biases.end(), [](const Tensor& b) { return needs_grad({b}); })) {
+        for (size_t i = 0; i < weights.size(); ++i) out.push_back(linear(x, weights[i], bias_of(i)));
+        return out;
+    }
+    const ProfileScope op_scope("linear");
+    const Tensor xc = x.contiguous();
+    for (size_t i = 0; i < weights.size(); ++i) {
+        Shape shape = x.shape();
+        shape.back() = weights[i].size(0);
+        out.push_back(Tensor::empty(shape));  // (rows, N_i)
+        const Tensor& b = bias_of(i);
+        products[i].bias = b.defined() ? b.data() : nullptr;
+        products[i].y = out.back().data();
+    }
+    skinny_gemm_shared_input(rows, xc.data(), products);
+    return out;
+}
+
 void widened_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const float* bias, float* y) {
     const int64_t N = W.rows(), K = W.cols();
     constexpr int64_t kRowsPerBlock = 256;

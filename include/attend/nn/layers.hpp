@@ -5,6 +5,7 @@
 // Implemented in src/nn/linear.cpp, src/nn/embedding.cpp and src/nn/norm.cpp.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ public:
     Linear(int64_t in_features, int64_t out_features, bool bias, ParameterInit init);
 
     Tensor forward(const Tensor& x) const;
+    // forward(x) of each layer, as one call (attend/ops.hpp linear_shared_input): a layer's q, k
+    // and v projections, or gate and up, share the work of x when decoding in bf16 / int8.
+    static std::vector<Tensor> forward_each(const Tensor& x, std::initializer_list<const Linear*> layers);
     void collect_parameters(const std::string& prefix, NamedParameters& out);  // weight, bias
 
     int64_t in_features() const { return weight.size(1); }
@@ -33,6 +37,9 @@ public:
 
     Tensor weight;  // (out, in)
     Tensor bias;    // (out) or undefined
+
+private:
+    void check_input(const Tensor& x) const;  // an Error unless x is (..., in_features)
 };
 
 // A lookup table: ids of shape S -> S + (dim).
