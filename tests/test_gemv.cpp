@@ -354,6 +354,11 @@ TEST(SkinnyGemm, ProductsSharingXAreEachTheBitsOfTheirOwn) {
         for (size_t i = 0; i < weights.size(); ++i) EXPECT_EQ(shared[i].to_vector(), linear(xt, weights[i]).to_vector());
     }
     EXPECT_THROW(linear_shared_input(xt, {f32, f32}, {Tensor()}), Error);  // one bias for two weights
+    // A view of part of a bf16 / int8 matrix (its first rows: offset 0, contiguous) is refused
+    // as linear() refuses it — never read as the whole matrix into an output of the view's rows.
+    const Tensor first_rows = int8.slice(0, 0, 8);
+    EXPECT_THROW(linear(xt, first_rows), Error);
+    EXPECT_THROW(linear_shared_input(xt, {first_rows, int8}), Error);
     set_num_threads(0);
 }
 

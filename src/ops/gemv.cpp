@@ -340,6 +340,35 @@ void split_rows(int64_t N, int64_t K, int64_t bytes_per_weight, const Rows& rows
     });
 }
 
+// Products of one x on the CPU's dot products (ops/gemv_dot.hpp), all of W's type and width:
+// x prepared once, then the products' rows in order, each padded to whole chunks of 16 (a
+// chunk never spans two), split as split_rows splits one matrix's — one product is exactly
+// split_rows' work.
+void dot_products_of(int64_t M, const float* x, std::span<const SharedInputProduct> products) {
+    const LowPrecisionMatrix& first = *products[0].W;
+    const int64_t K = first.cols();
+    // Reused across calls, so decoding allocates nothing per token once warm.
+    // The workers read the calling thread's copy: a lambda names a thread_local directly,
+    // in each thread's own instance, so it goes by this reference instead.
+    thread_local DotActivations reused;
+    DotActivations& activations = reused;
+    prepare_dot_activations(M, K, x, first, activations);
+    const auto chunks_of = [](const SharedInputProduct& p) { return (p.W->rows() + 15) / 16; };
+    int64_t chunks = 0, rows = 0;
+    for (const SharedInputProduct& p : products) chunks += chunks_of(p), rows += p.W->rows();
+    const int64_t bytes_per_weight = first.type() == WeightType::bf16 ? 2 : 1;
+    split_chunks(chunks, rows * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1) {
+        int64_t start = 0;  // the chunk where product p starts (no buffer: this runs per token)
+        for (const SharedInputProduct& p : products) {
+            const int64_t end = start + chunks_of(p);
+            const int64_t from = std::max(c0, start), to = std::min(c1, end);
+            const int64_t n0 = (from - start) * 16, n1 = std::min(p.W->rows(), (to - start) * 16);
+            if (n0 < n1) dot_rows(activations, *p.W, n0, n1, p.bias, p.y);
+            start = end;
+        }
+    });
+}
+
 }  // namespace
 
 bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= 8 && N >= 16 && K >= 16; }
@@ -413,15 +442,8 @@ void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const f
     const int64_t N = W.rows(), K = W.cols();
     if (M <= 0 || N <= 0) return;
     if (dot_products && has_dot_products(W)) {  // the CPU's bf16 / int8 dot products (ops/gemv_dot.hpp)
-        // Reused across calls, so decoding allocates nothing per token once warm.
-        // The workers read the calling thread's copy: a lambda names a thread_local directly,
-        // in each thread's own instance, so it goes by this reference instead.
-        thread_local DotActivations reused;
-        DotActivations& activations = reused;
-        prepare_dot_activations(M, K, x, W, activations);
-        const int64_t bytes_per_weight = W.type() == WeightType::bf16 ? 2 : 1;
-        split_rows(N, K, bytes_per_weight,
-                   [&activations, &W, bias, y](int64_t n0, int64_t n1) { dot_rows(activations, W, n0, n1, bias, y); });
+        const SharedInputProduct product{&W, bias, y};
+        dot_products_of(M, x, {&product, 1});
         return;
     }
     if (W.type() == WeightType::bf16) {
@@ -442,31 +464,10 @@ bool fits_shared_input(int64_t M, int64_t K, std::span<const SharedInputProduct>
     return true;
 }
 
-// The products' rows in order, each padded to whole chunks of 16 (so a chunk never spans two
-// products), split as skinny_gemm splits one matrix's.
 void skinny_gemm_shared_input(int64_t M, const float* x, std::span<const SharedInputProduct> products) {
     ATTEND_CHECK(fits_shared_input(M, products.empty() ? 0 : products[0].W->cols(), products),
                  "skinny_gemm_shared_input: products that do not fit (fits_shared_input)");
-    const LowPrecisionMatrix& first = *products[0].W;
-    const int64_t K = first.cols();
-    thread_local DotActivations reused;  // as in skinny_gemm
-    DotActivations& activations = reused;
-    prepare_dot_activations(M, K, x, first, activations);
-    std::vector<int64_t> starts{0};  // chunk where each product starts, then the total
-    int64_t rows = 0;
-    for (const SharedInputProduct& p : products) {
-        starts.push_back(starts.back() + (p.W->rows() + 15) / 16);
-        rows += p.W->rows();
-    }
-    const int64_t bytes_per_weight = first.type() == WeightType::bf16 ? 2 : 1;
-    split_chunks(starts.back(), rows * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1) {
-        for (size_t i = 0; i < products.size(); ++i) {
-            const SharedInputProduct& p = products[i];
-            const int64_t from = std::max(c0, starts[i]), to = std::min(c1, starts[i + 1]);
-            const int64_t n0 = (from - starts[i]) * 16, n1 = std::min(p.W->rows(), (to - starts[i]) * 16);
-            if (n0 < n1) dot_rows(activations, *p.W, n0, n1, p.bias, p.y);
-        }
-    });
+    dot_products_of(M, x, products);
 }
 
 }  // namespace attend

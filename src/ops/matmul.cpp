@@ -140,11 +140,18 @@ void sum_rows(const float* g, int64_t rows, int64_t N, float* db) {
 // per block); otherwise W is widened in blocks of rows into a buffer the size of a few
 // cache-resident tiles, and each block goes through the fp32 GEMM — the widening is paid once
 // per row of W, and amortised over all rows of x.
+// Whether `weight` is a bf16 / int8 matrix whole, as the kernels read it: not a view of part
+// of it (a slice, a reshape), which has no layout of its own.
+bool is_whole_low_precision(const Tensor& weight) {
+    const LowPrecisionMatrix* W = weight.defined() ? weight.low_precision() : nullptr;
+    return W && weight.dim() == 2 && weight.offset() == 0 && weight.is_contiguous() && weight.size(0) == W->rows() &&
+           weight.size(1) == W->cols();
+}
+
 Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     const LowPrecisionMatrix& W = *weight.low_precision();
-    ATTEND_CHECK(weight.offset() == 0 && weight.is_contiguous() && weight.size(0) == W.rows() &&
-                     weight.size(1) == W.cols(),
-                 "linear: a ", name_of(W.type()), " weight is used whole, not as a view ", to_string(weight.shape()));
+    ATTEND_CHECK(is_whole_low_precision(weight), "linear: a ", name_of(W.type()), " weight is used whole, not as a view ",
+                 to_string(weight.shape()));
     ATTEND_CHECK(!needs_grad({x, bias}), "linear: a ", name_of(W.type()),
                  " weight is for inference; no gradient flows through it (run under NoGradGuard)");
     const int64_t N = W.rows(), K = W.cols(), rows = x.numel() / K;
@@ -175,14 +182,14 @@ std::vector<Tensor> linear_shared_input(const Tensor& x, const std::vector<Tenso
     for (size_t i = 0; i < weights.size(); ++i) {
         const Tensor& w = weights[i];
         const Tensor& b = bias_of(i);
-        // the checks of linear_low_precision, where the shared product can take it
-        if (!w.defined() || !w.low_precision() || w.dim() != 2 || w.offset() != 0 || !w.is_contiguous() ||
-            w.size(1) != K || (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0) || !b.is_contiguous())))
+        // what linear() would take as it is; anything else goes to linear(), and its checks
+        if (!is_whole_low_precision(w) || (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0) || !b.is_contiguous())))
             break;
         products.push_back({w.low_precision(), nullptr, nullptr});
     }
-    if (products.size() != weights.size() || !fits_shared_input(rows, K, products) || needs_grad({x}) ||
-        std::any_of(biases.begin(), biases.end(), [](const Tensor& b) { return needs_grad({b}); })) {
+    std::vector<Tensor> inputs = biases;
+    inputs.push_back(x);
+    if (products.size() != weights.size() || !fits_shared_input(rows, K, products) || needs_grad(inputs)) {
         for (size_t i = 0; i < weights.size(); ++i) out.push_back(linear(x, weights[i], bias_of(i)));
         return out;
     }
