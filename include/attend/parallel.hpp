@@ -7,6 +7,9 @@
 //   3. Inside any parallel region of ours (active or not: `omp parallel if (false)` still
 //      counts) a GEMM runs single-threaded (ops/gemm.cpp), so a kernel that calls the BLAS per
 //      tile never opens a nested team per tile.
+//   4. A decoding step of a few rows runs in one region for the whole step (a "team",
+//      src/core/parallel_loop.hpp): its products and attention hand their shares to the
+//      region's waiting threads instead of opening a region each.
 #pragma once
 #include <cstdint>
 #include <functional>

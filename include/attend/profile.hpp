@@ -17,7 +17,8 @@
 // Cost when off: one relaxed atomic load and a branch per scope. Scopes record on the thread
 // that opens them, and not at all inside an OpenMP parallel region: ops are called from the
 // main thread and thread internally, so a scope opened by a worker would only count that
-// thread's share of a kernel.
+// thread's share of a kernel. The one exception is the leader of a decoding step's team (the
+// calling thread, inside the step's region: attend/parallel.hpp, rule 4), which records.
 #pragma once
 #include <atomic>
 #include <cstdint>

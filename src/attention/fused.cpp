@@ -50,6 +50,7 @@
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "attention/paths.hpp"
+#include "core/parallel_loop.hpp"
 #include "ops/gemm.hpp"
 #include "ops/row_kernels.hpp"
 #include "ops/simd.hpp"
@@ -572,30 +573,29 @@ void forward_rows(const Problem& p, float* out, float* stats) {
     // splits of a 1024-key cache, most of them empty) of 0–20 µs. 12 heads × 80 keys, in cache,
     // two threads: 16.9–17.4 → 12.8–13.4 µs a call (one thread 11.4–12.6 either way; Zen 5 VM,
     // medians of 30, the two libraries by turns).
-    if (worth_threading(visible * group * (p.D + p.Dv), tasks)) {
-        // ends[k]: the keys of tasks [0, k], plus a few per task for its fixed costs.
-        constexpr int64_t kTaskKeys = 8;
-        std::vector<int64_t> ends(static_cast<size_t>(tasks));
-        int64_t keys = 0;
-        for (int64_t task = 0; task < tasks; ++task) {
-            int64_t j0, j1;
-            keys_of(task, j0, j1);
-            keys += j1 - j0;
-            ends[size_t(task)] = keys + (task + 1) * kTaskKeys;
-        }
-        const int64_t total = ends.back();
-#pragma omp parallel
-        {
-            const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-            // A task is this thread's when the middle of its cost lies in [t, t + 1) · total / threads.
-            for (int64_t task = 0; task < tasks; ++task) {
-                const int64_t twice_middle = (task ? ends[size_t(task - 1)] : 0) + ends[size_t(task)];
-                if (twice_middle * threads / (2 * total) == t) run_task(task);
-            }
-        }
-    } else {
-        for (int64_t task = 0; task < tasks; ++task) run_task(task);
+    const int64_t work = visible * group * (p.D + p.Dv);
+    // ends[k]: the keys of tasks [0, k], plus a few per task for its fixed costs.
+    constexpr int64_t kTaskKeys = 8;
+    std::vector<int64_t> ends(threads_for(work, tasks) > 1 ? size_t(tasks) : 0);
+    int64_t keys = 0;
+    for (size_t task = 0; task < ends.size(); ++task) {
+        int64_t j0, j1;
+        keys_of(int64_t(task), j0, j1);
+        keys += j1 - j0;
+        ends[task] = keys + int64_t(task + 1) * kTaskKeys;
     }
+    run_shares(work, tasks, [&](int64_t t, int64_t threads) {
+        if (threads == 1) {
+            for (int64_t task = 0; task < tasks; ++task) run_task(task);
+            return;
+        }
+        // A task is this thread's when the middle of its cost lies in [t, t + 1) · total / threads.
+        const int64_t total = ends.back();
+        for (int64_t task = 0; task < tasks; ++task) {
+            const int64_t twice_middle = (task ? ends[size_t(task - 1)] : 0) + ends[size_t(task)];
+            if (twice_middle * threads / (2 * total) == t) run_task(task);
+        }
+    });
     // Merge the splits of each (row, head) and normalise.
     for (int64_t row = 0; row < rows; ++row) {
         const int64_t i = row % p.Tq, bkv = row / p.Tq, b = bkv / p.Hkv, h0 = (bkv % p.Hkv) * group;

@@ -10,6 +10,8 @@
 #include <map>
 #include <mutex>
 
+#include "core/parallel_loop.hpp"
+
 namespace attend::profile {
 
 namespace {
@@ -53,7 +55,7 @@ namespace detail {
 std::atomic<bool> g_enabled{false};
 
 bool begin(std::string_view name, Kind kind, bool absorb) {
-    if (omp_get_level() > 0) return false;  // a worker's share of a kernel: see the header
+    if (omp_get_level() > 0 && team_size() == 0) return false;  // a worker's share of a kernel: see the header
     std::vector<Frame>& stack = t_stacks[int(kind)];
     if (!stack.empty() && stack.back().absorb) return false;  // charged to the enclosing scope
     Registry& r = registry();

@@ -10,6 +10,8 @@
 #include "attend/autograd.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
+#include "core/parallel_loop.hpp"
+#include "ops/gemv.hpp"
 
 namespace attend {
 
@@ -290,23 +292,36 @@ Tensor Transformer::decoder_step(const TokenBatch& step, KVCache& cache, const T
                  config_.head_dim());
     ATTEND_CHECK(step.batch() == cache.batch(), "the step has ", step.batch(), " sequences, the cache ",
                  cache.batch());
-    cache.begin_step(step.length(), step.lengths);
-    // New token i of sequence b sits at position lengths[b] + i: learned and sinusoidal
-    // positions read the offsets here, RoPE inside self-attention reads them from the cache.
-    const Tensor x = embeddings.forward(step, cache.step_offsets(), mode);
-    BlockArgs args;
-    args.cache = &cache;
-    args.memory = memory;
-    args.memory_mask.key_lengths = memory_lengths;
-    const Tensor h = decoder.forward(x, args, mode);  // (B, Tq, E)
-    cache.end_step();
-    if (which == StepLogits::all || step.length() == 1) return head(h, mode);  // (B, Tq, V)
-    std::vector<Tensor> last;  // each sequence's last new row (B × (1, 1, E))
-    for (int64_t b = 0; b < step.batch(); ++b) {
-        const int64_t row = std::max<int64_t>(1, step.lengths.empty() ? step.length() : step.lengths[b]) - 1;
-        last.push_back(h.slice(0, b, b + 1).slice(1, row, row + 1));
-    }
-    return head(concat(last, 0), mode);  // (B, 1, V)
+    Tensor logits;
+    const auto run = [&] {
+        cache.begin_step(step.length(), step.lengths);
+        // New token i of sequence b sits at position lengths[b] + i: learned and sinusoidal
+        // positions read the offsets here, RoPE inside self-attention reads them from the cache.
+        const Tensor x = embeddings.forward(step, cache.step_offsets(), mode);
+        BlockArgs args;
+        args.cache = &cache;
+        args.memory = memory;
+        args.memory_mask.key_lengths = memory_lengths;
+        const Tensor h = decoder.forward(x, args, mode);  // (B, Tq, E)
+        cache.end_step();
+        if (which == StepLogits::all || step.length() == 1) {
+            logits = head(h, mode);  // (B, Tq, V)
+            return;
+        }
+        std::vector<Tensor> last;  // each sequence's last new row (B × (1, 1, E))
+        for (int64_t b = 0; b < step.batch(); ++b) {
+            const int64_t row = std::max<int64_t>(1, step.lengths.empty() ? step.length() : step.lengths[b]) - 1;
+            last.push_back(h.slice(0, b, b + 1).slice(1, row, row + 1));
+        }
+        logits = head(concat(last, 0), mode);  // (B, 1, V)
+    };
+    // A step of a few rows, nothing to differentiate, no encoder memory to project: every
+    // product is a skinny GEMV and its attention the few-rows kernel, so one team serves the
+    // whole step (core/parallel_loop.hpp). A longer step (a prompt) keeps a region per GEMM.
+    const bool decoding = step.batch() * step.length() <= kMaxSkinnyRows && !memory.defined() && !grad_enabled();
+    if (decoding) with_team(run);
+    else run();
+    return logits;
 }
 
 Tensor Transformer::forward_step(const TokenBatch& step, KVCache& cache, const ForwardMode& mode,

@@ -13,12 +13,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
+#include "core/parallel_loop.hpp"
 #include "ops/gemv_dot.hpp"
 #include "ops/gemv_f32_avx2.hpp"
 #include "ops/simd.hpp"
@@ -315,21 +317,16 @@ void input_major(int64_t M, int64_t k0, int64_t k1, int64_t N, int64_t K, const 
 
 // Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache lines
 // of y, and whole blocks of the sweep), so the threads stream disjoint parts of W. One thread
-// calls rows() itself: no inactive region (core/parallel_loop.hpp says why).
+// calls rows() itself: no inactive region (core/parallel_loop.hpp says why), and inside a
+// decoding step's team the shares go to its waiting threads.
 // `work` as worth_threading counts it (fp32 weights' worth); chunks(c0, c1) runs the chunks of
 // 16 rows [c0, c1).
 template <class Chunks>
 void split_chunks(int64_t chunks, int64_t work, const Chunks& run) {
-    if (!worth_threading(work, chunks)) {
-        run(0, chunks);
-        return;
-    }
-#pragma omp parallel
-    {
-        const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    run_shares(work, chunks, [&](int64_t t, int64_t threads) {
         const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
         if (c0 < c1) run(c0, c1);
-    }
+    });
 }
 
 template <class Rows>
@@ -371,7 +368,7 @@ void dot_products_of(int64_t M, const float* x, std::span<const SharedInputProdu
 
 }  // namespace
 
-bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= 8 && N >= 16 && K >= 16; }
+bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= kMaxSkinnyRows && N >= 16 && K >= 16; }
 
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y) {
     if (M <= 0 || N <= 0) return;
@@ -402,38 +399,37 @@ void skinny_gemm_input_major(int64_t M, int64_t N, int64_t K, const float* x, co
         for (int64_t m = 0; m < rows; ++m)
             for (int64_t j = 0; j < N; ++j) out[m * N + j] = bias ? bias[j] : 0.f;
     };
-    const bool threaded = worth_threading(N * K, (K + 3) / 4) && omp_get_max_threads() > 1 && !omp_in_parallel();
+    const int64_t groups = (K + 3) / 4;  // the kernel's 4 rows at a time
+    const int threads = threads_for(N * K, groups);
     thread_local std::vector<float> reused;  // the other threads' copies of y, kept across calls
     std::vector<float>& partials = reused;
     for (int64_t m0 = 0; m0 < M; m0 += 8) {  // the kernel takes up to 8 rows of x at once
         const int64_t rows = std::min<int64_t>(8, M - m0);
         const float* xm = x + m0 * K;
         float* ym = y + m0 * N;
-        if (!threaded) {
+        if (threads <= 1) {
             start(rows, ym);
             input_major(rows, 0, K, N, K, xm, A, lda, ym);
             continue;
         }
-#pragma omp parallel
-        {
-            const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-#pragma omp single
-            partials.resize(size_t((threads - 1) * rows * N));  // its implicit barrier publishes the size
-            const int64_t groups = (K + 3) / 4;  // the kernel's 4 rows at a time
-            const int64_t k0 = std::min(K, groups * t / threads * 4), k1 = std::min(K, groups * (t + 1) / threads * 4);
+        partials.resize(size_t((threads - 1) * rows * N));
+        std::atomic<int> summed{1};  // the threads that summed a part: an OpenMP region may have fewer
+        run_shares(N * K, groups, [&](int64_t t, int64_t n) {
+            const int64_t k0 = std::min(K, groups * t / n * 4), k1 = std::min(K, groups * (t + 1) / n * 4);
             float* mine = t == 0 ? ym : partials.data() + (t - 1) * rows * N;
-            if (t == 0) start(rows, mine);
+            if (t == 0) start(rows, mine), summed.store(int(n), std::memory_order_relaxed);
             else std::fill_n(mine, rows * N, 0.f);
             input_major(rows, k0, k1, N, K, xm, A, lda, mine);
-#pragma omp barrier
-            const int64_t chunks = (N + 15) / 16;
-            const int64_t c0 = std::min(N, chunks * t / threads * 16), c1 = std::min(N, chunks * (t + 1) / threads * 16);
-            for (int64_t s = 1; s < threads; ++s)
+        });
+        const int64_t parts = summed.load(std::memory_order_relaxed), chunks = (N + 15) / 16;
+        run_shares(rows * N * parts, chunks, [&](int64_t t, int64_t n) {
+            const int64_t c0 = std::min(N, chunks * t / n * 16), c1 = std::min(N, chunks * (t + 1) / n * 16);
+            for (int64_t s = 1; s < parts; ++s)
                 for (int64_t m = 0; m < rows; ++m) {
                     const float* p = partials.data() + (s - 1) * rows * N + m * N;
                     for (int64_t j = c0; j < c1; ++j) ym[m * N + j] += p[j];
                 }
-        }
+        });
     }
 }
 

@@ -15,12 +15,14 @@ namespace attend {
 
 class LowPrecisionMatrix;
 
-// Whether skinny_gemm is the better product for (M, N, K): few rows of x.
+// Whether skinny_gemm is the better product for (M, N, K): few rows of x (M ≤ kMaxSkinnyRows).
+constexpr int64_t kMaxSkinnyRows = 8;
 bool use_skinny_gemm(int64_t M, int64_t N, int64_t K);
 
 // y (M, N) = x (M, K) · Wᵀ (+ bias (N) when not null). x, W, y contiguous row-major.
-// Threads over N when the weights are worth it (parallel.hpp's rule); a call from inside a
-// parallel region runs on the calling thread.
+// Threads over N when the weights are worth it (parallel.hpp's rule) — on a decoding step's
+// team inside one (core/parallel_loop.hpp); another call from inside a parallel region runs on
+// the calling thread.
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y);
 
 // The same with W given input-major, as A = Wᵀ (K, N) whose rows lie lda ≥ N floats apart:
