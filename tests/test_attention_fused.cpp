@@ -372,8 +372,9 @@ TEST(FusedAttention, Bf16KeysValuesActAsTheirWidenedValues) {
                                          std::to_string(c.D) + " " + mask_name(c.bits) + " [" +
                                          std::to_string(threads) + " threads]";
                 EXPECT_TRUE(close_to(got.output, want.output, kTolerance, "bf16 keys, " + what));
-                if (options.return_weights)
+                if (options.return_weights) {
                     EXPECT_TRUE(close_to(got.weights, want.weights, kTolerance, "bf16 keys, weights, " + what));
+                }
             }
         set_num_threads(0);
     }

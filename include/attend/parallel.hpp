@@ -1,7 +1,7 @@
 // parallel.hpp — the one thread pool (OpenMP), shared with the BLAS (oneDNN uses the same
 // libgomp runtime), so kernels and GEMMs never oversubscribe the cores.
 //
-// The threading model, in three rules:
+// The threading model, in four rules:
 //   1. A kernel parallelises its own outer loop, or runs on the calling thread; never both.
 //   2. Whether a loop is worth the pool is decided by worth_threading, one rule for all.
 //   3. Inside any parallel region of ours (active or not: `omp parallel if (false)` still
