@@ -102,9 +102,9 @@ void run_on_team(const TeamShare& share) {
     if (team.error) std::rethrow_exception(std::exchange(team.error, nullptr));
 }
 
-void with_team(const std::function<void()>& step) {
+void with_team(void (*step)(const void* fn), const void* fn) {
     if (led_team || omp_in_parallel() || omp_get_max_threads() < 2) {
-        step();
+        step(fn);
         return;
     }
     Team team;
@@ -115,7 +115,7 @@ void with_team(const std::function<void()>& step) {
             team.threads = omp_get_num_threads();
             led_team = team.threads > 1 ? &team : nullptr;
             try {
-                step();
+                step(fn);
             } catch (...) {
                 error = std::current_exception();
             }

@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <cstdint>
-#include <functional>
 
 #include "attend/parallel.hpp"
 
@@ -46,7 +45,12 @@ inline void parallel_loop(int64_t n, int64_t work, Body&& body) {
 // Runs step() on the calling thread with the pool's other threads waiting for run_shares;
 // step() alone when there is no pool (one thread, or already inside a region or a team).
 // An exception from step() (or a share) comes out of with_team after the team has stopped.
-void with_team(const std::function<void()>& step);
+// A function pointer and an object, as TeamShare below: a step's closure allocates nothing.
+void with_team(void (*step)(const void* fn), const void* fn);
+template <class Step>
+void with_team(const Step& step) {
+    with_team([](const void* fn) { (*static_cast<const Step*>(fn))(); }, &step);
+}
 
 // The threads of the team the calling thread leads (with_team), or 0 outside one.
 int team_size();
