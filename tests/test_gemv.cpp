@@ -256,6 +256,29 @@ TEST(SkinnyGemm, DotProductsStayWithinWhatRoundingXCosts) {
     set_num_threads(0);
 }
 
+// A thread reading W alone takes an int8 share's two halves in turn (RowOrder): every row of
+// the share exactly once, whatever its size, and one stream front to back otherwise.
+TEST(SkinnyGemm, RowOrderVisitsEveryRowOnce) {
+    for (bool two_streams : {false, true})
+        for (int64_t n0 : {0, 5})
+            for (int64_t rows = 0; rows <= 200; ++rows) {
+                const RowOrder order(n0, n0 + rows, two_streams);
+                ASSERT_EQ(order.size(), rows);
+                std::vector<int> seen(size_t(rows), 0);
+                for (int64_t i = 0; i < rows; ++i) {
+                    const int64_t n = order[i];
+                    ASSERT_TRUE(n >= n0 && n < n0 + rows) << "rows " << rows << " i " << i << " n " << n;
+                    ++seen[size_t(n - n0)];
+                    if (!two_streams || rows < RowOrder::kMinTwoStreamRows) ASSERT_EQ(n, n0 + i);
+                }
+                for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(seen[size_t(r)], 1) << "rows " << rows << " row " << r;
+                if (two_streams && rows >= RowOrder::kMinTwoStreamRows) {  // the second half starts second
+                    EXPECT_EQ(order[0], n0);
+                    EXPECT_EQ(order[1], n0 + rows / 2);
+                }
+            }
+}
+
 // A row's outputs are the same bits whatever else is in the batch and however the threads
 // split W: a server batching requests must answer each as if it ran alone.
 TEST(SkinnyGemm, EachRowIsTheSameBitsAloneOrInABatch) {

@@ -321,17 +321,18 @@ void input_major(int64_t M, int64_t k0, int64_t k1, int64_t N, int64_t K, const 
 // decoding step's team the shares go to its waiting threads.
 // `work` as worth_threading counts it (fp32 weights' worth); chunks(c0, c1) runs the chunks of
 // 16 rows [c0, c1).
+// `alone`: the split ran on one thread.
 template <class Chunks>
 void split_chunks(int64_t chunks, int64_t work, const Chunks& run) {
     run_shares(work, chunks, [&](int64_t t, int64_t threads) {
         const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
-        if (c0 < c1) run(c0, c1);
+        if (c0 < c1) run(c0, c1, threads == 1);
     });
 }
 
 template <class Rows>
 void split_rows(int64_t N, int64_t K, int64_t bytes_per_weight, const Rows& rows) {
-    split_chunks((N + 15) / 16, N * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1) {
+    split_chunks((N + 15) / 16, N * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1, bool) {
         const int64_t n0 = std::min(N, c0 * 16), n1 = std::min(N, c1 * 16);
         if (n0 < n1) rows(n0, n1);
     });
@@ -354,13 +355,13 @@ void dot_products_of(int64_t M, const float* x, std::span<const SharedInputProdu
     int64_t chunks = 0, rows = 0;
     for (const SharedInputProduct& p : products) chunks += chunks_of(p), rows += p.W->rows();
     const int64_t bytes_per_weight = first.type() == WeightType::bf16 ? 2 : 1;
-    split_chunks(chunks, rows * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1) {
+    split_chunks(chunks, rows * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1, bool alone) {
         int64_t start = 0;  // the chunk where product p starts (no buffer: this runs per token)
         for (const SharedInputProduct& p : products) {
             const int64_t end = start + chunks_of(p);
             const int64_t from = std::max(c0, start), to = std::min(c1, end);
             const int64_t n0 = (from - start) * 16, n1 = std::min(p.W->rows(), (to - start) * 16);
-            if (n0 < n1) dot_rows(activations, *p.W, n0, n1, p.bias, p.y);
+            if (n0 < n1) dot_rows(activations, *p.W, n0, n1, p.bias, p.y, alone);
             start = end;
         }
     });

@@ -294,17 +294,18 @@ struct Int8Kernel {
     }
 };
 
-// Rows [n0, n1) of W against the rows of x, 4 at a time (each weight loaded once per 4).
+// The rows of W in `order` against the rows of x, 4 at a time (each weight loaded once per 4).
 template <class Kernel>
-inline void rows_of_w(int64_t M, int64_t n0, int64_t n1, const Kernel& kernel) {
+inline void rows_of_w(int64_t M, const RowOrder& order, const Kernel& kernel) {
+    const int64_t rows = order.size();
     int64_t m = 0;
     for (; m + 4 <= M; m += 4)
-        for (int64_t n = n0; n < n1; ++n) kernel.rows_from(m).template run<4>(n);
+        for (int64_t i = 0; i < rows; ++i) kernel.rows_from(m).template run<4>(order[i]);
     const Kernel rest = kernel.rows_from(m);
     switch (M - m) {
-        case 3: for (int64_t n = n0; n < n1; ++n) rest.template run<3>(n); break;
-        case 2: for (int64_t n = n0; n < n1; ++n) rest.template run<2>(n); break;
-        case 1: for (int64_t n = n0; n < n1; ++n) rest.template run<1>(n); break;
+        case 3: for (int64_t i = 0; i < rows; ++i) rest.template run<3>(order[i]); break;
+        case 2: for (int64_t i = 0; i < rows; ++i) rest.template run<2>(order[i]); break;
+        case 1: for (int64_t i = 0; i < rows; ++i) rest.template run<1>(order[i]); break;
         default: break;
     }
 }
@@ -312,15 +313,15 @@ inline void rows_of_w(int64_t M, int64_t n0, int64_t n1, const Kernel& kernel) {
 void bf16_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                float* y) {
     const Bf16Kernel kernel{a.bf16.data(), a.chunks * 32, a.chunks, a.K, W.bf16(), bias, y, W.rows()};
-    rows_of_w(a.M, n0, n1, kernel);
+    rows_of_w(a.M, RowOrder(n0, n1, false), kernel);
 }
 
 void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
-               float* y) {
+               float* y, bool alone) {
     const Int8Kernel kernel{a.int8.data(), a.shift_sums.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.chunks, a.K,
                             W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows(),
                             a.K > 0 ? (kPrefetchBytes + a.K - 1) / a.K : 1};
-    rows_of_w(a.M, n0, n1, kernel);
+    rows_of_w(a.M, RowOrder(n0, n1, alone), kernel);
 }
 
 }  // namespace
@@ -328,13 +329,13 @@ void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0,
 #pragma GCC pop_options
 
 void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
-              float* y) {
+              float* y, bool alone) {
     if (W.type() == WeightType::bf16)
         cpu_has_bf16_dot() ? bf16_rows(a, W, n0, n1, bias, y) : bf16_rows_avx2(a, W, n0, n1, bias, y);
     else if (cpu_has_int8_dot())
-        int8_rows(a, W, n0, n1, bias, y);
+        int8_rows(a, W, n0, n1, bias, y, alone);
     else
-        int8_rows_avx2(a, W, n0, n1, bias, y);
+        int8_rows_avx2(a, W, n0, n1, bias, y, alone);
 }
 
 }  // namespace attend

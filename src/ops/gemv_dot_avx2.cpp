@@ -247,17 +247,19 @@ void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
 }
 
 void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
-                    float* y) {
+                    float* y, bool alone) {
     const Int8Avx2Kernel kernel{a.int8.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.K,
                                 W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
+    const RowOrder order(n0, n1, alone);
+    const int64_t rows = order.size();
     int64_t m = 0;  // 4 rows of x at a time: each weight loaded once per 4
     for (; m + 4 <= a.M; m += 4)
-        for (int64_t n = n0; n < n1; ++n) kernel.rows_from(m).run<4>(n);
+        for (int64_t i = 0; i < rows; ++i) kernel.rows_from(m).run<4>(order[i]);
     const Int8Avx2Kernel rest = kernel.rows_from(m);
     switch (a.M - m) {
-        case 3: for (int64_t n = n0; n < n1; ++n) rest.run<3>(n); break;
-        case 2: for (int64_t n = n0; n < n1; ++n) rest.run<2>(n); break;
-        case 1: for (int64_t n = n0; n < n1; ++n) rest.run<1>(n); break;
+        case 3: for (int64_t i = 0; i < rows; ++i) rest.run<3>(order[i]); break;
+        case 2: for (int64_t i = 0; i < rows; ++i) rest.run<2>(order[i]); break;
+        case 1: for (int64_t i = 0; i < rows; ++i) rest.run<1>(order[i]); break;
         default: break;
     }
 }
