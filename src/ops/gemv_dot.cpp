@@ -15,7 +15,7 @@ namespace attend {
 namespace {
 
 constexpr int64_t kChunkBytes = 64;
-constexpr int64_t kPrefetchBytes = 12 * 1024;  // how far ahead the int8 kernel asks for W (Int8Kernel)
+constexpr int64_t kPrefetchBytes = 12 * 1024;  // how far ahead the kernels ask for W (prefetch_row)
 
 bool cpu_has_int8_dot() {
     static const bool has = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
@@ -129,14 +129,36 @@ inline float sum16(__m512 v) {
     return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
+// Rows of W in kPrefetchBytes, for a row of `row_bytes`: how far ahead prefetch_row asks.
+inline int64_t prefetch_distance(int64_t row_bytes) {
+    return row_bytes > 0 ? (kPrefetchBytes + row_bytes - 1) / row_bytes : 1;
+}
+
+// The row kPrefetchBytes ahead of row n, [row, row + bytes), into L1 (nothing past W's last
+// row). From memory one thread read int8 weights at ~31 GB/s where it read bf16 at ~41: a
+// 64-byte int8 chunk costs ~8 instructions against bf16's 3, so the out-of-order window holds
+// fewer lines in flight and the hardware prefetcher alone does not cover the latency. Asking
+// 12 KiB ahead: 30.9 → 33.4 and 29.7 → 37.1 GB/s (50257 × 768 int8, M = 1, one thread, four such
+// matrices in turn so every read comes from memory, interleaved with calls without it, medians
+// of 60); two threads 55 → 57 GB/s. bf16 once lost 13% with it; since decoding runs its steps
+// in a team (core/parallel_loop.hpp) and reads a thread's rows as two streams (RowOrder) it
+// gains: GPT-2 small's bf16 products of a token, two threads, 7.07 → 6.08 ms (12 of 12), and
+// `generate` 16 + 128 tokens, bf16, two threads 146.5 → 165.9 and 155.2 → 179.8 tok/s (8 of 8);
+// one thread 118.0 → 122.4 (7 of 8).
+inline void prefetch_row(int64_t n, int64_t distance, int64_t N, const char* row, int64_t row_bytes) {
+    if (n + distance >= N) return;
+    const char* ahead = row + distance * row_bytes;
+    for (int64_t at = 0; at < row_bytes; at += 64) _mm_prefetch(ahead + at, _MM_HINT_T0);
+}
+
 // Columns left in a chunk that starts at column k, as a mask of its values.
 inline __mmask64 tail_mask8(int64_t left) { return left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1; }
 inline __mmask32 tail_mask16(int64_t left) { return left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1; }
 
 // One row n of W against MB rows of x, for the bf16 kernel: chunk(c, sum, whole) adds chunk c
-// into sum[m · U] for each row m of x (`whole`: no column of it lies past K). W is read front
-// to back, one row after the other: a single stream the hardware prefetcher follows at full
-// speed (rows of 1.5–6 KB read side by side are too short for it). U accumulators per row of
+// into sum[m · U] for each row m of x (`whole`: no column of it lies past K). W is read a whole
+// row after the other, in RowOrder (ops/gemv_dot.hpp): one or two streams the hardware
+// prefetcher follows (rows of 1.5–6 KB read side by side are too short for it). U accumulators per row of
 // x hide the dot-product instruction's latency: whole chunks U at a time, the rest (the
 // last one masked where K ends inside it) into the first — constant indices keep them in
 // registers — added in a fixed order, the same for every MB.
@@ -165,6 +187,7 @@ struct Bf16Kernel {
     const float* bias;
     float* y;
     int64_t N;
+    int64_t prefetch_rows;  // prefetch_distance of a row
 
     Bf16Kernel rows_from(int64_t m) const {
         Bf16Kernel k = *this;
@@ -176,6 +199,7 @@ struct Bf16Kernel {
     template <int MB>
     void run(int64_t n) const {
         const uint16_t* row = w + n * K;
+        prefetch_row(n, prefetch_rows, N, reinterpret_cast<const char*>(row), 2 * K);
         auto chunk = [&](int64_t c, __m512* sum, bool whole) __attribute__((always_inline)) {
             const int64_t k = c * 32;
             const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(whole ? ~__mmask32(0) : tail_mask16(K - k), row + k);
@@ -203,20 +227,13 @@ struct Int8Kernel {
     const float* bias;
     float* y;
     int64_t N;
-    int64_t prefetch_rows;  // rows of W in kPrefetchBytes: how far ahead prefetch_ahead asks
+    int64_t prefetch_rows;  // prefetch_distance of a row
 
-    // The row kPrefetchBytes ahead (and its scales) into L1. From memory one thread read int8
-    // weights at ~31 GB/s where it read bf16 at ~41: a 64-byte int8 chunk costs ~10
-    // instructions against bf16's 3, so the out-of-order window holds 3× fewer lines in flight
-    // and the hardware prefetcher alone does not cover the latency. Asking 12 KiB ahead:
-    // 30.9 → 33.4 and 29.7 → 37.1 GB/s (50257 × 768, M = 1, one thread, four such matrices in
-    // turn so every read comes from memory, interleaved with calls without it, medians of 60);
-    // two threads 55 → 57 GB/s. bf16 lost 13% with the same prefetch, so it has none.
+    // The row prefetch_rows ahead, and its scales.
     void prefetch_ahead(int64_t n) const {
-        if (n + prefetch_rows >= N) return;
-        const char* line = reinterpret_cast<const char*>(q + (n + prefetch_rows) * K);
-        for (int64_t at = 0; at < K; at += 64) _mm_prefetch(line + at, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(scales + (n + prefetch_rows) * blocks), _MM_HINT_T0);
+        prefetch_row(n, prefetch_rows, N, reinterpret_cast<const char*>(q + n * K), K);
+        if (n + prefetch_rows < N)
+            _mm_prefetch(reinterpret_cast<const char*>(scales + (n + prefetch_rows) * blocks), _MM_HINT_T0);
     }
 
     Int8Kernel rows_from(int64_t m) const {
@@ -311,16 +328,17 @@ inline void rows_of_w(int64_t M, const RowOrder& order, const Kernel& kernel) {
 }
 
 void bf16_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
-               float* y) {
-    const Bf16Kernel kernel{a.bf16.data(), a.chunks * 32, a.chunks, a.K, W.bf16(), bias, y, W.rows()};
-    rows_of_w(a.M, RowOrder(n0, n1, false), kernel);
+               float* y, bool alone) {
+    const Bf16Kernel kernel{a.bf16.data(), a.chunks * 32, a.chunks, a.K, W.bf16(), bias, y, W.rows(),
+                            prefetch_distance(2 * a.K)};
+    rows_of_w(a.M, RowOrder(n0, n1, alone), kernel);
 }
 
 void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                float* y, bool alone) {
     const Int8Kernel kernel{a.int8.data(), a.shift_sums.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.chunks, a.K,
                             W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows(),
-                            a.K > 0 ? (kPrefetchBytes + a.K - 1) / a.K : 1};
+                            prefetch_distance(a.K)};
     rows_of_w(a.M, RowOrder(n0, n1, alone), kernel);
 }
 
@@ -331,7 +349,7 @@ void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0,
 void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
               float* y, bool alone) {
     if (W.type() == WeightType::bf16)
-        cpu_has_bf16_dot() ? bf16_rows(a, W, n0, n1, bias, y) : bf16_rows_avx2(a, W, n0, n1, bias, y);
+        cpu_has_bf16_dot() ? bf16_rows(a, W, n0, n1, bias, y, alone) : bf16_rows_avx2(a, W, n0, n1, bias, y);
     else if (cpu_has_int8_dot())
         int8_rows(a, W, n0, n1, bias, y, alone);
     else

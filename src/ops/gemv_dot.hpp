@@ -74,9 +74,10 @@ void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, 
 // 4.40 → 4.18, 4.56 → 4.42, 5.90 → 5.36 ms (faster in 11, 11 and 12 of 12 alternations; 4 streams:
 // 7.6 ms); `generate` 16 + 128 tokens, int8, one thread: 167 → 190 and 184 → 199 tok/s (10 of
 // 10). The AVX2 int8 kernel (called directly on the same machine, the same products): 5.13 →
-// 3.96 and 6.52 → 4.93 ms (12 of 12). Two threads are two streams already: there two streams each were slower (271.6 → 265.1,
-// 329.4 → 316.7 tok/s, faster in 4 and 3 of 12), and bf16 gained nothing (24.8 → 24.1 GB/s),
-// so only an int8 kernel reading alone takes two. The results do not depend on the order.
+// 3.96 and 6.52 → 4.93 ms (12 of 12). bf16 with its prefetch (gemv_dot.cpp, prefetch_row):
+// 9.46 → 8.98, 8.40 → 7.83 ms (10 of 10, 11 of 12). Two threads are two streams already: there
+// two streams each were slower (int8 271.6 → 265.1, 329.4 → 316.7 tok/s, faster in 4 and 3 of
+// 12), so only a thread reading alone takes two. The results do not depend on the order.
 struct RowOrder {
     int64_t n0, n1;
     int64_t half = 0;  // rows per stream in the two-stream part; 0: one stream
