@@ -256,8 +256,9 @@ TEST(SkinnyGemm, DotProductsStayWithinWhatRoundingXCosts) {
     set_num_threads(0);
 }
 
-// A thread reading W alone takes an int8 share's two halves in turn (RowOrder): every row of
-// the share exactly once, whatever its size, and one stream front to back otherwise.
+// A thread reading W alone takes its share's two halves in turn (RowOrder, the int8 and bf16
+// dot-product kernels): every row of the share exactly once, whatever its size, and one stream
+// front to back otherwise.
 TEST(SkinnyGemm, RowOrderVisitsEveryRowOnce) {
     for (bool two_streams : {false, true})
         for (int64_t n0 : {0, 5})

@@ -319,9 +319,9 @@ void input_major(int64_t M, int64_t k0, int64_t k1, int64_t N, int64_t K, const 
 // of y, and whole blocks of the sweep), so the threads stream disjoint parts of W. One thread
 // calls rows() itself: no inactive region (core/parallel_loop.hpp says why), and inside a
 // decoding step's team the shares go to its waiting threads.
-// `work` as worth_threading counts it (fp32 weights' worth); chunks(c0, c1) runs the chunks of
-// 16 rows [c0, c1).
-// `alone`: the split ran on one thread.
+// `work` as worth_threading counts it (fp32 weights' worth); chunks(c0, c1, alone) runs the
+// chunks of 16 rows [c0, c1), `alone` when the split ran on one thread (ops/gemv_dot.hpp,
+// RowOrder).
 template <class Chunks>
 void split_chunks(int64_t chunks, int64_t work, const Chunks& run) {
     run_shares(work, chunks, [&](int64_t t, int64_t threads) {

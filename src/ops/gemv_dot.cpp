@@ -15,7 +15,7 @@ namespace attend {
 namespace {
 
 constexpr int64_t kChunkBytes = 64;
-constexpr int64_t kPrefetchBytes = 12 * 1024;  // how far ahead the kernels ask for W (prefetch_row)
+constexpr int64_t kPrefetchBytes = 12 * 1024;  // how far ahead the kernels ask for W (prefetch_distance)
 
 bool cpu_has_int8_dot() {
     static const bool has = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
