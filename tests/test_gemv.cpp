@@ -270,7 +270,9 @@ TEST(SkinnyGemm, RowOrderVisitsEveryRowOnce) {
                     const int64_t n = order[i];
                     ASSERT_TRUE(n >= n0 && n < n0 + rows) << "rows " << rows << " i " << i << " n " << n;
                     ++seen[size_t(n - n0)];
-                    if (!two_streams || rows < RowOrder::kMinTwoStreamRows) ASSERT_EQ(n, n0 + i);
+                    if (!two_streams || rows < RowOrder::kMinTwoStreamRows) {
+                        ASSERT_EQ(n, n0 + i);
+                    }
                 }
                 for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(seen[size_t(r)], 1) << "rows " << rows << " row " << r;
                 if (two_streams && rows >= RowOrder::kMinTwoStreamRows) {  // the second half starts second

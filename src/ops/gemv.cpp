@@ -21,6 +21,7 @@
 #include "attend/low_precision.hpp"
 #include "attend/parallel.hpp"
 #include "core/parallel_loop.hpp"
+#include "core/share_balance.hpp"
 #include "ops/gemv_dot.hpp"
 #include "ops/gemv_f32_avx2.hpp"
 #include "ops/simd.hpp"
@@ -246,6 +247,11 @@ __attribute__((noinline, optimize("fp-contract=off"))) void add_edge_columns(
         }
 }
 
+ShareBalance& skinny_balance() {
+    static ShareBalance balance;
+    return balance;
+}
+
 namespace {
 
 // y[m, c0 .. c1) += Σ_{u < RU} x[m, k + u] · A[k + u, c0 .. c1) for every m < MB. Each row
@@ -316,18 +322,39 @@ void input_major(int64_t M, int64_t k0, int64_t k1, int64_t N, int64_t K, const 
 }
 
 // Each thread takes a contiguous share of W's rows, a multiple of 16 rows (whole cache lines
-// of y, and whole blocks of the sweep), so the threads stream disjoint parts of W. One thread
-// calls rows() itself: no inactive region (core/parallel_loop.hpp says why), and inside a
-// decoding step's team the shares go to its waiting threads.
+// of y, and whole blocks of the sweep), so the threads stream disjoint parts of W. The shares
+// follow the threads' measured speeds (core/share_balance.hpp): a row's result does not depend
+// on which thread computes it, so the bits do not either. One thread calls rows() itself: no
+// inactive region (core/parallel_loop.hpp says why), and inside a decoding step's team the
+// shares go to its waiting threads.
 // `work` as worth_threading counts it (fp32 weights' worth); chunks(c0, c1, alone) runs the
 // chunks of 16 rows [c0, c1), `alone` when the split ran on one thread (ops/gemv_dot.hpp,
 // RowOrder).
 template <class Chunks>
 void split_chunks(int64_t chunks, int64_t work, const Chunks& run) {
-    run_shares(work, chunks, [&](int64_t t, int64_t threads) {
+    const auto equal_share = [&](int64_t t, int64_t threads) {
         const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
         if (c0 < c1) run(c0, c1, threads == 1);
+    };
+    const int expected = threads_for(work, chunks);
+    if (expected <= 1 || expected > ShareBalance::kMaxThreads) {  // one thread, or too many to balance
+        run_shares(work, chunks, equal_share);
+        return;
+    }
+    ShareBalance& balance = skinny_balance();
+    ShareBalance::Split split = balance.split(chunks, expected);
+    bool as_split = true;
+    run_shares(work, chunks, [&](int64_t t, int64_t threads) {
+        if (threads != split.threads) {  // an OpenMP region gave fewer threads than expected
+            if (t == 0) as_split = false;  // thread 0 is the caller, which reads it after the join
+            equal_share(t, threads);
+            return;
+        }
+        const int64_t c0 = split.first(int(t)), c1 = split.last(int(t));
+        if (c0 < c1) run(c0, c1, false);
+        ShareBalance::finished(split, int(t));
     });
+    if (as_split) balance.record(split);
 }
 
 template <class Rows>

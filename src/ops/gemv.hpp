@@ -14,6 +14,7 @@
 namespace attend {
 
 class LowPrecisionMatrix;
+class ShareBalance;
 
 // Whether skinny_gemm is the better product for (M, N, K): few rows of x (M ≤ kMaxSkinnyRows).
 constexpr int64_t kMaxSkinnyRows = 8;
@@ -24,6 +25,10 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K);
 // team inside one (core/parallel_loop.hpp); another call from inside a parallel region runs on
 // the calling thread.
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y);
+
+// How the row-split skinny products share W's rows between threads (core/share_balance.hpp):
+// one balance for all of them, as it measures the threads, not W. Tests skew it.
+ShareBalance& skinny_balance();
 
 // The same with W given input-major, as A = Wᵀ (K, N) whose rows lie lda ≥ N floats apart:
 // GPT-2's Conv1D weights where its checkpoint stores them (a view of the mapped file, see
