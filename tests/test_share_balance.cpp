@@ -85,7 +85,7 @@ TEST(ShareBalance, IgnoresWhatItCannotMeasureAndStartsOverForANewTeamSize) {
     // A thread without items, or a clock that did not move: nothing learnt.
     record_at_rates(balance, 1, {1.0, 5.0});
     ShareBalance::Split still = balance.split(1000, 2);
-    balance.record(still);  // every end at the start: no time passed
+    balance.record(still);  // no thread's end was set: no time to measure
     EXPECT_EQ(balance.speed(0), skewed);
     // Three threads: equal shares until measured, whatever two threads learnt.
     const ShareBalance::Split three = balance.split(900, 3);
