@@ -22,18 +22,17 @@ ShareBalance::Split ShareBalance::split(int64_t n, int threads) const {
     Split s;
     s.threads = threads;
     std::array<double, kMaxThreads> speed;
-    const bool measured = threads <= kMaxThreads && threads_.load(std::memory_order_relaxed) == threads;
+    const bool measured = threads_.load(std::memory_order_relaxed) == threads;
     double total = 0;
-    for (int t = 0; t < std::min(threads, kMaxThreads); ++t)
+    for (int t = 0; t < threads; ++t)
         total += speed[size_t(t)] = measured ? double(speed_[size_t(t)].load(std::memory_order_relaxed)) : 1.0;
-    if (threads > kMaxThreads) return s;  // callers split equally (begin is not used)
+    // Every speed is positive, so the boundaries rise from 0 and the last rounded one is ≤ n.
     double before = 0;  // the speeds of threads [0, t)
     for (int t = 0; t < threads; ++t) {
-        s.begin[size_t(t)] = std::clamp<int64_t>(std::llround(double(n) * before / total), 0, n);
+        s.begin[size_t(t)] = std::llround(double(n) * before / total);
         before += speed[size_t(t)];
     }
     s.begin[size_t(threads)] = n;
-    for (int t = 1; t <= threads; ++t) s.begin[size_t(t)] = std::max(s.begin[size_t(t)], s.begin[size_t(t - 1)]);
     s.start = std::chrono::steady_clock::now();
     return s;
 }

@@ -25,7 +25,7 @@ namespace attend {
 
 class ShareBalance {
 public:
-    static constexpr int kMaxThreads = 16;  // more threads split equally
+    static constexpr int kMaxThreads = 16;  // callers split more threads equally, without a balance
 
     // The boundaries of one split: thread t takes items [begin[t], begin[t + 1]).
     struct Split {
@@ -37,7 +37,8 @@ public:
         int64_t last(int t) const { return begin[size_t(t) + 1]; }  // one past
     };
 
-    // n items over `threads`, in proportion to the speeds measured so far (equal before any).
+    // n items over `threads` (1 ≤ threads ≤ kMaxThreads), in proportion to the speeds measured
+    // so far (equal before any).
     Split split(int64_t n, int threads) const;
     // Thread t's share of `split` has ended (each thread calls it for its own t).
     static void finished(Split& split, int t) { split.end[size_t(t)] = std::chrono::steady_clock::now(); }
