@@ -45,7 +45,7 @@ EXCEPTIONS = {
 # include/attend/<name>.hpp, the public headers at the top of include/attend, by layer.
 PUBLIC_HEADERS = {
     "tensor": "core", "error": "core", "random": "core", "parallel": "core", "profile": "core",
-    "low_precision": "core", "buffer_reuse": "core", "version": "core", "read_file": "core",
+    "low_precision": "core", "buffer_reuse": "core", "int64_list": "core", "version": "core", "read_file": "core",
     "matmul_precision": "ops", "gradcheck": "ops",
     "autograd": "autograd", "ops": "ops", "attention": "attention", "chat_template": "chat",
 }

@@ -31,8 +31,9 @@ namespace attend {
 struct AttentionMask {
     bool causal = false;               // key position j <= query position
     int64_t window = -1;               // >= 0: |query position - j| <= window (sliding window)
-    std::vector<int64_t> key_lengths;  // per batch element: keys j >= key_lengths[b] are padding
-    std::vector<int64_t> query_offsets;  // per batch element: position of query 0 (empty: Tk - Tq)
+    // Held inline (attend/int64_list.hpp): a decoding step hands its mask to every layer.
+    Int64List key_lengths;    // per batch element: keys j >= key_lengths[b] are padding
+    Int64List query_offsets;  // per batch element: position of query 0 (empty: Tk - Tq)
     Tensor bool_mask;      // broadcastable to (B, H, Tq, Tk); nonzero = may attend, 0 = masked
     Tensor additive_mask;  // broadcastable to (B, H, Tq, Tk); added to the scores (-inf = masked)
 

@@ -5,7 +5,10 @@
 // broadcast as NumPy/PyTorch do; integer inputs (token ids, targets) are std::vector<int64_t>
 // in row-major order.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <vector>
 
 #include "attend/random.hpp"
@@ -19,11 +22,14 @@ namespace attend {
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x (..., in) · weight (out, in)ᵀ + bias (out) -> (..., out); bias may be undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
-// linear(x, weights[i], biases[i]) for each i (biases empty, or one per weight, undefined for
-// none): the same tensors, bit for bit. Where every weight is bf16 / int8 of one type and x
-// has few rows (decoding), x is prepared once and one parallel region computes them all (a
-// layer's q, k and v projections: ops/gemv.hpp, skinny_gemm_shared_input); otherwise one
-// linear() each, with their gradients.
+// linear(x, weights[i], biases[i]) into out[i] for each i (biases empty, or one per weight,
+// undefined for none): the same tensors, bit for bit. Where every weight is bf16 / int8 of one
+// type, there are at most kMaxSharedInput of them and x has few rows (decoding), x is prepared
+// once and one parallel region computes them all (a layer's q, k and v projections:
+// ops/gemv.hpp, skinny_gemm_shared_input); otherwise one linear() each, with their gradients.
+constexpr size_t kMaxSharedInput = 4;
+void linear_shared_input(const Tensor& x, std::span<const Tensor> weights, std::span<const Tensor> biases,
+                         std::span<Tensor> out);
 std::vector<Tensor> linear_shared_input(const Tensor& x, const std::vector<Tensor>& weights,
                                         const std::vector<Tensor>& biases = {});
 // Whether linear() reads a (out, in) weight in place as its transpose: weight.t() contiguous
@@ -82,7 +88,10 @@ Tensor sigmoid(const Tensor& x);
 
 // ---- embedding and loss (src/ops/embedding.cpp, src/ops/cross_entropy.cpp) ----
 // weight (V, D), ids of shape `ids_shape` -> ids_shape + (D). An id outside [0, V) is an Error.
-Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Shape& ids_shape);
+Tensor embedding(const Tensor& weight, std::span<const int64_t> ids, const Shape& ids_shape);
+inline Tensor embedding(const Tensor& weight, std::initializer_list<int64_t> ids, const Shape& ids_shape) {
+    return embedding(weight, std::span<const int64_t>(ids.begin(), ids.size()), ids_shape);
+}
 // logits (N, C), targets (N): mean over targets != ignore_index of
 // -Σ_c q_c log p_c, q = (1 - ε)·onehot + ε/C (label smoothing as torch.nn.CrossEntropyLoss).
 // Every target ignored: loss 0 with zero gradient (torch: NaN). A target outside [0, C) is an Error.

@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "attend/int64_list.hpp"
+
 namespace attend {
 
-using Shape = std::vector<int64_t>;
+using Shape = Int64List;  // a tensor's sizes, or its strides
 std::string to_string(const Shape& shape);  // "(2, 3, 4)"
 int64_t numel_of(const Shape& shape);
 

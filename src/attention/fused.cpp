@@ -532,7 +532,12 @@ void forward_rows(const Problem& p, float* out, float* stats) {
     // count do nothing and merge as empty.
     const int64_t splits = std::clamp<int64_t>(p.Tk / kMinSplitKeys, 1, kMaxSplits);
     const int64_t width = 2 + p.Dv;  // per (head, split): m, l, O
-    std::vector<float> partial(size_t(rows * splits * group * width));
+    // Kept across calls (every value is written before it is read): a decoding step makes no
+    // allocation for it. The workers must read the calling thread's copy, and a lambda that
+    // named a thread_local would reach each thread's own: they go by these references.
+    thread_local std::vector<float> reused_partial;
+    std::vector<float>& partial = reused_partial;
+    partial.resize(size_t(rows * splits * group * width));
     const int64_t tasks = rows * splits;
     // The work is what the rows can see, not the buffer: a KV cache's capacity (Tk) may be far
     // past its sequences' lengths, and idle rows of a serving batch see nothing — threads woken
@@ -576,7 +581,11 @@ void forward_rows(const Problem& p, float* out, float* stats) {
     const int64_t work = visible * group * (p.D + p.Dv);
     // ends[k]: the keys of tasks [0, k], plus a few per task for its fixed costs.
     constexpr int64_t kTaskKeys = 8;
-    std::vector<int64_t> ends(threads_for(work, tasks) > 1 ? size_t(tasks) : 0);
+    // Filled whether or not the tasks are split (a few dozen): sized by the tasks alone, its
+    // room is taken once, not on the step whose visible keys first make threads worth it.
+    thread_local std::vector<int64_t> reused_ends;  // kept across calls, as partial
+    std::vector<int64_t>& ends = reused_ends;
+    ends.resize(size_t(tasks));
     int64_t keys = 0;
     for (size_t task = 0; task < ends.size(); ++task) {
         int64_t j0, j1;
@@ -766,7 +775,8 @@ Tensor fused_attention_bf16_rows(const Tensor& q_in, const Bf16KeysValues& kv, c
     p.k16 = kv.k, p.v16 = kv.v;
     if (!use_rows_path(p) || p.D > kMaxBf16HeadDim) return Tensor();
     Tensor out = Tensor::empty({p.B, p.H, p.Tq, p.Dv});  // (B, H, Tq, Dv)
-    std::vector<float> stats(size_t(p.B * p.H * p.Tq * 2));  // (m, 1/l): no backward reads them
+    thread_local std::vector<float> stats;  // (m, 1/l): no backward reads them; kept across calls
+    stats.resize(size_t(p.B * p.H * p.Tq * 2));
     forward_rows(p, out.data(), stats.data());
     return out;
 }

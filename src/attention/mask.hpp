@@ -56,8 +56,8 @@ private:
     int64_t B_, H_, Tq_, Tk_, query_offset_;
     bool causal_;
     int64_t window_;
-    std::vector<int64_t> key_lengths_;
-    std::vector<int64_t> query_offsets_;
+    Int64List key_lengths_;
+    Int64List query_offsets_;
     Tensor bool_keep_, add_keep_;  // contiguous copies kept alive
     const float* bool_data_ = nullptr;
     const float* add_data_ = nullptr;

@@ -17,7 +17,7 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
-bool needs_grad(const std::vector<Tensor>& inputs) {
+bool needs_grad(std::span<const Tensor> inputs) {
     if (!g_grad_enabled) return false;
     for (const Tensor& t : inputs)
         if (t.defined() && t.requires_grad()) return true;
@@ -31,10 +31,9 @@ Tensor& Tensor::requires_grad_(bool on) {
     return *this;
 }
 
-Tensor record(Tensor output, std::string name, std::vector<Tensor> inputs, BackwardFn backward) {
-    if (!needs_grad(inputs)) return output;
+Tensor attach_node(Tensor output, std::string_view name, std::vector<Tensor> inputs, BackwardFn backward) {
     auto node = std::make_shared<Node>();
-    node->name = std::move(name);
+    node->name = std::string(name);
     node->inputs = std::move(inputs);
     node->backward = std::move(backward);
     output.set_grad_fn(std::move(node));

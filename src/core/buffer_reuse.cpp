@@ -1,6 +1,7 @@
 // core/buffer_reuse.cpp — the size-class pool behind BufferReuse and Storage's allocation.
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -15,7 +16,9 @@ namespace attend {
 
 namespace {
 
-constexpr size_t kMinPooledBytes = size_t(256) << 10;  // smaller ones: malloc's own bins serve them well
+// Below this a buffer's size class is its size (in 64-byte steps); from it on, four classes per
+// power of two, and a buffer is kept only if it was allocated at its class's size.
+constexpr size_t kMinClassedBytes = size_t(256) << 10;
 constexpr size_t kMaxPooledBytes = size_t(2) << 30;    // total kept; beyond it a buffer is freed
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -29,7 +32,7 @@ constexpr bool kPoolAllowed = true;
 // varies a little (a last, shorter batch) still finds a buffer; at most 25% is unused.
 size_t bytes_for(int64_t n) {
     const size_t bytes = (size_t(n < 1 ? 1 : n) * sizeof(float) + 63) / 64 * 64;
-    if (bytes < kMinPooledBytes) return bytes;
+    if (bytes < kMinClassedBytes) return bytes;
     const int top = 63 - __builtin_clzll(bytes);  // 2^top <= bytes
     const size_t quarter = size_t(1) << (top - 2);
     return (bytes + quarter - 1) / quarter * quarter;
@@ -57,6 +60,10 @@ struct Pool {
     }
 };
 
+// Pool::scopes, readable without the lock: outside scopes (most of the time, in most
+// programs) a small buffer's allocation and release take no lock at all.
+std::atomic<int> open_scopes{0};
+
 Pool& pool() {
     static Pool* p = new Pool;  // never destroyed: Storages may be freed during static destruction
     return *p;
@@ -68,12 +75,14 @@ BufferReuse::BufferReuse() {
     Pool& p = pool();
     std::lock_guard lock(p.mutex);
     ++p.scopes;
+    open_scopes.store(p.scopes, std::memory_order_relaxed);
 }
 
 BufferReuse::~BufferReuse() {
     Pool& p = pool();
     std::lock_guard lock(p.mutex);
     if (--p.scopes == 0) p.clear();
+    open_scopes.store(p.scopes, std::memory_order_relaxed);
 }
 
 int64_t BufferReuse::cached_bytes() {
@@ -101,7 +110,7 @@ void* fresh_memory(size_t bytes) {
 
 float* allocate(int64_t floats) {
     const size_t exact = (size_t(floats < 1 ? 1 : floats) * sizeof(float) + 63) / 64 * 64;
-    if (kPoolAllowed && exact >= kMinPooledBytes) {
+    if (kPoolAllowed && open_scopes.load(std::memory_order_relaxed) > 0) {
         const size_t bytes = bytes_for(floats);
         Pool& p = pool();
         std::lock_guard lock(p.mutex);
@@ -114,27 +123,29 @@ float* allocate(int64_t floats) {
                 return data;
             }
             float* data = static_cast<float*>(fresh_memory(bytes));
-            if (data) p.classed.insert(data);
+            if (data && bytes >= kMinClassedBytes) p.classed.insert(data);
             return data;
         }
     }
     return static_cast<float*>(fresh_memory(exact));
 }
 
+// A buffer below kMinClassedBytes is its class's size wherever it was allocated, so any of
+// them may be kept; a larger one only if it was allocated at its class size.
 void release(float* data, int64_t floats) {
     if (data == nullptr) return;
     const size_t bytes = bytes_for(floats);
-    if (kPoolAllowed && bytes >= kMinPooledBytes) {
+    if (kPoolAllowed && (bytes >= kMinClassedBytes || open_scopes.load(std::memory_order_relaxed) > 0)) {
         Pool& p = pool();
         std::lock_guard lock(p.mutex);
-        const auto it = p.classed.find(data);
-        if (it != p.classed.end()) {
+        const auto it = bytes >= kMinClassedBytes ? p.classed.find(data) : p.classed.end();
+        if (bytes < kMinClassedBytes || it != p.classed.end()) {
             if (p.scopes > 0 && p.held + bytes <= kMaxPooledBytes) {
                 p.free[bytes].push_back(data);
                 p.held += bytes;
                 return;
             }
-            p.classed.erase(it);
+            if (it != p.classed.end()) p.classed.erase(it);
         }
     }
     std::free(data);

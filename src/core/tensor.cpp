@@ -11,6 +11,7 @@
 #include "attend/error.hpp"
 #include "attend/low_precision.hpp"
 #include "attend/random.hpp"
+#include "core/block_cache.hpp"
 #include "core/buffer_pool.hpp"
 #include "core/wrap_dim.hpp"
 #include "core/tensor_impl.hpp"
@@ -58,11 +59,15 @@ Storage::~Storage() {
 
 // ---- creation ----------------------------------------------------------------
 
+// Tensors come and go by the thousand in a decoding step: their handles (and, in
+// Tensor::empty, their storages) come from the block cache rather than the heap.
+static std::shared_ptr<TensorImpl> new_impl() { return std::allocate_shared<TensorImpl>(CachedAllocator<TensorImpl>()); }
+
 Tensor Tensor::empty(const Shape& shape) {
     for (int64_t d : shape) ATTEND_CHECK(d >= 0, "negative dimension in shape ", to_string(shape));
     Tensor t;
-    t.impl_ = std::make_shared<TensorImpl>();
-    t.impl_->storage = std::make_shared<Storage>(numel_of(shape));
+    t.impl_ = new_impl();
+    t.impl_->storage = std::allocate_shared<Storage>(CachedAllocator<Storage>(), numel_of(shape));
     t.impl_->shape = shape;
     t.impl_->strides = contiguous_strides(shape);
     return t;
@@ -79,7 +84,7 @@ Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, const Shape& shape
     ATTEND_CHECK(offset >= 0 && offset + numel_of(shape) <= storage->size, "shape ", to_string(shape), " at offset ",
                  offset, " does not fit a storage of ", storage->size, " floats");
     Tensor t;
-    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_ = new_impl();
     t.impl_->storage = std::move(storage);
     t.impl_->shape = shape;
     t.impl_->strides = contiguous_strides(shape);
@@ -262,7 +267,7 @@ float Tensor::at(std::initializer_list<int64_t> index) const {
 
 Tensor Tensor::make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
     Tensor t;
-    t.impl_ = std::make_shared<TensorImpl>();
+    t.impl_ = new_impl();
     t.impl_->storage = base.storage();
     t.impl_->shape = shape;
     t.impl_->strides = strides;

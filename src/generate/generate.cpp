@@ -13,6 +13,7 @@
 #include <span>
 
 #include "attend/autograd.hpp"
+#include "attend/buffer_reuse.hpp"
 #include "attend/error.hpp"
 #include "attend/profile.hpp"
 
@@ -65,6 +66,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     if (options.max_new_tokens == 0) return out;
 
     NoGradGuard no_grad;
+    BufferReuse reuse;  // a step's tensors take the buffers the last step's freed
     ForwardMode mode;
     mode.attention_path = options.attention_path;
     const int64_t capacity =
@@ -85,6 +87,10 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
     // only row the step's head computes (StepLogits::last).
     TokenBatch step = right_padded(prompts);  // step 0: the prompts
     const int64_t window = std::max<int64_t>(1, capacity / 2);
+    // Each running sequence's next input: its new token, or (context full, sliding) its last
+    // `window` tokens after emptying its cache. Kept across steps, as `step`, so that a step
+    // allocates nothing for them.
+    std::vector<std::vector<int64_t>> feed(static_cast<size_t>(B));
 
     for (bool first = true;; first = false) {
         const Tensor logits = [&] {
@@ -93,9 +99,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
         }();
         const float* z = logits.data();
 
-        // Each running sequence's next input: its new token, or (context full, sliding) its
-        // last `window` tokens after emptying its cache.
-        std::vector<std::vector<int64_t>> feed(static_cast<size_t>(B));
+        for (std::vector<int64_t>& f : feed) f.clear();
         for (int64_t b = 0; b < B; ++b) {
             if (!running[size_t(b)]) continue;
             SequenceDecoder& seq = seqs[size_t(b)];
@@ -107,7 +111,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
             if (seq.finished()) {
                 close(b);
             } else if (cache.lengths()[size_t(b)] + 1 <= capacity) {
-                feed[size_t(b)] = {drawn.token};
+                feed[size_t(b)].assign(1, drawn.token);
             } else if (options.slide_window) {
                 feed[size_t(b)] = last_tokens(prompts[size_t(b)], seq.tokens(), window);
                 cache.reset(b);
@@ -123,7 +127,7 @@ std::vector<Generation> generate(const Transformer& model, const std::vector<std
         // keys to see (a fully masked row, defined as zeros) instead of past the context.
         for (int64_t b = 0; b < B; ++b)
             if (!running[size_t(b)] && cache.lengths()[size_t(b)] > 0) cache.reset(b);
-        step = right_padded(feed);
+        right_padded(feed, step);
     }
     return out;
 }

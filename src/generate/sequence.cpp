@@ -26,6 +26,9 @@ SequenceDecoder::SequenceDecoder(const SamplingOptions& sampling, uint64_t seed,
     ATTEND_CHECK(max_new_tokens >= 0, "max_new_tokens must be ≥ 0, got ", max_new_tokens);
     ATTEND_CHECK(drawable > 0, "a sequence needs at least one drawable token, got ", drawable);
     if (max_new_tokens == 0) finished_ = true;
+    // Room for the tokens up front (to a bound: the limit may be a user's "no limit"), so the
+    // decoding loop does not grow the vector as it goes.
+    tokens_.reserve(size_t(std::min<int64_t>(max_new_tokens, 4096)));
 }
 
 SequenceDecoder::Step SequenceDecoder::next(const float* logits) {

@@ -16,16 +16,22 @@
 namespace attend {
 
 TokenBatch right_padded(std::span<const std::vector<int64_t>> sequences) {
+    TokenBatch batch;
+    right_padded(sequences, batch);
+    return batch;
+}
+
+void right_padded(std::span<const std::vector<int64_t>> sequences, TokenBatch& batch) {
     int64_t longest = 1;
     for (const auto& s : sequences) longest = std::max(longest, int64_t(s.size()));
-    TokenBatch batch;
     batch.shape = {int64_t(sequences.size()), longest};
     batch.ids.assign(sequences.size() * size_t(longest), 0);
+    batch.lengths.clear();
+    batch.token_types.clear();
     for (size_t i = 0; i < sequences.size(); ++i) {
         std::copy(sequences[i].begin(), sequences[i].end(), batch.ids.begin() + long(int64_t(i) * longest));
         batch.lengths.push_back(int64_t(sequences[i].size()));
     }
-    return batch;
 }
 
 std::vector<int64_t> next_token_targets(const TokenBatch& tokens, int64_t ignore_index) {

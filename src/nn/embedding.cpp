@@ -13,7 +13,7 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim, ParameterInit init, fl
     weight.requires_grad_(true);
 }
 
-Tensor Embedding::forward(const std::vector<int64_t>& ids, const Shape& ids_shape) const {
+Tensor Embedding::forward(std::span<const int64_t> ids, const Shape& ids_shape) const {
     ATTEND_CHECK(weight.defined(), "this Embedding was never constructed (no weight)");
     return embedding(weight, ids, ids_shape);
 }

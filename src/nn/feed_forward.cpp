@@ -41,12 +41,12 @@ Tensor FeedForward::forward(const Tensor& x, const ForwardMode& mode) const {
             break;
         }
         case Activation::swiglu: {
-            const std::vector<Tensor> gate_up = Linear::forward_each(x, {&gate, &up});
+            const auto gate_up = Linear::forward_each<2>(x, {&gate, &up});
             hidden = mul(silu(gate_up[0]), gate_up[1]);
             break;
         }
         case Activation::geglu: {
-            const std::vector<Tensor> gate_up = Linear::forward_each(x, {&gate, &up});
+            const auto gate_up = Linear::forward_each<2>(x, {&gate, &up});
             hidden = mul(gelu(gate_up[0], GeluApproximation::tanh), gate_up[1]);
             break;
         }

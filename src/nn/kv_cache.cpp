@@ -60,17 +60,18 @@ void KVCache::begin_step(int64_t Tq, const std::vector<int64_t>& n_new) {
     ATTEND_CHECK(Tq > 0, "a step needs at least one query row, got Tq=", Tq);
     ATTEND_CHECK(n_new.empty() || int64_t(n_new.size()) == batch_, "n_new has ", n_new.size(),
                  " entries for a cache of ", batch_, " sequences");
-    std::vector<int64_t> counts = n_new.empty() ? std::vector<int64_t>(size_t(batch_), Tq) : n_new;
+    const auto count = [&](int64_t b) { return n_new.empty() ? Tq : n_new[size_t(b)]; };
     for (int64_t b = 0; b < batch_; ++b) {
-        ATTEND_CHECK(counts[b] >= 0 && counts[b] <= Tq, "n_new[", b, "] = ", counts[b], " is outside [0, Tq=", Tq,
+        ATTEND_CHECK(count(b) >= 0 && count(b) <= Tq, "n_new[", b, "] = ", count(b), " is outside [0, Tq=", Tq,
                      "]");
-        ATTEND_CHECK(lengths_[b] + counts[b] <= capacity_, "sequence ", b, " holds ", lengths_[b],
-                     " tokens; adding ", counts[b], " exceeds the cache capacity of ", capacity_);
+        ATTEND_CHECK(lengths_[b] + count(b) <= capacity_, "sequence ", b, " holds ", lengths_[b],
+                     " tokens; adding ", count(b), " exceeds the cache capacity of ", capacity_);
     }
     in_step_ = true;
     step_tq_ = Tq;
-    offsets_ = lengths_;
-    n_new_ = std::move(counts);
+    offsets_ = lengths_;  // assigned in place, as n_new_: a step allocates nothing here
+    n_new_.resize(size_t(batch_));
+    for (int64_t b = 0; b < batch_; ++b) n_new_[size_t(b)] = count(b);
     std::fill(appended_.begin(), appended_.end(), false);
     mask_ = build_mask();  // once per step, shared by every layer
 }

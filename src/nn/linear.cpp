@@ -1,4 +1,5 @@
 // nn/linear.cpp — the Linear layer: y = x · Wᵀ + b (the op is ops' linear; this owns W, b).
+#include <array>
 #include <cmath>
 
 #include "attend/error.hpp"
@@ -32,14 +33,22 @@ Tensor Linear::forward(const Tensor& x) const {
     return linear(x, weight, bias);
 }
 
-std::vector<Tensor> Linear::forward_each(const Tensor& x, std::initializer_list<const Linear*> layers) {
-    std::vector<Tensor> weights, biases;
-    for (const Linear* layer : layers) {
-        layer->check_input(x);
-        weights.push_back(layer->weight);
-        biases.push_back(layer->bias);
+// The weights and biases gathered where they stay (at most kMaxSharedInput layers share x;
+// more go one by one), so a decoding step builds no list on the heap.
+void Linear::forward_each(const Tensor& x, std::span<const Linear* const> layers, std::span<Tensor> out) {
+    ATTEND_CHECK(out.size() == layers.size(), "Linear::forward_each: room for ", out.size(), " outputs of ",
+                 layers.size(), " layers");
+    if (layers.size() > kMaxSharedInput) {
+        for (size_t i = 0; i < layers.size(); ++i) out[i] = layers[i]->forward(x);
+        return;
     }
-    return linear_shared_input(x, weights, biases);
+    std::array<Tensor, kMaxSharedInput> weights, biases;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        layers[i]->check_input(x);
+        weights[i] = layers[i]->weight;
+        biases[i] = layers[i]->bias;
+    }
+    linear_shared_input(x, std::span(weights.data(), layers.size()), std::span(biases.data(), layers.size()), out);
 }
 
 void Linear::collect_parameters(const std::string& prefix, NamedParameters& out) {

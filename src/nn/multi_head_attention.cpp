@@ -183,7 +183,7 @@ Tensor MultiHeadAttention::self_attention(const Tensor& x, const AttentionMask& 
                      "pass an empty mask or only causal, got key_lengths/window/bool/additive parts");
     }
 
-    const std::vector<Tensor> qkv = Linear::forward_each(x, {&q_proj, &k_proj, &v_proj});
+    const auto qkv = Linear::forward_each<3>(x, {&q_proj, &k_proj, &v_proj});
     Tensor q = split_heads(qkv[0], c.n_heads);     // (B, H, T, Dh)
     Tensor k = split_heads(qkv[1], c.n_kv_heads);  // (B, Hkv, T, Dh)
     Tensor v = split_heads(qkv[2], c.n_kv_heads);  // (B, Hkv, T, Dh)

@@ -109,11 +109,21 @@ void check_rope_input(const Tensor& x, int64_t head_dim) {
                  to_string(x.shape()));
 }
 
-void check_positions(const std::vector<int64_t>& positions, int64_t B, int64_t T) {
+void check_positions(const Int64List& positions, int64_t B, int64_t T) {
     ATTEND_CHECK(int64_t(positions.size()) == B * T, "RoPE: ", positions.size(), " positions given for B·T = ", B,
                  "·", T, " = ", B * T, " tokens");
     for (size_t n = 0; n < positions.size(); ++n)
         ATTEND_CHECK(positions[n] >= 0, "RoPE: position ", positions[n], " of token ", n, " is negative");
+}
+
+// Where the angles of a call go. A backward keeps them, so a recorded call gets its own; a
+// call nothing records (decoding) refills one set per thread, its vectors' room kept, so a
+// step allocates nothing for them.
+std::shared_ptr<RowAngles> angles_for_call(bool recorded) {
+    if (recorded) return std::make_shared<RowAngles>();
+    thread_local std::shared_ptr<RowAngles> reused;
+    if (!reused || reused.use_count() > 1) reused = std::make_shared<RowAngles>();
+    return reused;
 }
 
 // The differentiable op: rotate by +φ, backward by −φ, angles shared by both.
@@ -132,14 +142,14 @@ Tensor rope_op(const Tensor& x_in, std::shared_ptr<const RowAngles> angles, Rope
 
 }  // namespace
 
-std::vector<int64_t> position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
+Int64List position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
                                   const std::vector<int64_t>& lengths) {
     ATTEND_CHECK(B >= 0 && T >= 0, "position_ids: B and T must be ≥ 0, got B=", B, " T=", T);
     ATTEND_CHECK(offsets.empty() || int64_t(offsets.size()) == B, "position_ids: ", offsets.size(),
                  " offsets given for a batch of ", B);
     ATTEND_CHECK(lengths.empty() || int64_t(lengths.size()) == B, "position_ids: ", lengths.size(),
                  " lengths given for a batch of ", B);
-    std::vector<int64_t> ids(size_t(B * T));
+    Int64List ids(size_t(B * T));  // inline for a decoding step: no allocation
     for (int64_t b = 0; b < B; ++b) {
         const int64_t offset = offsets.empty() ? 0 : offsets[b];
         ATTEND_CHECK(offset >= 0, "position_ids: offset ", offset, " of sequence ", b, " is negative");
@@ -169,7 +179,7 @@ SinusoidalPositions::SinusoidalPositions(int64_t max_positions, int64_t dim)
 Tensor SinusoidalPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
                                     const std::vector<int64_t>& lengths) const {
     ATTEND_CHECK(table.defined(), "this SinusoidalPositions was never constructed");
-    const std::vector<int64_t> ids = position_ids(B, T, offsets, lengths);
+    const Int64List ids = position_ids(B, T, offsets, lengths);
     for (int64_t id : ids)
         ATTEND_CHECK(id < table.size(0), "position ", id, " is beyond the sinusoidal table's ", table.size(0),
                      " positions (max_positions)");
@@ -181,7 +191,7 @@ LearnedPositions::LearnedPositions(int64_t max_positions, int64_t dim, Parameter
 
 Tensor LearnedPositions::forward(int64_t B, int64_t T, const std::vector<int64_t>& offsets,
                                  const std::vector<int64_t>& lengths) const {
-    const std::vector<int64_t> ids = position_ids(B, T, offsets, lengths);
+    const Int64List ids = position_ids(B, T, offsets, lengths);
     for (int64_t id : ids)
         ATTEND_CHECK(id < embedding.num_embeddings(), "position ", id, " is beyond the ", embedding.num_embeddings(),
                      " learned positions (max_positions)");
@@ -218,12 +228,12 @@ Tensor RotaryEmbedding::forward(const Tensor& x, const std::vector<int64_t>& off
     return forward_at(x, position_ids(x.size(0), x.size(2), offsets));
 }
 
-Tensor RotaryEmbedding::forward_at(const Tensor& x, const std::vector<int64_t>& positions) const {
+Tensor RotaryEmbedding::forward_at(const Tensor& x, const Int64List& positions) const {
     const ProfileScope op_scope("rope");  // an op of its own (recorded on the tape as "rope")
     check_rope_input(x, head_dim_);
     const int64_t B = x.size(0), T = x.size(2), half = head_dim_ / 2;
     check_positions(positions, B, T);
-    auto angles = std::make_shared<RowAngles>();
+    const std::shared_ptr<RowAngles> angles = angles_for_call(needs_grad({x}));
     angles->cos.resize(size_t(B * T * half));
     angles->sin.resize(size_t(B * T * half));
     for (int64_t b = 0; b < B; ++b) {
@@ -253,7 +263,7 @@ Tensor apply_rope(const Tensor& x, float theta, RopeLayout layout, const std::ve
     return RotaryEmbedding(x.size(3), theta, layout).forward(x, offsets);
 }
 
-Tensor apply_rope_at(const Tensor& x, const std::vector<int64_t>& positions, float theta, RopeLayout layout) {
+Tensor apply_rope_at(const Tensor& x, const Int64List& positions, float theta, RopeLayout layout) {
     check_rope_input(x, 0);
     return RotaryEmbedding(x.size(3), theta, layout).forward_at(x, positions);
 }

@@ -16,7 +16,7 @@
 
 namespace attend {
 
-Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Shape& ids_shape) {
+Tensor embedding(const Tensor& weight, std::span<const int64_t> ids, const Shape& ids_shape) {
     const ProfileScope op_scope("embedding");
     ATTEND_CHECK(weight.dim() == 2, "embedding: weight must be (vocab, dim), got ", to_string(weight.shape()));
     ATTEND_CHECK(int64_t(ids.size()) == numel_of(ids_shape), "embedding: ", ids.size(), " ids given for ids shape ",
@@ -39,7 +39,8 @@ Tensor embedding(const Tensor& weight, const std::vector<int64_t>& ids, const Sh
     const float* pw = w.data();
     parallel_loop(n, n * d, [&](int64_t i) { std::memcpy(po + i * d, pw + ids[i] * d, sizeof(float) * size_t(d)); });
 
-    return record(out, "embedding", {weight}, [ids, vocab, d](const Tensor& g_in) {
+    if (!needs_grad({weight})) return out;  // the closure would copy the ids: build it only when recording
+    return record(out, "embedding", {weight}, [ids = std::vector<int64_t>(ids.begin(), ids.end()), vocab, d](const Tensor& g_in) {
         const Tensor g = g_in.contiguous();  // (n, d)
         Tensor dw = Tensor::zeros({vocab, d});
         const float* pg = g.data();

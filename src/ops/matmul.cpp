@@ -5,6 +5,7 @@
 //
 // linear()'s three products run in bf16 mixed precision under MatmulPrecision::bf16
 // (attend/matmul_precision.hpp), fixed at the forward for its backward.
+#include <array>
 #include <omp.h>
 
 #include <algorithm>
@@ -171,39 +172,47 @@ Tensor linear_low_precision(const Tensor& x, const Tensor& weight, const Tensor&
 
 }  // namespace
 
-std::vector<Tensor> linear_shared_input(const Tensor& x, const std::vector<Tensor>& weights,
-                                        const std::vector<Tensor>& biases) {
+void linear_shared_input(const Tensor& x, std::span<const Tensor> weights, std::span<const Tensor> biases,
+                         std::span<Tensor> out) {
     ATTEND_CHECK(biases.empty() || biases.size() == weights.size(), "linear_shared_input: ", biases.size(),
                  " biases for ", weights.size(), " weights (give none, or one per weight)");
+    ATTEND_CHECK(out.size() == weights.size(), "linear_shared_input: room for ", out.size(), " outputs of ",
+                 weights.size(), " weights");
     const auto bias_of = [&](size_t i) { return biases.empty() ? Tensor() : biases[i]; };
-    std::vector<Tensor> out;
     const int64_t K = x.defined() && x.dim() >= 1 ? x.size(-1) : 0, rows = K > 0 ? x.numel() / K : 0;
-    std::vector<SharedInputProduct> products;
-    for (size_t i = 0; i < weights.size(); ++i) {
-        const Tensor& w = weights[i];
-        const Tensor& b = bias_of(i);
+    std::array<SharedInputProduct, kMaxSharedInput> held{};
+    size_t fitting = 0;
+    for (; fitting < weights.size() && fitting < held.size(); ++fitting) {
+        const Tensor& w = weights[fitting];
+        const Tensor& b = bias_of(fitting);
         // what linear() would take as it is; anything else goes to linear(), and its checks
         if (!is_whole_low_precision(w) || (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0) || !b.is_contiguous())))
             break;
-        products.push_back({w.low_precision(), nullptr, nullptr});
+        held[fitting] = {w.low_precision(), nullptr, nullptr};
     }
-    std::vector<Tensor> inputs = biases;
-    inputs.push_back(x);
-    if (products.size() != weights.size() || !fits_shared_input(rows, K, products) || needs_grad(inputs)) {
-        for (size_t i = 0; i < weights.size(); ++i) out.push_back(linear(x, weights[i], bias_of(i)));
-        return out;
+    const std::span<SharedInputProduct> products(held.data(), fitting);
+    const bool differentiated = needs_grad(biases) || needs_grad({x});
+    if (fitting != weights.size() || !fits_shared_input(rows, K, products) || differentiated) {
+        for (size_t i = 0; i < weights.size(); ++i) out[i] = linear(x, weights[i], bias_of(i));
+        return;
     }
     const ProfileScope op_scope("linear");
     const Tensor xc = x.contiguous();
     for (size_t i = 0; i < weights.size(); ++i) {
         Shape shape = x.shape();
         shape.back() = weights[i].size(0);
-        out.push_back(Tensor::empty(shape));  // (rows, N_i)
+        out[i] = Tensor::empty(shape);  // (rows, N_i)
         const Tensor& b = bias_of(i);
         products[i].bias = b.defined() ? b.data() : nullptr;
-        products[i].y = out.back().data();
+        products[i].y = out[i].data();
     }
     skinny_gemm_shared_input(rows, xc.data(), products);
+}
+
+std::vector<Tensor> linear_shared_input(const Tensor& x, const std::vector<Tensor>& weights,
+                                        const std::vector<Tensor>& biases) {
+    std::vector<Tensor> out(weights.size());
+    linear_shared_input(x, weights, biases, out);
     return out;
 }
 

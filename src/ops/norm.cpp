@@ -214,13 +214,15 @@ Tensor normalize(const char* name, bool centered, const Tensor& x_in, const Tens
     const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
     const int64_t rows = x.numel() / d;
     Tensor y = Tensor::empty(x.shape());  // (rows, d)
-    std::vector<RowStats> stats(rows);
+    const bool differentiated = needs_grad({x_in, weight, bias});
+    std::vector<RowStats> stats(differentiated ? size_t(rows) : 0);  // for the backward only
     const float* px = x.data();
     const float* pw = w.defined() ? w.data() : nullptr;
     const float* pb = b.defined() ? b.data() : nullptr;
     float* py = y.data();
     parallel_loop(rows, 2 * rows * d, [&](int64_t r) {  // work: two passes a row
-        stats[r] = normalize_one_row(px + r * d, py + r * d, d, centered, eps, pw, pb);
+        const RowStats row = normalize_one_row(px + r * d, py + r * d, d, centered, eps, pw, pb);
+        if (differentiated) stats[r] = row;
     });
 
     return record(

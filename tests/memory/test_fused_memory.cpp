@@ -1,81 +1,18 @@
-// Peak heap memory of the fused attention path, measured.
-//
-// This executable defines malloc, calloc, realloc, free, aligned_alloc, posix_memalign and
-// memalign itself. Being the executable, its definitions win symbol lookup for every shared
-// library too (libattend's Storage uses aligned_alloc, operator new in libstdc++ calls
-// malloc, oneDNN and libgomp call malloc), so every heap byte passes through the counters
-// below before reaching glibc's own allocator (__libc_malloc and friends). Live bytes are
-// counted with malloc_usable_size, so a block is subtracted exactly as much as it added.
+// Peak heap memory of the fused attention path, measured (every heap byte is counted:
+// memory/counting_allocator.hpp).
 //
 // The claim under test: at T = 16384, D = 64, one head, the fused forward + backward needs
 // far less than 64 MiB beyond its inputs, where the reference's weights alone are
 // T² · 4 B = 1 GiB.
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <atomic>
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "attend/attention.hpp"
 #include "attend/autograd.hpp"
 #include "attend/random.hpp"
-
-// ---- counting allocator ------------------------------------------------------------------------
-
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* __libc_memalign(size_t, size_t);
-void __libc_free(void*);
-}
-
-namespace {
-
-std::atomic<int64_t> g_live{0}, g_peak{0};
-
-void* counted(void* p) {
-    if (p) {
-        const int64_t live = g_live.fetch_add(int64_t(malloc_usable_size(p))) + int64_t(malloc_usable_size(p));
-        int64_t peak = g_peak.load();
-        while (live > peak && !g_peak.compare_exchange_weak(peak, live)) {
-        }
-    }
-    return p;
-}
-
-void uncount(void* p) {
-    if (p) g_live.fetch_sub(int64_t(malloc_usable_size(p)));
-}
-
-}  // namespace
-
-extern "C" {
-void* malloc(size_t n) { return counted(__libc_malloc(n)); }
-void* calloc(size_t n, size_t size) { return counted(__libc_calloc(n, size)); }
-void* aligned_alloc(size_t alignment, size_t n) { return counted(__libc_memalign(alignment, n)); }
-void* memalign(size_t alignment, size_t n) { return counted(__libc_memalign(alignment, n)); }
-int posix_memalign(void** out, size_t alignment, size_t n) {
-    void* p = counted(__libc_memalign(alignment, n));
-    if (!p) return ENOMEM;
-    *out = p;
-    return 0;
-}
-void* realloc(void* p, size_t n) {
-    uncount(p);
-    void* q = __libc_realloc(p, n);
-    if (!q && p && n) counted(p);  // failed: the old block lives on
-    return counted(q);
-}
-void free(void* p) {
-    uncount(p);
-    __libc_free(p);
-}
-}
+#include "memory/counting_allocator.hpp"
 
 namespace {
 
@@ -86,8 +23,8 @@ constexpr int64_t kMiB = int64_t(1) << 20;
 // Peak heap bytes above what was live when the scope began.
 class PeakScope {
 public:
-    PeakScope() : base_(g_live.load()) { g_peak.store(base_); }
-    int64_t extra() const { return g_peak.load() - base_; }
+    PeakScope() : base_(counted_heap::live_bytes()) { counted_heap::restart_peak(); }
+    int64_t extra() const { return counted_heap::peak_bytes() - base_; }
 
 private:
     int64_t base_;

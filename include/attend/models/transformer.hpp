@@ -70,6 +70,8 @@ std::vector<int64_t> next_token_targets(const TokenBatch& tokens, int64_t ignore
 // Token sequences right-padded with id 0 into one batch: shape {n, max(1, longest)}, lengths
 // set (an empty sequence is a row of padding).
 TokenBatch right_padded(std::span<const std::vector<int64_t>> sequences);
+// The same into `batch`, whose vectors keep their room: a decoding loop's steps allocate nothing.
+void right_padded(std::span<const std::vector<int64_t>> sequences, TokenBatch& batch);
 
 // Every layer's attention weights from one full pass, for looking at them (viz/). A layer
 // that captures runs the reference attention path, which materialises the weights (the

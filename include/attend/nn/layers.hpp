@@ -4,8 +4,11 @@
 //
 // Implemented in src/nn/linear.cpp, src/nn/embedding.cpp and src/nn/norm.cpp.
 #pragma once
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,7 +32,13 @@ public:
     Tensor forward(const Tensor& x) const;
     // forward(x) of each layer, as one call (attend/ops.hpp linear_shared_input): a layer's q, k
     // and v projections, or gate and up, share the work of x when decoding in bf16 / int8.
-    static std::vector<Tensor> forward_each(const Tensor& x, std::initializer_list<const Linear*> layers);
+    template <size_t N>
+    static std::array<Tensor, N> forward_each(const Tensor& x, const std::array<const Linear*, N>& layers) {
+        std::array<Tensor, N> out;
+        forward_each(x, layers, out);
+        return out;
+    }
+    static void forward_each(const Tensor& x, std::span<const Linear* const> layers, std::span<Tensor> out);
     void collect_parameters(const std::string& prefix, NamedParameters& out);  // weight, bias
 
     int64_t in_features() const { return weight.size(1); }
@@ -50,7 +59,10 @@ public:
     Embedding(int64_t num_embeddings, int64_t dim, ParameterInit init, float stddev = 1.f);
 
     // ids in row-major order for `ids_shape`; an id outside [0, num_embeddings) is an Error.
-    Tensor forward(const std::vector<int64_t>& ids, const Shape& ids_shape) const;
+    Tensor forward(std::span<const int64_t> ids, const Shape& ids_shape) const;
+    Tensor forward(std::initializer_list<int64_t> ids, const Shape& ids_shape) const {
+        return forward(std::span<const int64_t>(ids.begin(), ids.size()), ids_shape);
+    }
     void collect_parameters(const std::string& prefix, NamedParameters& out);  // weight
 
     int64_t num_embeddings() const { return weight.size(0); }

@@ -36,7 +36,7 @@ namespace attend {
 // lengths (optional, one per sequence): rows t ≥ lengths[b] are padding, whose outputs are
 // never used; they get position offsets[b], so a padded row never asks for a position past
 // the table (a short sequence batched with a long one at a large offset, in a KV-cache step).
-std::vector<int64_t> position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {},
+Int64List position_ids(int64_t B, int64_t T, const std::vector<int64_t>& offsets = {},
                                   const std::vector<int64_t>& lengths = {});
 
 // The sinusoidal table (n_positions, dim), computed in double and rounded once. For odd dim
@@ -79,7 +79,7 @@ public:
 Tensor apply_rope(const Tensor& x, float theta, RopeLayout layout, const std::vector<int64_t>& offsets = {});
 
 // RoPE at explicit positions: positions has B·T entries (row-major (B, T)), each ≥ 0.
-Tensor apply_rope_at(const Tensor& x, const std::vector<int64_t>& positions, float theta, RopeLayout layout);
+Tensor apply_rope_at(const Tensor& x, const Int64List& positions, float theta, RopeLayout layout);
 
 // RoPE with the cos/sin tables precomputed once for positions [0, min(max_positions,
 // kMaxCachedPositions)); a later position is computed on the spot (the tables are a cache,
@@ -97,7 +97,7 @@ public:
                     const RopeScaling& scaling = {});
 
     Tensor forward(const Tensor& x, const std::vector<int64_t>& offsets = {}) const;      // x (B, H, T, D)
-    Tensor forward_at(const Tensor& x, const std::vector<int64_t>& positions) const;      // positions (B·T)
+    Tensor forward_at(const Tensor& x, const Int64List& positions) const;      // positions (B·T)
 
     int64_t head_dim() const { return head_dim_; }
     float theta() const { return theta_; }
