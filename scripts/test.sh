@@ -4,7 +4,7 @@
 #   2. build-asan/  RelWithDebInfo under AddressSanitizer + UndefinedBehaviorSanitizer; ctest
 #   3. build-fuzz/  libFuzzer (clang): every target in fuzz/ (fuzz/run.sh), one file reader
 #                   each and the chat-template interpreter, ATTEND_FUZZ_SECONDS in total (default
-#                   150) shared among them
+#                   90, wall clock; two targets at a time, ~16 s each) shared among them
 # Prints CTest's summary of each and exits non-zero if anything failed to build or pass.
 #
 # Environment: ATTEND_JOBS (parallel jobs, default 2), ATTEND_SHARED_DATA (passed to CMake
@@ -54,7 +54,7 @@ if [[ "${ATTEND_SKIP_ASAN:-0}" != 1 ]]; then
 fi
 
 if [[ "${ATTEND_SKIP_FUZZ:-0}" != 1 ]]; then
-  fuzz_seconds=${ATTEND_FUZZ_SECONDS:-150}
+  fuzz_seconds=${ATTEND_FUZZ_SECONDS:-90}
   echo "==== fuzz: every target in fuzz/, ${fuzz_seconds} s in total ===="
   mkdir -p build-fuzz
   if bash fuzz/run.sh "${fuzz_seconds}" 2>&1 | tee build-fuzz/run.log | grep -E '^fuzz '; [[ ${PIPESTATUS[0]} == 0 ]]; then

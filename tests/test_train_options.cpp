@@ -100,7 +100,9 @@ TEST(TrainOptions, EveryOptionIsSettableFromAFlagAndFromAKey) {
         EXPECT_EQ(find_train_option(r.key), &r);
         EXPECT_EQ(find_train_option(r.flag()), &r);
         // The default is the table's (the reals' are checked through the record, above).
-        if (!is_real(r)) EXPECT_EQ(train_option_text(defaults, r), r.default_text);
+        if (!is_real(r)) {
+            EXPECT_EQ(train_option_text(defaults, r), r.default_text);
+        }
         const std::string value = valid_value(r);
         ASSERT_NE(value, train_option_text(defaults, r));
         TrainOptions by_flag;
@@ -112,7 +114,9 @@ TEST(TrainOptions, EveryOptionIsSettableFromAFlagAndFromAKey) {
         // Recorded options come back from the checkpoint's record; the others are not in it.
         const std::string record = train_options_to_json(by_flag);
         EXPECT_EQ(record.find("\"" + std::string(r.key) + "\":") != std::string::npos, r.recorded) << record;
-        if (r.recorded) EXPECT_EQ(train_option_text(parse_train_options(record, "record"), r), value);
+        if (r.recorded) {
+            EXPECT_EQ(train_option_text(parse_train_options(record, "record"), r), value);
+        }
     }
     // The two that were settable from --config alone, before the table.
     EXPECT_NE(find_train_option("--beta1"), nullptr);
