@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fuzz/run.sh — builds every libFuzzer target in fuzz/ (fuzz/CMakeLists.txt, clang) and runs
 # each over a freshly generated seed corpus, ATTEND_JOBS of them at a time (default 2, one
-# thread each), within TOTAL_SECONDS of wall-clock time: each target gets TOTAL_SECONDS × jobs
-# ÷ targets.
+# thread each), within TOTAL_SECONDS of wall-clock time: each target gets TOTAL_SECONDS × lanes
+# ÷ targets, lanes being ATTEND_JOBS or the number of targets if fewer.
 # Usage: fuzz/run.sh [TOTAL_SECONDS] [TARGET...]   (default 240 s; all targets: fuzz/*.cpp)
 # Builds into build-fuzz/ (ATTEND_FUZZ_BUILD_DIR), one work folder per target there; exit
 # status non-zero when a target finds a crash (its reproducer stays in build-fuzz/<target>/).
