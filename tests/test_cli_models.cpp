@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -319,39 +321,69 @@ TEST_F(CliModels, TokenizeMatchesHuggingFaceOnEveryVocabulary) {
     require_data("llamacpp_vocab_tests/ggml-vocab-gpt-2.gguf.out");
     struct Vocabulary {
         std::string vocab, tokenizer;
-        size_t every;  // test every n-th string (1: all)
     };
-    // Every string of every one of these files is checked in process (test_tokenizers.cpp,
-    // test_tokenizer_pipeline.cpp); here the command's path around the same tokenizer — the
-    // file found from what --tokenizer names, stdin byte for byte, the ids printed — on a
-    // sample of them. (Every string through the CLI was 138 processes: 3 minutes under ASan.)
+    // Every string of every file through the command: all 46 in one process with --jsonl, and
+    // two of them through stdin byte for byte (the command's other path). (One process per
+    // string was 138 processes, 3 minutes under ASan; the same strings are checked in process
+    // too: test_tokenizers.cpp, test_tokenizer_pipeline.cpp.)
     const std::vector<Vocabulary> vocabularies = {
-        {"gpt-2", data("gpt2_fake_hf"), 3},                        // tokenizer.json in an HF folder
-        {"gpt-2", data("gpt2_fake_hf/vocab.json"), 5},             // vocab.json + merges.txt
-        {"gpt-2", data("gpt2_bpe_openai"), 5},                     // OpenAI's encoder.json + vocab.bpe
-        {"bert-bge", data("bert_vocab/vocab.txt"), 3},              // WordPiece
-        {"llama-spm", data("llama2c_tokenizer_32k/tokenizer.bin"), 3},  // Llama 2's 32k, llama2.c format
-        // GGUF files (tokenizer.ggml.*): every vocabulary, every 15th string (all 46 are in
-        // test_tokenizer_pipeline.cpp, in process).
-        {"gpt-2", data("llamacpp_vocab_tests/ggml-vocab-gpt-2.gguf"), 15},
-        {"bert-bge", data("llamacpp_vocab_tests/ggml-vocab-bert-bge.gguf"), 15},
-        {"llama-spm", data("llamacpp_vocab_tests/ggml-vocab-llama-spm.gguf"), 15},
-        {"phi-3", data("llamacpp_vocab_tests/ggml-vocab-phi-3.gguf"), 15},
-        {"deepseek-llm", data("llamacpp_vocab_tests/ggml-vocab-deepseek-llm.gguf"), 15},
-        {"falcon", data("llamacpp_vocab_tests/ggml-vocab-falcon.gguf"), 15},
-        {"starcoder", data("llamacpp_vocab_tests/ggml-vocab-starcoder.gguf"), 15},
+        {"gpt-2", data("gpt2_fake_hf")},                          // tokenizer.json in an HF folder
+        {"gpt-2", data("gpt2_fake_hf/vocab.json")},               // vocab.json + merges.txt
+        {"gpt-2", data("gpt2_bpe_openai")},                       // OpenAI's encoder.json + vocab.bpe
+        {"bert-bge", data("bert_vocab/vocab.txt")},               // WordPiece
+        {"llama-spm", data("llama2c_tokenizer_32k/tokenizer.bin")},  // Llama 2's 32k, llama2.c format
+        // GGUF files (tokenizer.ggml.*)
+        {"gpt-2", data("llamacpp_vocab_tests/ggml-vocab-gpt-2.gguf")},
+        {"bert-bge", data("llamacpp_vocab_tests/ggml-vocab-bert-bge.gguf")},
+        {"llama-spm", data("llamacpp_vocab_tests/ggml-vocab-llama-spm.gguf")},
+        {"phi-3", data("llamacpp_vocab_tests/ggml-vocab-phi-3.gguf")},
+        {"deepseek-llm", data("llamacpp_vocab_tests/ggml-vocab-deepseek-llm.gguf")},
+        {"falcon", data("llamacpp_vocab_tests/ggml-vocab-falcon.gguf")},
+        {"starcoder", data("llamacpp_vocab_tests/ggml-vocab-starcoder.gguf")},
     };
     for (const Vocabulary& v : vocabularies) {
         ASSERT_TRUE(fs::exists(v.tokenizer)) << "shared test data missing: " << v.tokenizer;
         const auto cases = vocab_cases(v.vocab);
         ASSERT_EQ(cases.size(), 46u) << v.vocab;
-        for (size_t i = 0; i < cases.size(); i += v.every) {
-            write_file(path("text.txt"), cases[i].text);  // through stdin, byte for byte
+        std::string jsonl;
+        for (const VocabCase& c : cases) jsonl += nlohmann::json(c.text).dump() + "\n";
+        write_file(path("texts.jsonl"), jsonl);
+        const CliRun all = run("tokenize --jsonl --tokenizer " + shell_quote(v.tokenizer), path("texts.jsonl"));
+        ASSERT_EQ(all.status, 0) << v.tokenizer << ": " << all.error;
+        const auto lines = lines_of(all.output);
+        ASSERT_EQ(lines.size(), cases.size()) << v.tokenizer << ":\n" << all.output;
+        for (size_t i = 0; i < cases.size(); ++i) {
+            std::string ids = "[";
+            for (const std::string& id : split_ws(cases[i].ids)) ids += (ids.size() > 1 ? "," : "") + id;
+            EXPECT_EQ(lines[i], ids + "]") << v.tokenizer << ", test string " << i << ": \"" << cases[i].text << "\"";
+        }
+        // Through stdin as bytes: the first string with a non-ASCII byte, and the first that
+        // ends in a newline after other whitespace ("\t\n").
+        const auto first = [&](auto is) {
+            return size_t(std::find_if(cases.begin(), cases.end(), is) - cases.begin());
+        };
+        const size_t non_ascii = first([](const VocabCase& c) {
+            return std::any_of(c.text.begin(), c.text.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
+        });
+        const size_t tab_newline = first([](const VocabCase& c) { return c.text == "\t\n"; });
+        for (size_t i : {non_ascii, tab_newline}) {
+            ASSERT_LT(i, cases.size()) << v.vocab << ": no such test string";
+            write_file(path("text.txt"), cases[i].text);
             const CliRun r = run("tokenize --tokenizer " + shell_quote(v.tokenizer), path("text.txt"));
             ASSERT_EQ(r.status, 0) << v.tokenizer << ": " << r.error;
             EXPECT_EQ(r.output, cases[i].ids + "\n") << v.tokenizer << ", test string " << i << ": \"" << cases[i].text << "\"";
         }
     }
+    // --jsonl: an object's "text", and a line that is neither names the input and the line.
+    write_file(path("texts.jsonl"), "{\"text\": \" Hello World\"}\n\"\"\n");
+    const CliRun objects = run("tokenize --jsonl --tokenizer " + shell_quote(data("gpt2_fake_hf")), path("texts.jsonl"));
+    EXPECT_EQ(objects.output, "[18435,2159]\n[]\n") << objects.error;
+    write_file(path("bad.jsonl"), "\"fine\"\n[1, 2]\n");
+    const CliRun bad = run("tokenize --jsonl --tokenizer " + shell_quote(data("gpt2_fake_hf")) + " --file " +
+                           shell_quote(path("bad.jsonl")));
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_EQ(bad.output, "");  // nothing of the lines before it
+    EXPECT_NE(bad.error.find(path("bad.jsonl") + ":2: expected a JSON string"), std::string::npos) << bad.error;
     // --text and --special: HF's add_special_tokens=True.
     const CliRun bert = run("tokenize --tokenizer " + shell_quote(data("bert_vocab/vocab.txt")) + " --text ' Hello World' --special");
     EXPECT_EQ(bert.output, "101 7592 2088 102\n") << bert.error;

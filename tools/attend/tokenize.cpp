@@ -5,10 +5,16 @@
 // Without --text the text is --file's contents, or all of stdin, byte for byte (a final
 // newline included). --out FILE.bin writes the ids as little-endian uint16 instead (nanoGPT's
 // train.bin), the memory-mapped input of `attend train --data FILE.bin --tokenizer PATH`.
+//
+// --jsonl tokenizes many texts with one load of the tokenizer (Hugging Face's encode_batch):
+// the input is JSON Lines, each line a string or an object with a "text" string, and each
+// line's ids come out as one JSON array per line, in order.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "attend/error.hpp"
@@ -21,8 +27,38 @@ namespace {
 
 struct TokenizeOptions {
     std::string tokenizer, text, file, out;
-    bool special = false, pieces = false;
+    bool special = false, pieces = false, jsonl = false;
 };
+
+// The text of line `number` of a JSON Lines input: a JSON string, or an object's "text".
+std::string jsonl_text(const std::string& line, const std::string& source, size_t number) {
+    const std::string where = source + ":" + std::to_string(number) + ": ";
+    nlohmann::json value;
+    try {
+        value = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(where + "not JSON (" + e.what() + ")");
+    }
+    if (value.is_object() && value.contains("text")) value = value["text"];
+    if (!value.is_string()) throw Error(where + "expected a JSON string or an object with a \"text\" string");
+    return value.get<std::string>();
+}
+
+// One JSON array of ids per line of `input`; an empty last line (after the final newline) is
+// not a text.
+void tokenize_jsonl(const Tokenizer& tok, const std::string& input, const std::string& source, bool special) {
+    std::string out;
+    size_t number = 0;
+    for (size_t at = 0; at < input.size();) {
+        const size_t end = std::min(input.find('\n', at), input.size());
+        const std::vector<int64_t> ids = tok.encode(jsonl_text(input.substr(at, end - at), source, ++number), special);
+        out += "[";
+        for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+        out += "]\n";
+        at = end + 1;
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
 
 void run_tokenize(const TokenizeOptions& o, bool text_given) {
     const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.tokenizer);
@@ -34,6 +70,7 @@ void run_tokenize(const TokenizeOptions& o, bool text_given) {
         text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
         if (std::cin.bad()) throw Error("<stdin>: read failed");
     }
+    if (o.jsonl) return tokenize_jsonl(*tok, text, o.file.empty() ? "<stdin>" : o.file, o.special);
     const std::vector<int64_t> ids = tok->encode(text, o.special);
     if (!o.out.empty()) {
         if (tok->vocab_size() > 0x10000)
@@ -64,13 +101,20 @@ void register_tokenize(CLI::App& app) {
         "Examples:\n"
         "  attend tokenize --tokenizer gpt2_fake_hf --text \"Hello world\"      # 15496 995\n"
         "  echo -n \"Hello world\" | attend tokenize --tokenizer vocab.txt --special\n"
-        "  attend tokenize --tokenizer gpt2_fake_hf --file input.txt --out tokens.bin");
+        "  attend tokenize --tokenizer gpt2_fake_hf --file input.txt --out tokens.bin\n"
+        "  printf '\"Hello world\"\\n{\"text\": \"a\\\\nb\"}\\n' | attend tokenize --tokenizer gpt2_fake_hf --jsonl   # [15496,995], then [64,198,65]");
     cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or folder")->required();
     CLI::Option* text = cmd->add_option("--text", o->text, "Text to tokenize (default: --file, else all of stdin)");
     cmd->add_option("--file", o->file, "Text file to tokenize")->excludes(text);
-    cmd->add_option("--out", o->out, "Write the ids to this file as uint16 (for attend train --data FILE.bin)");
+    CLI::Option* out = cmd->add_option("--out", o->out, "Write the ids to this file as uint16 (for attend train --data FILE.bin)");
     cmd->add_flag("--special", o->special, "Add the model's special tokens (BOS; [CLS] ... [SEP])");
-    cmd->add_flag("--pieces", o->pieces, "One token per line: id, a tab, and the token's text");
+    CLI::Option* pieces = cmd->add_flag("--pieces", o->pieces, "One token per line: id, a tab, and the token's text");
+    cmd->add_flag("--jsonl", o->jsonl,
+                  "Many texts: --file or stdin is JSON Lines (a string, or an object with \"text\", per line); "
+                  "one JSON array of ids per line")
+        ->excludes(text)
+        ->excludes(out)
+        ->excludes(pieces);
     cmd->callback([o, text] { run_tokenize(*o, text->count() > 0); });
 }
 
