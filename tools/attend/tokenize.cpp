@@ -30,6 +30,11 @@ struct TokenizeOptions {
     bool special = false, pieces = false, jsonl = false;
 };
 
+// ids written after `out`, `separator` between them.
+void append_ids(std::string& out, const std::vector<int64_t>& ids, const char* separator) {
+    for (size_t i = 0; i < ids.size(); ++i) out += (i ? separator : "") + std::to_string(ids[i]);
+}
+
 // The text of line `number` of a JSON Lines input: a JSON string, or an object's "text".
 std::string jsonl_text(const std::string& line, const std::string& source, size_t number) {
     const std::string where = source + ":" + std::to_string(number) + ": ";
@@ -53,7 +58,7 @@ void tokenize_jsonl(const Tokenizer& tok, const std::string& input, const std::s
         const size_t end = std::min(input.find('\n', at), input.size());
         const std::vector<int64_t> ids = tok.encode(jsonl_text(input.substr(at, end - at), source, ++number), special);
         out += "[";
-        for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+        append_ids(out, ids, ",");
         out += "]\n";
         at = end + 1;
     }
@@ -84,7 +89,7 @@ void run_tokenize(const TokenizeOptions& o, bool text_given) {
     if (o.pieces) {
         for (int64_t id : ids) out += std::to_string(id) + "\t" + tok->token_text(id) + "\n";
     } else {
-        for (size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
+        append_ids(out, ids, " ");
         out += "\n";
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
