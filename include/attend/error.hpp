@@ -24,6 +24,9 @@ template <class... Parts>
 }
 }  // namespace detail
 
+// Throws Error("<where>: <what>"): a reader's errors name the file (or field, or line) first.
+[[noreturn]] void bad_file(const std::string& where, const std::string& what);
+
 }  // namespace attend
 
 // ATTEND_CHECK(cond, "part", value, "part", ...) throws attend::Error("<function>: parts...")

@@ -19,7 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad(const std::string& where, const std::string& what) { throw Error(where + ": " + what); }
 
 template <class Enum, size_t N>
 Enum enum_from(const json& value, const std::string& key, const Enum (&all)[N], const std::string& where) {
@@ -205,7 +204,7 @@ TransformerConfig config_from_json(const std::string& text, const std::string& w
     try {
         c.validate();
     } catch (const Error& e) {
-        bad(where, e.what());
+        bad_file(where, e.what());
     }
     return c;
 }

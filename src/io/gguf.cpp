@@ -18,7 +18,6 @@ static_assert(std::endian::native == std::endian::little, "GGUF is read as littl
 
 namespace {
 
-[[noreturn]] void bad_file(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 // A key or name from the file, fit for a one-line message: control bytes escaped, long ones cut.
 std::string printable(const std::string& s) {

@@ -56,7 +56,6 @@ namespace attend {
 
 namespace {
 
-[[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 enum class Arch { llama, qwen2, phi3, gemma, gpt2, bert };
 const char* gguf_name(Arch a) {
@@ -168,15 +167,15 @@ RopeScaling longrope_of(const GgufFile& f, const TransformerConfig& c, const std
     for (auto [name, list] : {std::pair{"rope_factors_short.weight", &r.short_factor},
                               std::pair{"rope_factors_long.weight", &r.long_factor}}) {
         const GgufTensorInfo* t = f.find_tensor(name);
-        if (!t) bad(f.path(), std::string("has rope_factors_") + (list == &r.long_factor ? "short" : "long") +
+        if (!t) bad_file(f.path(), std::string("has rope_factors_") + (list == &r.long_factor ? "short" : "long") +
                                   ".weight but no tensor " + name + " (longrope needs both)");
         if (t->dims.size() != 1 || int64_t(t->dims[0]) != half)
-            bad(f.path(), "tensor '" + std::string(name) + "' " + to_string(t->shape()) + " must hold " +
+            bad_file(f.path(), "tensor '" + std::string(name) + "' " + to_string(t->shape()) + " must hold " +
                               std::to_string(half) + " factors (head size / 2)");
         *list = f.tensor_f32(*t).to_vector();
         for (size_t i = 0; i < list->size(); ++i)
             if (!(std::isfinite((*list)[i]) && (*list)[i] > 0.f))
-                bad(f.path(), "tensor '" + std::string(name) + "' element " + std::to_string(i) + " is " +
+                bad_file(f.path(), "tensor '" + std::string(name) + "' element " + std::to_string(i) + " is " +
                                   std::to_string((*list)[i]) + ", not a finite positive factor");
     }
     const std::string orig = p + "rope.scaling.original_context_length";
@@ -200,8 +199,8 @@ TransformerConfig config_of(const GgufFile& f, Arch arch) {
     c.d_ff = size_key(f, p + "feed_forward_length", ConfigLimits::d_ff);
     c.max_positions = size_key(f, p + "context_length", ConfigLimits::max_positions);
     const GgufTensorInfo* embd = f.find_tensor("token_embd.weight");
-    if (!embd) bad(f.path(), "has no tensor token_embd.weight (the token embedding)");
-    if (embd->dims.size() != 2) bad(f.path(), "tensor token_embd.weight has " + std::to_string(embd->dims.size()) + " dims, expected 2");
+    if (!embd) bad_file(f.path(), "has no tensor token_embd.weight (the token embedding)");
+    if (embd->dims.size() != 2) bad_file(f.path(), "tensor token_embd.weight has " + std::to_string(embd->dims.size()) + " dims, expected 2");
     c.vocab_size = int64_t(std::min<uint64_t>(embd->dims[1], uint64_t(ConfigLimits::vocab_size) + 1));
     if (f.has(p + "expert_count") && f.get_u32(p + "expert_count") > 0)
         f.fail_key(p + "expert_count", "mixture-of-experts models are refused (attend has no expert routing)");
@@ -219,7 +218,7 @@ TransformerConfig config_of(const GgufFile& f, Arch arch) {
         const std::string key_length = p + "attention.key_length";
         const int64_t head = f.has(key_length) ? size_key(f, key_length, ConfigLimits::d_model) : natural;
         if (head == 0)
-            bad(f.path(), p + "embedding_length " + std::to_string(c.d_model) + " is not a multiple of " + p +
+            bad_file(f.path(), p + "embedding_length " + std::to_string(c.d_model) + " is not a multiple of " + p +
                               "attention.head_count " + std::to_string(c.n_heads) + " and there is no " + key_length);
         c.head_size = head == natural ? 0 : head;
         for (const std::string& key : {p + "rope.dimension_count", p + "attention.value_length"})
@@ -234,18 +233,18 @@ TransformerConfig config_of(const GgufFile& f, Arch arch) {
             c.rope_scaling = longrope_of(f, c, p);
         } else {
             if (factors)
-                bad(f.path(), std::string("tensor rope_factors_") + (f.find_tensor("rope_factors_long.weight") ? "long" : "short") +
+                bad_file(f.path(), std::string("tensor rope_factors_") + (f.find_tensor("rope_factors_long.weight") ? "long" : "short") +
                                   ".weight (longrope) is refused for " + gguf_name(arch) + " (attend reads it for phi3)");
             if (scaling != "none")
                 f.fail_key(p + "rope.scaling.type", "\"" + scaling + "\": rope scaling is refused here (attend reads "
                                                     "plain RoPE and phi3's longrope factors)");
         }
         if (f.find_tensor("rope_freqs.weight"))
-            bad(f.path(), "tensor rope_freqs.weight (Llama-3 rope scaling factors) is refused: attend reads plain RoPE");
+            bad_file(f.path(), "tensor rope_freqs.weight (Llama-3 rope scaling factors) is refused: attend reads plain RoPE");
         c.bias = false;
         c.qkv_bias = arch == Arch::qwen2;  // Qwen2: q/k/v biases, none on attn_output or the MLP
         if (arch != Arch::qwen2 && f.find_tensor("blk.0.attn_q.bias"))
-            bad(f.path(), "tensor blk.0.attn_q.bias: " + std::string(gguf_name(arch)) +
+            bad_file(f.path(), "tensor blk.0.attn_q.bias: " + std::string(gguf_name(arch)) +
                               " models with attention biases are refused (llama.cpp's qwen2 has them)");
         if (arch == Arch::gemma) {
             c.activation = Activation::geglu;
@@ -269,7 +268,7 @@ TransformerConfig config_of(const GgufFile& f, Arch arch) {
     try {
         c.validate();
     } catch (const Error& e) {
-        bad(f.path(), e.what());
+        bad_file(f.path(), e.what());
     }
     return c;
 }
@@ -297,14 +296,14 @@ Tensor int8_from_blocks(const GgufFile& f, const GgufTensorInfo& t, int64_t r0, 
             d = -d;
             for (int j = 0; j < 32; ++j) low = low || q[j] == -128, q[j] = int8_t(-q[j]);
         }
-        if (low) bad(f.path(), "tensor '" + t.name + "' has a negative scale on a block holding -128");
+        if (low) bad_file(f.path(), "tensor '" + t.name + "' has a negative scale on a block holding -128");
         std::memcpy(values.data() + b * 32, q, 32);
         scales[size_t(b)] = d;
     }
     try {
         return low_precision_tensor(LowPrecisionMatrix::adopt_int8(rows, cols, values.data(), scales.data(), nullptr));
     } catch (const Error& e) {
-        bad(f.path(), "tensor '" + t.name + "': " + e.what());
+        bad_file(f.path(), "tensor '" + t.name + "': " + e.what());
     }
 }
 
@@ -314,7 +313,7 @@ Tensor read_param(const GgufFile& f, const GgufTensorInfo& t, const std::string&
     const Shape shape = t.shape();
     const bool sliced = r1 >= 0;
     if (sliced && (r0 < 0 || r1 > shape[0] || r0 >= r1))
-        bad(f.path(), "tensor '" + t.name + "' " + to_string(shape) + " has no rows [" + std::to_string(r0) + ", " +
+        bad_file(f.path(), "tensor '" + t.name + "' " + to_string(shape) + " has no rows [" + std::to_string(r0) + ", " +
                           std::to_string(r1) + ") for " + ours);
     if (!sliced) r0 = 0, r1 = shape[0];
     Shape part = shape;
@@ -364,19 +363,19 @@ LoadedModel load_gguf(const std::string& path) {
         }
     for (const auto& [name, n] : rows)
         if (const GgufTensorInfo* t = f.find_tensor(name); t && (t->dims.empty() || int64_t(t->dims.back()) != n))
-            bad(path, "tensor '" + name + "' " + to_string(t->shape()) + " has " +
+            bad_file(path, "tensor '" + name + "' " + to_string(t->shape()) + " has " +
                           std::to_string(t->dims.empty() ? 0 : t->dims.back()) + " rows; the " + gguf_name(arch) +
                           " model its metadata describes needs " + std::to_string(n) + " (" + parts[name] + ")");
     f.make_resident();  // the header has vouched for the file: read it (unless mapped)
     for (const Place& p : wanted) {
         const GgufTensorInfo* t = f.find_tensor(p.theirs);
-        if (!t) bad(path, "has no tensor " + p.theirs + " (for parameter " + p.ours + " of the " + gguf_name(arch) + " model)");
+        if (!t) bad_file(path, "has no tensor " + p.theirs + " (for parameter " + p.ours + " of the " + gguf_name(arch) + " model)");
         ours[p.ours] = read_param(f, *t, p.ours, p.row0, p.row1);
         used.insert(p.theirs);
     }
     for (const auto& t : f.tensors())
         if (!used.count(t.name))
-            bad(path, "tensor '" + t.name + "' " + to_string(t.shape()) + " matches no parameter of the " + gguf_name(arch) +
+            bad_file(path, "tensor '" + t.name + "' " + to_string(t.shape()) + " matches no parameter of the " + gguf_name(arch) +
                           " model its metadata describes");
     LoadedModel loaded{.model = Transformer(config, ParameterInit::uninitialised()), .config = config,
                        .format = ModelFormat::gguf, .path = path, .tokenizer_path = {}};
@@ -404,7 +403,7 @@ namespace {
 // first difference otherwise.
 Arch arch_for(const TransformerConfig& c, const std::string& path) {
     const auto need = [&](bool ok, const std::string& what) {
-        if (!ok) bad(path, "model '" + c.name + "' cannot be written as GGUF: " + what);
+        if (!ok) bad_file(path, "model '" + c.name + "' cannot be written as GGUF: " + what);
     };
     const bool gemma = c.activation == Activation::geglu;
     need(c.embedding_scale == (gemma ? float(std::sqrt(double(c.d_model))) : 1.f),
@@ -489,7 +488,7 @@ Tensor interleave_rows(const Tensor& w, int64_t heads, bool inverse = false) {
 void write_vocabulary(TokenizerVocabulary v, const std::string& source, int64_t vocab_size, GgufWriter& w,
                       const std::string& path) {
     if (int64_t(v.tokens.size()) > vocab_size)
-        bad(path, "the tokenizer " + source + " has " + std::to_string(v.tokens.size()) +
+        bad_file(path, "the tokenizer " + source + " has " + std::to_string(v.tokens.size()) +
                       " tokens, more than the model's vocabulary of " + std::to_string(vocab_size));
     for (int64_t id = int64_t(v.tokens.size()); id < vocab_size; ++id) {
         v.tokens.push_back("[PAD" + std::to_string(id) + "]");
@@ -553,7 +552,7 @@ void save_gguf(const std::string& path, const Transformer& model, const GgufWrit
     }
     if (options.vocabulary) write_vocabulary(*options.vocabulary, options.vocabulary_source, c.vocab_size, w, path);
     const auto special = [&](const char* key, int64_t id) {
-        if (id >= c.vocab_size) bad(path, std::string(key) + " " + std::to_string(id) + " is outside the model's vocabulary");
+        if (id >= c.vocab_size) bad_file(path, std::string(key) + " " + std::to_string(id) + " is outside the model's vocabulary");
         if (id >= 0) w.set_u32(key, uint32_t(id));
     };
     special("tokenizer.ggml.bos_token_id", options.bos_id);
@@ -578,7 +577,7 @@ void save_gguf(const std::string& path, const Transformer& model, const GgufWrit
     const RopeLayout layout = arch == Arch::llama ? RopeLayout::interleaved : RopeLayout::rotate_half;
     for (const Place& pl : all) {
         auto it = by_name.find(pl.ours);
-        if (it == by_name.end()) bad(path, "model '" + c.name + "' has no parameter " + pl.ours);
+        if (it == by_name.end()) bad_file(path, "model '" + c.name + "' has no parameter " + pl.ours);
         Tensor t = *it->second;
         const bool q = pl.ours.find("self_attn.q_proj.") != std::string::npos,
                    k = pl.ours.find("self_attn.k_proj.") != std::string::npos;

@@ -29,24 +29,18 @@
 
 namespace attend {
 
-namespace {
-
-constexpr uint64_t kHeaderBytes = 7 * 4;
-
-}  // namespace
-
 LoadedModel load_llama2c(const std::string& path) {
     const std::shared_ptr<MappedFile> file = open_model_file(path);
     const Llama2cHeader h = parse_llama2c_header(file->bytes(), file->size(), path);
     TransformerConfig config = llama2c_config(h);
     config.name = "llama2.c " + path;
-    check_config_fits_file(config, (file->size() - kHeaderBytes) / 4, path);
+    check_config_fits_file(config, (file->size() - Llama2cHeader::kBytes) / 4, path);
     file->make_resident();  // the header has vouched for the file: read it (unless mapped)
 
     // One Storage over every float after the header; the mapping (or memory read into) is
     // page-aligned, so 28 bytes in is 4-byte aligned.
-    const int64_t n_floats = int64_t((file->size() - kHeaderBytes) / 4);
-    auto storage = std::make_shared<Storage>(reinterpret_cast<float*>(file->bytes() + kHeaderBytes), n_floats,
+    const int64_t n_floats = int64_t((file->size() - Llama2cHeader::kBytes) / 4);
+    auto storage = std::make_shared<Storage>(reinterpret_cast<float*>(file->bytes() + Llama2cHeader::kBytes), n_floats,
                                              std::shared_ptr<void>(file));
     int64_t offset = 0;
     auto next = [&](const Shape& shape) {  // the next array of the file, as a view

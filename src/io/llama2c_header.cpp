@@ -15,22 +15,19 @@ namespace attend {
 
 namespace {
 
-constexpr uint64_t kHeaderBytes = 7 * 4;
 // Larger than any machine's memory: a header asking for more is corrupt, whatever the file size.
 constexpr uint64_t kMaxModelBytes = uint64_t(1) << 46;
-
-[[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 }  // namespace
 
 Llama2cHeader parse_llama2c_header(const void* bytes, size_t size, const std::string& path) {
-    if (size < kHeaderBytes)
-        bad(path, "truncated llama2.c checkpoint: " + std::to_string(size) +
+    if (size < Llama2cHeader::kBytes)
+        bad_file(path, "truncated llama2.c checkpoint: " + std::to_string(size) +
                       " bytes, too short for the 28-byte header");
     int32_t v[7];
     std::memcpy(v, bytes, sizeof v);
     if (uint32_t(v[0]) == 0x616b3432u)  // "ak42": export.py's version 1/2 header
-        bad(path, "llama2.c checkpoint of export version " + std::to_string(v[1]) +
+        bad_file(path, "llama2.c checkpoint of export version " + std::to_string(v[1]) +
                       " (magic ak42); only the version-0 (legacy) format is supported — export with --version 0");
     Llama2cHeader h{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
     const std::pair<const char*, int32_t> positive[] = {{"dim", h.dim},         {"hidden_dim", h.hidden_dim},
@@ -38,29 +35,29 @@ Llama2cHeader parse_llama2c_header(const void* bytes, size_t size, const std::st
                                                         {"n_kv_heads", h.n_kv_heads}, {"seq_len", h.seq_len}};
     for (const auto& [name, value] : positive)
         if (value <= 0)
-            bad(path, std::string("llama2.c header has ") + name + "=" + std::to_string(value) + ", must be positive");
+            bad_file(path, std::string("llama2.c header has ") + name + "=" + std::to_string(value) + ", must be positive");
     if (h.vocab_size == 0 || h.vocab_size == std::numeric_limits<int32_t>::min())
-        bad(path, "llama2.c header has vocab_size=" + std::to_string(h.vocab_size) +
+        bad_file(path, "llama2.c header has vocab_size=" + std::to_string(h.vocab_size) +
                       ", must be non-zero (negative means a separate classifier)");
     if (h.dim % h.n_heads != 0)
-        bad(path, "llama2.c header has dim=" + std::to_string(h.dim) + " not divisible by n_heads=" +
+        bad_file(path, "llama2.c header has dim=" + std::to_string(h.dim) + " not divisible by n_heads=" +
                       std::to_string(h.n_heads));
     if (h.n_kv_heads > h.n_heads || h.n_heads % h.n_kv_heads != 0)
-        bad(path, "llama2.c header has n_heads=" + std::to_string(h.n_heads) + " not a multiple of n_kv_heads=" +
+        bad_file(path, "llama2.c header has n_heads=" + std::to_string(h.n_heads) + " not a multiple of n_kv_heads=" +
                       std::to_string(h.n_kv_heads));
     if ((h.dim / h.n_heads) % 2 != 0)
-        bad(path, "llama2.c header has head size dim/n_heads=" + std::to_string(h.dim / h.n_heads) +
+        bad_file(path, "llama2.c header has head size dim/n_heads=" + std::to_string(h.dim / h.n_heads) +
                       ", but RoPE needs it even");
     const uint64_t expected = h.expected_file_size();
     if (expected > kMaxModelBytes)
-        bad(path, "llama2.c header (dim=" + std::to_string(h.dim) + ", hidden_dim=" + std::to_string(h.hidden_dim) +
+        bad_file(path, "llama2.c header (dim=" + std::to_string(h.dim) + ", hidden_dim=" + std::to_string(h.hidden_dim) +
                       ", n_layers=" + std::to_string(h.n_layers) + ", vocab_size=" + std::to_string(h.vocab_size) +
                       ", seq_len=" + std::to_string(h.seq_len) + ") implies an impossible " +
                       (expected == std::numeric_limits<uint64_t>::max() ? std::string("overflowing")
                                                                         : std::to_string(expected)) +
                       " bytes");
     if (size != expected)
-        bad(path, "llama2.c checkpoint is " + std::to_string(size) + " bytes but its header (dim=" +
+        bad_file(path, "llama2.c checkpoint is " + std::to_string(size) + " bytes but its header (dim=" +
                       std::to_string(h.dim) + ", hidden_dim=" + std::to_string(h.hidden_dim) + ", n_layers=" +
                       std::to_string(h.n_layers) + ", n_heads=" + std::to_string(h.n_heads) + ", n_kv_heads=" +
                       std::to_string(h.n_kv_heads) + ", vocab_size=" + std::to_string(h.vocab_size) + ", seq_len=" +
@@ -84,7 +81,7 @@ uint64_t Llama2cHeader::expected_file_size() const {
                         + D                         // rms_final_weight
                         + 2 * S * (head / 2)        // freq_cis_real, freq_cis_imag
                         + (vocab_size < 0 ? V * D : 0);  // wcls
-    const u128 bytes = kHeaderBytes + 4 * floats;
+    const u128 bytes = Llama2cHeader::kBytes + 4 * floats;
     return bytes > u128(std::numeric_limits<uint64_t>::max()) ? std::numeric_limits<uint64_t>::max()
                                                                : uint64_t(bytes);
 }

@@ -13,7 +13,6 @@ namespace attend {
 
 namespace {
 
-[[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 }  // namespace
 
@@ -21,7 +20,7 @@ void check_config_fits_file(const TransformerConfig& c, uint64_t values, const s
     try {
         c.validate();
     } catch (const Error& e) {
-        bad(file, e.what());
+        bad_file(file, e.what());
     }
     // With every size bounded by ConfigLimits, these products fit in an int64.
     const int64_t params = parameter_count(c);
@@ -32,7 +31,7 @@ void check_config_fits_file(const TransformerConfig& c, uint64_t values, const s
     // adopt_parameters, whose message names the tensor; one that could not hold half the
     // model stops here, before a model of the config's size is even reserved.
     if (uint64_t(params) > 2 * values + (uint64_t(1) << 20))
-        bad(file, "the config (" + sizes + ") describes " + std::to_string(params) +
+        bad_file(file, "the config (" + sizes + ") describes " + std::to_string(params) +
                       " parameters, but the file's tensors hold only " + std::to_string(values) +
                       " values (not this model's weights, or a corrupt config)");
     // Tables the model computes from the config rather than reads: the sinusoidal table
@@ -45,7 +44,7 @@ void check_config_fits_file(const TransformerConfig& c, uint64_t values, const s
                    (c.n_layers + c.encoder_layers());
     const int64_t allowed = std::max<int64_t>(int64_t(1) << 26, 4 * params);
     if (computed > allowed)
-        bad(file, "the config (" + sizes + ") asks for position tables of " + std::to_string(computed) +
+        bad_file(file, "the config (" + sizes + ") asks for position tables of " + std::to_string(computed) +
                       " floats, more than " + std::to_string(allowed) + " for a model of " + std::to_string(params) +
                       " parameters (a corrupt max_positions?)");
 }

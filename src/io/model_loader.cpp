@@ -34,7 +34,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-[[noreturn]] void bad(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 constexpr const char* kConfigKey = "attend_config";  // our config, in the safetensors metadata
 constexpr const char* kTrainingCheckpointFile = "checkpoint.safetensors";  // a training run's (train/trainer.hpp)
@@ -59,7 +58,7 @@ std::string read_text(const std::string& path) { return read_file(path, "JSON fi
 // The first `n` bytes of a file (fewer when it is shorter).
 std::string head_bytes(const std::string& path, size_t n) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) bad(path, std::string("cannot open: ") + std::strerror(errno));
+    if (!in) bad_file(path, std::string("cannot open: ") + std::strerror(errno));
     std::string bytes(n, '\0');
     in.read(bytes.data(), std::streamsize(n));
     bytes.resize(size_t(in.gcount()));
@@ -84,7 +83,7 @@ bool looks_like_pickle(const std::string& path) {
 }
 
 [[noreturn]] void pickle_out_of_scope(const std::string& path) {
-    bad(path, "PyTorch pickle checkpoints (pytorch_model.bin) are out of scope: attend reads safetensors — "
+    bad_file(path, "PyTorch pickle checkpoints (pytorch_model.bin) are out of scope: attend reads safetensors — "
               "convert with safetensors' save_file (or save_pretrained(..., safe_serialization=True))");
 }
 
@@ -134,7 +133,7 @@ std::map<std::string, Tensor> read_hf_weights(const std::string& dir) {
         for (const auto& shard : shards) {
             const std::string path = (folder / shard).string();
             for (auto& [name, t] : read_safetensors(path, wanted, kHfLowPrecision).tensors)
-                if (!all.emplace(name, t).second) bad(path, "tensor '" + name + "' is also in another shard");
+                if (!all.emplace(name, t).second) bad_file(path, "tensor '" + name + "' is also in another shard");
         }
         return all;
     }
@@ -142,8 +141,8 @@ std::map<std::string, Tensor> read_hf_weights(const std::string& dir) {
         if (fs::exists(folder / other)) pickle_out_of_scope((folder / other).string());
     for (const char* other : {"tf_model.h5", "flax_model.msgpack"})
         if (fs::exists(folder / other))
-            bad((folder / other).string(), "TensorFlow/Flax weights are out of scope: attend reads model.safetensors");
-    bad(dir, "no model.safetensors (nor model.safetensors.index.json) in the folder");
+            bad_file((folder / other).string(), "TensorFlow/Flax weights are out of scope: attend reads model.safetensors");
+    bad_file(dir, "no model.safetensors (nor model.safetensors.index.json) in the folder");
 }
 
 uint64_t values_in(const std::map<std::string, Tensor>& tensors) {
@@ -161,7 +160,7 @@ LoadedModel load_hf(const std::string& path, const std::string& config_path, std
     try {
         ours = convert_checkpoint(hf.config, hf.format, std::move(source), &unused);  // re-laid-out sources go as they are copied
     } catch (const Error& e) {
-        bad(path, e.what());
+        bad_file(path, e.what());
     }
     // A bf16 table that is no product matrix of ours (a position table) widens to fp32
     // (exactly): other ops than linear/embedding read it.
@@ -170,7 +169,7 @@ LoadedModel load_hf(const std::string& path, const std::string& config_path, std
             t = t.low_precision()->dequantize();
     for (const auto& name : unused)
         if (!may_go_unused(name, hf.config))
-            bad(path, "tensor '" + name + "' matches no parameter of the " + name_of(hf.config.head) + " model " +
+            bad_file(path, "tensor '" + name + "' matches no parameter of the " + name_of(hf.config.head) + " model " +
                           config_path + " describes");
     LoadedModel loaded{.model = Transformer(hf.config, ParameterInit::uninitialised()), .config = hf.config, .format = format, .path = path, .tokenizer_path = {}};
     adopt_parameters(loaded.model, ours, path);
@@ -191,7 +190,7 @@ int64_t metadata_id(const std::map<std::string, std::string>& metadata, const st
     for (char ch : text) ok = ok && ch >= '0' && ch <= '9';
     if (ok) v = std::stoll(text);
     if (!ok || v >= vocab_size)
-        bad(path, "field \"__metadata__." + key + "\": expected an integer in [0, " + std::to_string(vocab_size) +
+        bad_file(path, "field \"__metadata__." + key + "\": expected an integer in [0, " + std::to_string(vocab_size) +
                       ") (the model's vocabulary), got \"" + text.substr(0, 40) + "\"");
     return v;
 }
@@ -217,7 +216,7 @@ LoadedModel load_ours(const std::string& path, const std::string& file) {
     const fs::path beside = fs::path(file).parent_path() / "config.json";
     if (it != contents.metadata.end()) config = config_from_json(it->second, file + " (metadata attend_config)");
     else if (fs::exists(beside)) config = config_from_json(read_text(beside.string()), beside.string());
-    else bad(file, "has no attend_config metadata and no config.json beside it");
+    else bad_file(file, "has no attend_config metadata and no config.json beside it");
     check_config_fits_file(config, values_in(contents.tensors), file);
     LoadedModel loaded{.model = Transformer(config, ParameterInit::uninitialised()), .config = config, .format = ModelFormat::attend_checkpoint, .path = path, .tokenizer_path = {}};
     adopt_parameters(loaded.model, contents.tensors, file);
@@ -246,15 +245,15 @@ void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& s
     std::set<std::string> taken;
     for (const auto& [name, p] : params) {
         auto it = source.find(name);
-        if (it == source.end()) bad(path, "no tensor for parameter " + name + " " + to_string(p->shape()) + " of " + who);
+        if (it == source.end()) bad_file(path, "no tensor for parameter " + name + " " + to_string(p->shape()) + " of " + who);
         if (it->second.shape() != p->shape())
-            bad(path, "tensor " + name + " has shape " + to_string(it->second.shape()) + " but " + who + " expects " +
+            bad_file(path, "tensor " + name + " has shape " + to_string(it->second.shape()) + " but " + who + " expects " +
                           to_string(p->shape()));
         taken.insert(name);
     }
     for (const auto& [name, t] : source)
         if (!taken.count(name))
-            bad(path, "tensor '" + name + "' " + to_string(t.shape()) + " matches no parameter of " + who);
+            bad_file(path, "tensor '" + name + "' " + to_string(t.shape()) + " matches no parameter of " + who);
     // Everything checked: now swap the handles (a view of the mapping stays one, and so does
     // a linear weight linear() reads in place as its transpose: GPT-2's Conv1D).
     NoGradGuard no_grad;
@@ -268,7 +267,7 @@ void adopt_parameters(Transformer& model, const std::map<std::string, Tensor>& s
 ModelFormat detect_model_format(const std::string& path) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
-    if (ec || !fs::exists(status)) bad(path, "no such file or folder");
+    if (ec || !fs::exists(status)) bad_file(path, "no such file or folder");
     if (fs::is_directory(status)) {
         const fs::path dir(path);
         const fs::path config = dir / "config.json", weights = dir / "model.safetensors";
@@ -278,26 +277,26 @@ ModelFormat detect_model_format(const std::string& path) {
         if (const fs::path training = dir / kTrainingCheckpointFile; fs::exists(training) && has_attend_config(training.string()))
             return ModelFormat::attend_checkpoint;
         if (fs::exists(dir / "pytorch_model.bin")) pickle_out_of_scope((dir / "pytorch_model.bin").string());
-        bad(path, "folder has no config.json (a Hugging Face folder needs config.json + model.safetensors; "
+        bad_file(path, "folder has no config.json (a Hugging Face folder needs config.json + model.safetensors; "
                   "ours, model.safetensors with attend_config metadata)");
     }
-    if (!fs::is_regular_file(status)) bad(path, "not a regular file or folder");
+    if (!fs::is_regular_file(status)) bad_file(path, "not a regular file or folder");
     if (head_bytes(path, 4) == "GGUF") return ModelFormat::gguf;
     if (looks_like_safetensors(path)) {
         if (has_attend_config(path)) return ModelFormat::attend_checkpoint;
         const fs::path config = fs::path(path).parent_path() / "config.json";
         if (fs::exists(config)) return ModelFormat::hf_safetensors;
-        bad(path, "safetensors file with no attend_config metadata and no config.json beside it");
+        bad_file(path, "safetensors file with no attend_config metadata and no config.json beside it");
     }
     if (ends_with(path, ".safetensors")) {
         // Named like one but not shaped like one: let the validating reader say what is wrong.
         read_safetensors(path, [](const std::string&) { return false; });
-        bad(path, "not a safetensors file");
+        bad_file(path, "not a safetensors file");
     }
     if (looks_like_pickle(path)) pickle_out_of_scope(path);
     if (ends_with(path, ".bin")) return ModelFormat::llama2c;
-    if (ends_with(path, ".gguf")) bad(path, "not a GGUF file (its first bytes are not \"GGUF\")");
-    bad(path, "unknown model format (expected a Hugging Face folder, a .safetensors file, a GGUF file, a llama2.c "
+    if (ends_with(path, ".gguf")) bad_file(path, "not a GGUF file (its first bytes are not \"GGUF\")");
+    bad_file(path, "unknown model format (expected a Hugging Face folder, a .safetensors file, a GGUF file, a llama2.c "
               ".bin or an attend checkpoint)");
 }
 
@@ -324,12 +323,12 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
                         file = training.string();
                 }
                 if (!fs::exists(file))
-                    bad(path, std::string("attend checkpoint folder has no model.safetensors (nor a training ") +
+                    bad_file(path, std::string("attend checkpoint folder has no model.safetensors (nor a training ") +
                                   kTrainingCheckpointFile + ")");
                 return load_ours(path, file);
             }
         }
-        bad(path, "unhandled model format");
+        bad_file(path, "unhandled model format");
     }();
     // A GGUF file carries its tokenizer (load_gguf named the file itself); others look beside.
     if (loaded.tokenizer_path.empty()) loaded.tokenizer_path = find_tokenizer(path, loaded.config.vocab_size).value_or("");
@@ -354,7 +353,7 @@ ModelRecord model_record(const Transformer& model, const std::map<std::string, s
 }
 
 void save_model(const std::string& path, const Transformer& model, const std::map<std::string, std::string>& metadata) {
-    if (metadata.count(kConfigKey)) bad(path, std::string("metadata key ") + kConfigKey + " is reserved for the config");
+    if (metadata.count(kConfigKey)) bad_file(path, std::string("metadata key ") + kConfigKey + " is reserved for the config");
     const ModelRecord record = model_record(model, metadata);
     if (ends_with(path, ".safetensors")) {
         save_safetensors(path, record.tensors, record.metadata);
@@ -362,7 +361,7 @@ void save_model(const std::string& path, const Transformer& model, const std::ma
     }
     std::error_code ec;
     fs::create_directories(path, ec);
-    if (ec) bad(path, "cannot create the folder: " + ec.message());
+    if (ec) bad_file(path, "cannot create the folder: " + ec.message());
     save_safetensors((fs::path(path) / "model.safetensors").string(), record.tensors, record.metadata);
     write_text_atomically((fs::path(path) / "config.json").string(), config_to_json(model.config()) + "\n");
 }

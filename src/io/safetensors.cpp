@@ -31,8 +31,6 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-[[noreturn]] void bad_file(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
-
 // The format's header is capped at 100 MB (as the reference implementation caps it): a
 // larger length is a corrupt or hostile file, not a real one.
 constexpr uint64_t kMaxHeader = 100'000'000;
@@ -57,7 +55,8 @@ bool loadable(const std::string& dtype) { return dtype == "F32" || dtype == "F16
 float bf16_to_f32(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 
 std::string span_text(uint64_t begin, uint64_t end) {
-    return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+    std::string text = "[";  // built up: GCC 12 warns falsely on "[" + std::to_string(...)
+    return text.append(std::to_string(begin)).append(", ").append(std::to_string(end)).append(")");
 }
 
 // What keeps a low-precision matrix's mapped bytes alive: its spans of the mapping (released

@@ -105,12 +105,6 @@ private:
     bool fuse_unk_, byte_fallback_, ignore_merges_;
 };
 
-bool flag(const json& j, const char* key, bool fallback, const std::string& origin) {
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    if (!j[key].is_boolean()) bad_file(origin, std::string("model BPE \"") + key + "\" is not true or false");
-    return j[key].get<bool>();
-}
-
 }  // namespace
 
 std::vector<std::pair<std::string, int64_t>> read_vocab_object(const json& j, const std::string& origin, const std::string& what) {
@@ -163,9 +157,9 @@ std::unique_ptr<Model> read_bpe_model(const json& j, const std::string& origin) 
     spec.unk = optional_string(j, "unk_token", origin, what);
     spec.continuing_subword_prefix = optional_string(j, "continuing_subword_prefix", origin, what).value_or("");
     spec.end_of_word_suffix = optional_string(j, "end_of_word_suffix", origin, what).value_or("");
-    spec.fuse_unk = flag(j, "fuse_unk", false, origin);
-    spec.byte_fallback = flag(j, "byte_fallback", false, origin);
-    spec.ignore_merges = flag(j, "ignore_merges", false, origin);
+    spec.fuse_unk = flag(j, "fuse_unk", false, origin, "model BPE");
+    spec.byte_fallback = flag(j, "byte_fallback", false, origin, "model BPE");
+    spec.ignore_merges = flag(j, "ignore_merges", false, origin, "model BPE");
     return make_bpe_model(spec, origin);
 }
 

@@ -15,7 +15,6 @@
 
 namespace attend {
 
-using tokenizers::bad_file;
 using tokenizers::quote_token;
 
 CharTokenizer CharTokenizer::from_text(std::string_view text, const std::vector<std::string>& specials) {

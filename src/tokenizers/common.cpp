@@ -10,7 +10,11 @@
 
 namespace attend::tokenizers {
 
-void bad_file(const std::string& origin, const std::string& what) { throw Error(origin + ": " + what); }
+bool flag(const nlohmann::json& j, const char* key, bool fallback, const std::string& origin, const std::string& what) {
+    if (!j.contains(key) || j[key].is_null()) return fallback;
+    if (!j[key].is_boolean()) bad_file(origin, what + " \"" + key + "\" is not true or false");
+    return j[key].get<bool>();
+}
 
 nlohmann::json parse_json(std::string_view text, const std::string& origin) {
     try {

@@ -12,12 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attend/error.hpp"
 #include "attend/tokenizers/tokenizer.hpp"
 
 namespace attend::tokenizers {
 
-// Throws attend::Error("<origin>: <what>"): every file problem names the file first.
-[[noreturn]] void bad_file(const std::string& origin, const std::string& what);
+// Every file problem names the file first: attend::bad_file (attend/error.hpp).
+
+// j[key] as a bool: `fallback` when absent or null; anything else is bad_file
+// ("<what> \"<key>\" is not true or false").
+bool flag(const nlohmann::json& j, const char* key, bool fallback, const std::string& origin, const std::string& what);
 
 // Parses JSON; a syntax error is bad_file with the byte offset.
 nlohmann::json parse_json(std::string_view text, const std::string& origin);

@@ -179,9 +179,9 @@ private:
     std::string suffix_;
 };
 
-class Sequence final : public Decoder {
+class DecoderSequence final : public Decoder {
 public:
-    explicit Sequence(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
+    explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
     void decode(std::vector<std::string>& tokens) const override {
         for (const auto& s : steps_) s->decode(tokens);
     }
@@ -189,12 +189,6 @@ public:
 private:
     std::vector<std::unique_ptr<Decoder>> steps_;
 };
-
-bool flag(const json& j, const char* key, bool fallback, const std::string& origin, const std::string& what) {
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    if (!j[key].is_boolean()) bad_file(origin, what + " \"" + key + "\" is not true or false");
-    return j[key].get<bool>();
-}
 
 size_t count(const json& j, const char* key, const std::string& origin, const std::string& what) {
     if (!j.contains(key)) return 0;
@@ -236,7 +230,7 @@ std::unique_ptr<Decoder> read_decoder(const json& j, const std::string& origin) 
         std::vector<std::unique_ptr<Decoder>> steps;
         for (const json& s : j["decoders"])
             if (auto d = read_decoder(s, origin)) steps.push_back(std::move(d));
-        return std::make_unique<Sequence>(std::move(steps));
+        return std::make_unique<DecoderSequence>(std::move(steps));
     }
     bad_file(origin, "decoder type " + quote_token(type) +
                          " is not supported (attend reads ByteLevel, Metaspace, WordPiece, ByteFallback, Fuse, Strip,"

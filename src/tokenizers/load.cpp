@@ -24,7 +24,6 @@
 namespace attend {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using tokenizers::bad_file;
 using tokenizers::quote_token;
 
 namespace {

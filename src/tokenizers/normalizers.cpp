@@ -115,9 +115,9 @@ private:
     std::string prefix_;
 };
 
-class Sequence final : public Normalizer {
+class NormalizerSequence final : public Normalizer {
 public:
-    explicit Sequence(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
+    explicit NormalizerSequence(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
     std::string normalize(std::string text) const override {
         for (const auto& s : steps_) text = s->normalize(std::move(text));
         return text;
@@ -165,12 +165,6 @@ private:
     }
     bool clean_, chinese_, strip_, lower_;
 };
-
-bool flag(const json& j, const char* key, bool fallback, const std::string& origin, const std::string& what) {
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    if (!j[key].is_boolean()) bad_file(origin, what + " \"" + key + "\" is not true or false");
-    return j[key].get<bool>();
-}
 
 }  // namespace
 
@@ -220,7 +214,7 @@ std::unique_ptr<Normalizer> read_normalizer(const json& j, const std::string& or
         std::vector<std::unique_ptr<Normalizer>> steps;
         for (const json& s : j["normalizers"])
             if (auto n = read_normalizer(s, origin)) steps.push_back(std::move(n));
-        return std::make_unique<Sequence>(std::move(steps));
+        return std::make_unique<NormalizerSequence>(std::move(steps));
     }
     bad_file(origin, "normalizer type " + quote_token(type) +
                          " is not supported (attend reads NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace,"

@@ -233,12 +233,6 @@ private:
     bool first_bytes_[256] = {};
 };
 
-bool flag(const json& a, const char* key, bool fallback, const std::string& origin) {
-    if (!a.contains(key) || a[key].is_null()) return fallback;
-    if (!a[key].is_boolean()) bad_file(origin, std::string("an added_tokens entry's \"") + key + "\" is not true or false");
-    return a[key].get<bool>();
-}
-
 // The first of names that the vocabulary or the added tokens have.
 std::optional<int64_t> first_known(const Tokenizer& t, std::initializer_list<const char*> names) {
     for (const char* n : names)
@@ -273,9 +267,10 @@ std::unique_ptr<Tokenizer> read_pipeline(const json& j, const std::string& origi
         for (const json& a : added) {
             if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") || !a["content"].is_string())
                 bad_file(origin, "an added_tokens entry lacks an integer \"id\" or a \"content\" string");
-            spec.added.push_back({a["content"].get<std::string>(), a["id"].get<int64_t>(), flag(a, "special", false, origin),
-                                  flag(a, "lstrip", false, origin), flag(a, "rstrip", false, origin),
-                                  flag(a, "normalized", true, origin), flag(a, "single_word", false, origin)});
+            const char* entry = "an added_tokens entry's";
+            spec.added.push_back({a["content"].get<std::string>(), a["id"].get<int64_t>(), flag(a, "special", false, origin, entry),
+                                  flag(a, "lstrip", false, origin, entry), flag(a, "rstrip", false, origin, entry),
+                                  flag(a, "normalized", true, origin, entry), flag(a, "single_word", false, origin, entry)});
         }
     std::unordered_map<std::string, int64_t> names;
     for (const AddedToken& a : spec.added) names[a.content] = a.id;

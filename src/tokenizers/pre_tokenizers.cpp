@@ -185,9 +185,9 @@ private:
     bool split_;
 };
 
-class Sequence final : public PreTokenizer {
+class PreTokenizerSequence final : public PreTokenizer {
 public:
-    explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
+    explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
     void split(std::vector<Piece>& pieces) const override {
         for (const auto& s : steps_) s->split(pieces);
     }
@@ -195,12 +195,6 @@ public:
 private:
     std::vector<std::unique_ptr<PreTokenizer>> steps_;
 };
-
-bool flag(const json& j, const char* key, bool fallback, const std::string& origin, const std::string& what) {
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    if (!j[key].is_boolean()) bad_file(origin, what + " \"" + key + "\" is not true or false");
-    return j[key].get<bool>();
-}
 
 Behavior read_behavior(const json& j, Behavior fallback, const std::string& origin, const std::string& what) {
     if (!j.contains("behavior")) return fallback;
@@ -258,7 +252,7 @@ std::unique_ptr<PreTokenizer> read_pre_tokenizer(const json& j, const std::strin
         std::vector<std::unique_ptr<PreTokenizer>> steps;
         steps.push_back(std::make_unique<CharSplit>(unicode::is_white_space, Behavior::Removed));
         steps.push_back(std::make_unique<CharSplit>(is_punctuation, Behavior::Isolated));
-        return std::make_unique<Sequence>(std::move(steps));
+        return std::make_unique<PreTokenizerSequence>(std::move(steps));
     }
     if (type == "CharDelimiterSplit") {
         const std::string d = read_string(j, "delimiter", origin, what);
@@ -272,7 +266,7 @@ std::unique_ptr<PreTokenizer> read_pre_tokenizer(const json& j, const std::strin
         std::vector<std::unique_ptr<PreTokenizer>> steps;
         for (const json& s : j["pretokenizers"])
             if (auto p = read_pre_tokenizer(s, origin)) steps.push_back(std::move(p));
-        return std::make_unique<Sequence>(std::move(steps));
+        return std::make_unique<PreTokenizerSequence>(std::move(steps));
     }
     bad_file(origin, "pre_tokenizer type " + quote_token(type) +
                          " is not supported (attend reads Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit,"
@@ -285,7 +279,7 @@ std::unique_ptr<PreTokenizer> make_regex_byte_level(const std::vector<std::strin
     for (const std::string& p : patterns)
         steps.push_back(std::make_unique<Split>(p, Behavior::Isolated, false, origin, "pre-tokenizer"));
     steps.push_back(std::make_unique<ByteLevel>(false, gpt2_regex));
-    return std::make_unique<Sequence>(std::move(steps));
+    return std::make_unique<PreTokenizerSequence>(std::move(steps));
 }
 
 }  // namespace attend::tokenizers

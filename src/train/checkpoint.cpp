@@ -24,7 +24,7 @@ namespace {
 // A generator's 4×64-bit state as "w0 w1 w2 w3" (decimal): f32 tensors cannot hold it exactly.
 std::string state_string(const Generator& g) {
     std::string s;
-    for (uint64_t w : g.state()) s += (s.empty() ? "" : " ") + std::to_string(w);
+    for (uint64_t w : g.state()) s.append(s.empty() ? "" : " ").append(std::to_string(w));
     return s;
 }
 

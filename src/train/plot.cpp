@@ -13,7 +13,7 @@ namespace attend {
 
 namespace {
 
-std::string number(double v) {
+std::string tick_label(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, std::fabs(v) >= 1000 ? "%.0f" : "%.3g", v);
     return buf;
@@ -48,11 +48,11 @@ void write_line_plot_png(const std::string& path, const std::vector<Series>& ser
         img.draw_line(tx, bottom, tx, bottom + 4, black);
         img.draw_line(left - 4, ty, left, ty, black);
     }
-    img.draw_text(left - 3, bottom + 8, number(x0), black);
-    const std::string xmax = number(x1);
+    img.draw_text(left - 3, bottom + 8, tick_label(x0), black);
+    const std::string xmax = tick_label(x1);
     img.draw_text(right - viz::text_width(xmax) + 3, bottom + 8, xmax, black);
-    img.draw_text(2, bottom - 3, number(y0), black);
-    img.draw_text(2, top - 3, number(y1), black);
+    img.draw_text(2, bottom - 3, tick_label(y0), black);
+    img.draw_text(2, top - 3, tick_label(y1), black);
     img.draw_text((left + right - viz::text_width(labels.x)) / 2, bottom + 16, labels.x, grey);
     img.draw_text(14, (top + bottom + viz::text_width(labels.y)) / 2, labels.y, grey, 1, viz::TextDirection::up);
 

@@ -187,6 +187,7 @@ TransformerConfig hf_config_from_json(const std::string& json_text, const std::s
 
 // The 7-int32 header of a llama2.c version-0 checkpoint.
 struct Llama2cHeader {
+    static constexpr uint64_t kBytes = 7 * 4;  // what the weights follow
     int32_t dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, vocab_size = 0, seq_len = 0;
     bool shared_classifier() const { return vocab_size > 0; }
     // The exact file size these numbers imply (weights, the legacy RoPE tables run.c skips,
