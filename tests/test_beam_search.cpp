@@ -257,16 +257,27 @@ TEST(KVCacheReorder, RowsFollowTheirSources) {
                         Tensor::from_vector({3, 1, 1, 2}, {0, 1, 10, 11, 20, 21}));
     }
     cache.end_step();
-    const Tensor k1_before = cache.k(1).contiguous();
+    const Tensor k1_before = cache.k(1).clone(), v0_before = cache.v(0).clone();  // reorder moves rows in place
     cache.reorder({2, 0, 0});
     EXPECT_EQ(cache.lengths(), (std::vector<int64_t>{2, 2, 2}));
-    const Tensor k1 = cache.k(1).contiguous();
-    const int64_t row = 1 * 4 * 2;  // Hkv · capacity · Dh
-    for (int64_t j = 0; j < row; ++j) {
+    const Tensor k1 = cache.k(1).contiguous(), v0 = cache.v(0).contiguous();
+    const int64_t row = 1 * 4 * 2, held = 2 * 2;  // Hkv · capacity · Dh; the filled positions' values
+    for (int64_t j = 0; j < held; ++j) {
         EXPECT_EQ(k1.data()[0 * row + j], k1_before.data()[2 * row + j]);
         EXPECT_EQ(k1.data()[1 * row + j], k1_before.data()[0 * row + j]);
         EXPECT_EQ(k1.data()[2 * row + j], k1_before.data()[0 * row + j]);
+        EXPECT_EQ(v0.data()[0 * row + j], v0_before.data()[2 * row + j]);
+        EXPECT_EQ(v0.data()[2 * row + j], v0_before.data()[0 * row + j]);
     }
+    EXPECT_EQ(cache.cross_k(0).at({0, 0, 0, 1}), 21.f);
+    EXPECT_EQ(cache.cross_v(1).at({2, 0, 0, 0}), 0.f);
+    // A permutation (each row read and overwritten), the cross memory kept where it is.
+    const Tensor k0_before = cache.k(0).clone();
+    cache.reorder({1, 2, 0}, KVCache::CrossMemory::keep);
+    const Tensor k0 = cache.k(0).contiguous();
+    for (int64_t b = 0; b < 3; ++b)
+        for (int64_t j = 0; j < held; ++j)
+            EXPECT_EQ(k0.data()[b * row + j], k0_before.data()[((b + 1) % 3) * row + j]) << "row " << b;
     EXPECT_EQ(cache.cross_k(0).at({0, 0, 0, 1}), 21.f);
     EXPECT_EQ(cache.cross_v(1).at({2, 0, 0, 0}), 0.f);
     EXPECT_THROW(cache.reorder({0, 1}), Error);

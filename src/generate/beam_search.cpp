@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "attend/autograd.hpp"
+#include "attend/buffer_reuse.hpp"
 #include "attend/error.hpp"
 #include "attend/ops.hpp"
 
@@ -48,13 +49,13 @@ Tensor repeat_rows(const Tensor& memory, int64_t K) {
 }
 
 // One decoder step: token tokens[r] for every row r, n_new[r] ∈ {0, 1}; returns log-softmax (R, V).
-Tensor step_log_probs(const Transformer& model, KVCache& cache, const std::vector<int64_t>& tokens,
+// `step` is the caller's, kept across steps so that its vectors keep their room.
+Tensor step_log_probs(const Transformer& model, KVCache& cache, TokenBatch& step, const std::vector<int64_t>& tokens,
                       const std::vector<int64_t>& n_new, const Tensor& memory,
                       const std::vector<int64_t>& memory_lengths, const Seq2SeqDecodeOptions& o) {
-    TokenBatch step;
-    step.ids = tokens;
+    step.ids.assign(tokens.begin(), tokens.end());
     step.shape = {int64_t(tokens.size()), 1};
-    step.lengths = n_new;
+    step.lengths.assign(n_new.begin(), n_new.end());
     ForwardMode mode;
     mode.attention_path = o.attention_path;
     const bool first = !cache.has_cross(0);
@@ -79,7 +80,9 @@ std::vector<std::vector<int64_t>> greedy_decode(const Transformer& model,
                                                 const Seq2SeqDecodeOptions& o) {
     check_decode(model, sources, o);
     NoGradGuard no_grad;
+    BufferReuse reuse;  // a step's tensors take the buffers the last step's freed
     std::vector<std::vector<int64_t>> out(sources.size());
+    for (std::vector<int64_t>& tokens : out) tokens.reserve(size_t(o.max_length));
     for (size_t first = 0; first < sources.size(); first += size_t(o.batch_size)) {
         const size_t n = std::min(sources.size() - first, size_t(o.batch_size));
         const TokenBatch src = right_padded(std::span(sources).subspan(first, n));
@@ -89,8 +92,9 @@ std::vector<std::vector<int64_t>> greedy_decode(const Transformer& model,
         KVCache cache = model.make_cache(int64_t(n), o.max_length);
         std::vector<int64_t> tokens(n, o.bos), n_new(n, 1);
         std::vector<bool> done(n, false);
+        TokenBatch step;
         for (int64_t t = 0; t < o.max_length; ++t) {
-            const Tensor lp = step_log_probs(model, cache, tokens, n_new, memory, src.lengths, o);
+            const Tensor lp = step_log_probs(model, cache, step, tokens, n_new, memory, src.lengths, o);
             const int64_t V = lp.size(1);
             size_t live = 0;
             for (size_t i = 0; i < n; ++i) {
@@ -105,6 +109,7 @@ std::vector<std::vector<int64_t>> greedy_decode(const Transformer& model,
                 tokens[i] = best;
                 ++live;
             }
+            if (o.on_step) o.on_step(t);
             if (live == 0) break;
         }
     }
@@ -119,6 +124,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
     ATTEND_CHECK(o.n_best > 0 && o.n_best <= o.beam_width, "n_best must be in [1, beam_width = ", o.beam_width,
                  "], got ", o.n_best);
     NoGradGuard no_grad;
+    BufferReuse reuse;  // a step's tensors take the buffers the last step's freed
     const int64_t K = o.beam_width;
     // The largest length penalty a hypothesis can still reach from length `len` (the bound).
     auto best_lp_from = [&](int64_t len) {
@@ -147,11 +153,20 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
 
         const int64_t R = int64_t(N) * K;
         KVCache cache = model.make_cache(R, o.max_length);
-        std::vector<Beam> beams(static_cast<size_t>(R));
+        // What the steps fill is made here, with room for the longest search, so that a step
+        // allocates nothing (tests/memory/test_seq2seq_decode_allocations.cpp); `next` is
+        // filled each step and swapped with `beams`.
+        std::vector<Beam> beams(static_cast<size_t>(R)), next(static_cast<size_t>(R));
+        for (std::vector<Beam>* v : {&beams, &next})
+            for (Beam& b : *v) b.tokens.reserve(size_t(o.max_length));
         for (size_t n = 0; n < N; ++n) beams[n * size_t(K)].log_prob = 0.f;  // one live beam to start
         std::vector<std::vector<Hypothesis>> finished(N);
+        for (auto& f : finished) f.reserve(size_t(K) + 1);
         std::vector<bool> done(N, false);
-        std::vector<int64_t> tokens(size_t(R), o.bos), n_new(size_t(R), 1);
+        std::vector<int64_t> tokens(size_t(R), o.bos), n_new(size_t(R), 1), parents(static_cast<size_t>(R));
+        std::vector<Candidate> cands;
+        cands.reserve(size_t(K * model.config().vocab_size));
+        TokenBatch step;
 
         // Keep a source's finished list at its K best, best first.
         auto add_finished = [&](size_t n, Hypothesis h) {
@@ -163,18 +178,17 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
         };
 
         for (int64_t t = 0; t < o.max_length; ++t) {
-            const Tensor lp = step_log_probs(model, cache, tokens, n_new, memory, memory_lengths, o);
+            const Tensor lp = step_log_probs(model, cache, step, tokens, n_new, memory, memory_lengths, o);
             const int64_t V = lp.size(1);
             const int64_t len = t + 1;  // tokens of a hypothesis extended at this step, EOS included
-            std::vector<int64_t> parents(static_cast<size_t>(R));
-            std::vector<Beam> next(static_cast<size_t>(R));
+            for (Beam& b : next) b.tokens.clear(), b.log_prob = kNegInf;
             for (size_t n = 0; n < N; ++n) {
                 const int64_t base = int64_t(n) * K;
                 for (int64_t k = 0; k < K; ++k) parents[size_t(base + k)] = base + k;
                 if (done[n]) continue;
                 // The 2K best extensions of this source's live beams: enough that K survive
                 // even if K of them end in EOS.
-                std::vector<Candidate> cands;
+                cands.clear();
                 for (int64_t k = 0; k < K; ++k) {
                     const Beam& b = beams[size_t(base + k)];
                     if (b.log_prob == kNegInf) continue;
@@ -228,7 +242,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
                     }
                 }
             }
-            beams = std::move(next);
+            beams.swap(next);
             bool any = false;
             for (size_t n = 0; n < N; ++n) {
                 for (int64_t k = 0; k < K; ++k) {
@@ -239,8 +253,11 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
                     any = any || live;
                 }
             }
+            if (o.on_step) o.on_step(t);
             if (!any) break;
-            cache.reorder(parents);  // every row now holds the keys of the beam it continues
+            // Every row now holds the keys of the beam it continues. A beam's parent is one of its
+            // own source's K rows, whose cross memory is the same (repeat_rows): it stays.
+            cache.reorder(parents, KVCache::CrossMemory::keep);
         }
         for (size_t n = 0; n < N; ++n) {
             auto& f = finished[n];

@@ -181,39 +181,68 @@ void KVCache::reset(int64_t b) {
     lengths_[b] = 0;
 }
 
-void KVCache::reorder(const std::vector<int64_t>& rows) {
+void KVCache::reorder(const std::vector<int64_t>& rows, CrossMemory cross) {
     ATTEND_CHECK(!in_step_, "KVCache::reorder during an open step");
     ATTEND_CHECK(int64_t(rows.size()) == batch_, "KVCache::reorder needs one source row per sequence (",
                  batch_, "), got ", rows.size());
     for (int64_t r : rows)
         ATTEND_CHECK(r >= 0 && r < batch_, "KVCache::reorder: row ", r, " is outside the batch of ", batch_);
-    // Gather into fresh buffers: a row may be both read and overwritten (a permutation).
-    // Row b of dst = row rows[b] of src, `row` values each.
-    const auto gather_rows = [&](auto* dst, const auto* src, size_t row) {
-        for (int64_t b = 0; b < batch_; ++b)
-            std::memcpy(dst + size_t(b) * row, src + size_t(rows[b]) * row, sizeof(*src) * row);
-    };
-    auto gather = [&](const Tensor& t) {  // (B, ...) -> (B, ...)
-        const Tensor src = t.contiguous();
-        Tensor dst = Tensor::zeros(src.shape());
-        gather_rows(dst.data(), src.data(), size_t(src.numel() / batch_));
-        return dst;
-    };
-    auto gather_bf16 = [&](const std::shared_ptr<uint16_t>& src) {  // the same for a bf16 buffer
-        const size_t row = size_t(n_kv_heads_ * capacity_ * head_dim_);
-        std::shared_ptr<uint16_t> dst = bf16_buffer(row * size_t(batch_));
-        gather_rows(dst.get(), src.get(), row);
-        return dst;
-    };
-    NoGradGuard no_grad;
-    for (int64_t l = 0; l < n_layers(); ++l) {
-        if (values_ == WeightType::f32) k_[l] = gather(k_[l]), v_[l] = gather(v_[l]);
-        else k16_[l] = gather_bf16(k16_[l]), v16_[l] = gather_bf16(v16_[l]);
-        if (cross_k_[l].defined()) cross_k_[l] = gather(cross_k_[l]), cross_v_[l] = gather(cross_v_[l]);
+    // The keys and values move in place: the rows that change are first copied out — only
+    // their filled positions, into a scratch kept across calls — then written back, so a row
+    // read and overwritten in one call (a permutation) is read first, and a beam-search step
+    // reorders without allocating (tests/memory/test_seq2seq_decode_allocations.cpp).
+    int64_t moved = 0;
+    for (int64_t b = 0; b < batch_; ++b) moved += rows[size_t(b)] != b;
+    if (moved > 0) {
+        const size_t element = values_ == WeightType::f32 ? sizeof(float) : sizeof(uint16_t);
+        const size_t head_bytes = size_t(capacity_ * head_dim_) * element;  // one (b, h)'s room
+        reorder_scratch_.resize(size_t(batch_ * n_kv_heads_) * head_bytes);  // the most one buffer needs: once
+        const auto move = [&](unsigned char* buffer) {  // (B, Hkv, capacity, Dh) in `element`s
+            unsigned char* out = reorder_scratch_.data();
+            for (int64_t b = 0; b < batch_; ++b) {
+                const int64_t from = rows[size_t(b)];
+                if (from == b) continue;
+                const size_t used = size_t(lengths_[size_t(from)] * head_dim_) * element;
+                for (int64_t h = 0; h < n_kv_heads_; ++h, out += used)
+                    std::memcpy(out, buffer + size_t(from * n_kv_heads_ + h) * head_bytes, used);
+            }
+            const unsigned char* in = reorder_scratch_.data();
+            for (int64_t b = 0; b < batch_; ++b) {
+                const int64_t from = rows[size_t(b)];
+                if (from == b) continue;
+                const size_t used = size_t(lengths_[size_t(from)] * head_dim_) * element;
+                for (int64_t h = 0; h < n_kv_heads_; ++h, in += used)
+                    std::memcpy(buffer + size_t(b * n_kv_heads_ + h) * head_bytes, in, used);
+            }
+        };
+        for (int64_t l = 0; l < n_layers(); ++l) {
+            if (values_ == WeightType::f32) {
+                move(reinterpret_cast<unsigned char*>(k_[size_t(l)].data()));
+                move(reinterpret_cast<unsigned char*>(v_[size_t(l)].data()));
+            } else {
+                move(reinterpret_cast<unsigned char*>(k16_[size_t(l)].get()));
+                move(reinterpret_cast<unsigned char*>(v16_[size_t(l)].get()));
+            }
+        }
     }
-    std::vector<int64_t> lengths;
-    for (int64_t b = 0; b < batch_; ++b) lengths.push_back(lengths_[rows[b]]);
-    lengths_ = std::move(lengths);
+    if (cross == CrossMemory::move && moved > 0) {
+        // Into fresh tensors: set_cross may have kept the caller's own (its rows not ours to write).
+        const auto gather = [&](const Tensor& t) {  // (B, ...) -> (B, ...)
+            const Tensor src = t.contiguous();
+            Tensor dst = Tensor::empty(src.shape());
+            const size_t row = size_t(src.numel() / batch_);
+            for (int64_t b = 0; b < batch_; ++b)
+                std::memcpy(dst.data() + size_t(b) * row, src.data() + size_t(rows[size_t(b)]) * row, sizeof(float) * row);
+            return dst;
+        };
+        NoGradGuard no_grad;
+        for (int64_t l = 0; l < n_layers(); ++l)
+            if (cross_k_[size_t(l)].defined())
+                cross_k_[size_t(l)] = gather(cross_k_[size_t(l)]), cross_v_[size_t(l)] = gather(cross_v_[size_t(l)]);
+    }
+    reorder_lengths_.resize(lengths_.size());
+    for (int64_t b = 0; b < batch_; ++b) reorder_lengths_[size_t(b)] = lengths_[size_t(rows[size_t(b)])];
+    lengths_.swap(reorder_lengths_);  // both keep their room: the next call allocates nothing
 }
 
 void KVCache::load_sequence(int64_t b, const KVCache& from, int64_t from_b) {

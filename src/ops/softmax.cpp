@@ -107,21 +107,20 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
     });
 }
 
-// Returns, per row, whether it was fully masked (its gradient is then defined as zero).
-std::vector<uint8_t> log_softmax_forward(const float* x, float* z, int64_t rows, int64_t n) {
-    std::vector<uint8_t> masked(rows, 0);
+// masked (rows), when given: per row, whether it was all −inf (its gradient is then defined as zero).
+void log_softmax_forward(const float* x, float* z, int64_t rows, int64_t n, uint8_t* masked) {
     parallel_loop(rows, 2 * rows * n, [&](int64_t r) {
         const float* xr = x + r * n;
         float* zr = z + r * n;
         const float m = max_of(xr, n);
         if (m == kNegInf) {
             std::fill_n(zr, n, kNegInf);
-            masked[r] = 1;
+            if (masked) masked[r] = 1;
             return;
         }
+        if (masked) masked[r] = 0;
         log_softmax_row(xr, zr, n, m, std::log(exp_shifted(xr, nullptr, n, m, 1.f)));
     });
-    return masked;
 }
 
 void log_softmax_backward(const float* z, const float* dz, float* dx, const std::vector<uint8_t>& masked,
@@ -156,7 +155,12 @@ Tensor log_softmax_last(const Tensor& x_in) {
     const Tensor x = x_in.contiguous();
     const int64_t n = x.size(-1), rows = n ? x.numel() / n : 0;
     Tensor z = Tensor::empty(x.shape());  // (rows, n)
-    std::vector<uint8_t> masked = log_softmax_forward(x.data(), z.data(), rows, n);
+    if (!needs_grad({x_in})) {  // no closure, no mask to keep: a decoding step allocates nothing here
+        log_softmax_forward(x.data(), z.data(), rows, n, nullptr);
+        return z;
+    }
+    std::vector<uint8_t> masked(static_cast<size_t>(rows));
+    log_softmax_forward(x.data(), z.data(), rows, n, masked.data());
     return record(z, "log_softmax", {x_in},
                   [z = z.detach(), masked = std::move(masked), rows, n](const Tensor& g_in) {
                       const Tensor g = g_in.contiguous();

@@ -27,6 +27,7 @@
 // Runs under NoGradGuard. Implemented in src/generate/beam_search.cpp.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "attend/models/transformer.hpp"
@@ -39,6 +40,9 @@ struct Seq2SeqDecodeOptions {
     std::vector<int64_t> suppress;     // tokens never generated (say pad and bos)
     int64_t batch_size = 64;           // sources decoded together (rows: batch_size · beam_width)
     AttentionPath attention_path = AttentionPath::fused;
+    // Called after each decoder step of a batch of sources (step 0, 1, ...), once its tokens
+    // are chosen: progress for long decodes, and the allocation tests' probe.
+    std::function<void(int64_t step)> on_step;
 };
 
 struct BeamSearchOptions : Seq2SeqDecodeOptions {

@@ -105,10 +105,13 @@ public:
     void reset();
     void reset(int64_t b);
 
-    // Row b becomes what row rows[b] was (its keys, values, length and cross memory), for
-    // every b at once — beam search re-ranking its beams. rows: batch() entries in
-    // [0, batch()), repeats allowed (two beams continuing one parent). No step may be open.
-    void reorder(const std::vector<int64_t>& rows);
+    // Row b becomes what row rows[b] was (its keys, values, length and — unless `cross` says
+    // keep — cross memory), for every b at once: beam search re-ranking its beams. rows:
+    // batch() entries in [0, batch()), repeats allowed (two beams continuing one parent). No
+    // step may be open. Moves only the filled positions, in place; allocates nothing after
+    // the first call (the cross memory, when moved, goes to fresh tensors).
+    enum class CrossMemory { move, keep };  // keep: the caller knows rows[b]'s memory is b's
+    void reorder(const std::vector<int64_t>& rows, CrossMemory cross = CrossMemory::move);
 
     // Sequence b takes sequence from_b of another cache (its keys, values and length; not the
     // cross memory): a prompt prefilled alone joins a decoding batch (serve/scheduler.cpp).
@@ -134,6 +137,8 @@ private:
     std::vector<std::shared_ptr<uint16_t>> k16_, v16_;  // bf16: the same, 64-byte aligned
     std::vector<Tensor> cross_k_, cross_v_;  // per layer (B, Hkv, S, Dh) or undefined
     std::vector<int64_t> lengths_;
+    std::vector<unsigned char> reorder_scratch_;  // reorder(): the moved rows, kept across calls
+    std::vector<int64_t> reorder_lengths_;        // reorder(): the next lengths_, swapped in
     bool in_step_ = false;
     int64_t step_tq_ = 0;
     std::vector<int64_t> offsets_, n_new_;
