@@ -48,24 +48,30 @@ Tensor repeat_rows(const Tensor& memory, int64_t K) {
     return out;
 }
 
-// One decoder step: token tokens[r] for every row r, n_new[r] ∈ {0, 1}; returns log-softmax (R, V).
-// `step` is the caller's, kept across steps so that its vectors keep their room.
-Tensor step_log_probs(const Transformer& model, KVCache& cache, TokenBatch& step, const std::vector<int64_t>& tokens,
-                      const std::vector<int64_t>& n_new, const Tensor& memory,
+// A decoder step's input for R rows, every one starting from bos. The loops then write each
+// step's tokens into ids and set lengths[r] ∈ {0, 1} (0: the row adds no key), in place.
+TokenBatch first_step(int64_t R, int64_t bos) {
+    TokenBatch step;
+    step.ids.assign(size_t(R), bos);
+    step.shape = {R, 1};
+    step.lengths.assign(size_t(R), 1);
+    return step;
+}
+
+// One decoder step over `step` (first_step); returns log-softmax (R, V).
+Tensor step_log_probs(const Transformer& model, KVCache& cache, const TokenBatch& step, const Tensor& memory,
                       const std::vector<int64_t>& memory_lengths, const Seq2SeqDecodeOptions& o) {
-    step.ids.assign(tokens.begin(), tokens.end());
-    step.shape = {int64_t(tokens.size()), 1};
-    step.lengths.assign(n_new.begin(), n_new.end());
+    const int64_t R = step.batch();
     ForwardMode mode;
     mode.attention_path = o.attention_path;
     const bool first = !cache.has_cross(0);
     const Tensor logits = model.forward_step(step, cache, first ? memory : Tensor(), memory_lengths, mode);  // (R, 1, V)
     const int64_t V = logits.size(-1);
-    Tensor lp = log_softmax(logits.reshape({int64_t(tokens.size()), V}), -1).contiguous();
+    Tensor lp = log_softmax(logits.reshape({R, V}), -1).contiguous();
     float* p = lp.data();
     for (int64_t t : o.suppress)
         if (t >= 0 && t < V)
-            for (size_t r = 0; r < tokens.size(); ++r) p[int64_t(r) * V + t] = kNegInf;
+            for (int64_t r = 0; r < R; ++r) p[r * V + t] = kNegInf;
     return lp;
 }
 
@@ -90,11 +96,10 @@ std::vector<std::vector<int64_t>> greedy_decode(const Transformer& model,
         mode.attention_path = o.attention_path;
         const Tensor memory = model.encode(src, mode);  // (N, S, E), once
         KVCache cache = model.make_cache(int64_t(n), o.max_length);
-        std::vector<int64_t> tokens(n, o.bos), n_new(n, 1);
+        TokenBatch step = first_step(int64_t(n), o.bos);  // kept across steps: its vectors keep their room
         std::vector<bool> done(n, false);
-        TokenBatch step;
         for (int64_t t = 0; t < o.max_length; ++t) {
-            const Tensor lp = step_log_probs(model, cache, step, tokens, n_new, memory, src.lengths, o);
+            const Tensor lp = step_log_probs(model, cache, step, memory, src.lengths, o);
             const int64_t V = lp.size(1);
             size_t live = 0;
             for (size_t i = 0; i < n; ++i) {
@@ -102,11 +107,11 @@ std::vector<std::vector<int64_t>> greedy_decode(const Transformer& model,
                 const float* row = lp.data() + int64_t(i) * V;
                 const int64_t best = std::max_element(row, row + V) - row;
                 if (best == o.eos) {
-                    done[i] = true, n_new[i] = 0;  // a finished row takes no more cache slots
+                    done[i] = true, step.lengths[i] = 0;  // a finished row takes no more cache slots
                     continue;
                 }
                 out[first + i].push_back(best);
-                tokens[i] = best;
+                step.ids[i] = best;
                 ++live;
             }
             if (o.on_step) o.on_step(t);
@@ -163,10 +168,10 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
         std::vector<std::vector<Hypothesis>> finished(N);
         for (auto& f : finished) f.reserve(size_t(K) + 1);
         std::vector<bool> done(N, false);
-        std::vector<int64_t> tokens(size_t(R), o.bos), n_new(size_t(R), 1), parents(static_cast<size_t>(R));
+        std::vector<int64_t> parents(static_cast<size_t>(R));
         std::vector<Candidate> cands;
         cands.reserve(size_t(K * model.config().vocab_size));
-        TokenBatch step;
+        TokenBatch step = first_step(R, o.bos);
 
         // Keep a source's finished list at its K best, best first.
         auto add_finished = [&](size_t n, Hypothesis h) {
@@ -178,7 +183,7 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
         };
 
         for (int64_t t = 0; t < o.max_length; ++t) {
-            const Tensor lp = step_log_probs(model, cache, step, tokens, n_new, memory, memory_lengths, o);
+            const Tensor lp = step_log_probs(model, cache, step, memory, memory_lengths, o);
             const int64_t V = lp.size(1);
             const int64_t len = t + 1;  // tokens of a hypothesis extended at this step, EOS included
             for (Beam& b : next) b.tokens.clear(), b.log_prob = kNegInf;
@@ -248,8 +253,8 @@ std::vector<std::vector<Hypothesis>> beam_search(const Transformer& model,
                 for (int64_t k = 0; k < K; ++k) {
                     const size_t r = n * size_t(K) + size_t(k);
                     const bool live = !done[n] && beams[r].log_prob != kNegInf;
-                    n_new[r] = live ? 1 : 0;  // finished sources and empty slots add no keys
-                    tokens[r] = live ? beams[r].tokens.back() : o.bos;
+                    step.lengths[r] = live ? 1 : 0;  // finished sources and empty slots add no keys
+                    step.ids[r] = live ? beams[r].tokens.back() : o.bos;
                     any = any || live;
                 }
             }

@@ -197,23 +197,28 @@ void KVCache::reorder(const std::vector<int64_t>& rows, CrossMemory cross) {
         const size_t element = values_ == WeightType::f32 ? sizeof(float) : sizeof(uint16_t);
         const size_t head_bytes = size_t(capacity_ * head_dim_) * element;  // one (b, h)'s room
         reorder_scratch_.resize(size_t(batch_ * n_kv_heads_) * head_bytes);  // the most one buffer needs: once
+        // copy(at, from, used): for each (b, h) that changes, in order — `at` its row's offset in
+        // the buffer, `from` its source row's, `used` the source's filled bytes.
+        const auto each_moved_head = [&](const auto& copy) {
+            for (int64_t b = 0; b < batch_; ++b) {
+                const int64_t from = rows[size_t(b)];
+                if (from == b) continue;
+                const size_t used = size_t(lengths_[size_t(from)] * head_dim_) * element;
+                for (int64_t h = 0; h < n_kv_heads_; ++h)
+                    copy(size_t(b * n_kv_heads_ + h) * head_bytes, size_t(from * n_kv_heads_ + h) * head_bytes, used);
+            }
+        };
         const auto move = [&](unsigned char* buffer) {  // (B, Hkv, capacity, Dh) in `element`s
-            unsigned char* out = reorder_scratch_.data();
-            for (int64_t b = 0; b < batch_; ++b) {
-                const int64_t from = rows[size_t(b)];
-                if (from == b) continue;
-                const size_t used = size_t(lengths_[size_t(from)] * head_dim_) * element;
-                for (int64_t h = 0; h < n_kv_heads_; ++h, out += used)
-                    std::memcpy(out, buffer + size_t(from * n_kv_heads_ + h) * head_bytes, used);
-            }
-            const unsigned char* in = reorder_scratch_.data();
-            for (int64_t b = 0; b < batch_; ++b) {
-                const int64_t from = rows[size_t(b)];
-                if (from == b) continue;
-                const size_t used = size_t(lengths_[size_t(from)] * head_dim_) * element;
-                for (int64_t h = 0; h < n_kv_heads_; ++h, in += used)
-                    std::memcpy(buffer + size_t(b * n_kv_heads_ + h) * head_bytes, in, used);
-            }
+            unsigned char* scratch = reorder_scratch_.data();
+            each_moved_head([&](size_t, size_t from, size_t used) {
+                std::memcpy(scratch, buffer + from, used);
+                scratch += used;
+            });
+            scratch = reorder_scratch_.data();
+            each_moved_head([&](size_t at, size_t, size_t used) {
+                std::memcpy(buffer + at, scratch, used);
+                scratch += used;
+            });
         };
         for (int64_t l = 0; l < n_layers(); ++l) {
             if (values_ == WeightType::f32) {
