@@ -320,3 +320,54 @@ TEST(Sampler, BadInputsAreErrors) {
     EXPECT_THROW(sample(masked.data(), 4, {0.f, 0, 1.f}, gen), Error);
     EXPECT_THROW(sample(masked.data(), 4, {1.f, 0, 1.f}, gen), Error);
 }
+
+// token_logprobs against log softmax in double and a comparison sort of the whole row (logit
+// descending, lower id first): GPT-2's vocabulary with repeated logits, −0 and +0, masked
+// tokens and two equal maxima; ascending logits (every token enters the top, the heap's worst
+// case); zeros of both signs at the top; n = 0, 1, 5, 20, and n past the vocabulary (all tokens).
+TEST(Sampler, TokenLogprobsAreTheLogSoftmaxAndItsHead) {
+    const int64_t V = 50257;
+    Generator data(5);
+    std::vector<float> z(static_cast<size_t>(V));
+    for (auto& x : z) x = data.normal(0.f, 3.f);
+    for (int64_t i = 0; i < V; i += 89) z[size_t(i)] = z[size_t((i * 7919) % V)];  // repeats
+    for (int64_t i = 7; i < V; i += 1013) z[size_t(i)] = -INFINITY;
+    z[10] = -0.f, z[20] = 0.f, z[30] = -0.f;
+    z[49000] = z[12] = 14.f;
+    std::vector<float> rising(300);
+    for (size_t i = 0; i < rising.size(); ++i) rising[i] = float(i % 150) * 0.01f;  // each value twice
+
+    std::vector<float> zeros = {-1.f, -0.f, 0.f, -0.f, -2.f, 0.f};  // −0 and +0 are equal logits
+
+    for (const std::vector<float>* row : {&z, &rising, &zeros}) {
+        const int64_t n_tokens = int64_t(row->size());
+        const float* r = row->data();
+        const double m = *std::max_element(row->begin(), row->end());
+        double sum = 0;
+        for (int64_t i = 0; i < n_tokens; ++i) sum += std::exp(double(r[i]) - m);
+        const double log_z = m + std::log(sum);
+        std::vector<int64_t> order(static_cast<size_t>(n_tokens));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return r[a] > r[b]; });
+        for (int64_t n : {int64_t(0), int64_t(1), int64_t(5), int64_t(20), n_tokens + 3}) {
+            std::vector<TokenLogprob> top = {{-1, 0.0}};  // cleared first
+            const int64_t token = (n * 977 + 3) % n_tokens;
+            const double lp = token_logprobs(r, n_tokens, token, n, top);
+            EXPECT_NEAR(lp, double(r[token]) - log_z, 1e-6) << "n " << n << ", token " << token;
+            ASSERT_EQ(int64_t(top.size()), std::min(n, n_tokens)) << "n " << n;
+            for (size_t i = 0; i < top.size(); ++i) {
+                ASSERT_EQ(top[i].token, order[i]) << "n " << n << ", rank " << i;
+                if (std::isinf(r[order[i]]))
+                    EXPECT_EQ(top[i].logprob, -INFINITY);
+                else
+                    EXPECT_NEAR(top[i].logprob, double(r[order[i]]) - log_z, 1e-6) << "n " << n << ", rank " << i;
+            }
+        }
+    }
+    std::vector<TokenLogprob> top;
+    EXPECT_THROW(token_logprobs(z.data(), V, V, 3, top), Error);
+    EXPECT_THROW(token_logprobs(z.data(), V, -1, 3, top), Error);
+    EXPECT_THROW(token_logprobs(z.data(), V, 0, -1, top), Error);
+    z[777] = NAN;
+    EXPECT_THROW(token_logprobs(z.data(), V, 0, 3, top), Error);
+}

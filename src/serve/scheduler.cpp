@@ -27,23 +27,6 @@ const char* openai_finish(FinishReason r) {
     return "stop";
 }
 
-// log softmax of the drawable logits at `token` and the top n, computed in double.
-void fill_logprobs(const float* z, int64_t V, int64_t token, int64_t n, TokenEvent& e) {
-    double m = -INFINITY;
-    for (int64_t i = 0; i < V; ++i) m = std::max(m, double(z[i]));
-    double sum = 0;
-    for (int64_t i = 0; i < V; ++i) sum += std::exp(double(z[i]) - m);
-    const double log_z = m + std::log(sum);
-    e.logprob = double(z[token]) - log_z;
-    if (n <= 0) return;
-    std::vector<int64_t> order(static_cast<size_t>(V));
-    for (int64_t i = 0; i < V; ++i) order[size_t(i)] = i;
-    const size_t k = size_t(std::min(n, V));
-    std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(k), order.end(),
-                      [&](int64_t a, int64_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); });
-    for (size_t i = 0; i < k; ++i) e.top.push_back({order[i], double(z[order[i]]) - log_z});
-}
-
 }  // namespace
 
 bool Job::wait_for_change(std::unique_lock<std::mutex>& lock, int timeout_ms) {
@@ -100,7 +83,8 @@ void Scheduler::emit(Slot& s, const float* logits, int64_t token, bool kept) {
     TokenEvent e;
     e.token = token;
     e.text = s.text->push(token);
-    if (s.job->logprobs >= 0) fill_logprobs(logits, model_.lm.vocab_limit(), token, s.job->logprobs, e);
+    if (s.job->logprobs >= 0)  // over the drawable logits
+        e.logprob = token_logprobs(logits, model_.lm.vocab_limit(), token, s.job->logprobs, e.top);
     if (s.text->stopped()) s.decoder->finish_with(FinishReason::stop_string);
     {
         std::lock_guard lock(s.job->mutex);

@@ -30,15 +30,11 @@
 #include <thread>
 #include <vector>
 
+#include "attend/generate/sampler.hpp"
 #include "attend/generate/sequence.hpp"
 #include "serve/served_model.hpp"
 
 namespace attend::serve {
-
-struct TopLogprob {
-    int64_t token;
-    double logprob;
-};
 
 // What one step of a job produced: the kept token, its text (possibly empty: held back for a
 // stop string or an unfinished character) and, when asked, its log-probabilities.
@@ -46,7 +42,7 @@ struct TokenEvent {
     int64_t token = -1;
     std::string text;
     double logprob = 0;
-    std::vector<TopLogprob> top;  // the top-N of the model's distribution
+    std::vector<TokenLogprob> top;  // the top-N of the model's distribution (generate/sampler.hpp)
 };
 
 struct Job {

@@ -42,6 +42,17 @@ std::vector<double> sampling_distribution(const float* logits, int64_t vocab, co
 // One draw from sampling_distribution (greedy: the argmax, the generator untouched).
 int64_t sample(const float* logits, int64_t vocab, const SamplingOptions& options, Generator& gen);
 
+// The model's own log-probabilities, log softmax(z) at temperature 1 with nothing truncated
+// (what OpenAI's `logprobs` reports): returns log p(token); `top` gets the n most probable
+// tokens (all of them if n ≥ vocab) with their log p, the most probable first and the lower
+// index first among equal logits. Bad rows are Errors as for sample(); fast for n of a few
+// dozen (one pass over the row), correct for any n.
+struct TokenLogprob {
+    int64_t token;
+    double logprob;
+};
+double token_logprobs(const float* logits, int64_t vocab, int64_t token, int64_t n, std::vector<TokenLogprob>& top);
+
 // Options and a seeded stream together: the sampler of one sequence.
 class Sampler {
 public:
