@@ -96,34 +96,39 @@ struct Int8Weights {  // q · s, s the scale of the 32-column block holding k (1
     Row row(int64_t r) const { return {q + r * K, scales + r * blocks}; }
 };
 
-// y[m, n] = Σ_k x[m, k] · W[n, k] (+ b) for m < MB: one row of W against MB rows of x.
-// Rows are taken one after the other, so W is read front to back as one stream, which the
-// hardware prefetcher follows at full speed; rows of 1.5–6 KiB read side by side (8 at a
-// time, as this kernel once did) are each too short for it, and decoding read f32 weights at
+// y[m, n] = Σ_k x[m, k] · W[n, k] (+ b) for m < MB and the R rows n of W (R = 2 only for one
+// row of x: RowPairs, ops/gemv_dot.hpp), their loads interleaved in one sweep.
+// Rows are taken one (or one pair) after the other, so W is read front to back as one stream
+// (two), which the hardware prefetcher follows at full speed; rows of 1.5–6 KiB read 8 at a
+// time (as this kernel once did) are each too short for it, and decoding read f32 weights at
 // 13.6 GB/s instead of 16.9 (bf16: 10.4 → 20.7 on the dot products) on one thread of this
 // machine. U accumulators per row of x hide the multiply-add latency; they are added in a
-// fixed order, the same for every MB, so a row's result does not depend on the batch.
-template <int MB, class Weights>
-ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const Weights& W, int64_t n, const float* bias, float* y,
-                              int64_t N) {
+// fixed order, the same for every MB and R, so a row's result does not depend on the batch.
+template <int MB, int R, class Weights>
+ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const Weights& W, const int64_t (&n)[R], const float* bias,
+                              float* y, int64_t N) {
     constexpr int U = 4;
-    const typename Weights::Row w = W.row(n);
-    f32x16 acc[MB][U] = {};
+    typename Weights::Row w[R];
+    for (int r = 0; r < R; ++r) w[r] = W.row(n[r]);
+    f32x16 acc[R][MB][U] = {};
     int64_t k = 0;
     for (; k + U * kLanes <= K; k += U * kLanes)
-        for (int u = 0; u < U; ++u) {
-            const f32x16 wv = w.load(k + u * kLanes);
-            for (int m = 0; m < MB; ++m) acc[m][u] += load16(x + m * K + k + u * kLanes) * wv;
+        for (int u = 0; u < U; ++u)
+            for (int r = 0; r < R; ++r) {
+                const f32x16 wv = w[r].load(k + u * kLanes);
+                for (int m = 0; m < MB; ++m) acc[r][m][u] += load16(x + m * K + k + u * kLanes) * wv;
+            }
+    for (int u = 0; k + kLanes <= K; k += kLanes, ++u)
+        for (int r = 0; r < R; ++r) {
+            const f32x16 wv = w[r].load(k);
+            for (int m = 0; m < MB; ++m) acc[r][m][u] += load16(x + m * K + k) * wv;
         }
-    for (int u = 0; k + kLanes <= K; k += kLanes, ++u) {
-        const f32x16 wv = w.load(k);
-        for (int m = 0; m < MB; ++m) acc[m][u] += load16(x + m * K + k) * wv;
-    }
-    for (int m = 0; m < MB; ++m) {
-        float s = tree_sum((acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3]));
-        for (int64_t t = k; t < K; ++t) s += x[m * K + t] * w.at(t);
-        y[m * N + n] = s + (bias ? bias[n] : 0.f);
-    }
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MB; ++m) {
+            float s = tree_sum((acc[r][m][0] + acc[r][m][1]) + (acc[r][m][2] + acc[r][m][3]));
+            for (int64_t t = k; t < K; ++t) s += x[m * K + t] * w[r].at(t);
+            y[m * N + n[r]] = s + (bias ? bias[n[r]] : 0.f);
+        }
 }
 
 // ---- fp32 rows that start inside a cache line ------------------------------------------------
@@ -144,48 +149,59 @@ struct F32Lines {  // fp32 weights whose every row starts s floats into a cache 
 };
 
 // row() for such weights (the overload rows_of_w picks for F32Lines).
-template <int MB>
-ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const F32Lines& W, int64_t n, const float* bias, float* y,
-                              int64_t N) {
+template <int MB, int R>
+ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const F32Lines& W, const int64_t (&n)[R], const float* bias,
+                              float* y, int64_t N) {
     constexpr int U = 4;
     const int64_t s = W.s;
-    const float* w = W.w + n * K;
-    const float* a = w - s;  // on a cache line
     const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const i32x16 head = lane < int32_t(kLanes - s), tail = ~head;  // all ones where kept
-    const f32x16 w_head = (f32x16)((i32x16)load16(w) & head), w_tail = (f32x16)((i32x16)load16(w + K - kLanes) & tail);
-    f32x16 acc[MB][U] = {};
-    for (int m = 0; m < MB; ++m) {
-        acc[m][0] = load16(x + m * K) * w_head;
-        acc[m][1] = load16(x + m * K + K - kLanes) * w_tail;
+    const float* a[R];  // each row's start, on a cache line
+    f32x16 acc[R][MB][U] = {};
+    for (int r = 0; r < R; ++r) {
+        const float* w = W.w + n[r] * K;
+        a[r] = w - s;
+        const f32x16 w_head = (f32x16)((i32x16)load16(w) & head), w_tail = (f32x16)((i32x16)load16(w + K - kLanes) & tail);
+        for (int m = 0; m < MB; ++m) {
+            acc[r][m][0] = load16(x + m * K) * w_head;
+            acc[r][m][1] = load16(x + m * K + K - kLanes) * w_tail;
+        }
     }
     int64_t k = kLanes;
     for (; k + U * kLanes <= K; k += U * kLanes)
-        for (int u = 0; u < U; ++u) {
-            const f32x16 wv = load16(a + k + u * kLanes);
-            for (int m = 0; m < MB; ++m) acc[m][u] += load16(x + m * K + k + u * kLanes - s) * wv;
+        for (int u = 0; u < U; ++u)
+            for (int r = 0; r < R; ++r) {
+                const f32x16 wv = load16(a[r] + k + u * kLanes);
+                for (int m = 0; m < MB; ++m) acc[r][m][u] += load16(x + m * K + k + u * kLanes - s) * wv;
+            }
+    for (int u = 0; k < K; k += kLanes, ++u)
+        for (int r = 0; r < R; ++r) {
+            const f32x16 wv = load16(a[r] + k);
+            for (int m = 0; m < MB; ++m) acc[r][m][u] += load16(x + m * K + k - s) * wv;
         }
-    for (int u = 0; k < K; k += kLanes, ++u) {
-        const f32x16 wv = load16(a + k);
-        for (int m = 0; m < MB; ++m) acc[m][u] += load16(x + m * K + k - s) * wv;
-    }
-    for (int m = 0; m < MB; ++m)
-        y[m * N + n] = tree_sum((acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3])) + (bias ? bias[n] : 0.f);
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MB; ++m)
+            y[m * N + n[r]] = tree_sum((acc[r][m][0] + acc[r][m][1]) + (acc[r][m][2] + acc[r][m][3])) +
+                              (bias ? bias[n[r]] : 0.f);
 }
 
-// Rows [n0, n1) of W against the M rows of x, 4 at a time (each weight loaded once per 4).
+// Rows [n0, n1) of W against the M rows of x, 4 at a time (each weight loaded once per 4); one
+// row of x (decoding one sequence) against two rows of W at a time (RowPairs).
 template <class Weights>
 ATTEND_VECTOR_INLINE void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
                                     const Weights& W, const float* bias, float* y) {
     int64_t m = 0;
     for (; m + 4 <= M; m += 4)
-        for (int64_t n = n0; n < n1; ++n) row<4>(K, x + m * K, W, n, bias, y + m * N, N);
+        for (int64_t n = n0; n < n1; ++n) row<4, 1>(K, x + m * K, W, {n}, bias, y + m * N, N);
     const float* xm = x + m * K;
     float* ym = y + m * N;
     switch (M - m) {
-        case 3: for (int64_t n = n0; n < n1; ++n) row<3>(K, xm, W, n, bias, ym, N); break;
-        case 2: for (int64_t n = n0; n < n1; ++n) row<2>(K, xm, W, n, bias, ym, N); break;
-        case 1: for (int64_t n = n0; n < n1; ++n) row<1>(K, xm, W, n, bias, ym, N); break;
+        case 3: for (int64_t n = n0; n < n1; ++n) row<3, 1>(K, xm, W, {n}, bias, ym, N); break;
+        case 2: for (int64_t n = n0; n < n1; ++n) row<2, 1>(K, xm, W, {n}, bias, ym, N); break;
+        case 1:
+            RowPairs(n0, n1).visit([&](int64_t a, int64_t b) { row<1, 2>(K, xm, W, {a, b}, bias, ym, N); },
+                                   [&](int64_t n) { row<1, 1>(K, xm, W, {n}, bias, ym, N); });
+            break;
         default: break;
     }
 }

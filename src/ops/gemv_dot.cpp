@@ -155,28 +155,10 @@ inline void prefetch_row(int64_t n, int64_t distance, int64_t N, const char* row
 inline __mmask64 tail_mask8(int64_t left) { return left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1; }
 inline __mmask32 tail_mask16(int64_t left) { return left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1; }
 
-// One row n of W against MB rows of x, for the bf16 kernel: chunk(c, sum, whole) adds chunk c
-// into sum[m · U] for each row m of x (`whole`: no column of it lies past K). W is read a whole
-// row after the other, in RowOrder (ops/gemv_dot.hpp): one or two streams the hardware
-// prefetcher follows (rows of 1.5–6 KB read side by side are too short for it). U accumulators per row of
-// x hide the dot-product instruction's latency: whole chunks U at a time, the rest (the
-// last one masked where K ends inside it) into the first — constant indices keep them in
-// registers — added in a fixed order, the same for every MB.
+// U accumulators per row of x hide the dot-product instruction's latency: whole chunks U at a
+// time, the rest (the last one masked where K ends inside it) into the first — constant
+// indices keep them in registers — added in a fixed order, the same for every MB and R.
 constexpr int U = 4;
-template <int MB, class Chunk>
-inline void dot_row(int64_t whole, int64_t chunks, const Chunk& chunk, int64_t n, int64_t N, const float* bias,
-                    float* y) {
-    __m512 acc[MB][U];
-    for (int m = 0; m < MB; ++m)
-        for (int u = 0; u < U; ++u) acc[m][u] = _mm512_setzero_ps();
-    int64_t c = 0;
-    for (; c + U <= whole; c += U)
-        for (int u = 0; u < U; ++u) chunk(c + u, &acc[0][u], true);
-    for (; c < chunks; ++c) chunk(c, &acc[0][0], false);
-    for (int m = 0; m < MB; ++m)
-        y[m * N + n] = sum16(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]))) +
-                       (bias ? bias[n] : 0.f);
-}
 
 // bf16 weights: acc += x·w over 32 columns per instruction.
 // x, y point at the block's first row of x (DotActivations::bf16) and of y.
@@ -196,17 +178,38 @@ struct Bf16Kernel {
         return k;
     }
 
-    template <int MB>
-    void run(int64_t n) const {
-        const uint16_t* row = w + n * K;
-        prefetch_row(n, prefetch_rows, N, reinterpret_cast<const char*>(row), 2 * K);
-        auto chunk = [&](int64_t c, __m512* sum, bool whole) __attribute__((always_inline)) {
-            const int64_t k = c * 32;
-            const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(whole ? ~__mmask32(0) : tail_mask16(K - k), row + k);
+    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs), each row whole after the
+    // other in the order the caller gives: one or two streams the hardware prefetcher follows
+    // (rows of 1.5–6 KB read side by side are too short for it).
+    template <int MB, int R>
+    void run(const int64_t (&n)[R]) const {
+        const uint16_t* row[R];
+        for (int r = 0; r < R; ++r) {
+            row[r] = w + n[r] * K;
+            prefetch_row(n[r], prefetch_rows, N, reinterpret_cast<const char*>(row[r]), 2 * K);
+        }
+        __m512 acc[R][MB][U];
+        for (int r = 0; r < R; ++r)
             for (int m = 0; m < MB; ++m)
-                sum[m * U] = _mm512_dpbf16_ps(sum[m * U], (__m512bh)_mm512_loadu_si512(x + m * x_stride + k), wv);
+                for (int u = 0; u < U; ++u) acc[r][m][u] = _mm512_setzero_ps();
+        auto chunk = [&](int64_t c, int u, __mmask32 keep) __attribute__((always_inline)) {
+            const int64_t k = c * 32;
+            for (int r = 0; r < R; ++r) {
+                const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(keep, row[r] + k);
+                for (int m = 0; m < MB; ++m)
+                    acc[r][m][u] = _mm512_dpbf16_ps(acc[r][m][u], (__m512bh)_mm512_loadu_si512(x + m * x_stride + k), wv);
+            }
         };
-        dot_row<MB>(K / 32, chunks, chunk, n, N, bias, y);
+        const int64_t whole = K / 32;  // chunks with no column past K
+        int64_t c = 0;
+        for (; c + U <= whole; c += U)
+            for (int u = 0; u < U; ++u) chunk(c + u, u, ~__mmask32(0));
+        for (; c < chunks; ++c) chunk(c, 0, tail_mask16(K - c * 32));
+        for (int r = 0; r < R; ++r)
+            for (int m = 0; m < MB; ++m)
+                y[m * N + n[r]] = sum16(_mm512_add_ps(_mm512_add_ps(acc[r][m][0], acc[r][m][1]),
+                                                      _mm512_add_ps(acc[r][m][2], acc[r][m][3]))) +
+                                  (bias ? bias[n[r]] : 0.f);
     }
 };
 
@@ -248,31 +251,39 @@ struct Int8Kernel {
         return k;
     }
 
-    template <int MB>
-    void run(int64_t n) const {
+    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs).
+    template <int MB, int R>
+    void run(const int64_t (&n)[R]) const {
         const __m512i first = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
         const __m512i second = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
         const __m512i sign_bit = _mm512_set1_epi8(char(0x80));
-        const int8_t* row = q + n * K;
-        const float* row_scales = scales + n * blocks;
-        prefetch_ahead(n);
-        __m512 acc[MB][U], scale0[MB], scale1[MB];
-        for (int m = 0; m < MB; ++m)
-            for (int u = 0; u < U; ++u) acc[m][u] = _mm512_setzero_ps();
+        const int8_t* row[R];
+        const float* row_scales[R];
+        for (int r = 0; r < R; ++r) {
+            row[r] = q + n[r] * K;
+            row_scales[r] = scales + n[r] * blocks;
+            prefetch_ahead(n[r]);
+        }
+        __m512 acc[R][MB][U], scale0[R][MB], scale1[R][MB];
+        for (int r = 0; r < R; ++r)
+            for (int m = 0; m < MB; ++m)
+                for (int u = 0; u < U; ++u) acc[r][m][u] = _mm512_setzero_ps();
         // (sx · sw) of chunks 2p and 2p + 1 (blocks b = 4p .. 4p + 3), per row of x, spread to
-        // their lanes; sw holds the row's scales of those blocks.
-        auto spread_scales = [&](__m128 sw, int64_t b) __attribute__((always_inline)) {
+        // their lanes; sw holds row r's scales of those blocks.
+        auto spread_scales = [&](int r, __m128 sw, int64_t b) __attribute__((always_inline)) {
             for (int m = 0; m < MB; ++m) {
                 const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(sw, _mm_loadu_ps(sx + m * sx_stride + b)));
-                scale0[m] = _mm512_permutexvar_ps(first, s4);
-                scale1[m] = _mm512_permutexvar_ps(second, s4);
+                scale0[r][m] = _mm512_permutexvar_ps(first, s4);
+                scale1[r][m] = _mm512_permutexvar_ps(second, s4);
             }
         };
         auto pair_scales = [&](int64_t p) __attribute__((always_inline)) {
             const int64_t b = 4 * p;
-            spread_scales(blocks - b >= 4 ? _mm_loadu_ps(row_scales + b)
-                                          : _mm_maskz_loadu_ps(__mmask8((1u << (blocks - b)) - 1), row_scales + b),
-                          b);
+            for (int r = 0; r < R; ++r)
+                spread_scales(r,
+                              blocks - b >= 4 ? _mm_loadu_ps(row_scales[r] + b)
+                                              : _mm_maskz_loadu_ps(__mmask8((1u << (blocks - b)) - 1), row_scales[r] + b),
+                              b);
         };
         // Two whole chunks hold 4 whole blocks: their scales load unmasked, with no test. Without
         // pair_scales' bounds test and mask the main loop went from ~12.5 to 9 instructions a
@@ -280,17 +291,22 @@ struct Int8Kernel {
         // 4.05 to 3.93 ms at two (all 73 matrices in turn, one process, alternating with the
         // old loop, medians of 30).
         auto whole_pair_scales = [&](int64_t p) __attribute__((always_inline)) {
-            spread_scales(_mm_loadu_ps(row_scales + 4 * p), 4 * p);
+            for (int r = 0; r < R; ++r) spread_scales(r, _mm_loadu_ps(row_scales[r] + 4 * p), 4 * p);
         };
-        auto chunk = [&](int64_t c, const __m512* scale, int u, bool whole) __attribute__((always_inline)) {
+        // Chunk c into accumulator u, with the scales of its half of the pair (scale0 or scale1).
+        auto chunk = [&](int64_t c, const __m512 (&scale)[R][MB], int u, bool whole) __attribute__((always_inline)) {
             const int64_t k = c * 64;
-            // qw + 128 as unsigned bytes; past K the loaded 0 becomes 128, against qx = 0
-            const __m512i wv = _mm512_xor_si512(
-                _mm512_maskz_loadu_epi8(whole ? ~__mmask64(0) : tail_mask8(K - k), row + k), sign_bit);
+            __m512i wv[R];  // qw + 128 as unsigned bytes; past K the loaded 0 becomes 128, against qx = 0
+            for (int r = 0; r < R; ++r)
+                wv[r] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(whole ? ~__mmask64(0) : tail_mask8(K - k), row[r] + k),
+                                         sign_bit);
             for (int m = 0; m < MB; ++m) {
                 const __m512i start = _mm512_loadu_si512(shift_sums + (m * chunks + c) * 16);
-                const __m512i dot = _mm512_dpbusd_epi32(start, wv, _mm512_loadu_si512(qx + m * x_stride + k));
-                acc[m][u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale[m], acc[m][u]);
+                const __m512i xv = _mm512_loadu_si512(qx + m * x_stride + k);
+                for (int r = 0; r < R; ++r) {
+                    const __m512i dot = _mm512_dpbusd_epi32(start, wv[r], xv);
+                    acc[r][m][u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale[r][m], acc[r][m][u]);
+                }
             }
         };
         const int64_t whole = K / 64;  // chunks with no column past K
@@ -308,24 +324,33 @@ struct Int8Kernel {
             chunk(c, scale0, 0, c < whole);
             if (c + 1 < chunks) chunk(c + 1, scale1, 1, c + 1 < whole);
         }
-        for (int m = 0; m < MB; ++m)
-            y[m * N + n] = sum16(_mm512_add_ps(_mm512_add_ps(acc[m][0], acc[m][1]), _mm512_add_ps(acc[m][2], acc[m][3]))) +
-                           (bias ? bias[n] : 0.f);
+        for (int r = 0; r < R; ++r)
+            for (int m = 0; m < MB; ++m)
+                y[m * N + n[r]] = sum16(_mm512_add_ps(_mm512_add_ps(acc[r][m][0], acc[r][m][1]),
+                                                      _mm512_add_ps(acc[r][m][2], acc[r][m][3]))) +
+                                  (bias ? bias[n[r]] : 0.f);
     }
 };
 
-// The rows of W in `order` against the rows of x, 4 at a time (each weight loaded once per 4).
+// The rows [n0, n1) of W against the rows of x: 4 rows of x at a time (each weight loaded once
+// per 4) in RowOrder; one row of x against two rows of W at a time (RowPairs).
 template <class Kernel>
-inline void rows_of_w(int64_t M, const RowOrder& order, const Kernel& kernel) {
+inline void rows_of_w(int64_t M, int64_t n0, int64_t n1, bool alone, const Kernel& kernel) {
+    if (M == 1) {
+        RowPairs(n0, n1).visit([&](int64_t a, int64_t b) { kernel.template run<1, 2>({a, b}); },
+                               [&](int64_t n) { kernel.template run<1, 1>({n}); });
+        return;
+    }
+    const RowOrder order(n0, n1, alone);
     const int64_t rows = order.size();
     int64_t m = 0;
     for (; m + 4 <= M; m += 4)
-        for (int64_t i = 0; i < rows; ++i) kernel.rows_from(m).template run<4>(order[i]);
+        for (int64_t i = 0; i < rows; ++i) kernel.rows_from(m).template run<4, 1>({order[i]});
     const Kernel rest = kernel.rows_from(m);
     switch (M - m) {
-        case 3: for (int64_t i = 0; i < rows; ++i) rest.template run<3>(order[i]); break;
-        case 2: for (int64_t i = 0; i < rows; ++i) rest.template run<2>(order[i]); break;
-        case 1: for (int64_t i = 0; i < rows; ++i) rest.template run<1>(order[i]); break;
+        case 3: for (int64_t i = 0; i < rows; ++i) rest.template run<3, 1>({order[i]}); break;
+        case 2: for (int64_t i = 0; i < rows; ++i) rest.template run<2, 1>({order[i]}); break;
+        case 1: for (int64_t i = 0; i < rows; ++i) rest.template run<1, 1>({order[i]}); break;
         default: break;
     }
 }
@@ -334,7 +359,7 @@ void bf16_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0,
                float* y, bool alone) {
     const Bf16Kernel kernel{a.bf16.data(), a.chunks * 32, a.chunks, a.K, W.bf16(), bias, y, W.rows(),
                             prefetch_distance(2 * a.K)};
-    rows_of_w(a.M, RowOrder(n0, n1, alone), kernel);
+    rows_of_w(a.M, n0, n1, alone, kernel);
 }
 
 void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
@@ -342,7 +367,7 @@ void int8_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0,
     const Int8Kernel kernel{a.int8.data(), a.shift_sums.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.chunks, a.K,
                             W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows(),
                             prefetch_distance(a.K)};
-    rows_of_w(a.M, RowOrder(n0, n1, alone), kernel);
+    rows_of_w(a.M, n0, n1, alone, kernel);
 }
 
 }  // namespace

@@ -31,6 +31,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/gemv_row_order.hpp"
+
 namespace attend {
 
 class LowPrecisionMatrix;
@@ -63,32 +65,6 @@ void prepare_dot_activations(int64_t M, int64_t K, const float* x, const LowPrec
 // has_dot_products(W).
 void dot_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
               float* y, bool alone);
-
-// The order a kernel reads W's rows [n0, n1) in: row i of the sweep is order[i].
-//
-// One stream (front to back) is what the hardware prefetcher follows best, but an int8 row
-// costs ~8 instructions per 64-byte line (bf16: ~3), and a thread reading alone then keeps too
-// few lines in flight: the int8 kernel read at ~80% of a plain sum over the same bytes. Two
-// streams — the share's two halves in turn, n0, n0 + h, n0 + 1, n0 + h + 1, … — put two
-// independent runs of misses in flight. GPT-2 small's int8 products of a token, one thread:
-// 4.40 → 4.18, 4.56 → 4.42, 5.90 → 5.36 ms (faster in 11, 11 and 12 of 12 alternations; 4 streams:
-// 7.6 ms); `generate` 16 + 128 tokens, int8, one thread: 167 → 190 and 184 → 199 tok/s (10 of
-// 10). The AVX2 int8 kernel (called directly on the same machine, the same products): 5.13 →
-// 3.96 and 6.52 → 4.93 ms (12 of 12). bf16 with its prefetch (gemv_dot.cpp, prefetch_row):
-// 9.46 → 8.98, 8.40 → 7.83 ms (10 of 10, 11 of 12). Two threads are two streams already: there
-// two streams each were slower (int8 271.6 → 265.1, 329.4 → 316.7 tok/s, faster in 4 and 3 of
-// 12), so only a thread reading alone takes two. The results do not depend on the order.
-struct RowOrder {
-    int64_t n0, n1;
-    int64_t half = 0;  // rows per stream in the two-stream part; 0: one stream
-
-    static constexpr int64_t kMinTwoStreamRows = 64;  // fewer: one stream
-    RowOrder(int64_t first, int64_t end, bool two_streams)
-        : n0(first), n1(end), half(two_streams && end - first >= kMinTwoStreamRows ? (end - first) / 2 : 0) {}
-    int64_t size() const { return n1 - n0; }
-    // The rows past 2·half (an odd count's last) come at the end.
-    int64_t operator[](int64_t i) const { return i < 2 * half ? n0 + (i & 1) * half + i / 2 : n0 + i; }
-};
 
 // AVX2 with FMA (ops/gemv_dot_avx2.cpp), for CPUs without AVX512-VNNI / AVX512-BF16. int8
 // takes the activations without shift_sums (the kernel takes qx as it is); bf16 takes
