@@ -282,30 +282,33 @@ TEST(SkinnyGemm, RowOrderVisitsEveryRowOnce) {
             }
 }
 
-// Decoding one sequence, a kernel reads rows in pairs side by side (RowPairs): every row of
+// Decoding one sequence, a kernel may read rows in pairs side by side (RowPairs): every row of
 // the share exactly once — the pairs' first rows the first half in order, their partners the
-// second half — and an odd count's last row alone, after them.
+// second half — and an odd count's last row alone, after them; without pairs, one row after
+// the other.
 TEST(SkinnyGemm, RowPairsVisitEveryRowOnce) {
-    for (int64_t n0 : {0, 5})
-        for (int64_t rows = 0; rows <= 200; ++rows) {
-            std::vector<int> seen(size_t(rows), 0);
-            std::vector<int64_t> firsts, seconds, alone;
-            RowPairs(n0, n0 + rows)
-                .visit([&](int64_t a, int64_t b) { firsts.push_back(a), seconds.push_back(b); },
-                       [&](int64_t n) { alone.push_back(n); });
-            for (const auto* list : {&firsts, &seconds, &alone})
-                for (int64_t n : *list) {
-                    ASSERT_TRUE(n >= n0 && n < n0 + rows) << "rows " << rows << " n " << n;
-                    ++seen[size_t(n - n0)];
+    for (bool pairs : {false, true})
+        for (int64_t n0 : {0, 5})
+            for (int64_t rows = 0; rows <= 200; ++rows) {
+                std::vector<int> seen(size_t(rows), 0);
+                std::vector<int64_t> firsts, seconds, alone;
+                RowPairs(n0, n0 + rows, pairs)
+                    .visit([&](int64_t a, int64_t b) { firsts.push_back(a), seconds.push_back(b); },
+                           [&](int64_t n) { alone.push_back(n); });
+                for (const auto* list : {&firsts, &seconds, &alone})
+                    for (int64_t n : *list) {
+                        ASSERT_TRUE(n >= n0 && n < n0 + rows) << "rows " << rows << " n " << n;
+                        ++seen[size_t(n - n0)];
+                    }
+                for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(seen[size_t(r)], 1) << "rows " << rows << " row " << r;
+                const int64_t paired = pairs ? rows / 2 : 0;
+                ASSERT_EQ(int64_t(firsts.size()), paired);
+                for (int64_t i = 0; i < paired; ++i) {
+                    EXPECT_EQ(firsts[size_t(i)], n0 + i);
+                    EXPECT_EQ(seconds[size_t(i)], n0 + paired + i);
                 }
-            for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(seen[size_t(r)], 1) << "rows " << rows << " row " << r;
-            ASSERT_EQ(int64_t(firsts.size()), rows / 2);
-            for (size_t i = 0; i < firsts.size(); ++i) {
-                EXPECT_EQ(firsts[i], n0 + int64_t(i));
-                EXPECT_EQ(seconds[i], n0 + rows / 2 + int64_t(i));
+                for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(alone[i], n0 + 2 * paired + int64_t(i));
             }
-            EXPECT_EQ(alone.size(), size_t(rows % 2));
-        }
 }
 
 // A row's outputs are the same bits whatever else is in the batch and however the threads

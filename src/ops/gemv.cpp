@@ -97,7 +97,7 @@ struct Int8Weights {  // q · s, s the scale of the 32-column block holding k (1
 };
 
 // y[m, n] = Σ_k x[m, k] · W[n, k] (+ b) for m < MB and the R rows n of W (R = 2 only for one
-// row of x: RowPairs, ops/gemv_dot.hpp), their loads interleaved in one sweep.
+// row of x: RowPairs, ops/gemv_row_order.hpp), their loads interleaved in one sweep.
 // Rows are taken one (or one pair) after the other, so W is read front to back as one stream
 // (two), which the hardware prefetcher follows at full speed; rows of 1.5–6 KiB read 8 at a
 // time (as this kernel once did) are each too short for it, and decoding read f32 weights at
@@ -186,10 +186,10 @@ ATTEND_VECTOR_INLINE void row(int64_t K, const float* x, const F32Lines& W, cons
 }
 
 // Rows [n0, n1) of W against the M rows of x, 4 at a time (each weight loaded once per 4); one
-// row of x (decoding one sequence) against two rows of W at a time (RowPairs).
+// row of x (decoding one sequence) against two rows of W at a time when `alone` (RowPairs).
 template <class Weights>
 ATTEND_VECTOR_INLINE void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
-                                    const Weights& W, const float* bias, float* y) {
+                                    const Weights& W, const float* bias, float* y, bool alone) {
     int64_t m = 0;
     for (; m + 4 <= M; m += 4)
         for (int64_t n = n0; n < n1; ++n) row<4, 1>(K, x + m * K, W, {n}, bias, y + m * N, N);
@@ -199,8 +199,8 @@ ATTEND_VECTOR_INLINE void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N
         case 3: for (int64_t n = n0; n < n1; ++n) row<3, 1>(K, xm, W, {n}, bias, ym, N); break;
         case 2: for (int64_t n = n0; n < n1; ++n) row<2, 1>(K, xm, W, {n}, bias, ym, N); break;
         case 1:
-            RowPairs(n0, n1).visit([&](int64_t a, int64_t b) { row<1, 2>(K, xm, W, {a, b}, bias, ym, N); },
-                                   [&](int64_t n) { row<1, 1>(K, xm, W, {n}, bias, ym, N); });
+            RowPairs(n0, n1, alone).visit([&](int64_t a, int64_t b) { row<1, 2>(K, xm, W, {a, b}, bias, ym, N); },
+                                          [&](int64_t n) { row<1, 1>(K, xm, W, {n}, bias, ym, N); });
             break;
         default: break;
     }
@@ -208,20 +208,20 @@ ATTEND_VECTOR_INLINE void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N
 
 // One clone set per weight type (target_clones cannot sit on a template).
 ATTEND_SIMD_CLONES void rows_f32(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
-                                 const F32Weights& W, const float* bias, float* y) {
-    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+                                 const F32Weights& W, const float* bias, float* y, bool alone) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y, alone);
 }
 ATTEND_SIMD_CLONES void rows_bf16(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
-                                  const Bf16Weights& W, const float* bias, float* y) {
-    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+                                  const Bf16Weights& W, const float* bias, float* y, bool alone) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y, alone);
 }
 ATTEND_SIMD_CLONES void rows_int8(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
-                                  const Int8Weights& W, const float* bias, float* y) {
-    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+                                  const Int8Weights& W, const float* bias, float* y, bool alone) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y, alone);
 }
 ATTEND_SIMD_CLONES void rows_f32_lines(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x,
-                                       const F32Lines& W, const float* bias, float* y) {
-    rows_of_w(M, n0, n1, N, K, x, W, bias, y);
+                                       const F32Lines& W, const float* bias, float* y, bool alone) {
+    rows_of_w(M, n0, n1, N, K, x, W, bias, y, alone);
 }
 
 // ---- W stored input-major: A (K, N) = Wᵀ, rows lda apart --------------------------------------
@@ -373,11 +373,12 @@ void split_chunks(int64_t chunks, int64_t work, const Chunks& run) {
     if (as_split) balance.record(split);
 }
 
+// rows(n0, n1, alone) for each thread's share of W's N rows (split_chunks).
 template <class Rows>
 void split_rows(int64_t N, int64_t K, int64_t bytes_per_weight, const Rows& rows) {
-    split_chunks((N + 15) / 16, N * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1, bool) {
+    split_chunks((N + 15) / 16, N * K * bytes_per_weight / 4, [&](int64_t c0, int64_t c1, bool alone) {
         const int64_t n0 = std::min(N, c0 * 16), n1 = std::min(N, c1 * 16);
-        if (n0 < n1) rows(n0, n1);
+        if (n0 < n1) rows(n0, n1, alone);
     });
 }
 
@@ -417,18 +418,18 @@ bool use_skinny_gemm(int64_t M, int64_t N, int64_t K) { return M <= kMaxSkinnyRo
 void skinny_gemm(int64_t M, int64_t N, int64_t K, const float* x, const float* W, const float* bias, float* y) {
     if (M <= 0 || N <= 0) return;
     if (cpu_prefers_avx2_kernels()) {  // AVX2 + FMA without AVX-512 (ops/gemv_f32_avx2.hpp)
-        split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { f32_rows_avx2(M, n0, n1, N, K, x, W, bias, y); });
+        split_rows(N, K, 4, [&](int64_t n0, int64_t n1, bool) { f32_rows_avx2(M, n0, n1, N, K, x, W, bias, y); });
         return;
     }
     // Floats from W's start to its cache line's: the same for every row when K is a multiple of 16.
     const int64_t s = int64_t(reinterpret_cast<uintptr_t>(W) % 64) / int64_t(sizeof(float));
     if (s != 0 && K >= kLanes && K % kLanes == 0 && reinterpret_cast<uintptr_t>(W) % sizeof(float) == 0) {
         const F32Lines w{W, s};
-        split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32_lines(M, n0, n1, N, K, x, w, bias, y); });
+        split_rows(N, K, 4, [&](int64_t n0, int64_t n1, bool alone) { rows_f32_lines(M, n0, n1, N, K, x, w, bias, y, alone); });
         return;
     }
     const F32Weights w{W, K};
-    split_rows(N, K, 4, [&](int64_t n0, int64_t n1) { rows_f32(M, n0, n1, N, K, x, w, bias, y); });
+    split_rows(N, K, 4, [&](int64_t n0, int64_t n1, bool alone) { rows_f32(M, n0, n1, N, K, x, w, bias, y, alone); });
 }
 
 // Threads split A's rows (the inputs), not its columns: each then reads one block of A front
@@ -488,10 +489,10 @@ void skinny_gemm(int64_t M, const float* x, const LowPrecisionMatrix& W, const f
     }
     if (W.type() == WeightType::bf16) {
         const Bf16Weights w{W.bf16(), K};
-        split_rows(N, K, 2, [&](int64_t n0, int64_t n1) { rows_bf16(M, n0, n1, N, K, x, w, bias, y); });
+        split_rows(N, K, 2, [&](int64_t n0, int64_t n1, bool alone) { rows_bf16(M, n0, n1, N, K, x, w, bias, y, alone); });
     } else {
         const Int8Weights w{W.int8(), W.scales(), K, W.blocks_per_row()};
-        split_rows(N, K, 1, [&](int64_t n0, int64_t n1) { rows_int8(M, n0, n1, N, K, x, w, bias, y); });
+        split_rows(N, K, 1, [&](int64_t n0, int64_t n1, bool alone) { rows_int8(M, n0, n1, N, K, x, w, bias, y, alone); });
     }
 }
 

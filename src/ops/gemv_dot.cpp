@@ -163,6 +163,7 @@ constexpr int U = 4;
 // bf16 weights: acc += x·w over 32 columns per instruction.
 // x, y point at the block's first row of x (DotActivations::bf16) and of y.
 struct Bf16Kernel {
+    static constexpr bool kPairsInATeam = true;  // RowPairs: also where threads share W
     const uint16_t* x;
     int64_t x_stride, chunks, K;
     const uint16_t* w;
@@ -220,6 +221,7 @@ struct Bf16Kernel {
 // a permute, and a multiply by 16 stored copies of sx) cost a third of the kernel's time:
 // 5.4 → 3.5 ms for GPT-2 small's products with the scales left out altogether (one thread).
 struct Int8Kernel {
+    static constexpr bool kPairsInATeam = false;  // RowPairs: only a thread reading alone
     const int8_t* qx;           // DotActivations::int8 at the block's first row
     const int32_t* shift_sums;  // DotActivations::shift_sums at the same row
     const float* sx;            // DotActivations::scales at the same row
@@ -333,12 +335,13 @@ struct Int8Kernel {
 };
 
 // The rows [n0, n1) of W against the rows of x: 4 rows of x at a time (each weight loaded once
-// per 4) in RowOrder; one row of x against two rows of W at a time (RowPairs).
+// per 4) in RowOrder; one row of x against two rows of W at a time where RowPairs says so.
 template <class Kernel>
 inline void rows_of_w(int64_t M, int64_t n0, int64_t n1, bool alone, const Kernel& kernel) {
     if (M == 1) {
-        RowPairs(n0, n1).visit([&](int64_t a, int64_t b) { kernel.template run<1, 2>({a, b}); },
-                               [&](int64_t n) { kernel.template run<1, 1>({n}); });
+        RowPairs(n0, n1, alone || Kernel::kPairsInATeam)
+            .visit([&](int64_t a, int64_t b) { kernel.template run<1, 2>({a, b}); },
+                   [&](int64_t n) { kernel.template run<1, 1>({n}); });
         return;
     }
     const RowOrder order(n0, n1, alone);

@@ -293,8 +293,8 @@ void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_
                     float* y) {
     const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};
     if (a.M == 1) {
-        RowPairs(n0, n1).visit([&](int64_t first, int64_t second) { kernel.run<1, 2>({first, second}); },
-                               [&](int64_t n) { kernel.run<1, 1>({n}); });
+        RowPairs(n0, n1, true).visit([&](int64_t first, int64_t second) { kernel.run<1, 2>({first, second}); },
+                                     [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
     for (int64_t n = n0; n < n1; ++n) {

@@ -33,26 +33,31 @@ struct RowOrder {
     int64_t operator[](int64_t i) const { return i < 2 * half ? n0 + (i & 1) * half + i / 2 : n0 + i; }
 };
 
-// Decoding one sequence (M = 1), every kernel reads two rows of W side by side: row n0 + i of
-// the share's first half with row n0 + h + i of its second, their loads interleaved in one loop,
-// so two runs of misses are in flight at every moment. One row after the other (or RowOrder's
-// halves in turn) keeps one; a hardware prefetcher that follows one stream then leaves one
-// core's reads short of what it can have in flight. GPT-2 small built in memory, `generate`
-// 16 + 128 tokens greedy, one process alternating with and without (faster in n of 8):
-//   f32   1 thread 62.0 → 70.4 tok/s (8), 2 threads 122 → 131 (8)
-//   bf16  1 thread 110 → 140 (8), 2 threads 242 → 278 (8)
-//   int8  1 thread 177 → 190 (8), 2 threads 339 → 362 (5)
-// (four rows side by side: f32 no faster at one thread, slower at two). The AVX2 bf16 kernel
-// has read its rows this way since the fifteenth round. A row's sums are the same operations
-// with or without a partner, so the bits do not change.
+// Decoding one sequence (M = 1), a kernel may read two rows of W side by side: row n0 + i of the
+// share's first half with row n0 + h + i of its second, their loads interleaved in one loop, so
+// two runs of misses are in flight at every moment, where one row after the other (or
+// RowOrder's halves in turn) keeps one. A row's sums are the same operations with or without a
+// partner, so the bits do not change. GPT-2 small built in memory, `generate` 16 + 128 tokens
+// greedy, one process alternating pairs with the kernels' earlier order (faster in n of m
+// alternations; this VM's speed moved by 2× within the hour, so only alternations count):
+//   a thread reading alone (one thread): f32 62.0 → 70.4 (8 of 8), 69.9 → 73.4 (8 of 8), 62.6 →
+//     59.3 (2 of 6) tok/s; bf16 98.4 → 111.2 (6 of 6), 67.2 → 87.0 (6 of 6); int8 116.7 →
+//     120.1 (5 of 6), 130.2 → 136.1 (5 of 6);
+//   two threads: bf16 215.5 → 249.0 (6 of 6), 186.1 → 193.3 (4 of 6), 183.2 → 192.1 (8 of 8);
+//     f32 115.6 → 117.9 (5 of 8), 116.6 → 115.3 (1 of 8), 100.1 → 96.1 (0 of 6); int8 303.0 →
+//     259.8 (0 of 8), 229.5 → 213.5 (0 of 6), 180.3 → 176.0 (1 of 6).
+// So a thread reading alone takes pairs, and in a team only bf16 (its loop has the fewest
+// instructions per 64 bytes); four rows side by side were no faster than two (f32). The AVX2
+// bf16 kernel has read pairs since the fifteenth round; the AVX2 f32 and int8 kernels were not
+// measured on an AVX2 machine this time and keep their order.
 struct RowPairs {
-    int64_t n0, n1, half;
-    RowPairs(int64_t first, int64_t end) : n0(first), n1(end), half((end - first) / 2) {}
-    // two(a, b) for each pair, then one(n) for an odd count's last row.
+    int64_t n0, n1, half;  // half = 0: one row after the other
+    RowPairs(int64_t first, int64_t end, bool pairs) : n0(first), n1(end), half(pairs ? (end - first) / 2 : 0) {}
+    // two(a, b) for each pair, then one(n) for each row left (an odd count's last, or all).
     template <class Two, class One>
     void visit(const Two& two, const One& one) const {
         for (int64_t i = 0; i < half; ++i) two(n0 + i, n0 + half + i);
-        if (n0 + 2 * half < n1) one(n1 - 1);
+        for (int64_t n = n0 + 2 * half; n < n1; ++n) one(n);
     }
 };
 
