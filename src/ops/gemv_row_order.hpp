@@ -46,6 +46,8 @@ struct RowOrder {
 //   two threads: bf16 215.5 → 249.0 (6 of 6), 186.1 → 193.3 (4 of 6), 183.2 → 192.1 (8 of 8);
 //     f32 115.6 → 117.9 (5 of 8), 116.6 → 115.3 (1 of 8), 100.1 → 96.1 (0 of 6); int8 303.0 →
 //     259.8 (0 of 8), 229.5 → 213.5 (0 of 6), 180.3 → 176.0 (1 of 6).
+// Against RowOrder's halves in turn (what bf16 and int8 read alone before), pairs came out
+// even: int8 187.0 → 186.4 (5 of 8), 157.4 → 158.2 (5 of 8), bf16 107.8 → 104.7 (4 of 6).
 // So a thread reading alone takes pairs, and in a team only bf16 (its loop has the fewest
 // instructions per 64 bytes); four rows side by side were no faster than two (f32). The AVX2
 // bf16 kernel has read pairs since the fifteenth round; the AVX2 f32 and int8 kernels were not
