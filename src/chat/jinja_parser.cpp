@@ -554,7 +554,10 @@ private:
             first = false;
             auto f = node(Expr::Kind::Filter, cur().line);
             f->name = expect_name();
-            while (skip_op(".")) f->name += "." + expect_name();
+            while (skip_op(".")) {  // appended in two steps: GCC 12 warns falsely on "." + string&&
+                f->name += '.';
+                f->name += expect_name();
+            }
             if (is_op("(")) parse_call_args(*f);
             f->a = std::move(input);
             input = seal(std::move(f));

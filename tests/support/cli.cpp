@@ -22,9 +22,15 @@ CliRun run_cli(const std::string& args, const CliOptions& options) {
         ::close(fd);
         error_path = pattern;
     }
-    const std::string command = std::string(ATTEND_CLI) + " " + args + " <" +
-                                (options.stdin_path.empty() ? "/dev/null" : shell_quote(options.stdin_path)) +
-                                (error_path.empty() ? " 2>&1" : " 2>" + shell_quote(error_path));
+    // Appended piece by piece: GCC 12 warns falsely on " 2>" + string&& (-Warray-bounds).
+    std::string command = std::string(ATTEND_CLI) + " " + args + " <";
+    command += options.stdin_path.empty() ? std::string("/dev/null") : shell_quote(options.stdin_path);
+    if (error_path.empty()) {
+        command += " 2>&1";
+    } else {
+        command += " 2>";
+        command += shell_quote(error_path);
+    }
     const auto start = std::chrono::steady_clock::now();
     if (FILE* pipe = popen(command.c_str(), "r")) {
         char buffer[4096];
