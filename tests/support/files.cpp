@@ -52,7 +52,9 @@ void write_file(const fs::path& path, const std::string& bytes) {
 }
 
 std::string shared_data(const std::string& relative) {
-    const std::string path = std::string(ATTEND_SHARED_DATA) + "/" + relative;
+    std::string path = ATTEND_SHARED_DATA;  // appended: GCC 12 warns falsely on literal + string&&
+    path += '/';
+    path += relative;
     EXPECT_TRUE(fs::exists(path)) << "shared test data " << path << " is missing (configure with "
                                   << "-DATTEND_SHARED_DATA=<folder of the artifacts>; now " << ATTEND_SHARED_DATA << ")";
     return path;
