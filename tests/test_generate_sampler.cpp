@@ -46,6 +46,21 @@ std::vector<double> dist(const std::vector<float>& z, float t, int64_t k, float 
     return sampling_distribution(z.data(), int64_t(z.size()), SamplingOptions{t, k, p});
 }
 
+// A row of GPT-2's vocabulary size with what a ranking must get right: repeated logits, −0 and
+// +0, masked tokens (−inf) and two equal maxima.
+std::vector<float> gpt2_sized_row() {
+    const int64_t V = 50257;
+    Generator data(11);
+    std::vector<float> z(static_cast<size_t>(V));
+    for (auto& x : z) x = data.normal(0.f, 2.5f);
+    for (int64_t i = 0; i < V; i += 97) z[size_t(i)] = z[size_t((i * 7919) % V)];  // repeats
+    for (int64_t i = 5; i < V; i += 1009) z[size_t(i)] = -INFINITY;
+    z[100] = 0.f, z[200] = -0.f, z[300] = 0.f;
+    z[40000] = z[40001] = 12.f;  // two equal maxima
+    z[3] = 11.f;
+    return z;
+}
+
 }  // namespace
 
 TEST(Sampler, TemperatureOneIsTheSoftmax) {
@@ -167,15 +182,8 @@ TEST(Sampler, ASeedFixesTheDraws) {
 // every setting, probabilities within 1e-6, and the same draws from the same uniforms. The
 // row has repeated logits, −0 and +0, and masked tokens.
 TEST(Sampler, GPT2SizedRowsMatchAComparisonSort) {
-    const int64_t V = 50257;
-    Generator data(11);
-    std::vector<float> z(static_cast<size_t>(V));
-    for (auto& x : z) x = data.normal(0.f, 2.5f);
-    for (int64_t i = 0; i < V; i += 97) z[size_t(i)] = z[size_t((i * 7919) % V)];  // repeats
-    for (int64_t i = 5; i < V; i += 1009) z[size_t(i)] = -INFINITY;
-    z[100] = 0.f, z[200] = -0.f, z[300] = 0.f;
-    z[40000] = z[40001] = 12.f;  // two equal maxima
-    z[3] = 11.f;
+    const std::vector<float> z = gpt2_sized_row();
+    const int64_t V = int64_t(z.size());
 
     struct Ref {
         int64_t id;
@@ -323,17 +331,11 @@ TEST(Sampler, BadInputsAreErrors) {
 
 // token_logprobs against log softmax in double and a comparison sort of the whole row (logit
 // descending, lower id first): GPT-2's vocabulary with repeated logits, −0 and +0, masked
-// tokens and two equal maxima; ascending logits (every token enters the top, the heap's worst
+// tokens and two equal maxima (gpt2_sized_row); ascending logits (every token enters the top, the heap's worst
 // case); zeros of both signs at the top; n = 0, 1, 5, 20, and n past the vocabulary (all tokens).
 TEST(Sampler, TokenLogprobsAreTheLogSoftmaxAndItsHead) {
-    const int64_t V = 50257;
-    Generator data(5);
-    std::vector<float> z(static_cast<size_t>(V));
-    for (auto& x : z) x = data.normal(0.f, 3.f);
-    for (int64_t i = 0; i < V; i += 89) z[size_t(i)] = z[size_t((i * 7919) % V)];  // repeats
-    for (int64_t i = 7; i < V; i += 1013) z[size_t(i)] = -INFINITY;
-    z[10] = -0.f, z[20] = 0.f, z[30] = -0.f;
-    z[49000] = z[12] = 14.f;
+    std::vector<float> z = gpt2_sized_row();
+    const int64_t V = int64_t(z.size());
     std::vector<float> rising(300);
     for (size_t i = 0; i < rising.size(); ++i) rising[i] = float(i % 150) * 0.01f;  // each value twice
 

@@ -337,7 +337,7 @@ double token_logprobs(const float* logits, int64_t vocab, int64_t token, int64_t
     if (k > 0) {
         std::vector<uint64_t>& heap = scratch.items;  // the best k so far; the worst on top
         heap.clear();
-        heap.reserve(k);
+        heap.reserve(k + 1);  // k kept and the one pushed before the worst is popped
         float worst = -INFINITY;  // the heap's worst logit, once it holds k
         for (int64_t i = 0; i < vocab; ++i) {
             if (heap.size() == k && !(logits[i] > worst)) continue;

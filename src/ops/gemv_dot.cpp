@@ -179,9 +179,9 @@ struct Bf16Kernel {
         return k;
     }
 
-    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs), each row whole after the
-    // other in the order the caller gives: one or two streams the hardware prefetcher follows
-    // (rows of 1.5–6 KB read side by side are too short for it).
+    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs, their loads interleaved), in
+    // the order the caller gives: one or two streams the hardware prefetcher follows (rows of
+    // 1.5–6 KB read 8 at a time are each too short for it).
     template <int MB, int R>
     void run(const int64_t (&n)[R]) const {
         const uint16_t* row[R];
