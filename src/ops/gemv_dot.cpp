@@ -129,26 +129,41 @@ inline float sum16(__m512 v) {
     return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
-// Rows of W in kPrefetchBytes, for a row of `row_bytes`: how far ahead prefetch_row asks.
+// Rows of W in kPrefetchBytes, for a row of `row_bytes`: how far ahead the kernels prefetch.
 inline int64_t prefetch_distance(int64_t row_bytes) {
     return row_bytes > 0 ? (kPrefetchBytes + row_bytes - 1) / row_bytes : 1;
 }
 
-// The row kPrefetchBytes ahead of row n, [row, row + bytes), into L1 (nothing past W's last
-// row). From memory one thread read int8 weights at ~31 GB/s where it read bf16 at ~41: a
-// 64-byte int8 chunk costs ~8 instructions against bf16's 3, so the out-of-order window holds
-// fewer lines in flight and the hardware prefetcher alone does not cover the latency. Asking
-// 12 KiB ahead: 30.9 → 33.4 and 29.7 → 37.1 GB/s (50257 × 768 int8, M = 1, one thread, four such
+// Where the decoding kernels prefetch: the line of the row kPrefetchBytes ahead that lies as
+// far into that row as the line being read now, one prefetch per 64-byte line read. Where that
+// row is past W's last, the row itself (lines already on their way): no test in the loop, where
+// one split the loop into blocks and GCC kept the accumulators in memory.
+//
+// From memory one thread read int8 weights at ~31 GB/s where it read bf16 at ~41: a 64-byte
+// int8 chunk costs ~8 instructions against bf16's 3, so the out-of-order window holds fewer
+// lines in flight and the hardware prefetcher alone does not cover the latency. Asking 12 KiB
+// ahead: 30.9 → 33.4 and 29.7 → 37.1 GB/s (50257 × 768 int8, M = 1, one thread, four such
 // matrices in turn so every read comes from memory, interleaved with calls without it, medians
-// of 60); two threads 55 → 57 GB/s. bf16 once lost 13% with it; since decoding runs its steps
-// in a team (core/parallel_loop.hpp) and reads a thread's rows as two streams (RowOrder) it
-// gains: GPT-2 small's bf16 products of a token, two threads, 7.07 → 6.08 ms (12 of 12), and
-// `generate` 16 + 128 tokens, bf16, two threads 146.5 → 165.9 and 155.2 → 179.8 tok/s (8 of 8);
-// one thread 118.0 → 122.4 (7 of 8).
-inline void prefetch_row(int64_t n, int64_t distance, int64_t N, const char* row, int64_t row_bytes) {
-    if (n + distance >= N) return;
-    const char* ahead = row + distance * row_bytes;
-    for (int64_t at = 0; at < row_bytes; at += 64) _mm_prefetch(ahead + at, _MM_HINT_T0);
+// of 60); two threads 55 → 57 GB/s. bf16 gained as well once decoding ran its steps in a team:
+// `generate` 16 + 128 tokens, bf16, two threads 146.5 → 165.9 and 155.2 → 179.8 tok/s (8 of 8).
+//
+// Those prefetches used to go out as one burst at the start of each row, the whole row ahead at
+// once (12 lines for a 768-column int8 row, 48 for 3072), and longer rows read slower (int8
+// rows of 3072 at 22–26 GB/s where rows of 768 read at 27–29). One prefetch beside each line the
+// kernel reads spreads them over the row, as the AVX2 kernels (ops/gemv_dot_avx2.cpp) always
+// did. Each form its own instantiation, alternated in one process (faster in n of m):
+//   GPT-2 small's 49 products of a token, M = 1: int8 one thread 4.85 → 4.63 and 4.81 → 4.57 ms
+//   (16 and 19 of 20), two threads 2.40 → 2.30 ms (12 of 20); bf16 one thread 8.10 → 7.83 ms
+//   (19 of 20), two threads 4.97 → 5.01 ms (9 of 20). Prefetching none of W: 4.10 → 4.40 ms.
+//   `generate` 16 + 128 tokens: int8 196.4 → 206.5 tok/s (8 of 8) at one thread, 329.2 → 334.2
+//   (5 of 8) at two; bf16 103.4 → 107.2 (7 of 8) and 178.5 → 189.9 (8 of 8).
+inline const char* prefetch_base(int64_t n, int64_t distance, int64_t N, const void* row, int64_t row_bytes) {
+    return static_cast<const char*>(row) + (n + distance < N ? distance * row_bytes : 0);
+}
+// Always inlined: GCC takes a function that only prefetches for one without effects, and
+// drops a call to it that is not inlined first (the kernels then prefetched nothing at all).
+inline __attribute__((always_inline)) void prefetch_line(const char* ahead, int64_t offset) {
+    _mm_prefetch(ahead + offset, _MM_HINT_T0);
 }
 
 // Columns left in a chunk that starts at column k, as a mask of its values.
@@ -185,9 +200,10 @@ struct Bf16Kernel {
     template <int MB, int R>
     void run(const int64_t (&n)[R]) const {
         const uint16_t* row[R];
+        const char* ahead[R];  // prefetch_base: the row prefetch_rows on
         for (int r = 0; r < R; ++r) {
             row[r] = w + n[r] * K;
-            prefetch_row(n[r], prefetch_rows, N, reinterpret_cast<const char*>(row[r]), 2 * K);
+            ahead[r] = prefetch_base(n[r], prefetch_rows, N, row[r], 2 * K);
         }
         __m512 acc[R][MB][U];
         for (int r = 0; r < R; ++r)
@@ -195,6 +211,7 @@ struct Bf16Kernel {
                 for (int u = 0; u < U; ++u) acc[r][m][u] = _mm512_setzero_ps();
         auto chunk = [&](int64_t c, int u, __mmask32 keep) __attribute__((always_inline)) {
             const int64_t k = c * 32;
+            for (int r = 0; r < R; ++r) prefetch_line(ahead[r], 2 * k);
             for (int r = 0; r < R; ++r) {
                 const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(keep, row[r] + k);
                 for (int m = 0; m < MB; ++m)
@@ -234,16 +251,6 @@ struct Int8Kernel {
     int64_t N;
     int64_t prefetch_rows;  // prefetch_distance of a row
 
-    // The row prefetch_rows ahead, and its scales. Written out here rather than through
-    // prefetch_row: sharing it (267f94b) made int8 decoding at two threads 12–20% slower (GPT-2
-    // small's products of a token, libraries alternated by process), though it is the same sum.
-    void prefetch_ahead(int64_t n) const {
-        if (n + prefetch_rows >= N) return;
-        const char* line = reinterpret_cast<const char*>(q + (n + prefetch_rows) * K);
-        for (int64_t at = 0; at < K; at += 64) _mm_prefetch(line + at, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(scales + (n + prefetch_rows) * blocks), _MM_HINT_T0);
-    }
-
     Int8Kernel rows_from(int64_t m) const {
         Int8Kernel k = *this;
         k.qx += m * x_stride;
@@ -261,10 +268,12 @@ struct Int8Kernel {
         const __m512i sign_bit = _mm512_set1_epi8(char(0x80));
         const int8_t* row[R];
         const float* row_scales[R];
+        const char* ahead[R];  // prefetch_base: the row prefetch_rows on; its scales are one line
         for (int r = 0; r < R; ++r) {
             row[r] = q + n[r] * K;
             row_scales[r] = scales + n[r] * blocks;
-            prefetch_ahead(n[r]);
+            ahead[r] = prefetch_base(n[r], prefetch_rows, N, row[r], K);
+            prefetch_line(reinterpret_cast<const char*>(prefetch_base(n[r], prefetch_rows, N, row_scales[r], 4 * blocks)), 0);
         }
         __m512 acc[R][MB][U], scale0[R][MB], scale1[R][MB];
         for (int r = 0; r < R; ++r)
@@ -298,6 +307,7 @@ struct Int8Kernel {
         // Chunk c into accumulator u, with the scales of its half of the pair (scale0 or scale1).
         auto chunk = [&](int64_t c, const __m512 (&scale)[R][MB], int u, bool whole) __attribute__((always_inline)) {
             const int64_t k = c * 64;
+            for (int r = 0; r < R; ++r) prefetch_line(ahead[r], k);
             __m512i wv[R];  // qw + 128 as unsigned bytes; past K the loaded 0 becomes 128, against qx = 0
             for (int r = 0; r < R; ++r)
                 wv[r] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(whole ? ~__mmask64(0) : tail_mask8(K - k), row[r] + k),
