@@ -134,34 +134,41 @@ inline int64_t prefetch_distance(int64_t row_bytes) {
     return row_bytes > 0 ? (kPrefetchBytes + row_bytes - 1) / row_bytes : 1;
 }
 
-// Where the decoding kernels prefetch: the line of the row kPrefetchBytes ahead that lies as
-// far into that row as the line being read now, one prefetch per 64-byte line read. Where that
-// row is past W's last, the row itself (lines already on their way): no test in the loop, where
-// one split the loop into blocks and GCC kept the accumulators in memory.
+// Where the int8 kernel prefetches: the line of the row kPrefetchBytes ahead that lies as far
+// into that row as the line being read now, one prefetch per 64-byte line read. Where that row
+// is past W's last, the row itself (lines already on their way): no test in the loop, where one
+// split the loop into blocks and GCC kept the accumulators in memory.
 //
 // From memory one thread read int8 weights at ~31 GB/s where it read bf16 at ~41: a 64-byte
 // int8 chunk costs ~8 instructions against bf16's 3, so the out-of-order window holds fewer
 // lines in flight and the hardware prefetcher alone does not cover the latency. Asking 12 KiB
 // ahead: 30.9 → 33.4 and 29.7 → 37.1 GB/s (50257 × 768 int8, M = 1, one thread, four such
 // matrices in turn so every read comes from memory, interleaved with calls without it, medians
-// of 60); two threads 55 → 57 GB/s. bf16 gained as well once decoding ran its steps in a team:
-// `generate` 16 + 128 tokens, bf16, two threads 146.5 → 165.9 and 155.2 → 179.8 tok/s (8 of 8).
+// of 60); two threads 55 → 57 GB/s.
 //
-// Those prefetches used to go out as one burst at the start of each row, the whole row ahead at
-// once (12 lines for a 768-column int8 row, 48 for 3072), and longer rows read slower (int8
-// rows of 3072 at 22–26 GB/s where rows of 768 read at 27–29). One prefetch beside each line the
-// kernel reads spreads them over the row, as the AVX2 kernels (ops/gemv_dot_avx2.cpp) always
-// did. Each form its own instantiation, alternated in one process (faster in n of m):
-//   GPT-2 small's 49 products of a token, M = 1: int8 one thread 4.85 → 4.63 and 4.81 → 4.57 ms
-//   (16 and 19 of 20), two threads 2.40 → 2.30 ms (12 of 20); bf16 one thread 8.10 → 7.83 ms
-//   (19 of 20), two threads 4.97 → 5.01 ms (9 of 20). Prefetching none of W: 4.10 → 4.40 ms.
-//   `generate` 16 + 128 tokens: int8 196.4 → 206.5 tok/s (8 of 8) at one thread, 329.2 → 334.2
-//   (5 of 8) at two; bf16 103.4 → 107.2 (7 of 8) and 178.5 → 189.9 (8 of 8).
+// Those prefetches went out as one burst at the start of each row, the whole row ahead at once
+// (12 lines for a 768-column row, 48 for 3072), and longer rows read slower (rows of 3072 at
+// 22–26 GB/s where rows of 768 read at 27–29). One prefetch beside each line read spreads them
+// over the row, as the AVX2 kernels (ops/gemv_dot_avx2.cpp) always did. Each form its own
+// instantiation, alternated in one process (faster in n of m), GPT-2 small's 49 int8 products of
+// a token, M = 1: one thread 4.85 → 4.63 and 4.81 → 4.57 ms (16 and 19 of 20), two threads 2.40
+// → 2.30 ms (12 of 20); prefetching none of W instead: 4.10 → 4.40 ms (7 of 20) and 5.82 → 6.68
+// ms (0 of 20). `generate` 16 + 128 int8 tokens: 196.4 → 206.5 tok/s (8 of 8) at one thread,
+// 329.2 → 334.2 (5 of 8) at two.
+//
+// The bf16 kernel prefetches nothing. It had a row-at-once prefetch in a helper of its own, but
+// GCC takes a function that only prefetches for one without effects and dropped every call to
+// it: the kernel's code held no prefetch instruction. Given one beside each line, bf16 came out
+// even in one process at one thread (against none: 9.88 → 9.93 ms for GPT-2 small's bf16
+// products, 8 of 20) and ahead at two (8.12 → 7.02 ms, 19 of 20); alternated by process against
+// the library before, it looked slower (products 7.6–8.2 → 9.1–10.4 ms in 6 of 6, the decode
+// bench's bf16 ÷ f32 2.03 / 2.24 → 1.69 / 1.74 at one / two threads), though the earlier library
+// always ran first there, and run second it was the slower one (10.7 and 12.1 against 7.9 and
+// 9.0 ms). Not settled on this VM, so bf16 keeps what it had: the hardware prefetcher alone.
 inline const char* prefetch_base(int64_t n, int64_t distance, int64_t N, const void* row, int64_t row_bytes) {
     return static_cast<const char*>(row) + (n + distance < N ? distance * row_bytes : 0);
 }
-// Always inlined: GCC takes a function that only prefetches for one without effects, and
-// drops a call to it that is not inlined first (the kernels then prefetched nothing at all).
+// Always inlined: a call GCC does not inline first it drops (see above).
 inline __attribute__((always_inline)) void prefetch_line(const char* ahead, int64_t offset) {
     _mm_prefetch(ahead + offset, _MM_HINT_T0);
 }
@@ -185,7 +192,6 @@ struct Bf16Kernel {
     const float* bias;
     float* y;
     int64_t N;
-    int64_t prefetch_rows;  // prefetch_distance of a row
 
     Bf16Kernel rows_from(int64_t m) const {
         Bf16Kernel k = *this;
@@ -200,18 +206,13 @@ struct Bf16Kernel {
     template <int MB, int R>
     void run(const int64_t (&n)[R]) const {
         const uint16_t* row[R];
-        const char* ahead[R];  // prefetch_base: the row prefetch_rows on
-        for (int r = 0; r < R; ++r) {
-            row[r] = w + n[r] * K;
-            ahead[r] = prefetch_base(n[r], prefetch_rows, N, row[r], 2 * K);
-        }
+        for (int r = 0; r < R; ++r) row[r] = w + n[r] * K;
         __m512 acc[R][MB][U];
         for (int r = 0; r < R; ++r)
             for (int m = 0; m < MB; ++m)
                 for (int u = 0; u < U; ++u) acc[r][m][u] = _mm512_setzero_ps();
         auto chunk = [&](int64_t c, int u, __mmask32 keep) __attribute__((always_inline)) {
             const int64_t k = c * 32;
-            for (int r = 0; r < R; ++r) prefetch_line(ahead[r], 2 * k);
             for (int r = 0; r < R; ++r) {
                 const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(keep, row[r] + k);
                 for (int m = 0; m < MB; ++m)
@@ -370,8 +371,7 @@ inline void rows_of_w(int64_t M, int64_t n0, int64_t n1, bool alone, const Kerne
 
 void bf16_rows(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                float* y, bool alone) {
-    const Bf16Kernel kernel{a.bf16.data(), a.chunks * 32, a.chunks, a.K, W.bf16(), bias, y, W.rows(),
-                            prefetch_distance(2 * a.K)};
+    const Bf16Kernel kernel{a.bf16.data(), a.chunks * 32, a.chunks, a.K, W.bf16(), bias, y, W.rows()};
     rows_of_w(a.M, n0, n1, alone, kernel);
 }
 
