@@ -15,7 +15,7 @@ namespace attend {
 namespace {
 
 constexpr int64_t kChunkBytes = 64;
-constexpr int64_t kPrefetchBytes = 12 * 1024;  // how far ahead the kernels ask for W (prefetch_distance)
+constexpr int64_t kPrefetchBytes = 12 * 1024;  // how far ahead the int8 kernel asks for W (prefetch_distance)
 
 bool cpu_has_int8_dot() {
     static const bool has = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
@@ -129,7 +129,7 @@ inline float sum16(__m512 v) {
     return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
-// Rows of W in kPrefetchBytes, for a row of `row_bytes`: how far ahead the kernels prefetch.
+// Rows of W in kPrefetchBytes, for a row of `row_bytes`: how far ahead the int8 kernel prefetches.
 inline int64_t prefetch_distance(int64_t row_bytes) {
     return row_bytes > 0 ? (kPrefetchBytes + row_bytes - 1) / row_bytes : 1;
 }
