@@ -17,7 +17,7 @@ namespace attend {
 // 4.40 → 4.18, 4.56 → 4.42, 5.90 → 5.36 ms (faster in 11, 11 and 12 of 12 alternations; 4 streams:
 // 7.6 ms); `generate` 16 + 128 tokens, int8, one thread: 167 → 190 and 184 → 199 tok/s (10 of
 // 10). The AVX2 int8 kernel (called directly on the same machine, the same products): 5.13 →
-// 3.96 and 6.52 → 4.93 ms (12 of 12). bf16 with its prefetch (gemv_dot.cpp, prefetch_row):
+// 3.96 and 6.52 → 4.93 ms (12 of 12). bf16 (its row prefetch, GCC dropped: gemv_dot.cpp):
 // 9.46 → 8.98, 8.40 → 7.83 ms (10 of 10, 11 of 12). Two threads are two streams already: there
 // two streams each were slower (int8 271.6 → 265.1, 329.4 → 316.7 tok/s, faster in 4 and 3 of
 // 12), so only a thread reading alone takes two. The results do not depend on the order.
