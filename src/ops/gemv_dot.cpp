@@ -152,15 +152,15 @@ inline int64_t prefetch_distance(int64_t row_bytes) {
 // over the row, as the AVX2 kernels (ops/gemv_dot_avx2.cpp) always did. Each form its own
 // instantiation, alternated in one process (faster in n of m), GPT-2 small's 49 int8 products of
 // a token, M = 1: one thread 4.85 → 4.63 and 4.81 → 4.57 ms (16 and 19 of 20), two threads 2.40
-// → 2.30 ms (12 of 20); prefetching none of W instead: 4.10 → 4.40 ms (7 of 20) and 5.82 → 6.68
-// ms (0 of 20). `generate` 16 + 128 int8 tokens: 196.4 → 206.5 tok/s (8 of 8) at one thread,
+// → 2.30 ms (12 of 20). Prefetching none of W was slower than either: burst → none 4.10 → 4.40
+// ms (7 of 20), spread → none 5.82 → 6.68 ms (0 of 20). `generate` 16 + 128 int8 tokens: 196.4 → 206.5 tok/s (8 of 8) at one thread,
 // 329.2 → 334.2 (5 of 8) at two.
 //
 // The bf16 kernel prefetches nothing. It had a row-at-once prefetch in a helper of its own, but
 // GCC takes a function that only prefetches for one without effects and dropped every call to
 // it: the kernel's code held no prefetch instruction. Given one beside each line, bf16 came out
-// even in one process at one thread (against none: 9.88 → 9.93 ms for GPT-2 small's bf16
-// products, 8 of 20) and ahead at two (8.12 → 7.02 ms, 19 of 20); alternated by process against
+// even in one process at one thread (none → spread 9.93 → 9.88 ms for GPT-2 small's bf16
+// products, 12 of 20) and ahead at two (8.12 → 7.02 ms, 19 of 20); alternated by process against
 // the library before, it looked slower (products 7.6–8.2 → 9.1–10.4 ms in 6 of 6, the decode
 // bench's bf16 ÷ f32 2.03 / 2.24 → 1.69 / 1.74 at one / two threads), though the earlier library
 // always ran first there, and run second it was the slower one (10.7 and 12.1 against 7.9 and
