@@ -153,8 +153,8 @@ inline int64_t prefetch_distance(int64_t row_bytes) {
 // instantiation, alternated in one process (faster in n of m), GPT-2 small's 49 int8 products of
 // a token, M = 1: one thread 4.85 → 4.63 and 4.81 → 4.57 ms (16 and 19 of 20), two threads 2.40
 // → 2.30 ms (12 of 20). Prefetching none of W was slower than either: burst → none 4.10 → 4.40
-// ms (7 of 20), spread → none 5.82 → 6.68 ms (0 of 20). `generate` 16 + 128 int8 tokens: 196.4 → 206.5 tok/s (8 of 8) at one thread,
-// 329.2 → 334.2 (5 of 8) at two.
+// ms (7 of 20), spread → none 5.82 → 6.68 ms (0 of 20). `generate` 16 + 128 int8 tokens: 196.4
+// → 206.5 tok/s (8 of 8) at one thread, 329.2 → 334.2 (5 of 8) at two.
 //
 // The bf16 kernel prefetches nothing. It had a row-at-once prefetch in a helper of its own, but
 // GCC takes a function that only prefetches for one without effects and dropped every call to
@@ -274,7 +274,7 @@ struct Int8Kernel {
             row[r] = q + n[r] * K;
             row_scales[r] = scales + n[r] * blocks;
             ahead[r] = prefetch_base(n[r], prefetch_rows, N, row[r], K);
-            prefetch_line(reinterpret_cast<const char*>(prefetch_base(n[r], prefetch_rows, N, row_scales[r], 4 * blocks)), 0);
+            prefetch_line(prefetch_base(n[r], prefetch_rows, N, row_scales[r], sizeof(float) * blocks), 0);
         }
         __m512 acc[R][MB][U], scale0[R][MB], scale1[R][MB];
         for (int r = 0; r < R; ++r)
