@@ -31,6 +31,7 @@
 #include "attend/low_precision.hpp"
 #include "ops/avx2_sums.hpp"
 #include "ops/gemv_dot.hpp"
+#include "ops/gemv_row_order.hpp"
 
 namespace attend {
 
@@ -109,42 +110,62 @@ struct Int8Avx2Kernel {
         return k;
     }
 
-    template <int MB>
-    void run(int64_t n) const {
+    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs, their loads interleaved); a
+    // row's sums are the same operations with or without a partner.
+    template <int MB, int R>
+    void run(const int64_t (&n)[R]) const {
         constexpr int U = 4;
-        const int8_t* row = q + n * K;
-        const float* row_scales = scales + n * blocks;
+        const int8_t* row[R];
+        const float* row_scales[R];
+        for (int r = 0; r < R; ++r) row[r] = q + n[r] * K, row_scales[r] = scales + n[r] * blocks;
         const __m256i ones = _mm256_set1_epi16(1);
-        __m256 acc[MB][U];
-        for (int m = 0; m < MB; ++m)
-            for (int u = 0; u < U; ++u) acc[m][u] = _mm256_setzero_ps();
-        auto block = [&](int64_t b, __m256i w, int u) __attribute__((always_inline)) {
-            const __m256i aw = _mm256_abs_epi8(w);
-            const __m256 sw = _mm256_broadcast_ss(row_scales + b);
-            for (int m = 0; m < MB; ++m) {
-                const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qx + m * x_stride + b * kBlock));
-                const __m256i pairs = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
-                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-                const __m256 scale = _mm256_mul_ps(sw, _mm256_broadcast_ss(sx + m * sx_stride + b));
-                acc[m][u] = _mm256_fmadd_ps(dot, scale, acc[m][u]);
+        __m256 acc[R][MB][U];
+        for (int r = 0; r < R; ++r)
+            for (int m = 0; m < MB; ++m)
+                for (int u = 0; u < U; ++u) acc[r][m][u] = _mm256_setzero_ps();
+        auto block = [&](int64_t b, const __m256i (&w)[R], int u) __attribute__((always_inline)) {
+            for (int r = 0; r < R; ++r) {
+                const __m256i aw = _mm256_abs_epi8(w[r]);
+                const __m256 sw = _mm256_broadcast_ss(row_scales[r] + b);
+                for (int m = 0; m < MB; ++m) {
+                    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qx + m * x_stride + b * kBlock));
+                    const __m256i pairs = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w[r]));
+                    const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+                    const __m256 scale = _mm256_mul_ps(sw, _mm256_broadcast_ss(sx + m * sx_stride + b));
+                    acc[r][m][u] = _mm256_fmadd_ps(dot, scale, acc[r][m][u]);
+                }
             }
+        };
+        auto load = [&](int64_t b, __m256i (&w)[R]) __attribute__((always_inline)) {
+            for (int r = 0; r < R; ++r) w[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[r] + b * kBlock));
         };
         const int64_t whole = K / kBlock;
         int64_t b = 0;
         for (; b + U <= whole; b += U) {
-            prefetch_step(row + b * kBlock, kInt8PrefetchBytes);
-            for (int u = 0; u < U; ++u)
-                block(b + u, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + (b + u) * kBlock)), u);
+            for (int r = 0; r < R; ++r) prefetch_step(row[r] + b * kBlock, kInt8PrefetchBytes);
+            for (int u = 0; u < U; ++u) {
+                __m256i w[R];
+                load(b + u, w);
+                block(b + u, w, u);
+            }
         }
-        for (int u = 0; b < whole; ++b, ++u)
-            block(b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + b * kBlock)), u);
+        for (int u = 0; b < whole; ++b, ++u) {
+            __m256i w[R];
+            load(b, w);
+            block(b, w, u);
+        }
         if (whole < blocks) {  // a last, shorter block: its weights copied (a load would pass the row's end)
-            alignas(32) int8_t tail[kBlock] = {};
-            std::memcpy(tail, row + whole * kBlock, size_t(K - whole * kBlock));
-            block(whole, _mm256_load_si256(reinterpret_cast<const __m256i*>(tail)), 0);
+            alignas(32) int8_t tail[R][kBlock] = {};
+            __m256i w[R];
+            for (int r = 0; r < R; ++r) {
+                std::memcpy(tail[r], row[r] + whole * kBlock, size_t(K - whole * kBlock));
+                w[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(tail[r]));
+            }
+            block(whole, w, 0);
         }
-        for (int m = 0; m < MB; ++m)
-            y[m * N + n] = avx2::sum_of_4(acc[m]) + (bias ? bias[n] : 0.f);
+        for (int r = 0; r < R; ++r)
+            for (int m = 0; m < MB; ++m)
+                y[m * N + n[r]] = avx2::sum_of_4(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
     }
 };
 
@@ -246,20 +267,27 @@ void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
         }
 }
 
+// Decoding one sequence: two rows of W side by side (RowPairs), alone or in a team; several
+// rows of x: each row of W against 4 of them at a time, in RowOrder.
 void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y, bool alone) {
     const Int8Avx2Kernel kernel{a.int8.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.K,
                                 W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
+    if (a.M == 1) {
+        RowPairs(n0, n1, true).visit([&](int64_t first, int64_t second) { kernel.run<1, 2>({first, second}); },
+                                     [&](int64_t n) { kernel.run<1, 1>({n}); });
+        return;
+    }
     const RowOrder order(n0, n1, alone);
     const int64_t rows = order.size();
     int64_t m = 0;  // 4 rows of x at a time: each weight loaded once per 4
     for (; m + 4 <= a.M; m += 4)
-        for (int64_t i = 0; i < rows; ++i) kernel.rows_from(m).run<4>(order[i]);
+        for (int64_t i = 0; i < rows; ++i) kernel.rows_from(m).run<4, 1>({order[i]});
     const Int8Avx2Kernel rest = kernel.rows_from(m);
     switch (a.M - m) {
-        case 3: for (int64_t i = 0; i < rows; ++i) rest.run<3>(order[i]); break;
-        case 2: for (int64_t i = 0; i < rows; ++i) rest.run<2>(order[i]); break;
-        case 1: for (int64_t i = 0; i < rows; ++i) rest.run<1>(order[i]); break;
+        case 3: for (int64_t i = 0; i < rows; ++i) rest.run<3, 1>({order[i]}); break;
+        case 2: for (int64_t i = 0; i < rows; ++i) rest.run<2, 1>({order[i]}); break;
+        case 1: for (int64_t i = 0; i < rows; ++i) rest.run<1, 1>({order[i]}); break;
         default: break;
     }
 }
@@ -287,8 +315,8 @@ void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
 // pages: ~17 GB/s as one stream, ~23 as eight). `attend generate --dtype bf16 -n 128` of GPT-2
 // small, one stream against two halves against four quarters, alternated three times: 1 thread
 // 65–69 → 83–89 (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two, since four
-// rows need 16 accumulators, every AVX2 register. The int8 kernel with two streams, measured the same way,
-// moved within the noise (1 thread 101–120 either way), and reads one.
+// rows need 16 accumulators, every AVX2 register. The int8 kernel reads the same pairs when
+// decoding one sequence (int8_rows_avx2; ops/gemv_row_order.hpp has its figures).
 void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y) {
     const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};

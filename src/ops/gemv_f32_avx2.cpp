@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include "ops/avx2_sums.hpp"
+#include "ops/gemv_row_order.hpp"
 
 namespace attend {
 
@@ -44,30 +45,38 @@ struct RowKernel {
         return r;
     }
 
-    template <int MB>
-    void run(int64_t n) const {
+    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs, ops/gemv_row_order.hpp, their
+    // loads interleaved); a row's sums are the same operations with or without a partner.
+    template <int MB, int R>
+    void run(const int64_t (&n)[R]) const {
         constexpr int U = 4;
-        const float* w = W + n * K;
-        __m256 acc[MB][U];
-        for (int m = 0; m < MB; ++m)
-            for (int u = 0; u < U; ++u) acc[m][u] = _mm256_setzero_ps();
-        auto vector = [&](int64_t k, __m256 wv, __m256i keep, int u) __attribute__((always_inline)) {
+        const float* w[R];
+        for (int r = 0; r < R; ++r) w[r] = W + n[r] * K;
+        __m256 acc[R][MB][U];
+        for (int r = 0; r < R; ++r)
             for (int m = 0; m < MB; ++m)
-                acc[m][u] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(x + m * K + k, keep), acc[m][u]);
+                for (int u = 0; u < U; ++u) acc[r][m][u] = _mm256_setzero_ps();
+        auto vector = [&](int64_t k, int u, __m256i keep, bool masked) __attribute__((always_inline)) {
+            for (int r = 0; r < R; ++r) {
+                const __m256 wv = masked ? _mm256_maskload_ps(w[r] + k, keep) : _mm256_loadu_ps(w[r] + k);
+                for (int m = 0; m < MB; ++m)
+                    acc[r][m][u] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(x + m * K + k, keep), acc[r][m][u]);
+            }
         };
         const __m256i all = _mm256_set1_epi32(-1);
         int64_t k = 0;
         for (; k + U * kWidth <= K; k += U * kWidth)
-            for (int u = 0; u < U; ++u) vector(k + u * kWidth, _mm256_loadu_ps(w + k + u * kWidth), all, u);
+            for (int u = 0; u < U; ++u) vector(k + u * kWidth, u, all, false);
         int u = 0;
-        for (; k + kWidth <= K; k += kWidth, ++u) vector(k, _mm256_loadu_ps(w + k), all, u);
+        for (; k + kWidth <= K; k += kWidth, ++u) vector(k, u, all, false);
         if (k < K) {  // the last 1–7 columns: masked loads, nothing read past the row
             const __m256i keep =
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(K - k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-            vector(k, _mm256_maskload_ps(w + k, keep), keep, u);
+            vector(k, u, keep, true);
         }
-        for (int m = 0; m < MB; ++m)
-            y[m * N + n] = avx2::sum_of_4(acc[m]) + (bias ? bias[n] : 0.f);
+        for (int r = 0; r < R; ++r)
+            for (int m = 0; m < MB; ++m)
+                y[m * N + n[r]] = avx2::sum_of_4(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
     }
 };
 
@@ -113,14 +122,21 @@ void input_major_rows(int64_t K, const float* x, const float* A, int64_t lda, in
 
 }  // namespace
 
-// Each row of W once per call, every row of x against it while it is in L1 (2 at a time).
+// Each row of W once per call, every row of x against it while it is in L1 (2 at a time); one
+// row of x (decoding one sequence) against two rows of W at a time, alone or in a team
+// (RowPairs, ops/gemv_row_order.hpp).
 void f32_rows_avx2(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x, const float* W,
                    const float* bias, float* y) {
     const RowKernel kernel{x, K, W, bias, y, N};
+    if (M == 1) {
+        RowPairs(n0, n1, true)
+            .visit([&](int64_t a, int64_t b) { kernel.run<1, 2>({a, b}); }, [&](int64_t n) { kernel.run<1, 1>({n}); });
+        return;
+    }
     for (int64_t n = n0; n < n1; ++n) {
         int64_t m = 0;
-        for (; m + 2 <= M; m += 2) kernel.rows_from(m).run<2>(n);
-        if (m < M) kernel.rows_from(m).run<1>(n);
+        for (; m + 2 <= M; m += 2) kernel.rows_from(m).run<2, 1>({n});
+        if (m < M) kernel.rows_from(m).run<1, 1>({n});
     }
 }
 

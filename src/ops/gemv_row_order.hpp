@@ -7,7 +7,7 @@
 namespace attend {
 
 // The order a kernel reads W's rows [n0, n1) in against several rows of x (one row of x: RowPairs,
-// below; the AVX2 int8 kernel takes this order for it): row i of the sweep is order[i].
+// below): row i of the sweep is order[i].
 //
 // One stream (front to back) is what the hardware prefetcher follows best, but an int8 row
 // costs ~8 instructions per 64-byte line (bf16: ~3), and a thread reading alone then keeps too
@@ -49,9 +49,12 @@ struct RowOrder {
 // Against RowOrder's halves in turn (what bf16 and int8 read alone before), pairs came out
 // even: int8 187.0 → 186.4 (5 of 8), 157.4 → 158.2 (5 of 8), bf16 107.8 → 104.7 (4 of 6).
 // So a thread reading alone takes pairs, and in a team only bf16 (its loop has the fewest
-// instructions per 64 bytes); four rows side by side were no faster than two (f32). The AVX2
-// bf16 kernel has read pairs since the fifteenth round; the AVX2 f32 and int8 kernels were not
-// measured on an AVX2 machine this time and keep their order.
+// instructions per 64 bytes); four rows side by side were no faster than two (f32).
+// The AVX2 kernels (ops/gemv_f32_avx2.cpp, gemv_dot_avx2.cpp) take pairs alone and in a team:
+// bf16 since the fifteenth round; f32 and int8 since the thirty-third, measured on an AVX2-only
+// EPYC (no AVX-512) the same way: f32 one thread 22.8 → 27.5 tok/s (6 of 6), two threads in a
+// team 37.6 → 44.9 (6 of 6) and 38.2 → 41.4 (8 of 8); int8 one thread, against RowOrder's halves
+// 79.3 → 84.0 (8 of 8) and 86.1 → 90.8 (7 of 8), two threads 122.8 → 128.1 (7 of 8).
 struct RowPairs {
     int64_t n0, n1, half;  // half = 0: one row after the other
     RowPairs(int64_t first, int64_t end, bool pairs) : n0(first), n1(end), half(pairs ? (end - first) / 2 : 0) {}
