@@ -10,6 +10,7 @@
 // in the kernel and through linear().
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -308,6 +309,35 @@ TEST(SkinnyGemm, RowPairsVisitEveryRowOnce) {
                     EXPECT_EQ(seconds[size_t(i)], n0 + paired + i);
                 }
                 for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(alone[i], n0 + 2 * paired + int64_t(i));
+            }
+}
+
+// The AVX2 kernels read four rows side by side (RowQuads): every row exactly once — group i holds
+// row i of each quarter of the share — and the last 1–3 rows alone, after them; without quads,
+// one row after the other.
+TEST(SkinnyGemm, RowQuadsVisitEveryRowOnce) {
+    for (bool quads : {false, true})
+        for (int64_t n0 : {0, 5})
+            for (int64_t rows = 0; rows <= 200; ++rows) {
+                std::vector<int> seen(size_t(rows), 0);
+                std::vector<std::array<int64_t, 4>> groups;
+                std::vector<int64_t> alone;
+                RowQuads(n0, n0 + rows, quads)
+                    .visit([&](int64_t a, int64_t b, int64_t c, int64_t d) { groups.push_back({a, b, c, d}); },
+                           [&](int64_t n) { alone.push_back(n); });
+                auto count = [&](int64_t n) {
+                    ASSERT_TRUE(n >= n0 && n < n0 + rows) << "rows " << rows << " n " << n;
+                    ++seen[size_t(n - n0)];
+                };
+                for (const auto& g : groups)
+                    for (int64_t n : g) count(n);
+                for (int64_t n : alone) count(n);
+                for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(seen[size_t(r)], 1) << "rows " << rows << " row " << r;
+                const int64_t quarter = quads ? rows / 4 : 0;
+                ASSERT_EQ(int64_t(groups.size()), quarter);
+                for (int64_t i = 0; i < quarter; ++i)
+                    for (int64_t q = 0; q < 4; ++q) EXPECT_EQ(groups[size_t(i)][size_t(q)], n0 + q * quarter + i);
+                for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(alone[i], n0 + 4 * quarter + int64_t(i));
             }
 }
 

@@ -50,8 +50,9 @@ constexpr int64_t kBlock = LowPrecisionMatrix::kBlock;  // 32 int8 values: one b
 constexpr int64_t kPairs = 16;                          // 16 bf16 values: one 32-byte vector
 static_assert(kBlock == 32, "a block of int8 values is one AVX2 vector");
 
-// Each step of the kernels below reads 128 bytes of a row of W (4 vectors: two cache lines)
-// and asks for the two lines this many bytes further on. W is read front to back, row after
+// Each step of the kernels below reads 64 bytes of a row of W (2 vectors: one cache line)
+// and asks for the line this many bytes further on (two lines per 128-byte step when these
+// figures were taken). W is read front to back, row after
 // row, but the hardware prefetcher alone kept the bf16 kernel at 15.0–15.7 GB/s and the int8
 // one at 13.8–15.7 (GPT-2's 3072 × 768, 40 matrices round robin, one thread, medians of 15,
 // distances alternated in one process) against 16.3–18.0 for the f32 kernel, which does half the
@@ -61,9 +62,7 @@ static_assert(kBlock == 32, "a block of int8 values is one AVX2 vector");
 constexpr int64_t kBf16PrefetchBytes = 1024, kInt8PrefetchBytes = 2048;
 
 inline __attribute__((always_inline)) void prefetch_step(const void* step, int64_t ahead) {
-    const char* p = static_cast<const char*>(step) + ahead;
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
+    __builtin_prefetch(static_cast<const char*>(step) + ahead);
 }
 
 // One block of 32 values of x: sx = max|x| / 127, qx = round(x · 127 / max|x|) to nearest even
@@ -89,8 +88,8 @@ void quantize_block(const float* x, int8_t* q, float* scale) {
 }
 
 // Rows of W against MB rows of x (the activations from row m of x on): per block, the
-// products as above into U float accumulators per row of x (the multiply-add latency), added
-// in a fixed order at the end.
+// products as above into U = 2 float accumulators per row of x and of W (block b into
+// accumulator b mod 2: two multiply-add chains), added in a fixed order at the end.
 struct Int8Avx2Kernel {
     const int8_t* qx;  // DotActivations::int8 at the first row
     const float* sx;   // DotActivations::scales at the same row
@@ -110,11 +109,11 @@ struct Int8Avx2Kernel {
         return k;
     }
 
-    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs, their loads interleaved); a
-    // row's sums are the same operations with or without a partner.
+    // Rows n[0 .. R) of W against MB rows of x (R = 4: RowQuads, their loads interleaved); a
+    // row's sums are the same operations with or without partners.
     template <int MB, int R>
     void run(const int64_t (&n)[R]) const {
-        constexpr int U = 4;
+        constexpr int U = 2;
         const int8_t* row[R];
         const float* row_scales[R];
         for (int r = 0; r < R; ++r) row[r] = q + n[r] * K, row_scales[r] = scales + n[r] * blocks;
@@ -165,13 +164,14 @@ struct Int8Avx2Kernel {
         }
         for (int r = 0; r < R; ++r)
             for (int m = 0; m < MB; ++m)
-                y[m * N + n[r]] = avx2::sum_of_4(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
+                y[m * N + n[r]] = avx2::sum_of_2(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
     }
 };
 
-// R rows of bf16 W against MB rows of x (f32_pairs from row m of x on), MB · R ≤ 2: per 16
-// columns, each output's even and odd products into the same accumulator, U accumulators per
-// output (the FMA latency; 2 × U of the 16 registers), added in a fixed order at the end. The
+// R rows of bf16 W against MB rows of x (f32_pairs from row m of x on), MB · R ≤ 4: per 16
+// columns, each output's even and odd products into the same accumulator, U = 2 accumulators
+// per output (two FMA chains; four rows of W take 8 of the 16 registers), added in a fixed
+// order at the end. The
 // vector of columns j goes to accumulator j mod U (the tail into the first) whatever MB and R
 // are, so an output is the same bits alone, in a batch, or beside another row of W.
 struct Bf16Avx2Kernel {
@@ -192,7 +192,7 @@ struct Bf16Avx2Kernel {
     // Rows r[0..R-1] of W, side by side: x loaded once for all of them.
     template <int MB, int R>
     void run(const int64_t (&r)[R]) const {
-        constexpr int U = 4;
+        constexpr int U = 2;
         const __m256i odd = _mm256_set1_epi32(int32_t(0xffff0000u));
         const uint16_t* rows[R];
         for (int i = 0; i < R; ++i) rows[i] = w + r[i] * K;
@@ -244,7 +244,7 @@ struct Bf16Avx2Kernel {
             vector(whole, 0, pairs);
         }
         for (int m = 0; m < MB; ++m)
-            for (int i = 0; i < R; ++i) y[m * N + r[i]] = avx2::sum_of_4(acc[m][i]) + (bias ? bias[r[i]] : 0.f);
+            for (int i = 0; i < R; ++i) y[m * N + r[i]] = avx2::sum_of_2(acc[m][i]) + (bias ? bias[r[i]] : 0.f);
     }
 };
 
@@ -267,15 +267,17 @@ void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
         }
 }
 
-// Decoding one sequence: two rows of W side by side (RowPairs), alone or in a team; several
+// Decoding one sequence: four rows of W side by side (RowQuads), alone or in a team (in a team
+// four came out even with two: 139.6 → 140.9 and 144.4 → 147.7 tok/s, 3 of 8 both); several
 // rows of x: each row of W against 4 of them at a time, in RowOrder.
 void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y, bool alone) {
     const Int8Avx2Kernel kernel{a.int8.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.K,
                                 W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
     if (a.M == 1) {
-        RowPairs(n0, n1, true).visit([&](int64_t first, int64_t second) { kernel.run<1, 2>({first, second}); },
-                                     [&](int64_t n) { kernel.run<1, 1>({n}); });
+        RowQuads(n0, n1, true)
+            .visit([&](int64_t p, int64_t q, int64_t r, int64_t s) { kernel.run<1, 4>({p, q, r, s}); },
+                   [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
     const RowOrder order(n0, n1, alone);
@@ -314,15 +316,17 @@ void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
 // which kept this kernel below what one core reads with more (the bench's probe then, on 4 KiB
 // pages: ~17 GB/s as one stream, ~23 as eight). `attend generate --dtype bf16 -n 128` of GPT-2
 // small, one stream against two halves against four quarters, alternated three times: 1 thread
-// 65–69 → 83–89 (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two, since four
-// rows need 16 accumulators, every AVX2 register. The int8 kernel reads the same pairs when
-// decoding one sequence (int8_rows_avx2; ops/gemv_row_order.hpp has its figures).
+// 65–69 → 83–89 (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two then, since
+// four rows of 4 accumulators needed all 16 AVX2 registers; four since the thirty-fourth round,
+// with 2 accumulators a row (RowQuads, ops/gemv_row_order.hpp, has the figures; the f32 and
+// int8 kernels read the same quads).
 void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y) {
     const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};
     if (a.M == 1) {
-        RowPairs(n0, n1, true).visit([&](int64_t first, int64_t second) { kernel.run<1, 2>({first, second}); },
-                                     [&](int64_t n) { kernel.run<1, 1>({n}); });
+        RowQuads(n0, n1, true)
+            .visit([&](int64_t p, int64_t q, int64_t r, int64_t s) { kernel.run<1, 4>({p, q, r, s}); },
+                   [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
     for (int64_t n = n0; n < n1; ++n) {

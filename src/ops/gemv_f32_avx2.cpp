@@ -2,8 +2,9 @@
 // ops/gemv_f32_avx2.hpp for why they exist; gemv.cpp for the layouts and the order of work).
 //
 //   rows         y[m, n] = Σ_k x[m, k] · W[n, k]: each row of W streamed once in 8-float
-//                vectors, U = 4 accumulators per row of x (the FMA latency), up to 2 rows of x
-//                against it at a time (8 of the 16 registers), x read by the FMAs from L1.
+//                vectors, U = 2 accumulators per row of x and of W (two FMA chains), up to 2
+//                rows of x against one row of W, or one row of x against 4 rows of W side by
+//                side (8 of the 16 registers), x read by the FMAs from L1.
 //   input-major  y[m, :] += Σ_u x[m, k + u] · A[k + u, :] for 4 rows of A at a time, each
 //                weight vector loaded once for every row of x, the rows 8 ahead prefetched.
 //
@@ -45,11 +46,11 @@ struct RowKernel {
         return r;
     }
 
-    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs, ops/gemv_row_order.hpp, their
-    // loads interleaved); a row's sums are the same operations with or without a partner.
+    // Rows n[0 .. R) of W against MB rows of x (R = 4: RowQuads, ops/gemv_row_order.hpp, their
+    // loads interleaved); a row's sums are the same operations with or without partners.
     template <int MB, int R>
     void run(const int64_t (&n)[R]) const {
-        constexpr int U = 4;
+        constexpr int U = 2;
         const float* w[R];
         for (int r = 0; r < R; ++r) w[r] = W + n[r] * K;
         __m256 acc[R][MB][U];
@@ -76,7 +77,7 @@ struct RowKernel {
         }
         for (int r = 0; r < R; ++r)
             for (int m = 0; m < MB; ++m)
-                y[m * N + n[r]] = avx2::sum_of_4(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
+                y[m * N + n[r]] = avx2::sum_of_2(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
     }
 };
 
@@ -123,14 +124,15 @@ void input_major_rows(int64_t K, const float* x, const float* A, int64_t lda, in
 }  // namespace
 
 // Each row of W once per call, every row of x against it while it is in L1 (2 at a time); one
-// row of x (decoding one sequence) against two rows of W at a time, alone or in a team
-// (RowPairs, ops/gemv_row_order.hpp).
+// row of x (decoding one sequence) against four rows of W at a time, alone or in a team
+// (RowQuads, ops/gemv_row_order.hpp).
 void f32_rows_avx2(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, const float* x, const float* W,
                    const float* bias, float* y) {
     const RowKernel kernel{x, K, W, bias, y, N};
     if (M == 1) {
-        RowPairs(n0, n1, true)
-            .visit([&](int64_t a, int64_t b) { kernel.run<1, 2>({a, b}); }, [&](int64_t n) { kernel.run<1, 1>({n}); });
+        RowQuads(n0, n1, true)
+            .visit([&](int64_t a, int64_t b, int64_t c, int64_t d) { kernel.run<1, 4>({a, b, c, d}); },
+                   [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
     for (int64_t n = n0; n < n1; ++n) {

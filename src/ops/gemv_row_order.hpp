@@ -54,7 +54,8 @@ struct RowOrder {
 // bf16 since the fifteenth round; f32 and int8 since the thirty-third, measured on an AVX2-only
 // EPYC (no AVX-512) the same way: f32 one thread 22.8 → 27.5 tok/s (6 of 6), two threads in a
 // team 37.6 → 44.9 (6 of 6) and 38.2 → 41.4 (8 of 8); int8 one thread, against RowOrder's halves
-// 79.3 → 84.0 (8 of 8) and 86.1 → 90.8 (7 of 8), two threads 122.8 → 128.1 (7 of 8).
+// 79.3 → 84.0 (8 of 8) and 86.1 → 90.8 (7 of 8), two threads 122.8 → 128.1 (7 of 8). Since the
+// thirty-fourth round they read four rows (RowQuads, below); the AVX-512 kernels keep pairs.
 struct RowPairs {
     int64_t n0, n1, half;  // half = 0: one row after the other
     RowPairs(int64_t first, int64_t end, bool pairs) : n0(first), n1(end), half(pairs ? (end - first) / 2 : 0) {}
@@ -63,6 +64,31 @@ struct RowPairs {
     void visit(const Two& two, const One& one) const {
         for (int64_t i = 0; i < half; ++i) two(n0 + i, n0 + half + i);
         for (int64_t n = n0 + 2 * half; n < n1; ++n) one(n);
+    }
+};
+
+// The AVX2 kernels (ops/gemv_f32_avx2.cpp, gemv_dot_avx2.cpp) read four rows side by side when
+// decoding one sequence: row n0 + i of each quarter of the share, four runs of misses in flight.
+// On the AVX2-only EPYC of the thirty-fourth round (Zen 3 class, no AVX-512), against pairs,
+// GPT-2 small built in memory, `generate` 16 + 128 tokens greedy, one process alternating (faster
+// in n of m alternations):
+//   one thread: f32 29.6 → 34.1 and 32.7 → 36.4 tok/s (6 of 6 both); bf16 48.1 → 52.5 (7 of 8,
+//     three accumulators a row), then with two 60.8 → 64.4 (7 of 8 against three); int8 107.0 →
+//     115.7 (5 of 8);
+//   two threads in a team: f32 39.5 → 43.1 (5 of 6); bf16 84.1 → 89.5 (7 of 8); int8 153.4 →
+//     149.1 (3 of 8).
+// Four rows of U = 4 accumulators would take all 16 AVX2 registers, so these kernels keep U = 2
+// a row (two FMA chains each; with four rows, eight in flight); eight rows of one accumulator
+// each were slower (bf16 67.1 → 63.9, 0 of 8). A row's sums are the same operations with or
+// without partners.
+struct RowQuads {
+    int64_t n0, n1, quarter;  // quarter = 0: one row after the other
+    RowQuads(int64_t first, int64_t end, bool quads) : n0(first), n1(end), quarter(quads ? (end - first) / 4 : 0) {}
+    // four(a, b, c, d) for each group, then one(n) for each row left (the last 1–3, or all).
+    template <class Four, class One>
+    void visit(const Four& four, const One& one) const {
+        for (int64_t i = 0; i < quarter; ++i) four(n0 + i, n0 + quarter + i, n0 + 2 * quarter + i, n0 + 3 * quarter + i);
+        for (int64_t n = n0 + 4 * quarter; n < n1; ++n) one(n);
     }
 };
 
