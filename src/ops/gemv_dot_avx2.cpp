@@ -50,19 +50,23 @@ constexpr int64_t kBlock = LowPrecisionMatrix::kBlock;  // 32 int8 values: one b
 constexpr int64_t kPairs = 16;                          // 16 bf16 values: one 32-byte vector
 static_assert(kBlock == 32, "a block of int8 values is one AVX2 vector");
 
-// Each step of the kernels below reads 64 bytes of a row of W (2 vectors: one cache line)
-// and asks for the line this many bytes further on (two lines per 128-byte step when these
-// figures were taken). W is read front to back, row after
+// Each step of the kernels below reads whole cache lines of a row of W (int8: 128 bytes, two
+// lines; bf16: 64 bytes, one) and asks for the two lines this many bytes further on. W is read front to back, row after
 // row, but the hardware prefetcher alone kept the bf16 kernel at 15.0–15.7 GB/s and the int8
 // one at 13.8–15.7 (GPT-2's 3072 × 768, 40 matrices round robin, one thread, medians of 15,
 // distances alternated in one process) against 16.3–18.0 for the f32 kernel, which does half the
-// work per byte. Measured ahead: bf16 1 KiB 16.4–17.1 GB/s (2 KiB 14.3–15.4); int8 2 KiB
+// work per byte. Measured ahead (both kernels then in 128-byte steps): bf16 1 KiB 16.4–17.1 GB/s (2 KiB 14.3–15.4); int8 2 KiB
 // 18.2–20.7 (1 KiB 17.0–18.6, 4 KiB alike); the f32 kernel gained nothing and has none.
+// bf16 now steps 64 bytes (four rows side by side, bf16_rows_avx2) and still asks for two lines
+// a step, so each line is asked for twice: GPT-2 small's `generate` 16 + 128, one thread, four
+// rows, one process alternating: one line a step 58.2 → two 65.1 tok/s (9 of 12 alternations).
 // A prefetch past the end of W is dropped, never a fault.
 constexpr int64_t kBf16PrefetchBytes = 1024, kInt8PrefetchBytes = 2048;
 
 inline __attribute__((always_inline)) void prefetch_step(const void* step, int64_t ahead) {
-    __builtin_prefetch(static_cast<const char*>(step) + ahead);
+    const char* p = static_cast<const char*>(step) + ahead;
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
 }
 
 // One block of 32 values of x: sx = max|x| / 127, qx = round(x · 127 / max|x|) to nearest even
@@ -88,8 +92,8 @@ void quantize_block(const float* x, int8_t* q, float* scale) {
 }
 
 // Rows of W against MB rows of x (the activations from row m of x on): per block, the
-// products as above into U = 2 float accumulators per row of x and of W (block b into
-// accumulator b mod 2: two multiply-add chains), added in a fixed order at the end.
+// products as above into U float accumulators per row of x (the multiply-add latency), added
+// in a fixed order at the end.
 struct Int8Avx2Kernel {
     const int8_t* qx;  // DotActivations::int8 at the first row
     const float* sx;   // DotActivations::scales at the same row
@@ -109,11 +113,11 @@ struct Int8Avx2Kernel {
         return k;
     }
 
-    // Rows n[0 .. R) of W against MB rows of x (R = 4: RowQuads, their loads interleaved); a
-    // row's sums are the same operations with or without partners.
+    // Rows n[0 .. R) of W against MB rows of x (R = 2: RowPairs, their loads interleaved); a
+    // row's sums are the same operations with or without a partner.
     template <int MB, int R>
     void run(const int64_t (&n)[R]) const {
-        constexpr int U = 2;
+        constexpr int U = 4;
         const int8_t* row[R];
         const float* row_scales[R];
         for (int r = 0; r < R; ++r) row[r] = q + n[r] * K, row_scales[r] = scales + n[r] * blocks;
@@ -164,7 +168,7 @@ struct Int8Avx2Kernel {
         }
         for (int r = 0; r < R; ++r)
             for (int m = 0; m < MB; ++m)
-                y[m * N + n[r]] = avx2::sum_of_2(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
+                y[m * N + n[r]] = avx2::sum_of_4(acc[r][m]) + (bias ? bias[n[r]] : 0.f);
     }
 };
 
@@ -267,17 +271,15 @@ void prepare_int8_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
         }
 }
 
-// Decoding one sequence: four rows of W side by side (RowQuads), alone or in a team (in a team
-// four came out even with two: 139.6 → 140.9 and 144.4 → 147.7 tok/s, 3 of 8 both); several
+// Decoding one sequence: two rows of W side by side (RowPairs), alone or in a team; several
 // rows of x: each row of W against 4 of them at a time, in RowOrder.
 void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y, bool alone) {
     const Int8Avx2Kernel kernel{a.int8.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.K,
                                 W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
     if (a.M == 1) {
-        RowQuads(n0, n1, true)
-            .visit([&](int64_t p, int64_t q, int64_t r, int64_t s) { kernel.run<1, 4>({p, q, r, s}); },
-                   [&](int64_t n) { kernel.run<1, 1>({n}); });
+        RowPairs(n0, n1, true).visit([&](int64_t first, int64_t second) { kernel.run<1, 2>({first, second}); },
+                                     [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
     const RowOrder order(n0, n1, alone);
@@ -318,8 +320,8 @@ void prepare_bf16_avx2(int64_t M, int64_t K, const float* x, DotActivations& a) 
 // small, one stream against two halves against four quarters, alternated three times: 1 thread
 // 65–69 → 83–89 (four: 86–94) tok/s, 2 threads 80–99 → 97–123 (four: 91–98). Two then, since
 // four rows of 4 accumulators needed all 16 AVX2 registers; four since the thirty-fourth round,
-// with 2 accumulators a row (RowQuads, ops/gemv_row_order.hpp, has the figures; the f32 and
-// int8 kernels read the same quads).
+// with 2 accumulators a row (RowQuads, ops/gemv_row_order.hpp, has the figures; the f32 kernel
+// reads the same quads, the int8 kernel pairs).
 void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_t n0, int64_t n1, const float* bias,
                     float* y) {
     const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};

@@ -55,7 +55,7 @@ struct RowOrder {
 // EPYC (no AVX-512) the same way: f32 one thread 22.8 → 27.5 tok/s (6 of 6), two threads in a
 // team 37.6 → 44.9 (6 of 6) and 38.2 → 41.4 (8 of 8); int8 one thread, against RowOrder's halves
 // 79.3 → 84.0 (8 of 8) and 86.1 → 90.8 (7 of 8), two threads 122.8 → 128.1 (7 of 8). Since the
-// thirty-fourth round they read four rows (RowQuads, below); the AVX-512 kernels keep pairs.
+// thirty-fourth round the AVX2 f32 and bf16 kernels read four rows (RowQuads, below).
 struct RowPairs {
     int64_t n0, n1, half;  // half = 0: one row after the other
     RowPairs(int64_t first, int64_t end, bool pairs) : n0(first), n1(end), half(pairs ? (end - first) / 2 : 0) {}
@@ -67,20 +67,22 @@ struct RowPairs {
     }
 };
 
-// The AVX2 kernels (ops/gemv_f32_avx2.cpp, gemv_dot_avx2.cpp) read four rows side by side when
-// decoding one sequence: row n0 + i of each quarter of the share, four runs of misses in flight.
-// On the AVX2-only EPYC of the thirty-fourth round (Zen 3 class, no AVX-512), against pairs,
-// GPT-2 small built in memory, `generate` 16 + 128 tokens greedy, one process alternating (faster
-// in n of m alternations):
-//   one thread: f32 29.6 → 34.1 and 32.7 → 36.4 tok/s (6 of 6 both); bf16 48.1 → 52.5 (7 of 8,
-//     three accumulators a row), then with two 60.8 → 64.4 (7 of 8 against three); int8 107.0 →
-//     115.7 (5 of 8);
-//   two threads in a team: f32 39.5 → 43.1 (5 of 6); bf16 84.1 → 89.5 (7 of 8); int8 153.4 →
-//     149.1 (3 of 8).
-// Four rows of U = 4 accumulators would take all 16 AVX2 registers, so these kernels keep U = 2
-// a row (two FMA chains each; with four rows, eight in flight); eight rows of one accumulator
-// each were slower (bf16 67.1 → 63.9, 0 of 8). A row's sums are the same operations with or
-// without partners.
+// The AVX2 f32 and bf16 kernels (ops/gemv_f32_avx2.cpp, gemv_dot_avx2.cpp) read four rows side
+// by side when decoding one sequence: row n0 + i of each quarter of the share, four runs of
+// misses in flight, alone and in a team. Four rows of U = 4 accumulators would take all 16
+// AVX2 registers, so these kernels keep U = 2 a row (two FMA chains each; eight in flight).
+// On the AVX2-only EPYC of the thirty-fourth round (no AVX-512), GPT-2 small built in memory,
+// `generate` 16 + 128 tokens greedy, one process alternating with pairs of U = 4 (faster in n of
+// m alternations):
+//   f32: one thread 29.6 → 34.1 and 32.7 → 36.4 tok/s (6 of 6 both), two threads 39.5 → 43.1
+//     (5 of 6);
+//   bf16 (its prefetch, gemv_dot_avx2.cpp): one thread 53.7 → 61.6 (12 of 12), 57.8 → 62.9 (7 of
+//     8), two threads 82.3 → 86.4 (7 of 10); three accumulators a row came out slower than two
+//     (60.8 → 64.4, 7 of 8), eight rows of one each too (67.1 → 63.9, 0 of 8);
+//   int8 (four rows, two accumulators): one thread 90.6 → 86.0 (4 of 12), two threads 124.7 →
+//     127.4 (5 of 10); with one line prefetched a step 96.4 → 93.3 (5 of 16), 152.0 → 147.1 (6
+//     of 12) — so int8 keeps pairs.
+// A row's sums are the same operations with or without partners.
 struct RowQuads {
     int64_t n0, n1, quarter;  // quarter = 0: one row after the other
     RowQuads(int64_t first, int64_t end, bool quads) : n0(first), n1(end), quarter(quads ? (end - first) / 4 : 0) {}
