@@ -51,12 +51,13 @@ constexpr int64_t kPairs = 16;                          // 16 bf16 values: one 3
 static_assert(kBlock == 32, "a block of int8 values is one AVX2 vector");
 
 // Each step of the kernels below reads whole cache lines of a row of W (int8: 128 bytes, two
-// lines; bf16: 64 bytes, one) and asks for the two lines this many bytes further on. W is read front to back, row after
-// row, but the hardware prefetcher alone kept the bf16 kernel at 15.0–15.7 GB/s and the int8
-// one at 13.8–15.7 (GPT-2's 3072 × 768, 40 matrices round robin, one thread, medians of 15,
-// distances alternated in one process) against 16.3–18.0 for the f32 kernel, which does half the
-// work per byte. Measured ahead (both kernels then in 128-byte steps): bf16 1 KiB 16.4–17.1 GB/s (2 KiB 14.3–15.4); int8 2 KiB
-// 18.2–20.7 (1 KiB 17.0–18.6, 4 KiB alike); the f32 kernel gained nothing and has none.
+// lines; bf16: 64 bytes, one) and asks for the two lines this many bytes further on. W is read
+// front to back, row after row, but the hardware prefetcher alone kept the bf16 kernel at
+// 15.0–15.7 GB/s and the int8 one at 13.8–15.7 (GPT-2's 3072 × 768, 40 matrices round robin,
+// one thread, medians of 15, distances alternated in one process) against 16.3–18.0 for the f32
+// kernel, which does half the work per byte. Measured ahead (both kernels then in 128-byte
+// steps): bf16 1 KiB 16.4–17.1 GB/s (2 KiB 14.3–15.4); int8 2 KiB 18.2–20.7 (1 KiB 17.0–18.6,
+// 4 KiB alike); the f32 kernel gained nothing and has none.
 // bf16 now steps 64 bytes (four rows side by side, bf16_rows_avx2) and still asks for two lines
 // a step, so each line is asked for twice: GPT-2 small's `generate` 16 + 128, one thread, four
 // rows, one process alternating: one line a step 58.2 → two 65.1 tok/s (9 of 12 alternations).
@@ -175,9 +176,9 @@ struct Int8Avx2Kernel {
 // R rows of bf16 W against MB rows of x (f32_pairs from row m of x on), MB · R ≤ 4: per 16
 // columns, each output's even and odd products into the same accumulator, U = 2 accumulators
 // per output (two FMA chains; four rows of W take 8 of the 16 registers), added in a fixed
-// order at the end. The
-// vector of columns j goes to accumulator j mod U (the tail into the first) whatever MB and R
-// are, so an output is the same bits alone, in a batch, or beside another row of W.
+// order at the end. The vector of columns j goes to accumulator j mod U (the tail into the
+// first) whatever MB and R are, so an output is the same bits alone, in a batch, or beside
+// other rows of W.
 struct Bf16Avx2Kernel {
     const float* x;  // DotActivations::f32_pairs at the first row
     int64_t x_stride, K;
