@@ -283,63 +283,40 @@ TEST(SkinnyGemm, RowOrderVisitsEveryRowOnce) {
             }
 }
 
-// Decoding one sequence, a kernel may read rows in pairs side by side (RowPairs): every row of
-// the share exactly once — the pairs' first rows the first half in order, their partners the
-// second half — and an odd count's last row alone, after them; without pairs, one row after
-// the other.
-TEST(SkinnyGemm, RowPairsVisitEveryRowOnce) {
-    for (bool pairs : {false, true})
+// Decoding one sequence, a kernel may read R rows side by side (SideBySide<R>): every row of the
+// share exactly once — group i holds row i of each of the share's R equal parts, in order — and
+// the rows past R parts alone, after them; without groups, one row after the other.
+template <int R>
+void expect_side_by_side_visits_every_row_once() {
+    for (bool side_by_side : {false, true})
         for (int64_t n0 : {0, 5})
             for (int64_t rows = 0; rows <= 200; ++rows) {
                 std::vector<int> seen(size_t(rows), 0);
-                std::vector<int64_t> firsts, seconds, alone;
-                RowPairs(n0, n0 + rows, pairs)
-                    .visit([&](int64_t a, int64_t b) { firsts.push_back(a), seconds.push_back(b); },
-                           [&](int64_t n) { alone.push_back(n); });
-                for (const auto* list : {&firsts, &seconds, &alone})
-                    for (int64_t n : *list) {
-                        ASSERT_TRUE(n >= n0 && n < n0 + rows) << "rows " << rows << " n " << n;
-                        ++seen[size_t(n - n0)];
-                    }
-                for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(seen[size_t(r)], 1) << "rows " << rows << " row " << r;
-                const int64_t paired = pairs ? rows / 2 : 0;
-                ASSERT_EQ(int64_t(firsts.size()), paired);
-                for (int64_t i = 0; i < paired; ++i) {
-                    EXPECT_EQ(firsts[size_t(i)], n0 + i);
-                    EXPECT_EQ(seconds[size_t(i)], n0 + paired + i);
-                }
-                for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(alone[i], n0 + 2 * paired + int64_t(i));
-            }
-}
-
-// The AVX2 kernels read four rows side by side (RowQuads): every row exactly once — group i holds
-// row i of each quarter of the share — and the last 1–3 rows alone, after them; without quads,
-// one row after the other.
-TEST(SkinnyGemm, RowQuadsVisitEveryRowOnce) {
-    for (bool quads : {false, true})
-        for (int64_t n0 : {0, 5})
-            for (int64_t rows = 0; rows <= 200; ++rows) {
-                std::vector<int> seen(size_t(rows), 0);
-                std::vector<std::array<int64_t, 4>> groups;
+                std::vector<std::array<int64_t, R>> groups;
                 std::vector<int64_t> alone;
-                RowQuads(n0, n0 + rows, quads)
-                    .visit([&](int64_t a, int64_t b, int64_t c, int64_t d) { groups.push_back({a, b, c, d}); },
+                SideBySide<R>(n0, n0 + rows, side_by_side)
+                    .visit([&](const int64_t (&g)[R]) { groups.push_back(std::to_array(g)); },
                            [&](int64_t n) { alone.push_back(n); });
                 auto count = [&](int64_t n) {
-                    ASSERT_TRUE(n >= n0 && n < n0 + rows) << "rows " << rows << " n " << n;
+                    ASSERT_TRUE(n >= n0 && n < n0 + rows) << "R " << R << " rows " << rows << " n " << n;
                     ++seen[size_t(n - n0)];
                 };
                 for (const auto& g : groups)
                     for (int64_t n : g) count(n);
                 for (int64_t n : alone) count(n);
-                for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(seen[size_t(r)], 1) << "rows " << rows << " row " << r;
-                const int64_t quarter = quads ? rows / 4 : 0;
-                ASSERT_EQ(int64_t(groups.size()), quarter);
-                for (int64_t i = 0; i < quarter; ++i)
-                    for (int64_t q = 0; q < 4; ++q) EXPECT_EQ(groups[size_t(i)][size_t(q)], n0 + q * quarter + i);
-                for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(alone[i], n0 + 4 * quarter + int64_t(i));
+                for (int64_t r = 0; r < rows; ++r)
+                    ASSERT_EQ(seen[size_t(r)], 1) << "R " << R << " rows " << rows << " row " << r;
+                const int64_t part = side_by_side ? rows / R : 0;
+                ASSERT_EQ(int64_t(groups.size()), part);
+                for (int64_t i = 0; i < part; ++i)
+                    for (int g = 0; g < R; ++g) EXPECT_EQ(groups[size_t(i)][size_t(g)], n0 + g * part + i);
+                for (size_t i = 0; i < alone.size(); ++i) EXPECT_EQ(alone[i], n0 + R * part + int64_t(i));
             }
 }
+
+// Pairs: the AVX-512 kernels and the AVX2 int8 kernel; quads: the AVX2 f32 and bf16 kernels.
+TEST(SkinnyGemm, RowPairsVisitEveryRowOnce) { expect_side_by_side_visits_every_row_once<2>(); }
+TEST(SkinnyGemm, RowQuadsVisitEveryRowOnce) { expect_side_by_side_visits_every_row_once<4>(); }
 
 // A row's outputs are the same bits whatever else is in the batch and however the threads
 // split W: a server batching requests must answer each as if it ran alone.

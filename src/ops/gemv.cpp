@@ -199,7 +199,7 @@ ATTEND_VECTOR_INLINE void rows_of_w(int64_t M, int64_t n0, int64_t n1, int64_t N
         case 3: for (int64_t n = n0; n < n1; ++n) row<3, 1>(K, xm, W, {n}, bias, ym, N); break;
         case 2: for (int64_t n = n0; n < n1; ++n) row<2, 1>(K, xm, W, {n}, bias, ym, N); break;
         case 1:
-            RowPairs(n0, n1, alone).visit([&](int64_t a, int64_t b) { row<1, 2>(K, xm, W, {a, b}, bias, ym, N); },
+            RowPairs(n0, n1, alone).visit([&](const int64_t (&pair)[2]) { row<1, 2>(K, xm, W, pair, bias, ym, N); },
                                           [&](int64_t n) { row<1, 1>(K, xm, W, {n}, bias, ym, N); });
             break;
         default: break;

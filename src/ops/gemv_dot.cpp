@@ -351,7 +351,7 @@ template <class Kernel>
 inline void rows_of_w(int64_t M, int64_t n0, int64_t n1, bool alone, const Kernel& kernel) {
     if (M == 1) {
         RowPairs(n0, n1, alone || Kernel::kPairsInATeam)
-            .visit([&](int64_t a, int64_t b) { kernel.template run<1, 2>({a, b}); },
+            .visit([&](const int64_t (&pair)[2]) { kernel.template run<1, 2>(pair); },
                    [&](int64_t n) { kernel.template run<1, 1>({n}); });
         return;
     }

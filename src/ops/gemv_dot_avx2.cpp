@@ -279,7 +279,7 @@ void int8_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_
     const Int8Avx2Kernel kernel{a.int8.data(), a.scales.data(), a.chunks * 64, a.scale_stride(), a.K,
                                 W.int8(), W.scales(), W.blocks_per_row(), bias, y, W.rows()};
     if (a.M == 1) {
-        RowPairs(n0, n1, true).visit([&](int64_t first, int64_t second) { kernel.run<1, 2>({first, second}); },
+        RowPairs(n0, n1, true).visit([&](const int64_t (&pair)[2]) { kernel.run<1, 2>(pair); },
                                      [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
@@ -327,9 +327,8 @@ void bf16_rows_avx2(const DotActivations& a, const LowPrecisionMatrix& W, int64_
                     float* y) {
     const Bf16Avx2Kernel kernel{a.f32_pairs.data(), a.chunks * 32, a.K, W.bf16(), bias, y, W.rows()};
     if (a.M == 1) {
-        RowQuads(n0, n1, true)
-            .visit([&](int64_t p, int64_t q, int64_t r, int64_t s) { kernel.run<1, 4>({p, q, r, s}); },
-                   [&](int64_t n) { kernel.run<1, 1>({n}); });
+        RowQuads(n0, n1, true).visit([&](const int64_t (&quad)[4]) { kernel.run<1, 4>(quad); },
+                                     [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
     for (int64_t n = n0; n < n1; ++n) {

@@ -130,9 +130,8 @@ void f32_rows_avx2(int64_t M, int64_t n0, int64_t n1, int64_t N, int64_t K, cons
                    const float* bias, float* y) {
     const RowKernel kernel{x, K, W, bias, y, N};
     if (M == 1) {
-        RowQuads(n0, n1, true)
-            .visit([&](int64_t a, int64_t b, int64_t c, int64_t d) { kernel.run<1, 4>({a, b, c, d}); },
-                   [&](int64_t n) { kernel.run<1, 1>({n}); });
+        RowQuads(n0, n1, true).visit([&](const int64_t (&quad)[4]) { kernel.run<1, 4>(quad); },
+                                     [&](int64_t n) { kernel.run<1, 1>({n}); });
         return;
     }
     for (int64_t n = n0; n < n1; ++n) {

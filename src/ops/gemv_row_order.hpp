@@ -56,16 +56,26 @@ struct RowOrder {
 // team 37.6 → 44.9 (6 of 6) and 38.2 → 41.4 (8 of 8); int8 one thread, against RowOrder's halves
 // 79.3 → 84.0 (8 of 8) and 86.1 → 90.8 (7 of 8), two threads 122.8 → 128.1 (7 of 8). Since the
 // thirty-fourth round the AVX2 f32 and bf16 kernels read four rows (RowQuads, below).
-struct RowPairs {
-    int64_t n0, n1, half;  // half = 0: one row after the other
-    RowPairs(int64_t first, int64_t end, bool pairs) : n0(first), n1(end), half(pairs ? (end - first) / 2 : 0) {}
-    // two(a, b) for each pair, then one(n) for each row left (an odd count's last, or all).
-    template <class Two, class One>
-    void visit(const Two& two, const One& one) const {
-        for (int64_t i = 0; i < half; ++i) two(n0 + i, n0 + half + i);
-        for (int64_t n = n0 + 2 * half; n < n1; ++n) one(n);
+//
+// SideBySide<R> is the general form, R rows at a time; RowPairs is SideBySide<2>.
+template <int R>
+struct SideBySide {
+    int64_t n0, n1, part;  // part = 0: one row after the other
+    SideBySide(int64_t first, int64_t end, bool side_by_side)
+        : n0(first), n1(end), part(side_by_side ? (end - first) / R : 0) {}
+    // group(rows) for each group, rows[g] = n0 + g · part + i (row i of each of the share's R
+    // parts), then one(n) for each row left (the last R·part .. end, or all).
+    template <class Group, class One>
+    void visit(const Group& group, const One& one) const {
+        for (int64_t i = 0; i < part; ++i) {
+            int64_t rows[R];
+            for (int g = 0; g < R; ++g) rows[g] = n0 + g * part + i;
+            group(rows);
+        }
+        for (int64_t n = n0 + R * part; n < n1; ++n) one(n);
     }
 };
+using RowPairs = SideBySide<2>;
 
 // The AVX2 f32 and bf16 kernels (ops/gemv_f32_avx2.cpp, gemv_dot_avx2.cpp) read four rows side
 // by side when decoding one sequence: row n0 + i of each quarter of the share, four runs of
@@ -83,15 +93,6 @@ struct RowPairs {
 //     127.4 (5 of 10); with one line prefetched a step 96.4 → 93.3 (5 of 16), 152.0 → 147.1 (6
 //     of 12) — so int8 keeps pairs.
 // A row's sums are the same operations with or without partners.
-struct RowQuads {
-    int64_t n0, n1, quarter;  // quarter = 0: one row after the other
-    RowQuads(int64_t first, int64_t end, bool quads) : n0(first), n1(end), quarter(quads ? (end - first) / 4 : 0) {}
-    // four(a, b, c, d) for each group, then one(n) for each row left (the last 1–3, or all).
-    template <class Four, class One>
-    void visit(const Four& four, const One& one) const {
-        for (int64_t i = 0; i < quarter; ++i) four(n0 + i, n0 + quarter + i, n0 + 2 * quarter + i, n0 + 3 * quarter + i);
-        for (int64_t n = n0 + 4 * quarter; n < n1; ++n) one(n);
-    }
-};
+using RowQuads = SideBySide<4>;
 
 }  // namespace attend
