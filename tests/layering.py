@@ -46,6 +46,7 @@ EXCEPTIONS = {
 PUBLIC_HEADERS = {
     "tensor": "core", "error": "core", "random": "core", "parallel": "core", "profile": "core",
     "low_precision": "core", "buffer_reuse": "core", "int64_list": "core", "version": "core", "read_file": "core",
+    "cpu_features": "core",
     "matmul_precision": "ops", "gradcheck": "ops",
     "autograd": "autograd", "ops": "ops", "attention": "attention", "chat_template": "chat",
 }

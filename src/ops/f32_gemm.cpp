@@ -34,6 +34,7 @@
 
 #include <vector>
 
+#include "attend/cpu_features.hpp"
 #include "attend/parallel.hpp"
 #include "ops/transpose16.hpp"
 
@@ -77,10 +78,7 @@ float* aligned64(std::vector<float>& store, int64_t floats) {
 
 }  // namespace
 
-bool f32_gemm_available() {
-    static const bool has = __builtin_cpu_supports("avx512f");
-    return has;
-}
+bool f32_gemm_available() { return cpu_features().avx512; }
 
 bool f32_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
               int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 
+#include "attend/cpu_features.hpp"
 #include "attend/low_precision.hpp"
 
 namespace attend {
@@ -17,18 +18,11 @@ namespace {
 constexpr int64_t kChunkBytes = 64;
 constexpr int64_t kPrefetchBytes = 12 * 1024;  // how far ahead the int8 kernel asks for W (prefetch_distance)
 
-bool cpu_has_int8_dot() {
-    static const bool has = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-                            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    return has;
-}
+bool cpu_has_int8_dot() { return cpu_features().avx512_vnni; }
 
 }  // namespace
 
-bool cpu_has_bf16_dot() {
-    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-    return has;
-}
+bool cpu_has_bf16_dot() { return cpu_features().avx512_bf16; }
 
 bool has_dot_products(const LowPrecisionMatrix& W) {
     switch (W.type()) {

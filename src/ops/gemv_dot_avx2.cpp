@@ -28,6 +28,7 @@
 
 #include <cstring>
 
+#include "attend/cpu_features.hpp"
 #include "attend/low_precision.hpp"
 #include "ops/avx2_sums.hpp"
 #include "ops/gemv_dot.hpp"
@@ -35,10 +36,7 @@
 
 namespace attend {
 
-bool cpu_has_avx2_fma() {
-    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return has;
-}
+bool cpu_has_avx2_fma() { return cpu_features().avx2_fma; }
 
 // ---- kernels: AVX2 from here on; no standard-library calls below this line but memcpy ----
 #pragma GCC push_options

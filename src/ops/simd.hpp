@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "attend/cpu_features.hpp"
+
 // A function compiled three times, the loader picking one per CPU (GCC's ifunc). A test may
 // define it first to compile a kernel file for one target (tests/test_simd_targets.cpp).
 #ifndef ATTEND_SIMD_CLONES
@@ -44,9 +46,8 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
 #define ATTEND_AVX2_FMA __attribute__((target("avx2,fma")))
 
 inline bool cpu_prefers_avx2_kernels() {
-    static const bool prefers = !__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-                                __builtin_cpu_supports("fma");
-    return prefers;
+    const CpuFeatures cpu = cpu_features();  // under ATTEND_MAX_ISA (attend/cpu_features.hpp)
+    return cpu.avx2_fma && !cpu.avx512;
 }
 
 template <class F> constexpr int64_t lanes_of = int64_t(sizeof(F) / sizeof(float));

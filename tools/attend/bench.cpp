@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/cpu_features.hpp"
 #include "attend/error.hpp"
 #include "attend/parallel.hpp"
 #include "attend/version.hpp"
@@ -151,6 +152,8 @@ void run_bench(const BenchCliOptions& o) {
     const int repeat = o.quick && !o.repeat_given ? 1 : o.repeat;
     const double min_time = o.quick ? 0.0 : 0.5;  // seconds of calls per sample (at least one call)
     const std::vector<Workload> workloads = bench::make_workloads(o.workloads, o.dtypes, o.quick);
+    // The kernel set attend's workloads run on (the limits measure what the CPU itself can do).
+    const Isa kernel_set = std::min(max_isa(), cpu_best_isa());
     auto progress = [&](const std::string& text) {
         std::fprintf(stderr, "bench: %s\n", text.c_str());
         std::fflush(stderr);
@@ -246,6 +249,7 @@ void run_bench(const BenchCliOptions& o) {
         out["quick"] = o.quick;
         out["repeat"] = repeat;
         out["threads"] = o.threads;
+        out["kernels"] = name_of(kernel_set);
         if (torch_info) {
             nlohmann::json environment;  // per thread count: what the child's environment sets
             for (int t : o.threads) environment[std::to_string(t)] = bench::torch_environment(t);
@@ -299,6 +303,8 @@ void run_bench(const BenchCliOptions& o) {
     // ---- the table ----
     std::printf("attend bench%s: %d repetition%s, median (min–max); ratio = torch time ÷ attend time (> 1: attend faster)\n",
                 o.quick ? " --quick (smoke test: tiny shapes, numbers mean little)" : "", repeat, repeat == 1 ? "" : "s");
+    std::printf("attend's kernels: %s (the CPU's best: %s; ATTEND_MAX_ISA caps them)\n", name_of(kernel_set),
+                name_of(cpu_best_isa()));
     if (torch_info) {
         std::printf("torch %s, BLAS: %s\n", torch_info->hello().value("torch", "?").c_str(),
                     torch_info->hello().value("blas", "?").c_str());

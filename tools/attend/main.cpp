@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "attend/cpu_features.hpp"
 #include "attend/error.hpp"
 #include "attend/train/distributed.hpp"
 #include "attend/version.hpp"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     attend::cli::register_chat_template(app);
     attend::cli::register_serve(app);
     try {
+        attend::check_max_isa_setting();  // a bad ATTEND_MAX_ISA fails here, in one line
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);

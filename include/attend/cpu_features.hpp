@@ -1,0 +1,50 @@
+// cpu_features.hpp — which of attend's hand-written kernel sets this CPU runs, asked once, and
+// the one switch that caps them (as ONEDNN_MAX_CPU_ISA caps oneDNN's).
+//
+// Every kernel choice in the library asks cpu_features(), never the CPU itself, so one cap
+// moves them all:
+//   avx512   (default) the AVX-512 kernels where the CPU has AVX-512 F/BW/DQ/VL, with VNNI
+//            (int8 dot products) and BF16 (bf16 dot products and GEMM) where it has those;
+//   avx2     the AVX2 + FMA kernels, as on a CPU without AVX-512;
+//   generic  neither: the kernels written once on 16-float vectors, which GCC compiles as
+//            target clones the loader still picks per CPU (ops/simd.hpp), and bf16 / int8
+//            weights widened to fp32 rather than multiplied in their own precision.
+// The cap comes from the environment variable ATTEND_MAX_ISA, read at the first question, or
+// from set_max_isa. It never raises a level the CPU lacks. Its uses: comparing the kernel sets
+// on one machine (`ATTEND_MAX_ISA=avx2 attend bench`), and tests that run every set the CPU
+// can run (tests/test_gemv.cpp), so a CI machine with AVX-512 also checks the AVX2 kernels.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace attend {
+
+enum class Isa { generic, avx2, avx512 };  // ordered: a cap admits its level and those below
+
+const char* name_of(Isa isa);               // "generic", "avx2", "avx512"
+Isa parse_isa(const std::string& name);     // Error naming ATTEND_MAX_ISA's accepted values
+
+// What the kernels may use: the CPU's features under the cap.
+struct CpuFeatures {
+    bool avx2_fma = false;     // AVX2 and FMA
+    bool avx512 = false;       // AVX-512 F, BW, DQ and VL
+    bool avx512_vnni = false;  // AVX-512 VNNI (with the above)
+    bool avx512_bf16 = false;  // AVX-512 BF16 (with the above)
+};
+CpuFeatures cpu_features();
+
+// The best level the CPU itself runs, and every level up to it (best first).
+Isa cpu_best_isa();
+std::vector<Isa> cpu_isas();
+
+// The cap in force, and setting it: later calls choose kernels under the new cap (not safe
+// while another thread runs kernels). Returns the cap it replaces.
+Isa max_isa();
+Isa set_max_isa(Isa cap);
+
+// Throws Error when ATTEND_MAX_ISA is set to something parse_isa refuses. cpu_features() itself
+// never throws (a kernel may ask it inside a parallel region): it ignores such a value with one
+// line on stderr. The command line calls this first, so a bad value fails there in one line.
+void check_max_isa_setting();
+
+}  // namespace attend
