@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "attend/autograd.hpp"
+#include "attend/cpu_features.hpp"
 #include "attend/generate/generate.hpp"
 #include "attend/generate/text_model.hpp"
 #include "attend/ops.hpp"
@@ -97,10 +98,15 @@ double perplexity_in(const std::string& out) {
 
 TEST_F(CliModels, GenerateTellsLlama2csGreedyStory) {
     require_data("stories260K/stories260K.bin");
-    // No prompt: BOS alone, as run.c starts; 200 steps as its default.
-    const CliRun r = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + " -n 200 --temperature 0");
-    ASSERT_EQ(r.status, 0) << r.error;
-    EXPECT_EQ(r.output, kStories260KGreedy + "\n");
+    // No prompt: BOS alone, as run.c starts; 200 steps as its default. The same story under
+    // each kernel set the CPU runs (ATTEND_MAX_ISA, attend/cpu_features.hpp).
+    for (Isa isa : cpu_isas()) {
+        ASSERT_EQ(setenv("ATTEND_MAX_ISA", name_of(isa), 1), 0);
+        const CliRun r = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + " -n 200 --temperature 0");
+        unsetenv("ATTEND_MAX_ISA");
+        ASSERT_EQ(r.status, 0) << name_of(isa) << ": " << r.error;
+        EXPECT_EQ(r.output, kStories260KGreedy + "\n") << name_of(isa);
+    }
 }
 
 TEST_F(CliModels, GenerateContinuesOnceUponATimeDeterministically) {

@@ -7,7 +7,8 @@
 // W widened in row blocks before the fp32 GEMM, asked for directly on any CPU); the CPU's bf16 / int8
 // dot products (ops/gemv_dot.hpp) within what rounding x costs, and every row the same bits
 // alone or in a batch. And fp32 W given input-major (GPT-2's Conv1D layout, read in place),
-// in the kernel and through linear().
+// in the kernel and through linear(). The tests that reach the kernels run under each kernel
+// set the CPU runs (AVX-512, AVX2, generic: support/each_isa.hpp).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -23,6 +24,7 @@
 #include "attend/random.hpp"
 #include "ops/gemv.hpp"
 #include "ops/gemv_dot.hpp"
+#include "support/each_isa.hpp"
 #include "support/random_values.hpp"
 #include "support/worst.hpp"
 
@@ -31,6 +33,12 @@ namespace {
 
 using testing::random_vector;
 using testing::worst_of;
+
+// The tests that reach the kernels run once under each kernel set the CPU runs
+// (support/each_isa.hpp): the AVX2 kernels are checked on AVX-512 machines too, and the
+// generic ones (which AVX-512 machines run for f32 weights) on AVX2 machines.
+class SkinnyGemmKernels : public testing::UnderEachIsa {};
+ATTEND_UNDER_EACH_ISA(SkinnyGemmKernels);
 
 // Worst |y − exact| / (Σ_k |x_k W_k| + |b|): relative to the size of the terms summed.
 double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x, const std::vector<float>& W,
@@ -48,7 +56,7 @@ double worst_error(int64_t M, int64_t N, int64_t K, const std::vector<float>& x,
     return worst;
 }
 
-TEST(SkinnyGemm, MatchesFloat64AtEveryShapeOfTheDispatch) {
+TEST_P(SkinnyGemmKernels, MatchesFloat64AtEveryShapeOfTheDispatch) {
     Generator gen(7);
     for (int threads : {1, 2}) {
         set_num_threads(threads);
@@ -80,7 +88,7 @@ Rounded rounded(int64_t N, int64_t K, WeightType type, Generator& gen) {
 // fp32 weights used in place from a mapped file start wherever the file puts them: at each of
 // the 16 float offsets into a cache line, with NaN in the floats just before and after W (which
 // the kernel's whole-line loads must never bring into a sum) and every row count of the dispatch.
-TEST(SkinnyGemm, WeightsThatStartInsideACacheLineMatchFloat64) {
+TEST_P(SkinnyGemmKernels, WeightsThatStartInsideACacheLineMatchFloat64) {
     Generator gen(8);
     for (int threads : {1, 2}) {
         set_num_threads(threads);
@@ -106,7 +114,7 @@ TEST(SkinnyGemm, WeightsThatStartInsideACacheLineMatchFloat64) {
 // with NaN before A, after it and in the lda − N floats between its rows (c_attn's other
 // blocks), row strides that are and are not multiples of 16, widths that are not, column
 // shares under 16, and more rows of x than the kernel takes at once (8).
-TEST(SkinnyGemm, InputMajorWeightsMatchFloat64) {
+TEST_P(SkinnyGemmKernels, InputMajorWeightsMatchFloat64) {
     Generator gen(9);
     struct Shape3 {
         int64_t N, K, lda;
@@ -234,7 +242,7 @@ double worst_against_rounding_bound(WeightType type, int64_t M, int64_t N, int64
     return worst;
 }
 
-TEST(SkinnyGemm, DotProductsStayWithinWhatRoundingXCosts) {
+TEST_P(SkinnyGemmKernels, DotProductsStayWithinWhatRoundingXCosts) {
     Generator gen(10);
     for (int threads : {1, 2}) {
         set_num_threads(threads);
@@ -320,7 +328,7 @@ TEST(SkinnyGemm, RowQuadsVisitEveryRowOnce) { expect_side_by_side_visits_every_r
 
 // A row's outputs are the same bits whatever else is in the batch and however the threads
 // split W: a server batching requests must answer each as if it ran alone.
-TEST(SkinnyGemm, EachRowIsTheSameBitsAloneOrInABatch) {
+TEST_P(SkinnyGemmKernels, EachRowIsTheSameBitsAloneOrInABatch) {
     Generator gen(11);
     const int64_t N = 600, K = 520;  // worth two threads even in int8 (parallel.hpp)
     const auto x = random_vector(8 * K, gen), Wf = random_vector(N * K, gen), b = random_vector(N, gen);
@@ -362,7 +370,7 @@ TEST(SkinnyGemm, EachRowIsTheSameBitsAloneOrInABatch) {
 // (the split pads each product to whole chunks), widths inside a 64-byte chunk, 1 and 2
 // threads. linear_shared_input gives the bits of linear() per weight, with or without the
 // shared product (f32 weights, many rows, or a mix of types take one linear() each).
-TEST(SkinnyGemm, ProductsSharingXAreEachTheBitsOfTheirOwn) {
+TEST_P(SkinnyGemmKernels, ProductsSharingXAreEachTheBitsOfTheirOwn) {
     Generator gen(12);
     NoGradGuard no_grad;
     for (WeightType type : {WeightType::bf16, WeightType::int8})
@@ -382,15 +390,20 @@ TEST(SkinnyGemm, ProductsSharingXAreEachTheBitsOfTheirOwn) {
                     for (size_t i = 0; i < Ws.size(); ++i) ys.emplace_back(size_t(M * Ws[i].m->rows()), NAN);
                     for (size_t i = 0; i < Ws.size(); ++i)
                         products.push_back({Ws[i].m.get(), i == 1 ? nullptr : bs[i].data(), ys[i].data()});
-                    if (!has_dot_products(*Ws[0].m)) continue;  // nothing to share without them
-                    ASSERT_TRUE(fits_shared_input(M, K, products));
-                    skinny_gemm_shared_input(M, x.data(), products);
+                    // Without dot products (the generic kernels) there is nothing to share: then
+                    // only linear_shared_input below, one linear() per weight.
+                    const bool shared_kernel = has_dot_products(*Ws[0].m);
+                    ASSERT_EQ(shared_kernel, GetParam() != Isa::generic);
+                    if (shared_kernel) {
+                        ASSERT_TRUE(fits_shared_input(M, K, products));
+                        skinny_gemm_shared_input(M, x.data(), products);
+                    }
                     std::vector<Tensor> weights, biases;
                     for (size_t i = 0; i < Ws.size(); ++i) {
                         const int64_t N = Ws[i].m->rows();
                         std::vector<float> alone(size_t(M * N));
                         skinny_gemm(M, x.data(), *Ws[i].m, products[i].bias, alone.data());
-                        for (int64_t j = 0; j < M * N; ++j)
+                        for (int64_t j = 0; shared_kernel && j < M * N; ++j)
                             ASSERT_EQ(ys[i][size_t(j)], alone[size_t(j)])
                                 << name_of(type) << " threads " << threads << " K " << K << " M " << M << " product "
                                 << i << " at " << j;
