@@ -21,7 +21,7 @@ CpuFeatures host_features() {
     return f;
 }
 
-const CpuFeatures& host() {
+const CpuFeatures& host_cpu() {
     static const CpuFeatures features = host_features();
     return features;
 }
@@ -38,7 +38,7 @@ Isa cap_from_environment() {
     }
 }
 
-std::atomic<int>& cap() {
+std::atomic<int>& isa_cap() {
     static std::atomic<int> level{int(cap_from_environment())};
     return level;
 }
@@ -61,14 +61,14 @@ Isa parse_isa(const std::string& name) {
 }
 
 CpuFeatures cpu_features() {
-    const int level = cap().load(std::memory_order_relaxed);
-    CpuFeatures f = host();
+    const int level = isa_cap().load(std::memory_order_relaxed);
+    CpuFeatures f = host_cpu();
     if (level < int(Isa::avx512)) f.avx512 = f.avx512_vnni = f.avx512_bf16 = false;
     if (level < int(Isa::avx2)) f.avx2_fma = false;
     return f;
 }
 
-Isa cpu_best_isa() { return host().avx512 ? Isa::avx512 : host().avx2_fma ? Isa::avx2 : Isa::generic; }
+Isa cpu_best_isa() { return host_cpu().avx512 ? Isa::avx512 : host_cpu().avx2_fma ? Isa::avx2 : Isa::generic; }
 
 std::vector<Isa> cpu_isas() {
     std::vector<Isa> isas;
@@ -76,9 +76,9 @@ std::vector<Isa> cpu_isas() {
     return isas;
 }
 
-Isa max_isa() { return Isa(cap().load(std::memory_order_relaxed)); }
+Isa max_isa() { return Isa(isa_cap().load(std::memory_order_relaxed)); }
 
-Isa set_max_isa(Isa level) { return Isa(cap().exchange(int(level), std::memory_order_relaxed)); }
+Isa set_max_isa(Isa level) { return Isa(isa_cap().exchange(int(level), std::memory_order_relaxed)); }
 
 void check_max_isa_setting() {
     const char* value = std::getenv("ATTEND_MAX_ISA");
