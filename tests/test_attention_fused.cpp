@@ -23,6 +23,7 @@
 #include "attend/random.hpp"
 #include "attention/mask.hpp"
 #include "attention/paths.hpp"
+#include "support/each_isa.hpp"
 #include "support/reference.hpp"
 
 using namespace attend;
@@ -305,7 +306,12 @@ const DecodingCase kDecodingCases[] = {
     {1, 2, 2, 1, 5, 8, 8, 0u}, {2, 4, 4, 3, 130, 64, 64, kKeyLengths | kBool},
     {1, 6, 2, 1, 143, 24, 72, kCausal}, {2, 2, 1, 1, 16, 128, 136, kKeyLengths}};
 
-TEST(FusedAttention, DecodingRowsWithoutGradientMatchFloat64) {
+// The decoding kernel (dot products and P·V sums on registers, 16 or 8 floats wide) under each
+// kernel set the CPU runs (support/each_isa.hpp).
+class FusedAttentionKernels : public attend::testing::UnderEachIsa {};
+ATTEND_UNDER_EACH_ISA(FusedAttentionKernels);
+
+TEST_P(FusedAttentionKernels, DecodingRowsWithoutGradientMatchFloat64) {
     for (const DecodingCase& c : kDecodingCases) {
         const Inputs in = make_inputs(c.B, c.H, c.Hkv, c.Tq, c.Tk, c.D, c.Dv, 40 + c.Tk);
         const AttentionMask mask = make_mask(c.bits, c.B, c.H, c.Tq, c.Tk, 9);
@@ -347,7 +353,7 @@ Tensor widened(const std::vector<uint16_t>& values, const Shape& shape) {
 // within rounding, and on the widening path for everything else (Tq > 4, the reference path,
 // weights). Head widths that are and are not multiples of the 16-value pair blocks, GQA, every
 // mask, splits of long rows, 1 and 3 threads.
-TEST(FusedAttention, Bf16KeysValuesActAsTheirWidenedValues) {
+TEST_P(FusedAttentionKernels, Bf16KeysValuesActAsTheirWidenedValues) {
     // The decoding cases, and two for the widening path (Tq > 4).
     std::vector<DecodingCase> cases(std::begin(kDecodingCases), std::end(kDecodingCases));
     cases.push_back({1, 4, 2, 7, 300, 64, 64, kCausal | kKeyLengths});

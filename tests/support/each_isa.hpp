@@ -7,9 +7,14 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "attend/cpu_features.hpp"
+
+namespace attend {
+inline void PrintTo(Isa isa, std::ostream* os) { *os << name_of(isa); }  // gtest's name for a failing instance
+}  // namespace attend
 
 namespace attend::testing {
 
