@@ -101,9 +101,9 @@ TEST_F(CliModels, GenerateTellsLlama2csGreedyStory) {
     // No prompt: BOS alone, as run.c starts; 200 steps as its default. The same story under
     // each kernel set the CPU runs (ATTEND_MAX_ISA, attend/cpu_features.hpp).
     for (Isa isa : cpu_isas()) {
-        ASSERT_EQ(setenv("ATTEND_MAX_ISA", name_of(isa), 1), 0);
-        const CliRun r = run("generate --model " + shell_quote(data("stories260K/stories260K.bin")) + " -n 200 --temperature 0");
-        unsetenv("ATTEND_MAX_ISA");
+        const CliRun r = attend::testing::run_cli(
+            "generate --model " + shell_quote(data("stories260K/stories260K.bin")) + " -n 200 --temperature 0",
+            {.stdin_path = "", .separate_stderr = true}, {{"ATTEND_MAX_ISA", name_of(isa)}});
         ASSERT_EQ(r.status, 0) << name_of(isa) << ": " << r.error;
         EXPECT_EQ(r.output, kStories260KGreedy + "\n") << name_of(isa);
     }

@@ -3,7 +3,7 @@
 // under (support/each_isa.hpp), and a bad value failing the command line in one line.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <algorithm>
 
 #include "attend/cpu_features.hpp"
 #include "attend/error.hpp"
@@ -11,11 +11,6 @@
 
 namespace attend {
 namespace {
-
-bool same(const CpuFeatures& a, const CpuFeatures& b) {
-    return a.avx2_fma == b.avx2_fma && a.avx512 == b.avx512 && a.avx512_vnni == b.avx512_vnni &&
-           a.avx512_bf16 == b.avx512_bf16;
-}
 
 TEST(CpuFeatures, NamesRoundTripAndABadOneSaysWhatIsAccepted) {
     for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) EXPECT_EQ(parse_isa(name_of(isa)), isa);
@@ -41,13 +36,16 @@ TEST(CpuFeatures, TheCapLowersWhatTheKernelsMayUseAndNeverRaisesIt) {
     const CpuFeatures avx2 = cpu_features();
     EXPECT_EQ(avx2.avx2_fma, host.avx2_fma);
     EXPECT_FALSE(avx2.avx512 || avx2.avx512_vnni || avx2.avx512_bf16);
+    EXPECT_EQ(kernel_isa(), std::min(Isa::avx2, cpu_best_isa()));
 
     EXPECT_EQ(set_max_isa(Isa::generic), Isa::avx2);
     const CpuFeatures generic = cpu_features();
     EXPECT_FALSE(generic.avx2_fma || generic.avx512 || generic.avx512_vnni || generic.avx512_bf16);
+    EXPECT_EQ(kernel_isa(), Isa::generic);
 
     set_max_isa(Isa::avx512);  // back up: exactly the host's again
-    EXPECT_TRUE(same(cpu_features(), host));
+    EXPECT_EQ(cpu_features(), host);
+    EXPECT_EQ(kernel_isa(), cpu_best_isa());
     set_max_isa(saved);
 }
 
@@ -60,15 +58,11 @@ TEST(CpuFeatures, EveryLevelUpToTheBestBestFirst) {
 }
 
 TEST(CpuFeatures, ABadSettingFailsTheCommandLineInOneLine) {
-    ASSERT_EQ(setenv("ATTEND_MAX_ISA", "sse9", 1), 0);
-    const testing::CliRun r = testing::run_cli("--version");
-    unsetenv("ATTEND_MAX_ISA");
+    const testing::CliRun r = testing::run_cli("--version", {}, {{"ATTEND_MAX_ISA", "sse9"}});
     EXPECT_EQ(r.status, 1);
     EXPECT_EQ(r.output, "attend: error: ATTEND_MAX_ISA=sse9 is not one of avx512, avx2, generic\n");
     for (Isa isa : cpu_isas()) {  // each good one runs
-        ASSERT_EQ(setenv("ATTEND_MAX_ISA", name_of(isa), 1), 0);
-        const testing::CliRun ok = testing::run_cli("--version");
-        unsetenv("ATTEND_MAX_ISA");
+        const testing::CliRun ok = testing::run_cli("--version", {}, {{"ATTEND_MAX_ISA", name_of(isa)}});
         EXPECT_EQ(ok.status, 0) << name_of(isa) << ": " << ok.output;
     }
 }

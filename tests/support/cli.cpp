@@ -12,7 +12,7 @@
 
 namespace attend::testing {
 
-CliRun run_cli(const std::string& args, const CliOptions& options) {
+CliRun run_cli(const std::string& args, const CliOptions& options, const CliEnvironment& environment) {
     CliRun run;
     std::string error_path;
     if (options.separate_stderr) {
@@ -23,7 +23,9 @@ CliRun run_cli(const std::string& args, const CliOptions& options) {
         error_path = pattern;
     }
     // Appended piece by piece: GCC 12 warns falsely on " 2>" + string&& (-Warray-bounds).
-    std::string command = std::string(ATTEND_CLI) + " " + args + " <";
+    std::string command;
+    for (const auto& [name, value] : environment) command += name + "=" + shell_quote(value) + " ";
+    command += std::string(ATTEND_CLI) + " " + args + " <";
     command += options.stdin_path.empty() ? std::string("/dev/null") : shell_quote(options.stdin_path);
     if (error_path.empty()) {
         command += " 2>&1";

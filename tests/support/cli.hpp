@@ -1,6 +1,8 @@
 // tests/support/cli.hpp — running the real `attend` binary the way a user would.
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace attend::testing {
 
@@ -16,8 +18,11 @@ struct CliOptions {
     bool separate_stderr = false;  // stderr into CliRun::error instead of CliRun::output
 };
 
+// Variables set for one run only (NAME=value before the command), e.g. {{"ATTEND_MAX_ISA", "avx2"}}.
+using CliEnvironment = std::vector<std::pair<std::string, std::string>>;
+
 // Runs `<attend> args` through the shell: `args` is pasted into the command line, so quote
 // as needed (shell_quote in support/files.hpp). Standard input is never the terminal's.
-CliRun run_cli(const std::string& args, const CliOptions& options = {});
+CliRun run_cli(const std::string& args, const CliOptions& options = {}, const CliEnvironment& environment = {});
 
 }  // namespace attend::testing

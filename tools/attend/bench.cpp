@@ -153,7 +153,7 @@ void run_bench(const BenchCliOptions& o) {
     const double min_time = o.quick ? 0.0 : 0.5;  // seconds of calls per sample (at least one call)
     const std::vector<Workload> workloads = bench::make_workloads(o.workloads, o.dtypes, o.quick);
     // The kernel set attend's workloads run on (the limits measure what the CPU itself can do).
-    const Isa kernel_set = std::min(max_isa(), cpu_best_isa());
+    const Isa kernel_set = kernel_isa();
     auto progress = [&](const std::string& text) {
         std::fprintf(stderr, "bench: %s\n", text.c_str());
         std::fflush(stderr);
